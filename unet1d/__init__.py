@@ -1,0 +1,36 @@
+"""unet1d: a 1D UNet denoising-diffusion model over SMPL body poses, and its training service.
+
+Heavy modules (torch) load on first use, so ``unet1d --help`` answers fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "UNet1D": "unet1d.model",
+    "ResBlock1D": "unet1d.model",
+    "SelfAttention1D": "unet1d.model",
+    "count_parameters": "unet1d.model",
+    "Config": "unet1d.config",
+    "load_config": "unet1d.config",
+    "UserError": "unet1d.errors",
+}
+
+if TYPE_CHECKING:
+    from unet1d.config import Config, load_config
+    from unet1d.errors import UserError
+    from unet1d.model import ResBlock1D, SelfAttention1D, UNet1D, count_parameters
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'unet1d' has no attribute {name!r}")
+
+
+__all__ = [*_LAZY, "__version__"]

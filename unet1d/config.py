@@ -1,0 +1,458 @@
+"""The configuration: one pydantic model behind every flag, YAML file, env variable and sweep.
+
+Sources, in rising precedence: defaults < YAML file < environment (``UNET1D_<FIELD>``) <
+command line. Every field has a flat name (``mid_num_heads``) and a dotted path
+(``model.mid_num_heads``); both are accepted everywhere, and a flat name is unique across
+sections (a test holds us to that). Nothing here imports torch, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from unet1d.errors import ConfigError
+
+ENV_PREFIX = "UNET1D_"
+NULL_WORDS = {"none", "null", "~", ""}
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, and assignment re-validates."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    """The network. Defaults reproduce the seed: 5.77M (conv) / 5.24M (attention) parameters."""
+
+    pose_dim: int = Field(72, gt=0, description="Length of one pose vector (SMPL: 24 joints x 3).")
+    base_channels: int = Field(128, gt=0, description="Channels of the first UNet stage.")
+    channel_mults: list[int] = Field(
+        [1, 2, 4], min_length=1, description="Channel multiplier per stage; the last sets the middle block's width."
+    )
+    mid_structure: Literal["conv", "attention"] = Field(
+        "conv", description="Middle block: 'conv' (ResBlock1D) or 'attention' (SelfAttention1D)."
+    )
+    mid_num_heads: int = Field(8, gt=0, description="Attention heads in the middle block (attention only).")
+    downsample: bool = Field(
+        True,
+        description="Halve the length between stages (72 -> 36 -> 18); false keeps full length 72 everywhere.",
+    )
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout inside residual blocks.")
+
+    @field_validator("channel_mults")
+    @classmethod
+    def _positive_mults(cls, value: list[int]) -> list[int]:
+        if any(m <= 0 for m in value):
+            raise ValueError(f"every multiplier must be a positive integer, got {value}")
+        return value
+
+    @property
+    def mid_channels(self) -> int:
+        return self.base_channels * self.channel_mults[-1]
+
+    @property
+    def num_downsamples(self) -> int:
+        return len(self.channel_mults) - 1 if self.downsample else 0
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> ModelConfig:
+        problem = model_argument_problem(
+            self.pose_dim,
+            self.base_channels,
+            self.channel_mults,
+            self.mid_structure,
+            self.mid_num_heads,
+            self.downsample,
+        )
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def valid_head_counts(channels: int) -> list[int]:
+    """Head counts that split ``channels`` evenly."""
+    return [h for h in range(1, channels + 1) if channels % h == 0]
+
+
+def model_argument_problem(
+    pose_dim: int,
+    base_channels: int,
+    channel_mults: Iterable[int],
+    mid_structure: str,
+    mid_num_heads: int,
+    downsample: bool,
+) -> str | None:
+    """Why these network arguments cannot build a UNet1D, or None. Shared by the config and the model."""
+    mults = list(channel_mults)
+    if mid_structure not in ("conv", "attention"):
+        return f"mid_structure={mid_structure!r} is not allowed; choose 'conv' or 'attention'"
+    if pose_dim <= 0:
+        return f"pose_dim={pose_dim} must be a positive integer"
+    if base_channels <= 0:
+        return f"base_channels={base_channels} must be a positive integer"
+    if not mults or any(m <= 0 for m in mults):
+        return f"channel_mults={mults} must be a non-empty list of positive integers"
+    mid_channels = base_channels * mults[-1]
+    if mid_structure == "attention" and (mid_num_heads <= 0 or mid_channels % mid_num_heads):
+        heads = ", ".join(map(str, valid_head_counts(mid_channels)))
+        return (
+            f"mid_num_heads={mid_num_heads} does not divide the {mid_channels} middle channels "
+            f"(base_channels {base_channels} x {mults[-1]}); valid head counts: {heads}"
+        )
+    factor = 2 ** (len(mults) - 1) if downsample else 1
+    if pose_dim % factor:
+        lower, upper = (pose_dim // factor) * factor, (pose_dim // factor + 1) * factor
+        nearby = f"{lower} or {upper}" if lower else f"{upper}"
+        return (
+            f"pose_dim={pose_dim} cannot be halved {len(mults) - 1} times (channel_mults={mults}): "
+            f"it must be a multiple of {factor}, e.g. {nearby}; or set downsample=false"
+        )
+    return None
+
+
+class DiffusionConfig(Section):
+    """Noise schedule, training objective and sampler."""
+
+    num_timesteps: int = Field(1000, gt=0, description="Diffusion steps T of the forward process.")
+    schedule: Literal["linear", "cosine"] = Field("cosine", description="Noise schedule for beta_t.")
+    prediction: Literal["eps", "x0", "v"] = Field("eps", description="What the network predicts.")
+    min_snr_gamma: float | None = Field(
+        None, gt=0, description="Min-SNR loss weighting gamma (e.g. 5.0); null = unweighted."
+    )
+    sampler: Literal["ddpm", "ddim"] = Field("ddim", description="Sampler for evaluation and `unet1d sample`.")
+    sample_steps: int = Field(50, gt=0, description="Sampling steps (DDIM may use fewer than num_timesteps).")
+    eta: float = Field(0.0, ge=0.0, description="DDIM stochasticity: 0 = deterministic, 1 = DDPM-like.")
+
+
+class DataConfig(Section):
+    """Where poses come from and how they are prepared."""
+
+    data: str = Field(
+        "builtin", description="'builtin' (procedural SMPL poses) or a path: AMASS .npz file/folder, .npy, .npz."
+    )
+    builtin_samples: int = Field(20000, gt=0, description="Poses generated when data=builtin.")
+    pose_format: Literal["smpl72", "body63"] = Field(
+        "smpl72", description="smpl72: root + 23 joints; body63: root-less 21 body joints (set pose_dim to match)."
+    )
+    target_fps: float = Field(30.0, gt=0, description="AMASS sequences are subsampled to this frame rate.")
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of sequences (files) held out.")
+    normalize: bool = Field(True, description="Standardise each dimension with training-split mean/std.")
+
+
+class OptimConfig(Section):
+    """Optimiser, learning-rate schedule and weight averaging."""
+
+    lr: float = Field(2e-4, gt=0, description="Peak AdamW learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    beta1: float = Field(0.9, ge=0, lt=1, description="AdamW beta1.")
+    beta2: float = Field(0.999, ge=0, lt=1, description="AdamW beta2.")
+    warmup_steps: int = Field(100, ge=0, description="Linear warm-up steps before the schedule.")
+    lr_schedule: Literal["cosine", "constant"] = Field("cosine", description="Decay after warm-up.")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine floor as a fraction of lr.")
+    grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm; null = off.")
+    grad_accum_steps: int = Field(1, gt=0, description="Micro-batches accumulated per optimiser step.")
+    ema: bool = Field(True, description="Keep an exponential moving average of the weights.")
+    ema_decay: float = Field(0.999, gt=0, lt=1, description="EMA decay per optimiser step.")
+
+
+class TrainConfig(Section):
+    """The run: length, batches, checkpoints, precision."""
+
+    batch_size: int = Field(256, gt=0, description="Poses per optimiser step per process.")
+    max_steps: int = Field(2000, gt=0, description="Optimiser steps to train for.")
+    seed: int = Field(0, ge=0, description="Seed for weights, data order and noise.")
+    output_dir: Path = Field(Path("runs/default"), description="Where checkpoints, logs and samples go.")
+    checkpoint_every: int = Field(500, gt=0, description="Save a checkpoint every N steps (and at the end).")
+    keep_checkpoints: int = Field(3, gt=0, description="Keep the last K checkpoints.")
+    eval_every: int = Field(250, gt=0, description="Validation loss every N steps.")
+    resume: str | None = Field(None, description="'auto' (latest in output_dir), a checkpoint path, or null.")
+    overwrite: bool = Field(False, description="Allow output_dir to hold a different run (it is replaced).")
+    mixed_precision: Literal["no", "bf16", "fp16"] = Field(
+        "no", description="Autocast precision: bf16 (GPU or CPU) or fp16 (GPU only)."
+    )
+    compile: bool = Field(False, description="torch.compile the network.")
+    max_nonfinite_steps: int = Field(20, gt=0, description="Stop after this many non-finite steps in a row.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
+
+
+class LaunchConfig(Section):
+    """Distributed launch: `unet1d train --num_processes N` starts Accelerate's launcher itself."""
+
+    num_processes: int = Field(1, gt=0, description="Processes on this machine (GPUs, or CPU workers).")
+    num_machines: int = Field(1, gt=0, description="Machines in the job.")
+    machine_rank: int = Field(0, ge=0, description="This machine's rank in a multi-node job.")
+    main_process_ip: str | None = Field(None, description="Address of rank 0 for multi-node jobs.")
+    main_process_port: int = Field(29500, gt=0, lt=65536, description="Port of rank 0.")
+
+
+class LoggingConfig(Section):
+    """Dashboards: W&B and TensorBoard."""
+
+    wandb_mode: Literal["auto", "online", "offline", "disabled"] = Field(
+        "auto", description="'auto': online when credentials exist, else offline (sync later)."
+    )
+    wandb_project: str = Field("unet1d", description="W&B project.")
+    wandb_entity: str | None = Field(None, description="W&B entity (team or user); null = your default.")
+    wandb_run_name: str | None = Field(None, description="W&B run name; null = generated.")
+    wandb_log_checkpoints: bool = Field(False, description="Upload each checkpoint as a W&B artifact.")
+    tensorboard: bool = Field(True, description="Write TensorBoard event files under output_dir/tensorboard.")
+    log_every: int = Field(10, gt=0, description="Log training metrics every N steps.")
+    grad_norm_every: int = Field(50, gt=0, description="Log per-block gradient norms every N steps.")
+    progress: Literal["auto", "bar", "plain", "none"] = Field(
+        "auto", description="Progress output: a bar on a terminal, plain lines otherwise."
+    )
+
+
+class Config(BaseModel):
+    """The whole resolved configuration of a run."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    launch: LaunchConfig = Field(default_factory=LaunchConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @model_validator(mode="after")
+    def _check_across_sections(self) -> Config:
+        if self.diffusion.sampler == "ddim" and self.diffusion.sample_steps > self.diffusion.num_timesteps:
+            raise ValueError(
+                f"diffusion.sample_steps={self.diffusion.sample_steps} exceeds "
+                f"diffusion.num_timesteps={self.diffusion.num_timesteps}"
+            )
+        expected = {"smpl72": 72, "body63": 63}[self.data.pose_format]
+        if self.model.pose_dim != expected:
+            raise ValueError(
+                f"model.pose_dim={self.model.pose_dim} does not match data.pose_format="
+                f"{self.data.pose_format!r}, which gives {expected} numbers per pose"
+            )
+        return self
+
+    def flat(self) -> dict[str, Any]:
+        """``{"model.mid_num_heads": 8, ...}``: the run config W&B and TensorBoard receive."""
+        return {
+            f"{section}.{name}": (str(value) if isinstance(value, Path) else value)
+            for section, sub in self.model_dump().items()
+            for name, value in sub.items()
+        }
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+SECTIONS: dict[str, type[Section]] = {
+    name: info.annotation
+    for name, info in Config.model_fields.items()  # type: ignore[misc]
+}
+# flat name -> (section, field); built once, asserted unique by a test.
+FIELD_PATHS: dict[str, tuple[str, str]] = {
+    field: (section, field) for section, cls in SECTIONS.items() for field in cls.model_fields
+}
+
+
+def all_field_names() -> list[str]:
+    """Every name a user may write: flat and dotted."""
+    return [*FIELD_PATHS, *(f"{s}.{f}" for s, f in FIELD_PATHS.values())]
+
+
+def resolve_name(name: str) -> tuple[str, str]:
+    """Map ``mid_num_heads`` / ``mid-num-heads`` / ``model.mid_num_heads`` to its (section, field)."""
+    key = name.strip().replace("-", "_")
+    if "." in key:
+        section, _, field = key.partition(".")
+        if section in SECTIONS and field in SECTIONS[section].model_fields:
+            return section, field
+    elif key in FIELD_PATHS:
+        return FIELD_PATHS[key]
+    raise ConfigError(f"unknown config field {name!r}{_suggest(key)}")
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, all_field_names(), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else "; `unet1d config show` lists every field"
+
+
+def _annotation(section: str, field: str) -> Any:
+    return SECTIONS[section].model_fields[field].annotation
+
+
+def _is_optional(annotation: Any) -> bool:
+    return get_origin(annotation) in (Union, getattr(__import__("types"), "UnionType", Union)) and type(
+        None
+    ) in get_args(annotation)
+
+
+def _is_list(annotation: Any) -> bool:
+    inner = [a for a in get_args(annotation) if a is not type(None)] if _is_optional(annotation) else [annotation]
+    return any(get_origin(a) in (list, tuple) for a in inner)
+
+
+def parse_text_value(section: str, field: str, text: str) -> Any:
+    """Turn a command-line or environment string into what pydantic should validate.
+
+    Lists come as ``[1, 2, 4]`` or ``1,2,4`` (``wandb agent`` sends the former); ``None``/``null``
+    means null for optional fields; everything else stays a string for pydantic to coerce, so a
+    string field never turns into a number by accident.
+    """
+    annotation = _annotation(section, field)
+    stripped = text.strip()
+    if _is_optional(annotation) and stripped.lower() in NULL_WORDS:
+        return None
+    if _is_list(annotation):
+        body = stripped[1:-1] if stripped.startswith("[") and stripped.endswith("]") else stripped
+        return [part.strip() for part in body.split(",") if part.strip()]
+    return stripped
+
+
+def parse_overrides(args: list[str]) -> list[tuple[str, str, str]]:
+    """Parse ``--name value`` / ``--name=value`` tokens into (dotted path, raw value, source flag)."""
+    parsed: list[tuple[str, str, str]] = []
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if not token.startswith("--") or token == "--":
+            raise ConfigError(f"unexpected argument {token!r}; config fields are given as --name value or --name=value")
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            if index + 1 >= len(args) or args[index + 1].startswith("--"):
+                section, field = resolve_name(name)
+                if _annotation(section, field) is bool:  # a bare --flag means true
+                    value = "true"
+                else:
+                    raise ConfigError(f"--{name} needs a value, e.g. --{name}=VALUE")
+            else:
+                index += 1
+                value = args[index]
+        section, field = resolve_name(name)
+        parsed.append((f"{section}.{field}", value, f"--{name}"))
+        index += 1
+    return parsed
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML config; sections may be nested (``model: {mid_num_heads: 8}``) or flat names."""
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of config fields, got {type(loaded).__name__}")
+    return loaded
+
+
+def _flatten_yaml(data: Mapping[str, Any], origin: str) -> list[tuple[str, Any, str]]:
+    items: list[tuple[str, Any, str]] = []
+    for key, value in data.items():
+        key = str(key)
+        if key in SECTIONS and key not in FIELD_PATHS and isinstance(value, Mapping):
+            for sub_key, sub_value in value.items():
+                section, field = resolve_name(f"{key}.{sub_key}")
+                items.append((f"{section}.{field}", sub_value, f"{origin} ({key}.{sub_key})"))
+        elif key == "data" and isinstance(value, Mapping):  # the section, not the `data` field
+            for sub_key, sub_value in value.items():
+                section, field = resolve_name(f"data.{sub_key}")
+                items.append((f"{section}.{field}", sub_value, f"{origin} (data.{sub_key})"))
+        else:
+            try:
+                section, field = resolve_name(key)
+            except ConfigError as err:
+                raise ConfigError(f"{origin}: {err}") from None
+            items.append((f"{section}.{field}", value, f"{origin} ({key})"))
+    return items
+
+
+def env_overrides(environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """``UNET1D_MID_NUM_HEADS=8`` or ``UNET1D_MODEL__MID_NUM_HEADS=8``; unknown names are errors."""
+    items = []
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        name = var[len(ENV_PREFIX) :].lower().replace("__", ".")
+        try:
+            section, field = resolve_name(name)
+        except ConfigError as err:
+            raise ConfigError(f"environment variable {var}: {err}") from None
+        items.append((f"{section}.{field}", value, f"environment variable {var}"))
+    return items
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    overrides: list[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve defaults < YAML < environment < command line into one validated :class:`Config`.
+
+    Raises :class:`ConfigError` naming the field, the bad value, where it came from and what
+    is allowed.
+    """
+    layered: list[tuple[str, Any, str]] = []
+    if config_file is not None:
+        path = Path(config_file)
+        layered += _flatten_yaml(read_yaml(path), str(path))
+    env = os.environ if environ is None else environ
+    layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in env_overrides(env)]
+    layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in parse_overrides(overrides or [])]
+    return build_config(layered)
+
+
+def build_config(layered: Iterable[tuple[str, Any, str]]) -> Config:
+    """Validate (dotted path, value, source) triples, later ones winning."""
+    nested: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    for path, value, source in layered:
+        section, field = path.split(".")
+        nested.setdefault(section, {})[field] = value
+        sources[path] = source
+    try:
+        return Config.model_validate(nested)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, nested, sources)) from None
+
+
+def format_validation_error(
+    err: ValidationError, nested: Mapping[str, Mapping[str, Any]], sources: Mapping[str, str]
+) -> str:
+    """One line per problem: ``model.mid_num_heads=7 (from --mid_num_heads): <what is allowed>``."""
+    lines = []
+    for problem in err.errors(include_url=False):
+        loc = [str(part) for part in problem["loc"]]
+        message = problem["msg"].removeprefix("Value error, ")
+        if len(loc) >= 2 and loc[0] in SECTIONS:
+            path = f"{loc[0]}.{loc[1]}"
+            value = nested.get(loc[0], {}).get(loc[1], problem.get("input"))
+            origin = f" (from {sources[path]})" if path in sources else ""
+            lines.append(f"{path}={value!r}{origin}: {message}")
+        elif len(loc) == 1 and loc[0] in SECTIONS:
+            given = [sources[p] for p in sources if p.startswith(loc[0] + ".")]
+            origin = f" (set by {', '.join(given)})" if given else ""
+            lines.append(f"{loc[0]}: {message}{origin}")
+        else:
+            lines.append(message)
+    return "invalid configuration:\n  " + "\n  ".join(lines) if len(lines) > 1 else "invalid configuration: " + lines[0]
+
+
+def config_from_dict(data: Mapping[str, Any], origin: str = "checkpoint") -> Config:
+    """Rebuild a config stored as a nested dict (checkpoints, W&B run configs)."""
+    return build_config(_flatten_yaml(data, origin))

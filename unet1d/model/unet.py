@@ -1,0 +1,128 @@
+"""The 1D UNet over pose vectors. Network only: noise schedules live in ``unet1d.diffusion``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unet1d.config import ModelConfig, model_argument_problem
+from unet1d.model.blocks import ResBlock1D, SelfAttention1D, SinusoidalTimeEmbedding
+
+
+class UNet1D(nn.Module):
+    """Denoiser ``(x_t, t) -> prediction`` for pose vectors.
+
+    The pose is a one-channel sequence of length ``pose_dim``. Down stages widen the channels by
+    ``channel_mults`` (128, 256, 512) and, with ``downsample``, halve the length between stages
+    by average pooling (72 -> 36 -> 18), so the middle block sees 18 positions of 512 channels.
+    The up path mirrors it: nearest-neighbour x2, concatenate the skip, a ResBlock1D. Resampling
+    has no parameters, so ``downsample=False`` (middle at full length 72) has the same count.
+    """
+
+    def __init__(
+        self,
+        pose_dim: int = 72,
+        base_channels: int = 128,
+        mid_structure: str = "conv",
+        mid_num_heads: int = 8,
+        channel_mults: Sequence[int] = (1, 2, 4),
+        downsample: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        problem = model_argument_problem(
+            pose_dim, base_channels, channel_mults, mid_structure, mid_num_heads, downsample
+        )
+        if problem:
+            raise ValueError(problem)
+        self.pose_dim = pose_dim
+        self.mid_structure = mid_structure
+        self.downsample = downsample
+        time_dim = 4 * base_channels
+        widths = [base_channels * m for m in channel_mults]
+
+        self.time_embed = nn.Sequential(
+            SinusoidalTimeEmbedding(base_channels),
+            nn.Linear(base_channels, time_dim),
+            nn.GELU(),
+            nn.Linear(time_dim, time_dim),
+        )
+        self.input_conv = nn.Conv1d(1, base_channels, kernel_size=3, padding=1)
+
+        self.down_blocks = nn.ModuleList()
+        channels = base_channels
+        for width in widths:
+            self.down_blocks.append(ResBlock1D(channels, width, time_dim, dropout))
+            channels = width
+
+        if mid_structure == "conv":
+            self.mid_block: nn.Module = ResBlock1D(channels, channels, time_dim, dropout)
+        else:
+            self.mid_block = SelfAttention1D(channels, mid_num_heads, time_dim)
+
+        self.up_blocks = nn.ModuleList()
+        for width in reversed(widths[:-1]):
+            self.up_blocks.append(ResBlock1D(channels + width, width, time_dim, dropout))
+            channels = width
+        self.output = nn.Sequential(
+            nn.GroupNorm(8, channels), nn.GELU(), nn.Conv1d(channels, 1, kernel_size=3, padding=1)
+        )
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> UNet1D:
+        return cls(
+            pose_dim=config.pose_dim,
+            base_channels=config.base_channels,
+            mid_structure=config.mid_structure,
+            mid_num_heads=config.mid_num_heads,
+            channel_mults=config.channel_mults,
+            downsample=config.downsample,
+            dropout=config.dropout,
+        )
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x: (B, pose_dim) or (B, 1, pose_dim); t: (B,) or scalar, int or float. Returns x's shape."""
+        flat = x.dim() == 2
+        if flat:
+            x = x[:, None, :]
+        if x.dim() != 3 or x.shape[1] != 1 or x.shape[2] != self.pose_dim:
+            raise ValueError(
+                f"expected x of shape (B, {self.pose_dim}) or (B, 1, {self.pose_dim}), got {tuple(x.shape)}"
+            )
+        t = torch.as_tensor(t, device=x.device)
+        if t.dim() == 0:
+            t = t.expand(x.shape[0])
+        time_emb = self.time_embed(t)
+
+        h = self.input_conv(x)
+        skips = []
+        for index, block in enumerate(self.down_blocks):
+            if index > 0:
+                skips.append(h)
+                if self.downsample:
+                    h = F.avg_pool1d(h, kernel_size=2)
+            h = block(h, time_emb)
+        h = self.mid_block(h, time_emb)
+        for block in self.up_blocks:
+            if self.downsample:
+                h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = block(torch.cat([h, skips.pop()], dim=1), time_emb)
+        out = self.output(h)
+        return out[:, 0, :] if flat else out
+
+    def block_groups(self) -> dict[str, nn.Module]:
+        """Named parts for per-block gradient norms: time embedding, each stage, the middle."""
+        groups: dict[str, nn.Module] = {"time_embed": self.time_embed, "input": self.input_conv}
+        groups.update({f"down{i}": block for i, block in enumerate(self.down_blocks)})
+        groups["mid"] = self.mid_block
+        groups.update({f"up{i}": block for i, block in enumerate(self.up_blocks)})
+        groups["output"] = self.output
+        return groups
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters (trainable or not); buffers excluded."""
+    return sum(p.numel() for p in module.parameters())
