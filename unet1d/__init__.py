@@ -33,4 +33,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'unet1d' has no attribute {name!r}")
 
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = [
+    "Config",
+    "ResBlock1D",
+    "SelfAttention1D",
+    "UNet1D",
+    "UserError",
+    "__version__",
+    "count_parameters",
+    "load_config",
+]
