@@ -25,7 +25,7 @@ NULL_WORDS = {"none", "null", "~", ""}
 class Section(BaseModel):
     """A config section: unknown keys are errors, and assignment re-validates."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
 
 class ModelConfig(Section):
@@ -213,7 +213,7 @@ class LoggingConfig(Section):
 class Config(BaseModel):
     """The whole resolved configuration of a run."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)

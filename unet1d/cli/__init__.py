@@ -1,0 +1,54 @@
+"""The `unet1d` command line: one Typer app, one module per command group.
+
+Commands parse, call the library and report. :func:`main` is the only place that turns a
+:class:`~unet1d.errors.UserError` into exit code 2 and a one-line message.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from unet1d.cli import config_cmd, info, pending, train
+
+try:
+    from unet1d.cli import data
+except ImportError:
+    data = None
+from unet1d.cli.common import fields_help
+from unet1d.errors import UserError
+
+app = typer.Typer(
+    name="unet1d",
+    help="Train and compare 1D UNet diffusion models over SMPL body poses (conv vs attention middle block).",
+    no_args_is_help=True,
+    add_completion=False,
+    epilog=fields_help(),
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command(context_settings=train.COMMAND_SETTINGS, epilog=fields_help())(train.train)
+app.command(context_settings=info.COMMAND_SETTINGS, epilog=fields_help(["model"]))(info.info)
+app.add_typer(config_cmd.app, name="config")
+if data:
+    app.add_typer(data.app, name="data")
+for name, summary in pending.COMMANDS.items():
+    app.command(name=name, help=summary, context_settings=pending.COMMAND_SETTINGS)(pending.not_yet(name))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; exit 2 with ``error: <message>`` for anything a user got wrong."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except UserError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except click.ClickException as err:  # click's own usage errors: exit 2, no traceback
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)

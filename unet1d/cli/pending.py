@@ -1,0 +1,24 @@
+"""Commands whose machinery has not landed yet: they say so plainly instead of pretending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from unet1d.errors import UserError
+
+COMMANDS = {
+    "eval": "Evaluate a trained run's checkpoint (not yet available).",
+    "sample": "Draw poses from a trained run (not yet available).",
+    "sweep": "Create, run or check W&B sweeps (not yet available).",
+    "compare": "Compare finished runs: loss, speed, quality, memory, size (not yet available).",
+}
+COMMAND_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def not_yet(name: str) -> Callable[[typer.Context], None]:
+    def command(ctx: typer.Context) -> None:
+        raise UserError(f"`unet1d {name}` is not yet available in this version")
+
+    return command
