@@ -362,23 +362,22 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _flatten_yaml(data: Mapping[str, Any], origin: str) -> list[tuple[str, Any, str]]:
+    """Nested sections (``model: {mid_num_heads: 8}``) or flat/dotted names -> (path, value, source)."""
     items: list[tuple[str, Any, str]] = []
     for key, value in data.items():
         key = str(key)
-        if key in SECTIONS and key not in FIELD_PATHS and isinstance(value, Mapping):
-            for sub_key, sub_value in value.items():
-                section, field = resolve_name(f"{key}.{sub_key}")
-                items.append((f"{section}.{field}", sub_value, f"{origin} ({key}.{sub_key})"))
-        elif key == "data" and isinstance(value, Mapping):  # the section, not the `data` field
-            for sub_key, sub_value in value.items():
-                section, field = resolve_name(f"data.{sub_key}")
-                items.append((f"{section}.{field}", sub_value, f"{origin} (data.{sub_key})"))
-        else:
+        # `data` is both a section and a field: a mapping means the section.
+        names = (
+            [(f"{key}.{sub_key}", sub_value) for sub_key, sub_value in value.items()]
+            if key in SECTIONS and isinstance(value, Mapping)
+            else [(key, value)]
+        )
+        for name, item in names:
             try:
-                section, field = resolve_name(key)
+                section, field = resolve_name(name)
             except ConfigError as err:
                 raise ConfigError(f"{origin}: {err}") from None
-            items.append((f"{section}.{field}", value, f"{origin} ({key})"))
+            items.append((f"{section}.{field}", item, f"{origin} ({name})"))
     return items
 
 

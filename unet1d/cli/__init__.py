@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from unet1d.cli import config_cmd, info, pending, train
@@ -39,16 +38,13 @@ for name, summary in pending.COMMANDS.items():
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; exit 2 with ``error: <message>`` for anything a user got wrong."""
+    """Run the CLI; exit 2 with ``error: <message>`` for anything a user got wrong.
+
+    Click's own usage errors (unknown command, missing argument) already exit 2 with a usage
+    line; everything else a user can cause is a :class:`UserError`.
+    """
     try:
-        result = app(args=argv, standalone_mode=False)
+        app(args=argv)
     except UserError as err:
-        click.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {err}", err=True)
         sys.exit(2)
-    except click.ClickException as err:  # click's own usage errors: exit 2, no traceback
-        err.show()
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
