@@ -1,0 +1,1 @@
+"""Evaluation on top of the core: sample-quality metrics (pure functions) and reports."""
