@@ -1,0 +1,137 @@
+"""Normalisation statistics and on-device batching: the math, sharding across ranks, exact resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from unet1d.data import DeviceBatches, NormStats
+from unet1d.data.normalization import STD_FLOOR
+from unet1d.errors import UserError
+
+# --- NormStats ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def poses() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    data = rng.normal(loc=np.linspace(-1, 1, 6), scale=np.linspace(0.1, 2.0, 6), size=(4000, 6))
+    data[:, 2] = 0.7  # a constant dimension, like zero-filled hands
+    return data.astype(np.float32)
+
+
+def test_fit_gives_zero_mean_unit_std_and_floors_constant_dims(poses):
+    stats = NormStats.fit(poses)
+    assert stats.mean.dtype == stats.std.dtype == np.float32 and stats.dim == 6
+    assert stats.std[2] == pytest.approx(STD_FLOOR)
+    normed = stats.normalize(poses)
+    moving = [0, 1, 3, 4, 5]
+    np.testing.assert_allclose(normed.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(normed.std(axis=0)[moving], 1.0, atol=1e-4)
+    assert np.abs(normed[:, 2]).max() < 1e-3  # constant dim stays at ~0 instead of exploding
+
+
+def test_round_trip_numpy_and_torch_keep_dtype_and_device(poses):
+    stats = NormStats.fit(poses)
+    for x in (poses, poses.astype(np.float64), poses.reshape(2, 2000, 6)):
+        back = stats.denormalize(stats.normalize(x))
+        assert isinstance(back, np.ndarray) and back.dtype == x.dtype and back.shape == x.shape
+        np.testing.assert_allclose(back, x, atol=1e-5)
+    tensor = torch.from_numpy(poses)
+    normed = stats.normalize(tensor)
+    assert isinstance(normed, torch.Tensor) and normed.dtype == torch.float32 and normed.device == tensor.device
+    np.testing.assert_allclose(normed.numpy(), stats.normalize(poses), atol=1e-6)
+    torch.testing.assert_close(stats.denormalize(normed), tensor, atol=1e-5, rtol=0)
+    half = stats.normalize(tensor.to(torch.bfloat16))
+    assert half.dtype == torch.bfloat16
+
+
+def test_denormalize_is_x_times_std_plus_mean():
+    stats = NormStats(np.array([1.0, -2.0]), np.array([2.0, 0.5]))
+    np.testing.assert_allclose(stats.denormalize(np.array([[1.0, 2.0]])), [[3.0, -1.0]])
+    np.testing.assert_allclose(stats.normalize(np.array([[3.0, -1.0]])), [[1.0, 2.0]])
+
+
+def test_tensors_round_trip_through_safetensors(poses, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    stats = NormStats.fit(poses)
+    tensors = stats.to_tensors()
+    assert set(tensors) == {"mean", "std"} and tensors["mean"].dtype == torch.float32
+    save_file(tensors, tmp_path / "stats.safetensors")
+    loaded = NormStats.from_tensors(load_file(tmp_path / "stats.safetensors"))
+    np.testing.assert_array_equal(loaded.mean, stats.mean)
+    np.testing.assert_array_equal(loaded.std, stats.std)
+    with pytest.raises(ValueError, match="lack"):
+        NormStats.from_tensors({"mean": tensors["mean"]})
+
+
+def test_identity_changes_nothing_and_shape_mismatch_is_refused(poses):
+    identity = NormStats.identity(6)
+    np.testing.assert_array_equal(identity.normalize(poses), poses)
+    with pytest.raises(ValueError, match="last dimension"):
+        identity.normalize(np.zeros((3, 5)))
+
+
+# --- DeviceBatches -----------------------------------------------------------------------------
+
+
+def index_data(n: int) -> torch.Tensor:
+    """Row i holds i, so batches reveal which indices were drawn."""
+    return torch.arange(n, dtype=torch.float32)[:, None].repeat(1, 3)
+
+
+def drawn(batches: DeviceBatches, steps: int) -> list[list[int]]:
+    return [batches.next_batch()[:, 0].long().tolist() for _ in range(steps)]
+
+
+def test_two_ranks_cover_each_epoch_exactly_once_disjointly():
+    data = index_data(103)  # global batch 2 x 10 = 20: 5 steps an epoch, 3 indices dropped
+    ranks = [DeviceBatches(data, 10, seed=7, rank=r, world_size=2) for r in range(2)]
+    assert ranks[0].batches_per_epoch == 5
+    epochs = []
+    for _ in range(3):
+        per_rank = [[i for batch in drawn(b, 5) for i in batch] for b in ranks]
+        assert not set(per_rank[0]) & set(per_rank[1])  # disjoint slices
+        seen = per_rank[0] + per_rank[1]
+        assert len(seen) == len(set(seen)) == 100  # no index twice; all but the dropped tail
+        epochs.append(seen)
+    assert ranks[0].epoch == 3
+    assert epochs[0] != epochs[1] and set(epochs[0]) != set(epochs[1])  # fresh permutation, new tail dropped
+
+
+def test_batches_have_the_right_shape_and_device_and_depend_on_the_seed():
+    data = index_data(64)
+    batch = DeviceBatches(data, 16, seed=0).next_batch()
+    assert batch.shape == (16, 3) and batch.device == data.device and batch.dtype == data.dtype
+    assert drawn(DeviceBatches(data, 16, seed=0), 4) == drawn(DeviceBatches(data, 16, seed=0), 4)
+    assert drawn(DeviceBatches(data, 16, seed=0), 4) != drawn(DeviceBatches(data, 16, seed=1), 4)
+    # Every rank derives the same permutation: rank 1's first batch is the slice after rank 0's.
+    perm = DeviceBatches(data, 8, seed=3, rank=0, world_size=2).permutation(0).tolist()
+    assert drawn(DeviceBatches(data, 8, seed=3, rank=1, world_size=2), 1)[0] == perm[8:16]
+
+
+def test_resume_from_state_dict_continues_identically():
+    data = index_data(50)
+    original = DeviceBatches(data, 8, seed=11)  # 6 batches an epoch
+    drawn(original, 7)  # into the second epoch
+    state = original.state_dict()
+    expected = drawn(original, 10)
+    resumed = DeviceBatches(data, 8, seed=11)
+    resumed.load_state_dict(state)
+    assert resumed.epoch == 1
+    assert drawn(resumed, 10) == expected
+
+
+def test_resume_with_a_different_batch_size_is_refused():
+    state = DeviceBatches(index_data(50), 8, seed=11).state_dict()
+    with pytest.raises(UserError, match="batch_size 8 -> 5"):
+        DeviceBatches(index_data(50), 5, seed=11).load_state_dict(state)
+
+
+def test_fewer_samples_than_a_global_batch_is_a_user_error():
+    with pytest.raises(UserError, match=r"30 training poses are fewer than one batch \(16 x 2 processes\)"):
+        DeviceBatches(index_data(30), 16, seed=0, rank=0, world_size=2)
+    with pytest.raises(ValueError, match="rank"):
+        DeviceBatches(index_data(30), 4, seed=0, rank=2, world_size=2)

@@ -1,0 +1,91 @@
+"""Per-dimension standardisation of poses, fitted on the training split and kept with the weights.
+
+Training sees ``(x - mean) / std``; samples are mapped back with ``x * std + mean``. A dimension
+that never moves (the zero-filled SMPL hand joints of SMPL-H data) gets its std floored at
+:data:`STD_FLOOR`, so it stays exactly at its mean instead of dividing by zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+STD_FLOOR = 1e-3
+
+
+def _as_numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor, on any device
+        value = value.detach().to("cpu").float().numpy()
+    return np.asarray(value, dtype=np.float32)
+
+
+@dataclass
+class NormStats:
+    """``mean`` and ``std``: (D,) float32; ``std`` >= STD_FLOOR everywhere."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.mean = _as_numpy(self.mean).reshape(-1)
+        self.std = np.maximum(_as_numpy(self.std).reshape(-1), STD_FLOOR).astype(np.float32)
+        if self.mean.shape != self.std.shape:
+            raise ValueError(f"mean {self.mean.shape} and std {self.std.shape} differ in shape")
+        if not (np.isfinite(self.mean).all() and np.isfinite(self.std).all()):
+            raise ValueError("normalisation statistics contain NaN or Inf")
+
+    @property
+    def dim(self) -> int:
+        return int(self.mean.shape[0])
+
+    @classmethod
+    def fit(cls, poses: np.ndarray) -> NormStats:
+        """Mean and std of (N, D) training poses, accumulated in float64."""
+        poses = np.asarray(poses, dtype=np.float64)
+        if poses.ndim != 2 or poses.shape[0] == 0:
+            raise ValueError(f"need (N, D) poses with N >= 1 to fit statistics, got shape {poses.shape}")
+        return cls(poses.mean(axis=0), poses.std(axis=0))
+
+    @classmethod
+    def identity(cls, dim: int) -> NormStats:
+        """No-op statistics (mean 0, std 1), for ``normalize: false``."""
+        return cls(np.zeros(dim, np.float32), np.ones(dim, np.float32))
+
+    def _operands(self, x: Any) -> tuple[Any, Any, Any]:
+        if x.shape[-1] != self.dim:
+            raise ValueError(f"poses have {x.shape[-1]} numbers in the last dimension; the statistics {self.dim}")
+        if isinstance(x, np.ndarray):
+            x = x if x.dtype.kind == "f" else x.astype(np.float32)
+            return x, self.mean.astype(x.dtype), self.std.astype(x.dtype)
+        import torch
+
+        x = x if x.is_floating_point() else x.float()
+        mean = torch.as_tensor(self.mean, device=x.device, dtype=x.dtype)
+        return x, mean, torch.as_tensor(self.std, device=x.device, dtype=x.dtype)
+
+    def normalize(self, x: Any) -> Any:
+        """``(x - mean) / std`` over the last dimension; numpy in, numpy out; a tensor stays on its device."""
+        x, mean, std = self._operands(x)
+        return (x - mean) / std
+
+    def denormalize(self, x: Any) -> Any:
+        """``x * std + mean``: the inverse of :meth:`normalize`."""
+        x, mean, std = self._operands(x)
+        return x * std + mean
+
+    def to_tensors(self) -> dict[str, Any]:
+        """``{"mean", "std"}`` as CPU float32 tensors, ready for safetensors."""
+        import torch
+
+        return {"mean": torch.from_numpy(self.mean.copy()), "std": torch.from_numpy(self.std.copy())}
+
+    @classmethod
+    def from_tensors(cls, tensors: Mapping[str, Any]) -> NormStats:
+        """Inverse of :meth:`to_tensors`; accepts tensors (any device) or arrays."""
+        missing = {"mean", "std"} - set(tensors)
+        if missing:
+            raise ValueError(f"normalisation statistics lack {sorted(missing)}")
+        return cls(tensors["mean"], tensors["std"])
