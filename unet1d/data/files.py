@@ -1,0 +1,232 @@
+"""Reading pose files users bring: AMASS ``.npz`` (a file or a folder tree), ``.npy``, single-array ``.npz``.
+
+Each file is one sequence. Everything wrong with a file raises :class:`UserError` naming it;
+files in a folder that are not pose data (an AMASS ``shape.npz``, a README, hidden files) are
+skipped and listed with the reason, never dropped silently. Nothing is unpickled: NumPy files
+are opened with ``allow_pickle=False``, and a file that needs pickle is reported, not loaded.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from unet1d.data.formats import INPUT_WIDTHS, output_fps, subsample_indices, to_pose_format
+from unet1d.errors import UserError
+
+POSE_SUFFIXES = (".npz", ".npy")
+FRAMERATE_KEYS = ("mocap_framerate", "mocap_frame_rate")  # SMPL-H and SMPL-X releases of AMASS
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_PICKLE_PROTOCOL = b"\x80"
+
+
+@dataclass
+class Sequence:
+    """One file's poses after mapping and subsampling. ``name`` is relative to the data root."""
+
+    name: str
+    poses: np.ndarray  # (T, D) float32
+    kind: str  # "amass" (has `poses`) or "array"
+    width_in: int
+    frames_in: int
+    source_fps: float | None = None
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+@dataclass
+class ReadResult:
+    sequences: list[Sequence] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    is_directory: bool = False
+
+
+class _NotPoseData(Exception):
+    """A file that is fine but holds no poses: skipped inside a folder, an error when named directly."""
+
+
+def read_pose_path(path: Path, pose_format: str, target_fps: float) -> ReadResult:
+    """Every sequence under ``path`` (a file or a folder searched recursively), in sorted order."""
+    if not path.exists():
+        hint = " (use 'builtin' for the built-in poses)" if "/" not in str(path) and "." not in path.name else ""
+        raise UserError(f"data path '{path}' does not exist{hint}")
+    if path.is_dir():
+        return _read_directory(path, pose_format, target_fps)
+    if path.suffix.lower() not in POSE_SUFFIXES:
+        raise UserError(f"{path}: unsupported file type '{path.suffix}'; expected .npz (AMASS or one array) or .npy")
+    try:
+        sequence = read_pose_file(path, path.name, pose_format, target_fps)
+    except _NotPoseData as reason:
+        raise UserError(f"{path}: no pose data: {reason}") from None
+    if sequence is None:
+        raise UserError(f"{path}: contains 0 frames")
+    return ReadResult(sequences=[sequence])
+
+
+def _read_directory(root: Path, pose_format: str, target_fps: float) -> ReadResult:
+    result = ReadResult(is_directory=True)
+    files = sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
+    if not files:
+        raise UserError(f"{root}: directory is empty (no files in it or its subfolders)")
+    for file in files:
+        name = file.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in file.relative_to(root).parts):
+            result.skipped.append(Skipped(name, "hidden file"))
+        elif file.suffix.lower() not in POSE_SUFFIXES:
+            result.skipped.append(Skipped(name, "not a .npz/.npy file"))
+        else:
+            try:
+                sequence = read_pose_file(file, name, pose_format, target_fps)
+            except _NotPoseData as reason:
+                result.skipped.append(Skipped(name, str(reason)))
+                continue
+            if sequence is None:
+                result.skipped.append(Skipped(name, "0 frames"))
+            else:
+                result.sequences.append(sequence)
+    if not result.sequences:
+        reasons = _summarise_skips(result.skipped)
+        raise UserError(f"{root}: no pose files found ({len(files)} files skipped: {reasons})")
+    return result
+
+
+def _summarise_skips(skipped: list[Skipped]) -> str:
+    counts: dict[str, int] = {}
+    for item in skipped:
+        counts[item.reason] = counts.get(item.reason, 0) + 1
+    return "; ".join(f"{count} {reason}" for reason, count in counts.items())
+
+
+def read_pose_file(file: Path, name: str, pose_format: str, target_fps: float) -> Sequence | None:
+    """Read, validate, map and subsample one file; None if it has no frames."""
+    kind, key, raw, source_fps = _load_raw(file)
+    poses = _validated(raw, file, key)
+    if poses.shape[0] == 0:
+        return None
+    try:
+        mapped = to_pose_format(poses, pose_format)
+    except ValueError as err:
+        raise UserError(f"{file}: `{key}` {err}") from None
+    fps = None
+    if source_fps is not None:
+        mapped = mapped[subsample_indices(mapped.shape[0], source_fps, target_fps)]
+        fps = output_fps(source_fps, target_fps)
+    return Sequence(name, mapped, kind, poses.shape[1], poses.shape[0], source_fps, fps)
+
+
+def _load_raw(file: Path) -> tuple[str, str, np.ndarray, float | None]:
+    """(kind, array name, array, frame rate or None) from a .npy or .npz, without unpickling anything."""
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(8)
+    except OSError as err:
+        raise UserError(f"{file}: cannot read: {err.strerror or err}") from None
+    if not head:
+        raise UserError(f"{file}: empty file (0 bytes)")
+    if head.startswith(_NPY_MAGIC):
+        return "array", "array", _load_npy(file), None
+    if head.startswith(_ZIP_MAGIC):
+        return _load_npz(file)
+    if head.startswith(_PICKLE_PROTOCOL):
+        raise UserError(
+            f"{file}: a Python pickle, not a NumPy .npy/.npz file; unet1d does not load pickles "
+            "(unpickling can run code). Save the poses with numpy.save or numpy.savez"
+        )
+    raise UserError(f"{file}: not a valid {file.suffix or 'NumPy'} file (corrupt, or a different format)")
+
+
+def _pickle_message(file: Path, key: str) -> str:
+    return (
+        f"{file}: `{key}` is stored as pickled Python objects; not loaded (unpickling can run code). "
+        "Re-save it as a numeric array"
+    )
+
+
+def _load_npy(file: Path) -> np.ndarray:
+    try:
+        return np.load(file, allow_pickle=False)
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise UserError(_pickle_message(file, "array")) from None
+        raise UserError(f"{file}: corrupt or truncated .npy file ({err})") from None
+    except (OSError, EOFError) as err:
+        raise UserError(f"{file}: corrupt or truncated .npy file ({err})") from None
+
+
+def _load_npz(file: Path) -> tuple[str, str, np.ndarray, float | None]:
+    try:
+        archive = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise UserError(f"{file}: corrupt or truncated .npz file ({err})") from None
+    with archive:
+        keys = list(archive.files)
+        if "poses" in keys:
+            poses = _member(archive, "poses", file)
+            return "amass", "poses", poses, _framerate(archive, keys, file)
+        if len(keys) == 1:
+            return "array", keys[0], _member(archive, keys[0], file), None
+        if not keys:
+            raise _NotPoseData("the .npz holds no arrays")
+        listed = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
+        raise _NotPoseData(f"no `poses` array and more than one array (keys: {listed})")
+
+
+def _member(archive: np.lib.npyio.NpzFile, key: str, file: Path) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise UserError(_pickle_message(file, key)) from None
+        raise UserError(f"{file}: corrupt `{key}` in .npz ({err})") from None
+    except Exception as err:  # zlib.error, BadZipFile (CRC), EOFError, OSError: the archive is damaged
+        raise UserError(f"{file}: corrupt or truncated .npz file: cannot read `{key}` ({err})") from None
+
+
+def _framerate(archive: np.lib.npyio.NpzFile, keys: list[str], file: Path) -> float | None:
+    key = next((k for k in FRAMERATE_KEYS if k in keys), None)
+    if key is None:
+        return None
+    value = _member(archive, key, file)
+    if value.dtype.kind not in "fiu" or value.size != 1:
+        raise UserError(f"{file}: `{key}` should be one number (frames per second), got {value.dtype} {value.shape}")
+    fps = float(value.reshape(()))
+    if not np.isfinite(fps) or fps <= 0:
+        raise UserError(f"{file}: `{key}` is {fps}; a frame rate must be a positive number")
+    return fps
+
+
+def _validated(array: np.ndarray, file: Path, key: str) -> np.ndarray:
+    """Numbers, (frames, width) (or (frames, joints, 3), flattened), all finite, a known width."""
+    if array.dtype.kind not in "fiu":
+        raise UserError(f"{file}: `{key}` holds {array.dtype} values, not numbers (non-numeric array)")
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = array.reshape(array.shape[0], -1)
+    if array.ndim != 2:
+        raise UserError(
+            f"{file}: `{key}` has shape {array.shape}; expected (frames, width) with width one of "
+            f"{', '.join(map(str, INPUT_WIDTHS))}"
+        )
+    if array.shape[0] and array.shape[1] not in INPUT_WIDTHS:
+        accepted = ", ".join(f"{w} ({n})" for w, n in INPUT_WIDTHS.items())
+        raise UserError(
+            f"{file}: `{key}` has {array.shape[1]} columns (shape {array.shape}); expected one of {accepted}"
+        )
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array)
+        if bad.any():
+            nan = int(np.isnan(array).sum())
+            rows = np.flatnonzero(bad.any(axis=1))
+            raise UserError(
+                f"{file}: `{key}` has {int(bad.sum())} non-finite values ({nan} NaN, {int(bad.sum()) - nan} Inf) "
+                f"in {rows.size} of {array.shape[0]} frames (first at frame {rows[0]})"
+            )
+    return array

@@ -1,0 +1,43 @@
+"""The train/val split: whole sequences, chosen by name, the same for every run over the same files.
+
+A sequence (an AMASS file, a .npy file, a built-in clip) goes wholly to one side, so no
+near-duplicate neighbouring frames leak from training into validation. Which ones go to val is
+decided by a hash of each sequence's name (its path relative to the data root), not by the run
+seed: runs with different seeds, models or batch sizes are validated on the same poses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def num_val_sequences(num_sequences: int, val_fraction: float) -> int:
+    """round(val_fraction x sequences), at least 1 when val_fraction > 0, and always leaving one to train."""
+    if val_fraction <= 0 or num_sequences < 2:
+        return 0
+    wanted = math.floor(val_fraction * num_sequences + 0.5)
+    return min(max(wanted, 1), num_sequences - 1)
+
+
+def split_sequences(names: Sequence[str], val_fraction: float) -> np.ndarray:
+    """Boolean mask over ``names``: True for the sequences held out for validation.
+
+    The held-out ones are those whose SHA-1 of the name sorts first: stable, seed-free, and
+    spread evenly over datasets and subjects rather than taking the last folder.
+    """
+    count = num_val_sequences(len(names), val_fraction)
+    order = sorted(range(len(names)), key=lambda i: hashlib.sha1(names[i].encode("utf-8")).hexdigest())
+    is_val = np.zeros(len(names), dtype=bool)
+    is_val[order[:count]] = True
+    return is_val
+
+
+def tail_frames(num_frames: int, val_fraction: float) -> int:
+    """For data that is a single sequence: how many frames at its end to hold out (contiguous)."""
+    if val_fraction <= 0 or num_frames < 2:
+        return 0
+    return min(max(math.floor(val_fraction * num_frames + 0.5), 1), num_frames - 1)
