@@ -32,6 +32,13 @@ def test_fit_gives_zero_mean_unit_std_and_floors_constant_dims(poses):
     assert np.abs(normed[:, 2]).max() < 1e-3  # constant dim stays at ~0 instead of exploding
 
 
+def test_chunked_fit_matches_numpy(poses):
+    stats = NormStats.fit(poses, chunk=7)  # many uneven chunks
+    np.testing.assert_allclose(stats.mean, poses.astype(np.float64).mean(axis=0), rtol=1e-6, atol=1e-7)
+    expected_std = np.maximum(poses.astype(np.float64).std(axis=0), STD_FLOOR)
+    np.testing.assert_allclose(stats.std, expected_std, rtol=1e-5)
+
+
 def test_round_trip_numpy_and_torch_keep_dtype_and_device(poses):
     stats = NormStats.fit(poses)
     for x in (poses, poses.astype(np.float64), poses.reshape(2, 2000, 6)):

@@ -436,3 +436,17 @@ def test_degrees_are_flagged(tmp_path):
     splits = load_pose_data(cfg(tmp_path / "deg.npy"), 72, seed=0)
     assert any("degrees" in note for note in splits.report.notes)
     assert splits.report.outside_limits == 1.0
+
+
+def test_linked_dataset_folders_are_followed_and_broken_links_reported(tmp_path):
+    write_amass(tmp_path / "elsewhere" / "CMU" / "a_poses.npz", frames=120)
+    root = tmp_path / "amass"
+    root.mkdir()
+    (root / "CMU").symlink_to(tmp_path / "elsewhere" / "CMU", target_is_directory=True)
+    (root / "loop").symlink_to(root, target_is_directory=True)  # a cycle must not hang the walk
+    (root / "gone_poses.npz").symlink_to(tmp_path / "missing.npz")
+    splits = load_pose_data(cfg(root, val_fraction=0), 72, seed=0)
+    assert [f.name for f in splits.report.files] == ["CMU/a_poses.npz"] and len(splits.train) == 30
+    assert [(s.name, s.reason) for s in splits.report.skipped] == [
+        ("gone_poses.npz", "broken link or not a regular file")
+    ]

@@ -8,6 +8,7 @@ are opened with ``allow_pickle=False``, and a file that needs pickle is reported
 
 from __future__ import annotations
 
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,10 +73,31 @@ def read_pose_path(path: Path, pose_format: str, target_fps: float) -> ReadResul
     return ReadResult(sequences=[sequence])
 
 
+def _walk(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Every file below ``root``, following linked folders (datasets are often symlinked into
+    one tree) but never the same folder twice; broken links are reported, not dropped."""
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back up the tree
+            subfolders.clear()
+            continue
+        seen.add(real)
+        for name in names:
+            path = Path(folder) / name
+            if path.is_file():
+                files.append(path)
+            else:
+                skipped.append(Skipped(path.relative_to(root).as_posix(), "broken link or not a regular file"))
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix()), skipped
+
+
 def _read_directory(root: Path, pose_format: str, target_fps: float) -> ReadResult:
-    result = ReadResult(is_directory=True)
-    files = sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
-    if not files:
+    files, unreadable = _walk(root)
+    result = ReadResult(skipped=unreadable, is_directory=True)
+    if not files and not unreadable:
         raise UserError(f"{root}: directory is empty (no files in it or its subfolders)")
     for file in files:
         name = file.relative_to(root).as_posix()
@@ -95,7 +117,7 @@ def _read_directory(root: Path, pose_format: str, target_fps: float) -> ReadResu
                 result.sequences.append(sequence)
     if not result.sequences:
         reasons = _summarise_skips(result.skipped)
-        raise UserError(f"{root}: no pose files found ({len(files)} files skipped: {reasons})")
+        raise UserError(f"{root}: no pose files found ({len(result.skipped)} files skipped: {reasons})")
     return result
 
 

@@ -145,17 +145,16 @@ def _split(seqs: _Sequences, val_fraction: float) -> _Parts:
 
 
 def _report(cfg: DataConfig, source: str, read: ReadResult | None, parts: _Parts) -> LoadReport:
-    everything = np.concatenate([parts.train, parts.val])
-    width = everything.shape[1]
+    arrays = [a for a in (parts.train, parts.val) if a.shape[0]]  # no concatenated copy of all the data
+    width = parts.train.shape[1]
     _, joint_names = limits_for_width(width)
-    joints = everything.reshape(everything.shape[0], -1, 3)
     notes = []
     if parts.tail:
         notes.append(
             f"only one sequence, so validation is its last {parts.tail} frames (contiguous; whole-sequence "
             "splitting needs two or more files)"
         )
-    peak = float(np.abs(everything).max())
+    peak = max(float(np.abs(a).max()) for a in arrays)
     if peak > _DEGREES_HINT:
         notes.append(f"the largest |value| is {peak:.1f}: axis-angle poses are radians; is this data in degrees?")
     files: list[FileEntry] = []
@@ -167,6 +166,7 @@ def _report(cfg: DataConfig, source: str, read: ReadResult | None, parts: _Parts
             split = "train+val" if parts.tail else ("val" if held_out else "train")
             kept = s.poses.shape[0]
             files.append(FileEntry(s.name, s.kind, s.width_in, s.frames_in, kept, s.source_fps, s.fps, split))
+    outside = sum(int((joint_limit_violations(a) > 0).sum()) for a in arrays)
     return LoadReport(
         source=source,
         pose_format=cfg.pose_format,
@@ -178,9 +178,9 @@ def _report(cfg: DataConfig, source: str, read: ReadResult | None, parts: _Parts
         train_frames=int(parts.train.shape[0]),
         val_frames=int(parts.val.shape[0]),
         joint_names=joint_names,
-        joint_min=joints.min(axis=0),
-        joint_max=joints.max(axis=0),
-        outside_limits=float((joint_limit_violations(everything) > 0).mean()),
+        joint_min=np.min([a.min(axis=0) for a in arrays], axis=0).reshape(-1, 3),
+        joint_max=np.max([a.max(axis=0) for a in arrays], axis=0).reshape(-1, 3),
+        outside_limits=outside / sum(a.shape[0] for a in arrays),
         files=files,
         skipped=[] if read is None else read.skipped,
         is_directory=read is not None and read.is_directory,

@@ -42,12 +42,16 @@ class NormStats:
         return int(self.mean.shape[0])
 
     @classmethod
-    def fit(cls, poses: np.ndarray) -> NormStats:
-        """Mean and std of (N, D) training poses, accumulated in float64."""
-        poses = np.asarray(poses, dtype=np.float64)
+    def fit(cls, poses: np.ndarray, chunk: int = 1 << 16) -> NormStats:
+        """Mean and std of (N, D) training poses: two passes in float64 over chunks of rows, so
+        a few million AMASS frames need no full-size float64 copy."""
+        poses = np.asarray(poses)
         if poses.ndim != 2 or poses.shape[0] == 0:
             raise ValueError(f"need (N, D) poses with N >= 1 to fit statistics, got shape {poses.shape}")
-        return cls(poses.mean(axis=0), poses.std(axis=0))
+        blocks = range(0, poses.shape[0], chunk)
+        mean = sum(poses[i : i + chunk].sum(axis=0, dtype=np.float64) for i in blocks) / poses.shape[0]
+        squares = sum(((poses[i : i + chunk] - mean) ** 2).sum(axis=0) for i in blocks)
+        return cls(mean, np.sqrt(squares / poses.shape[0]))
 
     @classmethod
     def identity(cls, dim: int) -> NormStats:
