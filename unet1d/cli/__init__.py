@@ -10,12 +10,7 @@ import sys
 
 import typer
 
-from unet1d.cli import config_cmd, info, pending, train
-
-try:
-    from unet1d.cli import data
-except ImportError:
-    data = None
+from unet1d.cli import config_cmd, data, info, pending, train
 from unet1d.cli.common import fields_help
 from unet1d.errors import UserError
 
@@ -31,8 +26,7 @@ app = typer.Typer(
 app.command(context_settings=train.COMMAND_SETTINGS, epilog=fields_help())(train.train)
 app.command(context_settings=info.COMMAND_SETTINGS, epilog=fields_help(["model"]))(info.info)
 app.add_typer(config_cmd.app, name="config")
-if data:
-    app.add_typer(data.app, name="data")
+app.add_typer(data.app, name="data")
 for name, summary in pending.COMMANDS.items():
     app.command(name=name, help=summary, context_settings=pending.COMMAND_SETTINGS)(pending.not_yet(name))
 
