@@ -8,7 +8,6 @@ import pytest
 from unet1d.evaluation.metrics import (
     family_coverage,
     frechet_distance,
-    joint_limit_violations,
     mean_pairwise_distance,
     mmd_rbf,
     nearest_labels,
@@ -48,13 +47,6 @@ def test_mmd_is_near_zero_for_one_distribution_and_positive_for_two() -> None:
     shifted = rng.normal(loc=0.7, size=(800, 4))
     same, different = mmd_rbf(a, b), mmd_rbf(shifted, b)
     assert abs(same) < 0.005 and different > 0.05
-
-
-def test_joint_limit_violations_count_each_axis_outside() -> None:
-    limits = np.array([[-1.0, 1.0], [0.0, 0.5], [-0.2, 0.2]])
-    poses = np.array([[0.0, 0.1, 0.0], [1.5, 0.6, -0.3], [-1.0, 0.5, 0.2]])
-    assert joint_limit_violations(poses, limits).tolist() == [0, 3, 0]
-    assert joint_limit_violations(poses, limits.reshape(1, 3, 2), tolerance=0.2).tolist() == [0, 1, 0]
 
 
 def test_nearest_labels_and_coverage() -> None:

@@ -58,13 +58,6 @@ def mmd_rbf(samples: np.ndarray, reference: np.ndarray, bandwidth: float | None 
     return float(within_a + within_b - 2 * k_ab.mean())
 
 
-def joint_limit_violations(poses: np.ndarray, limits: np.ndarray, tolerance: float = 0.0) -> np.ndarray:
-    """Per pose, how many axis angles fall outside ``limits`` ((D, 2) or (J, 3, 2) [min, max])."""
-    lower, upper = np.asarray(limits, dtype=np.float64).reshape(-1, 2).T
-    poses = np.asarray(poses, dtype=np.float64)
-    return ((poses < lower - tolerance) | (poses > upper + tolerance)).sum(axis=1)
-
-
 def nearest_labels(samples: np.ndarray, reference: np.ndarray, reference_labels: np.ndarray) -> np.ndarray:
     """Label each sample with the label of its nearest reference pose (Euclidean)."""
     a, b = np.asarray(samples, dtype=np.float64), np.asarray(reference, dtype=np.float64)
