@@ -16,7 +16,7 @@ from unet1d.data.builtin import (
     generate_builtin_poses,
     joint_limit_violations,
 )
-from unet1d.data.kinematics import forward_kinematics
+from unet1d.data.kinematics import forward_kinematics, global_rotations
 from unet1d.data.rotations import (
     axis_angle_to_matrix,
     axis_angle_to_quaternion,
@@ -155,13 +155,18 @@ def test_poses_mean_what_the_family_says(data):
     assert np.corrcoef(z[walk, J["left_ankle"]], z[walk, J["left_wrist"]])[0, 1] < -0.5
 
 
-def test_reaching_arm_ends_forward_and_straighter(data):
+def test_reaching_arm_ends_forward_and_the_head_turns_to_it(data):
     reach = family(data, "reaching")
     frame = np.arange(len(data.labels)) % CLIP_FRAMES
     first, last = reach & (frame == 0), reach & (frame == CLIP_FRAMES - 1)
-    pos = body_frame_positions(data.poses)
+    upright = data.poses.copy()
+    upright[:, :3] = 0  # the body's own frame: facing +z, left = +x
+    pos = forward_kinematics(upright)
     hand_forward = np.maximum(pos[:, J["left_wrist"], 2], pos[:, J["right_wrist"], 2])
     assert np.median(hand_forward[last]) > np.median(hand_forward[first]) + 0.2
+    left_reaches = pos[last, J["left_wrist"], 2] > pos[last, J["right_wrist"], 2]
+    gaze = global_rotations(upright[last])[:, J["head"]] @ np.array([0.0, 0.0, 1.0])
+    assert (np.sign(gaze[:, 0]) == np.where(left_reaches, 1, -1)).mean() > 0.9
 
 
 def test_generation_is_fast():

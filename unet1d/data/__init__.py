@@ -17,6 +17,7 @@ _LAZY = {
     "JOINT_NAMES": "unet1d.data.skeleton",
     "joint_limit_violations": "unet1d.data.skeleton",
     "forward_kinematics": "unet1d.data.kinematics",
+    "global_rotations": "unet1d.data.kinematics",
     "NormStats": "unet1d.data.normalization",
     "LoadReport": "unet1d.data.report",
     "PoseSplits": "unet1d.data.loading",
@@ -28,7 +29,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from unet1d.data.batching import DeviceBatches
     from unet1d.data.builtin import FAMILY_NAMES, FAMILY_WEIGHTS, BuiltinPoses, generate_builtin_poses
-    from unet1d.data.kinematics import forward_kinematics
+    from unet1d.data.kinematics import forward_kinematics, global_rotations
     from unet1d.data.loading import PoseSplits, is_builtin, load_pose_data
     from unet1d.data.normalization import NormStats
     from unet1d.data.report import LoadReport
@@ -55,6 +56,7 @@ __all__ = [
     "PoseSplits",
     "forward_kinematics",
     "generate_builtin_poses",
+    "global_rotations",
     "is_builtin",
     "joint_limit_violations",
     "load_pose_data",

@@ -49,16 +49,19 @@ REST_OFFSETS: np.ndarray = _build_offsets()
 """(24, 3): each joint's rest position relative to its parent."""
 
 
+def global_rotations(poses: np.ndarray) -> np.ndarray:
+    """SMPL-order axis-angle poses (N, 72) -> each joint's rotation in the world (N, 24, 3, 3)."""
+    poses = np.asarray(poses, dtype=np.float64)
+    world = axis_angle_to_matrix(poses.reshape(poses.shape[0], NUM_JOINTS, 3))
+    for joint, parent in enumerate(PARENTS[1:], start=1):  # parents always come first in SMPL order
+        world[:, joint] = world[:, parent] @ world[:, joint]
+    return world
+
+
 def forward_kinematics(poses: np.ndarray) -> np.ndarray:
     """SMPL-order axis-angle poses (N, 72) -> joint positions (N, 24, 3), pelvis at the origin."""
-    poses = np.asarray(poses, dtype=np.float64)
-    local = axis_angle_to_matrix(poses.reshape(poses.shape[0], NUM_JOINTS, 3))
-    world_rot = np.empty_like(local)
-    positions = np.zeros((poses.shape[0], NUM_JOINTS, 3))
-    for joint, parent in enumerate(PARENTS):  # parents always come first in SMPL order
-        if parent < 0:
-            world_rot[:, joint] = local[:, joint]
-            continue
-        world_rot[:, joint] = world_rot[:, parent] @ local[:, joint]
-        positions[:, joint] = positions[:, parent] + world_rot[:, parent] @ REST_OFFSETS[joint]
+    world = global_rotations(poses)
+    positions = np.zeros((world.shape[0], NUM_JOINTS, 3))
+    for joint, parent in enumerate(PARENTS[1:], start=1):
+        positions[:, joint] = positions[:, parent] + world[:, parent] @ REST_OFFSETS[joint]
     return positions
