@@ -138,6 +138,9 @@ class DataConfig(Section):
         "builtin", description="'builtin' (procedural SMPL poses) or a path: AMASS .npz file/folder, .npy, .npz."
     )
     builtin_samples: int = Field(20000, gt=0, description="Poses generated when data=builtin.")
+    data_seed: int = Field(
+        0, ge=0, description="Seed of the built-in pose generator; fixed so runs with other train.seed see equal data."
+    )
     pose_format: Literal["smpl72", "body63"] = Field(
         "smpl72", description="smpl72: root + 23 joints; body63: root-less 21 body joints (set pose_dim to match)."
     )
