@@ -1,16 +1,34 @@
-"""`unet1d train`: resolve the config and run training (placeholder until the training loop lands)."""
+"""`unet1d train`: resolve the config, start more processes if asked to, train, report.
+
+The same command runs from a shell, as each rank of ``accelerate launch`` / ``torchrun``, and as
+a ``wandb agent`` run. With ``--num_processes N`` (or ``--num_machines M``) outside a launch, it
+re-runs itself under Accelerate's launcher. Exit codes: 0 done, 2 a user error (including a run
+that diverged), 128 + signal when preempted (a checkpoint was saved: ``--resume auto`` continues).
+"""
 
 from __future__ import annotations
 
 import typer
 
 from unet1d.cli.common import CONFIG_COMMAND, ConfigFileOption, resolve_config
-from unet1d.errors import UserError
 
 COMMAND_SETTINGS = CONFIG_COMMAND
 
 
 def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     """Train a UNet1D diffusion model; every config field is a flag (see below)."""
-    resolve_config(config, ctx.args)
-    raise UserError("`unet1d train` is not yet available in this version")
+    resolved = resolve_config(config, ctx.args)
+    from unet1d.training.launch import needs_launcher, run_launcher
+
+    if needs_launcher(resolved):
+        forwarded = [*(["--config", str(config)] if config is not None else []), *ctx.args]
+        code = run_launcher(resolved, forwarded)
+        if code:
+            raise typer.Exit(code)
+        return
+
+    from unet1d.training import train as run_training
+
+    result = run_training(resolved)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)

@@ -1,0 +1,90 @@
+"""`unet1d train --num_processes N`: start the run through Accelerate's launcher ourselves.
+
+Users should not need to remember ``accelerate launch --multi_gpu --num_processes ...``: when the
+config asks for more than one process (or machine) and we are not already one rank of a
+distributed launch, the CLI re-runs ``unet1d train`` with the same arguments under
+``python -m accelerate.commands.launch``. Each rank then parses the same argv, finds itself
+inside a launch, and trains. The same path serves GPUs (NCCL) and CPU processes (gloo).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from types import FrameType
+
+from unet1d.config import Config
+from unet1d.errors import UserError
+
+# Set by torchrun / accelerate launch (and MPI) in every rank they start.
+RANK_VARIABLES = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+
+
+def inside_distributed_launch(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return any(name in env for name in RANK_VARIABLES)
+
+
+def needs_launcher(config: Config, environ: Mapping[str, str] | None = None) -> bool:
+    """More than one process asked for, and nobody has started them yet."""
+    launch = config.launch
+    wants_many = launch.num_processes > 1 or launch.num_machines > 1
+    return wants_many and not inside_distributed_launch(environ)
+
+
+def launcher_command(config: Config, train_args: list[str]) -> list[str]:
+    """The ``accelerate launch`` command line that runs ``unet1d train <train_args>`` on every rank.
+
+    Accelerate's ``--num_processes`` counts processes on all machines; ours counts one machine's.
+    ``--multi_gpu`` selects torch's elastic launcher for CPUs too: each rank then builds its
+    Accelerator with ``cpu=True`` and gets gloo.
+    """
+    launch = config.launch
+    if launch.num_machines > 1 and not launch.main_process_ip:
+        raise UserError(
+            f"launch.num_machines={launch.num_machines} needs launch.main_process_ip (the address of machine 0)"
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(launch.num_processes * launch.num_machines),
+        "--num_machines",
+        str(launch.num_machines),
+        "--machine_rank",
+        str(launch.machine_rank),
+        "--main_process_port",
+        str(launch.main_process_port),
+        "--mixed_precision",
+        config.train.mixed_precision,
+        "--dynamo_backend",
+        "no",  # torch.compile is applied by the run itself (train.compile)
+    ]
+    if launch.main_process_ip:
+        command += ["--main_process_ip", launch.main_process_ip]
+    return [*command, "-m", "unet1d.cli", "train", *train_args]
+
+
+def run_launcher(config: Config, train_args: list[str]) -> int:
+    """Run every local rank through Accelerate's launcher; return its exit code.
+
+    SIGTERM is passed on to the launcher, which passes it to the ranks (they checkpoint and exit
+    non-zero). Ctrl-C already reaches the ranks through the terminal, so we only keep waiting.
+    """
+    process = subprocess.Popen(launcher_command(config, train_args))
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        process.send_signal(signum)
+
+    previous_term = signal.signal(signal.SIGTERM, forward)
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)

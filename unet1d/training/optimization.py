@@ -1,0 +1,47 @@
+"""AdamW and its learning-rate schedule: linear warm-up, then cosine decay to a floor (or constant)."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import torch
+from torch import nn
+
+from unet1d.config import OptimConfig
+
+
+def lr_factor(step: int, *, warmup_steps: int, max_steps: int, schedule: str, min_lr_ratio: float) -> float:
+    """Multiplier of the peak lr for optimiser step ``step`` (0-based).
+
+    Warm-up rises linearly to 1 over ``warmup_steps``; cosine then falls to ``min_lr_ratio`` at
+    ``max_steps``. A module-level function (bound with ``partial``), so LambdaLR's state holds no
+    closure and the schedule is rebuilt from the config on resume.
+    """
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
+    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_optimizer(
+    model: nn.Module, config: OptimConfig, max_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over all parameters, with norms and biases exempt from weight decay (the usual choice)."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+        betas=(config.beta1, config.beta2),
+    )
+    factor = partial(
+        lr_factor,
+        warmup_steps=config.warmup_steps,
+        max_steps=max_steps,
+        schedule=config.lr_schedule,
+        min_lr_ratio=config.min_lr_ratio,
+    )
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -1,0 +1,37 @@
+"""What a finished (or preempted) run reports: the numbers ``unet1d compare`` lines up."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class TrainResult:
+    """A run's outcome. ``exit_code`` is 0 when it reached max_steps, 128 + signal when preempted."""
+
+    output_dir: str
+    final_step: int
+    train_loss: float | None
+    val_loss: float | None
+    val_loss_ema: float | None
+    steps_per_s: float
+    samples_per_s: float
+    peak_memory_mb: float
+    num_parameters: int
+    model_size_mb: float | None
+    checkpoint: str | None
+    nonfinite_steps: int
+    wall_time_s: float
+    preempted: bool = False
+    exit_code: int = 0
+
+    def to_json(self) -> str:
+        def clean(value: object) -> object:  # JSON has no NaN: say null
+            return None if isinstance(value, float) and value != value else value
+
+        return json.dumps({key: clean(value) for key, value in asdict(self).items()}, indent=2) + "\n"
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.to_json())

@@ -1,0 +1,63 @@
+"""Preemption: SIGTERM or SIGINT asks the loop to stop at the end of the current step.
+
+A cluster preempting a job, ``wandb agent`` stopping a run, and Ctrl-C all arrive as signals.
+The handler only records which signal came; the loop agrees on it across ranks, saves a
+checkpoint, marks the W&B run as preempting and exits with ``128 + signal`` (143 for SIGTERM,
+130 for SIGINT), so a sweep requeues the run and ``--resume auto`` continues it. A second
+Ctrl-C stops at once, for a person who does not want to wait for the checkpoint; one within
+``DUPLICATE_WINDOW_S`` of the first is the same press delivered twice (by the terminal and by
+torchrun's agent, which forwards signals to its workers) and is ignored.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from types import FrameType, TracebackType
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+DUPLICATE_WINDOW_S = 2.0
+
+
+class StopSignals:
+    """Context manager: while inside, SIGTERM/SIGINT set :attr:`received` instead of killing us."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._received_at = 0.0
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if self.received is not None:
+            if signum == signal.SIGINT and now - self._received_at > DUPLICATE_WINDOW_S:
+                raise KeyboardInterrupt  # a second Ctrl-C: no checkpoint, stop now
+            return
+        self.received, self._received_at = signum, now
+
+    @property
+    def requested(self) -> bool:
+        return self.received is not None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.received).name if self.received is not None else ""
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for death by signal: 128 + its number."""
+        return 128 + (self.received or 0)

@@ -1,0 +1,225 @@
+"""Dashboards: W&B and TensorBoard through Accelerate's trackers, behind one small interface.
+
+Accelerate decides which rank talks to trackers (``init_trackers`` and ``log`` run on the main
+process only); :class:`Tracking` adds what Accelerate leaves to us: choosing W&B's mode, keeping
+the run id in ``output_dir`` so a resumed run continues the same W&B run, falling back to
+offline when W&B cannot start, and marking a run as preempted. No secret is ever logged.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import secrets
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
+
+from unet1d.training.console import warn
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
+    from unet1d.config import Config
+
+RUN_ID_FILE = "wandb_run_id"
+TENSORBOARD_DIR = "tensorboard"
+DEFAULT_WANDB_HOSTS = ("api.wandb.ai",)
+
+
+def has_wandb_credentials(environ: Mapping[str, str] | None = None) -> bool:
+    """True when W&B could authenticate: ``WANDB_API_KEY`` or a netrc entry for the W&B host.
+
+    Only checks that a key exists; whether it is valid is learnt (and survived) at ``wandb.init``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("WANDB_API_KEY", "").strip():
+        return True
+    netrc_path = Path(env.get("NETRC") or Path(env.get("HOME", str(Path.home()))) / ".netrc")
+    try:
+        entries = netrc.netrc(str(netrc_path))
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+    hosts = set(DEFAULT_WANDB_HOSTS)
+    if env.get("WANDB_BASE_URL"):
+        hosts.add(urlsplit(env["WANDB_BASE_URL"]).netloc)
+    return any(entries.authenticators(host) for host in hosts if host)
+
+
+def resolve_wandb_mode(mode: str, environ: Mapping[str, str] | None = None) -> str:
+    """``auto`` -> ``WANDB_MODE`` if set, else online with credentials and offline (syncable) without."""
+    if mode != "auto":
+        return mode
+    env = os.environ if environ is None else environ
+    from_env = env.get("WANDB_MODE", "").strip().lower()
+    if from_env in ("online", "offline", "disabled"):
+        return from_env
+    if from_env == "dryrun":
+        return "offline"
+    return "online" if has_wandb_credentials(env) else "offline"
+
+
+def new_run_id() -> str:
+    """An 8-character W&B-style id; ``secrets`` so the seeded ``random`` module is left untouched."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def resolve_run_id(resumed_id: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The W&B run id: the one a ``wandb agent`` assigned, else the resumed checkpoint's, else a new one."""
+    env = os.environ if environ is None else environ
+    return env.get("WANDB_RUN_ID") or resumed_id or new_run_id()
+
+
+def _tensorboard_safe(values: Mapping[str, Any]) -> dict[str, Any]:
+    """TensorBoard hparams take only scalars and strings: lists and nulls become text."""
+    return {key: value if isinstance(value, (bool, int, float, str)) else str(value) for key, value in values.items()}
+
+
+class TensorBoard(TensorBoardTracker):
+    """Accelerate's TensorBoard tracker, with hparams it can store (lists and nulls as text)."""
+
+    def store_init_configuration(self, values: dict) -> None:
+        super().store_init_configuration(_tensorboard_safe(values))
+
+
+class WandB(WandBTracker):
+    """Accelerate's W&B tracker that survives W&B: if ``wandb.init`` fails (no network, bad key,
+    unknown entity) it warns and starts the same run offline, to ``wandb sync`` later; if even
+    that fails, it warns and logs nothing."""
+
+    def __init__(self, run_name: str, **kwargs: Any) -> None:
+        super().__init__(run_name, **kwargs)
+        self.run = None
+
+    def start(self) -> None:
+        try:
+            super().start()
+            return
+        except Exception as err:  # any wandb failure must not stop training
+            if self.init_kwargs.get("mode") == "offline":
+                self._give_up(err)
+                return
+            warn(f"W&B could not start ({type(err).__name__}: {_first_line(err)}); continuing with W&B offline")
+        self.init_kwargs["mode"] = "offline"
+        try:
+            super().start()
+        except Exception as err:
+            self._give_up(err)
+
+    def _give_up(self, err: Exception) -> None:
+        warn(f"W&B is unavailable ({type(err).__name__}: {_first_line(err)}); training goes on without it")
+        self.run = None
+
+    def store_init_configuration(self, values: dict) -> None:
+        if self.run is not None:
+            self.run.config.update(values, allow_val_change=True)
+
+    def log(self, values: dict, step: int | None = None, **kwargs: Any) -> None:
+        if self.run is not None:
+            self.run.log(values, step=step, **kwargs)
+
+    def finish(self, exit_code: int | None = None) -> None:
+        if self.run is not None:
+            self.run.finish(exit_code=exit_code)
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "no message"
+
+
+class Tracking:
+    """The one object the loop logs through; only the main process reaches the dashboards."""
+
+    def __init__(self, config: Config, *, run_id: str, resume_step: int | None) -> None:
+        logging = config.logging
+        self.output_dir = Path(config.train.output_dir)
+        self.run_id = run_id
+        self.log_checkpoints = logging.wandb_log_checkpoints
+        self.trackers: list[GeneralTracker] = []
+        self._warned = False
+        self.wandb_mode = resolve_wandb_mode(logging.wandb_mode)
+        if self.wandb_mode != "disabled":
+            self.trackers.append(
+                WandB(
+                    logging.wandb_project,
+                    entity=logging.wandb_entity,
+                    name=logging.wandb_run_name,
+                    id=run_id,
+                    resume="allow",
+                    mode=self.wandb_mode,
+                    dir=str(self.output_dir),
+                )
+            )
+        if logging.tensorboard:
+            # purge_step drops events a killed run logged after the checkpoint we resume from.
+            extra = {"purge_step": resume_step + 1} if resume_step else {}
+            self.trackers.append(TensorBoard(TENSORBOARD_DIR, str(self.output_dir), **extra))
+
+    def start(self, accelerator: Accelerator, run_config: dict[str, Any]) -> None:
+        """Start every tracker with the resolved config as the run config; record the W&B run id."""
+        self.accelerator = accelerator
+        if not accelerator.is_main_process:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        accelerator.init_trackers("unet1d", config=run_config)
+        if self.wandb_mode != "disabled":
+            (self.output_dir / RUN_ID_FILE).write_text(self.run_id + "\n")
+
+    @property
+    def wandb_run(self) -> Any | None:
+        for tracker in self.trackers:
+            if isinstance(tracker, WandB):
+                return getattr(tracker, "run", None)
+        return None
+
+    def log(self, metrics: Mapping[str, float], step: int) -> None:
+        """Log scalars at ``step``; a failing dashboard warns once and training goes on."""
+        if not self.accelerator.is_main_process:
+            return
+        try:
+            self.accelerator.log(dict(metrics), step=step)
+        except Exception as err:
+            if not self._warned:
+                warn(f"logging to the dashboards failed ({type(err).__name__}: {_first_line(err)}); training goes on")
+                self._warned = True
+
+    def log_checkpoint(self, checkpoint_dir: Path, step: int, files: list[str]) -> None:
+        """Upload a checkpoint's eval files (not the optimiser state) as a W&B artifact, if asked to."""
+        run = self.wandb_run
+        if not (self.log_checkpoints and run is not None and self.accelerator.is_main_process):
+            return
+        try:
+            import wandb
+
+            artifact = wandb.Artifact(f"{run.id}-checkpoint", type="model", metadata={"step": step})
+            for name in files:
+                artifact.add_file(str(checkpoint_dir / name), name=name)
+            run.log_artifact(artifact, aliases=[f"step-{step}", "latest"])
+        except Exception as err:
+            warn(f"could not log checkpoint {checkpoint_dir.name} to W&B ({_first_line(err)})")
+
+    def mark_preempting(self) -> None:
+        """Tell W&B this run stops early on purpose, so a sweep requeues it."""
+        run = self.wandb_run
+        if run is not None and self.accelerator.is_main_process:
+            run.mark_preempting()
+
+    def finish(self, exit_code: int = 0) -> None:
+        """Close every tracker; W&B gets the exit code (non-zero after preemption: state 'preempted')."""
+        if not self.accelerator.is_main_process:
+            return
+        for tracker in self.accelerator.trackers:
+            try:
+                if isinstance(tracker, WandB):
+                    tracker.finish(exit_code=exit_code)
+                else:
+                    tracker.finish()
+            except Exception as err:
+                warn(f"closing the {tracker.name} tracker failed ({_first_line(err)})")
+        self.accelerator.trackers = []
