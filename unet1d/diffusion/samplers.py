@@ -1,0 +1,183 @@
+"""Samplers: turn a trained denoiser ``model(x_t, t)`` and its schedule into samples.
+
+Every step uses the same timestep for the whole batch, so per-step coefficients are Python
+floats computed in double precision from the float64 schedule; only the batch lives in the
+model's dtype. Random draws all go through ``generator`` (which must live on ``device``), so a
+seed reproduces a run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from unet1d.diffusion.schedules import NoiseSchedule, check_prediction
+
+if TYPE_CHECKING:
+    from unet1d.config import DiffusionConfig
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _resolve_device(
+    model: Denoiser, device: torch.device | str | None, x_T: torch.Tensor | None, generator: torch.Generator | None
+) -> torch.device:
+    """Explicit device, else x_T's, else the model's parameters', else the generator's, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    if x_T is not None:
+        return x_T.device
+    if isinstance(model, nn.Module):
+        parameter = next(model.parameters(), None)
+        if parameter is not None:
+            return parameter.device
+    if generator is not None:
+        return generator.device
+    return torch.device("cpu")
+
+
+def _start_noise(
+    shape: Sequence[int], x_T: torch.Tensor | None, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """x_T ~ N(0, I) (q(x_T) for any schedule that ends near abar = 0), or the caller's x_T."""
+    if x_T is None:
+        return torch.randn(tuple(shape), generator=generator, device=device)
+    if tuple(x_T.shape) != tuple(shape):
+        raise ValueError(f"x_T has shape {tuple(x_T.shape)}, expected {tuple(shape)}")
+    return x_T.to(device)
+
+
+def _timestep_batch(step: int, batch: int, device: torch.device) -> torch.Tensor:
+    return torch.full((batch,), step, dtype=torch.long, device=device)
+
+
+@torch.no_grad()
+def ddpm_sample(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    shape: Sequence[int],
+    *,
+    prediction: str = "eps",
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    x_T: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Ancestral sampling (Ho et al. 2020) through all T steps; returns (shape) samples.
+
+    Each step draws x_{t-1} from the forward posterior q(x_{t-1} | x_t, x0 = x0_hat) with its
+    variance beta_tilde_t = beta_t (1 - abar_{t-1}) / (1 - abar_t); the last step (t = 0)
+    returns x0_hat without noise.
+    """
+    check_prediction(prediction)
+    device = _resolve_device(model, device, x_T, generator)
+    x = _start_noise(shape, x_T, generator, device)
+    abar = schedule.alphas_cumprod.tolist()
+    betas = schedule.betas.tolist()
+    for step in reversed(range(schedule.num_timesteps)):
+        t = _timestep_batch(step, x.shape[0], device)
+        x0_hat, _ = schedule.split_prediction(model(x, t), x, t, prediction)
+        abar_t, abar_prev = abar[step], (abar[step - 1] if step > 0 else 1.0)
+        x0_coef = math.sqrt(abar_prev) * betas[step] / (1.0 - abar_t)
+        xt_coef = math.sqrt(1.0 - betas[step]) * (1.0 - abar_prev) / (1.0 - abar_t)
+        x = x0_coef * x0_hat + xt_coef * x
+        if step > 0:
+            posterior_std = math.sqrt(betas[step] * (1.0 - abar_prev) / (1.0 - abar_t))
+            x = x + posterior_std * torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype)
+    return x
+
+
+def ddim_timesteps(num_timesteps: int, steps: int) -> list[int]:
+    """``steps`` distinct timesteps from T - 1 down to 0, evenly spaced (both ends included).
+
+    Starting at T - 1 means the first step sees the noise level x_T really has; ending at 0
+    means the last step denoises from the least noisy level. ``steps = T`` is every timestep.
+    """
+    if not 1 <= steps <= num_timesteps:
+        raise ValueError(f"DDIM steps={steps} must be between 1 and num_timesteps={num_timesteps}")
+    if steps == 1:
+        return [num_timesteps - 1]
+    spacing = (num_timesteps - 1) / (steps - 1)
+    # floor(x + 0.5), not round(): round-half-even could map two points 1 apart to one integer.
+    return [math.floor((num_timesteps - 1) - i * spacing + 0.5) for i in range(steps)]
+
+
+@torch.no_grad()
+def ddim_sample(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    shape: Sequence[int],
+    *,
+    steps: int,
+    eta: float = 0.0,
+    prediction: str = "eps",
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    x_T: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """DDIM (Song et al. 2021) over ``steps`` timesteps (1..T); returns (shape) samples.
+
+    x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps_hat + sigma z, with
+    sigma = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev). eta = 0 is
+    deterministic given x_T; eta = 1 with steps = T is DDPM ancestral sampling. For eta > 1
+    the direction term is clamped at zero (more noise than the posterior; rarely useful).
+    """
+    check_prediction(prediction)
+    if eta < 0:
+        raise ValueError(f"eta={eta} must be >= 0")
+    timesteps = ddim_timesteps(schedule.num_timesteps, steps)
+    device = _resolve_device(model, device, x_T, generator)
+    x = _start_noise(shape, x_T, generator, device)
+    abar = schedule.alphas_cumprod.tolist()
+    for index, step in enumerate(timesteps):
+        t = _timestep_batch(step, x.shape[0], device)
+        x0_hat, eps_hat = schedule.split_prediction(model(x, t), x, t, prediction)
+        abar_t = abar[step]
+        abar_prev = abar[timesteps[index + 1]] if index + 1 < len(timesteps) else 1.0
+        sigma = eta * math.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * (1.0 - abar_t / abar_prev))
+        direction_coef = math.sqrt(max(1.0 - abar_prev - sigma**2, 0.0))
+        x = math.sqrt(abar_prev) * x0_hat + direction_coef * eps_hat
+        if sigma > 0:
+            x = x + sigma * torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype)
+    return x
+
+
+def sample(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    cfg: DiffusionConfig,
+    num_samples: int,
+    pose_dim: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """(num_samples, pose_dim) samples with the run's sampler settings.
+
+    ``cfg.sampler`` picks DDPM (all T steps; ``sample_steps`` and ``eta`` unused) or DDIM
+    (``sample_steps``, ``eta``). The model is switched to eval mode (BatchNorm must use its
+    running statistics, not the sample batch's) and every submodule's mode is restored after.
+    """
+    modes = [(module, module.training) for module in model.modules()] if isinstance(model, nn.Module) else []
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        shape = (num_samples, pose_dim)
+        if cfg.sampler == "ddpm":
+            return ddpm_sample(model, schedule, shape, prediction=cfg.prediction, generator=generator, device=device)
+        return ddim_sample(
+            model,
+            schedule,
+            shape,
+            steps=cfg.sample_steps,
+            eta=cfg.eta,
+            prediction=cfg.prediction,
+            generator=generator,
+            device=device,
+        )
+    finally:
+        for module, was_training in modes:
+            module.training = was_training
