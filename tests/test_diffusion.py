@@ -380,7 +380,9 @@ def test_sample_dispatches_uses_eval_mode_and_restores_it(mode: str, sampler: st
     assert sampler == "ddpm" or not torch.allclose(out, in_train_mode, atol=1e-4)
 
 
-def train(model: nn.Module, steps: int, *, prediction: str, min_snr_gamma: float | None, fixed: bool) -> list[float]:
+def train_steps(
+    model: nn.Module, steps: int, *, prediction: str, min_snr_gamma: float | None, fixed: bool
+) -> list[float]:
     """AdamW on one batch; with ``fixed`` the same (t, noise) every step. Returns the loss per step."""
     schedule = SCHEDULES["cosine"]
     x0 = pose_batch()
@@ -402,7 +404,7 @@ def train(model: nn.Module, steps: int, *, prediction: str, min_snr_gamma: float
 
 @pytest.mark.parametrize(("prediction", "min_snr_gamma"), [("eps", None), ("x0", 5.0), ("v", 5.0), ("eps", 5.0)])
 def test_a_few_steps_on_a_fixed_batch_lower_the_loss(prediction: str, min_snr_gamma: float | None) -> None:
-    losses = train(tiny_unet(), 8, prediction=prediction, min_snr_gamma=min_snr_gamma, fixed=True)
+    losses = train_steps(tiny_unet(), 8, prediction=prediction, min_snr_gamma=min_snr_gamma, fixed=True)
     assert losses[-1] < 0.6 * losses[0], losses
 
 
@@ -419,7 +421,7 @@ def test_both_middle_blocks_train(mid_structure: str) -> None:
 
     model.train()
     before = held_out_loss()
-    train(model, 40, prediction="eps", min_snr_gamma=None, fixed=False)
+    train_steps(model, 40, prediction="eps", min_snr_gamma=None, fixed=False)
     model.train()
     after = held_out_loss()
     assert after < 0.5 * before and after < 0.5, (before, after)  # predicting 0 would score ~1
