@@ -9,8 +9,6 @@ import typer
 from unet1d.errors import UserError
 
 COMMANDS = {
-    "eval": "Evaluate a trained run's checkpoint (not yet available).",
-    "sample": "Draw poses from a trained run (not yet available).",
     "sweep": "Create, run or check W&B sweeps (not yet available).",
     "compare": "Compare finished runs: loss, speed, quality, memory, size (not yet available).",
 }
