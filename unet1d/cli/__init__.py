@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from unet1d.cli import config_cmd, data, evaluate, info, pending, train
+from unet1d.cli import compare, config_cmd, data, evaluate, info, pending, train
 from unet1d.cli.common import fields_help
 from unet1d.errors import UserError
 
@@ -27,6 +27,7 @@ app.command(context_settings=train.COMMAND_SETTINGS, epilog=fields_help())(train
 app.command(context_settings=info.COMMAND_SETTINGS, epilog=fields_help(["model"]))(info.info)
 app.command(name="eval")(evaluate.eval_command)
 app.command(name="sample")(evaluate.sample_command)
+app.command(name="compare")(compare.compare_command)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data.app, name="data")
 for name, summary in pending.COMMANDS.items():

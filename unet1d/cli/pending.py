@@ -10,7 +10,6 @@ from unet1d.errors import UserError
 
 COMMANDS = {
     "sweep": "Create, run or check W&B sweeps (not yet available).",
-    "compare": "Compare finished runs: loss, speed, quality, memory, size (not yet available).",
 }
 COMMAND_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
