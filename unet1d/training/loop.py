@@ -104,7 +104,8 @@ class Trainer:
             rundir.wipe_run(self.plan.output_dir)
         accelerator.wait_for_everyone()
         set_seed(config.train.seed)  # identical initial weights on every rank
-        splits = load_pose_data(config.data, config.model.pose_dim, seed=config.train.seed)
+        # data.data_seed, not train.seed: runs that differ in seed still see the same poses.
+        splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
         self.stats = splits.stats
         self.val = torch.as_tensor(self.stats.normalize(splits.val), device=self.device)
         micro_batch = micro_batch_size(config)
@@ -122,6 +123,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.to(self.device)
         self.blocks = self.network.block_groups()
+        self.buffers = list(self.network.buffers())  # BatchNorm running statistics and batch counters
         self.schedule = NoiseSchedule.from_config(config.diffusion)
         self.generator = torch.Generator(device=self.device).manual_seed(rank_seed(config.train.seed, accelerator))
         self.timestep_losses = TimestepLosses(self.schedule.num_timesteps, TIMESTEP_BUCKETS, self.device)
@@ -189,6 +191,7 @@ class Trainer:
         config, accelerator = self.config, self.accelerator
         accum = config.optim.grad_accum_steps
         loss_sum = torch.zeros((), device=self.device)
+        buffers_before = [b.clone() for b in self.buffers]  # a skipped step must not leave NaN statistics
         for micro in range(accum):
             x0 = self.batches.next_batch()
             syncing = micro == accum - 1  # DDP all-reduces gradients on the last micro-batch only
@@ -215,6 +218,8 @@ class Trainer:
             self.optimizer.step()
         if finite and self.ema is not None:
             self.ema.update(self.network)
+        for buffer, saved in zip(self.buffers, buffers_before, strict=True) if not finite else ():
+            buffer.copy_(saved)
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         return StepOutcome(loss, norm, lr, finite, stop_votes > 0, block_norms)

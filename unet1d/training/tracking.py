@@ -97,6 +97,9 @@ class WandB(WandBTracker):
         self.run = None
 
     def start(self) -> None:
+        # Our own W&B service rather than one a parent process shares through WANDB_SERVICE: recovering
+        # from a failed start tears the service down, which must never stop someone else's runs.
+        os.environ.pop("WANDB_SERVICE", None)
         try:
             super().start()
             return
@@ -105,6 +108,9 @@ class WandB(WandBTracker):
                 self._give_up(err)
                 return
             warn(f"W&B could not start ({type(err).__name__}: {_first_line(err)}); continuing with W&B offline")
+        import wandb
+
+        wandb.teardown()  # the failed run still holds its id in W&B's service; start afresh
         self.init_kwargs["mode"] = "offline"
         try:
             super().start()
