@@ -1,0 +1,102 @@
+"""Fixtures shared by the training tests: a tiny run's flags, one CPU thread, an isolated W&B.
+
+Tiny runs take a few seconds on a 2-core CPU. One thread keeps them fast when other work shares
+the machine (OpenMP threads spin against each other), and makes results identical whether a
+run happens in this process or in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TINY_RUN = [
+    "--base_channels", "8", "--channel_mults", "1,2", "--batch_size", "32", "--builtin_samples", "512",
+    "--num_timesteps", "100", "--sample_steps", "20", "--warmup_steps", "5", "--lr", "2e-3",
+    "--log_every", "5", "--grad_norm_every", "5", "--eval_every", "10", "--checkpoint_every", "10",
+    "--progress", "plain",
+]  # fmt: skip
+
+
+@pytest.fixture
+def tiny_flags() -> list[str]:
+    """Flags of a tiny run (a few seconds on a CPU), for runs started as subprocesses."""
+    return list(TINY_RUN)
+
+
+@pytest.fixture
+def isolated_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment with no W&B credentials and W&B's own files under tmp_path; applied to this process too."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    settings = {
+        "HOME": str(home),
+        "WANDB_CONFIG_DIR": str(home / ".config" / "wandb"),
+        "WANDB_CACHE_DIR": str(home / ".cache" / "wandb"),
+        "WANDB_DATA_DIR": str(home / ".local" / "wandb"),
+        "OMP_NUM_THREADS": "1",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_RUN_ID", "WANDB_BASE_URL", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("UNET1D_")]:
+        monkeypatch.delenv(name)
+    return dict(os.environ)
+
+
+@pytest.fixture
+def single_thread() -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path, isolated_wandb: dict[str, str], single_thread: None):
+    """``tiny_config(*flags, output_dir=...)`` -> a resolved Config of a tiny run (W&B off unless asked)."""
+    from unet1d.config import load_config
+
+    def make(*flags: str, output_dir: Path | None = None):
+        target = output_dir or tmp_path / "run"
+        args = [*TINY_RUN, "--output_dir", str(target), "--wandb_mode", "disabled", *flags]
+        return load_config(None, args, environ={})
+
+    return make
+
+
+@pytest.fixture
+def start_cli(isolated_wandb: dict[str, str]):
+    """``start_cli(*args, env=...)`` -> a running ``python -m unet1d.cli <args>`` (own session; output on .stdout).
+
+    A subprocess gives W&B a fresh session: in one process, W&B reads its environment variables
+    (WANDB_INIT_TIMEOUT, WANDB_BASE_URL) only once.
+    """
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "unet1d.cli", *args],
+            env={**isolated_wandb, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:  # never leave a run (or its launched ranks) behind, whatever the test did
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

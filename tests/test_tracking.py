@@ -1,0 +1,112 @@
+"""Dashboards: a real offline W&B run and real TensorBoard event files hold the metrics; W&B
+trouble warns and training goes on."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from unet1d.training import train
+from unet1d.training.tracking import has_wandb_credentials, resolve_wandb_mode
+
+PER_BLOCK = ["time_embed", "input", "down0", "down1", "mid", "up0", "output"]
+
+
+def wandb_records(run_dir: Path) -> list[dict]:
+    """Every record of the run's .wandb log(s), read back with `wandb leet inspect --json`."""
+    records = []
+    for log in sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb")):
+        out = subprocess.run(
+            [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(log)],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        records += [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    return records
+
+
+def wandb_history(run_dir: Path) -> list[dict]:
+    return [r["history"]["item"] for r in wandb_records(run_dir) if r["type"] == "history"]
+
+
+def tensorboard_scalars(run_dir: Path) -> dict[str, list[float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_wandb_mode_auto_goes_online_only_with_credentials(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    bare = {"HOME": str(home)}
+    assert resolve_wandb_mode("auto", bare) == "offline"
+    assert resolve_wandb_mode("auto", {**bare, "WANDB_API_KEY": "k" * 40}) == "online"
+    assert resolve_wandb_mode("auto", {**bare, "WANDB_MODE": "disabled", "WANDB_API_KEY": "k" * 40}) == "disabled"
+    assert resolve_wandb_mode("offline", {**bare, "WANDB_API_KEY": "k" * 40}) == "offline"
+    (home / ".netrc").write_text("machine example.org login user password secret\n")
+    assert not has_wandb_credentials(bare)
+    (home / ".netrc").write_text("machine api.wandb.ai login user password " + "k" * 40 + "\n")
+    (home / ".netrc").chmod(0o600)
+    assert has_wandb_credentials(bare)
+    assert resolve_wandb_mode("auto", bare) == "online"
+
+
+@pytest.mark.slow
+def test_offline_wandb_and_tensorboard_hold_loss_lr_and_gradient_norms(tiny_config, tmp_path):
+    config = tiny_config("--max_steps", "20", "--wandb_mode", "offline", "--wandb_run_name", "tiny")
+    train(config)
+    run_dir = tmp_path / "run"
+    run_id = (run_dir / "wandb_run_id").read_text().strip()
+    assert list((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))  # syncable later: `wandb sync <dir>`
+
+    records = wandb_records(run_dir)
+    assert next(r["run"] for r in records if r["type"] == "run")["run_id"] == run_id
+    run_config = {k: v for r in records if r["type"] == "config" for k, v in r["config"]["update"].items()}
+    assert run_config == {**config.flat(), "model.channel_mults": [1, 2]}  # the resolved config, flat names
+    assert "WANDB_API_KEY" not in json.dumps(records)
+
+    history = [r["history"]["item"] for r in records if r["type"] == "history"]
+    every_step = [row["train/grad_norm"] for row in history if "train/grad_norm" in row]
+    assert len(every_step) == 20  # the pre-clipping norm of every step
+    wanted = ["train/loss", "train/lr", "train/grad_norm", "train/samples_per_s", "train/param_norm", "val/loss"]
+    wanted += ["train/peak_memory_mb", "train/model_size_mb"] + [f"train/grad_norm/{b}" for b in PER_BLOCK]
+    for key in wanted:
+        values = [row[key] for row in history if key in row]
+        assert values and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values), key
+    assert any(key.startswith("train/loss_t") for row in history for key in row)  # loss per timestep bucket
+
+    scalars = tensorboard_scalars(run_dir)
+    for key in ["train/loss", "train/lr", "train/grad_norm", *(f"train/grad_norm/{b}" for b in PER_BLOCK)]:
+        assert scalars.get(key) and all(math.isfinite(v) for v in scalars[key]), key
+    assert len(scalars["train/grad_norm"]) == 20
+
+
+def test_wandb_without_credentials_warns_and_trains_offline(tiny_config, tmp_path, capsys):
+    config = tiny_config("--max_steps", "5", "--wandb_mode", "online")  # no API key anywhere (isolated HOME)
+    result = train(config)
+    assert result.exit_code == 0 and result.final_step == 5
+    assert "warning: W&B could not start" in capsys.readouterr().err
+    history = wandb_history(tmp_path / "run")  # the same run, kept offline for `wandb sync`
+    assert [row["train/grad_norm"] for row in history if "train/grad_norm" in row]
+
+
+@pytest.mark.slow
+def test_unreachable_wandb_server_times_out_and_training_goes_on(start_cli, tiny_flags, tmp_path):
+    unreachable = {
+        "WANDB_BASE_URL": "http://127.0.0.1:9",  # nothing listens: refused at once, retried until the timeout
+        "WANDB_API_KEY": "k" * 40,
+        "WANDB_INIT_TIMEOUT": "3",
+    }
+    run_dir = tmp_path / "run"
+    process = start_cli("train", *tiny_flags, "--output_dir", str(run_dir), "--max_steps", "5", env=unreachable)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    assert "warning: W&B could not start (CommError" in output
+    assert "k" * 40 not in output  # the key is never printed
+    assert wandb_history(run_dir)  # the same run, kept offline for `wandb sync`
