@@ -63,6 +63,17 @@ class Window:
     finite_steps: int = 0
     loss_sum: float = 0.0
 
+    def add(self, outcome: StepOutcome, seconds: float) -> None:
+        self.seconds += seconds
+        self.steps += 1
+        if outcome.finite:
+            self.finite_steps += 1
+            self.loss_sum += outcome.loss
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / self.finite_steps if self.finite_steps else math.nan
+
 
 def train(config: Config) -> TrainResult:
     """Train ``config``'s run to ``train.max_steps``, or until SIGTERM/SIGINT (then ``exit_code`` != 0)."""
@@ -130,6 +141,8 @@ class Trainer:
         self.global_batch = config.train.batch_size * accelerator.num_processes
         self.step = self.saved_step = 0
         self.nonfinite_total = self.nonfinite_in_a_row = 0
+        self.earlier_sessions_s = 0.0  # training time before the checkpoint we resumed from
+        self.started = time.perf_counter()
         self.last_val: dict[str, float] = {}
         self.last_train_loss: float | None = None
         self.model_size_mb: float | None = None
@@ -151,24 +164,19 @@ class Trainer:
     def run(self) -> TrainResult:
         train_cfg, log_cfg = self.config.train, self.config.logging
         self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)
-        self.started, self.start_step, window = time.perf_counter(), self.step, self.window
+        self.started, self.start_step = time.perf_counter(), self.step
         epoch, epoch_started = self.batches.epoch, time.perf_counter()
         with StopSignals() as signals:
             while self.step < train_cfg.max_steps:
                 tick = time.perf_counter()
                 outcome = self.train_step(stop=signals.requested)
-                window.seconds += time.perf_counter() - tick
                 self.step += 1
+                self.window.add(outcome, time.perf_counter() - tick)
                 self.count_nonfinite(outcome)
                 metrics = {"train/grad_norm": outcome.grad_norm, **outcome.block_norms}
-                window.steps += 1
-                if outcome.finite:
-                    window.finite_steps, window.loss_sum = window.finite_steps + 1, window.loss_sum + outcome.loss
                 if self.step % log_cfg.log_every == 0:
-                    metrics.update(self.window_metrics(window, outcome))
+                    metrics.update(self.window_metrics(outcome))  # and starts a new window
                     self.progress.report(self.step, metrics)
-                    self.last_train_loss, window = metrics["train/loss"], Window()
-                    self.window = window
                 if self.batches.epoch != epoch:
                     metrics.update({"train/epoch_time_s": time.perf_counter() - epoch_started})
                     epoch, epoch_started = self.batches.epoch, time.perf_counter()
@@ -192,6 +200,7 @@ class Trainer:
         accum = config.optim.grad_accum_steps
         loss_sum = torch.zeros((), device=self.device)
         buffers_before = [b.clone() for b in self.buffers]  # a skipped step must not leave NaN statistics
+        outputs = []
         for micro in range(accum):
             x0 = self.batches.next_batch()
             syncing = micro == accum - 1  # DDP all-reduces gradients on the last micro-batch only
@@ -202,7 +211,7 @@ class Trainer:
                 )  # fmt: skip
                 accelerator.backward(out.loss / accum)
             loss_sum += out.loss.detach()
-            self.timestep_losses.add(out.per_sample, out.t)
+            outputs.append(out)
         block_norms = self.block_norms() if (self.step + 1) % self.config.logging.grad_norm_every == 0 else {}
         grad_norm = accelerator.clip_grad_norm_(self.model.parameters(), config.optim.grad_clip or math.inf)
         # The step's one host sync: whether to apply the update is a host decision, as in GradScaler.
@@ -218,6 +227,8 @@ class Trainer:
             self.optimizer.step()
         if finite and self.ema is not None:
             self.ema.update(self.network)
+        for out in outputs if finite else ():
+            self.timestep_losses.add(out.per_sample, out.t)
         for buffer, saved in zip(self.buffers, buffers_before, strict=True) if not finite else ():
             buffer.copy_(saved)
         self.optimizer.zero_grad(set_to_none=True)
@@ -254,13 +265,15 @@ class Trainer:
                 "or --mixed_precision no"
             )
 
-    def window_metrics(self, window: Window, outcome: StepOutcome) -> dict[str, float]:
-        """The log-step metrics; collective (timestep losses are summed over ranks), so every rank calls it."""
+    def window_metrics(self, outcome: StepOutcome) -> dict[str, float]:
+        """The log-step metrics, then a new window. Collective (timestep losses are summed over ranks)."""
+        window, self.window = self.window, Window()
+        self.last_train_loss = window.mean_loss
         bucket_totals = self.timestep_losses.state()
         if self.accelerator.num_processes > 1:
             bucket_totals = self.accelerator.reduce(bucket_totals, reduction="sum")
         return {
-            "train/loss": window.loss_sum / window.finite_steps if window.finite_steps else float("nan"),
+            "train/loss": window.mean_loss,
             "train/lr": outcome.lr,
             "train/samples_per_s": window.steps * self.global_batch / window.seconds,
             "train/step_time_s": window.seconds / window.steps,
@@ -288,6 +301,7 @@ class Trainer:
             "nonfinite_total": self.nonfinite_total,
             "nonfinite_in_a_row": self.nonfinite_in_a_row,
             "wandb_run_id": self.run_id,
+            "train_time_s": self.earlier_sessions_s + time.perf_counter() - self.started,
         }
         self.checkpoint_path = checkpoints.save_checkpoint(
             self.accelerator, self.plan.output_dir, step=self.step, model=self.network, ema=self.ema,
@@ -311,6 +325,7 @@ class Trainer:
         self.nonfinite_total = int(restored.loop["nonfinite_total"])
         self.nonfinite_in_a_row = int(restored.loop["nonfinite_in_a_row"])
         self.generator.set_state(restored.rank_tensors["generator"])
+        self.earlier_sessions_s = float(restored.loop.get("train_time_s", 0.0))
 
     # ------------------------------------------------------------------------------- ending
 
@@ -339,7 +354,7 @@ class Trainer:
             model_size_mb=self.model_size_mb,
             checkpoint=str(self.checkpoint_path) if self.checkpoint_path else None,
             nonfinite_steps=self.nonfinite_total,
-            wall_time_s=elapsed,
+            wall_time_s=self.earlier_sessions_s + elapsed,  # all sessions of a preempted and resumed run
             preempted=exit_code != 0,
             exit_code=exit_code,
         )
@@ -355,9 +370,7 @@ class Trainer:
 
     def recent_train_loss(self) -> float | None:
         """Mean loss of the steps since the last log step, or the last logged value."""
-        if self.window.finite_steps:
-            return self.window.loss_sum / self.window.finite_steps
-        return self.last_train_loss
+        return self.window.mean_loss if self.window.finite_steps else self.last_train_loss
 
     def close(self) -> None:
         """Close trackers (W&B gets the exit code), stop the bar, and release Accelerate's state."""

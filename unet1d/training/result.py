@@ -9,7 +9,10 @@ from pathlib import Path
 
 @dataclass
 class TrainResult:
-    """A run's outcome. ``exit_code`` is 0 when it reached max_steps, 128 + signal when preempted."""
+    """A run's outcome. ``exit_code`` is 0 when it reached max_steps, 128 + signal when preempted.
+
+    Rates and peak memory describe this session; ``wall_time_s`` adds the sessions before a resume.
+    """
 
     output_dir: str
     final_step: int

@@ -15,6 +15,7 @@ import yaml
 from unet1d.config import Config, config_from_dict
 from unet1d.errors import UserError
 from unet1d.training import checkpoints
+from unet1d.training.tracking import RUN_ID_FILE
 
 RUN_CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
@@ -34,7 +35,7 @@ NOT_THE_RUN = {
 }
 NOT_THE_RUN_SECTIONS = {"logging"}
 # What a run writes into output_dir; --overwrite removes exactly these.
-RUN_OUTPUTS = (checkpoints.CHECKPOINTS_DIR, "tensorboard", "wandb", RUN_CONFIG_FILE, SUMMARY_FILE, "wandb_run_id")
+RUN_OUTPUTS = (checkpoints.CHECKPOINTS_DIR, "tensorboard", "wandb", "eval", RUN_CONFIG_FILE, SUMMARY_FILE, RUN_ID_FILE)
 
 
 def run_differences(before: Config, after: Config) -> list[str]:
