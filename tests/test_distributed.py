@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from unet1d.config import load_config
 from unet1d.errors import UserError
+from unet1d.training.checkpoints import latest_checkpoint
 from unet1d.training.launch import inside_distributed_launch, launcher_command, needs_launcher
 
 PROBE_DIR_VARIABLE = "PROBE_DIR_FOR_TEST_DISTRIBUTED"  # not UNET1D_*: those are config fields
@@ -102,17 +105,25 @@ def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(isolate
 
 
 @pytest.mark.slow
-def test_train_num_processes_2_launches_the_ranks_itself(start_cli, tiny_flags, tmp_path):
+def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_sigterm(start_cli, tiny_flags, tmp_path):
     run_dir = tmp_path / "run"
-    process = start_cli(
-        "train", *tiny_flags, "--batch_size", "16", "--max_steps", "10", "--output_dir", str(run_dir),
-        "--wandb_mode", "disabled", "--num_processes", "2",
-    )  # fmt: skip
-    output, _ = process.communicate(timeout=300)
-    assert process.returncode == 0, output
-    marker = json.loads((run_dir / "checkpoints" / "step-10" / "checkpoint.json").read_text())
-    assert marker["world_size"] == 2
-    assert json.loads((run_dir / "summary.json").read_text())["final_step"] == 10
+    flags = [*tiny_flags, "--batch_size", "16", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
+    flags += ["--num_processes", "2", "--checkpoint_every", "20"]
+    process = start_cli("train", *flags, "--max_steps", "100000")
+    deadline = time.monotonic() + 240
+    while latest_checkpoint(run_dir) is None and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)  # to `unet1d train`, which passes it on to the launcher and the ranks
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    stopped = json.loads((latest_checkpoint(run_dir) / "checkpoint.json").read_text())
+    assert stopped["world_size"] == 2 and stopped["step"] >= 20
+    assert all((latest_checkpoint(run_dir) / f"rank-{r}.safetensors").is_file() for r in (0, 1))
+
+    resumed = start_cli("train", *flags, "--max_steps", str(stopped["step"] + 4), "--resume", "auto")
+    output, _ = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, output
+    assert json.loads((run_dir / "summary.json").read_text())["final_step"] == stopped["step"] + 4
 
 
 if __name__ == "__main__":

@@ -77,14 +77,18 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     non-zero). Ctrl-C already reaches the ranks through the terminal, so we only keep waiting.
     """
     process = subprocess.Popen(launcher_command(config, train_args))
+    forwarded: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        forwarded.append(signum)
         process.send_signal(signum)
 
     previous_term = signal.signal(signal.SIGTERM, forward)
     previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return process.wait()
+        code = process.wait()
+        # torchrun reports ranks stopped by our signal as a failure (1); say what happened, like a single run.
+        return 128 + forwarded[0] if forwarded and code else code
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
