@@ -81,7 +81,8 @@ def test_info_at_full_length_reports_the_seeds_72x72_attention(capsys: pytest.Ca
         (["train", "--mid_structure", "attention", "--mid_num_heads", "7"], "valid head counts: 1, 2, 4, 8"),
         (["info", "--mid_structur", "conv"], "did you mean 'mid_structure'"),
         (["config", "show", "--config", "nowhere.yaml"], "nowhere.yaml' does not exist"),
-        (["eval"], "not yet available"),
+        (["eval", "no/such/run"], "no/such/run"),
+        (["sweep", "validate", "no_such.yaml"], "no_such.yaml' does not exist"),
     ],
 )
 def test_user_errors_exit_2_with_one_message(argv: list[str], fragment: str, capsys) -> None:

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from unet1d.cli import compare, config_cmd, data, evaluate, info, pending, train
+from unet1d.cli import compare, config_cmd, data, evaluate, info, sweep, train
 from unet1d.cli.common import fields_help
 from unet1d.errors import UserError
 
@@ -30,8 +30,7 @@ app.command(name="sample")(evaluate.sample_command)
 app.command(name="compare")(compare.compare_command)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data.app, name="data")
-for name, summary in pending.COMMANDS.items():
-    app.command(name=name, help=summary, context_settings=pending.COMMAND_SETTINGS)(pending.not_yet(name))
+app.add_typer(sweep.app, name="sweep")
 
 
 def main(argv: list[str] | None = None) -> None:
