@@ -135,6 +135,7 @@ class Trainer:
             self.ema.to(self.device)
         self.blocks = self.network.block_groups()
         self.buffers = list(self.network.buffers())  # BatchNorm running statistics and batch counters
+        self.buffers_before = [b.clone() for b in self.buffers]
         self.schedule = NoiseSchedule.from_config(config.diffusion)
         self.generator = torch.Generator(device=self.device).manual_seed(rank_seed(config.train.seed, accelerator))
         self.timestep_losses = TimestepLosses(self.schedule.num_timesteps, TIMESTEP_BUCKETS, self.device)
@@ -199,7 +200,8 @@ class Trainer:
         config, accelerator = self.config, self.accelerator
         accum = config.optim.grad_accum_steps
         loss_sum = torch.zeros((), device=self.device)
-        buffers_before = [b.clone() for b in self.buffers]  # a skipped step must not leave NaN statistics
+        if self.buffers:  # a skipped step must not leave NaN statistics behind (one fused copy)
+            torch._foreach_copy_(self.buffers_before, self.buffers)
         outputs = []
         for micro in range(accum):
             x0 = self.batches.next_batch()
@@ -229,8 +231,8 @@ class Trainer:
             self.ema.update(self.network)
         for out in outputs if finite else ():
             self.timestep_losses.add(out.per_sample, out.t)
-        for buffer, saved in zip(self.buffers, buffers_before, strict=True) if not finite else ():
-            buffer.copy_(saved)
+        if self.buffers and not finite:
+            torch._foreach_copy_(self.buffers, self.buffers_before)
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         return StepOutcome(loss, norm, lr, finite, stop_votes > 0, block_norms)
