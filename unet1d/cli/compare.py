@@ -33,7 +33,8 @@ def compare_command(
     rows, variants = compare_runs(runs)
     console = Console(width=max(Console().width, 160))
     by_variant = Table(title="Variants (mean ± std over seeds)")
-    by_variant.add_column("variant")
+    widest = max((len(v.variant) for v in variants), default=7)
+    by_variant.add_column("variant", no_wrap=True, min_width=widest)
     by_variant.add_column("runs", justify="right")
     for _, heading, _ in COLUMNS:
         by_variant.add_column(heading, justify="right")
@@ -42,8 +43,8 @@ def compare_command(
         by_variant.add_row(variant.variant, str(variant.runs), *cells)
     console.print(by_variant)
     per_run = Table(title="Runs")
-    per_run.add_column("run")
-    per_run.add_column("variant")
+    per_run.add_column("run", overflow="fold")
+    per_run.add_column("variant", no_wrap=True, min_width=widest)
     per_run.add_column("seed", justify="right")
     for _, heading, _ in COLUMNS:
         per_run.add_column(heading, justify="right")

@@ -116,8 +116,9 @@ def converged_step(curve: list[tuple[int, float]], fraction: float = CONVERGED_F
     if len(curve) < 2:
         return None
     first, best = curve[0][1], min(value for _, value in curve)
-    target = first - fraction * (first - best)
-    return next(step for step, value in curve if value <= target)
+    if first <= best:
+        return curve[0][0]
+    return next(step for step, value in curve if (first - value) / (first - best) >= fraction - 1e-9)
 
 
 def latest_eval(run: Path) -> dict | None:
