@@ -157,6 +157,11 @@ class Trainer:
         self.progress = Progress(
             config.logging.progress, total_steps=config.train.max_steps, start_step=self.step, enabled=self.is_main
         )
+        world = accelerator.num_processes
+        self.progress.note(
+            f"training {config.model.mid_structure}-middle UNet1D ({self.num_parameters:,} parameters) on "
+            f"{world} x {self.device.type}, {self.global_batch} poses a step, into {self.plan.output_dir}"
+        )
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
 

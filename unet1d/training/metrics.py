@@ -46,7 +46,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 class TimestepLosses:
-    """Mean training loss per timestep bucket (equal slices of [0, T)), summed on the device.
+    """Mean unweighted training MSE per timestep bucket (equal slices of [0, T)), summed on the device.
 
     Which noise levels the middle block helps with is exactly what a conv/attention comparison
     wants to see; the total loss hides it.
