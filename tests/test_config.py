@@ -168,3 +168,12 @@ def test_yaml_errors_name_the_file_and_line(tmp_path: Path) -> None:
     listed.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         resolve(config_file=listed)
+
+
+def test_output_dir_placeholders_come_from_the_wandb_agent() -> None:
+    args = ("--output_dir", "runs/{sweep_id}/{run_id}")
+    agent = resolve(*args, environ={"WANDB_RUN_ID": "abc123", "WANDB_SWEEP_ID": "sw9"})
+    assert agent.train.output_dir == Path("runs/sw9/abc123")
+    assert resolve(*args).train.output_dir == Path("runs/local/local")
+    with pytest.raises(ConfigError, match=r"unknown placeholder 'user'; allowed: \{run_id\}, \{sweep_id\}"):
+        resolve("--output_dir", "runs/{user}")

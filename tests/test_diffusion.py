@@ -370,9 +370,11 @@ def test_sample_dispatches_uses_eval_mode_and_restores_it(mode: str, sampler: st
 
     model.eval()  # the same run by hand, in eval mode (BatchNorm on running stats)
     if sampler == "ddim":
-        by_hand = ddim_sample(model, schedule, (5, 72), steps=4, eta=0.5, prediction="v", generator=seeded(16))
+        by_hand = ddim_sample(
+            model, schedule, (5, 72), steps=4, eta=0.5, prediction="v", generator=seeded(16), clip_x0=cfg.clip_x0
+        )
     else:
-        by_hand = ddpm_sample(model, schedule, (5, 72), prediction="v", generator=seeded(16))
+        by_hand = ddpm_sample(model, schedule, (5, 72), prediction="v", generator=seeded(16), clip_x0=cfg.clip_x0)
     assert torch.equal(out, by_hand)
     model.train()  # train-mode BatchNorm would give different samples, so eval mode really was used
     with torch.no_grad():
@@ -533,3 +535,27 @@ def test_diffusion_package_does_not_import_the_network() -> None:
                 else []
             )
             assert not any(name.startswith("unet1d.model") for name in names), source.name
+
+
+# ------------------------------------------------------------------------------- x0 clipping
+
+
+def test_clipping_bounds_a_bad_denoisers_samples_and_leaves_a_good_one_alone() -> None:
+    """An eps-predictor that is slightly wrong at high noise explodes x0_hat = (x - s eps) / a; clipping stops it."""
+    schedule = SCHEDULES["cosine"]
+    exact = gaussian_denoiser(schedule, "eps")
+
+    def biased(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return exact(x_t, t) + 0.05  # a small constant error, amplified by 1 / sqrt(abar) near t = T
+
+    wild = ddim_sample(biased, schedule, (500, 6), steps=50, generator=seeded(20))
+    tamed = ddim_sample(biased, schedule, (500, 6), steps=50, generator=seeded(20), clip_x0=6.0)
+    assert wild.abs().max() > 20 and tamed.abs().max() <= 6.0  # the data lie within about +-5.4
+    for sampler in ("ddim", "ddpm"):
+        draw = ddim_sample if sampler == "ddim" else ddpm_sample
+        kwargs = {"steps": 50} if sampler == "ddim" else {}
+        plain = draw(exact, schedule, (2000, 6), generator=seeded(21), **kwargs)
+        clipped = draw(exact, schedule, (2000, 6), generator=seeded(21), clip_x0=6.0, **kwargs)
+        # MU +- 3 SD lies within +-6 for these Gaussians, so clipping at 6 barely changes anything.
+        assert torch.allclose(plain.mean(0), clipped.mean(0), atol=0.05)
+        assert torch.allclose(plain.std(0), clipped.std(0), rtol=0.05)

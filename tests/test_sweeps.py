@@ -22,7 +22,8 @@ def test_the_structure_and_head_sweeps_exist() -> None:
 def test_sweep_file_runs_our_cli(path: Path) -> None:
     sweep = read_sweep(path)
     assert sweep["program"] == "cli.py"
-    assert sweep["command"][3:] == ["train", "${args}"]
+    # each agent run gets its own folder, and a requeued (preempted) run resumes from it
+    assert sweep["command"][3:] == ["train", "--output_dir=runs/sweeps/{sweep_id}/{run_id}", "--resume=auto", "${args}"]
     assert sweep["metric"]["name"].startswith(("val/", "train/"))
 
 

@@ -129,6 +129,12 @@ class DiffusionConfig(Section):
     sampler: Literal["ddpm", "ddim"] = Field("ddim", description="Sampler for evaluation and `unet1d sample`.")
     sample_steps: int = Field(50, gt=0, description="Sampling steps (DDIM may use fewer than num_timesteps).")
     eta: float = Field(0.0, ge=0.0, description="DDIM stochasticity: 0 = deterministic, 1 = DDPM-like.")
+    clip_x0: float | None = Field(
+        6.0,
+        gt=0,
+        description="Clamp each step's predicted clean pose to +-c (normalised units; data stays within ~5.2); "
+        "null = off. Stops eps-prediction from blowing up at the noisiest steps.",
+    )
 
 
 class DataConfig(Section):
@@ -163,6 +169,9 @@ class OptimConfig(Section):
     grad_accum_steps: int = Field(1, gt=0, description="Micro-batches accumulated per optimiser step.")
     ema: bool = Field(True, description="Keep an exponential moving average of the weights.")
     ema_decay: float = Field(0.999, gt=0, lt=1, description="EMA decay per optimiser step.")
+    ema_warmup: bool = Field(
+        True, description="Use decay min(ema_decay, (1+n)/(10+n)) so short runs' EMA is not stuck near init."
+    )
 
 
 class TrainConfig(Section):
@@ -171,7 +180,10 @@ class TrainConfig(Section):
     batch_size: int = Field(256, gt=0, description="Poses per optimiser step per process.")
     max_steps: int = Field(2000, gt=0, description="Optimiser steps to train for.")
     seed: int = Field(0, ge=0, description="Seed for weights, data order and noise.")
-    output_dir: Path = Field(Path("runs/default"), description="Where checkpoints, logs and samples go.")
+    output_dir: Path = Field(
+        Path("runs/default"),
+        description="Where checkpoints, logs and samples go; {run_id} and {sweep_id} are filled by a W&B agent.",
+    )
     checkpoint_every: int = Field(500, gt=0, description="Save a checkpoint every N steps (and at the end).")
     keep_checkpoints: int = Field(3, gt=0, description="Keep the last K checkpoints.")
     eval_every: int = Field(250, gt=0, description="Validation loss every N steps.")
@@ -416,7 +428,27 @@ def load_config(
     env = os.environ if environ is None else environ
     layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in env_overrides(env)]
     layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in parse_overrides(overrides or [])]
-    return build_config(layered)
+    return expand_output_dir(build_config(layered), env)
+
+
+# Placeholders in train.output_dir, filled from what `wandb agent` sets for each run, so every
+# sweep run (and its requeued resumption) gets a folder of its own.
+OUTPUT_DIR_PLACEHOLDERS = {"run_id": "WANDB_RUN_ID", "sweep_id": "WANDB_SWEEP_ID"}
+
+
+def expand_output_dir(config: Config, environ: Mapping[str, str]) -> Config:
+    """Fill ``{run_id}`` / ``{sweep_id}`` in ``train.output_dir`` ('local' outside a W&B agent)."""
+    text = str(config.train.output_dir)
+    if "{" not in text:
+        return config
+    values = {name: environ.get(var) or "local" for name, var in OUTPUT_DIR_PLACEHOLDERS.items()}
+    try:
+        expanded = text.format(**values)
+    except (KeyError, IndexError, ValueError) as err:
+        allowed = ", ".join("{" + name + "}" for name in OUTPUT_DIR_PLACEHOLDERS)
+        raise ConfigError(f"train.output_dir={text!r}: unknown placeholder {err}; allowed: {allowed}") from None
+    config.train.output_dir = Path(expanded)
+    return config
 
 
 def build_config(layered: Iterable[tuple[str, Any, str]]) -> Config:

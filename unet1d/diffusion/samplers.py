@@ -65,12 +65,13 @@ def ddpm_sample(
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     x_T: torch.Tensor | None = None,
+    clip_x0: float | None = None,
 ) -> torch.Tensor:
     """Ancestral sampling (Ho et al. 2020) through all T steps; returns (shape) samples.
 
     Each step draws x_{t-1} from the forward posterior q(x_{t-1} | x_t, x0 = x0_hat) with its
     variance beta_tilde_t = beta_t (1 - abar_{t-1}) / (1 - abar_t); the last step (t = 0)
-    returns x0_hat without noise.
+    returns x0_hat without noise. ``clip_x0`` clamps x0_hat to [-clip_x0, clip_x0] first.
     """
     check_prediction(prediction)
     device = _resolve_device(model, device, x_T, generator)
@@ -80,6 +81,8 @@ def ddpm_sample(
     for step in reversed(range(schedule.num_timesteps)):
         t = _timestep_batch(step, x.shape[0], device)
         x0_hat, _ = schedule.split_prediction(model(x, t), x, t, prediction)
+        if clip_x0 is not None:
+            x0_hat = x0_hat.clamp(-clip_x0, clip_x0)
         abar_t, abar_prev = abar[step], (abar[step - 1] if step > 0 else 1.0)
         x0_coef = math.sqrt(abar_prev) * betas[step] / (1.0 - abar_t)
         xt_coef = math.sqrt(1.0 - betas[step]) * (1.0 - abar_prev) / (1.0 - abar_t)
@@ -117,6 +120,7 @@ def ddim_sample(
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
     x_T: torch.Tensor | None = None,
+    clip_x0: float | None = None,
 ) -> torch.Tensor:
     """DDIM (Song et al. 2021) over ``steps`` timesteps (1..T); returns (shape) samples.
 
@@ -124,6 +128,8 @@ def ddim_sample(
     sigma = eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev). eta = 0 is
     deterministic given x_T; eta = 1 with steps = T is DDPM ancestral sampling. For eta > 1
     the direction term is clamped at zero (more noise than the posterior; rarely useful).
+    ``clip_x0`` clamps x0_hat to [-clip_x0, clip_x0] and re-derives eps_hat from the clamped
+    x0_hat, so the step stays consistent with x_t.
     """
     check_prediction(prediction)
     if eta < 0:
@@ -136,6 +142,9 @@ def ddim_sample(
         t = _timestep_batch(step, x.shape[0], device)
         x0_hat, eps_hat = schedule.split_prediction(model(x, t), x, t, prediction)
         abar_t = abar[step]
+        if clip_x0 is not None:
+            x0_hat = x0_hat.clamp(-clip_x0, clip_x0)
+            eps_hat = (x - math.sqrt(abar_t) * x0_hat) / math.sqrt(1.0 - abar_t)
         abar_prev = abar[timesteps[index + 1]] if index + 1 < len(timesteps) else 1.0
         sigma = eta * math.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * (1.0 - abar_t / abar_prev))
         direction_coef = math.sqrt(max(1.0 - abar_prev - sigma**2, 0.0))
@@ -167,7 +176,15 @@ def sample(
     try:
         shape = (num_samples, pose_dim)
         if cfg.sampler == "ddpm":
-            return ddpm_sample(model, schedule, shape, prediction=cfg.prediction, generator=generator, device=device)
+            return ddpm_sample(
+                model,
+                schedule,
+                shape,
+                prediction=cfg.prediction,
+                generator=generator,
+                device=device,
+                clip_x0=cfg.clip_x0,
+            )
         return ddim_sample(
             model,
             schedule,
@@ -177,6 +194,7 @@ def sample(
             prediction=cfg.prediction,
             generator=generator,
             device=device,
+            clip_x0=cfg.clip_x0,
         )
     finally:
         for module, was_training in modes:

@@ -127,7 +127,7 @@ class Trainer:
         )  # fmt: skip
         network = UNet1D.from_config(config.model)
         self.num_parameters = count_parameters(network)
-        self.ema = EMA(network, config.optim.ema_decay) if config.optim.ema else None
+        self.ema = EMA(network, config.optim.ema_decay, warmup=config.optim.ema_warmup) if config.optim.ema else None
         optimizer, scheduler = build_optimizer(network, config.optim, config.train.max_steps)
         self.model, self.optimizer, self.scheduler = accelerator.prepare(network, optimizer, scheduler)
         self.network = accelerator.unwrap_model(self.model, keep_torch_compile=False)
