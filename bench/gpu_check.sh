@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One prepared GPU session: CUDA tests, the mid-block speed table, and a short comparison of the
+# middle block (conv vs attention, 18 vs 72 positions, 4/8/16 heads) trained and evaluated on the GPU.
+#   OUT=bench/results STEPS=1500 bash bench/gpu_check.sh
+# A CPU dry run of the same plumbing: DEVICE=cpu STEPS=20 EXTRA="--base_channels 8" bash bench/gpu_check.sh
+set -uo pipefail
+OUT=${OUT:-bench/results}
+STEPS=${STEPS:-1500}
+DEVICE=${DEVICE:-cuda}
+read -r -a EXTRA <<< "${EXTRA:-}"
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH="${PYTHONPATH:-}:$PWD" WANDB_MODE=disabled
+python3 -c "import torch, accelerate, pydantic, typer; print('torch', torch.__version__, 'cuda', torch.version.cuda,
+      torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU', 'accelerate', accelerate.__version__,
+      'pydantic', pydantic.__version__, 'typer', typer.__version__)" 2>&1 | tee "$OUT/environment.txt"
+python3 -m pytest -q tests/test_cuda.py 2>&1 | tail -15 | tee "$OUT/cuda_tests.txt"
+if [ "$DEVICE" = cuda ]; then
+  python3 bench/mid_block.py --device cuda --json "$OUT/mid_block_cuda.json" 2>&1 | tee "$OUT/mid_block_cuda.txt"
+fi
+RUNS=/tmp/unet1d-gpu-runs
+rm -rf "$RUNS"
+COMMON=(--max_steps "$STEPS" --eval_every 100 --checkpoint_every "$STEPS" --device "$DEVICE" --wandb_mode disabled
+        --progress plain --log_every 100 "${EXTRA[@]}")
+write_sweep() {  # name, parameters (flow YAML)
+  printf 'program: cli.py\nmethod: grid\nmetric: {name: val/loss, goal: minimize}\nparameters: %s\n' "$2" > "/tmp/$1.yaml"
+}
+write_sweep resolution '{mid_structure: {values: [conv, attention]}, downsample: {values: [true, false]}, mid_num_heads: {value: 8}}'
+write_sweep heads '{mid_structure: {value: attention}, mid_num_heads: {values: [4, 16]}}'
+for sweep in resolution heads; do
+  python3 -m unet1d.cli sweep local "/tmp/$sweep.yaml" --output-root "$RUNS" "${COMMON[@]}" 2>&1 \
+    | grep -E "^\[|^done|^error|Traceback|Error" | tee -a "$OUT/runs.txt"
+done
+COLUMNS=220 python3 -m unet1d.cli compare "$RUNS/resolution" "$RUNS/heads" --eval --num-samples 2000 \
+  -o "$OUT/compare_gpu.json" 2>&1 | tee "$OUT/compare_gpu.txt"
