@@ -5,7 +5,9 @@ Heavy modules (torch) load on first use, so ``unet1d --help`` answers fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unet1d._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -25,12 +27,7 @@ if TYPE_CHECKING:
     from unet1d.model import ResBlock1D, SelfAttention1D, UNet1D, count_parameters
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'unet1d' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

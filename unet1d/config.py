@@ -294,6 +294,14 @@ def resolve_name(name: str) -> tuple[str, str]:
     raise ConfigError(f"unknown config field {name!r}{_suggest(key)}")
 
 
+def _resolve_from(name: str, origin: str) -> tuple[str, str]:
+    """:func:`resolve_name`, with the file or variable the name came from in any error."""
+    try:
+        return resolve_name(name)
+    except ConfigError as err:
+        raise ConfigError(f"{origin}: {err}") from None
+
+
 def _suggest(key: str) -> str:
     close = difflib.get_close_matches(key, all_field_names(), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else "; `unet1d config show` lists every field"
@@ -388,10 +396,7 @@ def _flatten_yaml(data: Mapping[str, Any], origin: str) -> list[tuple[str, Any, 
             else [(key, value)]
         )
         for name, item in names:
-            try:
-                section, field = resolve_name(name)
-            except ConfigError as err:
-                raise ConfigError(f"{origin}: {err}") from None
+            section, field = _resolve_from(name, origin)
             items.append((f"{section}.{field}", item, f"{origin} ({name})"))
     return items
 
@@ -403,10 +408,7 @@ def env_overrides(environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
         if not var.startswith(ENV_PREFIX):
             continue
         name = var[len(ENV_PREFIX) :].lower().replace("__", ".")
-        try:
-            section, field = resolve_name(name)
-        except ConfigError as err:
-            raise ConfigError(f"environment variable {var}: {err}") from None
+        section, field = _resolve_from(name, f"environment variable {var}")
         items.append((f"{section}.{field}", value, f"environment variable {var}"))
     return items
 

@@ -6,7 +6,9 @@ can import this package without paying for torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unet1d._lazy import lazy_getattr
 
 _LAZY = {
     "BuiltinPoses": "unet1d.data.builtin",
@@ -36,12 +38,7 @@ if TYPE_CHECKING:
     from unet1d.data.skeleton import JOINT_LIMITS, JOINT_NAMES, joint_limit_violations
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'unet1d.data' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

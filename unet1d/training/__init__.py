@@ -14,7 +14,9 @@ not pull in the loop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unet1d._lazy import lazy_getattr
 
 _LAZY = {
     "train": "unet1d.training.loop",
@@ -32,12 +34,7 @@ if TYPE_CHECKING:
     from unet1d.training.result import TrainResult
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'unet1d.training' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = ["EvalCheckpoint", "TrainResult", "Trainer", "TrainingDiverged", "find_checkpoint", "load_for_eval", "train"]
