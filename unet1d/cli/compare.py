@@ -23,13 +23,11 @@ def compare_command(
     from unet1d.evaluation.compare import COLUMNS, compare_runs, find_runs, format_cell, latest_eval, write_json
 
     if evaluate_missing:
-        from unet1d.evaluation.evaluate import EVAL_DIR, evaluate
+        from unet1d.evaluation.evaluate import evaluate
 
         for run in find_runs(runs):
             if latest_eval(run) is None:
-                report = evaluate(run, num_samples=num_samples)
-                (run / EVAL_DIR).mkdir(exist_ok=True)
-                report.write(run / EVAL_DIR / f"step-{report.step}.json")
+                evaluate(run, num_samples=num_samples).save()
     rows, variants = compare_runs(runs)
     console = Console(width=max(Console().width, 160))
     by_variant = Table(title="Variants (mean ± std over seeds)")

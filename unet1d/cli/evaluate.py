@@ -20,13 +20,10 @@ def eval_command(
     run: RunArgument, num_samples: NumSamples = 2000, seed: Seed = 0, device: Device = "auto", raw: Raw = False
 ) -> None:
     """Sample from a checkpoint and score the poses against held-out data; writes <run>/eval/step-N.json."""
-    from unet1d.evaluation.evaluate import EVAL_DIR, evaluate
+    from unet1d.evaluation.evaluate import evaluate
 
     report = evaluate(run, num_samples=num_samples, seed=seed, device=device, ema=not raw)
-    out_dir = Path(report.checkpoint).parent.parent / EVAL_DIR
-    out_dir.mkdir(exist_ok=True)
-    out = out_dir / f"step-{report.step}.json"
-    report.write(out)
+    out = report.save()
     typer.echo(f"checkpoint      {report.checkpoint} (step {report.step}, {report.weights} weights)")
     typer.echo(f"sampler         {report.sampler}, {report.sample_steps} steps, {report.num_samples} poses")
     typer.echo(f"val loss        {report.val_loss:.4f}  (denoising MSE on {report.reference} poses)")

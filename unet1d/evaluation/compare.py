@@ -16,6 +16,7 @@ from pathlib import Path
 
 from unet1d.errors import UserError
 
+EVAL_DIR = "eval"  # <run>/eval/step-N.json, written by `unet1d eval`
 CONVERGED_FRACTION = 0.9  # convergence step: first validation at 90% of the run's total loss drop
 
 # (column, heading, format): the numbers lined up per run and per variant.
@@ -122,7 +123,7 @@ def converged_step(curve: list[tuple[int, float]], fraction: float = CONVERGED_F
 
 
 def latest_eval(run: Path) -> dict | None:
-    reports = sorted((run / "eval").glob("step-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    reports = sorted((run / EVAL_DIR).glob("step-*.json"), key=lambda p: int(p.stem.split("-")[1]))
     return json.loads(reports[-1].read_text()) if reports else None
 
 

@@ -11,13 +11,17 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from unet1d.evaluation import metrics
+from unet1d.evaluation.compare import EVAL_DIR
 
-EVAL_DIR = "eval"
+if TYPE_CHECKING:
+    from unet1d.training.checkpoints import EvalCheckpoint
+
 REFERENCE_CAP = 4000  # pairwise metrics are O(N^2): cap the reference set, deterministically
 
 
@@ -42,8 +46,13 @@ class EvalReport:
     family_shares: dict[str, float] | None
     sample_seconds: float
 
-    def write(self, path: Path) -> None:
+    def save(self) -> Path:
+        """Write ``<run>/eval/step-N.json`` beside the run's checkpoints (where `compare` looks)."""
+        out_dir = Path(self.checkpoint).parent.parent / EVAL_DIR
+        out_dir.mkdir(exist_ok=True)
+        path = out_dir / f"step-{self.step}.json"
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
 
 
 def resolve_device(device: str) -> torch.device:
@@ -52,7 +61,9 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def draw_samples(checkpoint, num_samples: int, *, seed: int, device: torch.device, ema: bool = True) -> np.ndarray:
+def draw_samples(
+    checkpoint: EvalCheckpoint, num_samples: int, *, seed: int, device: torch.device, ema: bool = True
+) -> np.ndarray:
     """(num_samples, D) poses in radians from a checkpoint (:class:`EvalCheckpoint`), reproducible by seed."""
     from unet1d.diffusion import NoiseSchedule, sample
 
