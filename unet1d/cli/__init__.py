@@ -11,7 +11,7 @@ import sys
 import typer
 
 from unet1d.cli import compare, config_cmd, data, evaluate, info, sweep, train
-from unet1d.cli.common import fields_help
+from unet1d.cli.common import CONFIG_COMMAND, fields_help
 from unet1d.errors import UserError
 
 app = typer.Typer(
@@ -23,8 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-app.command(context_settings=train.COMMAND_SETTINGS, epilog=fields_help())(train.train)
-app.command(context_settings=info.COMMAND_SETTINGS, epilog=fields_help(["model"]))(info.info)
+app.command(context_settings=CONFIG_COMMAND, epilog=fields_help())(train.train)
+app.command(context_settings=CONFIG_COMMAND, epilog=fields_help(["model"]))(info.info)
 app.command(name="eval")(evaluate.eval_command)
 app.command(name="sample")(evaluate.sample_command)
 app.command(name="compare")(compare.compare_command)

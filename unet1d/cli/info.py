@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from unet1d.cli.common import CONFIG_COMMAND, ConfigFileOption, resolve_config
+from unet1d.cli.common import ConfigFileOption, resolve_config
 
 
 def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
@@ -37,6 +37,3 @@ def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
             f"{mid.attention_floats_per_head:,} floats per head, {mid.attention_floats:,} for {mid.num_heads} heads"
         )
     console.print(f"middle block multiply-accumulates per sample: {mid.macs / 1e6:.1f}M")
-
-
-COMMAND_SETTINGS = CONFIG_COMMAND

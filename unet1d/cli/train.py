@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from unet1d.cli.common import CONFIG_COMMAND, ConfigFileOption, resolve_config
-
-COMMAND_SETTINGS = CONFIG_COMMAND
+from unet1d.cli.common import ConfigFileOption, resolve_config
 
 
 def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
