@@ -20,7 +20,7 @@ TINY_RUN = [
     "--base_channels", "8", "--channel_mults", "1,2", "--batch_size", "32", "--builtin_samples", "512",
     "--num_timesteps", "100", "--sample_steps", "20", "--warmup_steps", "5", "--lr", "2e-3",
     "--log_every", "5", "--grad_norm_every", "5", "--eval_every", "10", "--checkpoint_every", "10",
-    "--progress", "plain",
+    "--progress", "plain", "--quality_every", "0", "--final_eval_samples", "0",
 ]  # fmt: skip
 
 

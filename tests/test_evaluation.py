@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from unet1d.data import joint_limit_violations
+from unet1d.evaluation.quality import STRUCTURE_METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -51,8 +52,10 @@ def test_eval_writes_a_report_consistent_with_sample(two_runs: dict, tmp_path: P
     env, run = two_runs["env"], two_runs["attention"]
     printed = unet1d("eval", str(run), "--num-samples", "300", "--seed", "5", "--device", "cpu", env=env).stdout
     report = json.loads((run / "eval" / "step-30.json").read_text())
-    assert "Fréchet dist." in printed and report["step"] == 30 and report["weights"] == "ema"
-    assert report["reference"] == "val" and report["num_samples"] == 300 and report["sample_steps"] == 20
+    assert "beats Gaussian" in printed and report["step"] == 30 and report["weights"] == "ema"
+    assert report["reference"] == "builtin-fresh" and report["num_samples"] == 300 and report["sample_steps"] == 20
+    assert (run / "eval" / "step-30.png").stat().st_size > 10_000
+    assert set(report["baselines"]) == {"data", "gaussian"} and set(report["beats_gaussian"]) == set(STRUCTURE_METRICS)
     for key in ("val_loss", "frechet_distance", "diversity_ratio"):
         assert np.isfinite(report[key]) and report[key] > 0
     assert 0 <= report["family_coverage"] <= 1 and abs(sum(report["family_shares"].values()) - 1) < 1e-9

@@ -45,6 +45,9 @@ class ModelConfig(Section):
         description="Halve the length between stages (72 -> 36 -> 18); false keeps full length 72 everywhere.",
     )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout inside residual blocks.")
+    norm: Literal["batch", "group"] = Field(
+        "batch", description="Normalisation in the ResBlocks: 'batch' (BatchNorm, the seed's) or 'group' (GroupNorm)."
+    )
 
     @field_validator("channel_mults")
     @classmethod
@@ -153,6 +156,11 @@ class DataConfig(Section):
     target_fps: float = Field(30.0, gt=0, description="AMASS sequences are subsampled to this frame rate.")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of sequences (files) held out.")
     normalize: bool = Field(True, description="Standardise each dimension with training-split mean/std.")
+    heading: Literal["keep", "canonical"] = Field(
+        "keep",
+        description="'canonical' trains on poses turned to face +z and gives samples a uniform random heading "
+        "(heading is a nuisance and wraps at +-pi in axis-angle); 'keep' trains on headings as recorded.",
+    )
 
 
 class OptimConfig(Section):
@@ -197,6 +205,21 @@ class TrainConfig(Section):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
 
 
+class EvaluationConfig(Section):
+    """Sample quality: the probe during training and the full evaluation at its end."""
+
+    quality_every: int = Field(
+        250, ge=0, description="Score quality_samples poses every N steps, logged as quality/*; 0 = off."
+    )
+    quality_samples: int = Field(256, ge=16, description="Poses drawn by each quality probe during training.")
+    final_eval_samples: int = Field(
+        1000, ge=0, description="Poses of the full evaluation at the end of training (eval/step-N.json); 0 = off."
+    )
+    eval_reference: str = Field(
+        "auto", description="What quality is scored against: auto (fresh built-in draw, else val), val, train, PATH."
+    )
+
+
 class LaunchConfig(Section):
     """Distributed launch: `unet1d train --num_processes N` starts Accelerate's launcher itself."""
 
@@ -235,6 +258,7 @@ class Config(BaseModel):
     data: DataConfig = Field(default_factory=DataConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     launch: LaunchConfig = Field(default_factory=LaunchConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
@@ -492,3 +516,10 @@ def format_validation_error(
 def config_from_dict(data: Mapping[str, Any], origin: str = "checkpoint") -> Config:
     """Rebuild a config stored as a nested dict (checkpoints, W&B run configs)."""
     return build_config(_flatten_yaml(data, origin))
+
+
+def with_overrides(config: Config, args: list[str], origin: str = "checkpoint") -> Config:
+    """``config`` with ``--name value`` command-line overrides on top, validated as one config."""
+    layered = _flatten_yaml(config.model_dump(mode="json"), origin)
+    layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in parse_overrides(args)]
+    return build_config(layered)

@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 app.command(context_settings=CONFIG_COMMAND, epilog=fields_help())(train.train)
 app.command(context_settings=CONFIG_COMMAND, epilog=fields_help(["model"]))(info.info)
-app.command(name="eval")(evaluate.eval_command)
+app.command(name="eval", context_settings=CONFIG_COMMAND)(evaluate.eval_command)
 app.command(name="sample")(evaluate.sample_command)
 app.command(name="compare")(compare.compare_command)
 app.add_typer(config_cmd.app, name="config")

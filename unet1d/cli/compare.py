@@ -27,7 +27,7 @@ def compare_command(
 
         for run in find_runs(runs):
             if latest_eval(run) is None:
-                evaluate(run, num_samples=num_samples).save()
+                evaluate(run, num_samples=num_samples)[0].save()
     rows, variants = compare_runs(runs)
     console = Console(width=max(Console().width, 160))
     by_variant = Table(title="Variants (mean ± std over seeds)")

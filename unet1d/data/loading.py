@@ -15,7 +15,8 @@ from unet1d.config import DataConfig
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
 from unet1d.data.files import ReadResult, read_pose_path
 from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
-from unet1d.data.normalization import NormStats
+from unet1d.data.heading import canonical_heading
+from unet1d.data.normalization import NormStats, envelope_of
 from unet1d.data.report import FileEntry, LoadReport
 from unet1d.data.skeleton import joint_limit_violations, limits_for_width
 from unet1d.data.split import split_sequences, tail_frames
@@ -76,10 +77,12 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
         sequences = _Sequences([s.name for s in read.sequences], [s.poses for s in read.sequences])
         source = str(path)
     parts = _split(sequences, cfg.val_fraction)
+    if cfg.heading == "canonical":  # train on poses facing +z; samples get a random heading back
+        parts.train, parts.val = canonical_heading(parts.train), canonical_heading(parts.val)
     splits = PoseSplits(
         train=parts.train,
         val=parts.val,
-        stats=NormStats.fit(parts.train) if cfg.normalize else NormStats.identity(width),
+        stats=NormStats.fit(parts.train) if cfg.normalize else NormStats.identity(width, envelope_of(parts.train)),
         report=_report(cfg, source, read, parts),
         train_labels=parts.train_labels,
         val_labels=parts.val_labels,

@@ -28,8 +28,11 @@ class NormStats:
 
     mean: np.ndarray
     std: np.ndarray
+    envelope: np.ndarray | None = None  # (D, 2) min and max of the training poses: joint limits for file data
 
     def __post_init__(self) -> None:
+        if self.envelope is not None:
+            self.envelope = _as_numpy(self.envelope).reshape(-1, 2)
         self.mean = _as_numpy(self.mean).reshape(-1)
         self.std = np.maximum(_as_numpy(self.std).reshape(-1), STD_FLOOR).astype(np.float32)
         if self.mean.shape != self.std.shape:
@@ -51,12 +54,12 @@ class NormStats:
         blocks = range(0, poses.shape[0], chunk)
         mean = sum(poses[i : i + chunk].sum(axis=0, dtype=np.float64) for i in blocks) / poses.shape[0]
         squares = sum(((poses[i : i + chunk] - mean) ** 2).sum(axis=0) for i in blocks)
-        return cls(mean, np.sqrt(squares / poses.shape[0]))
+        return cls(mean, np.sqrt(squares / poses.shape[0]), envelope_of(poses, chunk))
 
     @classmethod
-    def identity(cls, dim: int) -> NormStats:
+    def identity(cls, dim: int, envelope: np.ndarray | None = None) -> NormStats:
         """No-op statistics (mean 0, std 1), for ``normalize: false``."""
-        return cls(np.zeros(dim, np.float32), np.ones(dim, np.float32))
+        return cls(np.zeros(dim, np.float32), np.ones(dim, np.float32), envelope)
 
     def _operands(self, x: Any) -> tuple[Any, Any, Any]:
         if x.shape[-1] != self.dim:
@@ -84,7 +87,10 @@ class NormStats:
         """``{"mean", "std"}`` as CPU float32 tensors, ready for safetensors."""
         import torch
 
-        return {"mean": torch.from_numpy(self.mean.copy()), "std": torch.from_numpy(self.std.copy())}
+        tensors = {"mean": torch.from_numpy(self.mean.copy()), "std": torch.from_numpy(self.std.copy())}
+        if self.envelope is not None:
+            tensors["envelope"] = torch.from_numpy(self.envelope.copy())
+        return tensors
 
     @classmethod
     def from_tensors(cls, tensors: Mapping[str, Any]) -> NormStats:
@@ -92,4 +98,12 @@ class NormStats:
         missing = {"mean", "std"} - set(tensors)
         if missing:
             raise ValueError(f"normalisation statistics lack {sorted(missing)}")
-        return cls(tensors["mean"], tensors["std"])
+        return cls(tensors["mean"], tensors["std"], tensors.get("envelope"))
+
+
+def envelope_of(poses: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """(D, 2) per-dimension min and max of (N, D) poses, over chunks of rows (no full-size copy)."""
+    blocks = range(0, poses.shape[0], chunk)
+    low = np.min([poses[i : i + chunk].min(axis=0) for i in blocks], axis=0)
+    high = np.max([poses[i : i + chunk].max(axis=0) for i in blocks], axis=0)
+    return np.stack([low, high], axis=-1).astype(np.float32)

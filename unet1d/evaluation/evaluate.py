@@ -1,33 +1,35 @@
-"""Evaluate a checkpoint: draw poses with its own sampler settings and score them against held-out data.
+"""Evaluate a checkpoint: draw poses with its sampler settings, score them beside the two baselines.
 
 Everything comes from the checkpoint directory (config, normalisation statistics, weights), so
-``unet1d eval runs/x`` needs no other flag. Scores are computed in the normalised pose space,
-where every dimension counts equally, except joint limits, which are checked on radians.
+``unet1d eval runs/x`` needs no other flag; any config field may be overridden for the sampling
+(``--sampler ddpm``, ``--sample_steps 20``, ``--clip_x0 null``). Scores come from
+:mod:`unet1d.evaluation.quality`: one feature space, a reference that is the distribution, and
+the ``data`` and ``gaussian`` baselines scored the same way.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from unet1d.evaluation import metrics
+from unet1d.errors import UserError
+from unet1d.evaluation import quality
 from unet1d.evaluation.compare import EVAL_DIR
+from unet1d.evaluation.sampling import sample_poses
 
 if TYPE_CHECKING:
     from unet1d.training.checkpoints import EvalCheckpoint
 
-REFERENCE_CAP = 4000  # pairwise metrics are O(N^2): cap the reference set, deterministically
-
 
 @dataclass
 class EvalReport:
-    """Sample quality of one checkpoint; the numbers `unet1d compare` lines up."""
+    """Sample quality of one checkpoint; the numbers `unet1d compare` lines up (keys listed in the README)."""
 
     checkpoint: str
     step: int
@@ -35,23 +37,33 @@ class EvalReport:
     sampler: str
     sample_steps: int
     num_samples: int
-    reference: str  # "val" or "train" (when the run held nothing out)
+    reference: str  # "builtin-fresh", "val", "train" or a path
     val_loss: float
-    frechet_distance: float
-    mmd: float
-    diversity_ratio: float  # mean pairwise distance, samples / reference (1 = as varied as the data)
-    limit_violation_rate: float  # share of axis angles outside the joint limits
-    poses_outside_limits: float  # share of poses with any angle outside
-    family_coverage: float | None  # built-in data: share of families the samples reach
-    family_shares: dict[str, float] | None
+    scores: dict[str, Any]
+    baselines: dict[str, dict[str, Any]]
     sample_seconds: float
+    eval_seconds: float
+    overrides: list[str] = field(default_factory=list)
 
-    def save(self) -> Path:
-        """Write ``<run>/eval/step-N.json`` beside the run's checkpoints (where `compare` looks)."""
-        out_dir = Path(self.checkpoint).parent.parent / EVAL_DIR
-        out_dir.mkdir(exist_ok=True)
-        path = out_dir / f"step-{self.step}.json"
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
+        from unet1d.evaluation.quality import beats
+
+        payload = asdict(self)
+        scores = payload.pop("scores")
+        payload.update(scores)
+        payload["beats_gaussian"] = beats(scores, self.baselines["gaussian"])
+        return payload
+
+    def default_path(self) -> Path:
+        """``<run>/eval/step-N.json``, beside the run's checkpoints, where `compare` looks."""
+        return Path(self.checkpoint).parent.parent / EVAL_DIR / f"step-{self.step}.json"
+
+    def save(self, out: Path | None = None) -> Path:
+        """Write the JSON report to :meth:`default_path` or ``out``."""
+        path = out or self.default_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path
 
 
@@ -61,79 +73,91 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def save_figure(report: EvalReport, samples: np.ndarray, reference: Any, out: Path | None = None) -> Path:
+    """The report's picture (``step-N.png`` beside its JSON): samples beside reference poses."""
+    from unet1d.evaluation.figures import pose_figure
+
+    path = (out or report.default_path()).with_suffix(".png")
+    title = f"{Path(report.checkpoint).parent.parent.name} step {report.step}: {report.sampler} {report.sample_steps}"
+    return pose_figure(samples, reference.poses[: len(samples)], path, title)
+
+
 def draw_samples(
     checkpoint: EvalCheckpoint, num_samples: int, *, seed: int, device: torch.device, ema: bool = True
 ) -> np.ndarray:
     """(num_samples, D) poses in radians from a checkpoint (:class:`EvalCheckpoint`), reproducible by seed."""
-    from unet1d.diffusion import NoiseSchedule, sample
+    network = checkpoint.build_model(ema=ema, device=device)
+    return sample_poses(network, checkpoint.config, checkpoint.stats, num_samples, seed=seed, device=device)
 
-    model = checkpoint.build_model(ema=ema, device=device)
-    schedule = NoiseSchedule.from_config(checkpoint.config.diffusion)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    normalised = sample(
-        model, schedule, checkpoint.config.diffusion, num_samples, checkpoint.config.model.pose_dim,
-        generator=generator, device=device,
-    )  # fmt: skip
-    return checkpoint.stats.denormalize(normalised.float().cpu().numpy())
+
+def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> None:
+    """Replace the checkpoint's config by one with ``--name value`` overrides; the network must not change."""
+    from unet1d.config import with_overrides
+
+    if not overrides:
+        return
+    changed = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/config.yaml")
+    if changed.model != checkpoint.config.model:
+        raise UserError(
+            f"model fields cannot be overridden in eval ({' '.join(overrides)}): the network comes from the "
+            "checkpoint; allowed: diffusion fields (sampler, sample_steps, eta, clip_x0) and data/evaluation fields"
+        )
+    checkpoint.config = changed
 
 
 def evaluate(
-    path: str | Path, *, num_samples: int, seed: int = 0, device: str = "auto", ema: bool = True
-) -> EvalReport:
-    """Sample from the checkpoint at ``path`` (a run directory means its latest) and score the samples."""
+    path: str | Path,
+    *,
+    num_samples: int,
+    seed: int = 0,
+    device: str = "auto",
+    ema: bool = True,
+    reference: str | None = None,
+    overrides: list[str] | None = None,
+) -> tuple[EvalReport, np.ndarray, quality.Reference]:
+    """Sample from the checkpoint at ``path`` (a run directory means its latest) and score the samples.
+
+    Returns the report, the samples (radians) and the reference they were scored against.
+    """
     from accelerate import Accelerator
 
-    from unet1d.data import joint_limit_violations, load_pose_data
+    from unet1d.data import load_pose_data
     from unet1d.diffusion import NoiseSchedule
     from unet1d.training.checkpoints import load_for_eval
     from unet1d.training.validation import validation_loss
 
+    started = time.perf_counter()
     checkpoint = load_for_eval(path)
+    apply_overrides(checkpoint, overrides or [])
     config = checkpoint.config
     torch_device = resolve_device(device)
     splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
-    use_val = len(splits.val) >= 2
-    reference, labels = (splits.val, splits.val_labels) if use_val else (splits.train, splits.train_labels)
-    pick = np.random.default_rng(seed).permutation(len(reference))[:REFERENCE_CAP]
-    reference, labels = reference[pick], (labels[pick] if labels is not None else None)
+    ref = quality.build_reference(config, splits, reference or config.evaluation.eval_reference)
 
-    started = time.perf_counter()
-    samples = draw_samples(checkpoint, num_samples, seed=seed, device=torch_device, ema=ema)
-    sample_seconds = time.perf_counter() - started
+    sampling = time.perf_counter()
+    network = checkpoint.build_model(ema=ema, device=torch_device)
+    samples = sample_poses(network, config, checkpoint.stats, num_samples, seed=seed, device=torch_device)
+    sample_seconds = time.perf_counter() - sampling
 
     accelerator = Accelerator(cpu=torch_device.type == "cpu")
-    network = checkpoint.build_model(ema=ema, device=accelerator.device)
-    reference_tensor = torch.as_tensor(checkpoint.stats.normalize(reference), device=accelerator.device)
-    loss = validation_loss(accelerator, network, NoiseSchedule.from_config(config.diffusion), reference_tensor, config)
-
-    normalised_samples, normalised_reference = (
-        checkpoint.stats.normalize(samples),
-        checkpoint.stats.normalize(reference),
-    )
-    violations = joint_limit_violations(samples)
-    coverage, shares = None, None
-    if labels is not None and splits.family_names:
-        nearest = metrics.nearest_labels(normalised_samples, normalised_reference, labels)
-        coverage, share_array = metrics.family_coverage(nearest, len(splits.family_names))
-        shares = {name: float(share) for name, share in zip(splits.family_names, share_array, strict=True)}
-    return EvalReport(
+    held_out = splits.val if len(splits.val) >= 2 else splits.train
+    normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=accelerator.device)
+    loss = validation_loss(accelerator, network, NoiseSchedule.from_config(config.diffusion), normalised, config)
+    scores = quality.score(samples, ref, seed=seed)
+    diffusion = config.diffusion
+    report = EvalReport(
         checkpoint=str(checkpoint.path),
         step=checkpoint.step,
         weights="ema" if ema and checkpoint.ema_weights is not None else "raw",
-        sampler=config.diffusion.sampler,
-        sample_steps=config.diffusion.sample_steps
-        if config.diffusion.sampler == "ddim"
-        else config.diffusion.num_timesteps,
+        sampler=diffusion.sampler,
+        sample_steps=diffusion.sample_steps if diffusion.sampler == "ddim" else diffusion.num_timesteps,
         num_samples=num_samples,
-        reference="val" if use_val else "train",
+        reference=ref.name,
         val_loss=loss,
-        frechet_distance=metrics.frechet_distance(normalised_samples, normalised_reference),
-        mmd=metrics.mmd_rbf(normalised_samples, normalised_reference),
-        diversity_ratio=metrics.mean_pairwise_distance(normalised_samples)
-        / metrics.mean_pairwise_distance(normalised_reference),
-        limit_violation_rate=float(violations.sum() / samples.size),
-        poses_outside_limits=float((violations > 0).mean()),
-        family_coverage=coverage,
-        family_shares=shares,
+        scores=scores,
+        baselines=quality.baselines(ref, num_samples, seed=seed),
         sample_seconds=sample_seconds,
+        eval_seconds=time.perf_counter() - started,
+        overrides=list(overrides or []),
     )
+    return report, samples, ref

@@ -25,20 +25,32 @@ class SinusoidalTimeEmbedding(nn.Module):
         return torch.cat([args.sin(), args.cos()], dim=-1)
 
 
+def make_norm(kind: str, channels: int, groups: int = 32) -> nn.Module:
+    """'batch' (the seed's BatchNorm1d) or 'group' (GroupNorm: no running statistics, so sampling
+    batches that hold one timestep are normalised exactly as in training). Same parameter count."""
+    if kind == "batch":
+        return nn.BatchNorm1d(channels)
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(groups, channels), channels)
+    raise ValueError(f"norm={kind!r} is not allowed; choose 'batch' or 'group'")
+
+
 class ResBlock1D(nn.Module):
-    """Two Conv1d(k=3) + BatchNorm + GELU layers, a time projection added in between, and a residual.
+    """Two Conv1d(k=3) + norm + GELU layers, a time projection added in between, and a residual.
 
     (B, in_channels, L), (B, time_dim) -> (B, out_channels, L). A 1x1 convolution projects the
-    residual when the channel count changes.
+    residual when the channel count changes. ``norm``: 'batch' (the seed's) or 'group'.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, time_dim: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, time_dim: int, dropout: float = 0.0, norm: str = "batch"
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv1d(in_channels, out_channels, kernel_size=3, padding=1)
-        self.norm1 = nn.BatchNorm1d(out_channels)
+        self.norm1 = make_norm(norm, out_channels)
         self.time_proj = nn.Linear(time_dim, out_channels)
         self.conv2 = nn.Conv1d(out_channels, out_channels, kernel_size=3, padding=1)
-        self.norm2 = nn.BatchNorm1d(out_channels)
+        self.norm2 = make_norm(norm, out_channels)
         self.dropout = nn.Dropout(dropout)
         self.residual = (
             nn.Conv1d(in_channels, out_channels, kernel_size=1) if in_channels != out_channels else nn.Identity()

@@ -31,6 +31,7 @@ class UNet1D(nn.Module):
         channel_mults: Sequence[int] = (1, 2, 4),
         downsample: bool = True,
         dropout: float = 0.0,
+        norm: str = "batch",
     ) -> None:
         super().__init__()
         problem = model_argument_problem(
@@ -55,17 +56,17 @@ class UNet1D(nn.Module):
         self.down_blocks = nn.ModuleList()
         channels = base_channels
         for width in widths:
-            self.down_blocks.append(ResBlock1D(channels, width, time_dim, dropout))
+            self.down_blocks.append(ResBlock1D(channels, width, time_dim, dropout, norm))
             channels = width
 
         if mid_structure == "conv":
-            self.mid_block: nn.Module = ResBlock1D(channels, channels, time_dim, dropout)
+            self.mid_block: nn.Module = ResBlock1D(channels, channels, time_dim, dropout, norm)
         else:
             self.mid_block = SelfAttention1D(channels, mid_num_heads, time_dim)
 
         self.up_blocks = nn.ModuleList()
         for width in reversed(widths[:-1]):
-            self.up_blocks.append(ResBlock1D(channels + width, width, time_dim, dropout))
+            self.up_blocks.append(ResBlock1D(channels + width, width, time_dim, dropout, norm))
             channels = width
         self.output = nn.Sequential(
             nn.GroupNorm(8, channels), nn.GELU(), nn.Conv1d(channels, 1, kernel_size=3, padding=1)
@@ -81,6 +82,7 @@ class UNet1D(nn.Module):
             channel_mults=config.channel_mults,
             downsample=config.downsample,
             dropout=config.dropout,
+            norm=config.norm,
         )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ from unet1d.training import checkpoints, rundir
 from unet1d.training.console import Progress
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
 from unet1d.training.optimization import build_optimizer
+from unet1d.training.probe import QualityProbe, numeric
 from unet1d.training.result import TrainResult
 from unet1d.training.signals import StopSignals
 from unet1d.training.tracking import Tracking, resolve_run_id
@@ -134,6 +135,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.to(self.device)
         self.blocks = self.network.block_groups()
+        self.probe = QualityProbe(config, splits, self.stats, self.device) if self.is_main else None
         self.buffers = list(self.network.buffers())  # BatchNorm running statistics and batch counters
         self.buffers_before = [b.clone() for b in self.buffers]
         self.schedule = NoiseSchedule.from_config(config.diffusion)
@@ -192,6 +194,8 @@ class Trainer:
                     return self.preempt(signals)
                 if self.step % train_cfg.eval_every == 0:
                     self.validate()
+                if self.probe is not None and self.probe.due(self.step):
+                    self.tracking.log(self.probe.probe(self.sampling_network()), step=self.step)
                 if self.step % train_cfg.checkpoint_every == 0:
                     self.save()
         if self.last_val.get("step") != self.step:
@@ -302,6 +306,29 @@ class Trainer:
         self.tracking.log(metrics, step=self.step)
         self.progress.note(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
+    def sampling_network(self) -> torch.nn.Module:
+        """The weights samples come from: the EMA's when there is one."""
+        return self.ema.module if self.ema is not None else self.network
+
+    def final_evaluation(self) -> dict[str, float] | None:
+        """The full evaluation of the final weights (main process): eval/step-N.json and .png, eval/* metrics."""
+        if self.probe is None or self.config.evaluation.final_eval_samples == 0 or self.checkpoint_path is None:
+            return None
+        val_loss = self.last_val.get("val/loss_ema" if self.ema is not None else "val/loss")
+        report = self.probe.final(self.sampling_network(), self.checkpoint_path, self.step, val_loss)
+        scores = numeric(report.scores, "eval/")
+        self.tracking.log(scores, step=self.step)
+        self.tracking.log_image("eval/poses", report.default_path().with_suffix(".png"), step=self.step)
+        lost = [name for name, won in report.to_dict()["beats_gaussian"].items() if not won]
+        self.progress.note(
+            f"final evaluation ({report.num_samples} poses): precision {report.scores['precision']:.3f}, recall "
+            f"{report.scores['recall']:.3f}, 1-NN {report.scores['one_nn_accuracy']:.3f}, outside limits "
+            f"{report.scores['poses_outside_limits_tol']:.1%}; beats the Gaussian baseline "
+            + ("on every structure-aware metric" if not lost else f"except on {', '.join(lost)}")
+            + f"; {report.default_path()}"
+        )
+        return {key.removeprefix("eval/"): value for key, value in scores.items()}
+
     def save(self) -> None:
         loop_state = {
             "data": self.batches.state_dict(),
@@ -364,6 +391,7 @@ class Trainer:
             wall_time_s=self.earlier_sessions_s + elapsed,  # all sessions of a preempted and resumed run
             preempted=exit_code != 0,
             exit_code=exit_code,
+            quality=self.final_evaluation() if exit_code == 0 else None,
         )
         if self.is_main and exit_code == 0:
             result.write(self.plan.output_dir / rundir.SUMMARY_FILE)

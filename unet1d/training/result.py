@@ -29,6 +29,7 @@ class TrainResult:
     wall_time_s: float
     preempted: bool = False
     exit_code: int = 0
+    quality: dict[str, float] | None = None  # the final evaluation's scalar scores (evaluation.final_eval_samples)
 
     def to_json(self) -> str:
         def clean(value: object) -> object:  # JSON has no NaN: say null

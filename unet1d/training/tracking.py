@@ -195,6 +195,23 @@ class Tracking:
                 warn(f"logging to the dashboards failed ({type(err).__name__}: {_first_line(err)}); training goes on")
                 self._warned = True
 
+    def log_image(self, name: str, path: Path, step: int) -> None:
+        """Log a PNG to W&B and TensorBoard (main process); a failure warns and training goes on."""
+        if not (self.accelerator.is_main_process and path.is_file()):
+            return
+        try:
+            for tracker in self.accelerator.trackers:
+                if isinstance(tracker, WandB):
+                    import wandb
+
+                    tracker.run.log({name: wandb.Image(str(path))}, step=step)
+                elif isinstance(tracker, TensorBoard):
+                    import matplotlib.image
+
+                    tracker.writer.add_image(name, matplotlib.image.imread(str(path))[..., :3], step, dataformats="HWC")
+        except Exception as err:
+            warn(f"could not log {path.name} to the dashboards ({_first_line(err)})")
+
     def log_checkpoint(self, checkpoint_dir: Path, step: int, files: list[str]) -> None:
         """Upload a checkpoint's eval files (not the optimiser state) as a W&B artifact, if asked to."""
         run = self.wandb_run

@@ -1,0 +1,78 @@
+"""Pictures of samples beside real poses: a table hides what a skeleton shows in a second.
+
+``pose_figure`` draws stick figures (forward kinematics on the fixed skeleton, heading turned to
+face the viewer) in front and side view, samples above real poses, and under them the
+distribution of each joint's rotation angle, samples over data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from unet1d.data.formats import BODY_COLUMNS
+from unet1d.data.heading import canonical_heading
+from unet1d.data.kinematics import PARENTS, forward_kinematics
+from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
+
+FIGURES_SHOWN = 8
+
+
+def _full_poses(poses: np.ndarray) -> np.ndarray:
+    """(N, 72) poses: body-only (N, 63) ones get a zero root and zero hands."""
+    if poses.shape[1] == 72:
+        return np.asarray(poses, dtype=np.float64)
+    full = np.zeros((len(poses), 72))
+    full[:, BODY_COLUMNS] = poses
+    return full
+
+
+def _draw_skeleton(ax: object, positions: np.ndarray, horizontal: int, colour: str) -> None:
+    for joint, parent in enumerate(PARENTS):
+        if parent >= 0:
+            ax.plot(positions[[parent, joint], horizontal], positions[[parent, joint], 1], color=colour, lw=1.5)
+    ax.set_xlim(-1.0, 1.0)
+    ax.set_ylim(-1.2, 0.9)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def pose_figure(samples: np.ndarray, real: np.ndarray, path: Path, title: str = "") -> Path:
+    """Write a PNG: 8 samples and 8 real poses (front and side views), then per-joint angle histograms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = min(FIGURES_SHOWN, len(samples), len(real))
+    sets = [("sample", samples, "tab:blue"), ("real", real, "tab:gray")]
+    figure = plt.figure(figsize=(16, 15), layout="constrained")
+    top, bottom = figure.subfigures(2, 1, height_ratios=[1.15, 1])
+    axes = top.subplots(4, shown, squeeze=False)
+    for row, (name, poses, colour) in enumerate(sets):
+        positions = forward_kinematics(canonical_heading(_full_poses(poses[:shown]).astype(np.float32)))
+        for column in range(shown):
+            _draw_skeleton(axes[2 * row, column], positions[column], 0, colour)  # front: x across
+            _draw_skeleton(axes[2 * row + 1, column], positions[column], 2, colour)  # side: z across
+        axes[2 * row, 0].set_title(f"{name}s (front, then side)", loc="left", fontsize=10)
+    top.suptitle(title)
+    names = JOINT_NAMES if samples.shape[1] == 72 else BODY_JOINT_NAMES
+    angles = {name: np.linalg.norm(poses.reshape(len(poses), -1, 3), axis=2) for name, poses, _ in sets}
+    grid = bottom.subplots(4, int(np.ceil(len(names) / 4)), squeeze=False).ravel()
+    for joint, name in enumerate(names):
+        ax = grid[joint]
+        edges = np.linspace(0, max(np.pi, float(angles["sample"][:, joint].max())), 40)
+        for kind, _, colour in sets:
+            ax.hist(angles[kind][:, joint], bins=edges, density=True, alpha=0.5, color=colour, label=kind)
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.set_yticks([])
+    for ax in grid[len(names) :]:
+        ax.axis("off")
+    grid[0].legend(fontsize=7)
+    bottom.suptitle("rotation angle per joint (radians): samples over data")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=72)
+    plt.close(figure)
+    return path
