@@ -30,11 +30,9 @@ def tiny_flags() -> list[str]:
     return list(TINY_RUN)
 
 
-@pytest.fixture
-def isolated_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Environment with no W&B credentials and W&B's own files under tmp_path; applied to this process too."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
+def isolate_wandb(monkeypatch: pytest.MonkeyPatch, home: Path) -> dict[str, str]:
+    """Point HOME and W&B's own files at ``home``, drop credentials and UNET1D_ variables; the new environment."""
+    home.mkdir(parents=True, exist_ok=True)
     settings = {
         "HOME": str(home),
         "WANDB_CONFIG_DIR": str(home / ".config" / "wandb"),
@@ -52,6 +50,12 @@ def isolated_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
 
 
 @pytest.fixture
+def isolated_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment with no W&B credentials and W&B's own files under tmp_path; applied to this process too."""
+    return isolate_wandb(monkeypatch, tmp_path / "home")
+
+
+@pytest.fixture
 def single_thread() -> Iterator[None]:
     import torch
 
@@ -64,14 +68,19 @@ def single_thread() -> Iterator[None]:
 @pytest.fixture
 def tiny_config(tmp_path: Path, isolated_wandb: dict[str, str], single_thread: None):
     """``tiny_config(*flags, output_dir=...)`` -> a resolved Config of a tiny run (W&B off unless asked)."""
-    from unet1d.config import load_config
 
     def make(*flags: str, output_dir: Path | None = None):
-        target = output_dir or tmp_path / "run"
-        args = [*TINY_RUN, "--output_dir", str(target), "--wandb_mode", "disabled", *flags]
-        return load_config(None, args, environ={})
+        return tiny_run_config(output_dir or tmp_path / "run", *flags)
 
     return make
+
+
+def tiny_run_config(output_dir: Path, *flags: str):
+    """A resolved Config of a tiny run into ``output_dir`` (W&B off unless ``flags`` ask), for any fixture scope."""
+    from unet1d.config import load_config
+
+    args = [*TINY_RUN, "--output_dir", str(output_dir), "--wandb_mode", "disabled", *flags]
+    return load_config(None, args, environ={})
 
 
 @pytest.fixture

@@ -17,6 +17,13 @@ def test_default_parameter_counts_match_the_seed_within_two_percent(structure: s
     assert count_parameters(model) == pytest.approx(SEED_PARAMETERS[structure], rel=0.02)
 
 
+@pytest.mark.parametrize(("structure", "expected"), [("conv", 5_799_425), ("attention", 5_275_137)])
+def test_default_parameter_counts_are_the_readmes(structure: str, expected: int) -> None:
+    """The exact counts the README's model table states (and `unet1d info` prints)."""
+    model = UNet1D(pose_dim=72, base_channels=128, mid_structure=structure, mid_num_heads=8)
+    assert count_parameters(model) == expected
+
+
 def test_conv_and_attention_differ_exactly_by_their_middle_blocks() -> None:
     conv, attention = UNet1D(mid_structure="conv"), UNet1D(mid_structure="attention")
     assert isinstance(conv.mid_block, ResBlock1D) and isinstance(attention.mid_block, SelfAttention1D)

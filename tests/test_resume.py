@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -93,6 +94,22 @@ def test_sigterm_saves_a_checkpoint_exits_nonzero_and_resume_continues_the_wandb
                                 output_dir=run_dir))  # fmt: skip
     assert resumed.exit_code == 0 and resumed.final_step == step + 10
     assert len(list((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))) == 2  # the same W&B run, continued
+
+
+@pytest.mark.slow
+def test_sigint_saves_a_checkpoint_and_the_process_exits_130(start_cli, tiny_flags, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--output_dir", str(run_dir), "--wandb_mode", "disabled", "--checkpoint_every", "20"]
+    process = start_cli("train", *flags, "--max_steps", "100000")
+    periodic = wait_for_checkpoint(run_dir, process)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C delivers
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT == 130, output
+    step = int(re.search(r"SIGINT: saving a checkpoint at step (\d+)", output).group(1))
+    stopped_at = latest_checkpoint(run_dir)
+    assert stopped_at.name == f"step-{step}" and step >= int(periodic.name.split("-")[1])
+    assert json.loads((stopped_at / "checkpoint.json").read_text())["step"] == step
+    assert not (run_dir / "summary.json").exists()
 
 
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):
