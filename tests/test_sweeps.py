@@ -11,7 +11,8 @@ from unet1d.config import load_config
 from unet1d.errors import UserError
 from unet1d.sweeps import agent_args, points, read_sweep, search_points, validate_sweep
 
-SWEEPS = sorted((Path(__file__).resolve().parents[1] / "sweeps").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1]
+SWEEPS = sorted((ROOT / "sweeps").glob("*.yaml"))
 
 
 def test_the_structure_and_head_sweeps_exist() -> None:
@@ -128,3 +129,31 @@ def test_schema_problems_are_all_reported(tmp_path: Path) -> None:
         validate_sweep(write(tmp_path, sweep))
     message = str(caught.value)
     assert "not a valid sweep" in message and "lr" in message and message.count("\n  ") >= 2
+
+
+def test_the_multi_gpu_study_is_the_middles_study_on_every_gpu_with_a_free_port() -> None:
+    single, multi = (read_sweep(ROOT / "sweeps" / name) for name in ("middles.yaml", "middles-multi-gpu.yaml"))
+    assert points(multi) == points(single)
+    launcher = multi["command"][: multi["command"].index("${program}")]
+    assert launcher == [
+        "${env}",
+        "${interpreter}",
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=gpu",
+    ]
+
+
+def test_sweep_agent_runs_wandb_agent_for_the_sweep() -> None:
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "unet1d.cli", "sweep", *args], capture_output=True, text=True)
+
+    shown = cli("agent", "team/unet1d/ab12cd34", "--count", "3", "--dry-run")
+    assert shown.returncode == 0
+    assert shown.stdout.split() == [sys.executable, "-m", "wandb", "agent", "--count", "3", "team/unet1d/ab12cd34"]
+    bad = cli("agent", "team/unet1d/ab12cd34/extra")
+    assert bad.returncode == 2 and "is not a W&B sweep id" in bad.stderr and "Traceback" not in bad.stderr
