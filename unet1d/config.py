@@ -257,7 +257,9 @@ class LoggingConfig(Section):
     wandb_project: str = Field("unet1d", description="W&B project.")
     wandb_entity: str | None = Field(None, description="W&B entity (team or user); null = your default.")
     wandb_run_name: str | None = Field(None, description="W&B run name; null = generated.")
-    wandb_log_checkpoints: bool = Field(False, description="Upload each checkpoint as a W&B artifact.")
+    wandb_log_checkpoints: bool = Field(
+        False, description="Log the best (by val loss) and the final checkpoint as W&B model artifacts (offline too)."
+    )
     tensorboard: bool = Field(True, description="Write TensorBoard event files under output_dir/tensorboard.")
     log_every: int = Field(10, gt=0, description="Log training metrics every N steps.")
     grad_norm_every: int = Field(50, gt=0, description="Log per-block gradient norms every N steps.")
