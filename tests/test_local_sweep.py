@@ -101,6 +101,10 @@ def test_a_grid_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert all(r["state"] == "finished" and len(r["history"]) == 1 for r in runs)
     compared = json.loads((tmp_path / "tiny" / "compare.json").read_text())
     assert sorted(r["variant"] for r in compared["runs"]) == ["attention-h2-c8", "conv-c8"]
+    loss = next(d for d in compared["differences"] if d["column"] == "final_val_loss")
+    by_variant = {r["variant"]: r["final_val_loss"] for r in compared["runs"]}
+    assert loss["difference"] == pytest.approx(by_variant[loss["variant"]] - by_variant[loss["reference"]])
+    assert loss["low"] is None and loss["within_noise"] is None  # one seed each: no interval
 
 
 def test_random_sweeps_need_a_count(tmp_path: Path) -> None:
