@@ -22,7 +22,7 @@ rm -rf "$RUNS"
 COMMON=(--max_steps "$STEPS" --eval_every 100 --checkpoint_every "$STEPS" --device "$DEVICE" --wandb_mode disabled
         --progress plain --log_every 100 "${EXTRA[@]}")
 write_sweep() {  # name, parameters (flow YAML)
-  printf 'program: cli.py\nmethod: grid\nmetric: {name: val/loss, goal: minimize}\nparameters: %s\n' "$2" > "/tmp/$1.yaml"
+  printf 'program: cli.py\nmethod: grid\nmetric: {name: val/loss, goal: minimize}\nparameters: %s\ncommand: ["${env}", "${interpreter}", "${program}", train, "${args}"]\n' "$2" > "/tmp/$1.yaml"
 }
 write_sweep resolution '{mid_structure: {values: [conv, attention]}, downsample: {values: [true, false]}, mid_num_heads: {value: 8}}'
 write_sweep heads '{mid_structure: {value: attention}, mid_num_heads: {values: [4, 16]}}'

@@ -121,7 +121,7 @@ def test_sweep_local_runs_every_point_then_compares(tmp_path: Path, tiny_flags: 
         "sweep", "local", str(sweep_file), "--output-root", str(tmp_path / "out"), *tiny_flags,
         "--max_steps", "10", "--wandb_mode", "disabled", env=env,
     )  # fmt: skip
-    runs = sorted(p.name for p in (tmp_path / "out" / "tiny").iterdir() if p.is_dir())
-    assert runs == ["000-mid_structure=conv", "001-mid_structure=attention"]
+    recorded = json.loads((tmp_path / "out" / "tiny" / "sweep.json").read_text())["runs"]
+    assert [r["config"]["mid_structure"] for r in recorded] == ["conv", "attention"]
     compared = json.loads((tmp_path / "out" / "tiny" / "compare.json").read_text())
     assert len(compared["runs"]) == 2 and all(r["final_step"] == 10 for r in compared["runs"])

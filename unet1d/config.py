@@ -40,6 +40,11 @@ class ModelConfig(Section):
         "conv", description="Middle block: 'conv' (ResBlock1D) or 'attention' (SelfAttention1D)."
     )
     mid_num_heads: int = Field(8, gt=0, description="Attention heads in the middle block (attention only).")
+    mid: str | None = Field(
+        None,
+        description="The middle as one value, 'conv' or 'attention-H' (H heads dividing the middle channels), "
+        "for sweeps over every middle; same as mid_structure + mid_num_heads, filled from them when unset.",
+    )
     downsample: bool = Field(
         True,
         description="Halve the length between stages (72 -> 36 -> 18); false keeps full length 72 everywhere.",
@@ -66,6 +71,7 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _check_shapes(self) -> ModelConfig:
+        self._resolve_mid()
         problem = model_argument_problem(
             self.pose_dim,
             self.base_channels,
@@ -75,8 +81,43 @@ class ModelConfig(Section):
             self.downsample,
         )
         if problem:
-            raise ValueError(problem)
+            raise ValueError(f"mid={self.mid!r}: {problem}" if "mid" in self.model_fields_set else problem)
         return self
+
+    def _resolve_mid(self) -> None:
+        """Make ``mid`` and the pair agree: a given ``mid`` sets the pair, else the pair names ``mid``.
+
+        Written through ``__dict__``: assignment would re-run this validator. A ``mid`` filled in
+        here is not in ``model_fields_set``, so changing the pair later renames it.
+        """
+        if self.mid is None or "mid" not in self.model_fields_set:
+            self.__dict__["mid"] = mid_name(self.mid_structure, self.mid_num_heads)
+            return
+        structure, heads = parse_mid(self.mid, self.mid_channels)
+        given = self.model_fields_set
+        if "mid_structure" in given and self.mid_structure != structure:
+            raise ValueError(f"mid={self.mid!r} conflicts with mid_structure={self.mid_structure!r}; set one of them")
+        if structure == "attention" and "mid_num_heads" in given and self.mid_num_heads != heads:
+            raise ValueError(f"mid={self.mid!r} conflicts with mid_num_heads={self.mid_num_heads}; set one of them")
+        self.__dict__["mid_structure"] = structure
+        if heads is not None:
+            self.__dict__["mid_num_heads"] = heads
+
+
+def mid_name(structure: str, heads: int) -> str:
+    """``conv`` or ``attention-8``: the one-value spelling of the middle block."""
+    return "conv" if structure == "conv" else f"{structure}-{heads}"
+
+
+def parse_mid(text: str, mid_channels: int) -> tuple[str, int | None]:
+    """``attention-8`` -> ("attention", 8); ``conv`` -> ("conv", None); anything else is a ValueError."""
+    structure, _, heads = text.strip().partition("-")
+    if structure == "conv" and not heads:
+        return "conv", None
+    if structure == "attention" and heads.isdigit() and int(heads) > 0:
+        return "attention", int(heads)
+    examples = ", ".join([f"attention-{h}" for h in valid_head_counts(mid_channels) if h >= 4][:4])
+    raise ValueError(f"mid={text!r} is not a middle; allowed: conv, or attention-H with H heads, e.g. {examples}")
 
 
 def valid_head_counts(channels: int) -> list[int]:
@@ -239,7 +280,9 @@ class LoggingConfig(Section):
     wandb_project: str = Field("unet1d", description="W&B project.")
     wandb_entity: str | None = Field(None, description="W&B entity (team or user); null = your default.")
     wandb_run_name: str | None = Field(None, description="W&B run name; null = generated.")
-    wandb_log_checkpoints: bool = Field(False, description="Upload each checkpoint as a W&B artifact.")
+    wandb_log_checkpoints: bool = Field(
+        False, description="Log the best (by val loss) and the final checkpoint as W&B model artifacts (offline too)."
+    )
     tensorboard: bool = Field(True, description="Write TensorBoard event files under output_dir/tensorboard.")
     log_every: int = Field(10, gt=0, description="Log training metrics every N steps.")
     grad_norm_every: int = Field(50, gt=0, description="Log per-block gradient norms every N steps.")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def compare_command(
@@ -54,6 +59,33 @@ def compare_command(
         "conv. step: first validation step at 90% of the run's total val-loss drop; FD/MMD/limit viol./families "
         "come from `unet1d eval` (run with --eval to fill them in)."
     )
+    found = print_differences(console, rows)
     if out is not None:
         write_json(out, rows, variants)
+        payload = json.loads(out.read_text())
+        payload["differences"] = [{**asdict(d), "within_noise": d.within_noise} for d in found]
+        out.write_text(json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {out}")
+
+
+def print_differences(console: Console, rows: list) -> list:
+    """Each variant minus the first, per column, with Welch 95 % intervals over seeds."""
+    from rich.table import Table
+
+    from unet1d.evaluation.compare import COLUMNS
+    from unet1d.evaluation.stats import differences
+
+    formats = {column: fmt for column, _, fmt in COLUMNS}
+    found = differences(rows, list(formats))
+    if not found:
+        return found
+    table = Table(title=f"Differences from {found[0].reference} (95 % Welch interval over seeds)")
+    for heading in ("variant", "column", "difference", "95 % interval", ""):
+        table.add_column(heading, justify="left" if heading in ("variant", "column", "") else "right")
+    for d in found:
+        fmt = formats[d.column].replace("%", "f") if "%" in formats[d.column] else formats[d.column]
+        interval = "-" if d.low is None else f"[{fmt.format(d.low)}, {fmt.format(d.high)}]"
+        note = {True: "within seed noise", False: "", None: "one seed: no interval"}[d.within_noise]
+        table.add_row(d.variant, d.column, fmt.format(d.difference), interval, note)
+    console.print(table)
+    return found

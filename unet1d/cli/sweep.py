@@ -1,8 +1,10 @@
-"""`unet1d sweep validate|create|local`: W&B sweeps over the config's fields."""
+"""`unet1d sweep validate|create|agent|local`: W&B sweeps over the config's fields."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,17 +13,29 @@ import typer
 from unet1d.cli.common import CONFIG_COMMAND, command_group
 from unet1d.errors import UserError
 
-app = command_group("Validate, create or run W&B sweeps (sweeps/*.yaml).")
-SweepFile = Annotated[Path, typer.Argument(help="A W&B sweep YAML, e.g. sweeps/mid_structure.yaml.")]
+app = command_group("Validate, create or run W&B sweeps (sweeps/*.yaml), with or without a W&B server.")
+SweepFile = Annotated[Path, typer.Argument(help="A W&B sweep YAML, e.g. sweeps/middles.yaml.")]
+SWEEP_ID = re.compile(r"^([\w.-]+/){0,2}[a-z0-9]+$")
 
 
 @app.command(context_settings=CONFIG_COMMAND)
 def validate(ctx: typer.Context, sweep_file: SweepFile) -> None:
-    """Check every point of a sweep against the config (plus any --field overrides given after it)."""
+    """Check a sweep against W&B's schema and every point against the config (random/bayes: every bound
+    and a sample of points), naming every invalid point; --field overrides given after it apply to all."""
     from unet1d.sweeps import validate_sweep
 
     checked = validate_sweep(sweep_file, ctx.args)
-    typer.echo(f"{sweep_file}: all {len(checked)} points are valid configs")
+    typer.echo(f"{sweep_file}: all {len(checked)} points checked are valid configs")
+
+
+def agent_command(sweep_id: str, count: int | None = None) -> list[str]:
+    """The `wandb agent` command for a registered sweep (``[entity/][project/]id``)."""
+    if not SWEEP_ID.match(sweep_id):
+        raise UserError(
+            f"sweep id {sweep_id!r} is not a W&B sweep id; expected ID, PROJECT/ID or ENTITY/PROJECT/ID "
+            "(as printed by `unet1d sweep create`)"
+        )
+    return [sys.executable, "-m", "wandb", "agent", *(["--count", str(count)] if count else []), sweep_id]
 
 
 @app.command()
@@ -30,7 +44,7 @@ def create(
     project: Annotated[str, typer.Option(help="W&B project.")] = "unet1d",
     entity: Annotated[str | None, typer.Option(help="W&B entity; default: yours.")] = None,
 ) -> None:
-    """Validate, then register the sweep with W&B and print the `wandb agent` command to run."""
+    """Validate, then register the sweep with W&B and print the `unet1d sweep agent` command to run."""
     from unet1d.sweeps import read_sweep, validate_sweep
 
     validate_sweep(sweep_file)
@@ -44,38 +58,76 @@ def create(
             f"or run it here without W&B: unet1d sweep local {sweep_file}"
         ) from None
     where = f"{entity}/{project}" if entity else project
-    typer.echo(f"created sweep {sweep_id}; start agents with: wandb agent {where}/{sweep_id}")
+    typer.echo(f"created sweep {sweep_id}; start agents (from the repository root) with:")
+    typer.echo(f"  unet1d sweep agent {where}/{sweep_id}")
+
+
+@app.command()
+def agent(
+    sweep_id: Annotated[str, typer.Argument(help="ENTITY/PROJECT/ID as printed by `unet1d sweep create`.")],
+    count: Annotated[int | None, typer.Option("--count", min=1, help="Runs this agent trains; default: all.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the agent command instead of running it.")] = False,
+) -> None:
+    """Run a W&B agent for a registered sweep, here (run it from the repository root: program is cli.py)."""
+    command = agent_command(sweep_id, count)
+    if dry_run:
+        typer.echo(" ".join(command))
+        return
+    if not Path("cli.py").is_file():
+        raise UserError("run `unet1d sweep agent` from the repository root: the sweeps' program is cli.py")
+    raise typer.Exit(subprocess.run(command).returncode)
+
+
+def overridden_parameters(sweep: dict, args: list[str]) -> list[str]:
+    """Sweep parameters that ``--field`` overrides for every run would replace (they come after ${args})."""
+    from unet1d.config import parse_overrides, resolve_name
+
+    given = {path for path, _, _ in parse_overrides(args)}
+    return [f"--{name}" for name in sweep["parameters"] if ".".join(resolve_name(name)) in given]
 
 
 @app.command(context_settings=CONFIG_COMMAND)
 def local(
     ctx: typer.Context,
     sweep_file: SweepFile,
-    output_root: Annotated[Path, typer.Option("--output-root", help="One run folder per point below it.")] = Path(
+    output_root: Annotated[Path, typer.Option("--output-root", help="Runs go to OUTPUT_ROOT/<sweep>/<run id>.")] = Path(
         "runs/sweeps"
     ),
-    max_runs: Annotated[int | None, typer.Option("--max-runs", min=1, help="Stop after this many points.")] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Runs to start (resumed ones count); random/bayes need it.")
+    ] = None,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, help="Runs at a time (CPU cores shared).")] = 1,
 ) -> None:
-    """Run a grid sweep's points here, one after another, W&B offline; then compare them.
+    """Run any sweep (grid, random, bayes, hyperband early termination) here on W&B's own engine, with
+    no W&B server and W&B offline; then compare the runs. Run it again to resume unfinished runs.
 
     Extra --field overrides apply to every run (e.g. --max_steps 200 --base_channels 32 on a CPU).
     """
-    from unet1d.sweeps import read_sweep, run_name, train_command, validate_sweep, varying_names
+    from unet1d.local_sweep import LocalSweep, sweep_id_for
+    from unet1d.sweeps import read_sweep, validate_sweep
 
-    checked = validate_sweep(sweep_file, ctx.args)
-    if read_sweep(sweep_file)["method"] != "grid":
-        raise UserError(f"{sweep_file}: `sweep local` runs grid sweeps; use `wandb agent` for random or bayes")
+    validate_sweep(sweep_file, ctx.args)
+    sweep = read_sweep(sweep_file)
+    if sweep["method"] != "grid" and count is None:
+        raise UserError(f"{sweep_file}: a {sweep['method']} sweep never runs out of points; give --count N")
+    if not Path(str(sweep.get("program", ""))).is_file():
+        raise UserError(f"{sweep_file}: program={sweep.get('program')!r} is not a file here; run from the repo root")
+    overridden = overridden_parameters(sweep, ctx.args)
+    if overridden:
+        raise UserError(
+            f"{sweep_file}: {', '.join(overridden)} given on the command line would override what the sweep "
+            "varies; drop it there or from the sweep's parameters"
+        )
     root = output_root / sweep_file.stem
-    failed, varying = [], varying_names(checked)
-    for index, point in enumerate(checked[:max_runs]):
-        output_dir = root / run_name(point, index, varying)
-        typer.echo(f"[{index + 1}/{len(checked[:max_runs])}] {output_dir}")
-        if subprocess.run(train_command(point, output_dir, ["--resume=auto", *ctx.args])).returncode != 0:
-            failed.append(str(output_dir))
+    runs = LocalSweep(sweep, sweep_id_for(sweep_file), root, list(ctx.args), parallel, typer.echo).run(count)
+    failed = [run.run_id for run in runs if run.state == "failed"]
+    stopped = [run.run_id for run in runs if run.state == "stopped"]
+    typer.echo(f"{root}: {len(runs)} runs, {len(stopped)} early-terminated, {len(failed)} failed")
     if failed:
-        typer.echo(f"{len(failed)} run(s) failed (resume them by running this command again): {', '.join(failed)}")
-    from unet1d.cli.compare import compare_command
+        typer.echo(f"failed (resume them by running this command again): {', '.join(failed)}")
+    if any(run.state == "finished" for run in runs):
+        from unet1d.cli.compare import compare_command
 
-    compare_command([root], out=root / "compare.json")
+        compare_command([root], out=root / "compare.json")
     if failed:
         raise typer.Exit(1)

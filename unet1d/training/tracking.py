@@ -147,6 +147,9 @@ class Tracking:
         self.output_dir = Path(config.train.output_dir)
         self.run_id = run_id
         self.log_checkpoints = logging.wandb_log_checkpoints
+        self.val_losses: dict[int, float] = {}  # val/loss by step, to pick the best checkpoint
+        self.best_val_loss: float | None = None
+        self.last_checkpoint: tuple[Path, int, list[str]] | None = None
         self.trackers: list[GeneralTracker] = []
         self._warned = False
         self.wandb_mode = resolve_wandb_mode(logging.wandb_mode)
@@ -188,6 +191,8 @@ class Tracking:
         """Log scalars at ``step``; a failing dashboard warns once and training goes on."""
         if not self.accelerator.is_main_process:
             return
+        if "val/loss" in metrics:
+            self.val_losses[step] = float(metrics["val/loss"])
         try:
             self.accelerator.log(dict(metrics), step=step)
         except Exception as err:
@@ -213,17 +218,28 @@ class Tracking:
             warn(f"could not log {path.name} to the dashboards ({_first_line(err)})")
 
     def log_checkpoint(self, checkpoint_dir: Path, step: int, files: list[str]) -> None:
-        """Upload a checkpoint's eval files (not the optimiser state) as a W&B artifact, if asked to."""
+        """A checkpoint was saved: log it as the ``best`` model artifact when its own validation loss is
+        the lowest so far, and remember it, so :meth:`finish` logs the last one as ``final``."""
+        self.last_checkpoint = (checkpoint_dir, step, list(files))
+        val_loss = self.val_losses.get(step)
+        if val_loss is not None and (self.best_val_loss is None or val_loss < self.best_val_loss):
+            self.best_val_loss = val_loss
+            self._log_model(checkpoint_dir, step, files, ["best"], val_loss)
+
+    def _log_model(self, checkpoint_dir: Path, step: int, files: list[str], aliases: list[str], val_loss: float | None):
+        """The checkpoint's eval files (not the optimiser state) as a version of the run's model artifact,
+        if asked to; offline runs keep it for `wandb sync`."""
         run = self.wandb_run
         if not (self.log_checkpoints and run is not None and self.accelerator.is_main_process):
             return
         try:
             import wandb
 
-            artifact = wandb.Artifact(f"{run.id}-checkpoint", type="model", metadata={"step": step})
+            metadata = {"step": step, "val_loss": val_loss}
+            artifact = wandb.Artifact(f"{run.id}-model", type="model", metadata=metadata)
             for name in files:
                 artifact.add_file(str(checkpoint_dir / name), name=name)
-            run.log_artifact(artifact, aliases=[f"step-{step}", "latest"])
+            run.log_artifact(artifact, aliases=[*aliases, f"step-{step}"])
         except Exception as err:
             warn(f"could not log checkpoint {checkpoint_dir.name} to W&B ({_first_line(err)})")
 
@@ -237,6 +253,9 @@ class Tracking:
         """Close every tracker; W&B gets the exit code (non-zero after preemption: state 'preempted')."""
         if not self.accelerator.is_main_process:
             return
+        if exit_code == 0 and self.last_checkpoint is not None:
+            checkpoint_dir, step, files = self.last_checkpoint
+            self._log_model(checkpoint_dir, step, files, ["final", "latest"], self.val_losses.get(step))
         for tracker in self.accelerator.trackers:
             try:
                 if isinstance(tracker, WandB):
