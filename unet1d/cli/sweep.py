@@ -55,23 +55,45 @@ def local(
         "runs/sweeps"
     ),
     max_runs: Annotated[int | None, typer.Option("--max-runs", min=1, help="Stop after this many points.")] = None,
+    parallel: Annotated[
+        int,
+        typer.Option("--parallel", min=1, help="Run K points at a time, each with cores/K threads."),
+    ] = 1,
 ) -> None:
-    """Run a grid sweep's points here, one after another, W&B offline; then compare them.
+    """Run a grid sweep's points here, W&B offline; then compare them. Finished points are skipped.
 
     Extra --field overrides apply to every run (e.g. --max_steps 200 --base_channels 32 on a CPU).
+    Running it again resumes unfinished points and leaves finished ones as they are.
     """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     from unet1d.sweeps import read_sweep, run_name, train_command, validate_sweep, varying_names
+    from unet1d.training import rundir
+    from unet1d.training.launch import available_cores
 
     checked = validate_sweep(sweep_file, ctx.args)
     if read_sweep(sweep_file)["method"] != "grid":
         raise UserError(f"{sweep_file}: `sweep local` runs grid sweeps; use `wandb agent` for random or bayes")
     root = output_root / sweep_file.stem
-    failed, varying = [], varying_names(checked)
+    varying, todo = varying_names(checked), []
     for index, point in enumerate(checked[:max_runs]):
         output_dir = root / run_name(point, index, varying)
-        typer.echo(f"[{index + 1}/{len(checked[:max_runs])}] {output_dir}")
-        if subprocess.run(train_command(point, output_dir, ["--resume=auto", *ctx.args])).returncode != 0:
-            failed.append(str(output_dir))
+        command = train_command(point, output_dir, ["--resume=auto", *ctx.args])
+        try:
+            finished = rundir.finished_run(rundir.resume_config(None, command[4:]))
+        except UserError:  # the run itself will say what is wrong
+            finished = None
+        typer.echo(
+            f"[{index + 1}/{len(checked[:max_runs])}] {output_dir}" + (": finished, skipped" if finished else "")
+        )
+        if not finished:
+            todo.append((output_dir, command))
+    # K runs at a time share the cores: more threads than a run's share only spin against the others.
+    env = {"UNET1D_THREADS": str(max(1, available_cores() // parallel))} if parallel > 1 else {}
+    with ThreadPoolExecutor(parallel) as pool:
+        codes = list(pool.map(lambda job: subprocess.run(job[1], env={**env, **os.environ}).returncode, todo))
+    failed = [str(output_dir) for (output_dir, _), code in zip(todo, codes, strict=True) if code != 0]
     if failed:
         typer.echo(f"{len(failed)} run(s) failed (resume them by running this command again): {', '.join(failed)}")
     from unet1d.cli.compare import compare_command
