@@ -450,3 +450,15 @@ def test_linked_dataset_folders_are_followed_and_broken_links_reported(tmp_path)
     assert [(s.name, s.reason) for s in splits.report.skipped] == [
         ("gone_poses.npz", "broken link or not a regular file")
     ]
+
+
+def test_a_betas_only_npz_in_a_folder_is_skipped_with_a_reason(tmp_path):
+    write_amass(tmp_path / "S1" / "walk_poses.npz")
+    np.savez(tmp_path / "S1" / "betas.npz", betas=np.zeros((1, 16)))  # one 2-D array, like a pose array would be
+    splits = load_pose_data(cfg(tmp_path, val_fraction=0), 72, seed=0)
+    assert [(s.name, s.reason) for s in splits.report.skipped] == [
+        ("S1/betas.npz", "no `poses` array, only `betas` (body shape or metadata, not poses)")
+    ]
+    assert len(splits.train) == 120
+    with pytest.raises(UserError, match=r"betas\.npz: no pose data: no `poses` array, only `betas`"):
+        load_pose_data(cfg(tmp_path / "S1" / "betas.npz"), 72, seed=0)

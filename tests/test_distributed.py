@@ -23,7 +23,15 @@ from safetensors.torch import load_file, save_file
 from unet1d.config import load_config
 from unet1d.errors import UserError
 from unet1d.training.checkpoints import latest_checkpoint
-from unet1d.training.launch import inside_distributed_launch, launcher_command, needs_launcher
+from unet1d.training.launch import (
+    apply_threads,
+    available_cores,
+    default_threads,
+    inside_distributed_launch,
+    launch_shortfall,
+    launcher_command,
+    needs_launcher,
+)
 
 PROBE_DIR_VARIABLE = "PROBE_DIR_FOR_TEST_DISTRIBUTED"  # not UNET1D_*: those are config fields
 
@@ -124,6 +132,41 @@ def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_s
     output, _ = resumed.communicate(timeout=240)
     assert resumed.returncode == 0, output
     assert json.loads((run_dir / "summary.json").read_text())["final_step"] == stopped["step"] + 4
+
+
+def test_a_single_process_launch_asked_for_several_is_recognised():
+    simple = {"ACCELERATE_USE_CPU": "False", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    assert "unet1d train --num_processes N" in launch_shortfall(simple)
+    assert launch_shortfall({"ACCELERATE_USE_CPU": "False"}) is None  # `accelerate launch` of one process
+    assert launch_shortfall({**simple, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}) is None  # torchrun ranks
+    assert launch_shortfall({"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "1"}) is None  # not started by accelerate
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.device_count() > 1, reason="with several GPUs accelerate launches them all")
+def test_accelerate_launch_that_starts_one_of_two_processes_is_refused(isolated_wandb, tiny_flags, tmp_path):
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1"]
+    launcher += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "unet1d.cli", "train"]
+    args = [*tiny_flags, "--max_steps", "5", "--output_dir", str(tmp_path / "run"), "--wandb_mode", "disabled"]
+    done = subprocess.run([*launcher, *args], env=isolated_wandb, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "error: accelerate launch was asked for more than one process but started only this one" in done.stderr
+    assert "unet1d train --num_processes N" in done.stderr and "--multi_gpu" in done.stderr
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_threads_default_to_the_cores_shared_by_the_processes_on_them():
+    cores = available_cores()
+    assert default_threads({}) == cores
+    assert default_threads({"LOCAL_WORLD_SIZE": "2"}) == max(1, cores // 2)
+    assert default_threads({"OMP_NUM_THREADS": "3", "LOCAL_WORLD_SIZE": "2"}) == 3  # the user's own setting wins
+    assert load_config(None, [], environ={"UNET1D_THREADS": "1"}).train.threads == 1  # how sweep local passes it
+    before = torch.get_num_threads()
+    try:
+        assert apply_threads(None, {"OMP_NUM_THREADS": "2"}) == 2 and torch.get_num_threads() == 2
+        assert apply_threads(1, {"OMP_NUM_THREADS": "2"}) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 if __name__ == "__main__":

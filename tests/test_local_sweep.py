@@ -43,13 +43,18 @@ def test_the_engine_sees_the_metric_of_local_runs() -> None:
     assert "no valid samples" not in " ".join(proposal.search_info.get("warnings", []))
 
 
-def run_sweep(tmp_path: Path, sweep: dict, *args: str) -> subprocess.CompletedProcess[str]:
+def run_sweep(
+    tmp_path: Path, sweep: dict, *args: str, omp_threads: str | None = "1"
+) -> subprocess.CompletedProcess[str]:
+    """``unet1d sweep local`` on ``sweep`` with the tiny run's flags; ``omp_threads=None`` leaves threads to it."""
     import os
 
     sweep_file = tmp_path / "tiny.yaml"
     sweep_file.write_text(yaml.safe_dump({"program": "cli.py", **sweep}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UNET1D_", "WANDB_"))}
-    env |= {"OMP_NUM_THREADS": "1", "HOME": str(tmp_path / "home"), "WANDB_DIR": str(tmp_path / "wandb")}
+    env = {k: v for k, v in env.items() if k != "OMP_NUM_THREADS"}
+    env |= {"HOME": str(tmp_path / "home"), "WANDB_DIR": str(tmp_path / "wandb")}
+    env |= {"OMP_NUM_THREADS": omp_threads} if omp_threads else {}
     command = [sys.executable, "-m", "unet1d.cli", "sweep", "local", str(sweep_file), "--output-root", str(tmp_path)]
     tiny = [flag for i, flag in enumerate(TINY_RUN) if "--lr" not in TINY_RUN[i - 1 : i + 1]]  # lr is swept
     return subprocess.run([*command, *args, *tiny], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)

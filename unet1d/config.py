@@ -244,6 +244,12 @@ class TrainConfig(Section):
     compile: bool = Field(False, description="torch.compile the network.")
     max_nonfinite_steps: int = Field(20, gt=0, description="Stop after this many non-finite steps in a row.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
+    threads: int | None = Field(
+        None,
+        gt=0,
+        description="CPU threads for this run's math (torch.set_num_threads); null = OMP_NUM_THREADS if set, "
+        "else this machine's cores / processes on it. `sweep local --parallel K` gives each run cores/K.",
+    )
 
 
 class EvaluationConfig(Section):
@@ -338,6 +344,19 @@ SECTIONS: dict[str, type[Section]] = {
     name: info.annotation
     for name, info in Config.model_fields.items()  # type: ignore[misc]
 }
+# Fields that cannot change what a run learns (where it writes, what it logs, how often it saves,
+# how it is started): `compare` puts runs differing only in these (and the seed) in one variant.
+NO_EFFECT_FIELDS: frozenset[str] = frozenset(
+    {
+        "train.output_dir", "train.resume", "train.overwrite", "train.checkpoint_every", "train.keep_checkpoints",
+        "train.eval_every", "train.max_nonfinite_steps", "train.threads",
+        "launch.machine_rank", "launch.main_process_ip", "launch.main_process_port",
+        "evaluation.quality_every", "evaluation.quality_samples", "evaluation.final_eval_samples",
+        *(f"logging.{name}" for name in SECTIONS["logging"].model_fields),
+    }
+)  # fmt: skip
+# What `--resume` may change in the run it continues: the above, and max_steps to extend it.
+RESUMABLE_FIELDS: frozenset[str] = NO_EFFECT_FIELDS | {"train.max_steps"}
 # flat name -> (section, field); built once, asserted unique by a test.
 FIELD_PATHS: dict[str, tuple[str, str]] = {
     field: (section, field) for section, cls in SECTIONS.items() for field in cls.model_fields
@@ -490,14 +509,21 @@ def load_config(
     Raises :class:`ConfigError` naming the field, the bad value, where it came from and what
     is allowed.
     """
+    env = os.environ if environ is None else environ
+    return expand_output_dir(build_config(given_values(config_file, overrides, env)), env)
+
+
+def given_values(
+    config_file: str | Path | None, overrides: list[str] | None, environ: Mapping[str, str]
+) -> list[tuple[str, Any, str]]:
+    """(dotted path, value, source) of every field set by the YAML file, environment and flags, in precedence order."""
     layered: list[tuple[str, Any, str]] = []
     if config_file is not None:
         path = Path(config_file)
         layered += _flatten_yaml(read_yaml(path), str(path))
-    env = os.environ if environ is None else environ
-    layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in env_overrides(env)]
+    layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in env_overrides(environ)]
     layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in parse_overrides(overrides or [])]
-    return expand_output_dir(build_config(layered), env)
+    return layered
 
 
 # Placeholders in train.output_dir, filled from what `wandb agent` sets for each run, so every

@@ -7,12 +7,13 @@ or ``-``). The fields are never declared as options a second time: they are pars
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import typer
 
-from unet1d.config import SECTIONS, Config, load_config
+from unet1d.config import RESUMABLE_FIELDS, SECTIONS, Config, load_config
 
 # Let unknown `--field value` tokens through to our own parser instead of click's.
 CONFIG_COMMAND = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -61,4 +62,8 @@ def fields_help(sections: list[str] | None = None) -> str:
         for name, info in cls.model_fields.items():
             shown = "null" if info.default is None else info.default
             lines.append(f"  --{name} {_type_name(info.annotation)} [{shown}]  {info.description or ''}")
+    if sections is None or "train" in sections:
+        resumable = ", ".join(sorted(name.split(".")[1] for name in RESUMABLE_FIELDS))
+        wrapped = textwrap.fill(resumable, 100, initial_indent="  ", subsequent_indent="  ")
+        lines.append(f"\b\nWith --resume, the run's stored config is the base; only these may differ:\n{wrapped}")
     return "\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])

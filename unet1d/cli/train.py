@@ -2,22 +2,38 @@
 
 The same command runs from a shell, as each rank of ``accelerate launch`` / ``torchrun``, and as
 a ``wandb agent`` run. With ``--num_processes N`` (or ``--num_machines M``) outside a launch, it
-re-runs itself under Accelerate's launcher. Exit codes: 0 done, 2 a user error (including a run
-that diverged), 128 + signal when preempted (a checkpoint was saved: ``--resume auto`` continues).
+re-runs itself under Accelerate's launcher. With ``--resume``, the run's stored config is the
+base and the flags given must agree with it (except those that may change on resume). Exit
+codes: 0 done (or already finished: nothing is touched), 2 a user error (including a run that
+diverged or a launch that started fewer processes than asked), 128 + signal when preempted (a
+checkpoint was saved: ``--resume auto`` continues).
 """
 
 from __future__ import annotations
 
 import typer
 
-from unet1d.cli.common import ConfigFileOption, resolve_config
+from unet1d.cli.common import ConfigFileOption
 
 
 def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     """Train a UNet1D diffusion model; every config field is a flag (see below)."""
-    resolved = resolve_config(config, ctx.args)
-    from unet1d.training.launch import needs_launcher, run_launcher
+    from unet1d.errors import UserError
+    from unet1d.training import rundir
+    from unet1d.training.launch import launch_shortfall, needs_launcher, run_launcher
 
+    shortfall = launch_shortfall()
+    if shortfall:
+        raise UserError(shortfall)
+    resolved = rundir.resume_config(config, ctx.args)
+    finished = rundir.finished_run(resolved)
+    if finished is not None:
+        typer.echo(
+            f"{resolved.train.output_dir}: the run already finished at step {finished.final_step} "
+            f"(max_steps {resolved.train.max_steps}); nothing to do, its summary and checkpoints are left as they "
+            "were. To train further, resume with a larger --max_steps"
+        )
+        return
     if needs_launcher(resolved):
         forwarded = [*(["--config", str(config)] if config is not None else []), *ctx.args]
         code = run_launcher(resolved, forwarded)

@@ -23,6 +23,9 @@ FRAMERATE_KEYS = ("mocap_framerate", "mocap_frame_rate")  # SMPL-H and SMPL-X re
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _PICKLE_PROTOCOL = b"\x80"
+# Arrays AMASS and SMPL tools store beside poses (body shape, gender, soft tissue, translation):
+# a one-array .npz holding one of these is not a pose array.
+NON_POSE_KEYS = frozenset({"betas", "gender", "dmpls", "trans", "surface_model_type", *FRAMERATE_KEYS})
 
 
 @dataclass
@@ -194,6 +197,8 @@ def _load_npz(file: Path) -> tuple[str, str, np.ndarray, float | None]:
         if "poses" in keys:
             poses = _member(archive, "poses", file)
             return "amass", "poses", poses, _framerate(archive, keys, file)
+        if len(keys) == 1 and keys[0] in NON_POSE_KEYS:
+            raise _NotPoseData(f"no `poses` array, only `{keys[0]}` (body shape or metadata, not poses)")
         if len(keys) == 1:
             return "array", keys[0], _member(archive, keys[0], file), None
         if not keys:

@@ -2,8 +2,9 @@
 
 Reads only what runs leave in their output_dir: ``config.yaml`` (the resolved config),
 ``summary.json`` (the trainer's result), TensorBoard event files (the validation curve) and
-``eval/step-N.json`` (from ``unet1d eval``). Runs that differ only in ``train.seed`` are one
-variant; a variant's numbers are the mean and standard deviation over its seeds.
+``eval/step-N.json`` (from ``unet1d eval``). Runs whose resolved configs differ only in
+``train.seed`` (and fields that cannot change results: output paths, logging, checkpoint
+cadence) are one variant; a variant's numbers are the mean and standard deviation over its seeds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from unet1d.errors import UserError
+from unet1d.config import NO_EFFECT_FIELDS, config_from_dict
+from unet1d.errors import ConfigError, UserError
 
 EVAL_DIR = "eval"  # <run>/eval/step-N.json, written by `unet1d eval`
 CONVERGED_FRACTION = 0.9  # convergence step: first validation at 90% of the run's total loss drop
@@ -77,6 +79,50 @@ def variant_name(config: dict) -> str:
     if model.get("base_channels", 128) != 128:
         name += f"-c{model['base_channels']}"
     return name
+
+
+# Shown by variant_name itself, so not repeated as `name=value`.
+NAMED_FIELDS = {
+    "model.mid_structure",
+    "model.mid_num_heads",
+    "model.downsample",
+    "model.pose_dim",
+    "model.base_channels",
+}
+
+
+def variant_key(config: dict) -> dict[str, object]:
+    """The fields of a run's config that can change its results: all but the seed and :data:`NO_EFFECT_FIELDS`."""
+    try:
+        flat = config_from_dict(config).flat()  # fills fields an older run did not store with their defaults
+    except ConfigError:  # written by another version: compare what it stored
+        flat = {f"{section}.{name}": value for section, sub in config.items() for name, value in sub.items()}
+    if flat.get("model.mid_structure") == "conv":
+        flat.pop("model.mid_num_heads", None)  # a conv middle has no heads
+    return {key: value for key, value in flat.items() if key != "train.seed" and key not in NO_EFFECT_FIELDS}
+
+
+def variant_names(configs: list[dict]) -> list[str]:
+    """Each run's variant: runs with equal :func:`variant_key` share one, named by what sets it apart.
+
+    ``conv`` / ``attention-h8`` (:func:`variant_name`), plus ``name=value`` for every other field
+    that differs between the variants, e.g. ``conv lr=0.001`` next to ``conv lr=0.0002``.
+    """
+    keys = [variant_key(config) for config in configs]
+    distinct = list({repr(sorted(key.items())): key for key in keys}.values())
+    differing = sorted(f for f in {f for key in distinct for f in key} if len({repr(k.get(f)) for k in distinct}) > 1)
+    for shown_fields in ([f for f in differing if f not in NAMED_FIELDS], differing):
+        names = [
+            " ".join([variant_name(config), *(f"{f.split('.')[1]}={_short(key.get(f))}" for f in shown_fields)])
+            for config, key in zip(configs, keys, strict=True)
+        ]
+        if len(set(names)) == len(distinct):  # else the short name hid a difference: spell out every field
+            break
+    return names
+
+
+def _short(value: object) -> str:
+    return str(value).replace(" ", "") if isinstance(value, list) else str(value)
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -173,7 +219,13 @@ def summarize_variants(rows: list[RunRow]) -> list[VariantRow]:
 
 
 def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
-    rows = [read_run(run) for run in find_runs(paths)]
+    import yaml
+
+    runs = find_runs(paths)
+    rows = [read_run(run) for run in runs]
+    names = variant_names([yaml.safe_load((run / "config.yaml").read_text()) for run in runs])
+    for row, name in zip(rows, names, strict=True):
+        row.variant = name
     return rows, summarize_variants(rows)
 
 

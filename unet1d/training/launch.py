@@ -21,11 +21,66 @@ from unet1d.errors import UserError
 
 # Set by torchrun / accelerate launch (and MPI) in every rank they start.
 RANK_VARIABLES = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+# Accelerate's single-process ("simple") launcher sets this in the one process it starts, and the
+# rendezvous address only when it was asked for more than one process (or machine).
+SIMPLE_LAUNCHER_MARK = "ACCELERATE_USE_CPU"
+RENDEZVOUS_VARIABLES = ("MASTER_ADDR", "MASTER_PORT")
 
 
 def inside_distributed_launch(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     return any(name in env for name in RANK_VARIABLES)
+
+
+def launch_shortfall(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why this process is a degraded launch, or None.
+
+    ``accelerate launch --num_processes N`` without ``--multi_gpu`` (on a machine without GPUs, or
+    with ``--cpu``) runs Accelerate's simple launcher: one process, with a rendezvous address set
+    for the N it was asked for. Training on would quietly be a 1-process run.
+    """
+    env = os.environ if environ is None else environ
+    asked_for_many = SIMPLE_LAUNCHER_MARK in env and all(name in env for name in RENDEZVOUS_VARIABLES)
+    if not asked_for_many or inside_distributed_launch(env):
+        return None
+    return (
+        "accelerate launch was asked for more than one process but started only this one (its single-process "
+        "launcher: no --multi_gpu, or --cpu, which never starts several). To train N processes here run "
+        "`unet1d train --num_processes N ...` (it starts them for you, GPUs or CPU workers alike), or "
+        "`accelerate launch --multi_gpu --num_processes N -m unet1d.cli train ...`; for one process, drop "
+        "--num_processes from accelerate launch"
+    )
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a container's share), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads(environ: Mapping[str, str] | None = None) -> int:
+    """``OMP_NUM_THREADS`` if set, else this machine's cores split over the processes launched on it."""
+    env = os.environ if environ is None else environ
+    if env.get("OMP_NUM_THREADS", "").strip().isdigit() and int(env["OMP_NUM_THREADS"]) > 0:
+        return int(env["OMP_NUM_THREADS"])
+    local_processes = int(env.get("LOCAL_WORLD_SIZE", "1") or 1)
+    return max(1, available_cores() // max(1, local_processes))
+
+
+def apply_threads(threads: int | None, environ: Mapping[str, str] | None = None) -> int:
+    """Set torch's intra-op threads to ``train.threads`` (null: :func:`default_threads`); return the number.
+
+    More threads than the cores a run really has make OpenMP workers spin against each other's
+    runs: two runs each using every core of a 2-core machine slow each other down many times over.
+    """
+    import torch
+
+    count = threads or default_threads(environ)
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    return count
 
 
 def needs_launcher(config: Config, environ: Mapping[str, str] | None = None) -> bool:

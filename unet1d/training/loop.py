@@ -28,6 +28,7 @@ from unet1d.errors import UserError
 from unet1d.model import UNet1D, count_parameters
 from unet1d.training import checkpoints, rundir
 from unet1d.training.console import Progress
+from unet1d.training.launch import apply_threads
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
 from unet1d.training.optimization import build_optimizer
 from unet1d.training.probe import QualityProbe, numeric
@@ -77,7 +78,13 @@ class Window:
 
 
 def train(config: Config) -> TrainResult:
-    """Train ``config``'s run to ``train.max_steps``, or until SIGTERM/SIGINT (then ``exit_code`` != 0)."""
+    """Train ``config``'s run to ``train.max_steps``, or until SIGTERM/SIGINT (then ``exit_code`` != 0).
+
+    Resuming a run that already reached max_steps changes nothing and returns its summary.
+    """
+    finished = rundir.finished_run(config)
+    if finished is not None:
+        return finished
     trainer = Trainer(config)
     try:
         return trainer.run()
@@ -91,6 +98,7 @@ class Trainer:
     def __init__(self, config: Config) -> None:
         self.config, train_cfg = config, config.train
         use_cpu = resolve_cpu(config)
+        self.threads = apply_threads(config.train.threads)
         self.plan = rundir.plan_run(config)  # read-only: refuses on every rank alike
         resume_loop = checkpoints.read_marker(self.plan.resume_from)["loop"] if self.plan.resume_from else {}
         self.run_id = resolve_run_id(resume_loop.get("wandb_run_id"))
@@ -162,7 +170,8 @@ class Trainer:
         world = accelerator.num_processes
         self.progress.note(
             f"training {config.model.mid_structure}-middle UNet1D ({self.num_parameters:,} parameters) on "
-            f"{world} x {self.device.type}, {self.global_batch} poses a step, into {self.plan.output_dir}"
+            f"world size {world} ({world} x {self.device.type}, {self.threads} CPU threads each), "
+            f"{self.global_batch} poses a step, into {self.plan.output_dir}"
         )
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
@@ -336,6 +345,7 @@ class Trainer:
             "nonfinite_in_a_row": self.nonfinite_in_a_row,
             "wandb_run_id": self.run_id,
             "train_time_s": self.earlier_sessions_s + time.perf_counter() - self.started,
+            "train_loss": self.recent_train_loss(),
         }
         self.checkpoint_path = checkpoints.save_checkpoint(
             self.accelerator, self.plan.output_dir, step=self.step, model=self.network, ema=self.ema,
@@ -360,6 +370,7 @@ class Trainer:
         self.nonfinite_in_a_row = int(restored.loop["nonfinite_in_a_row"])
         self.generator.set_state(restored.rank_tensors["generator"])
         self.earlier_sessions_s = float(restored.loop.get("train_time_s", 0.0))
+        self.last_train_loss = restored.loop.get("train_loss")
 
     # ------------------------------------------------------------------------------- ending
 
@@ -374,21 +385,23 @@ class Trainer:
 
     def finish(self, exit_code: int = 0) -> TrainResult:
         elapsed = time.perf_counter() - self.started
-        steps = self.step - self.start_step
+        run_time = self.earlier_sessions_s + elapsed  # all sessions; each earlier one up to its checkpoint
         result = TrainResult(
             output_dir=str(self.plan.output_dir),
             final_step=self.step,
             train_loss=self.recent_train_loss(),
             val_loss=self.last_val.get("val/loss"),
             val_loss_ema=self.last_val.get("val/loss_ema"),
-            steps_per_s=steps / elapsed if elapsed > 0 else 0.0,
-            samples_per_s=steps * self.global_batch / elapsed if elapsed > 0 else 0.0,
+            steps_per_s=self.step / run_time if run_time > 0 else 0.0,
+            samples_per_s=self.step * self.global_batch / run_time if run_time > 0 else 0.0,
             peak_memory_mb=peak_memory_mb(self.device),
             num_parameters=self.num_parameters,
             model_size_mb=self.model_size_mb,
             checkpoint=str(self.checkpoint_path) if self.checkpoint_path else None,
             nonfinite_steps=self.nonfinite_total,
-            wall_time_s=self.earlier_sessions_s + elapsed,  # all sessions of a preempted and resumed run
+            wall_time_s=run_time,
+            session_steps=self.step - self.start_step,
+            session_time_s=elapsed,
             preempted=exit_code != 0,
             exit_code=exit_code,
             quality=self.final_evaluation() if exit_code == 0 else None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 
@@ -11,7 +11,9 @@ from pathlib import Path
 class TrainResult:
     """A run's outcome. ``exit_code`` is 0 when it reached max_steps, 128 + signal when preempted.
 
-    Rates and peak memory describe this session; ``wall_time_s`` adds the sessions before a resume.
+    ``wall_time_s``, ``steps_per_s`` and ``samples_per_s`` cover the same span: the whole run,
+    every session of a preempted and resumed run (each up to its last checkpoint, the last to its
+    end). ``session_*`` and ``peak_memory_mb`` describe the last session alone.
     """
 
     output_dir: str
@@ -27,6 +29,8 @@ class TrainResult:
     checkpoint: str | None
     nonfinite_steps: int
     wall_time_s: float
+    session_steps: int = 0
+    session_time_s: float = 0.0
     preempted: bool = False
     exit_code: int = 0
     quality: dict[str, float] | None = None  # the final evaluation's scalar scores (evaluation.final_eval_samples)
@@ -39,3 +43,9 @@ class TrainResult:
 
     def write(self, path: Path) -> None:
         path.write_text(self.to_json())
+
+    @classmethod
+    def read(cls, path: Path) -> TrainResult:
+        """A written summary; keys this version does not know are left out, missing ones take defaults."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in json.loads(path.read_text()).items() if key in known})

@@ -6,45 +6,33 @@ Checked read-only on every rank before anything starts, so a refusal reaches all
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from unet1d.config import Config, config_from_dict
+from unet1d.config import RESUMABLE_FIELDS, Config, build_config, config_from_dict, expand_output_dir, given_values
 from unet1d.errors import UserError
 from unet1d.training import checkpoints
+from unet1d.training.result import TrainResult
 from unet1d.training.tracking import RUN_ID_FILE
 
 RUN_CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
-# Fields that may differ between a run and its continuation without changing what it trains.
-NOT_THE_RUN = {
-    "train.output_dir",
-    "train.resume",
-    "train.overwrite",
-    "train.max_steps",
-    "train.checkpoint_every",
-    "train.keep_checkpoints",
-    "train.eval_every",
-    "train.max_nonfinite_steps",
-    "launch.machine_rank",
-    "launch.main_process_ip",
-    "launch.main_process_port",
-}
-NOT_THE_RUN_SECTIONS = {"logging"}
 # What a run writes into output_dir; --overwrite removes exactly these.
 RUN_OUTPUTS = (checkpoints.CHECKPOINTS_DIR, "tensorboard", "wandb", "eval", RUN_CONFIG_FILE, SUMMARY_FILE, RUN_ID_FILE)
 
 
-def run_differences(before: Config, after: Config) -> list[str]:
-    """``["optim.lr: 0.0002 -> 0.001", ...]`` over the fields that define a run."""
+def run_differences(before: Config, after: Config, sources: Mapping[str, str] | None = None) -> list[str]:
+    """``["optim.lr: the run has 0.0002, --lr gives 0.001", ...]`` over the fields that define a run."""
     old, new = before.flat(), after.flat()
     return [
-        f"{key}: {old[key]!r} -> {new[key]!r}"
+        f"{key}: the run has {old[key]!r}, {(sources or {}).get(key, 'this config')} gives {new[key]!r}"
         for key in new
-        if old.get(key) != new[key] and key not in NOT_THE_RUN and key.split(".")[0] not in NOT_THE_RUN_SECTIONS
+        if old.get(key) != new[key] and key not in RESUMABLE_FIELDS
     ]
 
 
@@ -77,8 +65,7 @@ def plan_run(config: Config) -> RunPlan:
         if differences:
             raise UserError(
                 f"cannot resume {resume_from}: the run's config differs from this one in"
-                f"{_listing(differences)}\nresume with the same settings, or start a new run "
-                "(another --output_dir, or --overwrite)"
+                f"{_listing(differences)}\n{RESUME_HINT}"
             )
         step = int(checkpoints.read_marker(resume_from)["step"])
         return RunPlan(output_dir, resume_from, step, wipe=False)
@@ -97,6 +84,65 @@ def plan_run(config: Config) -> RunPlan:
                 "pass --resume auto to continue it, or --overwrite to start it again"
             )
     return RunPlan(output_dir, None, None, wipe=False)
+
+
+RESUME_HINT = (
+    "only these may change on resume: " + ", ".join(sorted(f.split(".")[1] for f in RESUMABLE_FIELDS)) + "; "
+    "to train with other settings start a new run (another --output_dir, or --overwrite)"
+)
+
+
+def resume_config(config_file: Path | None, args: list[str], environ: Mapping[str, str] | None = None) -> Config:
+    """The config of this invocation: with ``--resume``, the run's stored config under the given settings.
+
+    Settings given (YAML file, ``UNET1D_*`` variables, flags) must agree with the stored run,
+    except :data:`RESUMABLE_FIELDS`; anything else is a :class:`UserError` naming the field, the
+    stored value and the given one. Without ``--resume`` (or with nothing stored yet) it is the
+    plain resolved config.
+    """
+    env = os.environ if environ is None else environ
+    given = given_values(config_file, args, env)
+    config = expand_output_dir(build_config(given), env)
+    stored_at = _stored_config_file(config)
+    if stored_at is None:
+        return config
+    stored = config_from_dict(yaml.safe_load(stored_at.read_text()) or {}, str(stored_at))
+    merged = expand_output_dir(build_config([*((k, v, str(stored_at)) for k, v in stored.flat().items()), *given]), env)
+    sources = {path: source for path, _, source in given}
+    conflicts = run_differences(stored, merged, sources)
+    if conflicts:
+        raise UserError(
+            f"cannot resume the run in {config.train.output_dir}: settings given differ from its stored config "
+            f"({stored_at}):{_listing(conflicts)}\n{RESUME_HINT}"
+        )
+    return merged
+
+
+def _stored_config_file(config: Config) -> Path | None:
+    """The config a resume continues: its checkpoint's, else the one output_dir holds (killed before a checkpoint)."""
+    if not config.train.resume or config.train.overwrite:
+        return None
+    source = _resume_source(config)
+    if source is not None:
+        return source / checkpoints.CONFIG_FILE
+    stored = Path(config.train.output_dir) / RUN_CONFIG_FILE
+    return stored if stored.is_file() else None
+
+
+def finished_run(config: Config) -> TrainResult | None:
+    """The summary of a run that ``--resume`` would not take a step further (it reached max_steps), else None.
+
+    Such a resume (by hand, a second ``sweep local``, a requeued agent run) must change nothing.
+    """
+    if not config.train.resume or config.train.overwrite:
+        return None
+    source = _resume_source(config)
+    summary_file = Path(config.train.output_dir) / SUMMARY_FILE
+    if source is None or not summary_file.is_file():
+        return None
+    step = int(checkpoints.read_marker(source)["step"])
+    summary = TrainResult.read(summary_file)
+    return summary if step >= config.train.max_steps and summary.final_step == step else None
 
 
 def _resume_source(config: Config) -> Path | None:
