@@ -65,11 +65,13 @@ def test_tensors_round_trip_through_safetensors(poses, tmp_path):
 
     stats = NormStats.fit(poses)
     tensors = stats.to_tensors()
-    assert set(tensors) == {"mean", "std"} and tensors["mean"].dtype == torch.float32
+    assert set(tensors) == {"mean", "std", "envelope"} and tensors["mean"].dtype == torch.float32
+    np.testing.assert_array_equal(stats.envelope, np.stack([poses.min(axis=0), poses.max(axis=0)], axis=-1))
     save_file(tensors, tmp_path / "stats.safetensors")
     loaded = NormStats.from_tensors(load_file(tmp_path / "stats.safetensors"))
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     np.testing.assert_array_equal(loaded.std, stats.std)
+    np.testing.assert_array_equal(loaded.envelope, stats.envelope)
     with pytest.raises(ValueError, match="lack"):
         NormStats.from_tensors({"mean": tensors["mean"]})
 

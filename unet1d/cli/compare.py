@@ -56,8 +56,8 @@ def compare_command(
         per_run.add_row(Path(row.run).name, row.variant, str(row.seed), *cells)
     console.print(per_run)
     console.print(
-        "conv. step: first validation step at 90% of the run's total val-loss drop; FD/MMD/limit viol./families "
-        "come from `unet1d eval` (run with --eval to fill them in)."
+        "conv. step: first validation step at 90% of the run's total val-loss drop; quality columns come from each "
+        "run's latest eval/step-N.json (the final evaluation of training, or `unet1d eval`; --eval fills in missing)."
     )
     found = print_differences(console, rows)
     if out is not None:

@@ -28,10 +28,14 @@ COLUMNS = [
     ("final_val_loss", "val loss", "{:.4f}"),
     ("best_val_loss", "best val", "{:.4f}"),
     ("converged_step", "conv. step", "{:,.0f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("one_nn_accuracy", "1-NN", "{:.3f}"),
+    ("dnn_rad", "dNN rad", "{:.3f}"),
+    ("poses_outside_limits_tol", "off limits", "{:.1%}"),
     ("frechet_distance", "FD", "{:.3f}"),
-    ("mmd", "MMD", "{:.4f}"),
-    ("limit_violation_rate", "limit viol.", "{:.2%}"),
-    ("family_coverage", "families", "{:.0%}"),
+    ("apd_cm", "APD cm", "{:.1f}"),
+    ("family_share_error", "family err", "{:.1%}"),
     ("wall_time_s", "time s", "{:,.1f}"),
     ("samples_per_s", "samples/s", "{:,.0f}"),
     ("peak_memory_mb", "peak MiB", "{:,.0f}"),
@@ -52,7 +56,15 @@ class RunRow:
     final_val_loss: float | None = None
     best_val_loss: float | None = None
     converged_step: float | None = None
+    # from the run's latest eval/step-N.json (the final evaluation, or `unet1d eval`)
+    precision: float | None = None
+    recall: float | None = None
+    one_nn_accuracy: float | None = None
+    dnn_rad: float | None = None
+    poses_outside_limits_tol: float | None = None
     frechet_distance: float | None = None
+    apd_cm: float | None = None
+    family_share_error: float | None = None
     mmd: float | None = None
     limit_violation_rate: float | None = None
     family_coverage: float | None = None
@@ -60,6 +72,12 @@ class RunRow:
     samples_per_s: float | None = None
     peak_memory_mb: float | None = None
     model_size_mb: float | None = None
+
+
+EVAL_KEYS = (
+    "precision", "recall", "one_nn_accuracy", "dnn_rad", "poses_outside_limits_tol", "frechet_distance", "apd_cm",
+    "family_share_error", "mmd", "limit_violation_rate", "family_coverage",
+)  # fmt: skip
 
 
 @dataclass
@@ -97,6 +115,7 @@ def variant_key(config: dict) -> dict[str, object]:
         flat = config_from_dict(config).flat()  # fills fields an older run did not store with their defaults
     except ConfigError:  # written by another version: compare what it stored
         flat = {f"{section}.{name}": value for section, sub in config.items() for name, value in sub.items()}
+    flat.pop("model.mid", None)  # the mid_structure/mid_num_heads pair in one word: already in the key
     if flat.get("model.mid_structure") == "conv":
         flat.pop("model.mid_num_heads", None)  # a conv middle has no heads
     return {key: value for key, value in flat.items() if key != "train.seed" and key not in NO_EFFECT_FIELDS}
@@ -190,10 +209,7 @@ def read_run(run: Path) -> RunRow:
         final_val_loss=summary.get("val_loss"),
         best_val_loss=min((value for _, value in curve), default=summary.get("val_loss")),
         converged_step=converged_step(curve),
-        frechet_distance=evaluation.get("frechet_distance"),
-        mmd=evaluation.get("mmd"),
-        limit_violation_rate=evaluation.get("limit_violation_rate"),
-        family_coverage=evaluation.get("family_coverage"),
+        **{key: evaluation.get(key) for key in EVAL_KEYS},
         wall_time_s=summary.get("wall_time_s"),
         samples_per_s=summary.get("samples_per_s"),
         peak_memory_mb=summary.get("peak_memory_mb"),
