@@ -387,12 +387,20 @@ BAD_INPUTS = {
     "body63 into smpl72": (body_into_smpl72, r"body\.npy: `array` poses have 63 columns .* use --pose_format body63"),
     "1-D array": (one_dimensional, r"flat\.npy: `array` has shape \(72,\); expected \(frames, width\)"),
     "unsupported type": (text_file, r"poses\.csv: unsupported file type '\.csv'"),
-    "fewer than one batch": (
-        tiny,
-        r"short_poses\.npz: 9 training poses \(after subsampling and holding out 1 for validation\) "
-        r"are fewer than one batch of 16",
-    ),
 }
+SMALLER_THAN_A_BATCH = (
+    r"short_poses\.npz: 9 training poses \(after subsampling and holding out 1 for validation\) "
+    r"are fewer than one batch of 16"
+)
+
+
+def test_data_smaller_than_a_batch_is_reported_with_a_warning_and_refused_by_training(tmp_path, capsys):
+    path = tiny(tmp_path)
+    code, out, err = run_cli(["data", "check", str(path), "--batch-size", "16"], capsys)
+    assert code == 0 and "short_poses.npz" in out and "ok:" not in out  # what was found is shown
+    assert err.startswith("warning: ") and re.search(SMALLER_THAN_A_BATCH, err), err
+    with pytest.raises(UserError, match=SMALLER_THAN_A_BATCH):  # what `train` checks before it starts
+        load_pose_data(cfg(path), 72, seed=0, batch_size=16)
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))

@@ -8,7 +8,7 @@ import typer
 
 from unet1d.cli.common import ConfigFileOption, command_group, resolve_config
 from unet1d.config import DataConfig, TrainConfig
-from unet1d.errors import ConfigError
+from unet1d.errors import ConfigError, UserError
 
 app = command_group("Inspect pose data.")
 
@@ -72,7 +72,11 @@ def check(
     splits = load_pose_data(data_cfg, pose_dim, seed=resolved.train.seed if seed is None else seed)
     for line in splits.report.lines(max_files=None if list_files else 20):
         typer.echo(line)
-    check_batch_size(splits, batch)
+    try:
+        check_batch_size(splits, batch)
+    except UserError as err:  # what was found is still worth reporting; only `train` must refuse it
+        typer.echo(f"warning: {err}", err=True)
+        return
     typer.echo(
         f"ok: {splits.train.shape[0]} training and {splits.val.shape[0]} validation poses of "
         f"{pose_dim} numbers; a batch of {batch} fits {splits.train.shape[0] // batch} times per epoch"

@@ -48,10 +48,12 @@ KNN_K = 20  # neighbours for precision/recall: with k = 5 two draws of the data 
 LIMIT_TOLERANCE = 0.05  # radians: a pose counts as outside only beyond this
 ENVELOPE_MARGIN = 0.1  # file data: the training range widened by 10 % of itself each side (extremes of a sample
 # understate the true range: held-out takes of the built-in poses leave the bare range in 9 % of poses, none here)
-# Structure-aware scores and which way is better: what "beats the Gaussian" is judged on.
+# Structure-aware scores and which way is better: what "beats the Gaussian" is judged on. Recall is
+# reported but left out: its balls around each *sample* grow with the samples' spread, so a diffuse
+# blob reaches the data by construction (the Gaussian baseline scores 0.94, the data 0.98); coverage
+# asks the same question with the reference's own balls (Naeem et al. 2020) and is in.
 STRUCTURE_METRICS = {
     "precision": "higher",
-    "recall": "higher",
     "density": "higher",
     "coverage": "higher",
     "one_nn_accuracy": "lower",
