@@ -114,7 +114,7 @@ def test_help_lists_config_fields_with_defaults_and_descriptions() -> None:
         assert result.returncode == 0
         assert "--mid_structure conv|attention [conv]" in result.stdout
         assert "--mid_num_heads int [8]  Attention heads in the middle block" in result.stdout
-        assert "--lr float [0.0002]" in result.stdout
+        assert "--lr float [0.001]" in result.stdout
 
 
 def test_help_does_not_import_torch_wandb_or_accelerate() -> None:

@@ -49,7 +49,7 @@ def write_amass(path: Path, frames: int = 480, width: int = 156, fps: float | No
 
 
 def cfg(path: Path | str, **fields) -> DataConfig:
-    return DataConfig(data=str(path), **fields)
+    return DataConfig(data=str(path), **{"heading": "keep", **fields})  # poses as recorded
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:

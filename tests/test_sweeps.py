@@ -28,7 +28,7 @@ def test_sweep_file_runs_our_cli(path: Path) -> None:
     train = command.index("train")
     assert command[train - 1] == "${program}" and command[-1] == "${args}"
     assert command[train + 1 : train + 3] == ["--output_dir=runs/sweeps/{sweep_id}/{run_id}", "--resume=auto"]
-    assert sweep["metric"]["name"].startswith(("val/", "train/"))
+    assert sweep["metric"]["name"].startswith(("val/", "train/", "eval/", "quality/"))  # names runs log
 
 
 @pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)

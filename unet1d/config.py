@@ -51,7 +51,9 @@ class ModelConfig(Section):
     )
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout inside residual blocks.")
     norm: Literal["batch", "group"] = Field(
-        "batch", description="Normalisation in the ResBlocks: 'batch' (BatchNorm, the seed's) or 'group' (GroupNorm)."
+        "group",
+        description="Normalisation in the ResBlocks: 'group' (GroupNorm: sampling normalises as training did) or "
+        "'batch' (the seed's BatchNorm). Same parameter count.",
     )
 
     @field_validator("channel_mults")
@@ -166,7 +168,9 @@ class DiffusionConfig(Section):
 
     num_timesteps: int = Field(1000, gt=0, description="Diffusion steps T of the forward process.")
     schedule: Literal["linear", "cosine"] = Field("cosine", description="Noise schedule for beta_t.")
-    prediction: Literal["eps", "x0", "v"] = Field("eps", description="What the network predicts.")
+    prediction: Literal["eps", "x0", "v"] = Field(
+        "v", description="What the network predicts: v (the default; measured best), eps or x0."
+    )
     min_snr_gamma: float | None = Field(
         None, gt=0, description="Min-SNR loss weighting gamma (e.g. 5.0); null = unweighted."
     )
@@ -198,7 +202,7 @@ class DataConfig(Section):
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of sequences (files) held out.")
     normalize: bool = Field(True, description="Standardise each dimension with training-split mean/std.")
     heading: Literal["keep", "canonical"] = Field(
-        "keep",
+        "canonical",
         description="'canonical' trains on poses turned to face +z and gives samples a uniform random heading "
         "(heading is a nuisance and wraps at +-pi in axis-angle); 'keep' trains on headings as recorded.",
     )
@@ -207,7 +211,7 @@ class DataConfig(Section):
 class OptimConfig(Section):
     """Optimiser, learning-rate schedule and weight averaging."""
 
-    lr: float = Field(2e-4, gt=0, description="Peak AdamW learning rate.")
+    lr: float = Field(1e-3, gt=0, description="Peak AdamW learning rate.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     beta1: float = Field(0.9, ge=0, lt=1, description="AdamW beta1.")
     beta2: float = Field(0.999, ge=0, lt=1, description="AdamW beta2.")
