@@ -205,6 +205,9 @@ class LaunchConfig(Section):
     machine_rank: int = Field(0, ge=0, description="This machine's rank in a multi-node job.")
     main_process_ip: str | None = Field(None, description="Address of rank 0 for multi-node jobs.")
     main_process_port: int = Field(29500, gt=0, lt=65536, description="Port of rank 0.")
+    collective_timeout_s: int = Field(
+        600, gt=0, description="Seconds a process waits for the others (joining, each collective) before failing."
+    )
 
 
 class LoggingConfig(Section):

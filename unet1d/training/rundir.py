@@ -32,6 +32,7 @@ NOT_THE_RUN = {
     "launch.machine_rank",
     "launch.main_process_ip",
     "launch.main_process_port",
+    "launch.collective_timeout_s",
 }
 NOT_THE_RUN_SECTIONS = {"logging"}
 # What a run writes into output_dir; --overwrite removes exactly these.
