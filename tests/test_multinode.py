@@ -8,11 +8,13 @@ one machine must stop the other instead of leaving it waiting.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -24,6 +26,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_port_between(low: int, high: int) -> int:
+    """A free port in [low, high), tried from a random start (other runs on this host use 29500)."""
+    offset = random.randrange(high - low)
+    for port in [low + (offset + i) % (high - low) for i in range(high - low)]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {low}-{high}")
 
 
 def start_machines(launcher: list[str], train_args: list[str], env: dict[str, str]) -> list[subprocess.Popen]:
@@ -111,3 +126,78 @@ def test_accelerate_cpu_launcher_across_machines_is_refused_not_raced(machines, 
     assert all(process.returncode != 0 for process in launchers), outputs
     assert all("joined no process group" in output and "--multi_gpu" in output for output in outputs), outputs
     assert not (run_dir / "checkpoints").exists() and not (run_dir / "config.yaml").exists()
+
+
+FAKE_SRUN = """#!/bin/bash
+# srun for one host: the command once per node with its SLURM_NODEID; SIGTERM passed on, like srun.
+while [[ "$1" == -* ]]; do shift; done
+pids=()
+for ((node = 0; node < SLURM_NNODES; node++)); do SLURM_NODEID=$node "$@" & pids+=($!); done
+trap 'kill -TERM "${pids[@]}" 2>/dev/null' TERM
+code=0
+for pid in "${pids[@]}"; do
+  while true; do wait "$pid"; status=$?; kill -0 "$pid" 2>/dev/null || break; done
+  [[ $status -ne 0 ]] && code=$status
+done
+exit $code
+"""
+FAKE_SCONTROL = """#!/bin/bash
+# scontrol for one host: every node is 127.0.0.1; a requeue is written down.
+case "$1 $2" in
+  "show hostnames") echo 127.0.0.1 ;;
+  "requeue "*) echo "$2" >> "$REQUEUED" ;;
+esac
+"""
+
+
+@pytest.fixture
+def slurm_job(isolated_wandb, tmp_path):
+    """``slurm_job(*train_flags)`` -> deploy/slurm/multinode.sbatch running as a 2-node job on this host."""
+    bin_dir = tmp_path / "fake-slurm"
+    bin_dir.mkdir()
+    for name, text in (("srun", FAKE_SRUN), ("scontrol", FAKE_SCONTROL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    port = free_port_between(29501, 30500)  # the script derives its port from the job id: 29500 + id % 1000
+    env = {**isolated_wandb, "PATH": f"{bin_dir}:{isolated_wandb['PATH']}", "SLURM_NNODES": "2",
+           "SLURM_JOB_NODELIST": "node[0-1]", "SLURM_JOB_ID": str(port - 29500), "SLURM_GPUS_ON_NODE": "1",
+           "SLURM_SUBMIT_DIR": str(tmp_path), "REQUEUED": str(tmp_path / "requeued"),
+           "ACCELERATE": str(Path(sys.executable).parent / "accelerate")}  # fmt: skip
+    script = Path(__file__).resolve().parents[1] / "deploy" / "slurm" / "multinode.sbatch"
+    started: list[subprocess.Popen] = []
+
+    def start(*flags: str) -> subprocess.Popen:
+        output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+        started.append(subprocess.Popen(["bash", str(script), *flags], env=env, start_new_session=True, **output))
+        return started[-1]
+
+    start.job_id = env["SLURM_JOB_ID"]
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.mark.slow
+def test_multinode_slurm_script_checkpoints_requeues_and_resumes(slurm_job, tiny_flags, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--batch_size", "16", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
+    job = slurm_job(*flags, "--max_steps", "100000")
+    deadline = time.monotonic() + 180
+    while latest_checkpoint(run_dir) is None and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert latest_checkpoint(run_dir) is not None, job.communicate(timeout=60)[0] if job.poll() is not None else ""
+    job.send_signal(signal.SIGTERM)  # Slurm's --signal=B:TERM to the batch shell
+    output, _ = job.communicate(timeout=120)
+    assert job.returncode == 143, output
+    assert "on 2 x cpu" in output and "SIGTERM: saving a checkpoint" in output
+    assert (tmp_path / "requeued").read_text().split() == [slurm_job.job_id]  # scontrol requeue <this job>
+    stopped = latest_checkpoint(run_dir)
+    step = int(stopped.name.split("-")[1])
+    assert all((stopped / f"rank-{r}.safetensors").is_file() for r in (0, 1))
+
+    requeued = slurm_job(*flags, "--max_steps", str(step + 4))  # the same job, started again by Slurm
+    output, _ = requeued.communicate(timeout=180)
+    assert requeued.returncode == 0, output
+    assert f"resumed from {stopped} at step {step}" in output and f"done: step {step + 4}" in output
