@@ -279,6 +279,9 @@ class LaunchConfig(Section):
     machine_rank: int = Field(0, ge=0, description="This machine's rank in a multi-node job.")
     main_process_ip: str | None = Field(None, description="Address of rank 0 for multi-node jobs.")
     main_process_port: int = Field(29500, gt=0, lt=65536, description="Port of rank 0.")
+    collective_timeout_s: int = Field(
+        600, gt=0, description="Seconds a process waits for the others (joining, each collective) before failing."
+    )
 
 
 class LoggingConfig(Section):
@@ -354,7 +357,7 @@ NO_EFFECT_FIELDS: frozenset[str] = frozenset(
     {
         "train.output_dir", "train.resume", "train.overwrite", "train.checkpoint_every", "train.keep_checkpoints",
         "train.eval_every", "train.max_nonfinite_steps", "train.threads",
-        "launch.machine_rank", "launch.main_process_ip", "launch.main_process_port",
+        "launch.machine_rank", "launch.main_process_ip", "launch.main_process_port", "launch.collective_timeout_s",
         "evaluation.quality_every", "evaluation.quality_samples", "evaluation.final_eval_samples",
         *(f"logging.{name}" for name in SECTIONS["logging"].model_fields),
     }

@@ -42,7 +42,16 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
         return
 
     from unet1d.training import train as run_training
+    from unet1d.training.peers import lost_peer_message, watch_launcher
 
-    result = run_training(resolved)
+    watch_launcher()
+    try:
+        result = run_training(resolved)
+    except RuntimeError as err:  # a collective failed: say that another machine is gone, not a traceback
+        message = lost_peer_message(err)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(1) from None
     if result.exit_code:
         raise typer.Exit(result.exit_code)

@@ -147,3 +147,24 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
+
+
+def refuse_unjoined_launch(environ: Mapping[str, str] | None = None) -> None:
+    """Refuse a process that a launcher meant as one of several but that joined no process group.
+
+    ``accelerate launch --cpu`` (and ``accelerate launch`` without ``--multi_gpu`` on a machine
+    with one GPU or none) uses Accelerate's simple launcher: it starts one process per launcher,
+    sets ``MASTER_ADDR`` when asked for more processes or machines, and leaves the joining to MPI
+    (``--mpirun_hostfile``), which sets the rank variables. Without MPI no rank variable is set,
+    so every launcher's process would train a run of its own into the same folder.
+    """
+    env = os.environ if environ is None else environ
+    if "ACCELERATE_USE_CPU" in env and "MASTER_ADDR" in env and not inside_distributed_launch(env):
+        raise UserError(
+            "this process was started by accelerate's simple launcher (`accelerate launch --cpu`, or without "
+            f"--multi_gpu) for several processes or machines (MASTER_ADDR={env['MASTER_ADDR']}), but it joined no "
+            "process group: that launcher starts one process per machine and only MPI (--mpirun_hostfile) joins "
+            "them, so each machine would train its own run. Launch with `accelerate launch --multi_gpu ...` "
+            "(torch's launcher; gloo on CPUs) or `unet1d train --num_processes N --num_machines M --machine_rank R "
+            "--main_process_ip IP`"
+        )

@@ -13,13 +13,14 @@ import signal
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import set_seed
+from accelerate.utils import InitProcessGroupKwargs, set_seed
 
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
@@ -28,7 +29,8 @@ from unet1d.errors import UserError
 from unet1d.model import UNet1D, count_parameters
 from unet1d.training import checkpoints, rundir
 from unet1d.training.console import Progress
-from unet1d.training.launch import apply_threads
+from unet1d.training.launch import apply_threads, refuse_unjoined_launch
+from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
 from unet1d.training.optimization import build_optimizer
 from unet1d.training.probe import QualityProbe, numeric
@@ -82,14 +84,16 @@ def train(config: Config) -> TrainResult:
 
     Resuming a run that already reached max_steps changes nothing and returns its summary.
     """
-    finished = rundir.finished_run(config)
-    if finished is not None:
-        return finished
-    trainer = Trainer(config)
-    try:
-        return trainer.run()
-    finally:
-        trainer.close()
+    refuse_unjoined_launch()
+    with hold_run_dir(Path(config.train.output_dir)):  # one writer per run folder, before anything reads it
+        finished = rundir.finished_run(config)
+        if finished is not None:
+            return finished
+        trainer = Trainer(config)
+        try:
+            return trainer.run()
+        finally:
+            trainer.close()
 
 
 class Trainer:
@@ -109,6 +113,7 @@ class Trainer:
             step_scheduler_with_optimizer=False,  # we step it once per optimiser step, whatever the world size
             log_with=self.tracking.trackers,
             dynamo_backend="inductor" if train_cfg.compile else "no",
+            kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=config.launch.collective_timeout_s))],
         )
         self.exit_code = 1  # until run() says otherwise: an exception is a failed run
         try:
