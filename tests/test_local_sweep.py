@@ -110,6 +110,8 @@ def test_a_grid_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
     by_variant = {r["variant"]: r["final_val_loss"] for r in compared["runs"]}
     assert loss["difference"] == pytest.approx(by_variant[loss["variant"]] - by_variant[loss["reference"]])
     assert loss["low"] is None and loss["within_noise"] is None  # one seed each: no interval
+    report = tmp_path / "tiny" / "report"
+    assert (report / "losses.png").is_file() and "](losses.png)" in (report / "report.md").read_text()
 
 
 def test_random_sweeps_need_a_count(tmp_path: Path) -> None:

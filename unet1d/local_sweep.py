@@ -59,6 +59,25 @@ def load_state(root: Path) -> list[LocalRun]:
         raise UserError(f"{path}: not a local sweep record ({err}); move it away to start the sweep afresh") from None
 
 
+COMPARED = ("finished", "stopped")  # states whose runs `compare --sweep` lines up (stopped ones left a summary)
+
+
+def sweep_run_dirs(root: Path) -> list[Path]:
+    """The folders of the finished and early-stopped runs ``root/sweep.json`` lists; a UserError if it lists none."""
+    if not (root / STATE_FILE).is_file():
+        raise UserError(
+            f"--sweep {root}: no {STATE_FILE} there; give the folder `unet1d sweep local` made (runs/sweeps/<sweep>)"
+        )
+    runs = load_state(root)
+    folders = [
+        root / run.run_id for run in runs if run.state in COMPARED and (root / run.run_id / "summary.json").is_file()
+    ]
+    if not folders:
+        states = ", ".join(f"{run.run_id}: {run.state}" for run in runs) or "no runs"
+        raise UserError(f"--sweep {root}: no finished or stopped run with a summary.json to compare ({states})")
+    return folders
+
+
 def save_state(root: Path, runs: list[LocalRun]) -> None:
     """Write ``sweep.json`` atomically: a killed sweep never leaves half a record."""
     root.mkdir(parents=True, exist_ok=True)

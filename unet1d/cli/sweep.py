@@ -99,7 +99,8 @@ def local(
     parallel: Annotated[int, typer.Option("--parallel", min=1, help="Runs at a time (CPU cores shared).")] = 1,
 ) -> None:
     """Run any sweep (grid, random, bayes, hyperband early termination) here on W&B's own engine, with
-    no W&B server and W&B offline; then compare the runs. Run it again to resume unfinished runs.
+    no W&B server and W&B offline; then compare the runs (compare.json, report/). Run it again to resume
+    unfinished runs.
 
     Extra --field overrides apply to every run (e.g. --max_steps 200 --base_channels 32 on a CPU).
     """
@@ -125,9 +126,9 @@ def local(
     typer.echo(f"{root}: {len(runs)} runs, {len(stopped)} early-terminated, {len(failed)} failed")
     if failed:
         typer.echo(f"failed (resume them by running this command again): {', '.join(failed)}")
-    if any(run.state == "finished" for run in runs):
+    if any(run.state in ("finished", "stopped") for run in runs):
         from unet1d.cli.compare import compare_command
 
-        compare_command([root], out=root / "compare.json")
+        compare_command(sweep=root, out=root / "compare.json", report=root / "report")
     if failed:
         raise typer.Exit(1)

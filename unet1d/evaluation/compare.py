@@ -28,6 +28,8 @@ COLUMNS = [
     ("final_val_loss", "val loss", "{:.4f}"),
     ("best_val_loss", "best val", "{:.4f}"),
     ("converged_step", "conv. step", "{:,.0f}"),
+    ("steps_to_common", "steps to common", "{:,.0f}"),  # evaluation/convergence.py: one threshold for all runs
+    ("seconds_to_common", "s to common", "{:,.1f}"),
     ("precision", "precision", "{:.3f}"),
     ("recall", "recall", "{:.3f}"),
     ("one_nn_accuracy", "1-NN", "{:.3f}"),
@@ -56,6 +58,8 @@ class RunRow:
     final_val_loss: float | None = None
     best_val_loss: float | None = None
     converged_step: float | None = None
+    steps_to_common: float | None = None  # to the common val-loss threshold (filled by compare_runs)
+    seconds_to_common: float | None = None
     # from the run's latest eval/step-N.json (the final evaluation, or `unet1d eval`)
     precision: float | None = None
     recall: float | None = None
@@ -242,6 +246,9 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
     names = variant_names([yaml.safe_load((run / "config.yaml").read_text()) for run in runs])
     for row, name in zip(rows, names, strict=True):
         row.variant = name
+    from unet1d.evaluation.convergence import add_common_convergence
+
+    add_common_convergence(rows)
     return rows, summarize_variants(rows)
 
 
