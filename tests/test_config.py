@@ -177,3 +177,13 @@ def test_output_dir_placeholders_come_from_the_wandb_agent() -> None:
     assert resolve(*args).train.output_dir == Path("runs/local/local")
     with pytest.raises(ConfigError, match=r"unknown placeholder 'user'; allowed: \{run_id\}, \{sweep_id\}"):
         resolve("--output_dir", "runs/{user}")
+
+
+def test_a_config_stored_before_newer_fields_keeps_what_it_trained_with() -> None:
+    """Checkpoints written before model.norm and data.heading existed used BatchNorm and recorded headings."""
+    stored = Config().model_dump(mode="json")
+    del stored["model"]["norm"], stored["data"]["heading"]
+    old = config_from_dict(stored)
+    assert old.model.norm == "batch" and old.data.heading == "keep"
+    assert Config().model.norm == "group" and Config().data.heading == "canonical"  # today's defaults differ
+    assert config_from_dict(Config().model_dump(mode="json")) == Config()  # what is stored wins

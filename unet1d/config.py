@@ -589,9 +589,17 @@ def format_validation_error(
     return "invalid configuration:\n  " + "\n  ".join(lines) if len(lines) > 1 else "invalid configuration: " + lines[0]
 
 
+# Fields added after runs were first stored, with the value every run stored before them used (not
+# today's default): a checkpoint from then rebuilds the network and data it was trained with.
+STORED_BEFORE = {"model.norm": "batch", "data.heading": "keep"}
+
+
 def config_from_dict(data: Mapping[str, Any], origin: str = "checkpoint") -> Config:
-    """Rebuild a config stored as a nested dict (checkpoints, W&B run configs)."""
-    return build_config(_flatten_yaml(data, origin))
+    """Rebuild a config stored as a nested dict (checkpoints, W&B run configs); see :data:`STORED_BEFORE`."""
+    layered = _flatten_yaml(data, origin)
+    stored = {path for path, _, _ in layered}
+    legacy = [(path, value, f"{origin} (stored before {path} existed)") for path, value in STORED_BEFORE.items()]
+    return build_config([item for item in legacy if item[0] not in stored] + layered)
 
 
 def with_overrides(config: Config, args: list[str], origin: str = "checkpoint") -> Config:
