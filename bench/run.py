@@ -487,6 +487,20 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
+def sampling_table(samp: dict[str, Any]) -> str:
+    """DDPM-1000, DDIM-50, DDIM-20 from one checkpoint: speed and quality."""
+    lines = [
+        f"| sampler ({samp['parameters']:,}-parameter checkpoint, {samp['num_poses']} poses) | poses/s | FD | "
+        "precision | recall | outside limits |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in samp["samplers"].items():
+        s = row["scores"]
+        lines.append(f"| {name} | {row['poses_per_s']:.1f} | {s['frechet_distance']:.2f} | {s['precision']:.3f} | "
+                     f"{s['recall']:.3f} | {s['poses_outside_limits_tol']:.1%} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def table(result: dict[str, Any]) -> str:
     """The one table, as the README shows it."""
     env, train = result["environment"], result["training"]
@@ -518,17 +532,7 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | {train['parameters'][name]:,} | {train['gflop_per_sample'][name]:.3f} | {rate:.1f} |")
     if "sampling" not in result:  # --only training
         return "\n".join(lines)
-    samp = result["sampling"]
-    lines += [
-        "",
-        f"| sampler ({samp['parameters']:,}-parameter checkpoint, {samp['num_poses']} poses) | poses/s | FD | "
-        "precision | recall | outside limits |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, row in samp["samplers"].items():
-        s = row["scores"]
-        lines.append(f"| {name} | {row['poses_per_s']:.1f} | {s['frechet_distance']:.2f} | {s['precision']:.3f} | "
-                     f"{s['recall']:.3f} | {s['poses_outside_limits_tol']:.1%} |")  # fmt: skip
+    lines += ["", sampling_table(result["sampling"])]
     qpc = result["quality_per_compute"]
     lines += [
         "",
@@ -571,33 +575,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--compile-mode", choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
         help="Train the harness with train.compile in this mode (and compile our bare networks alike).",
     )  # fmt: skip
-    parser.add_argument("--only", choices=["all", "training"], default="all", help="'training': items 1 and 2 only.")
+    parser.add_argument(
+        "--only", choices=["all", "training", "sampling"], default="all",
+        help="'training': the harness and the peers only; 'sampling': the samplers only (--checkpoint: a real run).",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     settings, device = MODES[mode], torch.device(args.device)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result: dict[str, Any] = {"mode": mode, "settings": asdict(settings), "environment": environment(device)}
     with tempfile.TemporaryDirectory(prefix="unet1d-bench-") as tmp:
         root = Path(tmp)
-        result["help_s"] = bench_help(settings.help_repeats)
-        result["training"] = bench_training(settings, device, root, args.profile, args.compile_mode)
-        result["harness_efficiency"] = result["training"]["harness_efficiency"]
-        result["vs_peers"] = result["training"]["vs_peers"]
+        if args.only in ("all", "training"):
+            result["help_s"] = bench_help(settings.help_repeats)
+            result["training"] = bench_training(settings, device, root, args.profile, args.compile_mode)
+            result["harness_efficiency"] = result["training"]["harness_efficiency"]
+            result["vs_peers"] = result["training"]["vs_peers"]
     with tempfile.TemporaryDirectory(prefix="unet1d-bench-") as tmp:
         root = Path(tmp)
-        if args.only == "all":
+        if args.only in ("all", "sampling"):
             run = Path(args.checkpoint) if args.checkpoint else train_small(settings, device, root)
             result["sampling"] = bench_sampling(settings, device, run)
             result["ddim50_speedup"] = result["sampling"]["ddim50_speedup"]
             result["ddim50_fd_ratio"] = result["sampling"]["ddim50_fd_ratio"]
+        if args.only == "all":
             harness_rate = result["training"]["samples_per_s"]["harness"]
             result["quality_per_compute"] = bench_quality_per_compute(settings, device, root, harness_rate)
             result["mid_block"] = bench_mid_block(settings, device)
     result["total_s"] = time.perf_counter() - started
-    print(table(result))
-    if result["training"]["profile"]:
+    result["cpu_s"] = time.process_time() - cpu_started  # well under total_s x threads: the machine was shared
+    if "training" in result:
+        print(table(result))
+    else:
+        samp = result["sampling"]
+        print(sampling_table(samp) + f"\nddim50_speedup {samp['ddim50_speedup']:.1f}, "
+              f"ddim50_fd_ratio {samp['ddim50_fd_ratio']:.3f}")  # fmt: skip
+    if result.get("training", {}).get("profile"):
         print("\n" + result["training"]["profile"])
-    print(f"\ntotal {result['total_s']:.0f} s")
+    print(f"\ntotal {result['total_s']:.0f} s wall, {result['cpu_s']:.0f} s CPU")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.json}")
