@@ -63,3 +63,10 @@ for sweep in resolution heads; do
 done
 COLUMNS=220 python3 -m unet1d.cli compare "$RUNS/resolution" "$RUNS/heads" --eval --num-samples 2000 \
   -o "$OUT/compare_gpu.json" 2>&1 | tee "$OUT/compare_gpu.txt"
+# The samplers on a trained default-size checkpoint (the first run above, STEPS steps of the 5.8M network):
+# bench/run.py's own --quick checkpoint is a 300-step 0.37M network, too weak for DDIM (see the README's Speed).
+TRAINED=$(ls -d "$RUNS"/resolution/*/checkpoints 2>/dev/null | head -1)
+if [ -n "$TRAINED" ]; then
+  python3 bench/run.py --only sampling --device "$DEVICE" --checkpoint "$(dirname "$TRAINED")" \
+    --json "$OUT/samplers_$DEVICE.json" 2>&1 | grep -v Warning | tee "$OUT/samplers_$DEVICE.txt"
+fi
