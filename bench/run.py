@@ -155,7 +155,8 @@ class HarnessRun:
 class BareRun:
     """The textbook DDPM step around any network ``(B, 1, L), (B,) -> (B, 1, L)``: forward, MSE, backward, AdamW.
 
-    Same data tensor, batch, noise schedule and optimiser settings as the harness; nothing else.
+    Same data tensor, batch, noise schedule, prediction target (eps, x0 or v, so our samplers read a
+    peer's output right) and optimiser settings as the harness; nothing else.
     """
 
     def __init__(
@@ -168,6 +169,7 @@ class BareRun:
         optim = config.optim
         self.optimizer = torch.optim.AdamW(network.parameters(), lr=optim.lr, betas=(optim.beta1, optim.beta2))
         self.schedule = NoiseSchedule.from_config(config.diffusion)
+        self.prediction = config.diffusion.prediction  # the target the samplers will read the output as
         self.generator = torch.Generator(device=device).manual_seed(0)
 
     def steps(self, count: int) -> None:
@@ -179,7 +181,7 @@ class BareRun:
             x_t = self.schedule.add_noise(x0, noise, t)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 output = self.network(x_t[:, None, :], t)[:, 0, :]
-            loss = F.mse_loss(output.float(), noise)
+            loss = F.mse_loss(output.float(), self.schedule.target(x0, noise, t, self.prediction))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
