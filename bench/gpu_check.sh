@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# One prepared GPU session: CUDA tests, the mid-block speed table, and a short comparison of the
-# middle block (conv vs attention, 18 vs 72 positions, 4/8/16 heads) trained and evaluated on the GPU.
+# One prepared GPU session: CUDA tests, the mid-block speed table, bench/run.py (eager, then each
+# train.compile_mode, then resume across a compiled run), and a short comparison of the middle block
+# (conv vs attention, 18 vs 72 positions, 4/8/16 heads) trained and evaluated on the GPU.
+# BENCH="" runs bench/run.py at its full size; COMPILE_MODES="reduce-overhead" measures one mode.
 #   OUT=bench/results STEPS=1500 bash bench/gpu_check.sh
 # A CPU dry run of the same plumbing: DEVICE=cpu STEPS=20 EXTRA="--base_channels 8" bash bench/gpu_check.sh
 set -uo pipefail
@@ -17,6 +19,35 @@ python3 -m pytest -q tests/test_cuda.py 2>&1 | tail -15 | tee "$OUT/cuda_tests.t
 if [ "$DEVICE" = cuda ]; then
   python3 bench/mid_block.py --device cuda --json "$OUT/mid_block_cuda.json" 2>&1 | tee "$OUT/mid_block_cuda.txt"
 fi
+# Speed you can quote (bench/run.py): every item on this device, then the training items per train.compile_mode
+# (compiled harness and compiled bare loop side by side; eager peers), then resume across a compiled run.
+BENCH=${BENCH:---quick}
+python3 bench/run.py $BENCH --device "$DEVICE" --json "$OUT/run_$DEVICE.json" 2>&1 | grep -v Warning \
+  | tee "$OUT/run_$DEVICE.txt"
+for mode in ${COMPILE_MODES:-default reduce-overhead max-autotune-no-cudagraphs}; do
+  python3 bench/run.py $BENCH --only training --device "$DEVICE" --compile-mode "$mode" \
+    --json "$OUT/run_${DEVICE}_compile_$mode.json" 2>&1 | grep -E "^\||^device|Error|error" \
+    | tee "$OUT/run_${DEVICE}_compile_$mode.txt"
+done
+# A compiled run killed at step 10 and resumed must end where an uninterrupted one does (eager as the control).
+RESUME=/tmp/unet1d-compile-resume
+rm -rf "$RESUME"
+TINY=(--base_channels 32 --batch_size 64 --eval_every 10 --checkpoint_every 10 --quality_every 0
+      --final_eval_samples 0 --wandb_mode disabled --progress none --device "$DEVICE")
+for mode in ${RESUME_MODES:-eager reduce-overhead}; do
+  flags=(--compile false)
+  [ "$mode" = eager ] || flags=(--compile true --compile_mode "$mode")
+  python3 -m unet1d.cli train "${TINY[@]}" "${flags[@]}" --max_steps 20 --output_dir "$RESUME/$mode-straight" >/dev/null
+  python3 -m unet1d.cli train "${TINY[@]}" "${flags[@]}" --max_steps 10 --output_dir "$RESUME/$mode-resumed" >/dev/null
+  python3 -m unet1d.cli train --output_dir "$RESUME/$mode-resumed" --resume auto --max_steps 20 >/dev/null
+  python3 - "$RESUME/$mode" <<'PY' 2>&1 | tee -a "$OUT/compile_resume.txt"
+import sys
+from safetensors.torch import load_file
+a, b = (load_file(f"{sys.argv[1]}-{k}/checkpoints/step-20/model.safetensors") for k in ("straight", "resumed"))
+diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+print(f"{sys.argv[1].rsplit('/', 1)[1]}: resumed vs uninterrupted, max |weight difference| {diff:.3g}", "(bit-identical)" if diff == 0 else "")
+PY
+done
 RUNS=/tmp/unet1d-gpu-runs
 rm -rf "$RUNS"
 COMMON=(--max_steps "$STEPS" --eval_every 100 --checkpoint_every "$STEPS" --device "$DEVICE" --wandb_mode disabled
@@ -32,3 +63,10 @@ for sweep in resolution heads; do
 done
 COLUMNS=220 python3 -m unet1d.cli compare "$RUNS/resolution" "$RUNS/heads" --eval --num-samples 2000 \
   -o "$OUT/compare_gpu.json" 2>&1 | tee "$OUT/compare_gpu.txt"
+# The samplers on a trained default-size checkpoint (the first run above, STEPS steps of the 5.8M network):
+# bench/run.py's own --quick checkpoint is a 300-step 0.37M network, too weak for DDIM (see the README's Speed).
+TRAINED=$(ls -d "$RUNS"/resolution/*/checkpoints 2>/dev/null | head -1)
+if [ -n "$TRAINED" ]; then
+  python3 bench/run.py --only sampling --device "$DEVICE" --checkpoint "$(dirname "$TRAINED")" \
+    --json "$OUT/samplers_$DEVICE.json" 2>&1 | grep -v Warning | tee "$OUT/samplers_$DEVICE.txt"
+fi

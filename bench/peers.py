@@ -4,15 +4,22 @@
 
 diffusers has no configuration of exactly our size, so two of its 1D UNets bracket ours
 (2.6M and 10.5M parameters). Reported: parameters, training-step and sampling-step time relative
-to our conv model, and the bytes autograd saves for backward. (lucidrains' Unet1D is not here:
-its package imports torchvision at import time, which has no matching CPU build beside torch
-2.13 on our CI machines.)
+to our conv model, and the bytes autograd saves for backward.
+
+The matched-size peers that ``bench/run.py`` trains are built here too: diffusers' ResNet-style
+temporal UNet (:func:`diffusers_temporal_unet`) and lucidrains' ``Unet1D``
+(:func:`lucidrains_unet`), whose 1D module is loaded without its package ``__init__`` (which
+imports torchvision, not needed by the 1D network and without a CPU build beside our torch).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import sys
+import types
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -31,15 +38,73 @@ def diffusers_unet(channels: tuple[int, int, int]) -> torch.nn.Module:
         mid_block_type="UNetMidBlock1D", out_block_type=None, act_fn=None,
     )  # fmt: skip
 
-    class Wrapped(torch.nn.Module):  # (B, 1, 72), (B,) -> (B, 1, 72), like ours
-        def __init__(self) -> None:
-            super().__init__()
-            self.inner = model
+    return _SampleOutput(model)  # (B, 1, 72), (B,) -> (B, 1, 72), like ours
 
-        def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return self.inner(x, t).sample
 
-    return Wrapped()
+class _SampleOutput(torch.nn.Module):
+    """diffusers returns an output object; ours and lucidrains' return the tensor: (B, 1, L) -> (B, 1, L)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.inner(x, t).sample
+
+
+def diffusers_temporal_unet(width: int = 80) -> torch.nn.Module:
+    """diffusers' ResNet-style 1D UNet (Janner et al.'s temporal UNet: conv ResNet blocks, positional
+    time embedding, like ours), widths (w, 2w, 4w); width 80 has 6.20M parameters (ours: 5.80M;
+    its GroupNorm needs multiples of 8, and 72 gives 5.02M)."""
+    from diffusers import UNet1DModel
+
+    model = UNet1DModel(
+        sample_size=72, in_channels=1, out_channels=1, block_out_channels=(width, 2 * width, 4 * width),
+        down_block_types=("DownResnetBlock1D",) * 3, up_block_types=("UpResnetBlock1D",) * 2,
+        mid_block_type="MidResTemporalBlock1D", out_block_type="OutConv1DBlock", time_embedding_type="positional",
+        act_fn="mish", use_timestep_embedding=True, flip_sin_to_cos=False, freq_shift=1, extra_in_channels=0,
+        norm_num_groups=8, layers_per_block=1, downsample_each_block=False,
+    )  # fmt: skip
+    return _SampleOutput(model)
+
+
+def load_lucidrains_1d() -> types.ModuleType:
+    """lucidrains' ``denoising_diffusion_pytorch_1d`` module, without running its package ``__init__``.
+
+    The package ``__init__`` imports the 2D code and through it torchvision; the 1D module needs only
+    torch, einops, ema-pytorch, accelerate and tqdm. A bare package object with the right ``__path__``
+    stands in for the real one so the module's own ``from denoising_diffusion_pytorch.version import``
+    resolves without it.
+    """
+    name = "denoising_diffusion_pytorch"
+    module_name = f"{name}.denoising_diffusion_pytorch_1d"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    try:
+        package_dir = Path(metadata.distribution("denoising-diffusion-pytorch").locate_file(name))
+    except metadata.PackageNotFoundError:
+        raise ImportError(
+            "denoising-diffusion-pytorch is not installed: pip install --no-deps denoising-diffusion-pytorch==2.3.4 "
+            "(its declared torchvision would replace a CPU torch with a CUDA build)"
+        ) from None
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [str(package_dir)]
+        sys.modules[name] = package
+    spec = importlib.util.spec_from_file_location(module_name, package_dir / "denoising_diffusion_pytorch_1d.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no 1D module in {package_dir}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def lucidrains_unet(dim: int = 40) -> torch.nn.Module:
+    """lucidrains' ``Unet1D`` (ResNet blocks, linear attention per stage, full attention in the middle)
+    on one channel; dim 40 with mults (1, 2, 4, 8) has 6.05M parameters (ours: 5.80M; its time embedding
+    needs an even dim, and 38 gives 5.49M)."""
+    return load_lucidrains_1d().Unet1D(dim, dim_mults=(1, 2, 4, 8), channels=1)
 
 
 def main() -> None:

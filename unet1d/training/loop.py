@@ -15,12 +15,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import InitProcessGroupKwargs, set_seed
+from accelerate.utils import InitProcessGroupKwargs, TorchDynamoPlugin, set_seed
 
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
@@ -112,8 +113,8 @@ class Trainer:
             mixed_precision=train_cfg.mixed_precision,
             step_scheduler_with_optimizer=False,  # we step it once per optimiser step, whatever the world size
             log_with=self.tracking.trackers,
-            dynamo_backend="inductor" if train_cfg.compile else "no",
             kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=config.launch.collective_timeout_s))],
+            **compile_options(config),
         )
         self.exit_code = 1  # until run() says otherwise: an exception is a failed run
         try:
@@ -447,6 +448,16 @@ def resolve_cpu(config: Config) -> bool:
     if use_cpu and precision == "fp16":
         raise UserError("mixed_precision=fp16 needs a GPU; on the CPU use --mixed_precision bf16 (or no)")
     return use_cpu
+
+
+def compile_options(config: Config) -> dict[str, Any]:
+    """Accelerate's compile arguments: inductor with ``train.compile_mode`` when ``train.compile``, else none.
+
+    Checkpoints hold the unwrapped network, so their keys and resume do not depend on the mode.
+    """
+    if not config.train.compile:
+        return {"dynamo_backend": "no"}
+    return {"dynamo_plugin": TorchDynamoPlugin(backend="inductor", mode=config.train.compile_mode)}
 
 
 def micro_batch_size(config: Config) -> int:
