@@ -134,3 +134,16 @@ def test_file_data_limits_are_the_training_envelope(tmp_path) -> None:
     assert reference.limits_kind == "envelope" and reference.name == "val"
     assert limit_scores(reference.poses, reference.limits)["poses_outside_limits_tol"] < 0.05
     assert np.all(reference.limits[:3] == [[-np.pi, np.pi]] * 3)  # heading free
+
+
+def test_the_scoring_modules_the_training_probe_imports_do_not_import_training() -> None:
+    """training/probe.py imports evaluation.quality and evaluation.sampling: they must stay free of training."""
+    import subprocess
+    import sys
+
+    check = (
+        "import sys, unet1d.evaluation.quality, unet1d.evaluation.sampling;"
+        "print(sorted(m for m in sys.modules if m.startswith(('unet1d.training', 'unet1d.cli'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
