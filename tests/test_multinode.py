@@ -76,7 +76,7 @@ def test_two_machines_train_one_run_with_one_writer(machines, tiny_flags, tmp_pa
     launchers = machines(["--multi_gpu", "--num_processes", "2"], [*args, "--wandb_mode", "offline"])
     outputs = [process.communicate(timeout=240)[0] for process in launchers]
     assert [process.returncode for process in launchers] == [0, 0], outputs
-    assert "on 2 x cpu" in outputs[0]
+    assert "world size 2 (2 x cpu" in outputs[0]
     assert "".join(outputs).count("done: step 20") == 1  # one main process in the whole group
 
     checkpoints = sorted(path.name for path in (run_dir / "checkpoints").iterdir())
@@ -191,7 +191,7 @@ def test_multinode_slurm_script_checkpoints_requeues_and_resumes(slurm_job, tiny
     job.send_signal(signal.SIGTERM)  # Slurm's --signal=B:TERM to the batch shell
     output, _ = job.communicate(timeout=120)
     assert job.returncode == 143, output
-    assert "on 2 x cpu" in output and "SIGTERM: saving a checkpoint" in output
+    assert "world size 2 (2 x cpu" in output and "SIGTERM: saving a checkpoint" in output
     assert (tmp_path / "requeued").read_text().split() == [slurm_job.job_id]  # scontrol requeue <this job>
     stopped = latest_checkpoint(run_dir)
     step = int(stopped.name.split("-")[1])

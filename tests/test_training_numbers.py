@@ -34,6 +34,7 @@ from unet1d.training.result import TrainResult
 
 STEPS, WARMUP, ACCUM, CLIP, GRAD_NORM_EVERY, BATCH, LR = 12, 4, 2, 0.05, 2, 32, 2e-3
 RECORDED_RUN = [
+    "--prediction", "eps",  # the hand computations below recover the noise as the target
     "--max_steps", str(STEPS), "--warmup_steps", str(WARMUP), "--grad_accum_steps", str(ACCUM),
     "--grad_clip", str(CLIP), "--log_every", "1", "--grad_norm_every", str(GRAD_NORM_EVERY),
     "--batch_size", str(BATCH), "--lr", str(LR), "--eval_every", "1000", "--checkpoint_every", "1000",

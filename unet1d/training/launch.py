@@ -35,19 +35,23 @@ def inside_distributed_launch(environ: Mapping[str, str] | None = None) -> bool:
 def launch_shortfall(environ: Mapping[str, str] | None = None) -> str | None:
     """Why this process is a degraded launch, or None.
 
-    ``accelerate launch --num_processes N`` without ``--multi_gpu`` (on a machine without GPUs, or
-    with ``--cpu``) runs Accelerate's simple launcher: one process, with a rendezvous address set
-    for the N it was asked for. Training on would quietly be a 1-process run.
+    ``accelerate launch --num_processes N`` (or ``--num_machines M``) without ``--multi_gpu`` (on a
+    machine with one GPU or none, or with ``--cpu``) runs Accelerate's simple launcher: one process
+    per launcher, with a rendezvous address set for the N it was asked for, and the joining left to
+    MPI (``--mpirun_hostfile``, which sets the rank variables). Without it every launcher's process
+    would quietly train a 1-process run of its own, all of them into the same folder.
     """
     env = os.environ if environ is None else environ
-    asked_for_many = SIMPLE_LAUNCHER_MARK in env and all(name in env for name in RENDEZVOUS_VARIABLES)
+    asked_for_many = SIMPLE_LAUNCHER_MARK in env and RENDEZVOUS_VARIABLES[0] in env
     if not asked_for_many or inside_distributed_launch(env):
         return None
     return (
-        "accelerate launch was asked for more than one process but started only this one (its single-process "
-        "launcher: no --multi_gpu, or --cpu, which never starts several). To train N processes here run "
+        f"accelerate launch was asked for several processes or machines (MASTER_ADDR={env['MASTER_ADDR']}) but "
+        "started only this one, which joined no process group (its single-process launcher: no --multi_gpu, or "
+        "--cpu, which never starts several; only MPI joins those). To train N processes here run "
         "`unet1d train --num_processes N ...` (it starts them for you, GPUs or CPU workers alike), or "
-        "`accelerate launch --multi_gpu --num_processes N -m unet1d.cli train ...`; for one process, drop "
+        "`accelerate launch --multi_gpu --num_processes N -m unet1d.cli train ...` (gloo on CPUs; add "
+        "--num_machines M --machine_rank R --main_process_ip IP across machines); for one process, drop "
         "--num_processes from accelerate launch"
     )
 
@@ -147,24 +151,3 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
-
-
-def refuse_unjoined_launch(environ: Mapping[str, str] | None = None) -> None:
-    """Refuse a process that a launcher meant as one of several but that joined no process group.
-
-    ``accelerate launch --cpu`` (and ``accelerate launch`` without ``--multi_gpu`` on a machine
-    with one GPU or none) uses Accelerate's simple launcher: it starts one process per launcher,
-    sets ``MASTER_ADDR`` when asked for more processes or machines, and leaves the joining to MPI
-    (``--mpirun_hostfile``), which sets the rank variables. Without MPI no rank variable is set,
-    so every launcher's process would train a run of its own into the same folder.
-    """
-    env = os.environ if environ is None else environ
-    if "ACCELERATE_USE_CPU" in env and "MASTER_ADDR" in env and not inside_distributed_launch(env):
-        raise UserError(
-            "this process was started by accelerate's simple launcher (`accelerate launch --cpu`, or without "
-            f"--multi_gpu) for several processes or machines (MASTER_ADDR={env['MASTER_ADDR']}), but it joined no "
-            "process group: that launcher starts one process per machine and only MPI (--mpirun_hostfile) joins "
-            "them, so each machine would train its own run. Launch with `accelerate launch --multi_gpu ...` "
-            "(torch's launcher; gloo on CPUs) or `unet1d train --num_processes N --num_machines M --machine_rank R "
-            "--main_process_ip IP`"
-        )

@@ -30,7 +30,7 @@ from unet1d.errors import UserError
 from unet1d.model import UNet1D, count_parameters
 from unet1d.training import checkpoints, rundir
 from unet1d.training.console import Progress
-from unet1d.training.launch import apply_threads, refuse_unjoined_launch
+from unet1d.training.launch import apply_threads, launch_shortfall
 from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
 from unet1d.training.optimization import build_optimizer
@@ -85,7 +85,9 @@ def train(config: Config) -> TrainResult:
 
     Resuming a run that already reached max_steps changes nothing and returns its summary.
     """
-    refuse_unjoined_launch()
+    shortfall = launch_shortfall()  # the CLI checks first; a library caller gets the same refusal
+    if shortfall:
+        raise UserError(shortfall)
     with hold_run_dir(Path(config.train.output_dir)):  # one writer per run folder, before anything reads it
         finished = rundir.finished_run(config)
         if finished is not None:
