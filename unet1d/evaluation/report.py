@@ -24,14 +24,9 @@ def elide(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
-def number_format(fmt: str) -> str:
-    """A column's format for a difference or an interval: a percentage difference stays readable as a fraction."""
-    return fmt.replace("%", "f") if "%" in fmt else fmt
-
-
 def difference_cells(found: Any, fmt: str) -> tuple[str, str, str]:
-    """(difference, interval, note) of one :class:`~unet1d.evaluation.stats.Difference`."""
-    fmt = number_format(fmt)
+    """(difference, interval, note) of one :class:`~unet1d.evaluation.stats.Difference`, in the column's format
+    (a share's difference reads as percentage points: 15.4% for 0.154)."""
     interval = "-" if found.low is None else f"[{fmt.format(found.low)}, {fmt.format(found.high)}]"
     return fmt.format(found.difference), interval, NOISE_NOTES[found.within_noise]
 
