@@ -109,9 +109,9 @@ MUTATIONS = [
         ["tests/test_compare.py"],
     ),
     Mutation(
-        "eval-radians", "eval scores in radians instead of normalised units", "unet1d/evaluation/evaluate.py",
-        "        checkpoint.stats.normalize(samples),\n        checkpoint.stats.normalize(reference),\n",
-        "        samples,\n        reference,\n",
+        "eval-radians", "eval scores in radians instead of normalised units", "unet1d/evaluation/quality.py",
+        "        return self.features.normalize(canonical_heading(poses)).astype(np.float64)\n",
+        "        return canonical_heading(poses).astype(np.float64)\n",
         ["tests/test_eval_scores.py::test_scores_are_computed_on_normalised_poses"],
     ),
 ]  # fmt: skip
