@@ -67,6 +67,11 @@ class EvalReport:
         return path
 
 
+def network_evaluations(diffusion: Any) -> int:
+    """Steps a sampler takes: DDIM's sample_steps, or every timestep for DDPM."""
+    return diffusion.sample_steps if diffusion.sampler == "ddim" else diffusion.num_timesteps
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -150,7 +155,7 @@ def evaluate(
         step=checkpoint.step,
         weights="ema" if ema and checkpoint.ema_weights is not None else "raw",
         sampler=diffusion.sampler,
-        sample_steps=diffusion.sample_steps if diffusion.sampler == "ddim" else diffusion.num_timesteps,
+        sample_steps=network_evaluations(diffusion),
         num_samples=num_samples,
         reference=ref.name,
         val_loss=loss,

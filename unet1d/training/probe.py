@@ -61,7 +61,7 @@ class QualityProbe:
 
     def final(self, network: torch.nn.Module, checkpoint: Path, step: int, val_loss: float | None) -> EvalReport:
         """The full evaluation of the final weights, the report `unet1d eval` would write, saved with its figure."""
-        from unet1d.evaluation.evaluate import EvalReport, save_figure
+        from unet1d.evaluation.evaluate import EvalReport, network_evaluations, save_figure
         from unet1d.evaluation.quality import baselines, score
         from unet1d.evaluation.sampling import sample_poses
 
@@ -72,7 +72,7 @@ class QualityProbe:
         report = EvalReport(
             checkpoint=str(checkpoint), step=step, weights="ema" if self.config.optim.ema else "raw",
             sampler=diffusion.sampler,
-            sample_steps=diffusion.sample_steps if diffusion.sampler == "ddim" else diffusion.num_timesteps,
+            sample_steps=network_evaluations(diffusion),
             num_samples=count, reference=self.reference.name,
             val_loss=val_loss if val_loss is not None else float("nan"),
             scores=score(samples, self.reference, seed=0), baselines=baselines(self.reference, count, seed=0),
