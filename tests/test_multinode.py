@@ -53,6 +53,14 @@ def start_machines(launcher: list[str], train_args: list[str], env: dict[str, st
     return started
 
 
+def kill_leftovers(started: list[subprocess.Popen]) -> None:
+    """Kill (with their process groups) the launchers a test left running."""
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 @pytest.fixture
 def machines(isolated_wandb):
     """``machines(launcher_flags, train_args)`` -> the two launchers; any left running are killed afterwards."""
@@ -63,10 +71,7 @@ def machines(isolated_wandb):
         return started[-2:]
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    kill_leftovers(started)
 
 
 @pytest.mark.slow
@@ -173,10 +178,7 @@ def slurm_job(isolated_wandb, tmp_path):
 
     start.job_id = env["SLURM_JOB_ID"]
     yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    kill_leftovers(started)
 
 
 @pytest.mark.slow

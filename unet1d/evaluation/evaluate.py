@@ -24,6 +24,7 @@ from unet1d.evaluation.compare import EVAL_DIR
 from unet1d.evaluation.sampling import sample_poses
 
 if TYPE_CHECKING:
+    from unet1d.config import Config
     from unet1d.training.checkpoints import EvalCheckpoint
 
 
@@ -139,30 +140,49 @@ def evaluate(
     splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
     ref = quality.build_reference(config, splits, reference or config.evaluation.eval_reference)
 
-    sampling = time.perf_counter()
     network = checkpoint.build_model(ema=ema, device=torch_device)
-    samples = sample_poses(network, config, checkpoint.stats, num_samples, seed=seed, device=torch_device)
-    sample_seconds = time.perf_counter() - sampling
-
     accelerator = Accelerator(cpu=torch_device.type == "cpu")
     held_out = splits.val if len(splits.val) >= 2 else splits.train
     normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=accelerator.device)
     loss = validation_loss(accelerator, network, NoiseSchedule.from_config(config.diffusion), normalised, config)
-    scores = quality.score(samples, ref, seed=seed)
-    diffusion = config.diffusion
-    report = EvalReport(
-        checkpoint=str(checkpoint.path),
-        step=checkpoint.step,
-        weights="ema" if ema and checkpoint.ema_weights is not None else "raw",
-        sampler=diffusion.sampler,
-        sample_steps=network_evaluations(diffusion),
-        num_samples=num_samples,
-        reference=ref.name,
-        val_loss=loss,
-        scores=scores,
-        baselines=quality.baselines(ref, num_samples, seed=seed),
-        sample_seconds=sample_seconds,
-        eval_seconds=time.perf_counter() - started,
-        overrides=list(overrides or []),
-    )
+    report, samples = score_network(
+        network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,
+        checkpoint=checkpoint.path, step=checkpoint.step,
+        weights="ema" if ema and checkpoint.ema_weights is not None else "raw", val_loss=loss, started=started,
+    )  # fmt: skip
+    report.overrides = list(overrides or [])
     return report, samples, ref
+
+
+def score_network(
+    network: torch.nn.Module,
+    config: Config,
+    stats: Any,
+    reference: quality.Reference,
+    num_samples: int,
+    *,
+    seed: int,
+    device: torch.device,
+    checkpoint: Path,
+    step: int,
+    weights: str,
+    val_loss: float,
+    started: float,
+) -> tuple[EvalReport, np.ndarray]:
+    """Draw ``num_samples`` poses from ``network`` and score them beside both baselines.
+
+    The one path from weights to a report: ``unet1d eval`` and the end of training both take it.
+    ``started`` is when the caller's evaluation began (``time.perf_counter()``), for ``eval_seconds``.
+    """
+    sampling = time.perf_counter()
+    samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
+    sample_seconds = time.perf_counter() - sampling
+    scores = quality.score(samples, reference, seed=seed)
+    report = EvalReport(
+        checkpoint=str(checkpoint), step=step, weights=weights, sampler=config.diffusion.sampler,
+        sample_steps=network_evaluations(config.diffusion), num_samples=num_samples, reference=reference.name,
+        val_loss=val_loss, scores=scores, baselines=quality.baselines(reference, num_samples, seed=seed),
+        sample_seconds=sample_seconds, eval_seconds=0.0,
+    )  # fmt: skip
+    report.eval_seconds = time.perf_counter() - started
+    return report, samples

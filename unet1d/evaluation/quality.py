@@ -76,19 +76,19 @@ class Reference:
     limits_kind: str  # "anatomical" (built-in) or "envelope" (training range, file data)
     labels: np.ndarray | None = None  # built-in family of each reference pose
     family_names: list[str] | None = None
-    features: NormStats = field(init=False)
-    _train_quaternions: np.ndarray = field(init=False, repr=False)
-    _reference_features: np.ndarray = field(init=False, repr=False)
+    feature_stats: NormStats = field(init=False)  # the training split, heading removed: the evaluation space
+    train_quaternions: np.ndarray = field(init=False, repr=False)
+    pose_features: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.features = NormStats.fit(canonical_heading(self.train))
+        self.feature_stats = NormStats.fit(canonical_heading(self.train))
         capped = self.train[_pick(len(self.train), DNN_TRAIN_CAP, seed=0)]
-        self._train_quaternions = body_quaternions(capped)
-        self._reference_features = self.to_features(self.poses)
+        self.train_quaternions = body_quaternions(capped)
+        self.pose_features = self.to_features(self.poses)
 
     def to_features(self, poses: np.ndarray) -> np.ndarray:
         """Radians -> the evaluation space: heading removed, standardised by the training statistics."""
-        return self.features.normalize(canonical_heading(poses)).astype(np.float64)
+        return self.feature_stats.normalize(canonical_heading(poses)).astype(np.float64)
 
     @property
     def family_shares(self) -> np.ndarray | None:
@@ -196,17 +196,17 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0) -> dict[s
     """Every quality number for ``samples`` (N, D) radians against ``reference``; see the README's key list."""
     samples = np.asarray(samples, dtype=np.float32)
     n = len(samples)
-    subset = reference._reference_features[_pick(len(reference.poses), n, seed=seed + 1)]
+    subset = reference.pose_features[_pick(len(reference.poses), n, seed=seed + 1)]
     features = reference.to_features(samples)
     result: dict[str, Any] = {
         "knn_k": knn_k(n),
-        "frechet_distance": metrics.frechet_distance(features, reference._reference_features),
+        "frechet_distance": metrics.frechet_distance(features, reference.pose_features),
         "mmd": metrics.mmd_rbf(features, subset),
         **metrics.knn_precision_recall(features, subset, k=knn_k(n)),
         "one_nn_accuracy": metrics.one_nn_accuracy(features, subset),
         "diversity_ratio": metrics.mean_pairwise_distance(features) / metrics.mean_pairwise_distance(subset),
         "dnn_rad": float(
-            metrics.nearest_geodesic_distance(body_quaternions(samples), reference._train_quaternions).mean()
+            metrics.nearest_geodesic_distance(body_quaternions(samples), reference.train_quaternions).mean()
         ),
         "apd_cm": 100 * metrics.average_pairwise_distance(body_positions(samples)),
     }
@@ -237,7 +237,7 @@ def family_scores(features: np.ndarray, reference: Reference) -> dict[str, Any]:
     shares_true = reference.family_shares
     if shares_true is None:
         return {"family_coverage": None, "family_shares": None, "family_share_error": None}
-    nearest = metrics.nearest_labels(features, reference._reference_features, reference.labels)
+    nearest = metrics.nearest_labels(features, reference.pose_features, reference.labels)
     coverage, shares = metrics.family_coverage(nearest, len(reference.family_names))
     return {
         "family_coverage": coverage,
@@ -251,7 +251,7 @@ def gaussian_poses(reference: Reference, count: int, seed: int) -> np.ndarray:
     train = reference.to_features(reference.train)
     rng = np.random.default_rng(seed)
     drawn = rng.multivariate_normal(train.mean(axis=0), np.cov(train, rowvar=False), size=count, method="eigh")
-    return random_heading(reference.features.denormalize(drawn.astype(np.float32)), rng)
+    return random_heading(reference.feature_stats.denormalize(drawn.astype(np.float32)), rng)
 
 
 def baselines(reference: Reference, count: int, seed: int = 0) -> dict[str, dict[str, Any]]:

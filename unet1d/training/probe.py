@@ -61,24 +61,13 @@ class QualityProbe:
 
     def final(self, network: torch.nn.Module, checkpoint: Path, step: int, val_loss: float | None) -> EvalReport:
         """The full evaluation of the final weights, the report `unet1d eval` would write, saved with its figure."""
-        from unet1d.evaluation.evaluate import EvalReport, network_evaluations, save_figure
-        from unet1d.evaluation.quality import baselines, score
-        from unet1d.evaluation.sampling import sample_poses
+        from unet1d.evaluation.evaluate import save_figure, score_network
 
-        started = time.perf_counter()
-        count, diffusion = self.config.evaluation.final_eval_samples, self.config.diffusion
-        samples = sample_poses(network, self.config, self.stats, count, seed=0, device=self.device)
-        sample_seconds = time.perf_counter() - started
-        report = EvalReport(
-            checkpoint=str(checkpoint), step=step, weights="ema" if self.config.optim.ema else "raw",
-            sampler=diffusion.sampler,
-            sample_steps=network_evaluations(diffusion),
-            num_samples=count, reference=self.reference.name,
-            val_loss=val_loss if val_loss is not None else float("nan"),
-            scores=score(samples, self.reference, seed=0), baselines=baselines(self.reference, count, seed=0),
-            sample_seconds=sample_seconds, eval_seconds=0.0,
+        report, samples = score_network(
+            network, self.config, self.stats, self.reference, self.config.evaluation.final_eval_samples, seed=0,
+            device=self.device, checkpoint=checkpoint, step=step, weights="ema" if self.config.optim.ema else "raw",
+            val_loss=val_loss if val_loss is not None else float("nan"), started=time.perf_counter(),
         )  # fmt: skip
-        report.eval_seconds = time.perf_counter() - started
         report.save()
         save_figure(report, samples, self.reference)
         return report
