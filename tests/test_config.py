@@ -180,10 +180,16 @@ def test_output_dir_placeholders_come_from_the_wandb_agent() -> None:
 
 
 def test_a_config_stored_before_newer_fields_keeps_what_it_trained_with() -> None:
-    """Checkpoints written before model.norm and data.heading existed used BatchNorm and recorded headings."""
+    """Checkpoints written before model.norm, data.heading and model.position existed used BatchNorm,
+    recorded headings and no position code."""
     stored = Config().model_dump(mode="json")
-    del stored["model"]["norm"], stored["data"]["heading"]
+    del stored["model"]["norm"], stored["data"]["heading"], stored["model"]["position"]
     old = config_from_dict(stored)
-    assert old.model.norm == "batch" and old.data.heading == "keep"
-    assert Config().model.norm == "group" and Config().data.heading == "canonical"  # today's defaults differ
+    assert (old.model.norm, old.data.heading, old.model.position) == ("batch", "keep", "none")
+    today = Config()
+    assert (today.model.norm, today.data.heading, today.model.position) == ("group", "canonical", "sinusoidal")
+    stored_with_norm = Config(model={"norm": "group"}).model_dump(mode="json")
+    del stored_with_norm["model"]["position"]  # stored after norm existed, before position did
+    assert config_from_dict(stored_with_norm).model.norm == "group"
+    assert config_from_dict(stored_with_norm).model.position == "none"
     assert config_from_dict(Config().model_dump(mode="json")) == Config()  # what is stored wins

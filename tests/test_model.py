@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from unet1d import UNet1D, count_parameters
-from unet1d.model import ResBlock1D, SelfAttention1D, SinusoidalTimeEmbedding
+from unet1d.model import ResBlock1D, SelfAttention1D, SinusoidalTimeEmbedding, make_position_encoding
 
 SEED_PARAMETERS = {"conv": 5.77e6, "attention": 5.24e6}
 
@@ -120,3 +120,40 @@ def test_summary_counts_match_a_real_model() -> None:
     assert summary.total_parameters == count_parameters(real)
     assert sum(summary.parameters_per_block.values()) == summary.total_parameters
     assert summary.mid.length == 18 and summary.mid.attention_floats == 16 * 18 * 18
+
+
+def test_position_encoding_closed_form() -> None:
+    """Channel i < C/2 holds sin(p * L^(-i/(C/2))), channel C/2 + i the cosine; 'none' is all zeros."""
+    signal = make_position_encoding("sinusoidal", 8, 72)
+    assert signal.shape == (8, 72)
+    positions = torch.arange(72, dtype=torch.float32)
+    for i in range(4):
+        freq = 72.0 ** (-i / 4)
+        torch.testing.assert_close(signal[i], torch.sin(freq * positions))
+        torch.testing.assert_close(signal[4 + i], torch.cos(freq * positions))
+    assert len({tuple(column.tolist()) for column in signal.T}) == 72  # every position has its own code
+    assert torch.equal(make_position_encoding("none", 8, 72), torch.zeros(8, 72))
+    assert torch.equal(make_position_encoding("sinusoidal", 9, 72)[8], torch.zeros(72))  # odd C: last stays 0
+    with pytest.raises(ValueError, match=r"position='learned' is not allowed; choose 'none' or 'sinusoidal'"):
+        make_position_encoding("learned", 8, 72)
+
+
+@pytest.mark.parametrize("structure", ["conv", "attention"])
+def test_position_encoding_adds_no_parameters_and_no_checkpoint_keys(structure: str) -> None:
+    plain = UNet1D(mid_structure=structure, position="none")
+    placed = UNet1D(mid_structure=structure, position="sinusoidal")
+    assert count_parameters(plain) == count_parameters(placed)
+    assert plain.state_dict().keys() == placed.state_dict().keys()  # checkpoints load either way
+
+
+def test_position_encoding_lets_shared_kernels_tell_positions_apart() -> None:
+    """A constant pose: without the encoding, interior positions (far from the zero padding) get
+    the same output; with it, they differ."""
+    torch.manual_seed(0)
+    outputs = {}
+    for position in ("none", "sinusoidal"):
+        torch.manual_seed(0)
+        model = UNet1D(base_channels=16, downsample=False, norm="group", position=position).eval()
+        outputs[position] = model(torch.full((1, 72), 0.5), torch.tensor([100]))[0, 30:42]
+    torch.testing.assert_close(outputs["none"], outputs["none"][:1].expand(12))
+    assert outputs["sinusoidal"].std() > 1e-3

@@ -55,6 +55,12 @@ class ModelConfig(Section):
         description="Normalisation in the ResBlocks: 'group' (GroupNorm: sampling normalises as training did) or "
         "'batch' (the seed's BatchNorm). Same parameter count.",
     )
+    position: Literal["none", "sinusoidal"] = Field(
+        "sinusoidal",
+        description="Tell the network which pose number it is looking at: 'sinusoidal' adds a fixed, "
+        "parameter-free code per position after the input convolution, so shared kernels can tell the "
+        "joints apart; 'none' (the seed's) leaves only the zero padding at the ends. Same parameter count.",
+    )
 
     @field_validator("channel_mults")
     @classmethod
@@ -596,7 +602,7 @@ def format_validation_error(
 
 # Fields added after runs were first stored, with the value every run stored before them used (not
 # today's default): a checkpoint from then rebuilds the network and data it was trained with.
-STORED_BEFORE = {"model.norm": "batch", "data.heading": "keep"}
+STORED_BEFORE = {"model.norm": "batch", "data.heading": "keep", "model.position": "none"}
 
 
 def config_from_dict(data: Mapping[str, Any], origin: str = "checkpoint") -> Config:

@@ -25,6 +25,23 @@ class SinusoidalTimeEmbedding(nn.Module):
         return torch.cat([args.sin(), args.cos()], dim=-1)
 
 
+def make_position_encoding(kind: str, channels: int, length: int) -> torch.Tensor:
+    """A fixed (channels, length) signal naming each position, as a non-persistent buffer's value.
+
+    Convolution kernels are shared along the pose, so without it a layer can tell a knee from an
+    elbow only by the distance to the zero padding. 'sinusoidal': Transformer-style sin/cos of the
+    position index, no parameters (the seed's parameter counts stay). 'none': zeros.
+    """
+    if kind == "none":
+        return torch.zeros(channels, length)
+    if kind != "sinusoidal":
+        raise ValueError(f"position={kind!r} is not allowed; choose 'none' or 'sinusoidal'")
+    half = channels // 2  # an odd channel count leaves its last channel at zero
+    freqs = torch.exp(-math.log(float(length)) * torch.arange(half, dtype=torch.float32) / max(half, 1))
+    angles = freqs[:, None] * torch.arange(length, dtype=torch.float32)[None, :]
+    return torch.cat([angles.sin(), angles.cos(), torch.zeros(channels % 2, length)], dim=0)
+
+
 def make_norm(kind: str, channels: int, groups: int = 32) -> nn.Module:
     """'batch' (the seed's BatchNorm1d) or 'group' (GroupNorm: no running statistics, so sampling
     batches that hold one timestep are normalised exactly as in training). Same parameter count."""

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unet1d.config import ModelConfig, model_argument_problem
-from unet1d.model.blocks import ResBlock1D, SelfAttention1D, SinusoidalTimeEmbedding
+from unet1d.model.blocks import ResBlock1D, SelfAttention1D, SinusoidalTimeEmbedding, make_position_encoding
 
 
 class UNet1D(nn.Module):
@@ -20,6 +20,8 @@ class UNet1D(nn.Module):
     by average pooling (72 -> 36 -> 18), so the middle block sees 18 positions of 512 channels.
     The up path mirrors it: nearest-neighbour x2, concatenate the skip, a ResBlock1D. Resampling
     has no parameters, so ``downsample=False`` (middle at full length 72) has the same count.
+    Called with the seed's arguments it builds the seed's network (BatchNorm, no position code);
+    :meth:`from_config` builds what the config asks for (its defaults: GroupNorm, sinusoidal).
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class UNet1D(nn.Module):
         downsample: bool = True,
         dropout: float = 0.0,
         norm: str = "batch",
+        position: str = "none",
     ) -> None:
         super().__init__()
         problem = model_argument_problem(
@@ -52,6 +55,9 @@ class UNet1D(nn.Module):
             nn.Linear(time_dim, time_dim),
         )
         self.input_conv = nn.Conv1d(1, base_channels, kernel_size=3, padding=1)
+        self.register_buffer(
+            "position_signal", make_position_encoding(position, base_channels, pose_dim), persistent=False
+        )
 
         self.down_blocks = nn.ModuleList()
         channels = base_channels
@@ -83,6 +89,7 @@ class UNet1D(nn.Module):
             downsample=config.downsample,
             dropout=config.dropout,
             norm=config.norm,
+            position=config.position,
         )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -99,7 +106,7 @@ class UNet1D(nn.Module):
             t = t.expand(x.shape[0])
         time_emb = self.time_embed(t)
 
-        h = self.input_conv(x)
+        h = self.input_conv(x) + self.position_signal
         skips = []
         for index, block in enumerate(self.down_blocks):
             if index > 0:
