@@ -40,3 +40,13 @@ def test_differences_cover_every_column_and_mark_seed_noise() -> None:
     assert found[("attention-h8", "frechet_distance")].within_noise is True
     assert found[("attention-h4", "final_val_loss")].within_noise is None  # one seed
     assert ("attention-h4", "frechet_distance") not in found  # no values: nothing to compare
+
+
+def test_one_side_without_spread_gives_welchs_interval_without_a_warning(recwarn) -> None:
+    """Every conv seed converging at step 1000 is an ordinary case: the interval is Welch's with a zero
+    variance on that side (mean difference ± t * s_b / sqrt(n_b), df = n_b - 1), and nothing is printed."""
+    a, b = [1000.0, 1000.0, 1000.0], [750.0, 1000.0, 1000.0]
+    low, high = welch_interval(b, a)
+    half = scipy_stats.t.ppf(0.975, df=2) * statistics.stdev(b) / math.sqrt(3)
+    assert (low, high) == pytest.approx((statistics.mean(b) - 1000 - half, statistics.mean(b) - 1000 + half))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
