@@ -73,10 +73,16 @@ fi
 # Issue 9's quality study at the default size (5.8M / 5.3M): every middle (conv, attention 4/8/16) x three seeds
 # from sweeps/middles.yaml, each ending with the final evaluation (1,000 poses against the fresh reference), then
 # compare with 95 % intervals over seeds, the PNG plots and the markdown report. Off unless STUDY=1
-# (12 runs of STEPS steps: size STEPS to the time left on the lease).
+# (12 runs of STEPS steps, then 6 without the position code: size STEPS to the time left on the lease).
 if [ "${STUDY:-0}" = 1 ]; then
   python3 -m unet1d.cli sweep local sweeps/middles.yaml --output-root "$RUNS" "${COMMON[@]}" --quality_every 500 2>&1 \
     | grep -E "^\[|^done|^final|^error|Traceback|Error" | tee -a "$OUT/study.txt"
   COLUMNS=120 python3 -m unet1d.cli compare --sweep "$RUNS/middles" -o "$OUT/study.json" --report "$OUT/study_report" \
     2>&1 | tee -a "$OUT/study.txt"
+  # Does the position code matter at this size too? conv and attention-8 without it, same seeds, beside the above.
+  write_sweep position '{mid: {values: [conv, attention-8]}, position: {value: none}, seed: {values: [0, 1, 2]}}'
+  python3 -m unet1d.cli sweep local /tmp/position.yaml --output-root "$RUNS" "${COMMON[@]}" --quality_every 500 2>&1 \
+    | grep -E "^\[|^done|^final|^error|Traceback|Error" | tee -a "$OUT/study.txt"
+  COLUMNS=120 python3 -m unet1d.cli compare "$RUNS/middles" "$RUNS/position" -o "$OUT/study_position.json" 2>&1 \
+    | tee -a "$OUT/study.txt"
 fi
