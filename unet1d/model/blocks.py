@@ -36,10 +36,9 @@ def make_position_encoding(kind: str, channels: int, length: int) -> torch.Tenso
         return torch.zeros(channels, length)
     if kind != "sinusoidal":
         raise ValueError(f"position={kind!r} is not allowed; choose 'none' or 'sinusoidal'")
-    half = channels // 2  # an odd channel count leaves its last channel at zero
-    freqs = torch.exp(-math.log(float(length)) * torch.arange(half, dtype=torch.float32) / max(half, 1))
-    angles = freqs[:, None] * torch.arange(length, dtype=torch.float32)[None, :]
-    return torch.cat([angles.sin(), angles.cos(), torch.zeros(channels % 2, length)], dim=0)
+    # The time embedding's sin/cos, with the position index as the "time"; an odd count leaves its last channel 0.
+    code = SinusoidalTimeEmbedding(channels - channels % 2, max_period=float(length))(torch.arange(length)).T
+    return torch.cat([code, torch.zeros(channels % 2, length)], dim=0)
 
 
 def make_norm(kind: str, channels: int, groups: int = 32) -> nn.Module:
