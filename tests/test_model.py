@@ -149,7 +149,6 @@ def test_position_encoding_adds_no_parameters_and_no_checkpoint_keys(structure: 
 def test_position_encoding_lets_shared_kernels_tell_positions_apart() -> None:
     """A constant pose: without the encoding, interior positions (far from the zero padding) get
     the same output; with it, they differ."""
-    torch.manual_seed(0)
     outputs = {}
     for position in ("none", "sinusoidal"):
         torch.manual_seed(0)
