@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NUMBERS = "tests/test_training_numbers.py::"
+NUMBERS = "tests/training/test_loop_numbers.py::"
 
 
 @dataclass
@@ -78,7 +78,7 @@ MUTATIONS = [
         "torch.optim.lr_scheduler.LambdaLR(optimizer, factor)",
         "torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)",
         [NUMBERS + "test_logged_lr_warms_up_then_follows_the_cosine",
-         "tests/test_training.py::test_lr_warms_up_then_decays_to_the_floor"],
+         "tests/training/test_loop.py::test_lr_warms_up_then_decays_to_the_floor"],
     ),
     Mutation(
         "lr-never-stepped", "the run's lr ignores warm-up and cosine (scheduler never stepped)",
@@ -100,19 +100,19 @@ MUTATIONS = [
         "sigint-143", "SIGINT exits 143 instead of 130", "unet1d/training/signals.py",
         "return 128 + (self.received or 0)", "return 128 + signal.SIGTERM",
         [NUMBERS + "test_a_stop_signal_saves_a_checkpoint_and_exits_128_plus_its_number",
-         "tests/test_resume.py::test_sigint_saves_a_checkpoint_and_the_process_exits_130"],
+         "tests/training/test_resume.py::test_sigint_saves_a_checkpoint_and_the_process_exits_130"],
     ),
     Mutation(
-        "compare-first-seed", "compare's variant mean is the first seed's value", "unet1d/evaluation/compare.py",
+        "compare-first-seed", "compare's variant mean is the first seed's value", "unet1d/compare/runs.py",
         "summary.mean[column] = statistics.fmean(values) if values else None",
         "summary.mean[column] = values[0] if values else None",
-        ["tests/test_compare.py"],
+        ["tests/compare/test_runs.py"],
     ),
     Mutation(
         "eval-radians", "eval scores in radians instead of normalised units", "unet1d/evaluation/quality.py",
         "        return self.feature_stats.normalize(canonical_heading(poses)).astype(np.float64)\n",
         "        return canonical_heading(poses).astype(np.float64)\n",
-        ["tests/test_eval_scores.py::test_scores_are_computed_on_normalised_poses"],
+        ["tests/evaluation/test_scores.py::test_scores_are_computed_on_normalised_poses"],
     ),
 ]  # fmt: skip
 

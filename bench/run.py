@@ -52,7 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench
 
 from bench.mid_block import saved_activation_bytes
 from bench.peers import diffusers_temporal_unet, lucidrains_unet
-from unet1d.config import Config, build_config, resolve_name, with_overrides
+from unet1d.config import Config
+from unet1d.config_sources import build_config, resolve_name, with_overrides
 from unet1d.data import load_pose_data
 from unet1d.diffusion import NoiseSchedule
 from unet1d.evaluation import quality
@@ -313,7 +314,7 @@ def train_small(settings: Settings, device: torch.device, root: Path) -> Path:
 
 def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[str, Any]:
     """Poses/s and quality of DDPM-1000, DDIM-50 and DDIM-20 from one checkpoint's EMA weights."""
-    from unet1d.training.checkpoints import load_for_eval
+    from unet1d.store.checkpoints import load_for_eval
 
     checkpoint = load_for_eval(run)
     base = checkpoint.config

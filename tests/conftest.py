@@ -77,7 +77,7 @@ def tiny_config(tmp_path: Path, isolated_wandb: dict[str, str], single_thread: N
 
 def tiny_run_config(output_dir: Path, *flags: str):
     """A resolved Config of a tiny run into ``output_dir`` (W&B off unless ``flags`` ask), for any fixture scope."""
-    from unet1d.config import load_config
+    from unet1d.config_sources import load_config
 
     args = [*TINY_RUN, "--output_dir", str(output_dir), "--wandb_mode", "disabled", *flags]
     return load_config(None, args, environ={})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from unet1d.config import load_config
+from unet1d.config_sources import load_config
 
 
 def make_run(

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unet1d.config import FIELD_PATHS, SECTIONS, Config, ConfigError, config_from_dict, load_config
+from unet1d.config import FIELD_PATHS, SECTIONS, Config
+from unet1d.config_sources import config_from_dict, load_config
+from unet1d.errors import ConfigError
 
 NO_ENV: dict[str, str] = {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from unet1d import UNet1D
-from unet1d.config import load_config
+from unet1d.config_sources import load_config
 from unet1d.errors import ConfigError
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from unet1d.config import load_config
+from unet1d.config_sources import load_config
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

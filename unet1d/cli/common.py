@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import typer
 
-from unet1d.config import RESUMABLE_FIELDS, SECTIONS, Config, load_config
+from unet1d.config import RESUMABLE_FIELDS, SECTIONS, Config
+from unet1d.config_sources import load_config
 
 # Let unknown `--field value` tokens through to our own parser instead of click's.
 CONFIG_COMMAND = {"allow_extra_args": True, "ignore_unknown_options": True}

@@ -48,18 +48,18 @@ def compare_command(
     memory and size on disk of finished runs."""
     from rich.console import Console
 
+    from unet1d.compare.convergence import common_threshold
+    from unet1d.compare.runs import COLUMNS, compare_runs, find_runs, latest_eval, write_json
+    from unet1d.compare.stats import differences
     from unet1d.errors import UserError
-    from unet1d.evaluation.compare import COLUMNS, compare_runs, find_runs, latest_eval, write_json
-    from unet1d.evaluation.convergence import common_threshold
-    from unet1d.evaluation.stats import differences
 
     if wandb_report is not None:
-        from unet1d.evaluation.wandb_report import parse_target
+        from unet1d.compare.wandb_report import parse_target
 
         parse_target(wandb_report)  # a malformed target fails before any work
     paths = list(runs or [])
     if sweep is not None:
-        from unet1d.local_sweep import sweep_run_dirs
+        from unet1d.sweeps.local import sweep_run_dirs
 
         paths += sweep_run_dirs(sweep)
     if not paths:
@@ -83,8 +83,8 @@ def compare_command(
         out.write_text(json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {out}")
     if report is not None:
-        from unet1d.evaluation.plots import write_plots
-        from unet1d.evaluation.report import write_report
+        from unet1d.compare.plots import write_plots
+        from unet1d.compare.report import write_report
 
         figures = write_plots(rows, COLUMNS, report)
         path = write_report(report, rows, variants, found, COLUMNS, figures, threshold)
@@ -94,7 +94,7 @@ def compare_command(
 
 
 def terminal_columns() -> list[tuple[str, str, str]]:
-    from unet1d.evaluation.compare import COLUMNS
+    from unet1d.compare.runs import COLUMNS
 
     return [entry for entry in COLUMNS if entry[0] in TERMINAL_COLUMNS]
 
@@ -103,8 +103,8 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
     """The variants, the runs and the differences, in :data:`TERMINAL_COLUMNS` only."""
     from rich.table import Table
 
-    from unet1d.evaluation.compare import format_cell
-    from unet1d.evaluation.report import difference_cells, elide
+    from unet1d.compare.report import difference_cells, elide
+    from unet1d.compare.runs import format_cell
 
     columns = terminal_columns()
     by_variant = Table(title="Variants (mean ± std over seeds)")
@@ -147,9 +147,9 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
 
 def save_wandb_report(target: str, rows: list) -> str:
     """Build the W&B report of ``rows`` (their logged tags, final eval/* columns, their W&B ids) and save it."""
-    from unet1d.evaluation.compare import COLUMNS, EVAL_KEYS
-    from unet1d.evaluation.curves import read_curves
-    from unet1d.evaluation.wandb_report import build_report, parse_target, run_ids, save_report
+    from unet1d.compare.curves import read_curves
+    from unet1d.compare.runs import COLUMNS, EVAL_KEYS
+    from unet1d.compare.wandb_report import build_report, parse_target, run_ids, save_report
 
     entity, project = parse_target(target)
     tags: set[str] = set()

@@ -99,7 +99,7 @@ def sample_command(
     import numpy as np
 
     from unet1d.evaluation.evaluate import draw_samples, resolve_device
-    from unet1d.training.checkpoints import load_for_eval
+    from unet1d.store.checkpoints import load_for_eval
 
     checkpoint = load_for_eval(run)
     poses = draw_samples(checkpoint, num_samples, seed=seed, device=resolve_device(device), ema=not raw)

@@ -22,7 +22,7 @@ SWEEP_ID = re.compile(r"^([\w.-]+/){0,2}[a-z0-9]+$")
 def validate(ctx: typer.Context, sweep_file: SweepFile) -> None:
     """Check a sweep against W&B's schema and every point against the config (random/bayes: every bound
     and a sample of points), naming every invalid point; --field overrides given after it apply to all."""
-    from unet1d.sweeps import validate_sweep
+    from unet1d.sweeps.schema import validate_sweep
 
     checked = validate_sweep(sweep_file, ctx.args)
     typer.echo(f"{sweep_file}: all {len(checked)} points checked are valid configs")
@@ -45,7 +45,7 @@ def create(
     entity: Annotated[str | None, typer.Option(help="W&B entity; default: yours.")] = None,
 ) -> None:
     """Validate, then register the sweep with W&B and print the `unet1d sweep agent` command to run."""
-    from unet1d.sweeps import read_sweep, validate_sweep
+    from unet1d.sweeps.schema import read_sweep, validate_sweep
 
     validate_sweep(sweep_file)
     import wandb
@@ -80,7 +80,7 @@ def agent(
 
 def overridden_parameters(sweep: dict, args: list[str]) -> list[str]:
     """Sweep parameters that ``--field`` overrides for every run would replace (they come after ${args})."""
-    from unet1d.config import parse_overrides, resolve_name
+    from unet1d.config_sources import parse_overrides, resolve_name
 
     given = {path for path, _, _ in parse_overrides(args)}
     return [f"--{name}" for name in sweep["parameters"] if ".".join(resolve_name(name)) in given]
@@ -104,8 +104,8 @@ def local(
 
     Extra --field overrides apply to every run (e.g. --max_steps 200 --base_channels 32 on a CPU).
     """
-    from unet1d.local_sweep import LocalSweep, sweep_id_for
-    from unet1d.sweeps import read_sweep, validate_sweep
+    from unet1d.sweeps.local import LocalSweep, sweep_id_for
+    from unet1d.sweeps.schema import read_sweep, validate_sweep
 
     validate_sweep(sweep_file, ctx.args)
     sweep = read_sweep(sweep_file)

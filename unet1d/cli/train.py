@@ -19,7 +19,7 @@ from unet1d.cli.common import ConfigFileOption
 def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     """Train a UNet1D diffusion model; every config field is a flag (see below)."""
     from unet1d.errors import UserError
-    from unet1d.training import rundir
+    from unet1d.store import rundir
     from unet1d.training.launch import launch_shortfall, needs_launcher, run_launcher
 
     shortfall = launch_shortfall()
@@ -42,7 +42,7 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
         return
 
     from unet1d.training import train as run_training
-    from unet1d.training.peers import lost_peer_message, watch_launcher
+    from unet1d.training.launcher_watch import lost_peer_message, watch_launcher
 
     watch_launcher()
     try:

@@ -1,23 +1,20 @@
-"""Diffusion, separate from the network: noise schedules, the training loss, samplers and EMA.
+"""Diffusion, separate from the network: noise schedules, the training loss, samplers, EMA, validation loss.
 
 Nothing here imports ``unet1d.model``: any ``model(x_t, t) -> prediction`` callable works.
+Submodules (torch) load on first use.
 """
 
-from unet1d.diffusion.ema import EMA
-from unet1d.diffusion.losses import LossOutput, diffusion_loss, min_snr_weight
-from unet1d.diffusion.samplers import ddim_sample, ddim_timesteps, ddpm_sample, sample
-from unet1d.diffusion.schedules import PREDICTIONS, NoiseSchedule, Prediction
+from __future__ import annotations
 
-__all__ = [
-    "EMA",
-    "PREDICTIONS",
-    "LossOutput",
-    "NoiseSchedule",
-    "Prediction",
-    "ddim_sample",
-    "ddim_timesteps",
-    "ddpm_sample",
-    "diffusion_loss",
-    "min_snr_weight",
-    "sample",
-]
+from typing import TYPE_CHECKING
+
+from unet1d._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from unet1d.diffusion.ema import EMA
+    from unet1d.diffusion.losses import LossOutput, diffusion_loss, min_snr_weight
+    from unet1d.diffusion.samplers import ddim_sample, ddim_timesteps, ddpm_sample, sample
+    from unet1d.diffusion.schedules import PREDICTIONS, NoiseSchedule, Prediction
+    from unet1d.diffusion.validation import validation_loss
+
+__getattr__, __all__ = lazy_exports(__name__, __file__)

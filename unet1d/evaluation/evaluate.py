@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from unet1d.compare.runs import EVAL_DIR
 from unet1d.errors import UserError
 from unet1d.evaluation import quality
-from unet1d.evaluation.compare import EVAL_DIR
 from unet1d.evaluation.sampling import sample_poses
 
 if TYPE_CHECKING:
     from unet1d.config import Config
-    from unet1d.training.checkpoints import EvalCheckpoint
+    from unet1d.store.checkpoints import EvalCheckpoint
 
 
 @dataclass
@@ -98,7 +98,7 @@ def draw_samples(
 
 def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> None:
     """Replace the checkpoint's config by one with ``--name value`` overrides; the network must not change."""
-    from unet1d.config import with_overrides
+    from unet1d.config_sources import with_overrides
 
     if not overrides:
         return
@@ -129,8 +129,8 @@ def evaluate(
 
     from unet1d.data import load_pose_data
     from unet1d.diffusion import NoiseSchedule
-    from unet1d.training.checkpoints import load_for_eval
-    from unet1d.training.validation import validation_loss
+    from unet1d.diffusion.validation import validation_loss
+    from unet1d.store.checkpoints import load_for_eval
 
     started = time.perf_counter()
     checkpoint = load_for_eval(path)

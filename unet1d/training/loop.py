@@ -26,19 +26,19 @@ from accelerate.utils import InitProcessGroupKwargs, TorchDynamoPlugin, set_seed
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss
+from unet1d.diffusion.validation import validation_loss
 from unet1d.errors import UserError
+from unet1d.evaluation.probe import QualityProbe, numeric
 from unet1d.model import UNet1D, count_parameters
-from unet1d.training import checkpoints, rundir
+from unet1d.store import checkpoints, rundir
+from unet1d.store.summary import TrainResult
 from unet1d.training.console import Progress
 from unet1d.training.launch import apply_threads, launch_shortfall
 from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
 from unet1d.training.optimization import build_optimizer
-from unet1d.training.probe import QualityProbe, numeric
-from unet1d.training.result import TrainResult
 from unet1d.training.signals import StopSignals
 from unet1d.training.tracking import Tracking, resolve_run_id
-from unet1d.training.validation import validation_loss
 
 TIMESTEP_BUCKETS = 4
 

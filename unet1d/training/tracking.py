@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
 
+from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR
 from unet1d.training.console import warn
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
     from unet1d.config import Config
 
-RUN_ID_FILE = "wandb_run_id"
-TENSORBOARD_DIR = "tensorboard"
 DEFAULT_WANDB_HOSTS = ("api.wandb.ai",)
 
 

@@ -1,0 +1,128 @@
+"""The `unet1d` command line, run as users run it: in-process via main() and as real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from unet1d.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def run_cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python cli.py ...` exactly as a sweep agent or a user would start it."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_config_show_prints_the_resolved_config(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "config", "show", "--mid_structure=attention", "--mid_num_heads=16")
+    assert code == 0
+    shown = yaml.safe_load(out)
+    assert shown["model"]["mid_structure"] == "attention" and shown["model"]["mid_num_heads"] == 16
+    assert shown["train"]["batch_size"] == 256  # untouched defaults are shown too
+
+
+def test_config_show_layers_a_file_under_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("model:\n  mid_structure: attention\n  mid_num_heads: 4\n")
+    code, out, _ = run_main(capsys, "config", "show", "--config", str(config_file), "--model.mid_num_heads", "2")
+    assert code == 0 and yaml.safe_load(out)["model"] | {"mid_num_heads": 2} == yaml.safe_load(out)["model"]
+    assert yaml.safe_load(out)["model"]["mid_structure"] == "attention"
+
+
+def test_config_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("mid_structure: attention\nmid_num_heads: 8\n")
+    code, out, _ = run_main(capsys, "config", "validate", str(good))
+    assert code == 0 and "valid" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mid_structure: attention\nmid_num_heads: 12\n")
+    code, _, err = run_main(capsys, "config", "validate", str(bad))
+    assert code == 2 and "mid_num_heads=12" in err and "valid head counts" in err
+
+
+@pytest.mark.parametrize(("structure", "millions"), [("conv", "5.80M"), ("attention", "5.28M")])
+def test_info_reports_the_parameter_count(structure: str, millions: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "info", "--mid_structure", structure)
+    assert code == 0 and millions in out
+    if structure == "attention":
+        assert "18x18 = 324 floats per head, 2,592 for 8 heads" in out
+
+
+def test_info_at_full_length_reports_the_seeds_72x72_attention(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "info", "--mid_structure=attention", "--downsample=false")
+    assert code == 0 and "72x72 = 5,184 floats per head, 41,472 for 8 heads" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["train", "--mid_structure", "mlp"], "model.mid_structure='mlp' (from --mid_structure)"),
+        (["train", "--mid_structure", "attention", "--mid_num_heads", "7"], "valid head counts: 1, 2, 4, 8"),
+        (["info", "--mid_structur", "conv"], "did you mean 'mid_structure'"),
+        (["config", "show", "--config", "nowhere.yaml"], "nowhere.yaml' does not exist"),
+        (["eval", "no/such/run"], "no/such/run"),
+        (["sweep", "validate", "no_such.yaml"], "no_such.yaml' does not exist"),
+    ],
+)
+def test_user_errors_exit_2_with_one_message(argv: list[str], fragment: str, capsys) -> None:
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2
+    assert fragment in err and err.startswith("error: ") and "Traceback" not in err + out
+
+
+def test_bad_input_in_a_real_subprocess_has_no_traceback() -> None:
+    result = run_cli("train", "--mid_structure", "attention", "--mid_num_heads", "7")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error:") and "mid_num_heads=7" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_environment_variable_in_a_real_subprocess() -> None:
+    result = run_cli("config", "show", env={"UNET1D_LR": "-0.1"})
+    assert result.returncode == 2 and "UNET1D_LR" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = run_cli("trian")
+    assert result.returncode == 2 and "No such command" in result.stderr
+
+
+def test_help_lists_config_fields_with_defaults_and_descriptions() -> None:
+    for argv in (["--help"], ["train", "--help"]):
+        result = run_cli(*argv)
+        assert result.returncode == 0
+        assert "--mid_structure conv|attention [conv]" in result.stdout
+        assert "--mid_num_heads int [8]  Attention heads in the middle block" in result.stdout
+        assert "--lr float [0.001]" in result.stdout
+
+
+def test_help_does_not_import_torch_wandb_or_accelerate() -> None:
+    """`unet1d --help` must answer fast: the heavy libraries load only when a command needs them."""
+    probe = (
+        "import sys\nfrom unet1d.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'wandb', 'accelerate', 'numpy') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,76 @@
+"""The W&B team report is built offline with wandb-workspaces: grouping, panels and titles checked
+without any W&B server (the library's API client is made to fail if anything reaches for it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unet1d.compare.wandb_report import build_report, parse_target, save_report
+from unet1d.config_sources import load_config
+from unet1d.errors import UserError
+
+TAGS = ["train/loss", "val/loss", "train/lr", "quality/precision", "quality/recall"]
+TAGS += ["train/grad_norm", "train/grad_norm/mid", "train/grad_norm/input"]
+
+
+@pytest.fixture
+def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wandb_workspaces.reports.v2.interface as interface
+
+    def refuse() -> None:
+        raise AssertionError("the report tried to reach a W&B server")
+
+    monkeypatch.setattr(interface, "_get_api", refuse)
+
+
+def test_the_report_groups_runs_by_middle_with_loss_quality_and_gradient_panels(no_server: None) -> None:
+    import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces import expr
+
+    report = build_report("team", "unet1d", TAGS, ["eval/precision", "eval/frechet_distance"], ["r1", "r2"])
+
+    assert (report.entity, report.project) == ("team", "unet1d")
+    (grid,) = [block for block in report.blocks if isinstance(block, wr.PanelGrid)]
+    (runset,) = grid.runsets
+    # runs log their config flat ("model.mid"), stored by W&B as {"model.mid": {"value": ...}}
+    assert "model.mid" in load_config(None, [], environ={}).flat()
+    assert expr.groupby_str_to_key(runset.groupby[0]).name == "model.mid.value"
+    assert "r1" in runset.filters and "r2" in runset.filters
+    lines = {panel.title: panel for panel in grid.panels if isinstance(panel, wr.LinePlot)}
+    assert list(lines) == ["train/loss", "val/loss", "quality/precision", "quality/recall", "gradient norm per block"]
+    assert lines["gradient norm per block"].y == ["train/grad_norm/input", "train/grad_norm/mid"]  # blocks only
+    assert all(p.groupby_aggfunc == "mean" and p.groupby_rangefunc == "minmax" for p in lines.values())
+    (bars,) = [panel for panel in grid.panels if isinstance(panel, wr.BarPlot)]
+    assert bars.metrics == ["eval/precision", "eval/frechet_distance"] and bars.groupby == "model.mid.value"
+
+
+def test_older_runs_group_by_the_structure_and_heads_pair(no_server: None) -> None:
+    report = build_report("team", "p", ["val/loss"], [], group_by=("model.mid_structure", "model.mid_num_heads"))
+    grid = report.blocks[-1]
+    assert grid.runsets[0].groupby == ["config.model.mid_structure.value", "config.model.mid_num_heads.value"]
+    assert grid.runsets[0].filters == ""  # no run ids: every run of the project
+    assert [p.title for p in grid.panels] == ["val/loss"]
+
+
+def test_saving_needs_credentials_and_targets_are_entity_slash_project(isolated_wandb: dict[str, str]) -> None:
+    with pytest.raises(UserError, match="WANDB_API_KEY"):
+        save_report(object(), environ=isolated_wandb)
+    assert parse_target("team/unet1d") == ("team", "unet1d")
+    for bad in ("unet1d", "team/", "a/b/c"):
+        with pytest.raises(UserError, match="ENTITY/PROJECT"):
+            parse_target(bad)
+
+
+@pytest.mark.slow
+def test_the_cli_refuses_a_wandb_report_without_credentials(isolated_wandb: dict[str, str], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.run_folders import make_run
+
+    make_run(tmp_path / "run", scalars={"val/loss": [(0, 1.0, 1.0), (10, 2.0, 0.5)]}, summary={"val_loss": 0.5})
+    command = [sys.executable, "-m", "unet1d.cli", "compare", str(tmp_path / "run"), "--wandb-report", "team/unet1d"]
+    result = subprocess.run(command, capture_output=True, text=True, env=isolated_wandb, timeout=120)
+    assert result.returncode == 2 and "needs W&B credentials" in result.stderr and "Traceback" not in result.stderr

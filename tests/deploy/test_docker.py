@@ -1,0 +1,71 @@
+"""The CPU and CUDA images' definitions, checked statically: no Docker engine runs on CI machines.
+
+hadolint lints them; the rest checks what hadolint does not know about this project: what they
+copy exists, the final stage carries no build tools and no secrets, and it runs `unet1d` unprivileged.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.deploy_files import ROOT, tool
+
+DOCKERFILES = sorted((ROOT / "docker").glob("Dockerfile*"))
+BUILD_TOOLS = ("gcc", "g++", "build-essential", "make", "cmake", "python3-dev", "python3-venv", "git")
+
+
+def stages(dockerfile: Path) -> list[str]:
+    """The text of each ``FROM`` stage, in order."""
+    return re.split(r"^(?=FROM )", dockerfile.read_text(), flags=re.MULTILINE)[1:]
+
+
+def test_both_images_exist_and_are_multi_stage():
+    assert [path.name for path in DOCKERFILES] == ["Dockerfile", "Dockerfile.cuda"]
+    for dockerfile in DOCKERFILES:
+        assert len(stages(dockerfile)) == 2, dockerfile
+        assert "COPY --from=build /opt/venv /opt/venv" in stages(dockerfile)[-1]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_hadolint_passes(dockerfile):
+    done = subprocess.run([tool("hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_every_copied_path_exists(dockerfile):
+    copies = re.findall(r"^COPY (?!--from)(.+?) \S+$", dockerfile.read_text(), flags=re.MULTILINE)
+    sources = [source for line in copies for source in line.split()]
+    assert sources and all((ROOT / source).exists() for source in sources), sources
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_final_stage_runs_unet1d_unprivileged_without_build_tools(dockerfile):
+    final = stages(dockerfile)[-1]
+    installs = " ".join(re.findall(r"(?:apt-get|apk|yum|dnf) .*install[^\n&]*", final))
+    assert not [name for name in BUILD_TOOLS if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", installs)]
+    assert "pip install" not in final
+    assert re.search(r"^USER (?!0\b|root\b)\w+", final, flags=re.MULTILINE)
+    assert 'ENTRYPOINT ["unet1d"]' in final
+    assert 'unet1d = "unet1d.cli:main"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_cuda_image_pins_its_base_and_the_matching_torch_build():
+    text = (ROOT / "docker" / "Dockerfile.cuda").read_text()
+    base = re.search(r"^ARG CUDA_IMAGE=nvidia/cuda:(\d+)\.(\d+)\.\d+-\w+-ubuntu[\d.]+$", text, flags=re.MULTILINE)
+    index = re.search(r"^ARG TORCH_INDEX=https://download\.pytorch\.org/whl/cu(\d+)$", text, flags=re.MULTILINE)
+    assert base and index and index.group(1) == base.group(1) + base.group(2)  # 12.8 <-> cu128
+    torch_pin = re.search(r"^ARG TORCH_VERSION=(\S+)$", text, flags=re.MULTILINE)
+    assert torch_pin and torch_pin.group(1) in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda path: path.name)
+def test_no_credentials_are_baked_in(dockerfile):
+    text = dockerfile.read_text()
+    assert not re.search(r"^(ENV|ARG)\b.*(API_KEY|TOKEN|SECRET|PASSWORD|NETRC)", text, flags=re.MULTILINE | re.I)
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".netrc", ".env", "wandb", "runs", ".git"} <= ignored

@@ -1,0 +1,127 @@
+"""`unet1d eval`, `sample`, `compare` and `sweep local` on real tiny runs trained in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from unet1d.data import joint_limit_violations
+from unet1d.evaluation.quality import STRUCTURE_METRICS
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def unet1d(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "unet1d.cli", *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A conv and an attention run of 30 tiny steps each, W&B disabled."""
+    import os
+
+    from tests.conftest import TINY_RUN
+
+    root = tmp_path_factory.mktemp("runs")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    env = {k: v for k, v in env.items() if not k.startswith("UNET1D_")}
+    runs = {}
+    for structure in ("conv", "attention"):
+        out = root / structure
+        unet1d(
+            "train", *TINY_RUN, "--max_steps", "30", "--mid_structure", structure, "--mid_num_heads", "4",
+            "--wandb_mode", "disabled", "--output_dir", str(out), env=env,
+        )  # fmt: skip
+        runs[structure] = out
+    runs["env"] = env  # type: ignore[assignment]
+    return runs
+
+
+def test_eval_writes_a_report_consistent_with_sample(two_runs: dict, tmp_path: Path) -> None:
+    env, run = two_runs["env"], two_runs["attention"]
+    printed = unet1d("eval", str(run), "--num-samples", "300", "--seed", "5", "--device", "cpu", env=env).stdout
+    report = json.loads((run / "eval" / "step-30.json").read_text())
+    assert "beats Gaussian" in printed and report["step"] == 30 and report["weights"] == "ema"
+    assert report["reference"] == "builtin-fresh" and report["num_samples"] == 300 and report["sample_steps"] == 20
+    assert (run / "eval" / "step-30.png").stat().st_size > 10_000
+    assert set(report["baselines"]) == {"data", "gaussian"} and set(report["beats_gaussian"]) == set(STRUCTURE_METRICS)
+    for key in ("val_loss", "frechet_distance", "diversity_ratio"):
+        assert np.isfinite(report[key]) and report[key] > 0
+    assert 0 <= report["family_coverage"] <= 1 and abs(sum(report["family_shares"].values()) - 1) < 1e-9
+
+    # `unet1d sample` with the same seed and count draws exactly the poses eval scored.
+    out = tmp_path / "poses.npz"
+    unet1d("sample", str(run), "--num-samples", "300", "--seed", "5", "--device", "cpu", "-o", str(out), env=env)
+    poses = np.load(out)["poses"]
+    assert poses.shape == (300, 72) and poses.dtype == np.float32
+    violations = joint_limit_violations(poses.astype(np.float64))
+    assert report["limit_violation_rate"] == pytest.approx(violations.sum() / poses.size, abs=1e-6)
+
+
+def test_sample_is_reproducible_by_seed(two_runs: dict, tmp_path: Path) -> None:
+    env, run = two_runs["env"], two_runs["conv"]
+    paths = [tmp_path / f"{name}.npz" for name in ("a", "b", "c")]
+    for path, seed in zip(paths, ("1", "1", "2"), strict=True):
+        unet1d("sample", str(run), "--num-samples", "16", "--seed", seed, "--device", "cpu", "-o", str(path), env=env)
+    a, b, c = (np.load(path)["poses"] for path in paths)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_compare_lines_up_both_runs(two_runs: dict, tmp_path: Path) -> None:
+    from unet1d.compare.runs import converged_step, read_scalars
+
+    env = two_runs["env"]
+    out = tmp_path / "compare.json"
+    printed = unet1d("compare", str(two_runs["conv"].parent), "--out", str(out), env=env).stdout
+    table = json.loads(out.read_text())
+    assert {v["variant"] for v in table["variants"]} == {"conv-c8", "attention-h4-c8"}
+    assert "attention-h4-c8" in printed
+    for row in table["runs"]:
+        summary = json.loads((Path(row["run"]) / "summary.json").read_text())
+        assert row["final_val_loss"] == summary["val_loss"] and row["num_parameters"] == summary["num_parameters"]
+        curve = read_scalars(Path(row["run"]) / "tensorboard", "val/loss")
+        assert [step for step, _ in curve] == [10, 20, 30]
+        assert row["best_val_loss"] == pytest.approx(min(v for _, v in curve))
+        assert row["converged_step"] == converged_step(curve)
+
+
+def test_converged_step_closed_form() -> None:
+    from unet1d.compare.runs import converged_step
+
+    # drop from 1.0 to best 0.0: 90% of the drop is reached at the first value <= 0.1
+    assert converged_step([(10, 1.0), (20, 0.5), (30, 0.1), (40, 0.0), (50, 0.05)]) == 30
+    assert converged_step([(10, 1.0)]) is None
+
+
+def test_sweep_local_runs_every_point_then_compares(tmp_path: Path, tiny_flags: list[str]) -> None:
+    import os
+
+    sweep = {
+        "program": "cli.py",
+        "method": "grid",
+        "metric": {"name": "val/loss", "goal": "minimize"},
+        "parameters": {"mid_structure": {"values": ["conv", "attention"]}, "mid_num_heads": {"value": 2}},
+        "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
+    }
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump(sweep))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNET1D_")} | {"OMP_NUM_THREADS": "1"}
+    unet1d(
+        "sweep", "local", str(sweep_file), "--output-root", str(tmp_path / "out"), *tiny_flags,
+        "--max_steps", "10", "--wandb_mode", "disabled", env=env,
+    )  # fmt: skip
+    recorded = json.loads((tmp_path / "out" / "tiny" / "sweep.json").read_text())["runs"]
+    assert [r["config"]["mid_structure"] for r in recorded] == ["conv", "attention"]
+    compared = json.loads((tmp_path / "out" / "tiny" / "compare.json").read_text())
+    assert len(compared["runs"]) == 2 and all(r["final_step"] == 10 for r in compared["runs"])

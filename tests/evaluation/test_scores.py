@@ -1,0 +1,73 @@
+"""`eval`'s scores mean what the README says: computed on normalised poses, and better for a trained checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import tiny_run_config
+from unet1d.data import load_pose_data
+from unet1d.data.heading import canonical_heading
+from unet1d.evaluation import metrics
+from unet1d.evaluation.evaluate import draw_samples, evaluate
+from unet1d.store import load_for_eval
+from unet1d.training import train
+
+pytestmark = pytest.mark.slow
+NUM_SAMPLES, SEED = 256, 3
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same tiny run trained for 150 steps and for 1 (barely moved from its initial weights).
+
+    eps-prediction: its loss halves in 150 steps of this tiny network; v-prediction's moves less.
+    """
+    root = tmp_path_factory.mktemp("eval-runs")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return {
+            name: Path(train(tiny_run_config(root / name, "--max_steps", steps, "--prediction", "eps")).output_dir)
+            for name, steps in (("trained", "150"), ("untrained", "1"))
+        }
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_a_trained_checkpoint_scores_better_than_an_untrained_one(runs: dict[str, Path]) -> None:
+    trained, untrained = (evaluate(runs[name], num_samples=NUM_SAMPLES, seed=SEED, device="cpu")[0] for name in runs)
+    assert trained.step == 150 and untrained.step == 1
+    assert trained.val_loss < 0.5 * untrained.val_loss, (trained.val_loss, untrained.val_loss)
+    better, worse = trained.scores, untrained.scores
+    assert better["frechet_distance"] < worse["frechet_distance"], (better, worse)
+    assert better["dnn_rad"] < worse["dnn_rad"] and better["mmd"] < worse["mmd"], (better, worse)
+
+
+def test_scores_are_computed_on_normalised_poses(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented space: heading removed, standardised by the training split's statistics."""
+    scored: list[tuple[np.ndarray, np.ndarray]] = []
+    frechet_distance = metrics.frechet_distance
+
+    def spy(samples: np.ndarray, reference: np.ndarray) -> float:  # the real metric, arguments kept
+        scored.append((samples, reference))
+        return frechet_distance(samples, reference)
+
+    monkeypatch.setattr(metrics, "frechet_distance", spy)
+    report, radians, reference_set = evaluate(runs["trained"], num_samples=NUM_SAMPLES, seed=SEED, device="cpu")
+    (samples, reference), checkpoint = scored[0], load_for_eval(runs["trained"])
+
+    poses = draw_samples(checkpoint, NUM_SAMPLES, seed=SEED, device=torch.device("cpu"))  # radians
+    np.testing.assert_allclose(radians, poses, rtol=1e-6, atol=1e-6)
+    config = checkpoint.config
+    train = canonical_heading(load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed).train)
+    mean, std = train.mean(axis=0), np.maximum(train.std(axis=0), 1e-3)
+    np.testing.assert_allclose(samples, (canonical_heading(poses) - mean) / std, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(reference, (canonical_heading(reference_set.poses) - mean) / std, rtol=1e-4, atol=1e-4)
+
+    assert report.scores["frechet_distance"] == pytest.approx(frechet_distance(samples, reference), rel=1e-9)
+    in_radians = frechet_distance(poses, reference_set.poses)
+    assert abs(in_radians - report.scores["frechet_distance"]) > 0.1 * report.scores["frechet_distance"]

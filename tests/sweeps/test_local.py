@@ -1,0 +1,126 @@
+"""`unet1d sweep local`: W&B's engine proposes and early-terminates real runs here, with no W&B server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import TINY_RUN
+from unet1d.sweeps.local import LocalRun, agent_command, engine_run
+
+ROOT = Path(__file__).resolve().parents[2]
+SWEEP_ENGINE = {"metric": {"name": "val/loss", "goal": "minimize"}, "parameters": {"lr": {"values": [1e-3, 1e-2]}}}
+
+
+def test_agent_macros_expand_as_wandb_agent_expands_them() -> None:
+    sweep = {"program": "cli.py", "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"]}
+    assert agent_command(sweep, {"mid": "attention-8", "channel_mults": [1, 2]}) == [
+        "/usr/bin/env", sys.executable, "cli.py", "train", "--mid=attention-8", "--channel_mults=[1, 2]",
+    ]  # fmt: skip
+    # no command: W&B's default one
+    assert agent_command({"program": "cli.py"}, {"seed": 1}) == ["/usr/bin/env", sys.executable, "cli.py", "--seed=1"]
+
+
+def test_the_engine_sees_the_metric_of_local_runs() -> None:
+    """sweeps 0.2.0 drops metrics given by field name; ours arrive, so bayes and hyperband can use them."""
+    import sweeps
+
+    runs = [
+        LocalRun("good", {"lr": 1e-3}, "finished", 0, [1.0, 0.5, 0.4]),
+        LocalRun("fine", {"lr": 1e-3}, "finished", 0, [1.0, 0.6, 0.5]),
+        LocalRun("bad", {"lr": 1e-2}, "running", None, [1.0, 0.9]),
+    ]
+    seen = [engine_run(run, "val/loss") for run in runs]
+    assert seen[0].metric_extremum("val/loss", "minimum") == 0.4
+    hyperband = {**SWEEP_ENGINE, "method": "bayes", "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2}}
+    assert [run.name for run in sweeps.stop_runs(hyperband, seen)] == ["bad"]
+    proposal = sweeps.next_run({**SWEEP_ENGINE, "method": "bayes"}, seen)
+    assert "no valid samples" not in " ".join(proposal.search_info.get("warnings", []))
+
+
+def run_sweep(
+    tmp_path: Path, sweep: dict, *args: str, omp_threads: str | None = "1"
+) -> subprocess.CompletedProcess[str]:
+    """``unet1d sweep local`` on ``sweep`` with the tiny run's flags; ``omp_threads=None`` leaves threads to it."""
+    import os
+
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump({"program": "cli.py", **sweep}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNET1D_", "WANDB_"))}
+    env = {k: v for k, v in env.items() if k != "OMP_NUM_THREADS"}
+    env |= {"HOME": str(tmp_path / "home"), "WANDB_DIR": str(tmp_path / "wandb")}
+    env |= {"OMP_NUM_THREADS": omp_threads} if omp_threads else {}
+    command = [sys.executable, "-m", "unet1d.cli", "sweep", "local", str(sweep_file), "--output-root", str(tmp_path)]
+    tiny = [flag for i, flag in enumerate(TINY_RUN) if "--lr" not in TINY_RUN[i - 1 : i + 1]]  # lr is swept
+    return subprocess.run([*command, *args, *tiny], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+
+
+@pytest.mark.slow
+def test_bayes_with_hyperband_stops_the_worst_run_early(tmp_path: Path) -> None:
+    """Three runs at once; the metric is the logged learning rate (constant, so the ranking is known):
+    hyperband must stop the run with the highest, by SIGTERM, and record it as stopped."""
+    sweep = {
+        "method": "bayes",
+        "metric": {"name": "train/lr", "goal": "minimize"},
+        "parameters": {"lr": {"distribution": "uniform", "min": 1e-4, "max": 1e-2}},
+        "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 2},
+        "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
+    }
+    result = run_sweep(
+        tmp_path, sweep, "--count", "3", "--parallel", "3",
+        "--max_steps", "400", "--lr_schedule", "constant", "--warmup_steps", "0", "--log_every", "2",
+        "--eval_every", "400", "--checkpoint_every", "400", "--grad_norm_every", "400",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
+    assert len(runs) == 3 and len({r["config"]["lr"] for r in runs}) == 3
+    worst = max(runs, key=lambda r: r["config"]["lr"])
+    assert worst["state"] == "stopped" and worst["exit_code"] == 143
+    assert worst["history"] and worst["history"][0] == pytest.approx(worst["config"]["lr"])
+    assert [r["state"] for r in runs if r is not worst] == ["finished", "finished"]
+    stopped_dir = tmp_path / "tiny" / worst["run_id"]
+    # the trainer checkpointed on SIGTERM before step 400 and left an offline W&B run to sync
+    assert [p.name for p in (stopped_dir / "checkpoints").iterdir()] != ["step-400"]
+    assert list((stopped_dir / "wandb").glob(f"offline-run-*-{worst['run_id']}"))
+
+
+@pytest.mark.slow
+def test_a_grid_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
+    sweep = {
+        "method": "grid",
+        "metric": {"name": "val/loss", "goal": "minimize"},
+        "parameters": {"mid": {"values": ["conv", "attention-2"]}},
+        "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
+    }
+    first = run_sweep(tmp_path, sweep, "--count", "1", "--max_steps", "10", "--wandb_mode", "disabled")
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_sweep(tmp_path, sweep, "--max_steps", "10", "--wandb_mode", "disabled")
+    assert second.returncode == 0, second.stderr[-3000:]
+    runs = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
+    assert [r["config"]["mid"] for r in runs] == ["conv", "attention-2"]  # the engine's grid order, once each
+    assert all(r["state"] == "finished" and len(r["history"]) == 1 for r in runs)
+    compared = json.loads((tmp_path / "tiny" / "compare.json").read_text())
+    assert sorted(r["variant"] for r in compared["runs"]) == ["attention-h2-c8", "conv-c8"]
+    loss = next(d for d in compared["differences"] if d["column"] == "final_val_loss")
+    by_variant = {r["variant"]: r["final_val_loss"] for r in compared["runs"]}
+    assert loss["difference"] == pytest.approx(by_variant[loss["variant"]] - by_variant[loss["reference"]])
+    assert loss["low"] is None and loss["within_noise"] is None  # one seed each: no interval
+    report = tmp_path / "tiny" / "report"
+    assert (report / "losses.png").is_file() and "](losses.png)" in (report / "report.md").read_text()
+
+
+def test_random_sweeps_need_a_count(tmp_path: Path) -> None:
+    sweep = {"method": "random", "parameters": {"lr": {"min": 1e-4, "max": 1e-3}}, "command": ["train", "${args}"]}
+    result = run_sweep(tmp_path, sweep)
+    assert result.returncode == 2 and "give --count N" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_overrides_may_not_replace_what_the_sweep_varies(tmp_path: Path) -> None:
+    sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
+    result = run_sweep(tmp_path, sweep, "--lr", "1e-4")
+    assert result.returncode == 2 and "--lr given on the command line would override" in result.stderr

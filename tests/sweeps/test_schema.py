@@ -1,0 +1,159 @@
+"""Sweep files: every point of every sweep in sweeps/ is a valid config, spelled as `wandb agent` spells it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from unet1d.config_sources import load_config
+from unet1d.errors import UserError
+from unet1d.sweeps.schema import agent_args, points, read_sweep, search_points, validate_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+SWEEPS = sorted((ROOT / "sweeps").glob("*.yaml"))
+
+
+def test_the_structure_and_head_sweeps_exist() -> None:
+    assert {path.name for path in SWEEPS} >= {"mid_structure.yaml", "mid_num_heads.yaml"}
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
+def test_sweep_file_runs_our_cli(path: Path) -> None:
+    sweep = read_sweep(path)
+    assert sweep["program"] == "cli.py"
+    # each agent run gets its own folder, and a requeued (preempted) run resumes from it
+    command = sweep["command"]
+    train = command.index("train")
+    assert command[train - 1] == "${program}" and command[-1] == "${args}"
+    assert command[train + 1 : train + 3] == ["--output_dir=runs/sweeps/{sweep_id}/{run_id}", "--resume=auto"]
+    assert sweep["metric"]["name"].startswith(("val/", "train/", "eval/", "quality/"))  # names runs log
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.name)
+def test_every_point_validates_and_sets_what_it_names(path: Path) -> None:
+    checked = validate_sweep(path)
+    assert checked
+    for point in checked:
+        config = load_config(None, agent_args(point), environ={}).model_dump()
+        for name, value in point.items():
+            section = next(s for s, fields in config.items() if name in fields)
+            assert config[section][name] == value
+
+
+def test_points_are_the_full_grid() -> None:
+    sweep = {"parameters": {"a": {"values": [1, 2, 3]}, "b": {"value": "x"}, "c": {"values": [True, False]}}}
+    listed = points(sweep)
+    assert len(listed) == 6 and {"a": 3, "b": "x", "c": False} in listed
+
+
+def test_lists_travel_in_the_agents_spelling() -> None:
+    point = {"channel_mults": [1, 2, 4, 8], "mid_structure": "conv"}
+    assert agent_args(point) == ["--channel_mults=[1, 2, 4, 8]", "--mid_structure=conv"]
+    assert load_config(None, agent_args(point), environ={}).model.channel_mults == [1, 2, 4, 8]
+
+
+HEADS_SWEEP = {
+    "method": "grid",
+    "command": ["train", "${args}"],
+    "parameters": {"mid_num_heads": {"values": [8, 7]}, "mid_structure": {"value": "attention"}},
+}
+
+
+def write(tmp_path: Path, sweep: dict) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"command": ["train", "${args}"], **sweep}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("sweep", "fragment"),
+    [
+        (HEADS_SWEEP, "mid_num_heads=7"),
+        ({"method": "grid", "parameters": {"mid_num_head": {"values": [8]}}}, "did you mean 'mid_num_heads'"),
+        ({"method": "grid", "parameters": {"lr": {"min": 1e-4, "max": 1e-3}}}, "a grid cannot use ranges"),
+        ({"method": "random", "parameters": {"lr": {"min": -1.0, "max": 1e-3}}}, "'lr': -1.0"),
+        ({"method": "hyperband", "parameters": {"lr": {"value": 1e-3}}}, "method='hyperband' is not allowed"),
+        ({"method": "grid", "parameters": {}}, "'parameters' must map"),
+    ],
+)  # fmt: skip
+def test_bad_sweeps_are_refused_with_the_reason(tmp_path: Path, sweep: dict, fragment: str) -> None:
+    with pytest.raises(UserError) as caught:
+        validate_sweep(write(tmp_path, sweep))
+    assert fragment in str(caught.value) and "sweep.yaml" in str(caught.value)
+
+
+def test_middles_sweep_trains_each_middle_and_seed_once() -> None:
+    listed = points(read_sweep(next(path for path in SWEEPS if path.name == "middles.yaml")))
+    built = [load_config(None, agent_args(point), environ={}) for point in listed]
+    trained = [(c.model.mid_structure, c.model.mid_num_heads if c.model.mid_structure == "attention" else None,
+                c.train.seed) for c in built]  # fmt: skip
+    middles = {(s, h) for s, h, _ in trained}
+    assert len(trained) == len(set(trained)) == 12
+    assert middles == {("conv", None), ("attention", 4), ("attention", 8), ("attention", 16)}
+    assert {seed for *_, seed in trained} == {0, 1, 2}
+
+
+def test_every_invalid_grid_point_is_named(tmp_path: Path) -> None:
+    sweep = {"method": "grid", "parameters": {"mid": {"values": ["attention-4", "attention-6", "attention-8",
+             "attention-12"]}, "seed": {"values": [0, 1]}}}  # fmt: skip
+    with pytest.raises(UserError) as caught:
+        validate_sweep(write(tmp_path, sweep))
+    message = str(caught.value)
+    assert "4 of 8 points are invalid" in message
+    for heads in (6, 12):
+        assert message.count(f"'mid': 'attention-{heads}'") == 2  # once per seed
+    assert "'attention-4'" not in message and "'attention-8'" not in message
+    assert "does not divide the 512 middle channels" in message
+
+
+def test_random_sweeps_check_both_bounds_and_a_sample(tmp_path: Path) -> None:
+    sweep = {"method": "bayes", "metric": {"name": "val/loss", "goal": "minimize"},
+             "parameters": {"lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-2},
+                            "dropout": {"distribution": "uniform", "min": 0.0, "max": 1.0}}}  # fmt: skip
+    listed = search_points(sweep)
+    lrs = [p["lr"] for p in listed]
+    assert min(lrs) == pytest.approx(1e-5) and max(lrs) == pytest.approx(1e-2)
+    assert all(1e-5 * 0.999 <= lr <= 1e-2 * 1.001 for lr in lrs) and len(set(lrs)) > 10
+    with pytest.raises(UserError) as caught:
+        validate_sweep(write(tmp_path, sweep))
+    # dropout must be < 1: the upper bound is named, and no sampled point below 1 is
+    assert "'dropout': 1.0" in str(caught.value) and "data.dropout" not in str(caught.value)
+    assert "model.dropout" in str(caught.value)
+
+
+def test_schema_problems_are_all_reported(tmp_path: Path) -> None:
+    sweep = {"method": "random", "parameters": {"lr": {"min": 1e-2, "max": 1e-4}, "seed": {"valuez": [1]}}}
+    with pytest.raises(UserError) as caught:
+        validate_sweep(write(tmp_path, sweep))
+    message = str(caught.value)
+    assert "not a valid sweep" in message and "lr" in message and message.count("\n  ") >= 2
+
+
+def test_the_multi_gpu_study_is_the_middles_study_on_every_gpu_with_a_free_port() -> None:
+    single, multi = (read_sweep(ROOT / "sweeps" / name) for name in ("middles.yaml", "middles-multi-gpu.yaml"))
+    assert points(multi) == points(single)
+    launcher = multi["command"][: multi["command"].index("${program}")]
+    assert launcher == [
+        "${env}",
+        "${interpreter}",
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=gpu",
+    ]
+
+
+def test_sweep_agent_runs_wandb_agent_for_the_sweep() -> None:
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "unet1d.cli", "sweep", *args], capture_output=True, text=True)
+
+    shown = cli("agent", "team/unet1d/ab12cd34", "--count", "3", "--dry-run")
+    assert shown.returncode == 0
+    assert shown.stdout.split() == [sys.executable, "-m", "wandb", "agent", "--count", "3", "team/unet1d/ab12cd34"]
+    bad = cli("agent", "team/unet1d/ab12cd34/extra")
+    assert bad.returncode == 2 and "is not a W&B sweep id" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,174 @@
+"""Two CPU processes (gloo) under Accelerate: ranks split every global batch and end with the same weights.
+
+Run as a script, this file is one rank of that run: it records which poses its rank trained on
+and the weights it ended with (by wrapping, not replacing, the real batch source and finish),
+then runs the real ``unet1d train`` command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from unet1d.config_sources import load_config
+from unet1d.errors import UserError
+from unet1d.store.checkpoints import latest_checkpoint
+from unet1d.training.launch import (
+    apply_threads,
+    available_cores,
+    default_threads,
+    inside_distributed_launch,
+    launch_shortfall,
+    launcher_command,
+    needs_launcher,
+)
+
+PROBE_DIR_VARIABLE = "PROBE_DIR_FOR_TEST_DISTRIBUTED"  # not UNET1D_*: those are config fields
+
+
+def probe_rank(argv: list[str]) -> None:
+    """One rank: record each batch's poses (by content hash) and the final parameters, then train."""
+    from unet1d.cli import main
+    from unet1d.data.batching import DeviceBatches
+    from unet1d.training.loop import Trainer
+
+    probe_dir, rank = Path(os.environ[PROBE_DIR_VARIABLE]), int(os.environ["RANK"])
+    seen: list[list[str]] = []
+    next_batch, finish = DeviceBatches.next_batch, Trainer.finish
+
+    def recording_next_batch(self: DeviceBatches) -> torch.Tensor:
+        batch = next_batch(self)
+        seen.append([hashlib.sha1(row.cpu().numpy().tobytes()).hexdigest() for row in batch])
+        return batch
+
+    def finish_and_record(self: Trainer, exit_code: int = 0):
+        params = {name: p.detach().cpu().contiguous() for name, p in self.network.named_parameters()}
+        save_file(params, str(probe_dir / f"params-rank{rank}.safetensors"))
+        (probe_dir / f"batches-rank{rank}.json").write_text(json.dumps(seen))
+        return finish(self, exit_code)
+
+    DeviceBatches.next_batch = recording_next_batch
+    Trainer.finish = finish_and_record
+    main(["train", *argv])
+
+
+def test_the_cli_relaunches_itself_only_outside_a_launch():
+    config = load_config(None, ["--num_processes", "2", "--mixed_precision", "bf16"], environ={})
+    assert needs_launcher(config, {})
+    assert not needs_launcher(config, {"LOCAL_RANK": "0", "WORLD_SIZE": "2"})  # each rank trains
+    assert not needs_launcher(load_config(None, [], environ={}), {})
+    assert inside_distributed_launch({"RANK": "1"}) and not inside_distributed_launch({})
+
+    command = launcher_command(config, ["--config", "run.yaml", "--lr", "1e-3"])
+    assert command[1:4] == ["-m", "accelerate.commands.launch", "--multi_gpu"]
+    assert command[command.index("--num_processes") + 1] == "2"
+    assert command[command.index("--mixed_precision") + 1] == "bf16"
+    assert command[-7:] == ["-m", "unet1d.cli", "train", "--config", "run.yaml", "--lr", "1e-3"]
+
+    nodes = load_config(None, ["--num_processes", "4", "--num_machines", "2", "--main_process_ip", "10.0.0.1"], {})
+    multi = launcher_command(nodes, [])
+    assert multi[multi.index("--num_processes") + 1] == "8"  # Accelerate counts processes on all machines
+    assert multi[multi.index("--main_process_ip") + 1] == "10.0.0.1"
+    with pytest.raises(UserError, match="main_process_ip"):
+        launcher_command(load_config(None, ["--num_machines", "2"], environ={}), [])
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(isolated_wandb, tiny_flags, tmp_path):
+    run_dir = tmp_path / "run"
+    args = [*tiny_flags, "--batch_size", "16", "--max_steps", "20", "--output_dir", str(run_dir)]
+    args += ["--wandb_mode", "disabled"]
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    env = {**isolated_wandb, PROBE_DIR_VARIABLE: str(tmp_path)}
+    done = subprocess.run([*launcher, __file__, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("done: step 20") == 1  # only the main process prints
+
+    batches = [json.loads((tmp_path / f"batches-rank{r}.json").read_text()) for r in (0, 1)]
+    assert len(batches[0]) == len(batches[1]) == 20 and all(len(b) == 16 for b in batches[0] + batches[1])
+    for step, (mine, theirs) in enumerate(zip(*batches, strict=True)):
+        assert not set(mine) & set(theirs), f"step {step}: both ranks trained on the same poses"
+    per_epoch = 480 // 32  # 480 training poses, global batch 2 x 16
+    first_epoch = [pose for rank in batches for batch in rank[:per_epoch] for pose in batch]
+    assert len(set(first_epoch)) == len(first_epoch)  # together, the ranks see each pose once an epoch
+
+    params = [load_file(str(tmp_path / f"params-rank{r}.safetensors")) for r in (0, 1)]
+    assert params[0].keys() == params[1].keys()
+    assert all(torch.equal(params[0][k], params[1][k]) for k in params[0])
+    saved = load_file(str(run_dir / "checkpoints" / "step-20" / "model.safetensors"))
+    assert all(torch.equal(saved[k], params[0][k]) for k in params[0])
+    generators = [load_file(str(run_dir / "checkpoints" / "step-20" / f"rank-{r}.safetensors")) for r in (0, 1)]
+    assert not torch.equal(generators[0]["generator"], generators[1]["generator"])  # ranks draw their own noise
+
+
+@pytest.mark.slow
+def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_sigterm(start_cli, tiny_flags, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--batch_size", "16", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
+    flags += ["--num_processes", "2", "--checkpoint_every", "20"]
+    process = start_cli("train", *flags, "--max_steps", "100000")
+    deadline = time.monotonic() + 240
+    while latest_checkpoint(run_dir) is None and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)  # to `unet1d train`, which passes it on to the launcher and the ranks
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    stopped = json.loads((latest_checkpoint(run_dir) / "checkpoint.json").read_text())
+    assert stopped["world_size"] == 2 and stopped["step"] >= 20
+    assert all((latest_checkpoint(run_dir) / f"rank-{r}.safetensors").is_file() for r in (0, 1))
+
+    resumed = start_cli("train", *flags, "--max_steps", str(stopped["step"] + 4), "--resume", "auto")
+    output, _ = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, output
+    assert json.loads((run_dir / "summary.json").read_text())["final_step"] == stopped["step"] + 4
+
+
+def test_a_single_process_launch_asked_for_several_is_recognised():
+    simple = {"ACCELERATE_USE_CPU": "False", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    assert "unet1d train --num_processes N" in launch_shortfall(simple)
+    assert launch_shortfall({"ACCELERATE_USE_CPU": "False"}) is None  # `accelerate launch` of one process
+    assert launch_shortfall({**simple, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}) is None  # torchrun ranks
+    assert launch_shortfall({"MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "1"}) is None  # not started by accelerate
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.device_count() > 1, reason="with several GPUs accelerate launches them all")
+def test_accelerate_launch_that_starts_one_of_two_processes_is_refused(isolated_wandb, tiny_flags, tmp_path):
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1"]
+    launcher += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "unet1d.cli", "train"]
+    args = [*tiny_flags, "--max_steps", "5", "--output_dir", str(tmp_path / "run"), "--wandb_mode", "disabled"]
+    done = subprocess.run([*launcher, *args], env=isolated_wandb, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "error: accelerate launch was asked for several processes or machines" in done.stderr
+    assert "joined no process group" in done.stderr
+    assert "unet1d train --num_processes N" in done.stderr and "--multi_gpu" in done.stderr
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_threads_default_to_the_cores_shared_by_the_processes_on_them():
+    cores = available_cores()
+    assert default_threads({}) == cores
+    assert default_threads({"LOCAL_WORLD_SIZE": "2"}) == max(1, cores // 2)
+    assert default_threads({"OMP_NUM_THREADS": "3", "LOCAL_WORLD_SIZE": "2"}) == 3  # the user's own setting wins
+    assert load_config(None, [], environ={"UNET1D_THREADS": "1"}).train.threads == 1  # how sweep local passes it
+    before = torch.get_num_threads()
+    try:
+        assert apply_threads(None, {"OMP_NUM_THREADS": "2"}) == 2 and torch.get_num_threads() == 2
+        assert apply_threads(1, {"OMP_NUM_THREADS": "2"}) == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+if __name__ == "__main__":
+    probe_rank(sys.argv[1:])

@@ -1,0 +1,99 @@
+"""One writer per run folder: the lock names a live holder, is taken over from a dead one, and `train` honours it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from unet1d.errors import UserError
+from unet1d.training.launch import launch_shortfall
+from unet1d.training.launcher_watch import lost_peer_message
+from unet1d.training.lock import LOCK_FILE, RunLock, hold_run_dir, is_main_process
+
+HOLD = "import sys, time; from pathlib import Path; from unet1d.training.lock import RunLock; "
+HOLD += "RunLock.acquire(Path(sys.argv[1])); print('held', flush=True); time.sleep(120)"
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """A separate process holding tmp_path/run's lock until killed."""
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_live_holder_is_named_and_refused_then_its_stale_lock_is_taken_over(holder, tmp_path):
+    with pytest.raises(UserError, match=rf"in use by another training run \(pid {holder.pid} on host "):
+        RunLock.acquire(tmp_path / "run")
+    holder.send_signal(signal.SIGKILL)  # dies without releasing: the lock file stays behind
+    holder.wait()
+    assert json.loads((tmp_path / "run" / LOCK_FILE).read_text())["pid"] == holder.pid
+
+    lock = RunLock.acquire(tmp_path / "run")
+    assert lock.previous is not None and lock.previous.pid == holder.pid
+    recorded = json.loads((tmp_path / "run" / LOCK_FILE).read_text())
+    assert recorded["pid"] == os.getpid() and recorded["host"] and recorded["started"]
+    lock.release()
+    assert not (tmp_path / "run" / LOCK_FILE).exists()
+
+
+def test_the_lock_is_exclusive_within_a_process_and_free_again_after_the_block(tmp_path):
+    with hold_run_dir(tmp_path / "run") as lock:
+        assert lock is not None
+        with pytest.raises(UserError, match=f"pid {os.getpid()}"):
+            RunLock.acquire(tmp_path / "run")
+    with hold_run_dir(tmp_path / "run"):
+        pass
+    with hold_run_dir(tmp_path / "other", environ={"RANK": "1"}) as lock:  # other ranks write no lock
+        assert lock is None and not (tmp_path / "other").exists()
+
+
+def test_only_rank_0_is_the_main_process():
+    assert is_main_process({}) and is_main_process({"RANK": "0", "LOCAL_RANK": "0"})
+    assert not is_main_process({"RANK": "1"}) and not is_main_process({"OMPI_COMM_WORLD_RANK": "3"})
+
+
+def test_a_simple_launcher_process_that_joined_no_group_is_refused():
+    simple = {"ACCELERATE_USE_CPU": "True", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    assert "joined no process group" in launch_shortfall(simple)
+    assert "joined no process group" in launch_shortfall({k: v for k, v in simple.items() if k != "MASTER_PORT"})
+    assert launch_shortfall({**simple, "PMI_SIZE": "2"}) is None  # MPI joined them
+    assert launch_shortfall({**simple, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}) is None  # torchrun
+    assert launch_shortfall({"ACCELERATE_USE_CPU": "True"}) is None  # one process, nothing to join
+    assert launch_shortfall({}) is None
+
+
+def test_a_lost_peer_is_explained_only_in_a_distributed_run():
+    gloo = RuntimeError("[pair.cc:537] Read error [127.0.0.1]:6567: Connection reset by peer. GLHF")
+    message = lost_peer_message(gloo, {"WORLD_SIZE": "2", "RANK": "0"})
+    assert message and "rank 0 of 2" in message and "Connection reset by peer" in message
+    assert lost_peer_message(gloo, {}) is None  # one process: not a peer problem
+    assert lost_peer_message(RuntimeError("shape mismatch"), {"WORLD_SIZE": "2"}) is None
+
+
+@pytest.mark.slow
+def test_a_second_train_into_a_live_runs_folder_exits_2_naming_the_holder(start_cli, tiny_flags, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
+    first = start_cli("train", *flags, "--max_steps", "100000")
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoints").is_dir() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for extra in ([], ["--resume", "auto"]):  # a second start, and a requeued copy of the same run
+        second = start_cli("train", *flags, "--max_steps", "100000", *extra)
+        output, _ = second.communicate(timeout=120)
+        assert second.returncode == 2, output
+        assert f"in use by another training run (pid {first.pid} on host" in output and "Traceback" not in output
+    assert first.poll() is None  # the first run never noticed
+    first.send_signal(signal.SIGTERM)
+    output, _ = first.communicate(timeout=120)
+    assert first.returncode == 128 + signal.SIGTERM, output
+    assert not (run_dir / LOCK_FILE).exists()

@@ -1,0 +1,138 @@
+"""The training loop on tiny CPU runs: it learns, writes self-describing checkpoints, and refuses
+what it cannot do well (a directory holding another run, fp16 on a CPU, a diverging run)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from unet1d.cli import main
+from unet1d.errors import UserError
+from unet1d.store import load_for_eval
+from unet1d.store.checkpoints import list_checkpoints
+from unet1d.training import TrainingDiverged, train
+from unet1d.training.optimization import lr_factor
+
+
+def tensorboard_scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_loss_falls_on_builtin_data(tiny_config, tmp_path):
+    # eps: its loss starts at 1 and halves within 60 steps; v's optimum here is ~0.86, too close to its start
+    config = tiny_config("--max_steps", "60", "--log_every", "10", "--prediction", "eps")
+    result = train(config)
+    losses = [value for _, value in tensorboard_scalars(tmp_path / "run")["train/loss"]]
+    assert len(losses) == 6
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert result.final_step == 60 and result.exit_code == 0
+    assert result.val_loss is not None and math.isfinite(result.val_loss)
+    assert result.steps_per_s > 0 and result.peak_memory_mb > 0 and result.num_parameters > 0
+
+
+def test_checkpoints_are_self_describing_and_pruned(tiny_config, tmp_path):
+    config = tiny_config("--max_steps", "35", "--keep_checkpoints", "2")
+    result = train(config)
+    run_dir = tmp_path / "run"
+    assert [p.name for p in list_checkpoints(run_dir)] == ["step-30", "step-35"]  # keep 2, plus the final one
+    assert not list((run_dir / "checkpoints").glob(".tmp-*"))
+
+    loaded = load_for_eval(run_dir)  # the run directory alone is enough
+    assert loaded.step == 35 and loaded.path.name == "step-35"
+    assert loaded.config == config
+    assert loaded.ema_weights is not None
+    model = loaded.build_model(ema=True)
+    with torch.no_grad():
+        out = model(torch.zeros(4, 72), torch.tensor([0, 10, 50, 99]))
+    assert out.shape == (4, 72) and torch.isfinite(out).all()
+    raw = load_file(str(loaded.path / "model.safetensors"))
+    assert raw.keys() == model.state_dict().keys()
+    assert loaded.stats.mean.shape == (72,)
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["final_step"] == 35 and summary["checkpoint"] == str(loaded.path)
+    assert summary["model_size_mb"] == pytest.approx((loaded.path / "model.safetensors").stat().st_size / 2**20)
+    assert summary["train_loss"] == pytest.approx(result.train_loss)
+
+
+def test_refuses_an_output_dir_holding_another_run(tiny_config):
+    train(tiny_config("--max_steps", "10"))
+    with pytest.raises(
+        UserError, match=r"holds a different run.*\n  optim.lr: the run has 0.002, this config gives 0\.001"
+    ):
+        train(tiny_config("--max_steps", "10", "--lr", "1e-3"))
+    with pytest.raises(UserError, match="--resume auto to continue it"):
+        train(tiny_config("--max_steps", "10"))  # the same run again: it would clobber its checkpoints
+    result = train(tiny_config("--max_steps", "10", "--lr", "1e-3", "--overwrite"))
+    assert result.exit_code == 0
+
+
+def test_cli_reports_user_errors_with_exit_code_2(tmp_path, isolated_wandb, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--output_dir", str(tmp_path), "--mixed_precision", "fp16", "--device", "cpu"])
+    assert exit_info.value.code == 2
+    assert "fp16 needs a GPU" in capsys.readouterr().err
+
+
+def test_batch_must_split_into_micro_batches(tiny_config):
+    with pytest.raises(UserError, match=r"multiple of optim\.grad_accum_steps"):
+        train(tiny_config("--grad_accum_steps", "3"))
+
+
+def test_bf16_autocast_and_gradient_accumulation_on_cpu(tiny_config, tmp_path):
+    result = train(tiny_config("--max_steps", "10", "--mixed_precision", "bf16", "--grad_accum_steps", "2"))
+    assert result.final_step == 10 and math.isfinite(result.train_loss)
+    assert result.nonfinite_steps == 0
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_good_checkpoint(tiny_config, tmp_path):
+    config = tiny_config(
+        "--max_steps", "40", "--lr", "1e30", "--warmup_steps", "0", "--grad_clip", "none",
+        "--max_nonfinite_steps", "3", "--checkpoint_every", "1",
+    )  # fmt: skip
+    with pytest.raises(TrainingDiverged, match=r"3 steps in a row had a non-finite loss.*last good checkpoint") as err:
+        train(config)
+    kept = list_checkpoints(tmp_path / "run")
+    assert [p.name for p in kept] == ["step-1", "step-2", "step-3"]  # step 1 was finite; 2, 3 and 4 were not
+    assert str(kept[-1]) in str(err.value)
+    good, after_skips = (load_file(str(p / "model.safetensors")) for p in (kept[0], kept[-1]))
+    assert all(torch.isfinite(w).all() for w in after_skips.values())
+    assert all(torch.equal(good[k], after_skips[k]) for k in good)  # skipped steps changed nothing, BN stats included
+
+
+def test_lr_warms_up_then_decays_to_the_floor():
+    schedule = {"warmup_steps": 10, "max_steps": 110, "schedule": "cosine", "min_lr_ratio": 0.1}
+    assert lr_factor(0, **schedule) == pytest.approx(0.1)
+    assert lr_factor(9, **schedule) == pytest.approx(1.0)
+    assert lr_factor(60, **schedule) == pytest.approx(0.55)
+    assert lr_factor(110, **schedule) == pytest.approx(0.1)
+    assert lr_factor(50, **{**schedule, "schedule": "constant"}) == 1.0
+
+
+def test_quality_probes_and_the_final_evaluation_reach_dashboards_and_summary(tiny_config, tmp_path, monkeypatch):
+    """quality/* every quality_every steps; at the end eval/step-N.json + .png, eval/* scalars, summary quality."""
+    from unet1d.evaluation import quality
+
+    monkeypatch.setattr(quality, "REFERENCE_POSES", 400)  # a smaller fresh reference: same code, faster
+    config = tiny_config(
+        "--max_steps", "10", "--quality_every", "5", "--quality_samples", "32", "--final_eval_samples", "48"
+    )  # fmt: skip
+    result = train(config)
+    run_dir = tmp_path / "run"
+    report = json.loads((run_dir / "eval" / "step-10.json").read_text())
+    assert report["num_samples"] == 48 and report["reference"] == "builtin-fresh"
+    assert (run_dir / "eval" / "step-10.png").stat().st_size > 10_000
+    scalars = tensorboard_scalars(run_dir)
+    assert [step for step, _ in scalars["quality/precision"]] == [5, 10]
+    assert scalars["eval/precision"] == [(10, pytest.approx(report["precision"]))]
+    assert result.quality["one_nn_accuracy"] == pytest.approx(report["one_nn_accuracy"])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["quality"]["poses_outside_limits_tol"] == pytest.approx(report["poses_outside_limits_tol"])

@@ -1,0 +1,243 @@
+"""Exact resume: a run killed with SIGKILL and resumed ends bit-identical to one never stopped;
+SIGTERM saves a checkpoint, exits non-zero, and the resumed run continues the same W&B run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from unet1d.errors import UserError
+from unet1d.store.checkpoints import latest_checkpoint, list_checkpoints
+from unet1d.training import train
+
+
+def wait_for_checkpoint(run_dir: Path, process: subprocess.Popen, timeout: float = 120) -> Path:
+    """Poll until the run has published a complete checkpoint."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = latest_checkpoint(run_dir)
+        if found is not None:
+            return found
+        if process.poll() is not None:
+            raise AssertionError(f"the run ended before its first checkpoint:\n{process.stdout.read()}")
+        time.sleep(0.02)
+    raise AssertionError("no checkpoint appeared in time")
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    for name in ("model.safetensors", "ema.safetensors"):
+        left, right = load_file(str(a / name)), load_file(str(b / name))
+        assert left.keys() == right.keys()
+        different = [key for key in left if not torch.equal(left[key], right[key])]
+        assert not different, f"{name}: {different[:5]} differ"
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_ends_bit_identical_to_an_uninterrupted_run(tiny_config, start_cli, tiny_flags, tmp_path):
+    steps = ["--max_steps", "160", "--checkpoint_every", "20"]
+    victim_dir = tmp_path / "killed"
+    victim = start_cli("train", *tiny_flags, *steps, "--output_dir", str(victim_dir), "--wandb_mode", "disabled")
+    first = wait_for_checkpoint(victim_dir, victim)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    killed_at = latest_checkpoint(victim_dir)
+    assert killed_at is not None and int(killed_at.name.split("-")[1]) < 160, "the run was not killed mid-way"
+
+    resumed = train(tiny_config(*steps, "--resume", "auto", output_dir=victim_dir))
+    uninterrupted = train(tiny_config(*steps, output_dir=tmp_path / "reference"))
+
+    assert resumed.final_step == uninterrupted.final_step == 160
+    assert_same_weights(Path(resumed.checkpoint), Path(uninterrupted.checkpoint))
+    assert first.name.startswith("step-")
+    assert not list((victim_dir / "checkpoints").glob(".tmp-*"))  # a write the kill cut short is cleaned away
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_exits_nonzero_and_resume_continues_the_wandb_run(
+    tiny_config, start_cli, tiny_flags, tmp_path
+):
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--output_dir", str(run_dir), "--wandb_mode", "offline", "--checkpoint_every", "20"]
+    process = start_cli("train", *flags, "--max_steps", "100000")
+    wait_for_checkpoint(run_dir, process)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert "SIGTERM: saving a checkpoint at step" in output
+
+    stopped_at = latest_checkpoint(run_dir)
+    step = json.loads((stopped_at / "checkpoint.json").read_text())["step"]
+    assert stopped_at.name == f"step-{step}"
+    assert not (run_dir / "summary.json").exists()  # not finished
+    run_id = (run_dir / "wandb_run_id").read_text().strip()
+    first_log = next((run_dir / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb"))
+    inspected = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(first_log)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    records = [json.loads(line) for line in inspected.stdout.splitlines() if line.startswith("{")]
+    assert any(r["type"] == "preempting" for r in records)  # a sweep requeues a preempted run
+
+    resumed = train(tiny_config("--wandb_mode", "offline", "--resume", "auto", "--max_steps", str(step + 10),
+                                output_dir=run_dir))  # fmt: skip
+    assert resumed.exit_code == 0 and resumed.final_step == step + 10
+    assert len(list((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))) == 2  # the same W&B run, continued
+
+
+@pytest.mark.slow
+def test_sigint_saves_a_checkpoint_and_the_process_exits_130(start_cli, tiny_flags, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--output_dir", str(run_dir), "--wandb_mode", "disabled", "--checkpoint_every", "20"]
+    process = start_cli("train", *flags, "--max_steps", "100000")
+    periodic = wait_for_checkpoint(run_dir, process)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C delivers
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT == 130, output
+    step = int(re.search(r"SIGINT: saving a checkpoint at step (\d+)", output).group(1))
+    stopped_at = latest_checkpoint(run_dir)
+    assert stopped_at.name == f"step-{step}" and step >= int(periodic.name.split("-")[1])
+    assert json.loads((stopped_at / "checkpoint.json").read_text())["step"] == step
+    assert not (run_dir / "summary.json").exists()
+
+
+def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    train(tiny_config("--max_steps", "10"))
+    good = latest_checkpoint(run_dir)
+    partial = run_dir / "checkpoints" / ".tmp-step-20"  # what a kill during a save leaves behind
+    shutil.copytree(good, partial)
+    (partial / "checkpoint.json").unlink()
+    assert latest_checkpoint(run_dir) == good
+
+    result = train(tiny_config("--max_steps", "20", "--resume", "auto"))
+    assert result.final_step == 20
+    assert [p.name for p in list_checkpoints(run_dir)] == ["step-10", "step-20"]
+    assert not partial.exists()
+
+
+def test_resume_refuses_what_it_cannot_continue_exactly(tiny_config, tmp_path):
+    train(tiny_config("--max_steps", "10"))
+    with pytest.raises(
+        UserError, match=r"config differs from this one in\n  model\.base_channels: the run has 8, this config gives 16"
+    ):
+        train(tiny_config("--max_steps", "20", "--resume", "auto", "--base_channels", "16"))
+    with pytest.raises(UserError, match="does not exist"):
+        train(tiny_config("--resume", str(tmp_path / "nowhere")))
+    with pytest.raises(UserError, match="give one of them"):
+        train(tiny_config("--resume", "auto", "--overwrite"))
+    fresh = train(tiny_config("--max_steps", "10", "--resume", "auto", output_dir=tmp_path / "empty"))
+    assert fresh.final_step == 10  # --resume auto with nothing to resume starts the run
+
+
+def unet1d_cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The installed ``unet1d`` command, as a user types it."""
+    command = [str(Path(sys.executable).parent / "unet1d"), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def interrupted_run(tiny_config, run_dir: Path, *flags: str) -> Path:
+    """A run trained to step 20, then put back in the state a kill after its step-10 checkpoint leaves.
+
+    Returns a copy of the uninterrupted step-20 checkpoint to check the resumed run against.
+    """
+    result = train(tiny_config("--max_steps", "20", *flags, output_dir=run_dir))
+    reference = run_dir.parent / "reference-step-20"
+    shutil.copytree(result.checkpoint, reference)
+    shutil.rmtree(result.checkpoint)
+    (run_dir / "summary.json").unlink()
+    return reference
+
+
+def snapshot(run_dir: Path) -> dict[str, tuple[int, int, bytes | None]]:
+    """Every file below run_dir: size, mtime, and the bytes of the small ones."""
+    files = [p for p in sorted(run_dir.rglob("*")) if p.is_file()]
+    return {
+        str(p.relative_to(run_dir)): (
+            p.stat().st_size,
+            p.stat().st_mtime_ns,
+            p.read_bytes() if p.stat().st_size < 1e5 else None,
+        )
+        for p in files
+    }
+
+
+@pytest.mark.slow
+def test_the_readme_resume_line_continues_the_stored_run_verbatim(tiny_config, isolated_wandb, tmp_path):
+    run_dir = tmp_path / "runs" / "attn8"
+    reference = interrupted_run(tiny_config, run_dir, "--mid_structure", "attention", "--mid_num_heads", "8")
+
+    done = unet1d_cli("train", "--output_dir", "runs/attn8", "--resume", "auto", cwd=tmp_path, env=isolated_wandb)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "resumed from runs/attn8/checkpoints/step-10 at step 10" in done.stdout
+    assert "world size 1 (1 x cpu, 1 CPU threads each)" in done.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["final_step"] == 20 and summary["session_steps"] == 10
+    # the stored config (attention, 8 heads, the tiny network), not the defaults, trained on: bit-identical weights
+    assert_same_weights(run_dir / "checkpoints" / "step-20", reference)
+
+
+def test_a_flag_that_contradicts_the_stored_run_exits_2_naming_both_values(tiny_config, isolated_wandb, tmp_path):
+    run_dir = tmp_path / "run"
+    interrupted_run(tiny_config, run_dir)
+    before = snapshot(run_dir)
+
+    refused = unet1d_cli("train", "--output_dir", str(run_dir), "--resume", "auto", "--lr", "1e-3",
+                         "--batch_size", "32", cwd=tmp_path, env=isolated_wandb)  # fmt: skip
+
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "optim.lr: the run has 0.002, --lr gives 0.001" in refused.stderr
+    assert "batch_size" not in refused.stderr  # given, but equal to the stored value
+    assert "may change on resume: " in refused.stderr and "max_steps" in refused.stderr
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.slow
+def test_resuming_a_finished_run_changes_nothing_and_a_larger_max_steps_extends_it(
+    tiny_config, isolated_wandb, tiny_flags, tmp_path
+):
+    run_dir = tmp_path / "run"
+    first = unet1d_cli("train", *tiny_flags, "--max_steps", "10", "--wandb_mode", "offline",
+                       "--output_dir", str(run_dir), cwd=tmp_path, env=isolated_wandb)  # fmt: skip
+    assert first.returncode == 0, first.stderr  # its process has ended: W&B wrote all it will write
+    before = snapshot(run_dir)
+    assert any(name.startswith("wandb/") for name in before)
+
+    again = unet1d_cli("train", "--output_dir", str(run_dir), "--resume", "auto", cwd=tmp_path, env=isolated_wandb)
+
+    assert again.returncode == 0, again.stderr
+    assert "already finished at step 10" in again.stdout and "nothing to do" in again.stdout
+    assert snapshot(run_dir) == before  # summary.json byte-identical; checkpoints and the W&B run untouched
+
+    extended = train(tiny_config("--max_steps", "20", "--resume", "auto", output_dir=run_dir))
+    assert extended.final_step == 20 and extended.session_steps == 10
+    summary = json.loads((run_dir / "summary.json").read_text())
+    # throughput and time cover one span, the whole run: both sessions
+    assert summary["wall_time_s"] > summary["session_time_s"] > 0
+    assert summary["steps_per_s"] == pytest.approx(20 / summary["wall_time_s"])
+    assert summary["samples_per_s"] == pytest.approx(20 * 32 / summary["wall_time_s"])
+    assert summary["train_loss"] is not None
+
+
+def test_the_fields_resume_may_change_are_real_fields_and_listed_in_help():
+    from unet1d.cli.common import fields_help
+    from unet1d.config import RESUMABLE_FIELDS
+    from unet1d.config_sources import resolve_name
+
+    assert all(resolve_name(name) == tuple(name.split(".")) for name in RESUMABLE_FIELDS)
+    assert {"train.max_steps", "train.checkpoint_every", "logging.wandb_mode"} <= RESUMABLE_FIELDS
+    assert not {"optim.lr", "train.seed", "train.batch_size", "launch.num_processes"} & RESUMABLE_FIELDS
+    listed = fields_help().split("only these may differ:")[1]
+    assert all(name.split(".")[1] in listed for name in RESUMABLE_FIELDS)

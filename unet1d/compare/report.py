@@ -1,0 +1,96 @@
+"""The comparison as a markdown file beside its PNGs: what a person reads or pastes into a review.
+
+Holds every column of ``compare.COLUMNS`` (the terminal table shows a few), the variants with
+mean ± std over seeds, every run, and each variant's difference from the first with its 95 %
+Welch interval, saying which are within seed noise. Figures are embedded by relative path, so
+the folder can be moved or zipped as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPORT_FILE = "report.md"
+NOISE_NOTES = {True: "within seed noise", False: "beyond seed noise", None: "no interval (one seed, or no spread)"}
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters in the middle (``runs/sweep…/k3j2``): both ends tell runs apart."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2 + (width - 1) % 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+def difference_cells(found: Any, fmt: str) -> tuple[str, str, str]:
+    """(difference, interval, note) of one :class:`~unet1d.evaluation.stats.Difference`, in the column's format
+    (a share's difference reads as percentage points: 15.4% for 0.154)."""
+    interval = "-" if found.low is None else f"[{fmt.format(found.low)}, {fmt.format(found.high)}]"
+    return fmt.format(found.difference), interval, NOISE_NOTES[found.within_noise]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), line(["---"] * len(header)), *(line(r) for r in rows)]
+
+
+def write_report(
+    folder: Path,
+    rows: Sequence[Any],
+    variants: Sequence[Any],
+    found: Sequence[Any],
+    columns: Sequence[tuple[str, str, str]],
+    figures: dict[str, Path],
+    threshold: float | None,
+) -> Path:
+    """Write ``folder/report.md``; returns its path."""
+    from unet1d.compare.runs import format_cell
+
+    formats = {column: fmt for column, _, fmt in columns}
+    headings = {column: heading for column, heading, _ in columns}
+    lines = ["# Comparison of runs", ""]
+    lines += [
+        f"{len(rows)} runs in {len(variants)} variants. Runs whose configs differ only in the seed (and fields that "
+        "cannot change results) form one variant: mean ± std over its seeds.",
+        "",
+    ]
+    if threshold is not None:
+        lines += [
+            f"Common convergence threshold: val loss {threshold:.4f}, the worst variant's mean final val loss. "
+            "*steps to common* / *s to common*: each run's first validation at or below it, in steps and in seconds "
+            'from its first logged event ("-": never reached). *conv. step*: first validation at 90 % of the '
+            "run's own val-loss drop.",
+            "",
+        ]
+    lines += ["## Variants", ""]
+    lines += _table(
+        ["variant", "runs", *(headings[c] for c in formats)],
+        [
+            [v.variant, str(v.runs), *(format_cell(v.mean[c], f, v.std[c]) for c, f in formats.items())]
+            for v in variants
+        ],
+    )
+    lines += ["", "## Differences", ""]
+    if found:
+        lines += [f"Each variant minus {found[0].reference}, with the 95 % Welch interval over seeds.", ""]
+        lines += _table(
+            ["variant", "column", "difference", "95 % interval", "seed noise"],
+            [[d.variant, headings.get(d.column, d.column), *difference_cells(d, formats[d.column])] for d in found],
+        )
+    else:
+        lines += ["One variant only: nothing to compare."]
+    lines += [""]
+    for title, path in figures.items():
+        lines += [f"## {title}", "", f"![{title}]({path.relative_to(folder).as_posix()})", ""]
+    lines += ["## Runs", ""]
+    lines += _table(
+        ["run", "variant", "seed", *(headings[c] for c in formats)],
+        [[r.run, r.variant, str(r.seed), *(format_cell(getattr(r, c), f) for c, f in formats.items())] for r in rows],
+    )
+    path = folder / REPORT_FILE
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,177 @@
+"""The run folder: every file name a run writes (the one list writers and readers share), whose
+run a folder holds, and whether we may train into it.
+
+Checked read-only on every rank before anything starts, so a refusal reaches all ranks alike
+(no rank is left waiting at a barrier for one that raised).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from unet1d.config import RESUMABLE_FIELDS, Config
+from unet1d.config_sources import build_config, config_from_dict, expand_output_dir, given_values
+from unet1d.errors import UserError
+from unet1d.store import checkpoints
+from unet1d.store.summary import TrainResult
+
+RUN_CONFIG_FILE = "config.yaml"  # the resolved config, written when the run starts
+SUMMARY_FILE = "summary.json"  # the trainer's result (store.summary.TrainResult), written when it finishes
+TENSORBOARD_DIR = "tensorboard"  # TensorBoard event files (every logged scalar)
+WANDB_DIR = "wandb"  # W&B's own run files (offline runs sync from here)
+RUN_ID_FILE = "wandb_run_id"  # the W&B run id, so a resumed run continues the same W&B run
+EVAL_DIR = "eval"  # eval/step-N.json and .png: the final evaluation, or `unet1d eval`
+# What a run writes into output_dir; --overwrite removes exactly these.
+RUN_OUTPUTS = (
+    checkpoints.CHECKPOINTS_DIR, TENSORBOARD_DIR, WANDB_DIR, EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, RUN_ID_FILE,
+)  # fmt: skip
+
+
+def run_differences(before: Config, after: Config, sources: Mapping[str, str] | None = None) -> list[str]:
+    """``["optim.lr: the run has 0.0002, --lr gives 0.001", ...]`` over the fields that define a run."""
+    old, new = before.flat(), after.flat()
+    return [
+        f"{key}: the run has {old[key]!r}, {(sources or {}).get(key, 'this config')} gives {new[key]!r}"
+        for key in new
+        if old.get(key) != new[key] and key not in RESUMABLE_FIELDS
+    ]
+
+
+def _listing(differences: list[str]) -> str:
+    shown = differences[:6] + ([f"... and {len(differences) - 6} more"] if len(differences) > 6 else [])
+    return "\n  " + "\n  ".join(shown)
+
+
+@dataclass
+class RunPlan:
+    """What this invocation does with output_dir: resume from a checkpoint, wipe it first, or neither."""
+
+    output_dir: Path
+    resume_from: Path | None
+    resume_step: int | None
+    wipe: bool
+
+
+def plan_run(config: Config) -> RunPlan:
+    """Decide (without writing anything) how this run may use its output directory."""
+    train = config.train
+    output_dir = Path(train.output_dir)
+    if train.overwrite and train.resume:
+        raise UserError("--overwrite starts the run again and --resume continues it; give one of them")
+    if train.overwrite:
+        return RunPlan(output_dir, None, None, wipe=True)
+    resume_from = _resume_source(config)
+    if resume_from is not None:
+        differences = run_differences(checkpoints.read_config(resume_from), config)
+        if differences:
+            raise UserError(
+                f"cannot resume {resume_from}: the run's config differs from this one in"
+                f"{_listing(differences)}\n{RESUME_HINT}"
+            )
+        step = int(checkpoints.read_marker(resume_from)["step"])
+        return RunPlan(output_dir, resume_from, step, wipe=False)
+    stored = output_dir / RUN_CONFIG_FILE
+    if stored.is_file():
+        differences = run_differences(config_from_dict(yaml.safe_load(stored.read_text()), str(stored)), config)
+        if differences:
+            raise UserError(
+                f"{output_dir} holds a different run; its config differs in{_listing(differences)}\n"
+                "choose another --output_dir, or pass --overwrite to replace that run"
+            )
+        latest = checkpoints.latest_checkpoint(output_dir)
+        if latest is not None:
+            raise UserError(
+                f"{output_dir} already holds this run's checkpoints (up to {latest.name}); "
+                "pass --resume auto to continue it, or --overwrite to start it again"
+            )
+    return RunPlan(output_dir, None, None, wipe=False)
+
+
+RESUME_HINT = (
+    "only these may change on resume: " + ", ".join(sorted(f.split(".")[1] for f in RESUMABLE_FIELDS)) + "; "
+    "to train with other settings start a new run (another --output_dir, or --overwrite)"
+)
+
+
+def resume_config(config_file: Path | None, args: list[str], environ: Mapping[str, str] | None = None) -> Config:
+    """The config of this invocation: with ``--resume``, the run's stored config under the given settings.
+
+    Settings given (YAML file, ``UNET1D_*`` variables, flags) must agree with the stored run,
+    except :data:`RESUMABLE_FIELDS`; anything else is a :class:`UserError` naming the field, the
+    stored value and the given one. Without ``--resume`` (or with nothing stored yet) it is the
+    plain resolved config.
+    """
+    env = os.environ if environ is None else environ
+    given = given_values(config_file, args, env)
+    config = expand_output_dir(build_config(given), env)
+    stored_at = _stored_config_file(config)
+    if stored_at is None:
+        return config
+    stored = config_from_dict(yaml.safe_load(stored_at.read_text()) or {}, str(stored_at))
+    merged = expand_output_dir(build_config([*((k, v, str(stored_at)) for k, v in stored.flat().items()), *given]), env)
+    sources = {path: source for path, _, source in given}
+    conflicts = run_differences(stored, merged, sources)
+    if conflicts:
+        raise UserError(
+            f"cannot resume the run in {config.train.output_dir}: settings given differ from its stored config "
+            f"({stored_at}):{_listing(conflicts)}\n{RESUME_HINT}"
+        )
+    return merged
+
+
+def _stored_config_file(config: Config) -> Path | None:
+    """The config a resume continues: its checkpoint's, else the one output_dir holds (killed before a checkpoint)."""
+    if not config.train.resume or config.train.overwrite:
+        return None
+    source = _resume_source(config)
+    if source is not None:
+        return source / checkpoints.CONFIG_FILE
+    stored = Path(config.train.output_dir) / RUN_CONFIG_FILE
+    return stored if stored.is_file() else None
+
+
+def finished_run(config: Config) -> TrainResult | None:
+    """The summary of a run that ``--resume`` would not take a step further (it reached max_steps), else None.
+
+    Such a resume (by hand, a second ``sweep local``, a requeued agent run) must change nothing.
+    """
+    if not config.train.resume or config.train.overwrite:
+        return None
+    source = _resume_source(config)
+    summary_file = Path(config.train.output_dir) / SUMMARY_FILE
+    if source is None or not summary_file.is_file():
+        return None
+    step = int(checkpoints.read_marker(source)["step"])
+    summary = TrainResult.read(summary_file)
+    return summary if step >= config.train.max_steps and summary.final_step == step else None
+
+
+def _resume_source(config: Config) -> Path | None:
+    """``--resume auto``: the latest checkpoint in output_dir, if any; ``--resume PATH``: that one."""
+    resume = config.train.resume
+    if not resume:
+        return None
+    if resume.strip().lower() == "auto":
+        return checkpoints.latest_checkpoint(Path(config.train.output_dir))
+    return checkpoints.find_checkpoint(resume)
+
+
+def wipe_run(output_dir: Path) -> None:
+    """Remove a previous run's outputs (and nothing else a user may keep in the directory)."""
+    for name in RUN_OUTPUTS:
+        target = output_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+def write_run_config(output_dir: Path, config: Config) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / RUN_CONFIG_FILE).write_text(config.to_yaml())

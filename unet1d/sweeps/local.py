@@ -1,0 +1,271 @@
+"""Run any W&B sweep here, with no W&B server: W&B's own engine (``sweeps.next_run`` proposes,
+``sweeps.stop_runs`` early-terminates) driving runs started exactly as ``wandb agent`` starts them.
+
+Each run is the sweep's ``command`` with its macros expanded by wandb's own agent helpers, then the
+``sweep local`` overrides, ``--resume=auto`` and ``--output_dir=<root>/<run id>`` (so local runs
+never collide), with ``WANDB_RUN_ID`` / ``WANDB_SWEEP_ID`` set and W&B offline. The engine sees
+each run's logged metric, read from its TensorBoard events, through the ``sampledHistory`` /
+``summaryMetrics`` aliases, the only names ``SweepRun`` accepts for them in sweeps 0.2.0.
+``<root>/sweep.json`` records every run, so starting the sweep again resumes interrupted and
+failed runs (same run id, same folder, same W&B run) before asking the engine for new ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unet1d.errors import UserError
+
+STATE_FILE = "sweep.json"
+POLL_S = 1.0
+KILL_AFTER_S = 60.0  # a stopped run that ignores SIGTERM this long is killed
+# Runs in these states are started again (resumed) when the sweep is; "stopped" ones never are.
+RESUMABLE = ("running", "failed", "interrupted")
+
+
+@dataclass
+class LocalRun:
+    """One run of a local sweep, as recorded in ``sweep.json``."""
+
+    run_id: str
+    config: dict[str, Any]
+    state: str = "running"  # running | finished | stopped (early-terminated) | failed | interrupted
+    exit_code: int | None = None
+    history: list[float] = field(default_factory=list)  # the metric, per logged step (cached once ended)
+
+
+def sweep_id_for(sweep_file: Path) -> str:
+    """The local stand-in for a W&B sweep id: ``local-<file stem>``."""
+    return f"local-{sweep_file.stem}"
+
+
+def load_state(root: Path) -> list[LocalRun]:
+    path = root / STATE_FILE
+    if not path.is_file():
+        return []
+    try:
+        return [LocalRun(**run) for run in json.loads(path.read_text())["runs"]]
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path}: not a local sweep record ({err}); move it away to start the sweep afresh") from None
+
+
+COMPARED = ("finished", "stopped")  # states whose runs `compare --sweep` lines up (stopped ones left a summary)
+
+
+def sweep_run_dirs(root: Path) -> list[Path]:
+    """The folders of the finished and early-stopped runs ``root/sweep.json`` lists; a UserError if it lists none."""
+    if not (root / STATE_FILE).is_file():
+        raise UserError(
+            f"--sweep {root}: no {STATE_FILE} there; give the folder `unet1d sweep local` made (runs/sweeps/<sweep>)"
+        )
+    runs = load_state(root)
+    folders = [
+        root / run.run_id for run in runs if run.state in COMPARED and (root / run.run_id / "summary.json").is_file()
+    ]
+    if not folders:
+        states = ", ".join(f"{run.run_id}: {run.state}" for run in runs) or "no runs"
+        raise UserError(f"--sweep {root}: no finished or stopped run with a summary.json to compare ({states})")
+    return folders
+
+
+def save_state(root: Path, runs: list[LocalRun]) -> None:
+    """Write ``sweep.json`` atomically: a killed sweep never leaves half a record."""
+    root.mkdir(parents=True, exist_ok=True)
+    temporary = root / f".{STATE_FILE}.tmp"
+    temporary.write_text(json.dumps({"runs": [asdict(run) for run in runs]}, indent=2) + "\n")
+    temporary.replace(root / STATE_FILE)
+
+
+def agent_command(sweep: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The command ``wandb agent`` would run for ``config``: the YAML's ``command`` (or W&B's default),
+    macros expanded by wandb's own helpers; ``${interpreter}`` is this Python, so the venv is used."""
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
+
+    template = [str(part) for part in sweep.get("command") or []]
+    values = create_sweep_command_args({"args": {name: {"value": value} for name, value in config.items()}})
+    values |= {"env": ["/usr/bin/env"], "interpreter": [sys.executable], "program": [str(sweep.get("program", ""))]}
+    command: list[str] = []
+    for part in create_sweep_command(template or None):
+        part = str(part)
+        if part.startswith("${") and part.endswith("}"):
+            command += [str(v) for v in values.get(part[2:-1]) or []]
+        else:
+            command.append(part)
+    return command
+
+
+def child_environment(run: LocalRun, sweep_id: str, parallel: int) -> dict[str, str]:
+    """The run id the agent sets, the sweep as the W&B run group, W&B offline (or disabled, if the
+    environment says so), and a fair share of the CPU cores. No ``WANDB_SWEEP_ID``: the server has no
+    such sweep, and the offline run must sync as a plain run."""
+    from unet1d.config import FIELD_PATHS
+
+    threads = str(max(1, (os.cpu_count() or 1) // parallel))
+    env = {name: value for name, value in os.environ.items() if name != "WANDB_SWEEP_ID"}
+    mode = "disabled" if env.get("WANDB_MODE") == "disabled" else "offline"
+    env |= {"WANDB_RUN_ID": run.run_id, "WANDB_RUN_GROUP": sweep_id, "WANDB_MODE": mode}
+    env.setdefault("OMP_NUM_THREADS", threads)
+    if "threads" in FIELD_PATHS:  # the config's thread-count field, where this version has one
+        env["UNET1D_THREADS"] = threads
+    return env
+
+
+def metric_history(run_dir: Path, metric: str) -> list[float]:
+    """The metric's logged values in step order, from the run's TensorBoard events."""
+    from unet1d.compare.runs import read_scalars
+
+    tensorboard = run_dir / "tensorboard"
+    return [value for _, value in read_scalars(tensorboard, metric)] if tensorboard.is_dir() else []
+
+
+ENGINE_STATES = {"running": "running", "finished": "finished", "stopped": "finished", "failed": "failed"}
+
+
+def engine_run(run: LocalRun, metric: str | None) -> Any:
+    """The engine's view of a run. Metrics go in through the aliases: field names would be dropped."""
+    from unet1d.sweeps.schema import engine
+
+    RunState, SweepRun = engine().RunState, engine().SweepRun
+
+    history = [{metric: value} for value in run.history] if metric else []
+    return SweepRun(
+        name=run.run_id,
+        state=RunState(ENGINE_STATES.get(run.state, "preempted")),
+        config={name: {"value": value} for name, value in run.config.items()},
+        sampledHistory=history,
+        summaryMetrics=history[-1] if history else {},
+        stopped=run.state == "stopped",
+        exitcode=run.exit_code,
+    )
+
+
+class LocalSweep:
+    """The agent and the server in one process: propose, start, watch, early-terminate, record."""
+
+    def __init__(
+        self,
+        sweep: dict[str, Any],
+        sweep_id: str,
+        root: Path,
+        extra_args: list[str],
+        parallel: int = 1,
+        echo: Callable[[str], None] = print,
+    ) -> None:
+        self.sweep, self.sweep_id, self.root = sweep, sweep_id, root
+        self.extra_args, self.parallel, self.echo = extra_args, parallel, echo
+        self.metric = (sweep.get("metric") or {}).get("name")
+        self.runs = load_state(root)
+        self.active: dict[str, subprocess.Popen] = {}
+        self.stop_sent: dict[str, float] = {}
+        self.exhausted = False
+
+    def run_dir(self, run: LocalRun) -> Path:
+        return self.root / run.run_id
+
+    def engine_runs(self) -> list[Any]:
+        for run in self.runs:
+            if run.run_id in self.active and self.metric:
+                run.history = metric_history(self.run_dir(run), self.metric)
+        return [engine_run(run, self.metric) for run in self.runs]
+
+    def start(self, run: LocalRun) -> None:
+        command = [
+            *agent_command(self.sweep, run.config), *self.extra_args,
+            "--resume=auto", f"--output_dir={self.run_dir(run)}",
+        ]  # fmt: skip
+        self.echo(f"[{run.run_id}] {' '.join(f'{k}={v}' for k, v in run.config.items())}")
+        self.active[run.run_id] = subprocess.Popen(
+            command, env=child_environment(run, self.sweep_id, self.parallel), start_new_session=True
+        )
+        run.state, run.exit_code = "running", None
+        save_state(self.root, self.runs)
+
+    def propose(self) -> LocalRun | None:
+        """The engine's next run, or None once a grid is exhausted."""
+        from unet1d.sweeps.schema import engine
+
+        proposal = engine().next_run(self.sweep, self.engine_runs())
+        if proposal is None:
+            self.exhausted = True
+            return None
+        from unet1d.training.tracking import new_run_id
+
+        run = LocalRun(new_run_id(), {name: spec["value"] for name, spec in proposal.config.items()})
+        self.runs.append(run)
+        return run
+
+    def reap(self) -> None:
+        """Record runs that ended: finished, stopped (we sent SIGTERM), or failed."""
+        for run_id, process in list(self.active.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del self.active[run_id]
+            run = next(r for r in self.runs if r.run_id == run_id)
+            run.exit_code = code
+            run.state = "stopped" if run_id in self.stop_sent else "finished" if code == 0 else "failed"
+            if self.metric:
+                run.history = metric_history(self.run_dir(run), self.metric)
+            self.echo(f"[{run_id}] {run.state} (exit code {code})")
+            save_state(self.root, self.runs)
+
+    def early_terminate(self) -> None:
+        """Ask the engine which running runs to stop; stop them as W&B's agent does (SIGTERM, then kill)."""
+        from unet1d.sweeps.schema import engine
+
+        if "early_terminate" in self.sweep and self.active:
+            for proposal in engine().stop_runs(self.sweep, self.engine_runs()):
+                if proposal.name in self.active and proposal.name not in self.stop_sent:
+                    self.echo(f"[{proposal.name}] early-terminated by {self.sweep['early_terminate']['type']}")
+                    self.signal(proposal.name, signal.SIGTERM)
+                    self.stop_sent[proposal.name] = time.monotonic()
+        for run_id, since in self.stop_sent.items():
+            if run_id in self.active and time.monotonic() - since > KILL_AFTER_S:
+                self.signal(run_id, signal.SIGKILL)
+
+    def signal(self, run_id: str, number: int) -> None:
+        """Signal the run's whole process group (a multi-GPU run's launcher and its ranks)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.active[run_id].pid, number)
+
+    def run(self, count: int | None) -> list[LocalRun]:
+        """Resume unfinished runs, then run the engine's proposals until ``count`` runs or the grid ends."""
+        queue = [run for run in self.runs if run.state in RESUMABLE]
+        started = 0
+        try:
+            while True:
+                self.reap()
+                self.early_terminate()
+                while len(self.active) < self.parallel and (count is None or started < count) and not self.exhausted:
+                    run = queue.pop(0) if queue else self.propose()
+                    if run is None:
+                        break
+                    self.start(run)
+                    started += 1
+                if not self.active:
+                    return self.runs
+                time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            self.interrupt()
+            raise
+
+    def interrupt(self) -> None:
+        """Stop every active run with SIGTERM (they checkpoint) and record them for resumption."""
+        for run_id in self.active:
+            self.signal(run_id, signal.SIGTERM)
+        for run_id, process in self.active.items():
+            process.wait()
+            run = next(r for r in self.runs if r.run_id == run_id)
+            run.state, run.exit_code = "interrupted", process.returncode
+        self.active.clear()
+        save_state(self.root, self.runs)

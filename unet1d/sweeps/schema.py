@@ -1,0 +1,189 @@
+"""W&B sweep files: read them, check them against W&B's schema, list their points, and check every
+point against the config.
+
+A sweep parameter name is a config field name (flat or dotted), and ``wandb agent`` passes each
+as ``--name=value`` to ``cli.py train``; lists arrive as their Python repr (``[1, 2, 4]``),
+which the config parser accepts. W&B's own ``sweeps`` package (the engine the W&B server runs)
+supplies the schema, the parameter distributions and the grid, so what passes here passes there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from unet1d.config_sources import load_config
+from unet1d.errors import ConfigError, UserError
+
+METHODS = ("grid", "random", "bayes")
+SAMPLED_POINTS = 32  # random/bayes: random points checked besides every bound
+
+
+@dataclass
+class InvalidPoint:
+    """A point of a sweep that is not a valid config, and why."""
+
+    point: dict[str, Any]
+    reason: str
+
+
+def read_sweep(path: Path) -> dict[str, Any]:
+    """Load a sweep YAML and check it against W&B's sweep schema and our command; every problem at once."""
+    from unet1d.config_sources import read_yaml
+
+    sweep = read_yaml(path)
+    problems = schema_problems(sweep)
+    command = sweep.get("command")
+    if not isinstance(command, list) or "train" not in command:
+        problems.append(
+            f"command={command} must run the `train` subcommand, e.g. "
+            "[${env}, ${interpreter}, ${program}, train, --output_dir=runs/sweeps/{sweep_id}/{run_id}, --resume=auto, "
+            "${args}] (W&B's default command would pass the arguments to cli.py without it)"
+        )
+    if problems:
+        raise UserError(f"{path}: not a valid sweep:\n  " + "\n  ".join(problems))
+    return sweep
+
+
+def engine() -> Any:
+    """W&B's ``sweeps`` package, imported without the pydantic-v1-style warnings its import prints."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import sweeps.params
+
+        import sweeps
+
+    return sweeps
+
+
+def schema_problems(sweep: dict[str, Any]) -> list[str]:
+    """What W&B's schema (and its min < max checks) says is wrong with ``sweep``; [] when nothing."""
+    schema_violations_from_proposed_config = engine().schema_violations_from_proposed_config
+
+    method = sweep.get("method")
+    problems = []
+    if method not in METHODS:
+        problems.append(f"method={method!r} is not allowed; choose one of {', '.join(METHODS)}")
+    parameters = sweep.get("parameters")
+    if not isinstance(parameters, dict) or not parameters:
+        return [*problems, "'parameters' must map config field names to value specs"]
+    bad_specs = [name for name, spec in parameters.items() if not isinstance(spec, dict)]
+    if bad_specs:
+        return [*problems, *(f"parameter {name!r} must be a mapping such as {{values: [...]}}" for name in bad_specs)]
+    try:
+        problems += schema_violations_from_proposed_config(sweep)
+    except ValueError as err:
+        problems.append(str(err))
+    if method == "grid":
+        for name, spec in parameters.items():
+            if not ({"value", "values"} & set(spec)) and spec.get("distribution") != "int_uniform":
+                problems.append(f"grid parameter {name!r} needs 'value' or 'values' (a grid cannot use ranges)")
+    return list(dict.fromkeys(problems))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (what the engine's distributions return) as Python values."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict)) else value
+
+
+def points(sweep: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every grid point (the engine's grid: listed values, int ranges expanded), in the engine's order."""
+    engine()
+    from sweeps.params import HyperParameter, HyperParameterSet
+
+    names, choices = [], []
+    for parameter in HyperParameterSet.from_config(sweep["parameters"]):
+        names.append(parameter.name)
+        if parameter.type == HyperParameter.CONSTANT:
+            choices.append([parameter.config["value"]])
+        elif parameter.type == HyperParameter.INT_UNIFORM:
+            choices.append(list(range(parameter.config["min"], parameter.config["max"] + 1)))
+        elif "values" in parameter.config:
+            choices.append(list(parameter.config["values"]))
+        else:
+            raise UserError(f"parameter {parameter.name!r} is a range; a grid needs listed values")
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*choices)]
+
+
+def search_points(sweep: dict[str, Any], samples: int = SAMPLED_POINTS, seed: int = 0) -> list[dict[str, Any]]:
+    """Points enough to validate a random/bayes sweep: every listed value and every range bound (the
+    others at their medians), then ``samples`` points drawn by the engine's own distributions."""
+    engine()
+    from sweeps.params import HyperParameterSet
+
+    parameters = list(HyperParameterSet.from_config(sweep["parameters"]))
+    edges = {p.name: _edges(p) for p in parameters}
+    middle = {p.name: _plain(p.ppf(0.5)) for p in parameters}
+    listed = [{**middle, name: value} for name, values in edges.items() for value in values]
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        listed += [{p.name: _plain(p.sample()) for p in parameters} for _ in range(samples)]
+    finally:
+        random.setstate(state)
+    unique = {repr(sorted(point.items())): point for point in listed}
+    return list(unique.values())
+
+
+def _edges(parameter: Any) -> list[Any]:
+    """Every value of a listed parameter; the two ends of a range (0.1% / 99.9% of an unbounded one)."""
+    if "values" in parameter.config:
+        return list(parameter.config["values"])
+    if "value" in parameter.config:
+        return [parameter.config["value"]]
+    ends = [_plain(parameter.ppf(0.0)), _plain(parameter.ppf(1.0))]
+    if not all(isinstance(end, (int, float)) and math.isfinite(end) for end in ends):
+        ends = [_plain(parameter.ppf(0.001)), _plain(parameter.ppf(0.999))]
+    return ends
+
+
+def agent_args(point: dict[str, Any]) -> list[str]:
+    """The flags `wandb agent` builds for one run: ``--name=value``."""
+    return [f"--{name}={value}" for name, value in point.items()]
+
+
+def invalid_points(checked: list[dict[str, Any]], base_args: list[str] | None = None) -> list[InvalidPoint]:
+    """Every point that is not a valid config, with the config's reason."""
+    invalid = []
+    for point in checked:
+        try:
+            load_config(None, [*(base_args or []), *agent_args(point)], environ={})
+        except ConfigError as err:
+            invalid.append(InvalidPoint(point, str(err).removeprefix("invalid configuration: ")))
+    return invalid
+
+
+def validate_sweep(path: Path, base_args: list[str] | None = None) -> list[dict[str, Any]]:
+    """The points checked (every grid point; bounds and a sample for random/bayes); any invalid one is
+    a :class:`UserError` naming every invalid point and its reason."""
+    sweep = read_sweep(path)
+    checked = points(sweep) if sweep["method"] == "grid" else search_points(sweep)
+    invalid = invalid_points(checked, base_args)
+    if invalid:
+        lines = [f"{bad.point}: {bad.reason}" for bad in invalid]
+        raise UserError(f"{path}: {len(invalid)} of {len(checked)} points are invalid:\n  " + "\n  ".join(lines))
+    return checked
+
+
+def varying_names(listed: list[dict[str, Any]]) -> set[str]:
+    """Parameters that take more than one value across the points."""
+    return {name for name in listed[0] if len({repr(p[name]) for p in listed}) > 1} if listed else set()
+
+
+__all__ = [
+    "InvalidPoint",
+    "agent_args",
+    "invalid_points",
+    "points",
+    "read_sweep",
+    "schema_problems",
+    "search_points",
+    "validate_sweep",
+    "varying_names",
+]
