@@ -15,11 +15,11 @@ from rich.console import Console
 
 from tests.run_folders import make_run
 from unet1d.cli.compare import NAME_WIDTH, WIDTH, print_tables, terminal_columns
-from unet1d.compare.curves import Curves
 from unet1d.compare.plots import band
 from unet1d.compare.report import elide
 from unet1d.compare.runs import COLUMNS, RunRow, format_cell, summarize_variants
 from unet1d.compare.stats import differences
+from unet1d.store.curves import Curves
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""`compare`'s arithmetic on constructed runs and curves: variant mean and spread over seeds, convergence step."""
+"""`compare`'s arithmetic on constructed runs: variant mean and spread over seeds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from unet1d.compare.runs import RunRow, converged_step, summarize_variants
+from unet1d.compare.runs import RunRow, summarize_variants
 
 
 def run(variant: str, seed: int, **numbers: float | None) -> RunRow:
@@ -41,22 +41,3 @@ def test_variant_statistics_match_numpy_on_many_seeds() -> None:
     for column, column_values in zip(["final_train_loss", "samples_per_s"], values.T, strict=True):
         assert conv.mean[column] == pytest.approx(np.mean(column_values), rel=1e-12)
         assert conv.std[column] == pytest.approx(np.std(column_values, ddof=1), rel=1e-12)
-
-
-def test_converged_step_on_an_exponential_curve() -> None:
-    # L(s) = 0.2 + 0.8 exp(-s / 100) every 10 steps to 1000: 90% of the drop L(0) - L(1000) is made
-    # once exp(-s / 100) <= 0.1 + 0.9 exp(-10), i.e. s >= 230.26, so at the first validation after it.
-    curve = [(s, 0.2 + 0.8 * math.exp(-s / 100)) for s in range(0, 1001, 10)]
-    threshold = -100 * math.log(0.1 + 0.9 * math.exp(-10))
-    assert 230 < threshold < 240
-    assert converged_step(curve) == 240
-    assert converged_step(curve, fraction=0.5) == 70  # exp(-s / 100) <= 0.5 + 0.5 exp(-10): s >= 69.3
-
-
-def test_converged_step_on_curves_that_rebound_or_never_improve() -> None:
-    # best 0.5 after a drop of 1.5: 90% is reached at 0.65 or below, the later rebound changes nothing
-    assert converged_step([(0, 2.0), (50, 1.0), (100, 0.5), (150, 1.5)]) == 100
-    # a noisy curve: the first validation past the 90% mark counts, even if a later one falls back
-    assert converged_step([(0, 1.0), (10, 0.05), (20, 0.5), (30, 0.0)]) == 10
-    assert converged_step([(0, 1.0), (10, 1.2), (20, 1.1)]) == 0  # never below the start: converged at once
-    assert converged_step([(0, 1.0)]) is None

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from unet1d.data import joint_limit_violations
-from unet1d.evaluation.quality import STRUCTURE_METRICS
+from unet1d.metric_registry import structure_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -55,7 +55,8 @@ def test_eval_writes_a_report_consistent_with_sample(two_runs: dict, tmp_path: P
     assert "beats Gaussian" in printed and report["step"] == 30 and report["weights"] == "ema"
     assert report["reference"] == "builtin-fresh" and report["num_samples"] == 300 and report["sample_steps"] == 20
     assert (run / "eval" / "step-30.png").stat().st_size > 10_000
-    assert set(report["baselines"]) == {"data", "gaussian"} and set(report["beats_gaussian"]) == set(STRUCTURE_METRICS)
+    assert set(report["baselines"]) == {"data", "gaussian"}
+    assert set(report["beats_gaussian"]) == {m.name for m in structure_metrics()}
     for key in ("val_loss", "frechet_distance", "diversity_ratio"):
         assert np.isfinite(report[key]) and report[key] > 0
     assert 0 <= report["family_coverage"] <= 1 and abs(sum(report["family_shares"].values()) - 1) < 1e-9
@@ -79,7 +80,7 @@ def test_sample_is_reproducible_by_seed(two_runs: dict, tmp_path: Path) -> None:
 
 
 def test_compare_lines_up_both_runs(two_runs: dict, tmp_path: Path) -> None:
-    from unet1d.compare.runs import converged_step, read_scalars
+    from unet1d.store.curves import read_curves
 
     env = two_runs["env"]
     out = tmp_path / "compare.json"
@@ -90,18 +91,9 @@ def test_compare_lines_up_both_runs(two_runs: dict, tmp_path: Path) -> None:
     for row in table["runs"]:
         summary = json.loads((Path(row["run"]) / "summary.json").read_text())
         assert row["final_val_loss"] == summary["val_loss"] and row["num_parameters"] == summary["num_parameters"]
-        curve = read_scalars(Path(row["run"]) / "tensorboard", "val/loss")
-        assert [step for step, _ in curve] == [10, 20, 30]
-        assert row["best_val_loss"] == pytest.approx(min(v for _, v in curve))
-        assert row["converged_step"] == converged_step(curve)
-
-
-def test_converged_step_closed_form() -> None:
-    from unet1d.compare.runs import converged_step
-
-    # drop from 1.0 to best 0.0: 90% of the drop is reached at the first value <= 0.1
-    assert converged_step([(10, 1.0), (20, 0.5), (30, 0.1), (40, 0.0), (50, 0.05)]) == 30
-    assert converged_step([(10, 1.0)]) is None
+        curves = read_curves(Path(row["run"]))
+        assert curves.steps("val/loss") == [10, 20, 30]
+        assert row["best_val_loss"] == pytest.approx(min(curves.values("val/loss")))
 
 
 def test_sweep_local_runs_every_point_then_compares(tmp_path: Path, tiny_flags: list[str]) -> None:

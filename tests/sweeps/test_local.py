@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from tests.conftest import TINY_RUN
-from unet1d.sweeps.local import LocalRun, agent_command, engine_run
+from unet1d.sweeps.agent import run_command
+from unet1d.sweeps.local import LocalRun, engine_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP_ENGINE = {"metric": {"name": "val/loss", "goal": "minimize"}, "parameters": {"lr": {"values": [1e-3, 1e-2]}}}
@@ -19,11 +20,11 @@ SWEEP_ENGINE = {"metric": {"name": "val/loss", "goal": "minimize"}, "parameters"
 
 def test_agent_macros_expand_as_wandb_agent_expands_them() -> None:
     sweep = {"program": "cli.py", "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"]}
-    assert agent_command(sweep, {"mid": "attention-8", "channel_mults": [1, 2]}) == [
+    assert run_command(sweep, {"mid": "attention-8", "channel_mults": [1, 2]}) == [
         "/usr/bin/env", sys.executable, "cli.py", "train", "--mid=attention-8", "--channel_mults=[1, 2]",
     ]  # fmt: skip
     # no command: W&B's default one
-    assert agent_command({"program": "cli.py"}, {"seed": 1}) == ["/usr/bin/env", sys.executable, "cli.py", "--seed=1"]
+    assert run_command({"program": "cli.py"}, {"seed": 1}) == ["/usr/bin/env", sys.executable, "cli.py", "--seed=1"]
 
 
 def test_the_engine_sees_the_metric_of_local_runs() -> None:

@@ -44,8 +44,8 @@ def compare_command(
     ] = False,
     num_samples: Annotated[int, typer.Option("--num-samples", "--num_samples", min=2, help="Poses per eval.")] = 1000,
 ) -> None:
-    """Final loss, convergence (own 90 % drop, and steps/seconds to a common val loss), sample quality, time,
-    memory and size on disk of finished runs."""
+    """Final loss, convergence (steps and seconds to a common val loss), sample quality, time, memory and
+    size on disk of finished runs."""
     from rich.console import Console
 
     from unet1d.compare.convergence import common_threshold
@@ -129,7 +129,7 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
     common = f"val loss {threshold:.4f} (the worst variant's mean final)" if threshold is not None else "none"
     console.print(
         f"to common: first validation at or below one threshold for all runs, {common}; seconds from each run's first "
-        "logged event. Every column (90 %-drop step, quality, memory, size) is in --out JSON and the --report."
+        "logged event. Every column (quality, memory, size) is in --out JSON and the --report."
     )
     shown = {column: (heading, fmt) for column, heading, fmt in columns}
     found = [d for d in found if d.column in shown]
@@ -147,9 +147,9 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
 
 def save_wandb_report(target: str, rows: list) -> str:
     """Build the W&B report of ``rows`` (their logged tags, final eval/* columns, their W&B ids) and save it."""
-    from unet1d.compare.curves import read_curves
     from unet1d.compare.runs import COLUMNS, EVAL_KEYS
     from unet1d.compare.wandb_report import build_report, parse_target, run_ids, save_report
+    from unet1d.store.curves import read_curves
 
     entity, project = parse_target(target)
     tags: set[str] = set()

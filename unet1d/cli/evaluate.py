@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -14,27 +14,6 @@ NumSamples = Annotated[int, typer.Option("--num-samples", "--num_samples", min=1
 Seed = Annotated[int, typer.Option("--seed", help="Sampling seed (same seed, same poses).")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 Raw = Annotated[bool, typer.Option("--raw", help="Use the raw weights instead of the EMA weights.")]
-
-# (key, label, format, note): the lines `unet1d eval` prints, model beside both baselines.
-ROWS = [
-    ("precision", "precision", "{:.3f}", "share of samples on the data (k-NN, higher is better)"),
-    ("recall", "recall", "{:.3f}", "share of the data the samples reach (higher)"),
-    ("density", "density", "{:.3f}", "k-NN density (~1 for real data)"),
-    ("coverage", "coverage", "{:.3f}", "k-NN coverage (higher)"),
-    ("one_nn_accuracy", "1-NN accuracy", "{:.3f}", "0.5 = indistinguishable from data, 1 = separable"),
-    ("dnn_rad", "dNN", "{:.3f}", "rad, mean geodesic distance to the nearest training pose"),
-    ("apd_cm", "APD", "{:.1f}", "cm, mean pairwise joint distance (diversity)"),
-    ("poses_outside_limits_tol", "outside limits", "{:.1%}", "poses with an angle past a limit by > 0.05 rad"),
-    ("poses_outside_limits", "outside (any)", "{:.1%}", "poses with any angle past a limit"),
-    ("frechet_distance", "FD", "{:.3f}", "Fréchet distance of Gaussian fits"),
-    ("mmd", "MMD", "{:.5f}", "RBF maximum mean discrepancy"),
-    ("diversity_ratio", "diversity", "{:.3f}", "pairwise distance vs data (1 = as varied)"),
-    ("family_share_error", "family error", "{:.1%}", "largest gap between a family's share and the data's"),
-]
-
-
-def _cell(value: Any, fmt: str) -> str:
-    return "-" if value is None else fmt.format(value)
 
 
 def eval_command(
@@ -56,6 +35,7 @@ def eval_command(
     --clip_x0 null.
     """
     from unet1d.evaluation.evaluate import evaluate, save_figure
+    from unet1d.metric_registry import eval_table
 
     report, samples, ref = evaluate(
         run, num_samples=num_samples, seed=seed, device=device, ema=not raw, reference=reference, overrides=ctx.args
@@ -68,9 +48,10 @@ def eval_command(
     typer.echo(f"sampler        {report.sampler}, {report.sample_steps} steps, {report.num_samples} poses")
     typer.echo(f"reference      {report.reference}; val loss {report.val_loss:.4f}")
     typer.echo(f"{'':16}{'model':>9}{'data':>9}{'gaussian':>10}")
-    for key, label, fmt, note in ROWS:
-        cells = [_cell(payload.get(key), fmt), _cell(data.get(key), fmt), _cell(gaussian.get(key), fmt)]
-        typer.echo(f"{label:16}{cells[0]:>9}{cells[1]:>9}{cells[2]:>10}  {note}")
+    for metric in eval_table():  # the registry's lines: label, format and meaning in one place
+        cells = [metric.format(source.get(metric.name)) for source in (payload, data, gaussian)]
+        direction = f" ({metric.better} is better)" if metric.better else ""
+        typer.echo(f"{metric.label:16}{cells[0]:>9}{cells[1]:>9}{cells[2]:>10}  {metric.meaning}{direction}")
     if payload.get("family_shares"):
         shares = ", ".join(f"{name} {share:.0%}" for name, share in payload["family_shares"].items())
         typer.echo(f"families       {shares}")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +13,6 @@ from unet1d.errors import UserError
 
 app = command_group("Validate, create or run W&B sweeps (sweeps/*.yaml), with or without a W&B server.")
 SweepFile = Annotated[Path, typer.Argument(help="A W&B sweep YAML, e.g. sweeps/middles.yaml.")]
-SWEEP_ID = re.compile(r"^([\w.-]+/){0,2}[a-z0-9]+$")
 
 
 @app.command(context_settings=CONFIG_COMMAND)
@@ -26,16 +23,6 @@ def validate(ctx: typer.Context, sweep_file: SweepFile) -> None:
 
     checked = validate_sweep(sweep_file, ctx.args)
     typer.echo(f"{sweep_file}: all {len(checked)} points checked are valid configs")
-
-
-def agent_command(sweep_id: str, count: int | None = None) -> list[str]:
-    """The `wandb agent` command for a registered sweep (``[entity/][project/]id``)."""
-    if not SWEEP_ID.match(sweep_id):
-        raise UserError(
-            f"sweep id {sweep_id!r} is not a W&B sweep id; expected ID, PROJECT/ID or ENTITY/PROJECT/ID "
-            "(as printed by `unet1d sweep create`)"
-        )
-    return [sys.executable, "-m", "wandb", "agent", *(["--count", str(count)] if count else []), sweep_id]
 
 
 @app.command()
@@ -69,6 +56,8 @@ def agent(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the agent command instead of running it.")] = False,
 ) -> None:
     """Run a W&B agent for a registered sweep, here (run it from the repository root: program is cli.py)."""
+    from unet1d.sweeps.agent import agent_command
+
     command = agent_command(sweep_id, count)
     if dry_run:
         typer.echo(" ".join(command))

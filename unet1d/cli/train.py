@@ -41,12 +41,13 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
             raise typer.Exit(code)
         return
 
+    from unet1d.evaluation.probe import QualityProbe
     from unet1d.training import train as run_training
     from unet1d.training.launcher_watch import lost_peer_message, watch_launcher
 
     watch_launcher()
     try:
-        result = run_training(resolved)
+        result = run_training(resolved, probe=QualityProbe)  # the loop's quality probe, built here
     except RuntimeError as err:  # a collective failed: say that another machine is gone, not a traceback
         message = lost_peer_message(err)
         if message is None:

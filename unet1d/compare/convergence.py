@@ -1,7 +1,8 @@
 """Convergence on one scale: steps and seconds for every run to reach the same validation loss.
 
-Each run's own 90 %-drop step (``compare.converged_step``) measures runs against themselves: a run
-that stalls early "converges" early. Here every run is measured against one threshold, the worst
+The one convergence measure compare keeps. A run's own 90 %-drop step (an earlier column) measured
+runs against themselves: a run that stalled early "converged" early, so it ranked a worse run
+first. Here every run is measured against one threshold, the worst
 variant's mean final validation loss among the runs compared, which every variant reaches on
 average by its end. A run gets the first validation step at or below it, and the seconds from
 its first logged TensorBoard event to that validation (a resumed run's time includes the pause
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from unet1d.compare.curves import Curves, read_curves
+from unet1d.store.curves import Curves, read_curves
 
 VAL_TAG = "val/loss"
 
@@ -45,5 +46,5 @@ def add_common_convergence(rows: list[Any], read: Callable[[Path], Curves] = rea
     threshold = common_threshold(rows)
     for row in rows:
         step, seconds = time_to_threshold(read(Path(row.run)), threshold) if threshold is not None else (None, None)
-        row.steps_to_common, row.seconds_to_common = step, seconds
+        row.values.update(steps_to_common=step, seconds_to_common=seconds)
     return threshold

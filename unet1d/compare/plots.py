@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from unet1d.compare.curves import Curves, read_curves
 from unet1d.compare.report import elide
+from unet1d.store.curves import Curves, read_curves
 
 LOSS_TAGS = ("train/loss", "val/loss")
 GRAD_NORM_PREFIX = "train/grad_norm/"  # per block; train/grad_norm itself is the whole network's

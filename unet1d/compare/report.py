@@ -25,7 +25,7 @@ def elide(text: str, width: int) -> str:
 
 
 def difference_cells(found: Any, fmt: str) -> tuple[str, str, str]:
-    """(difference, interval, note) of one :class:`~unet1d.evaluation.stats.Difference`, in the column's format
+    """(difference, interval, note) of one :class:`~unet1d.compare.stats.Difference`, in the column's format
     (a share's difference reads as percentage points: 15.4% for 0.154)."""
     interval = "-" if found.low is None else f"[{fmt.format(found.low)}, {fmt.format(found.high)}]"
     return fmt.format(found.difference), interval, NOISE_NOTES[found.within_noise]
@@ -62,8 +62,7 @@ def write_report(
         lines += [
             f"Common convergence threshold: val loss {threshold:.4f}, the worst variant's mean final val loss. "
             "*steps to common* / *s to common*: each run's first validation at or below it, in steps and in seconds "
-            'from its first logged event ("-": never reached). *conv. step*: first validation at 90 % of the '
-            "run's own val-loss drop.",
+            'from its first logged event ("-": never reached).',
             "",
         ]
     lines += ["## Variants", ""]

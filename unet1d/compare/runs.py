@@ -1,8 +1,9 @@
 """Compare finished runs: final loss, convergence speed, sample quality, time, memory, size on disk.
 
-Reads only what runs leave in their output_dir: ``config.yaml`` (the resolved config),
-``summary.json`` (the trainer's result), TensorBoard event files (the validation curve) and
-``eval/step-N.json`` (from ``unet1d eval``). Runs whose resolved configs differ only in
+Reads only what runs leave in their output_dir (:mod:`unet1d.store.rundir`): ``config.yaml`` (the
+resolved config), ``summary.json`` (the trainer's result), TensorBoard event files (the validation
+curve) and ``eval/step-N.json`` (from ``unet1d eval`` or the end of training). The columns, their
+labels and formats are the metric registry's (:mod:`unet1d.metric_registry`). Runs whose resolved configs differ only in
 ``train.seed`` (and fields that cannot change results: output paths, logging, checkpoint
 cadence) are one variant; a variant's numbers are the mean and standard deviation over its seeds.
 """
@@ -14,75 +15,43 @@ import math
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from unet1d.config import NO_EFFECT_FIELDS
 from unet1d.config_sources import config_from_dict
 from unet1d.errors import ConfigError, UserError
+from unet1d.metric_registry import METRICS, compare_columns, eval_metrics
+from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE
 
-EVAL_DIR = "eval"  # <run>/eval/step-N.json, written by `unet1d eval`
-CONVERGED_FRACTION = 0.9  # convergence step: first validation at 90% of the run's total loss drop
-
-# (column, heading, format): the numbers lined up per run and per variant.
-COLUMNS = [
-    ("num_parameters", "params", "{:,.0f}"),
-    ("final_train_loss", "train loss", "{:.4f}"),
-    ("final_val_loss", "val loss", "{:.4f}"),
-    ("best_val_loss", "best val", "{:.4f}"),
-    ("converged_step", "conv. step", "{:,.0f}"),
-    ("steps_to_common", "steps to common", "{:,.0f}"),  # evaluation/convergence.py: one threshold for all runs
-    ("seconds_to_common", "s to common", "{:,.1f}"),
-    ("precision", "precision", "{:.3f}"),
-    ("recall", "recall", "{:.3f}"),
-    ("one_nn_accuracy", "1-NN", "{:.3f}"),
-    ("dnn_rad", "dNN rad", "{:.3f}"),
-    ("poses_outside_limits_tol", "off limits", "{:.1%}"),
-    ("frechet_distance", "FD", "{:.3f}"),
-    ("apd_cm", "APD cm", "{:.1f}"),
-    ("family_share_error", "family err", "{:.1%}"),
-    ("wall_time_s", "time s", "{:,.1f}"),
-    ("samples_per_s", "samples/s", "{:,.0f}"),
-    ("peak_memory_mb", "peak MiB", "{:,.0f}"),
-    ("model_size_mb", "disk MiB", "{:.1f}"),
-]
+# (column, heading, format): the numbers lined up per run and per variant, from the registry.
+COLUMNS = [(m.name, m.label, m.fmt) for m in compare_columns()]
+# What a row takes from the run's latest eval/step-N.json (the final evaluation, or `unet1d eval`).
+EVAL_KEYS = tuple(m.name for m in eval_metrics())
+# Every number a row holds: the columns and every eval key (in the JSON; the columns also in the tables).
+ROW_KEYS = tuple(m.name for m in METRICS if m.compare or m.source == "eval")
 
 
-@dataclass
 class RunRow:
-    """One run's numbers (None where the run did not produce them)."""
+    """One run's numbers: ``row.<key>`` for every :data:`ROW_KEYS` (None where the run did not produce it)."""
 
-    run: str
-    variant: str
-    seed: int
-    final_step: int
-    num_parameters: float | None = None
-    final_train_loss: float | None = None
-    final_val_loss: float | None = None
-    best_val_loss: float | None = None
-    converged_step: float | None = None
-    steps_to_common: float | None = None  # to the common val-loss threshold (filled by compare_runs)
-    seconds_to_common: float | None = None
-    # from the run's latest eval/step-N.json (the final evaluation, or `unet1d eval`)
-    precision: float | None = None
-    recall: float | None = None
-    one_nn_accuracy: float | None = None
-    dnn_rad: float | None = None
-    poses_outside_limits_tol: float | None = None
-    frechet_distance: float | None = None
-    apd_cm: float | None = None
-    family_share_error: float | None = None
-    mmd: float | None = None
-    limit_violation_rate: float | None = None
-    family_coverage: float | None = None
-    wall_time_s: float | None = None
-    samples_per_s: float | None = None
-    peak_memory_mb: float | None = None
-    model_size_mb: float | None = None
+    def __init__(
+        self, run: str, variant: str, seed: int, final_step: int, values: dict | None = None, **keys: float | None
+    ) -> None:
+        values = {**(values or {}), **keys}
+        unknown = sorted(set(values) - set(ROW_KEYS))
+        if unknown:
+            raise TypeError(f"RunRow: {', '.join(unknown)} not in the metric registry (unet1d/metric_registry.py)")
+        self.run, self.variant, self.seed, self.final_step, self.values = run, variant, seed, final_step, values
 
+    def __getattr__(self, name: str) -> Any:
+        if name in ROW_KEYS:
+            return self.__dict__.get("values", {}).get(name)
+        raise AttributeError(f"RunRow has no {name!r}")
 
-EVAL_KEYS = (
-    "precision", "recall", "one_nn_accuracy", "dnn_rad", "poses_outside_limits_tol", "frechet_distance", "apd_cm",
-    "family_share_error", "mmd", "limit_violation_rate", "family_coverage",
-)  # fmt: skip
+    def to_dict(self) -> dict[str, Any]:
+        """The flat JSON of compare's ``--out``: run, variant, seed, final_step, then every key."""
+        head = {"run": self.run, "variant": self.variant, "seed": self.seed, "final_step": self.final_step}
+        return head | {key: self.values.get(key) for key in ROW_KEYS}
 
 
 @dataclass
@@ -155,41 +124,14 @@ def find_runs(paths: list[Path]) -> list[Path]:
     for path in paths:
         if not path.exists():
             raise UserError(f"run directory '{path}' does not exist")
-        if (path / "summary.json").is_file():
+        if (path / SUMMARY_FILE).is_file():
             runs.append(path)
             continue
-        below = sorted(p.parent for p in path.glob("*/summary.json"))
+        below = sorted(p.parent for p in path.glob(f"*/{SUMMARY_FILE}"))
         if not below:
             raise UserError(f"'{path}' holds no finished run (no summary.json in it or its subfolders)")
         runs.extend(below)
     return runs
-
-
-def read_scalars(tensorboard_dir: Path, tag: str) -> list[tuple[int, float]]:
-    """(step, value) for ``tag`` from every event file below ``tensorboard_dir``; a resumed run's later write wins."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    by_step: dict[int, tuple[float, float]] = {}
-    folders = sorted({p.parent for p in tensorboard_dir.rglob("events.out.tfevents*")})
-    for folder in folders:
-        accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
-        accumulator.Reload()
-        if tag not in accumulator.Tags().get("scalars", []):
-            continue
-        for event in accumulator.Scalars(tag):
-            if event.step not in by_step or event.wall_time >= by_step[event.step][0]:
-                by_step[event.step] = (event.wall_time, event.value)
-    return sorted((step, value) for step, (_, value) in by_step.items())
-
-
-def converged_step(curve: list[tuple[int, float]], fraction: float = CONVERGED_FRACTION) -> int | None:
-    """First step whose loss has made ``fraction`` of the drop from the first value to the best."""
-    if len(curve) < 2:
-        return None
-    first, best = curve[0][1], min(value for _, value in curve)
-    if first <= best:
-        return curve[0][0]
-    return next(step for step, value in curve if (first - value) / (first - best) >= fraction - 1e-9)
 
 
 def latest_eval(run: Path) -> dict | None:
@@ -198,28 +140,25 @@ def latest_eval(run: Path) -> dict | None:
 
 
 def read_run(run: Path) -> RunRow:
+    """A run's row: summary.json, the best of its val/loss curve, its latest evaluation (steps and
+    seconds to the common threshold are filled by :func:`compare_runs`, which sees every run)."""
     import yaml
 
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    summary = json.loads((run / "summary.json").read_text())
-    curve = read_scalars(run / "tensorboard", "val/loss") if (run / "tensorboard").is_dir() else []
+    from unet1d.store.curves import read_curves
+
+    config = yaml.safe_load((run / RUN_CONFIG_FILE).read_text())
+    summary = json.loads((run / SUMMARY_FILE).read_text())
+    curve = read_curves(run).values("val/loss")
     evaluation = latest_eval(run) or {}
-    return RunRow(
-        run=str(run),
-        variant=variant_name(config),
-        seed=int(config["train"]["seed"]),
-        final_step=int(summary["final_step"]),
-        num_parameters=summary.get("num_parameters"),
-        final_train_loss=summary.get("train_loss"),
-        final_val_loss=summary.get("val_loss"),
-        best_val_loss=min((value for _, value in curve), default=summary.get("val_loss")),
-        converged_step=converged_step(curve),
+    values = {
+        "num_parameters": summary.get("num_parameters"),
+        "final_train_loss": summary.get("train_loss"),
+        "final_val_loss": summary.get("val_loss"),
+        "best_val_loss": min(curve, default=summary.get("val_loss")),
         **{key: evaluation.get(key) for key in EVAL_KEYS},
-        wall_time_s=summary.get("wall_time_s"),
-        samples_per_s=summary.get("samples_per_s"),
-        peak_memory_mb=summary.get("peak_memory_mb"),
-        model_size_mb=summary.get("model_size_mb"),
-    )
+        **{key: summary.get(key) for key in ("wall_time_s", "samples_per_s", "peak_memory_mb", "model_size_mb")},
+    }
+    return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), int(summary["final_step"]), values)
 
 
 def summarize_variants(rows: list[RunRow]) -> list[VariantRow]:
@@ -244,7 +183,7 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
 
     runs = find_runs(paths)
     rows = [read_run(run) for run in runs]
-    names = variant_names([yaml.safe_load((run / "config.yaml").read_text()) for run in runs])
+    names = variant_names([yaml.safe_load((run / RUN_CONFIG_FILE).read_text()) for run in runs])
     for row, name in zip(rows, names, strict=True):
         row.variant = name
     from unet1d.compare.convergence import add_common_convergence
@@ -254,7 +193,7 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
 
 
 def write_json(path: Path, rows: list[RunRow], variants: list[VariantRow]) -> None:
-    payload = {"runs": [asdict(r) for r in rows], "variants": [asdict(v) for v in variants]}
+    payload = {"runs": [r.to_dict() for r in rows], "variants": [asdict(v) for v in variants]}
     path.write_text(json.dumps(payload, indent=2) + "\n")
 
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from unet1d.compare.runs import EVAL_DIR
 from unet1d.errors import UserError
 from unet1d.evaluation import quality
 from unet1d.evaluation.sampling import sample_poses
+from unet1d.store.rundir import EVAL_DIR
 
 if TYPE_CHECKING:
     from unet1d.config import Config

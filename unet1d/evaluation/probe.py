@@ -1,14 +1,17 @@
 """Sample quality while a run trains: a quick probe every ``quality_every`` steps, the full evaluation at the end.
 
-A component beside the loop (main process only): it draws poses from the EMA weights (raw
-without EMA) with the run's own sampler and scores them with :mod:`unet1d.evaluation.quality`,
-the same functions and reference as ``unet1d eval``, so a sweep's runs rank on quality, not only
-on loss. The reference is built on first use (a few seconds for the built-in data).
+A component the command that builds a run hands to the training loop (main process only; see
+:class:`unet1d.training.components.Probe`): it draws poses from the weights the loop gives it (the
+EMA's when there is one) with the run's own sampler and scores them with
+:mod:`unet1d.evaluation.quality`, the same functions and reference as ``unet1d eval``, so a
+sweep's runs rank on quality, not only on loss. The reference is built on first use (a few
+seconds for the built-in data).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +21,6 @@ if TYPE_CHECKING:
     from unet1d.config import Config
     from unet1d.data import NormStats
     from unet1d.data.loading import PoseSplits
-    from unet1d.evaluation.evaluate import EvalReport
     from unet1d.evaluation.quality import Reference
 
 PROBE_SEED = 0  # the same starting noise at every probe: curves move with the weights, not the draw
@@ -27,6 +29,15 @@ PROBE_SEED = 0  # the same starting noise at every probe: curves move with the w
 def numeric(scores: dict[str, Any], prefix: str) -> dict[str, float]:
     """The scalar scores (numbers, not the per-family or per-joint tables), under ``prefix``."""
     return {f"{prefix}{k}": float(v) for k, v in scores.items() if isinstance(v, (int, float)) and v is not None}
+
+
+@dataclass
+class FinalEvaluation:
+    """The end-of-training evaluation as the loop logs it (the full report is eval/step-N.json)."""
+
+    scores: dict[str, float]
+    figure: Path
+    note: str
 
 
 class QualityProbe:
@@ -59,15 +70,28 @@ class QualityProbe:
         )  # fmt: skip
         return numeric(score(samples, self.reference, seed=PROBE_SEED), "quality/")
 
-    def final(self, network: torch.nn.Module, checkpoint: Path, step: int, val_loss: float | None) -> EvalReport:
-        """The full evaluation of the final weights, the report `unet1d eval` would write, saved with its figure."""
+    def final(
+        self, network: torch.nn.Module, checkpoint: Path, step: int, val_loss: float | None
+    ) -> FinalEvaluation | None:
+        """The full evaluation of ``network`` (the loop passes the EMA's weights when there are), the
+        report `unet1d eval` would write, saved with its figure; None when final_eval_samples is 0."""
         from unet1d.evaluation.evaluate import save_figure, score_network
 
+        if self.config.evaluation.final_eval_samples == 0:
+            return None
         report, samples = score_network(
             network, self.config, self.stats, self.reference, self.config.evaluation.final_eval_samples, seed=0,
             device=self.device, checkpoint=checkpoint, step=step, weights="ema" if self.config.optim.ema else "raw",
             val_loss=val_loss if val_loss is not None else float("nan"), started=time.perf_counter(),
         )  # fmt: skip
         report.save()
-        save_figure(report, samples, self.reference)
-        return report
+        figure = save_figure(report, samples, self.reference)
+        lost = [name for name, won in report.to_dict()["beats_gaussian"].items() if not won]
+        note = (
+            f"final evaluation ({report.num_samples} poses): precision {report.scores['precision']:.3f}, recall "
+            f"{report.scores['recall']:.3f}, 1-NN {report.scores['one_nn_accuracy']:.3f}, outside limits "
+            f"{report.scores['poses_outside_limits_tol']:.1%}; beats the Gaussian baseline "
+            + ("on every structure-aware metric" if not lost else f"except on {', '.join(lost)}")
+            + f"; {report.default_path()}"
+        )
+        return FinalEvaluation(numeric(report.scores, ""), figure, note)

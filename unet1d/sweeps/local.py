@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from unet1d.errors import UserError
+from unet1d.store.rundir import SUMMARY_FILE
+from unet1d.sweeps.agent import run_command
 
 STATE_FILE = "sweep.json"
 POLL_S = 1.0
@@ -70,7 +71,7 @@ def sweep_run_dirs(root: Path) -> list[Path]:
         )
     runs = load_state(root)
     folders = [
-        root / run.run_id for run in runs if run.state in COMPARED and (root / run.run_id / "summary.json").is_file()
+        root / run.run_id for run in runs if run.state in COMPARED and (root / run.run_id / SUMMARY_FILE).is_file()
     ]
     if not folders:
         states = ", ".join(f"{run.run_id}: {run.state}" for run in runs) or "no runs"
@@ -84,24 +85,6 @@ def save_state(root: Path, runs: list[LocalRun]) -> None:
     temporary = root / f".{STATE_FILE}.tmp"
     temporary.write_text(json.dumps({"runs": [asdict(run) for run in runs]}, indent=2) + "\n")
     temporary.replace(root / STATE_FILE)
-
-
-def agent_command(sweep: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    """The command ``wandb agent`` would run for ``config``: the YAML's ``command`` (or W&B's default),
-    macros expanded by wandb's own helpers; ``${interpreter}`` is this Python, so the venv is used."""
-    from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
-
-    template = [str(part) for part in sweep.get("command") or []]
-    values = create_sweep_command_args({"args": {name: {"value": value} for name, value in config.items()}})
-    values |= {"env": ["/usr/bin/env"], "interpreter": [sys.executable], "program": [str(sweep.get("program", ""))]}
-    command: list[str] = []
-    for part in create_sweep_command(template or None):
-        part = str(part)
-        if part.startswith("${") and part.endswith("}"):
-            command += [str(v) for v in values.get(part[2:-1]) or []]
-        else:
-            command.append(part)
-    return command
 
 
 def child_environment(run: LocalRun, sweep_id: str, parallel: int) -> dict[str, str]:
@@ -122,10 +105,9 @@ def child_environment(run: LocalRun, sweep_id: str, parallel: int) -> dict[str, 
 
 def metric_history(run_dir: Path, metric: str) -> list[float]:
     """The metric's logged values in step order, from the run's TensorBoard events."""
-    from unet1d.compare.runs import read_scalars
+    from unet1d.store.curves import read_curves
 
-    tensorboard = run_dir / "tensorboard"
-    return [value for _, value in read_scalars(tensorboard, metric)] if tensorboard.is_dir() else []
+    return read_curves(run_dir).values(metric)
 
 
 ENGINE_STATES = {"running": "running", "finished": "finished", "stopped": "finished", "failed": "failed"}
@@ -180,7 +162,7 @@ class LocalSweep:
 
     def start(self, run: LocalRun) -> None:
         command = [
-            *agent_command(self.sweep, run.config), *self.extra_args,
+            *run_command(self.sweep, run.config), *self.extra_args,
             "--resume=auto", f"--output_dir={self.run_dir(run)}",
         ]  # fmt: skip
         self.echo(f"[{run.run_id}] {' '.join(f'{k}={v}' for k, v in run.config.items())}")

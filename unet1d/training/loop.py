@@ -1,5 +1,10 @@
 """The training loop: :meth:`Trainer.run` reads top to bottom; the components sit beside it.
 
+The components own their state and cadence (:mod:`unet1d.training.components`): a checkpoint
+gathers each one's ``state_dict`` from :meth:`Trainer.state_components`, which restore walks too,
+and each periodic one says when it is ``due``. The quality probe is handed in by the command
+that builds the run (``probe=``), so this package imports nothing of ``unet1d.evaluation``.
+
 Under ``accelerate launch`` (or ``torchrun``) every rank runs this same code on its own shard
 of each global batch; Accelerate averages gradients. Only the main process logs, prints and
 writes files other than Accelerate's own state. A step is one optimiser update over
@@ -12,7 +17,6 @@ import math
 import signal
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,13 +29,12 @@ from accelerate.utils import InitProcessGroupKwargs, TorchDynamoPlugin, set_seed
 
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
-from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss
-from unet1d.diffusion.validation import validation_loss
+from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss, validation_loss
 from unet1d.errors import UserError
-from unet1d.evaluation.probe import QualityProbe, numeric
 from unet1d.model import UNet1D, count_parameters
 from unet1d.store import checkpoints, rundir
 from unet1d.store.summary import TrainResult
+from unet1d.training.components import Every, LoopCounters, ProbeFactory, StepOutcome, Window
 from unet1d.training.console import Progress
 from unet1d.training.launch import apply_threads, launch_shortfall
 from unet1d.training.lock import hold_run_dir
@@ -47,43 +50,13 @@ class TrainingDiverged(UserError):
     """Too many non-finite steps in a row: the run cannot go on as configured."""
 
 
-@dataclass
-class StepOutcome:
-    """Host-side numbers of one step (the step's single device sync)."""
-
-    loss: float
-    grad_norm: float
-    lr: float
-    finite: bool
-    stop: bool
-    block_norms: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Window:
-    """Running sums between two log steps."""
-
-    seconds: float = 0.0  # spent in training steps (validation and checkpoints excluded)
-    steps: int = 0
-    finite_steps: int = 0
-    loss_sum: float = 0.0
-
-    def add(self, outcome: StepOutcome, seconds: float) -> None:
-        self.seconds += seconds
-        self.steps += 1
-        if outcome.finite:
-            self.finite_steps += 1
-            self.loss_sum += outcome.loss
-
-    @property
-    def mean_loss(self) -> float:
-        return self.loss_sum / self.finite_steps if self.finite_steps else math.nan
-
-
-def train(config: Config) -> TrainResult:
+def train(config: Config, probe: ProbeFactory | None = None) -> TrainResult:
     """Train ``config``'s run to ``train.max_steps``, or until SIGTERM/SIGINT (then ``exit_code`` != 0).
 
-    Resuming a run that already reached max_steps changes nothing and returns its summary.
+    ``probe`` builds the quality probe (``unet1d train`` passes
+    :class:`unet1d.evaluation.probe.QualityProbe`); without one there are no ``quality/*`` scores
+    and no final evaluation. Resuming a run that already reached max_steps changes nothing and
+    returns its summary.
     """
     shortfall = launch_shortfall()  # the CLI checks first; a library caller gets the same refusal
     if shortfall:
@@ -92,7 +65,7 @@ def train(config: Config) -> TrainResult:
         finished = rundir.finished_run(config)
         if finished is not None:
             return finished
-        trainer = Trainer(config)
+        trainer = Trainer(config, probe)
         try:
             return trainer.run()
         finally:
@@ -102,7 +75,7 @@ def train(config: Config) -> TrainResult:
 class Trainer:
     """Everything one run holds; built from the config, restored from a checkpoint when resuming."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, probe: ProbeFactory | None = None) -> None:
         self.config, train_cfg = config, config.train
         use_cpu = resolve_cpu(config)
         self.threads = apply_threads(config.train.threads)
@@ -120,12 +93,12 @@ class Trainer:
         )
         self.exit_code = 1  # until run() says otherwise: an exception is a failed run
         try:
-            self._build()
+            self._build(probe)
         except BaseException:
             self.close()
             raise
 
-    def _build(self) -> None:
+    def _build(self, probe: ProbeFactory | None) -> None:
         config, accelerator = self.config, self.accelerator
         self.device, self.is_main = accelerator.device, accelerator.is_main_process
         if self.is_main and self.plan.wipe:
@@ -151,22 +124,22 @@ class Trainer:
         if self.ema is not None:
             self.ema.to(self.device)
         self.blocks = self.network.block_groups()
-        self.probe = QualityProbe(config, splits, self.stats, self.device) if self.is_main else None
-        self.buffers = list(self.network.buffers())  # BatchNorm running statistics and batch counters
+        self.probe = probe(config, splits, self.stats, self.device) if probe is not None and self.is_main else None
+        self.buffers = batch_norm_buffers(self.network)  # running statistics a skipped step must not change
         self.buffers_before = [b.clone() for b in self.buffers]
         self.schedule = NoiseSchedule.from_config(config.diffusion)
         self.generator = torch.Generator(device=self.device).manual_seed(rank_seed(config.train.seed, accelerator))
         self.timestep_losses = TimestepLosses(self.schedule.num_timesteps, TIMESTEP_BUCKETS, self.device)
         self.global_batch = config.train.batch_size * accelerator.num_processes
+        self.every = {
+            "log": Every(config.logging.log_every), "grad_norms": Every(config.logging.grad_norm_every),
+            "validate": Every(config.train.eval_every), "checkpoint": Every(config.train.checkpoint_every),
+        }  # fmt: skip
         self.step = self.saved_step = 0
-        self.nonfinite_total = self.nonfinite_in_a_row = 0
-        self.earlier_sessions_s = 0.0  # training time before the checkpoint we resumed from
-        self.started = time.perf_counter()
+        self.counters = LoopCounters(self.run_id)
         self.last_val: dict[str, float] = {}
-        self.last_train_loss: float | None = None
         self.model_size_mb: float | None = None
         self.checkpoint_path: Path | None = None
-        self.window = Window()
         if self.plan.resume_from is not None:
             self._restore(self.plan.resume_from)
         if self.is_main:
@@ -187,19 +160,18 @@ class Trainer:
     # ------------------------------------------------------------------------------ the loop
 
     def run(self) -> TrainResult:
-        train_cfg, log_cfg = self.config.train, self.config.logging
         self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)
-        self.started, self.start_step = time.perf_counter(), self.step
+        self.counters.session_started, self.start_step = time.perf_counter(), self.step
         epoch, epoch_started = self.batches.epoch, time.perf_counter()
         with StopSignals() as signals:
-            while self.step < train_cfg.max_steps:
+            while self.step < self.config.train.max_steps:
                 tick = time.perf_counter()
                 outcome = self.train_step(stop=signals.requested)
                 self.step += 1
-                self.window.add(outcome, time.perf_counter() - tick)
+                self.counters.window.add(outcome, time.perf_counter() - tick)
                 self.count_nonfinite(outcome)
                 metrics = {"train/grad_norm": outcome.grad_norm, **outcome.block_norms}
-                if self.step % log_cfg.log_every == 0:
+                if self.every["log"].due(self.step):
                     metrics.update(self.window_metrics(outcome))  # and starts a new window
                     self.progress.report(self.step, metrics)
                 if self.batches.epoch != epoch:
@@ -209,11 +181,11 @@ class Trainer:
                 self.progress.advance(self.step)
                 if outcome.stop:
                     return self.preempt(signals)
-                if self.step % train_cfg.eval_every == 0:
+                if self.every["validate"].due(self.step):
                     self.validate()
                 if self.probe is not None and self.probe.due(self.step):
                     self.tracking.log(self.probe.probe(self.sampling_network()), step=self.step)
-                if self.step % train_cfg.checkpoint_every == 0:
+                if self.every["checkpoint"].due(self.step):
                     self.save()
         if self.last_val.get("step") != self.step:
             self.validate()
@@ -240,7 +212,7 @@ class Trainer:
                 accelerator.backward(out.loss / accum)
             loss_sum += out.loss.detach()
             outputs.append(out)
-        block_norms = self.block_norms() if (self.step + 1) % self.config.logging.grad_norm_every == 0 else {}
+        block_norms = self.block_norms() if self.every["grad_norms"].due(self.step + 1) else {}
         grad_norm = accelerator.clip_grad_norm_(self.model.parameters(), config.optim.grad_clip or math.inf)
         # The step's one host sync: whether to apply the update is a host decision, as in GradScaler.
         # It also brings the loss and the pre-clipping norm for free, so both are logged every step.
@@ -273,18 +245,17 @@ class Trainer:
         return {f"train/grad_norm/{name}": value for name, value in zip(self.blocks, norms.tolist(), strict=True)}
 
     def count_nonfinite(self, outcome: StepOutcome) -> None:
+        counters = self.counters
+        counters.count(outcome.finite)
         if outcome.finite:
-            self.nonfinite_in_a_row = 0
             return
-        self.nonfinite_total += 1
-        self.nonfinite_in_a_row += 1
         limit = self.config.train.max_nonfinite_steps
         self.progress.note(
             f"step {self.step}: non-finite loss ({outcome.loss}) or gradient norm ({outcome.grad_norm}); "
-            f"update skipped ({self.nonfinite_in_a_row} in a row, limit {limit})"
+            f"update skipped ({counters.nonfinite_in_a_row} in a row, limit {limit})"
         )
-        if self.nonfinite_in_a_row >= limit:
-            self.tracking.log({"train/nonfinite_steps": self.nonfinite_total}, step=self.step)
+        if counters.nonfinite_in_a_row >= limit:
+            self.tracking.log({"train/nonfinite_steps": counters.nonfinite_total}, step=self.step)
             last_good = checkpoints.latest_checkpoint(self.plan.output_dir)
             kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
             raise TrainingDiverged(
@@ -295,8 +266,8 @@ class Trainer:
 
     def window_metrics(self, outcome: StepOutcome) -> dict[str, float]:
         """The log-step metrics, then a new window. Collective (timestep losses are summed over ranks)."""
-        window, self.window = self.window, Window()
-        self.last_train_loss = window.mean_loss
+        window, self.counters.window = self.counters.window, Window()
+        self.counters.last_train_loss = window.mean_loss
         bucket_totals = self.timestep_losses.state()
         if self.accelerator.num_processes > 1:
             bucket_totals = self.accelerator.reduce(bucket_totals, reduction="sum")
@@ -308,7 +279,7 @@ class Trainer:
             "train/param_norm": parameter_norm(self.network).item(),
             "train/peak_memory_mb": peak_memory_mb(self.device),
             "train/epoch": float(self.batches.epoch),
-            "train/nonfinite_steps": float(self.nonfinite_total),
+            "train/nonfinite_steps": float(self.counters.nonfinite_total),
             **self.timestep_losses.means(bucket_totals),
         }
 
@@ -329,36 +300,36 @@ class Trainer:
 
     def final_evaluation(self) -> dict[str, float] | None:
         """The full evaluation of the final weights (main process): eval/step-N.json and .png, eval/* metrics."""
-        if self.probe is None or self.config.evaluation.final_eval_samples == 0 or self.checkpoint_path is None:
+        if self.probe is None or self.checkpoint_path is None:
             return None
         val_loss = self.last_val.get("val/loss_ema" if self.ema is not None else "val/loss")
-        report = self.probe.final(self.sampling_network(), self.checkpoint_path, self.step, val_loss)
-        scores = numeric(report.scores, "eval/")
-        self.tracking.log(scores, step=self.step)
-        self.tracking.log_image("eval/poses", report.default_path().with_suffix(".png"), step=self.step)
-        lost = [name for name, won in report.to_dict()["beats_gaussian"].items() if not won]
-        self.progress.note(
-            f"final evaluation ({report.num_samples} poses): precision {report.scores['precision']:.3f}, recall "
-            f"{report.scores['recall']:.3f}, 1-NN {report.scores['one_nn_accuracy']:.3f}, outside limits "
-            f"{report.scores['poses_outside_limits_tol']:.1%}; beats the Gaussian baseline "
-            + ("on every structure-aware metric" if not lost else f"except on {', '.join(lost)}")
-            + f"; {report.default_path()}"
-        )
-        return {key.removeprefix("eval/"): value for key, value in scores.items()}
+        final = self.probe.final(self.sampling_network(), self.checkpoint_path, self.step, val_loss)
+        if final is None:
+            return None
+        self.tracking.log({f"eval/{name}": value for name, value in final.scores.items()}, step=self.step)
+        self.tracking.log_image("eval/poses", final.figure, step=self.step)
+        self.progress.note(final.note)
+        return dict(final.scores)
+
+    def state_components(self) -> dict[str, Any]:
+        """Every component whose state a checkpoint holds besides Accelerate's own (network, optimiser, LR
+        schedule, grad scaler, global RNGs) and the EMA's weights: save and restore both walk this one table.
+
+        ``loop`` parts are JSON (``checkpoint.json``, the same on every rank; the counters sit at the top
+        level of ``loop``, checkpoint format 1), ``rank`` parts this rank's generators (``rank-<r>.safetensors``).
+        """
+        return {"loop": {"data": self.batches, "": self.counters}, "rank": {"generator": self.generator}}
 
     def save(self) -> None:
-        loop_state = {
-            "data": self.batches.state_dict(),
-            "nonfinite_total": self.nonfinite_total,
-            "nonfinite_in_a_row": self.nonfinite_in_a_row,
-            "wandb_run_id": self.run_id,
-            "train_time_s": self.earlier_sessions_s + time.perf_counter() - self.started,
-            "train_loss": self.recent_train_loss(),
-        }
+        parts = self.state_components()
+        loop_state: dict[str, Any] = {}
+        for name, part in parts["loop"].items():
+            loop_state.update(part.state_dict() if name == "" else {name: part.state_dict()})
         self.checkpoint_path = checkpoints.save_checkpoint(
             self.accelerator, self.plan.output_dir, step=self.step, model=self.network, ema=self.ema,
             config=self.config, stats=self.stats, loop_state=loop_state,
-            rank_tensors={"generator": self.generator.get_state()}, keep=self.config.train.keep_checkpoints,
+            rank_tensors={name: generator.get_state() for name, generator in parts["rank"].items()},
+            keep=self.config.train.keep_checkpoints,
         )  # fmt: skip
         self.saved_step = self.step
         if self.is_main:
@@ -373,12 +344,11 @@ class Trainer:
         restored = checkpoints.restore_checkpoint(self.accelerator, checkpoint, ema=self.ema)
         self.step = self.saved_step = restored.step
         self.checkpoint_path = checkpoint
-        self.batches.load_state_dict(restored.loop["data"])
-        self.nonfinite_total = int(restored.loop["nonfinite_total"])
-        self.nonfinite_in_a_row = int(restored.loop["nonfinite_in_a_row"])
-        self.generator.set_state(restored.rank_tensors["generator"])
-        self.earlier_sessions_s = float(restored.loop.get("train_time_s", 0.0))
-        self.last_train_loss = restored.loop.get("train_loss")
+        parts = self.state_components()
+        for name, part in parts["loop"].items():
+            part.load_state_dict(restored.loop if name == "" else restored.loop[name])
+        for name, generator in parts["rank"].items():
+            generator.set_state(restored.rank_tensors[name])
 
     # ------------------------------------------------------------------------------- ending
 
@@ -392,12 +362,12 @@ class Trainer:
         return self.finish(exit_code=signals.exit_code if signals.requested else 128 + signal.SIGTERM)
 
     def finish(self, exit_code: int = 0) -> TrainResult:
-        elapsed = time.perf_counter() - self.started
-        run_time = self.earlier_sessions_s + elapsed  # all sessions; each earlier one up to its checkpoint
+        elapsed = time.perf_counter() - self.counters.session_started
+        run_time = self.counters.run_time_s()  # all sessions; each earlier one up to its checkpoint
         result = TrainResult(
             output_dir=str(self.plan.output_dir),
             final_step=self.step,
-            train_loss=self.recent_train_loss(),
+            train_loss=self.counters.recent_train_loss(),
             val_loss=self.last_val.get("val/loss"),
             val_loss_ema=self.last_val.get("val/loss_ema"),
             steps_per_s=self.step / run_time if run_time > 0 else 0.0,
@@ -406,7 +376,7 @@ class Trainer:
             num_parameters=self.num_parameters,
             model_size_mb=self.model_size_mb,
             checkpoint=str(self.checkpoint_path) if self.checkpoint_path else None,
-            nonfinite_steps=self.nonfinite_total,
+            nonfinite_steps=self.counters.nonfinite_total,
             wall_time_s=run_time,
             session_steps=self.step - self.start_step,
             session_time_s=elapsed,
@@ -423,10 +393,6 @@ class Trainer:
             )
         self.exit_code = exit_code
         return result
-
-    def recent_train_loss(self) -> float | None:
-        """Mean loss of the steps since the last log step, or the last logged value."""
-        return self.window.mean_loss if self.window.finite_steps else self.last_train_loss
 
     def close(self) -> None:
         """Close trackers (W&B gets the exit code), stop the bar, and release Accelerate's state."""
@@ -468,6 +434,13 @@ def micro_batch_size(config: Config) -> int:
     if batch % accum:
         raise UserError(f"train.batch_size={batch} must be a multiple of optim.grad_accum_steps={accum}")
     return batch // accum
+
+
+def batch_norm_buffers(network: torch.nn.Module) -> list[torch.Tensor]:
+    """The BatchNorm running statistics and counters: the only buffers a training step changes (the
+    position code and time embedding are constant buffers). Empty for GroupNorm networks."""
+    norms = [m for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    return [buffer for module in norms for buffer in module.buffers()]
 
 
 def rank_seed(seed: int, accelerator: Accelerator) -> int:

@@ -1,0 +1,124 @@
+"""Every number a run or an evaluation reports, once: name, label, format, which way is better, what it means.
+
+One table serves ``unet1d eval``'s lines, ``unet1d compare``'s columns (terminal, JSON, report,
+plots, differences), the W&B report's bar panel, the "beats the Gaussian" verdict and the
+README's key list (:func:`key_list`). To add a metric: compute it (``evaluation/quality.py``
+``score`` for an eval metric, ``compare/runs.py`` ``read_run`` for a run metric) and add one
+:class:`Metric` line below; the flags say where it shows. Nothing here imports anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Better = Literal["higher", "lower"] | None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the key in eval/step-N.json, summary.json-derived rows and compare's JSON
+    label: str  # a short heading (tables, figures)
+    fmt: str  # str.format spec of one value
+    better: Better  # which way is better; None where neither is (a count, a diversity to match)
+    meaning: str  # one line for a person
+    source: Literal["eval", "run"]  # eval: eval/step-N.json; run: summary.json and the TensorBoard curves
+    eval_table: bool = False  # a line of `unet1d eval`'s table (model beside both baselines)
+    compare: bool = False  # a column of `unet1d compare` (JSON, report, plots, differences)
+    structure: bool = False  # judged in "beats the Gaussian" (structure-aware, so a blob cannot win it)
+
+    def format(self, value: float | None) -> str:
+        return "-" if value is None else self.fmt.format(value)
+
+
+_E, _R = "eval", "run"
+# Order: `eval`'s lines are the eval metrics in this order; compare's columns are the run metrics
+# up to `seconds_to_common`, then the eval metrics, then the cost of the run.
+METRICS: tuple[Metric, ...] = (
+    Metric("num_parameters", "params", "{:,.0f}", None, "trainable parameters of the network", _R, compare=True),
+    Metric("final_train_loss", "train loss", "{:.4f}", "lower", "mean training loss of the last logged steps", _R,
+           compare=True),
+    Metric("final_val_loss", "val loss", "{:.4f}", "lower", "validation loss (unweighted denoising MSE) at the end",
+           _R, compare=True),
+    Metric("best_val_loss", "best val", "{:.4f}", "lower", "lowest validation loss logged", _R, compare=True),
+    Metric("steps_to_common", "steps to common", "{:,.0f}", "lower",
+           "steps to the first validation at or below the worst variant's mean final val loss", _R, compare=True),
+    Metric("seconds_to_common", "s to common", "{:,.1f}", "lower",
+           "seconds from the run's first logged event to that validation", _R, compare=True),
+    Metric("precision", "precision", "{:.3f}", "higher", "share of samples on the data (k-NN)", _E,
+           eval_table=True, compare=True, structure=True),
+    Metric("recall", "recall", "{:.3f}", "higher", "share of the data the samples reach (k-NN; a diffuse blob "
+           "reaches it too, so not in the verdict)", _E, eval_table=True, compare=True),
+    Metric("density", "density", "{:.3f}", "higher", "k-NN density (~1 for real data)", _E, eval_table=True,
+           structure=True),
+    Metric("coverage", "coverage", "{:.3f}", "higher", "share of reference poses with a sample among their k-NN",
+           _E, eval_table=True, structure=True),
+    Metric("one_nn_accuracy", "1-NN accuracy", "{:.3f}", "lower",
+           "1-NN two-sample accuracy: 0.5 = indistinguishable from data, 1 = separable", _E, eval_table=True,
+           compare=True, structure=True),
+    Metric("dnn_rad", "dNN rad", "{:.3f}", "lower", "mean geodesic distance to the nearest training pose", _E,
+           eval_table=True, compare=True, structure=True),
+    Metric("apd_cm", "APD cm", "{:.1f}", None, "mean pairwise joint distance (diversity; the data's is the aim)",
+           _E, eval_table=True, compare=True),
+    Metric("poses_outside_limits_tol", "outside limits", "{:.1%}", "lower",
+           "poses with an angle past a joint limit by more than 0.05 rad", _E, eval_table=True, compare=True,
+           structure=True),
+    Metric("poses_outside_limits", "outside (any)", "{:.1%}", "lower", "poses with any angle past a limit", _E,
+           eval_table=True),
+    Metric("frechet_distance", "FD", "{:.3f}", "lower", "Fréchet distance of Gaussian fits (favours a Gaussian)",
+           _E, eval_table=True, compare=True),
+    Metric("mmd", "MMD", "{:.5f}", "lower", "RBF maximum mean discrepancy", _E, eval_table=True),
+    Metric("diversity_ratio", "diversity", "{:.3f}", None, "mean pairwise distance vs the data's (1 = as varied)",
+           _E, eval_table=True),
+    Metric("family_share_error", "family error", "{:.1%}", "lower",
+           "largest gap between a family's share and the data's (built-in data)", _E, eval_table=True, compare=True),
+    Metric("family_coverage", "families", "{:.0%}", "higher", "share of families the samples reach (built-in data)",
+           _E),
+    Metric("limit_violation_rate", "violations", "{:.2%}", "lower", "share of all angle components past a limit",
+           _E),
+    Metric("limit_excess_rad", "excess rad", "{:.3f}", "lower",
+           "mean distance past the limit of the components outside", _E),
+    Metric("knn_k", "k", "{:.0f}", None, "neighbours k of the k-NN scores (fewer for a probe's few hundred poses)",
+           _E),
+    Metric("wall_time_s", "time s", "{:,.1f}", "lower", "training time of all sessions", _R, compare=True),
+    Metric("samples_per_s", "samples/s", "{:,.0f}", "higher", "training poses per second", _R, compare=True),
+    Metric("peak_memory_mb", "peak MiB", "{:,.0f}", "lower", "peak memory of the training process", _R,
+           compare=True),
+    Metric("model_size_mb", "disk MiB", "{:.1f}", "lower", "size of the raw weights on disk", _R, compare=True),
+)  # fmt: skip
+BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
+
+
+def eval_metrics() -> list[Metric]:
+    """What an evaluation reports (eval/step-N.json), in the table's order."""
+    return [m for m in METRICS if m.source == "eval"]
+
+
+def eval_table() -> list[Metric]:
+    return [m for m in METRICS if m.eval_table]
+
+
+def compare_columns() -> list[Metric]:
+    return [m for m in METRICS if m.compare]
+
+
+def structure_metrics() -> list[Metric]:
+    """The structure-aware scores "beats the Gaussian" is judged on."""
+    return [m for m in METRICS if m.structure]
+
+
+def better_than(metric: Metric, value: float, other: float) -> bool:
+    """Whether ``value`` is better than ``other`` in ``metric`` (which must have a direction)."""
+    if metric.better is None:
+        raise ValueError(f"{metric.name} has no better direction")
+    return value > other if metric.better == "higher" else value < other
+
+
+def key_list(metrics: list[Metric] | None = None) -> str:
+    """The README's key list: one markdown line per eval key, its meaning and which way is better."""
+    lines = []
+    for m in eval_metrics() if metrics is None else metrics:
+        direction = f"; {m.better} is better" if m.better else ""
+        verdict = "; in the Gaussian verdict" if m.structure else ""
+        lines.append(f"- `{m.name}` ({m.label}): {m.meaning}{direction}{verdict}")
+    return "\n".join(lines)

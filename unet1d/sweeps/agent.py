@@ -1,0 +1,44 @@
+"""The agent's two command lines: ``wandb agent`` for a registered sweep, and the command it runs per run.
+
+:func:`agent_command` is what ``unet1d sweep agent`` starts; :func:`run_command` is what that
+agent (and ``unet1d sweep local``, standing in for it) starts for one run of the sweep: the
+YAML's ``command`` with wandb's own macro expansion.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+from unet1d.errors import UserError
+
+SWEEP_ID = re.compile(r"^([\w.-]+/){0,2}[a-z0-9]+$")
+
+
+def agent_command(sweep_id: str, count: int | None = None) -> list[str]:
+    """The `wandb agent` command for a registered sweep (``[entity/][project/]id``)."""
+    if not SWEEP_ID.match(sweep_id):
+        raise UserError(
+            f"sweep id {sweep_id!r} is not a W&B sweep id; expected ID, PROJECT/ID or ENTITY/PROJECT/ID "
+            "(as printed by `unet1d sweep create`)"
+        )
+    return [sys.executable, "-m", "wandb", "agent", *(["--count", str(count)] if count else []), sweep_id]
+
+
+def run_command(sweep: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The command ``wandb agent`` would run for ``config``: the YAML's ``command`` (or W&B's default),
+    macros expanded by wandb's own helpers; ``${interpreter}`` is this Python, so the venv is used."""
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
+
+    template = [str(part) for part in sweep.get("command") or []]
+    values = create_sweep_command_args({"args": {name: {"value": value} for name, value in config.items()}})
+    values |= {"env": ["/usr/bin/env"], "interpreter": [sys.executable], "program": [str(sweep.get("program", ""))]}
+    command: list[str] = []
+    for part in create_sweep_command(template or None):
+        part = str(part)
+        if part.startswith("${") and part.endswith("}"):
+            command += [str(v) for v in values.get(part[2:-1]) or []]
+        else:
+            command.append(part)
+    return command
