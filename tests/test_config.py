@@ -1,4 +1,4 @@
-"""The config: one pydantic model behind flags, YAML, environment and help."""
+"""The config schema: unique flat names, documented fields, the round trip, and `mid`, the middle as one value."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from unet1d import UNet1D
 from unet1d.config import FIELD_PATHS, SECTIONS, Config
 from unet1d.config_sources import config_from_dict, load_config
 from unet1d.errors import ConfigError
@@ -38,74 +39,6 @@ def test_fields_other_issues_rely_on_exist() -> None:
     assert set(needed) <= set(FIELD_PATHS)
 
 
-def test_seed_command_line_verbatim() -> None:
-    config = resolve("--mid_structure", "attention", "--mid_num_heads", "8")
-    assert (config.model.mid_structure, config.model.mid_num_heads) == ("attention", 8)
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--mid_structure", "attention", "--mid_num_heads", "16"],
-        ["--mid-structure", "attention", "--mid-num-heads", "16"],
-        ["--mid_structure=attention", "--mid_num_heads=16"],
-        ["--model.mid_structure=attention", "--model.mid_num_heads=16"],
-        ["--model.mid-structure", "attention", "--model.mid_num_heads", "16"],
-    ],
-)
-def test_every_spelling_of_a_flag_is_accepted(args: list[str]) -> None:
-    config = resolve(*args)
-    assert (config.model.mid_structure, config.model.mid_num_heads) == ("attention", 16)
-
-
-@pytest.mark.parametrize(("text", "expected"), [("true", True), ("True", True), ("false", False), ("False", False)])
-def test_booleans(text: str, expected: bool) -> None:
-    assert resolve(f"--ema={text}").optim.ema is expected
-    assert resolve("--ema", text).optim.ema is expected
-
-
-def test_bare_boolean_flag_means_true() -> None:
-    assert resolve("--overwrite", "--seed", "3").train.overwrite is True
-
-
-@pytest.mark.parametrize("text", ["None", "null"])
-def test_null_for_optional_fields(text: str) -> None:
-    config = resolve(f"--grad_clip={text}", "--min_snr_gamma", "5", f"--wandb_entity={text}")
-    assert config.optim.grad_clip is None and config.logging.wandb_entity is None
-    assert config.diffusion.min_snr_gamma == 5.0
-
-
-@pytest.mark.parametrize("text", ["[1, 2, 4, 8]", "1,2,4,8", "[1,2,4,8]"])
-def test_lists_in_both_forms(text: str) -> None:
-    assert resolve("--channel_mults", text, "--pose_dim", "72").model.channel_mults == [1, 2, 4, 8]
-
-
-def test_string_fields_stay_strings() -> None:
-    config = resolve("--wandb_project", "123", "--data", "poses.npy")
-    assert config.logging.wandb_project == "123" and config.data.data == "poses.npy"
-
-
-def test_precedence_defaults_yaml_env_argv(tmp_path: Path) -> None:
-    config_file = tmp_path / "run.yaml"
-    config_file.write_text(yaml.safe_dump({"model": {"mid_num_heads": 4, "mid_structure": "attention"}, "lr": 1e-3}))
-    from_file = resolve(config_file=config_file)
-    assert (from_file.model.mid_num_heads, from_file.optim.lr, from_file.train.seed) == (4, 1e-3, 0)
-    env = {"UNET1D_MID_NUM_HEADS": "16", "UNET1D_OPTIM__LR": "0.002", "OTHER": "x"}
-    from_env = resolve(config_file=config_file, environ=env)
-    assert (from_env.model.mid_num_heads, from_env.optim.lr) == (16, 0.002)
-    from_argv = resolve("--mid_num_heads", "32", config_file=config_file, environ=env)
-    assert (from_argv.model.mid_num_heads, from_argv.optim.lr) == (32, 0.002)
-    assert from_argv.model.mid_structure == "attention"
-
-
-def test_yaml_accepts_flat_names_and_the_data_field(tmp_path: Path) -> None:
-    config_file = tmp_path / "flat.yaml"
-    config_file.write_text("mid_structure: attention\ndata: /some/poses.npz\ndata.val_fraction: 0.2\n")
-    config = resolve(config_file=config_file)
-    assert config.model.mid_structure == "attention"
-    assert config.data.data == "/some/poses.npz" and config.data.val_fraction == 0.2
-
-
 def test_resolved_config_round_trips_through_yaml_and_dict() -> None:
     config = resolve("--mid_structure", "attention", "--mid_num_heads", "4", "--output_dir", "runs/x")
     assert config_from_dict(yaml.safe_load(config.to_yaml())) == config
@@ -113,85 +46,50 @@ def test_resolved_config_round_trips_through_yaml_and_dict() -> None:
     assert flat["model.mid_num_heads"] == 4 and flat["train.output_dir"] == "runs/x"
 
 
+def resolve_model(*flags: str):
+    return load_config(None, list(flags), environ={}).model
+
+
 @pytest.mark.parametrize(
-    ("args", "fragments"),
+    ("flags", "pair"),
     [
-        (["--mid_structure", "mlp"], ["model.mid_structure='mlp'", "--mid_structure", "'conv' or 'attention'"]),
-        (["--mid_structure", "attention", "--mid_num_heads", "7"], ["mid_num_heads=7", "1, 2, 4, 8, 16, 32"]),
-        (["--lr", "-1"], ["optim.lr='-1'", "greater than 0"]),
-        (["--lr", "fast"], ["optim.lr='fast'", "valid number"]),
-        (["--batch_size", "0"], ["train.batch_size='0'", "greater than 0"]),
-        (["--max_steps", "1.5"], ["train.max_steps='1.5'", "integer"]),
-        (["--pose_dim", "70"], ["pose_dim=70", "multiple of 4"]),
-        (["--schedule", "quadratic"], ["diffusion.schedule='quadratic'", "'linear' or 'cosine'"]),
-        (["--prediction", "noise"], ["'eps', 'x0' or 'v'"]),
-        (["--sampler", "euler"], ["'ddpm' or 'ddim'"]),
-        (["--mixed_precision", "fp8"], ["'no', 'bf16' or 'fp16'"]),
-        (["--wandb_mode", "cloud"], ["'auto', 'online', 'offline' or 'disabled'"]),
-        (["--ema", "maybe"], ["optim.ema='maybe'", "boolean"]),
-        (["--mid_structur", "conv"], ["unknown config field 'mid_structur'", "did you mean 'mid_structure'"]),
-        (["--model.mid_heads", "8"], ["unknown config field 'model.mid_heads'", "did you mean 'model.mid_num_heads'"]),
-        (["--seed"], ["--seed needs a value"]),
-        (["attention"], ["unexpected argument 'attention'"]),
-        (["--sample_steps", "2000"], ["sample_steps=2000 exceeds", "num_timesteps=1000"]),
-        (["--pose_format", "body63"], ["pose_dim=72 does not match", "body63"]),
+        (["--mid", "conv"], ("conv", 8)),
+        (["--mid", "attention-16"], ("attention", 16)),
+        (["--model.mid=attention-4", "--mid_structure=attention"], ("attention", 4)),  # agreeing: fine
+        (["--mid", "conv", "--mid_num_heads", "4"], ("conv", 4)),  # heads mean nothing to a conv middle
     ],
 )
-def test_bad_values_name_field_value_and_what_is_allowed(args: list[str], fragments: list[str]) -> None:
+def test_mid_sets_the_pair(flags: list[str], pair: tuple[str, int]) -> None:
+    model = resolve_model(*flags)
+    assert (model.mid_structure, model.mid_num_heads) == pair
+
+
+def test_the_pair_names_mid_and_follows_later_changes() -> None:
+    model = resolve_model("--mid_structure", "attention", "--mid_num_heads", "8")  # the seed's flags, verbatim
+    assert model.mid == "attention-8"
+    model.mid_num_heads = 16
+    assert model.mid == "attention-16"
+    assert resolve_model().mid == "conv"
+
+
+def test_mid_builds_the_same_network_as_the_pair() -> None:
+    by_mid = UNet1D.from_config(resolve_model("--mid", "attention-8", "--base_channels", "16"))
+    by_pair = UNet1D(base_channels=16, mid_structure="attention", mid_num_heads=8)
+    assert type(by_mid.mid_block) is type(by_pair.mid_block)
+    assert sum(p.numel() for p in by_mid.parameters()) == sum(p.numel() for p in by_pair.parameters())
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (["--mid", "attention-8", "--mid_structure", "conv"], ["mid='attention-8'", "mid_structure='conv'"]),
+        (["--mid", "attention-8", "--mid_num_heads", "4"], ["mid='attention-8'", "mid_num_heads=4"]),
+        (["--mid", "conv", "--mid_structure", "attention"], ["mid='conv'", "mid_structure='attention'"]),
+        (["--mid", "attention-6"], ["mid='attention-6'", "does not divide the 512", "valid head counts"]),
+        (["--mid", "attn8"], ["mid='attn8'", "allowed: conv, or attention-H", "attention-8"]),
+    ],
+)
+def test_bad_or_conflicting_mid_names_both_values(flags: list[str], fragments: list[str]) -> None:
     with pytest.raises(ConfigError) as caught:
-        resolve(*args)
-    for fragment in fragments:
-        assert fragment in str(caught.value)
-
-
-def test_bad_environment_variable_is_named() -> None:
-    with pytest.raises(ConfigError, match=r"UNET1D_MID_NUM_HEAD.*did you mean 'mid_num_heads'"):
-        resolve(environ={"UNET1D_MID_NUM_HEAD": "8"})
-    with pytest.raises(ConfigError, match=r"train.batch_size='many' \(from environment variable UNET1D_BATCH_SIZE\)"):
-        resolve(environ={"UNET1D_BATCH_SIZE": "many"})
-
-
-def test_yaml_errors_name_the_file_and_line(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("model:\n  mid_structure: conv\n  mid_num_heads: [8\nlr: 1\n")
-    with pytest.raises(ConfigError, match=r"broken.yaml: YAML syntax error at line \d+"):
-        resolve(config_file=broken)
-    unknown = tmp_path / "unknown.yaml"
-    unknown.write_text("model:\n  mid_strcture: conv\n")
-    with pytest.raises(ConfigError, match=r"unknown.yaml.*did you mean 'model.mid_structure'"):
-        resolve(config_file=unknown)
-    wrong = tmp_path / "wrong.yaml"
-    wrong.write_text("lr: -3\n")
-    with pytest.raises(ConfigError, match=r"optim.lr=-3 \(from .*wrong.yaml \(lr\)\)"):
-        resolve(config_file=wrong)
-    with pytest.raises(ConfigError, match=r"missing.yaml.*does not exist"):
-        resolve(config_file=tmp_path / "missing.yaml")
-    listed = tmp_path / "list.yaml"
-    listed.write_text("- 1\n- 2\n")
-    with pytest.raises(ConfigError, match="expected a mapping"):
-        resolve(config_file=listed)
-
-
-def test_output_dir_placeholders_come_from_the_wandb_agent() -> None:
-    args = ("--output_dir", "runs/{sweep_id}/{run_id}")
-    agent = resolve(*args, environ={"WANDB_RUN_ID": "abc123", "WANDB_SWEEP_ID": "sw9"})
-    assert agent.train.output_dir == Path("runs/sw9/abc123")
-    assert resolve(*args).train.output_dir == Path("runs/local/local")
-    with pytest.raises(ConfigError, match=r"unknown placeholder 'user'; allowed: \{run_id\}, \{sweep_id\}"):
-        resolve("--output_dir", "runs/{user}")
-
-
-def test_a_config_stored_before_newer_fields_keeps_what_it_trained_with() -> None:
-    """Checkpoints written before model.norm, data.heading and model.position existed used BatchNorm,
-    recorded headings and no position code."""
-    stored = Config().model_dump(mode="json")
-    del stored["model"]["norm"], stored["data"]["heading"], stored["model"]["position"]
-    old = config_from_dict(stored)
-    assert (old.model.norm, old.data.heading, old.model.position) == ("batch", "keep", "none")
-    today = Config()
-    assert (today.model.norm, today.data.heading, today.model.position) == ("group", "canonical", "sinusoidal")
-    stored_with_norm = Config(model={"norm": "group"}).model_dump(mode="json")
-    del stored_with_norm["model"]["position"]  # stored after norm existed, before position did
-    assert config_from_dict(stored_with_norm).model.norm == "group"
-    assert config_from_dict(stored_with_norm).model.position == "none"
-    assert config_from_dict(Config().model_dump(mode="json")) == Config()  # what is stored wins
+        resolve_model(*flags)
+    assert all(fragment in str(caught.value) for fragment in fragments), str(caught.value)

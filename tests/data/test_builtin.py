@@ -16,13 +16,8 @@ from unet1d.data.builtin import (
 )
 from unet1d.data.kinematics import forward_kinematics, global_rotations
 from unet1d.data.rotations import (
-    axis_angle_to_matrix,
     axis_angle_to_quaternion,
     axis_quaternion,
-    euler_to_axis_angle,
-    euler_to_quaternion,
-    quaternion_multiply,
-    quaternion_to_axis_angle,
     rotate_vectors,
 )
 
@@ -165,32 +160,3 @@ def test_reaching_arm_ends_forward_and_the_head_turns_to_it(data):
     left_reaches = pos[last, J["left_wrist"], 2] > pos[last, J["right_wrist"], 2]
     gaze = global_rotations(upright[last])[:, J["head"]] @ np.array([0.0, 0.0, 1.0])
     assert (np.sign(gaze[:, 0]) == np.where(left_reaches, 1, -1)).mean() > 0.9
-
-
-def test_euler_closed_form_matches_the_product_of_axis_rotations():
-    rng = np.random.default_rng(0)
-    angles = rng.uniform(-np.pi, np.pi, (500, 3))
-    for order in ("xyz", "yxz", "zyx", "xzy", "yzx", "zxy"):
-        axes = ["xyz".index(letter) for letter in order]
-        expected = axis_quaternion(angles[:, axes[0]], axes[0])
-        for axis in axes[1:]:
-            expected = quaternion_multiply(expected, axis_quaternion(angles[:, axis], axis))
-        np.testing.assert_allclose(euler_to_quaternion(angles, order), expected, atol=1e-12)
-
-
-def test_axis_angle_round_trip_and_single_axis_angles():
-    rng = np.random.default_rng(1)
-    axis = rng.normal(size=(1000, 3))
-    aa = axis / np.linalg.norm(axis, axis=1, keepdims=True) * rng.uniform(0, np.pi - 1e-3, (1000, 1))
-    aa[0] = 0.0
-    np.testing.assert_allclose(quaternion_to_axis_angle(axis_angle_to_quaternion(aa)), aa, atol=1e-9)
-    # A rotation about one axis is that axis's angle, and matches Rodrigues' matrix.
-    np.testing.assert_allclose(euler_to_axis_angle(np.array([[0.0, 0.0, 1.2]])), [[0.0, 0.0, 1.2]], atol=1e-12)
-    matrix = axis_angle_to_matrix(np.array([0.0, 0.0, np.pi / 2]))
-    np.testing.assert_allclose(matrix @ np.array([1.0, 0.0, 0.0]), [0.0, 1.0, 0.0], atol=1e-12)
-
-
-def test_rest_pose_kinematics():
-    rest = forward_kinematics(np.zeros((1, 72)))[0]
-    assert rest[J["head"], 1] > 0.5 and rest[J["left_ankle"], 1] < -0.8  # head up, feet down
-    assert rest[J["left_wrist"], 0] > 0.5 and rest[J["right_wrist"], 0] < -0.5  # T-pose, left = +x

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from unet1d.data import joint_limit_violations
 from unet1d.metric_registry import structure_metrics
@@ -94,26 +93,3 @@ def test_compare_lines_up_both_runs(two_runs: dict, tmp_path: Path) -> None:
         curves = read_curves(Path(row["run"]))
         assert curves.steps("val/loss") == [10, 20, 30]
         assert row["best_val_loss"] == pytest.approx(min(curves.values("val/loss")))
-
-
-def test_sweep_local_runs_every_point_then_compares(tmp_path: Path, tiny_flags: list[str]) -> None:
-    import os
-
-    sweep = {
-        "program": "cli.py",
-        "method": "grid",
-        "metric": {"name": "val/loss", "goal": "minimize"},
-        "parameters": {"mid_structure": {"values": ["conv", "attention"]}, "mid_num_heads": {"value": 2}},
-        "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
-    }
-    sweep_file = tmp_path / "tiny.yaml"
-    sweep_file.write_text(yaml.safe_dump(sweep))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNET1D_")} | {"OMP_NUM_THREADS": "1"}
-    unet1d(
-        "sweep", "local", str(sweep_file), "--output-root", str(tmp_path / "out"), *tiny_flags,
-        "--max_steps", "10", "--wandb_mode", "disabled", env=env,
-    )  # fmt: skip
-    recorded = json.loads((tmp_path / "out" / "tiny" / "sweep.json").read_text())["runs"]
-    assert [r["config"]["mid_structure"] for r in recorded] == ["conv", "attention"]
-    compared = json.loads((tmp_path / "out" / "tiny" / "compare.json").read_text())
-    assert len(compared["runs"]) == 2 and all(r["final_step"] == 10 for r in compared["runs"])

@@ -13,6 +13,7 @@ import yaml
 from tests.conftest import TINY_RUN
 from unet1d.sweeps.agent import run_command
 from unet1d.sweeps.local import LocalRun, engine_run
+from unet1d.training.launch import available_cores
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP_ENGINE = {"metric": {"name": "val/loss", "goal": "minimize"}, "parameters": {"lr": {"values": [1e-3, 1e-2]}}}
@@ -125,3 +126,29 @@ def test_overrides_may_not_replace_what_the_sweep_varies(tmp_path: Path) -> None
     sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
     result = run_sweep(tmp_path, sweep, "--lr", "1e-4")
     assert result.returncode == 2 and "--lr given on the command line would override" in result.stderr
+
+
+@pytest.mark.slow
+def test_parallel_runs_share_the_cores_and_a_second_pass_leaves_finished_runs_alone(tmp_path: Path) -> None:
+    sweep = {
+        "method": "grid",
+        "metric": {"name": "val/loss", "goal": "minimize"},
+        "parameters": {"seed": {"values": [0, 1]}},
+        "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
+    }
+    args = ("--parallel", "2", "--max_steps", "5", "--wandb_mode", "disabled")
+    first = run_sweep(tmp_path, sweep, *args, omp_threads=None)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    runs = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
+    threads = max(1, available_cores() // 2)
+    for run in runs:
+        log = (tmp_path / "tiny" / run["run_id"] / "summary.json").read_bytes()
+        assert log and run["state"] == "finished"
+    assert first.stdout.count(f"cpu, {threads} CPU threads each)") == 2
+    summaries = {run["run_id"]: (tmp_path / "tiny" / run["run_id"] / "summary.json").read_bytes() for run in runs}
+
+    second = run_sweep(tmp_path, sweep, *args, omp_threads=None)
+
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "training conv-middle" not in second.stdout
+    assert {r: (tmp_path / "tiny" / r / "summary.json").read_bytes() for r in summaries} == summaries

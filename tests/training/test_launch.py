@@ -172,3 +172,13 @@ def test_threads_default_to_the_cores_shared_by_the_processes_on_them():
 
 if __name__ == "__main__":
     probe_rank(sys.argv[1:])
+
+
+def test_a_simple_launcher_process_that_joined_no_group_is_refused():
+    simple = {"ACCELERATE_USE_CPU": "True", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    assert "joined no process group" in launch_shortfall(simple)
+    assert "joined no process group" in launch_shortfall({k: v for k, v in simple.items() if k != "MASTER_PORT"})
+    assert launch_shortfall({**simple, "PMI_SIZE": "2"}) is None  # MPI joined them
+    assert launch_shortfall({**simple, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}) is None  # torchrun
+    assert launch_shortfall({"ACCELERATE_USE_CPU": "True"}) is None  # one process, nothing to join
+    assert launch_shortfall({}) is None

@@ -12,8 +12,6 @@ import time
 import pytest
 
 from unet1d.errors import UserError
-from unet1d.training.launch import launch_shortfall
-from unet1d.training.launcher_watch import lost_peer_message
 from unet1d.training.lock import LOCK_FILE, RunLock, hold_run_dir, is_main_process
 
 HOLD = "import sys, time; from pathlib import Path; from unet1d.training.lock import RunLock; "
@@ -59,24 +57,6 @@ def test_the_lock_is_exclusive_within_a_process_and_free_again_after_the_block(t
 def test_only_rank_0_is_the_main_process():
     assert is_main_process({}) and is_main_process({"RANK": "0", "LOCAL_RANK": "0"})
     assert not is_main_process({"RANK": "1"}) and not is_main_process({"OMPI_COMM_WORLD_RANK": "3"})
-
-
-def test_a_simple_launcher_process_that_joined_no_group_is_refused():
-    simple = {"ACCELERATE_USE_CPU": "True", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
-    assert "joined no process group" in launch_shortfall(simple)
-    assert "joined no process group" in launch_shortfall({k: v for k, v in simple.items() if k != "MASTER_PORT"})
-    assert launch_shortfall({**simple, "PMI_SIZE": "2"}) is None  # MPI joined them
-    assert launch_shortfall({**simple, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}) is None  # torchrun
-    assert launch_shortfall({"ACCELERATE_USE_CPU": "True"}) is None  # one process, nothing to join
-    assert launch_shortfall({}) is None
-
-
-def test_a_lost_peer_is_explained_only_in_a_distributed_run():
-    gloo = RuntimeError("[pair.cc:537] Read error [127.0.0.1]:6567: Connection reset by peer. GLHF")
-    message = lost_peer_message(gloo, {"WORLD_SIZE": "2", "RANK": "0"})
-    assert message and "rank 0 of 2" in message and "Connection reset by peer" in message
-    assert lost_peer_message(gloo, {}) is None  # one process: not a peer problem
-    assert lost_peer_message(RuntimeError("shape mismatch"), {"WORLD_SIZE": "2"}) is None
 
 
 @pytest.mark.slow

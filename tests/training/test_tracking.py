@@ -110,3 +110,27 @@ def test_unreachable_wandb_server_times_out_and_training_goes_on(start_cli, tiny
     assert "warning: W&B could not start (CommError" in output
     assert "k" * 40 not in output  # the key is never printed
     assert wandb_history(run_dir)  # the same run, kept offline for `wandb sync`
+
+
+@pytest.mark.slow
+def test_best_and_final_checkpoints_are_logged_as_model_artifacts(tiny_config, tmp_path: Path) -> None:
+    config = tiny_config("--max_steps", "30", "--wandb_mode", "offline", "--wandb_log_checkpoints")
+    train(config)
+    run_dir = tmp_path / "run"
+    run_id = (run_dir / "wandb_run_id").read_text().strip()
+    artifacts = [r["artifact"] for r in wandb_records(run_dir) if r["type"] == "artifact"]
+    val_losses = tensorboard_scalars(run_dir)["val/loss"]  # at steps 10, 20, 30 (eval and checkpoint every 10)
+    best_so_far = [i for i, v in enumerate(val_losses) if v < min(val_losses[:i], default=float("inf"))]
+    by_alias = {}
+    for artifact in artifacts:
+        assert artifact["name"] == f"{run_id}-model" and artifact["type"] == "model"
+        for alias in artifact["aliases"]:
+            by_alias.setdefault(alias, []).append(artifact)
+    # "best" moves with every new lowest validation loss; "final" is logged once, at step 30
+    # ("latest" is W&B's own alias for the newest version)
+    assert [set(a["aliases"]) - {"latest"} for a in by_alias["best"]] == [
+        {"best", f"step-{10 * (i + 1)}"} for i in best_so_far
+    ]
+    assert [set(a["aliases"]) for a in by_alias["final"]] == [{"final", "latest", "step-30"}]
+    files = {entry["path"] for entry in by_alias["final"][0]["manifest"]["contents"]}
+    assert {"model.safetensors", "ema.safetensors", "norm_stats.safetensors", "config.yaml"} <= files

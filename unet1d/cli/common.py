@@ -2,7 +2,7 @@
 
 Commands take ``--config FILE`` plus any config field as ``--name value`` (flat or dotted, ``_``
 or ``-``). The fields are never declared as options a second time: they are parsed by
-:func:`unet1d.config.load_config`, and listed in ``--help`` from the pydantic model itself.
+:func:`unet1d.config_sources.load_config`, and listed in ``--help`` from the pydantic model itself.
 """
 
 from __future__ import annotations

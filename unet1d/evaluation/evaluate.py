@@ -99,10 +99,11 @@ def draw_samples(
 def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> None:
     """Replace the checkpoint's config by one with ``--name value`` overrides; the network must not change."""
     from unet1d.config_sources import with_overrides
+    from unet1d.store.checkpoints import CONFIG_FILE
 
     if not overrides:
         return
-    changed = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/config.yaml")
+    changed = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/{CONFIG_FILE}")
     if changed.model != checkpoint.config.model:
         raise UserError(
             f"model fields cannot be overridden in eval ({' '.join(overrides)}): the network comes from the "

@@ -1,8 +1,8 @@
-"""Every scalar a run logged to TensorBoard, with wall times: what plots and convergence-on-one-scale read.
+"""Every scalar a run logged to TensorBoard, with wall times: the one TensorBoard reader.
 
-``compare.read_scalars`` gives one tag's (step, value); plots need every tag and the time axis, so
-this reads each event folder once. A resumed run writes more event files; for a step logged twice
-the later write wins, as in ``read_scalars``.
+Compare (best val loss, plots, convergence on one scale) and ``sweep local`` (the metric the
+sweep engine sees) read runs through it. Each event folder is read once; a resumed run writes
+more event files, and for a step logged twice the later write wins.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TENSORBOARD_DIR = "tensorboard"
+from unet1d.store.rundir import TENSORBOARD_DIR
 
 
 @dataclass
