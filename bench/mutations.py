@@ -1,4 +1,4 @@
-"""Mutation check: each one-line bug of issue 10, introduced on its own, must make a test fail.
+"""Mutation check: each one-line bug (issues 10 and 19), introduced on its own, must make a test fail.
 
     python bench/mutations.py                 # all mutations; table + bench/results/mutations.json
     python bench/mutations.py ema sigint      # some of them, by id
@@ -112,6 +112,18 @@ MUTATIONS = [
         "        return self.feature_stats.normalize(canonical_heading(poses)).astype(np.float64)\n",
         "        return canonical_heading(poses).astype(np.float64)\n",
         ["tests/evaluation/test_scores.py::test_scores_are_computed_on_normalised_poses"],
+    ),
+    Mutation(
+        "sample-facing-z", "`unet1d sample` leaves every canonical-heading sample facing +z",
+        "unet1d/evaluation/sampling.py",
+        '    if config.data.heading == "canonical":\n', '    if False:\n',
+        ["tests/cli/test_evaluate.py::test_sample_gives_canonical_heading_poses_a_uniform_heading"],
+    ),
+    Mutation(
+        "final-eval-raw", "the end-of-training evaluation scores the raw weights instead of the EMA's",
+        "unet1d/training/loop.py",
+        "final = self.probe.final(self.sampling_network(), ", "final = self.probe.final(self.network, ",
+        ["tests/evaluation/test_probe.py::test_the_final_evaluation_scores_the_ema_weights"],
     ),
 ]  # fmt: skip
 
