@@ -127,6 +127,7 @@ def evaluate(
     Returns the report, the samples (radians) and the reference they were scored against.
     """
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     from unet1d.data import load_pose_data
     from unet1d.diffusion import NoiseSchedule
@@ -142,10 +143,13 @@ def evaluate(
     ref = quality.build_reference(config, splits, reference or config.evaluation.eval_reference)
 
     network = checkpoint.build_model(ema=ema, device=torch_device)
+    ours = not AcceleratorState._shared_state  # no Accelerate state yet: this call sets it, and must clear it
     accelerator = Accelerator(cpu=torch_device.type == "cpu")
     held_out = splits.val if len(splits.val) >= 2 else splits.train
     normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=accelerator.device)
     loss = validation_loss(accelerator, network, NoiseSchedule.from_config(config.diffusion), normalised, config)
+    if ours:  # a Trainer later in this process (compile mode, precision) must not inherit this one's state
+        AcceleratorState._reset_state(reset_partial_state=True)
     report, samples = score_network(
         network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,
         checkpoint=checkpoint.path, step=checkpoint.step,
