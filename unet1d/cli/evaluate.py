@@ -24,6 +24,9 @@ ROWS = [
     ("one_nn_accuracy", "1-NN accuracy", "{:.3f}", "0.5 = indistinguishable from data, 1 = separable"),
     ("dnn_rad", "dNN", "{:.3f}", "rad, mean geodesic distance to the nearest training pose"),
     ("apd_cm", "APD", "{:.1f}", "cm, mean pairwise joint distance (diversity)"),
+    ("upright", "upright", "{:.1%}", "body up within 30 deg of the data's up axis"),
+    ("memorisation", "memorisation", "{:.3f}", "closer to a training pose than training poses are (base 0.10)"),
+    ("constant_off", "still parts off", "{:.1%}", "samples moving a part that never moves in training"),
     ("poses_outside_limits_tol", "outside limits", "{:.1%}", "poses with an angle past a limit by > 0.05 rad"),
     ("poses_outside_limits", "outside (any)", "{:.1%}", "poses with any angle past a limit"),
     ("frechet_distance", "FD", "{:.3f}", "Fréchet distance of Gaussian fits"),
@@ -80,6 +83,9 @@ def eval_command(
     verdict = payload["beats_gaussian"]
     lost = [name for name, won in verdict.items() if not won]
     summary = "yes, on every structure-aware metric" if not lost else f"no: not better on {', '.join(lost)}"
+    typer.echo(f"limits         {payload.get('limits')}")
+    if report.verdict_withheld:
+        summary = f"verdict withheld: {report.verdict_withheld}"
     typer.echo(f"beats Gaussian {summary}")
     typer.echo(f"time           {report.sample_seconds:.1f} s sampling, {report.eval_seconds:.1f} s in all")
     typer.echo(f"wrote {path} and {picture}")
