@@ -1,8 +1,9 @@
 """Pictures of samples beside real poses: a table hides what a skeleton shows in a second.
 
 ``pose_figure`` draws stick figures (forward kinematics on the fixed skeleton, heading turned to
-face the viewer about the data's own up axis, and drawn with that axis up, so people stand) in front and side view, samples above real poses, and under them the
-distribution of each joint's rotation angle, samples over data.
+face the viewer about the data's own up axis, and drawn with that axis up, so people stand) in
+front and side view, samples above real poses, and under them the distribution of each joint's
+rotation angle, samples over data.
 """
 
 from __future__ import annotations

@@ -53,7 +53,8 @@ REFERENCE_SEED_OFFSET = 1 << 32  # fresh draws never reuse a training data_seed'
 DNN_TRAIN_CAP = 20_000  # nearest-training-pose search over at most this many poses
 KNN_K = 20  # neighbours for precision/recall: with k = 5 two draws of the data score only ~0.83 in 72 dims
 MIN_REFERENCE = 1000  # fewer reference poses than this and the verdict is withheld
-VERDICT_METRICS = ("precision", "density", "coverage", "one_nn_accuracy")  # the data baseline must win these
+# The data baseline must beat the Gaussian on most of these, or the reference cannot tell a model from a blob.
+VERDICT_METRICS = ("precision", "density", "coverage", "one_nn_accuracy")
 # Structure-aware scores and which way is better: what "beats the Gaussian" is judged on. Recall is
 # reported but left out: its balls around each *sample* grow with the samples' spread, so a diffuse
 # blob reaches the data by construction (the Gaussian baseline scores 0.94, the data 0.98); coverage
@@ -307,7 +308,7 @@ def verdict_withheld(reference: Reference, baselines: dict[str, dict[str, Any]])
             "judge; hold out more files (--val_files GLOB, --split amass) or pass --reference PATH"
         )
     lost = [m for m, won in beats(baselines["data"], baselines["gaussian"]).items() if m in VERDICT_METRICS and not won]
-    if lost:
+    if 2 * len(lost) >= len(VERDICT_METRICS):  # one loss is the clustering of recorded frames (1-NN), not narrowness
         return (
             f"the data baseline (real {reference.floor_name} poses) does not beat the Gaussian on {', '.join(lost)}: "
             f"reference '{reference.name}' is too narrow to judge against; hold out more varied files"
