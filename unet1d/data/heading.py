@@ -39,6 +39,11 @@ def has_root(poses: np.ndarray) -> bool:
     return poses.shape[-1] == 72
 
 
+def _root(poses: np.ndarray) -> np.ndarray:
+    """(N, 3) float64 root orientations, without a float64 copy of the whole (N, 72) array."""
+    return np.asarray(poses)[:, :3].astype(np.float64)
+
+
 def _world(up: str) -> tuple[int, np.ndarray]:
     if up not in WORLDS:
         raise ValueError(f"up axis {up!r} is not one of {', '.join(WORLDS)}")
@@ -48,7 +53,7 @@ def _world(up: str) -> tuple[int, np.ndarray]:
 def heading_of(poses: np.ndarray, up: str = "y") -> np.ndarray:
     """(N,) heading in radians: the turn about the ``up`` axis from heading 0 to the body's forward, projected."""
     axis, zero = _world(up)
-    forward = rotate_vectors(axis_angle_to_quaternion(np.asarray(poses, dtype=np.float64)[:, :3]), _FORWARD)
+    forward = rotate_vectors(axis_angle_to_quaternion(_root(poses)), _FORWARD)
     side = np.cross(np.eye(3)[axis], zero)  # where a +90 deg turn about up takes heading 0
     return np.arctan2(forward @ side, forward @ zero)
 
@@ -59,7 +64,7 @@ def apply_heading(poses: np.ndarray, heading: np.ndarray, up: str = "y") -> np.n
     if not has_root(out):
         return out
     axis, _ = _world(up)
-    root = axis_angle_to_quaternion(np.asarray(poses, dtype=np.float64)[:, :3])
+    root = axis_angle_to_quaternion(_root(poses))
     turned = quaternion_multiply(axis_quaternion(np.asarray(heading, dtype=np.float64), axis), root)
     out[:, :3] = quaternion_to_axis_angle(turned)
     return out
@@ -79,7 +84,7 @@ def random_heading(poses: np.ndarray, rng: np.random.Generator, up: str = "y") -
 
 def body_up(poses: np.ndarray) -> np.ndarray:
     """(N, 3) unit vectors: where each root orientation sends the body's up (SMPL's y axis) in the world."""
-    return rotate_vectors(axis_angle_to_quaternion(np.asarray(poses, dtype=np.float64)[:, :3]), _BODY_UP)
+    return rotate_vectors(axis_angle_to_quaternion(_root(poses)), _BODY_UP)
 
 
 def tilt_degrees(poses: np.ndarray, up: str = "y") -> np.ndarray:
@@ -100,14 +105,6 @@ def resolve_up_axis(setting: str, *, builtin: bool, amass_files: int) -> str:
     if setting != "auto":
         return setting
     return "z" if not builtin and amass_files > 0 else "y"
-
-
-def mean_body_up(poses: np.ndarray, chunk: int = 1 << 16) -> np.ndarray | None:
-    """(3,) mean of the poses' body-up unit vectors (length near 1 when they agree on an up); None without a root."""
-    if not has_root(np.asarray(poses)) or len(poses) == 0:
-        return None
-    total = sum(body_up(poses[i : i + chunk]).sum(axis=0) for i in range(0, len(poses), chunk))
-    return total / len(poses)
 
 
 def run_up_axis(data_config: object, stats: object = None) -> str:

@@ -16,7 +16,8 @@ from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_pose
 from unet1d.data.cache import default_cache_dir
 from unet1d.data.files import ReadResult, read_pose_path
 from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
-from unet1d.data.heading import canonical_heading, mean_body_up, resolve_up_axis, upright_share
+from unet1d.data.heading import UPRIGHT_DEGREES, canonical_heading, has_root, resolve_up_axis
+from unet1d.data.heading import body_up as heading_body_up
 from unet1d.data.limits import constant_components, frames_beyond, human_limits_for_width
 from unet1d.data.normalization import NormStats, envelope_of
 from unet1d.data.report import FileEntry, LoadReport
@@ -227,10 +228,12 @@ def _orientation(cfg: DataConfig, up: str, amass_files: int, parts: _Parts) -> _
         reason = "set"
     else:
         reason = "auto: AMASS .npz files" if amass_files else "auto: built-in poses or plain arrays"
-    means = [mean_body_up(a) for a in arrays]
-    body_up = None if means[0] is None else sum(m * len(a) for m, a in zip(means, arrays, strict=True)) / frames
-    shares = [upright_share(a, up) for a in arrays]
-    upright = None if shares[0] is None else sum(s * len(a) for s, a in zip(shares, arrays, strict=True)) / frames
+    body_up = upright = None
+    if has_root(arrays[0]):  # one pass: the mean body up and the share within 30 deg of the up axis
+        ups = [heading_body_up(a) for a in arrays]
+        body_up = sum(u.sum(axis=0) for u in ups) / frames
+        axis = "xyz".index(up)
+        upright = sum(int((u[:, axis] >= np.cos(np.radians(UPRIGHT_DEGREES))).sum()) for u in ups) / frames
     width = arrays[0].shape[1]
     _, names = limits_for_width(width)
     still = constant_components(parts.train)
