@@ -110,8 +110,8 @@ MUTATIONS = [
     ),
     Mutation(
         "eval-radians", "eval scores in radians instead of normalised units", "unet1d/evaluation/quality.py",
-        "        return self.feature_stats.normalize(canonical_heading(poses)).astype(np.float64)\n",
-        "        return canonical_heading(poses).astype(np.float64)\n",
+        "        return self.feature_stats.normalize(heading_free(poses, self.up_axis)).astype(np.float64)\n",
+        "        return heading_free(poses, self.up_axis).astype(np.float64)\n",
         ["tests/test_eval_scores.py::test_scores_are_computed_on_normalised_poses"],
     ),
 ]  # fmt: skip
