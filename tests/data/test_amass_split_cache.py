@@ -105,3 +105,23 @@ def test_the_cache_gives_the_same_poses_and_notices_a_touched_file(tmp_path, mon
     # and another frame rate is another entry
     load_pose_data(config.model_copy(update={"target_fps": 60.0}), 72, seed=0)
     assert len(list((store / "poses").iterdir())) == 3
+
+
+def test_the_progress_bar_passes_every_file_through(monkeypatch) -> None:
+    from unet1d.data import progress
+
+    monkeypatch.setattr(progress, "_wanted", lambda count: True)  # as on a terminal
+    assert list(progress.file_progress(list(range(300)), "reading")) == list(range(300))
+
+
+def test_only_the_first_process_on_a_terminal_shows_progress(monkeypatch) -> None:
+    import sys
+
+    from unet1d.data import progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    assert progress._wanted(300) and not progress._wanted(10)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert not progress._wanted(300)
