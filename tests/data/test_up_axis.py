@@ -131,3 +131,18 @@ def test_data_check_prints_the_mean_body_up_and_warns_on_the_wrong_axis(tmp_path
     assert "100.0% of frames upright (within 30 deg of +z)" in result.output
     wrong = CliRunner().invoke(app, ["data", "check", str(tmp_path), "--up-axis", "y"])
     assert "the bodies stand along z, not the up axis y" in wrong.output and "--up_axis z" in wrong.output
+
+
+def test_compare_groups_builtin_runs_from_before_up_axis_with_new_ones() -> None:
+    from unet1d.config import Config
+    from unet1d.evaluation.compare import variant_key
+
+    new = Config().model_dump(mode="json")
+    old = Config().model_dump(mode="json")
+    del old["data"]["up_axis"]
+    old["data"]["heading"], new["data"]["heading"] = "keep", "keep"
+    old["model"]["norm"] = new["model"]["norm"] = "batch"
+    old["model"]["position"] = new["model"]["position"] = "none"
+    assert variant_key(old) == variant_key(new)
+    amass = {**new, "data": {**new["data"], "data": "/data/amass"}}
+    assert variant_key(amass)["data.up_axis"] == "auto"
