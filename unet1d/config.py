@@ -166,6 +166,31 @@ class DataConfig(Section):
         description="'canonical' trains on poses turned to face +z and gives samples a uniform random heading "
         "(heading is a nuisance and wraps at +-pi in axis-angle); 'keep' trains on headings as recorded.",
     )
+    up_axis: Literal["auto", "y", "z"] = Field(
+        "auto",
+        description="The world's up axis the poses are stored in, which heading turns about (training, sampling, "
+        "evaluation, figures): 'z' for AMASS (z-up world), 'y' for SMPL's own frame; 'auto' = z for AMASS .npz "
+        "files, y for the built-in poses and plain arrays. `unet1d data check` prints the data's mean body up.",
+    )
+    split: Literal["hash", "amass"] = Field(
+        "hash",
+        description="Which files are held out: 'hash' (val_fraction of them, chosen by a hash of each name) or "
+        "'amass' (AMASS's standard split by sub-dataset: val HumanEva, MPI_HDM05, SFU, MPI_mosh; test "
+        "Transitions_mocap, SSM_synced, never loaded; train the rest).",
+    )
+    val_files: str | None = Field(
+        None,
+        description="Glob over file paths relative to data (e.g. 'HumanEva/*' or '*/walk*'): the files held out "
+        "for validation, instead of val_fraction/split.",
+    )
+    cache: bool = Field(
+        True,
+        description="Keep a folder of 100+ pose files, once read, as one float32 array in a cache keyed by the "
+        "files (names, sizes, mtimes), target_fps and pose_format; the next run over the same tree loads in seconds.",
+    )
+    cache_dir: str | None = Field(
+        None, description="Where that cache lives; null = $XDG_CACHE_HOME/unet1d (or ~/.cache/unet1d)."
+    )
 
 
 class OptimConfig(Section):
@@ -321,7 +346,7 @@ SECTIONS: dict[str, type[Section]] = {
 NO_EFFECT_FIELDS: frozenset[str] = frozenset(
     {
         "train.output_dir", "train.resume", "train.overwrite", "train.checkpoint_every", "train.keep_checkpoints",
-        "train.eval_every", "train.max_nonfinite_steps", "train.threads",
+        "train.eval_every", "train.max_nonfinite_steps", "train.threads", "data.cache", "data.cache_dir",
         "launch.machine_rank", "launch.main_process_ip", "launch.main_process_port", "launch.collective_timeout_s",
         "evaluation.quality_every", "evaluation.quality_samples", "evaluation.final_eval_samples",
         *(f"logging.{name}" for name in SECTIONS["logging"].model_fields),
@@ -337,4 +362,5 @@ FIELD_PATHS: dict[str, tuple[str, str]] = {
 
 # Fields added after runs were first stored, with the value every run stored before them used (not
 # today's default): a checkpoint from then rebuilds the network and data it was trained with.
-STORED_BEFORE = {"model.norm": "batch", "data.heading": "keep", "model.position": "none"}
+# data.up_axis: every run before it turned heading about y, AMASS runs too (hence their sideways samples).
+STORED_BEFORE = {"model.norm": "batch", "data.heading": "keep", "model.position": "none", "data.up_axis": "y"}

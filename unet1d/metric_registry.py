@@ -60,6 +60,14 @@ METRICS: tuple[Metric, ...] = (
            eval_table=True, compare=True, structure=True),
     Metric("apd_cm", "APD cm", "{:.1f}", None, "mean pairwise joint distance (diversity; the data's is the aim)",
            _E, eval_table=True, compare=True),
+    Metric("upright", "upright", "{:.1%}", "higher", "share of poses whose body up is within 30 deg of the data's up "
+           "axis", _E, eval_table=True, compare=True),
+    Metric("memorisation", "memorisation", "{:.3f}", "lower", "share of samples closer to a training pose than "
+           "training poses are to other takes (--reference train; base rate 0.10)", _E, eval_table=True),
+    Metric("constant_components", "still parts", "{:.0f}", None, "angle components that never move in the training "
+           "data (judged apart from the limits)", _E),
+    Metric("constant_off", "still parts off", "{:.1%}", "lower", "samples moving a part that never moves in "
+           "training (e.g. SMPL hands from SMPL-H)", _E, eval_table=True),
     Metric("poses_outside_limits_tol", "outside limits", "{:.1%}", "lower",
            "poses with an angle past a joint limit by more than 0.05 rad", _E, eval_table=True, compare=True,
            structure=True),

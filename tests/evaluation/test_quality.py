@@ -24,8 +24,8 @@ def test_builtin_reference_baselines_meet_their_promises() -> None:
     assert all(beats(data, gauss).values())
 
 
-def test_file_data_limits_are_the_training_envelope(tmp_path) -> None:
-    """Recorded data outside the anatomical table (a collar held low) is not condemned: limits come from training."""
+def test_file_data_limits_are_human_limits(tmp_path) -> None:
+    """Recorded data outside the generator's ranges (a collar held low) is not condemned: human limits apply."""
     from unet1d.config_sources import load_config
     from unet1d.data import load_pose_data
     from unet1d.data.builtin import generate_builtin_poses
@@ -37,6 +37,6 @@ def test_file_data_limits_are_the_training_envelope(tmp_path) -> None:
         np.save(tmp_path / f"take{index:02d}.npy", part)
     config = load_config(None, ["--data", str(tmp_path)], environ={})
     reference = build_reference(config, load_pose_data(config.data, 72, seed=0))
-    assert reference.limits_kind == "envelope" and reference.name == "val"
+    assert reference.limits_kind == "human limits" and reference.name == "val"
     assert limit_scores(reference.poses, reference.limits)["poses_outside_limits_tol"] < 0.05
     assert np.all(reference.limits[:3] == [[-np.pi, np.pi]] * 3)  # heading free

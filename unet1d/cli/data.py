@@ -46,6 +46,13 @@ def check(
         int | None,
         typer.Option("--builtin-samples", "--builtin_samples", help=_describe(DataConfig, "builtin_samples")),
     ] = None,
+    up_axis: Annotated[
+        str | None, typer.Option("--up-axis", "--up_axis", help=_describe(DataConfig, "up_axis"))
+    ] = None,
+    split: Annotated[str | None, typer.Option("--split", help=_describe(DataConfig, "split"))] = None,
+    val_files: Annotated[
+        str | None, typer.Option("--val-files", "--val_files", help=_describe(DataConfig, "val_files"))
+    ] = None,
     seed: Annotated[
         int | None,
         typer.Option(help="Seed of the built-in generator (training passes train.seed). [config default: 0]"),
@@ -63,6 +70,9 @@ def check(
         "target_fps": target_fps,
         "val_fraction": val_fraction,
         "builtin_samples": builtin_samples,
+        "up_axis": up_axis,
+        "split": split,
+        "val_files": val_files,
     }
     data_cfg = _data_config(resolved.data.model_dump(), {k: v for k, v in given.items() if v is not None})
     batch = resolved.train.batch_size if batch_size is None else batch_size

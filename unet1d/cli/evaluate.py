@@ -61,6 +61,9 @@ def eval_command(
     verdict = payload["beats_gaussian"]
     lost = [name for name, won in verdict.items() if not won]
     summary = "yes, on every structure-aware metric" if not lost else f"no: not better on {', '.join(lost)}"
+    typer.echo(f"limits         {payload.get('limits')}")
+    if report.verdict_withheld:
+        summary = f"verdict withheld: {report.verdict_withheld}"
     typer.echo(f"beats Gaussian {summary}")
     typer.echo(f"time           {report.sample_seconds:.1f} s sampling, {report.eval_seconds:.1f} s in all")
     typer.echo(f"wrote {path} and {picture}")

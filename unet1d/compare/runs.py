@@ -90,6 +90,8 @@ def variant_key(config: dict) -> dict[str, object]:
     except ConfigError:  # written by another version: compare what it stored
         flat = {f"{section}.{name}": value for section, sub in config.items() for name, value in sub.items()}
     flat.pop("model.mid", None)  # the mid_structure/mid_num_heads pair in one word: already in the key
+    if flat.get("data.up_axis") == "auto" and str(flat.get("data.data")).strip().lower() == "builtin":
+        flat["data.up_axis"] = "y"  # what auto means for the built-in poses, and what runs from before it stored
     if flat.get("model.mid_structure") == "conv":
         flat.pop("model.mid_num_heads", None)  # a conv middle has no heads
     return {key: value for key, value in flat.items() if key != "train.seed" and key not in NO_EFFECT_FIELDS}

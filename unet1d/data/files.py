@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,13 +59,17 @@ class _NotPoseData(Exception):
     """A file that is fine but holds no poses: skipped inside a folder, an error when named directly."""
 
 
-def read_pose_path(path: Path, pose_format: str, target_fps: float) -> ReadResult:
-    """Every sequence under ``path`` (a file or a folder searched recursively), in sorted order."""
+def read_pose_path(path: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None) -> ReadResult:
+    """Every sequence under ``path`` (a file or a folder searched recursively), in sorted order.
+
+    With ``cache_dir``, a folder of :data:`~unet1d.data.cache.CACHE_MIN_FILES` or more files is read
+    through the cache (:mod:`unet1d.data.cache`): the sequences' poses are then views of one array.
+    """
     if not path.exists():
         hint = " (use 'builtin' for the built-in poses)" if "/" not in str(path) and "." not in path.name else ""
         raise UserError(f"data path '{path}' does not exist{hint}")
     if path.is_dir():
-        return _read_directory(path, pose_format, target_fps)
+        return _read_directory(path, pose_format, target_fps, cache_dir)
     if path.suffix.lower() not in POSE_SUFFIXES:
         raise UserError(f"{path}: unsupported file type '{path.suffix}'; expected .npz (AMASS or one array) or .npy")
     try:
@@ -97,31 +102,42 @@ def _walk(root: Path) -> tuple[list[Path], list[Skipped]]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix()), skipped
 
 
-def _read_directory(root: Path, pose_format: str, target_fps: float) -> ReadResult:
+def _read_directory(root: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None) -> ReadResult:
+    from unet1d.data.cache import CACHE_MIN_FILES, read_through_cache
+
     files, unreadable = _walk(root)
-    result = ReadResult(skipped=unreadable, is_directory=True)
     if not files and not unreadable:
         raise UserError(f"{root}: directory is empty (no files in it or its subfolders)")
-    for file in files:
-        name = file.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in file.relative_to(root).parts):
-            result.skipped.append(Skipped(name, "hidden file"))
-        elif file.suffix.lower() not in POSE_SUFFIXES:
-            result.skipped.append(Skipped(name, "not a .npz/.npy file"))
-        else:
-            try:
-                sequence = read_pose_file(file, name, pose_format, target_fps)
-            except _NotPoseData as reason:
-                result.skipped.append(Skipped(name, str(reason)))
-                continue
-            if sequence is None:
-                result.skipped.append(Skipped(name, "0 frames"))
-            else:
-                result.sequences.append(sequence)
+    if cache_dir is not None and len(files) >= CACHE_MIN_FILES:
+        result = read_through_cache(root, files, unreadable, pose_format, target_fps, cache_dir)
+    else:
+        result = ReadResult(skipped=unreadable, is_directory=True)
+        for item in iter_directory(root, files, pose_format, target_fps):
+            (result.skipped if isinstance(item, Skipped) else result.sequences).append(item)
     if not result.sequences:
         reasons = _summarise_skips(result.skipped)
         raise UserError(f"{root}: no pose files found ({len(result.skipped)} files skipped: {reasons})")
     return result
+
+
+def iter_directory(root: Path, files: list[Path], pose_format: str, target_fps: float) -> Iterator[Sequence | Skipped]:
+    """Each file under ``root`` read (a :class:`Sequence`) or set aside (a :class:`Skipped`), in order,
+    with a progress bar on a terminal when there are many."""
+    from unet1d.data.progress import file_progress
+
+    for file in file_progress(files, f"reading {root}"):
+        name = file.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in file.relative_to(root).parts):
+            yield Skipped(name, "hidden file")
+        elif file.suffix.lower() not in POSE_SUFFIXES:
+            yield Skipped(name, "not a .npz/.npy file")
+        else:
+            try:
+                sequence = read_pose_file(file, name, pose_format, target_fps)
+            except _NotPoseData as reason:
+                yield Skipped(name, str(reason))
+                continue
+            yield Skipped(name, "0 frames") if sequence is None else sequence
 
 
 def _summarise_skips(skipped: list[Skipped]) -> str:

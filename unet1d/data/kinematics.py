@@ -65,3 +65,17 @@ def forward_kinematics(poses: np.ndarray) -> np.ndarray:
     for joint, parent in enumerate(PARENTS[1:], start=1):
         positions[:, joint] = positions[:, parent] + world[:, parent] @ REST_OFFSETS[joint]
     return positions
+
+
+# World -> SMPL's y-up frame: identity for y-up data; for AMASS's z-up world a -90 deg turn about x
+# (z -> y, -y -> z), so a person standing in either world stands along +y, facing +z at heading 0.
+TO_Y_UP: dict[str, np.ndarray] = {
+    "y": np.eye(3),
+    "z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
+}
+
+
+def upright_positions(poses: np.ndarray, up: str = "y") -> np.ndarray:
+    """Joint positions (N, 24, 3) of poses stored in a world whose vertical is ``up``, expressed with y up
+    (what figures and height checks expect), pelvis at the origin."""
+    return forward_kinematics(poses) @ TO_Y_UP[up].T

@@ -13,13 +13,16 @@ import numpy as np
 
 from unet1d.config import DataConfig
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
+from unet1d.data.cache import default_cache_dir
 from unet1d.data.files import ReadResult, read_pose_path
 from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
-from unet1d.data.heading import canonical_heading
+from unet1d.data.heading import UPRIGHT_DEGREES, canonical_heading, has_root, resolve_up_axis
+from unet1d.data.heading import body_up as heading_body_up
+from unet1d.data.limits import constant_components, frames_beyond, human_limits_for_width
 from unet1d.data.normalization import NormStats, envelope_of
 from unet1d.data.report import FileEntry, LoadReport
 from unet1d.data.skeleton import joint_limit_violations, limits_for_width
-from unet1d.data.split import split_sequences, tail_frames
+from unet1d.data.split import amass_parts, glob_parts, split_sequences, tail_frames
 from unet1d.errors import UserError
 
 BUILTIN = "builtin"
@@ -37,6 +40,8 @@ class PoseSplits:
     train_labels: np.ndarray | None = None  # built-in family id per pose
     val_labels: np.ndarray | None = None
     family_names: list[str] | None = None
+    up_axis: str = "y"  # the world up the poses are stored in (data.up_axis resolved)
+    train_groups: np.ndarray | None = None  # (N,) sequence index of each training pose
 
     @property
     def pose_dim(self) -> int:
@@ -73,20 +78,28 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
         source = BUILTIN
     else:
         path = Path(cfg.data).expanduser()
-        read = read_pose_path(path, cfg.pose_format, cfg.target_fps)
+        cache_dir = (Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()) if cfg.cache else None
+        read = read_pose_path(path, cfg.pose_format, cfg.target_fps, cache_dir)
         sequences = _Sequences([s.name for s in read.sequences], [s.poses for s in read.sequences])
         source = str(path)
-    parts = _split(sequences, cfg.val_fraction)
-    if cfg.heading == "canonical":  # train on poses facing +z; samples get a random heading back
-        parts.train, parts.val = canonical_heading(parts.train), canonical_heading(parts.val)
+    amass_files = 0 if read is None else sum(s.kind == "amass" for s in read.sequences)
+    up = resolve_up_axis(cfg.up_axis, builtin=read is None, amass_files=amass_files)
+    parts = _split(sequences, cfg.val_fraction, cfg.split, cfg.val_files, source)
+    orientation = _orientation(cfg, up, amass_files, parts)  # before heading is removed
+    if cfg.heading == "canonical":  # train on poses at heading 0; samples get a random heading back
+        parts.train, parts.val = canonical_heading(parts.train, up), canonical_heading(parts.val, up)
+    stats = NormStats.fit(parts.train) if cfg.normalize else NormStats.identity(width, envelope_of(parts.train))
+    stats.up_axis = up
     splits = PoseSplits(
         train=parts.train,
         val=parts.val,
-        stats=NormStats.fit(parts.train) if cfg.normalize else NormStats.identity(width, envelope_of(parts.train)),
-        report=_report(cfg, source, read, parts),
+        stats=stats,
+        report=_report(cfg, source, read, parts, orientation),
         train_labels=parts.train_labels,
         val_labels=parts.val_labels,
         family_names=list(FAMILY_NAMES) if read is None else None,
+        up_axis=up,
+        train_groups=parts.train_groups,
     )
     if batch_size is not None:
         check_batch_size(splits, batch_size)
@@ -119,9 +132,58 @@ class _Parts:
     val_labels: np.ndarray | None
     is_val: np.ndarray  # per sequence
     tail: int  # frames held out of a lone sequence's end (0 when split by sequence)
+    is_test: np.ndarray | None = None  # per sequence: AMASS's test sets, loaded by neither side
+    train_groups: np.ndarray | None = None  # per training pose: the index of its sequence
+    rule: str = ""  # how validation was chosen, for the report
 
 
-def _split(seqs: _Sequences, val_fraction: float) -> _Parts:
+def _split(seqs: _Sequences, val_fraction: float, split: str = "hash", val_files: str | None = None,
+           source: str = "") -> _Parts:  # fmt: skip
+    if val_files is not None or split == "amass":
+        return _split_by_parts(seqs, val_files, source)
+    parts = _split_hash(seqs, val_fraction)
+    train_lengths = [len(p) for p, v in zip(seqs.poses, parts.is_val, strict=True) if not v or parts.tail]
+    parts.train_groups = np.repeat(np.arange(len(train_lengths)), train_lengths)[: len(parts.train)]
+    noun = "clips" if seqs.labels is not None else "sequences"
+    parts.rule = f"val_fraction {val_fraction:g}, whole {noun} chosen by a hash of the name"
+    return parts
+
+
+def _split_by_parts(seqs: _Sequences, val_files: str | None, source: str) -> _Parts:
+    """Held-out files by a glob (``data.val_files``) or by AMASS's standard split (``data.split amass``)."""
+    if val_files is not None:
+        labels, rule = glob_parts(seqs.names, val_files), f"val_files {val_files!r}"
+        what = f"data.val_files={val_files!r}"
+    else:
+        labels, rule = amass_parts(seqs.names), "AMASS standard split by sub-dataset"
+        what = "data.split='amass'"
+    is_val, is_test = labels == "val", labels == "test"
+    example = ", ".join(seqs.names[:3]) + (", ..." if len(seqs.names) > 3 else "")
+    if not is_val.any():
+        allowed = (
+            "a glob over paths relative to the data folder, e.g. 'HumanEva/*'"
+            if val_files is not None
+            else "files under HumanEva, MPI_HDM05 (HDM05), SFU or MPI_mosh (MoSh) folders"
+        )
+        raise UserError(f"{what}: no file of {source} is held out for validation (files: {example}); needs {allowed}")
+    is_train = ~is_val & ~is_test
+    if not is_train.any():
+        raise UserError(f"{what}: every file of {source} is held out; nothing is left to train on")
+
+    def gather(parts: list[np.ndarray], take: np.ndarray) -> np.ndarray:
+        chosen = [p for p, keep in zip(parts, take, strict=True) if keep]
+        return np.concatenate(chosen) if chosen else np.zeros((0, *parts[0].shape[1:]), parts[0].dtype)
+
+    lengths = [len(p) for p, keep in zip(seqs.poses, is_train, strict=True) if keep]
+    labels_train = None if seqs.labels is None else gather(seqs.labels, is_train)
+    labels_val = None if seqs.labels is None else gather(seqs.labels, is_val)
+    return _Parts(
+        gather(seqs.poses, is_train), gather(seqs.poses, is_val), labels_train, labels_val, is_val, 0,
+        is_test, np.repeat(np.arange(len(lengths)), lengths), rule,
+    )  # fmt: skip
+
+
+def _split_hash(seqs: _Sequences, val_fraction: float) -> _Parts:
     if len(seqs.poses) == 1:
         poses = seqs.poses[0]
         tail = tail_frames(poses.shape[0], val_fraction)
@@ -147,7 +209,45 @@ def _split(seqs: _Sequences, val_fraction: float) -> _Parts:
     return _Parts(train, val, gather(seqs.labels, ~is_val), gather(seqs.labels, is_val), is_val, 0)
 
 
-def _report(cfg: DataConfig, source: str, read: ReadResult | None, parts: _Parts) -> LoadReport:
+@dataclass
+class _Orientation:
+    """What the report says about the data's up axis and limits, measured before heading is removed."""
+
+    up_axis: str
+    up_reason: str
+    mean_body_up: np.ndarray | None
+    upright: float | None
+    outside_human: float | None  # file data: share of frames past the human limits by > 0.05 rad
+    constant: list[str]
+
+
+def _orientation(cfg: DataConfig, up: str, amass_files: int, parts: _Parts) -> _Orientation:
+    arrays = [a for a in (parts.train, parts.val) if a.shape[0]]
+    frames = sum(len(a) for a in arrays)
+    if cfg.up_axis != "auto":
+        reason = "set"
+    else:
+        reason = "auto: AMASS .npz files" if amass_files else "auto: built-in poses or plain arrays"
+    body_up = upright = None
+    if has_root(arrays[0]):  # one pass: the mean body up and the share within 30 deg of the up axis
+        ups = [heading_body_up(a) for a in arrays]
+        body_up = sum(u.sum(axis=0) for u in ups) / frames
+        axis = "xyz".index(up)
+        upright = sum(int((u[:, axis] >= np.cos(np.radians(UPRIGHT_DEGREES))).sum()) for u in ups) / frames
+    width = arrays[0].shape[1]
+    _, names = limits_for_width(width)
+    still = constant_components(parts.train)
+    constant = [f"{names[i // 3]} {'xyz'[i % 3]}" for i in np.flatnonzero(still)]
+    outside = None
+    if not is_builtin(cfg.data):
+        limits = human_limits_for_width(width)
+        outside = sum(int(frames_beyond(a, limits).sum()) for a in arrays) / frames
+    return _Orientation(up, reason, body_up, upright, outside, constant)
+
+
+def _report(
+    cfg: DataConfig, source: str, read: ReadResult | None, parts: _Parts, orientation: _Orientation | None = None
+) -> LoadReport:
     arrays = [a for a in (parts.train, parts.val) if a.shape[0]]  # no concatenated copy of all the data
     width = parts.train.shape[1]
     _, joint_names = limits_for_width(width)
@@ -165,8 +265,9 @@ def _report(cfg: DataConfig, source: str, read: ReadResult | None, parts: _Parts
         no_rate = sum(s.kind == "amass" and s.source_fps is None for s in read.sequences)
         if no_rate:
             notes.append(f"{no_rate} AMASS files have no mocap_framerate, so all their frames were kept")
-        for s, held_out in zip(read.sequences, parts.is_val, strict=True):
-            split = "train+val" if parts.tail else ("val" if held_out else "train")
+        is_test = parts.is_test if parts.is_test is not None else np.zeros(len(read.sequences), dtype=bool)
+        for s, held_out, test in zip(read.sequences, parts.is_val, is_test, strict=True):
+            split = "train+val" if parts.tail else ("val" if held_out else "test" if test else "train")
             kept = s.poses.shape[0]
             files.append(FileEntry(s.name, s.kind, s.width_in, s.frames_in, kept, s.source_fps, s.fps, split))
     outside = sum(int((joint_limit_violations(a) > 0).sum()) for a in arrays)
@@ -176,7 +277,7 @@ def _report(cfg: DataConfig, source: str, read: ReadResult | None, parts: _Parts
         pose_dim=width,
         target_fps=cfg.target_fps,
         val_fraction=cfg.val_fraction,
-        train_sequences=int((~parts.is_val).sum()),
+        train_sequences=int((~parts.is_val).sum()) - (0 if parts.is_test is None else int(parts.is_test.sum())),
         val_sequences=int(parts.is_val.sum()) + (1 if parts.tail else 0),  # a lone sequence counts on both sides
         train_frames=int(parts.train.shape[0]),
         val_frames=int(parts.val.shape[0]),
@@ -189,6 +290,17 @@ def _report(cfg: DataConfig, source: str, read: ReadResult | None, parts: _Parts
         is_directory=read is not None and read.is_directory,
         family_counts=_family_counts(parts.train_labels, parts.val_labels) if read is None else None,
         notes=notes,
+        test_sequences=0 if parts.is_test is None else int(parts.is_test.sum()),
+        test_frames=0
+        if parts.is_test is None or read is None
+        else sum(len(s.poses) for s, t in zip(read.sequences, parts.is_test, strict=True) if t),
+        split_rule=parts.rule,
+        up_axis=None if orientation is None else orientation.up_axis,
+        up_reason="" if orientation is None else orientation.up_reason,
+        mean_body_up=None if orientation is None else orientation.mean_body_up,
+        upright=None if orientation is None else orientation.upright,
+        outside_human=None if orientation is None else orientation.outside_human,
+        constant_components=[] if orientation is None else orientation.constant,
     )
 
 

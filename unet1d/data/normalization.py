@@ -29,6 +29,7 @@ class NormStats:
     mean: np.ndarray
     std: np.ndarray
     envelope: np.ndarray | None = None  # (D, 2) min and max of the training poses: joint limits for file data
+    up_axis: str | None = None  # the world up the poses were fitted in ("y"/"z"); None in checkpoints before it
 
     def __post_init__(self) -> None:
         if self.envelope is not None:
@@ -90,6 +91,8 @@ class NormStats:
         tensors = {"mean": torch.from_numpy(self.mean.copy()), "std": torch.from_numpy(self.std.copy())}
         if self.envelope is not None:
             tensors["envelope"] = torch.from_numpy(self.envelope.copy())
+        if self.up_axis is not None:
+            tensors["up_axis"] = torch.tensor(["x", "y", "z"].index(self.up_axis), dtype=torch.int64)
         return tensors
 
     @classmethod
@@ -98,7 +101,8 @@ class NormStats:
         missing = {"mean", "std"} - set(tensors)
         if missing:
             raise ValueError(f"normalisation statistics lack {sorted(missing)}")
-        return cls(tensors["mean"], tensors["std"], tensors.get("envelope"))
+        up = tensors.get("up_axis")
+        return cls(tensors["mean"], tensors["std"], tensors.get("envelope"), None if up is None else "xyz"[int(up)])
 
 
 def envelope_of(poses: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:

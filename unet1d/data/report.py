@@ -40,12 +40,21 @@ class LoadReport:
     joint_names: list[str]
     joint_min: np.ndarray  # (joints, 3) over all loaded poses
     joint_max: np.ndarray
-    outside_limits: float  # share of poses with a component outside the anatomical JOINT_LIMITS
+    outside_limits: float  # share of poses with a component outside the generator's ranges (GENERATOR_RANGES)
     files: list[FileEntry] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     is_directory: bool = False
     family_counts: dict[str, int] | None = None
     notes: list[str] = field(default_factory=list)
+    test_sequences: int = 0  # AMASS's test sets under data.split amass: loaded by neither side
+    test_frames: int = 0
+    split_rule: str = ""
+    up_axis: str | None = None  # data.up_axis resolved
+    up_reason: str = ""
+    mean_body_up: np.ndarray | None = None  # (3,) mean of the root's body-up vectors; None without a root
+    upright: float | None = None  # share of frames with body up within 30 deg of the up axis
+    outside_human: float | None = None  # file data: share of frames past the human limits by > 0.05 rad
+    constant_components: list[str] = field(default_factory=list)  # "left_hand x", ...: never move in training
 
     @property
     def builtin(self) -> bool:
@@ -58,7 +67,7 @@ class LoadReport:
 
     @property
     def frames_after(self) -> int:
-        return self.train_frames + self.val_frames
+        return self.train_frames + self.val_frames + self.test_frames
 
     def lines(self, max_files: int | None = 20) -> list[str]:
         """A human summary; at most ``max_files`` per-file lines (None: all)."""
@@ -76,19 +85,56 @@ class LoadReport:
         if self.files:
             out.append(f"frames: {self.frames_before} in the files -> {self.frames_after} after subsampling")
         noun = "clip" if self.builtin else "sequence"
+        rule = self.split_rule or f"val_fraction {self.val_fraction:g}, whole {noun}s"
+        test = f", test {_count(self.test_sequences, noun)} / {self.test_frames} poses (not loaded)"
         out.append(
-            f"split (val_fraction {self.val_fraction:g}, whole {noun}s): "
+            f"split ({rule}): "
             f"train {_count(self.train_sequences, noun)} / {self.train_frames} poses, "
-            f"val {_count(self.val_sequences, noun)} / {self.val_frames} poses"
+            f"val {_count(self.val_sequences, noun)} / {self.val_frames} poses{test if self.test_sequences else ''}"
         )
-        out.append("per-joint angle range, radians (axis-angle x / y / z):")
+        out += self._orientation_lines()
+        out.append("per-joint angle range, radians (axis-angle x / y / z; the data's envelope):")
         for j, name in enumerate(self.joint_names):
             axes = "  ".join(
                 f"{axis} [{self.joint_min[j, a]:+6.2f}, {self.joint_max[j, a]:+6.2f}]" for a, axis in enumerate("xyz")
             )
             out.append(f"  {name:<15} {axes}")
-        out.append(f"poses outside the anatomical joint limits: {100 * self.outside_limits:.1f}%")
+        out += self._limit_lines()
         out += [f"note: {note}" for note in self.notes]
+        return out
+
+    def _orientation_lines(self) -> list[str]:
+        if self.up_axis is None:
+            return []
+        line = f"up axis: {self.up_axis} ({self.up_reason})"
+        if self.mean_body_up is None:
+            return [line + "; body-only poses have no root, so heading and uprightness do not apply"]
+        x, y, z = self.mean_body_up
+        line += f"; mean body up ({x:+.2f}, {y:+.2f}, {z:+.2f})"
+        if self.upright is not None:
+            line += f", {100 * self.upright:.1f}% of frames upright (within 30 deg of +{self.up_axis})"
+        out = [line]
+        nearest = "xyz"[int(np.argmax(np.abs(self.mean_body_up)))]
+        if np.linalg.norm(self.mean_body_up) > 0.5 and nearest != self.up_axis and nearest in "yz":
+            out.append(
+                f"warning: the bodies stand along {nearest}, not the up axis {self.up_axis}: heading would turn them "
+                f"about the wrong axis; set --up_axis {nearest}"
+            )
+        return out
+
+    def _limit_lines(self) -> list[str]:
+        if self.builtin or self.outside_human is None:
+            return [f"poses outside the generator's ranges: {100 * self.outside_limits:.1f}%"]
+        out = [
+            f"frames outside the human joint limits by > 0.05 rad: {100 * self.outside_human:.1f}% "
+            "(clinical ranges of motion on SMPL's axes; see docs/amass.md)"
+        ]
+        if self.constant_components:
+            shown = ", ".join(self.constant_components[:8]) + (", ..." if len(self.constant_components) > 8 else "")
+            out.append(
+                f"components that never move in training ({len(self.constant_components)}; e.g. SMPL's hands after "
+                f"SMPL-H -> SMPL): {shown}; left out of limit scores"
+            )
         return out
 
     def _describe_source(self) -> str:

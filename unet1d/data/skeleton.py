@@ -1,4 +1,4 @@
-"""The SMPL skeleton as pose vectors see it: joint names, layouts per width, anatomical limits.
+"""The SMPL skeleton as pose vectors see it: joint names, layouts per width, the generator's ranges.
 
 A pose is axis-angle per joint in SMPL order, radians. SMPL-H and SMPL-X share SMPL's first 22
 joints (root + 21 body joints); SMPL's last two joints are the hands, which SMPL-H/X replace
@@ -48,8 +48,8 @@ def joint_index(name: str) -> int:
 # Per-axis bounds of the axis-angle components, radians. Left and centre joints are written out;
 # right joints mirror their left twin (x kept, y and z negated and swapped). Signs in SMPL's rest
 # frame: hip/shoulder flexion and ankle dorsiflexion are -x, knee flexion +x, spine flexion +x,
-# left elbow flexion -y, left arm raised +z. Ranges are generous anatomical envelopes (a little
-# wider than textbook ranges of motion, since axis-angle components mix the anatomical axes).
+# left elbow flexion -y, left arm raised +z. These are the built-in generator's ranges (a little past
+# what it draws), not human anatomy: real people go further; see unet1d.data.limits for human limits.
 _LIMITS_LEFT_AND_CENTRE: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
     "pelvis": ((-np.pi, np.pi), (-np.pi, np.pi), (-np.pi, np.pi)),  # global orientation: free
     "left_hip": ((-2.4, 0.7), (-0.8, 0.8), (-0.5, 1.0)),
@@ -79,9 +79,10 @@ def _build_limits() -> np.ndarray:
     return limits
 
 
-JOINT_LIMITS: np.ndarray = _build_limits()
-"""(24, 3, 2): ``[joint, axis, (min, max)]`` in radians."""
-JOINT_LIMITS.setflags(write=False)
+GENERATOR_RANGES: np.ndarray = _build_limits()
+"""(24, 3, 2): ``[joint, axis, (min, max)]`` in radians: the range the built-in generator draws in."""
+GENERATOR_RANGES.setflags(write=False)
+JOINT_LIMITS = GENERATOR_RANGES  # the name before it was clear these are the generator's, not anatomy's
 
 
 def limits_for_width(width: int) -> tuple[np.ndarray, list[str]]:
@@ -94,7 +95,7 @@ def limits_for_width(width: int) -> tuple[np.ndarray, list[str]]:
 
 
 def joint_limit_violations(poses: np.ndarray, *, atol: float = 1e-6) -> np.ndarray:
-    """How many of each pose's axis-angle components lie outside :data:`JOINT_LIMITS` -> (N,) int.
+    """How many of each pose's axis-angle components lie outside :data:`GENERATOR_RANGES` -> (N,) int.
 
     ``poses``: (N, 72) / (N, 24, 3), or the body-only (N, 63) / (N, 21, 3). Divide by the
     component count (72 or 63) for a fraction.

@@ -41,3 +41,32 @@ def tail_frames(num_frames: int, val_fraction: float) -> int:
     if val_fraction <= 0 or num_frames < 2:
         return 0
     return min(max(math.floor(val_fraction * num_frames + 0.5), 1), num_frames - 1)
+
+
+# AMASS's standard split by sub-dataset (the AMASS paper's recommendation, used by VPoser and most pose
+# priors), with the folder names of the current AMASS download beside the original ones.
+AMASS_SPLIT: dict[str, tuple[str, ...]] = {
+    "val": ("HumanEva", "MPI_HDM05", "HDM05", "SFU", "MPI_mosh", "MoSh"),
+    "test": ("Transitions_mocap", "Transitions", "SSM_synced", "SSM"),
+}
+_AMASS_PART = {name.lower(): part for part, names in AMASS_SPLIT.items() for name in names}
+
+
+def amass_parts(names: Sequence[str]) -> np.ndarray:
+    """Per sequence name (path relative to the data root): "val", "test" or "train" by the AMASS split.
+
+    The sub-dataset is the first folder in the path named like one of :data:`AMASS_SPLIT`
+    (case-insensitive), so a root above the datasets works too; every other file trains.
+    """
+    parts = []
+    for name in names:
+        folders = name.split("/")[:-1]
+        parts.append(next((_AMASS_PART[f.lower()] for f in folders if f.lower() in _AMASS_PART), "train"))
+    return np.array(parts, dtype="<U5")
+
+
+def glob_parts(names: Sequence[str], pattern: str) -> np.ndarray:
+    """Per sequence name: "val" where the name matches the glob ``pattern`` (``*`` spans folders), else "train"."""
+    import fnmatch
+
+    return np.array(["val" if fnmatch.fnmatchcase(n, pattern) else "train" for n in names], dtype="<U5")

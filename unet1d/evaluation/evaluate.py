@@ -45,6 +45,7 @@ class EvalReport:
     sample_seconds: float
     eval_seconds: float
     overrides: list[str] = field(default_factory=list)
+    verdict_withheld: str | None = None  # why no verdict can be given against this reference (quality.verdict_withheld)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
@@ -54,6 +55,7 @@ class EvalReport:
         scores = payload.pop("scores")
         payload.update(scores)
         payload["beats_gaussian"] = beats(scores, self.baselines["gaussian"])
+        payload["verdict_withheld"] = self.verdict_withheld
         return payload
 
     def default_path(self) -> Path:
@@ -85,7 +87,7 @@ def save_figure(report: EvalReport, samples: np.ndarray, reference: Any, out: Pa
 
     path = (out or report.default_path()).with_suffix(".png")
     title = f"{Path(report.checkpoint).parent.parent.name} step {report.step}: {report.sampler} {report.sample_steps}"
-    return pose_figure(samples, reference.poses[: len(samples)], path, title)
+    return pose_figure(samples, reference.poses[: len(samples)], path, title, getattr(reference, "up_axis", "y"))
 
 
 def draw_samples(
@@ -189,5 +191,6 @@ def score_network(
         val_loss=val_loss, scores=scores, baselines=quality.baselines(reference, num_samples, seed=seed),
         sample_seconds=sample_seconds, eval_seconds=0.0,
     )  # fmt: skip
+    report.verdict_withheld = quality.verdict_withheld(reference, report.baselines)
     report.eval_seconds = time.perf_counter() - started
     return report, samples

@@ -1,8 +1,9 @@
 """Pictures of samples beside real poses: a table hides what a skeleton shows in a second.
 
 ``pose_figure`` draws stick figures (forward kinematics on the fixed skeleton, heading turned to
-face the viewer) in front and side view, samples above real poses, and under them the
-distribution of each joint's rotation angle, samples over data.
+face the viewer about the data's own up axis, and drawn with that axis up, so people stand) in
+front and side view, samples above real poses, and under them the distribution of each joint's
+rotation angle, samples over data.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from unet1d.data.formats import BODY_COLUMNS
 from unet1d.data.heading import canonical_heading
-from unet1d.data.kinematics import PARENTS, forward_kinematics
+from unet1d.data.kinematics import PARENTS, upright_positions
 from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
 
 FIGURES_SHOWN = 8
@@ -38,7 +39,7 @@ def _draw_skeleton(ax: object, positions: np.ndarray, horizontal: int, colour: s
     ax.axis("off")
 
 
-def pose_figure(samples: np.ndarray, real: np.ndarray, path: Path, title: str = "") -> Path:
+def pose_figure(samples: np.ndarray, real: np.ndarray, path: Path, title: str = "", up_axis: str = "y") -> Path:
     """Write a PNG: 8 samples and 8 real poses (front and side views), then per-joint angle histograms."""
     import matplotlib
 
@@ -51,7 +52,8 @@ def pose_figure(samples: np.ndarray, real: np.ndarray, path: Path, title: str = 
     top, bottom = figure.subfigures(2, 1, height_ratios=[1.15, 1])
     axes = top.subplots(4, shown, squeeze=False)
     for row, (name, poses, colour) in enumerate(sets):
-        positions = forward_kinematics(canonical_heading(_full_poses(poses[:shown]).astype(np.float32)))
+        facing = canonical_heading(_full_poses(poses[:shown]).astype(np.float32), up_axis)
+        positions = upright_positions(facing, up_axis)
         for column in range(shown):
             _draw_skeleton(axes[2 * row, column], positions[column], 0, colour)  # front: x across
             _draw_skeleton(axes[2 * row + 1, column], positions[column], 2, colour)  # side: z across

@@ -92,6 +92,7 @@ class QualityProbe:
             f"{report.scores['recall']:.3f}, 1-NN {report.scores['one_nn_accuracy']:.3f}, outside limits "
             f"{report.scores['poses_outside_limits_tol']:.1%}; beats the Gaussian baseline "
             + ("on every structure-aware metric" if not lost else f"except on {', '.join(lost)}")
+            + (f" (verdict withheld: {report.verdict_withheld})" if report.verdict_withheld else "")
             + f"; {report.default_path()}"
         )
         return FinalEvaluation(numeric(report.scores, ""), figure, note)

@@ -7,12 +7,18 @@ baselines, so their numbers are comparable:
   each of 10,000 new clips), so the reference is the distribution rather than a few held-out
   clips whose frames cluster (clusters make nearest-neighbour scores tell sets apart). On
   file data, the held-out files. ``--reference val|train|PATH`` overrides.
+* **Limits.** The generator's ranges on built-in data; human joint limits (:mod:`unet1d.data.limits`)
+  on file data. Components that never move in training (SMPL's hands after SMPL-H -> SMPL) are left
+  out of them and scored on a line of their own (``constant_off``).
+* **Verdict.** Withheld (``verdict_withheld`` says why) when the reference is too small or the data
+  baseline itself does not beat the Gaussian: then no model could be judged against it.
 * **Baselines.** ``data``: independent real poses scored like samples (a second fresh draw, or
   the training poses against held-out files): the best a model can do. ``gaussian``: a
   full-covariance Gaussian fitted to the training poses: what a model with no structure gets.
-* **Feature space.** Distances are taken on poses turned to face +z (heading is a nuisance; see
-  :mod:`unet1d.data.heading`) and standardised with the training split's statistics in that
-  space, so every run, whatever its own normalisation or heading choice, is scored in one space.
+* **Feature space.** Distances are taken on poses turned to heading 0 about the data's own up axis
+  (heading is a nuisance; see :mod:`unet1d.data.heading` and :func:`heading_free`) and standardised
+  with the training split's statistics in that space, so every run, whatever its own normalisation
+  or heading choice, is scored in one space.
   Nearest-neighbour scores use a reference subset the size of the sample set (they assume equal
   sizes); FD uses the whole reference.
 
@@ -29,8 +35,9 @@ import numpy as np
 
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
 from unet1d.data.formats import BODY_COLUMNS
-from unet1d.data.heading import canonical_heading, random_heading
+from unet1d.data.heading import canonical_heading, random_heading, upright_share
 from unet1d.data.kinematics import forward_kinematics
+from unet1d.data.limits import LIMIT_TOLERANCE, constant_components, human_limits_for_width
 from unet1d.data.normalization import NormStats
 from unet1d.data.rotations import axis_angle_to_quaternion
 from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
@@ -46,9 +53,9 @@ REFERENCE_POSES = 10_000  # one random frame from each of as many fresh clips: f
 REFERENCE_SEED_OFFSET = 1 << 32  # fresh draws never reuse a training data_seed's poses
 DNN_TRAIN_CAP = 20_000  # nearest-training-pose search over at most this many poses
 KNN_K = 20  # neighbours for precision/recall: with k = 5 two draws of the data score only ~0.83 in 72 dims
-LIMIT_TOLERANCE = 0.05  # radians: a pose counts as outside only beyond this
-ENVELOPE_MARGIN = 0.1  # file data: the training range widened by 10 % of itself each side (extremes of a sample
-# understate the true range: held-out takes of the built-in poses leave the bare range in 9 % of poses, none here)
+MIN_REFERENCE = 1000  # fewer reference poses than this and the verdict is withheld
+# The data baseline must beat the Gaussian on most of these, or the reference cannot tell a model from a blob.
+VERDICT_METRICS = ("precision", "density", "coverage", "one_nn_accuracy")
 # What "beats the Gaussian" is judged on: the registry's structure-aware scores (unet1d.metric_registry,
 # `structure=True`). Recall is reported but left out: its balls around each *sample* grow with the
 # samples' spread, so a diffuse blob reaches the data by construction (the Gaussian baseline scores
@@ -67,28 +74,49 @@ class Reference:
     floor: np.ndarray  # (F, D) real poses independent of `poses`
     train: np.ndarray  # (T, D) training poses: the Gaussian baseline's fit, nearest-pose distances
     limits: np.ndarray  # (D, 2) per-component bounds, radians
-    limits_kind: str  # "anatomical" (built-in) or "envelope" (training range, file data)
+    limits_kind: str  # "generator ranges" (built-in) or "human limits" (file data)
     labels: np.ndarray | None = None  # built-in family of each reference pose
     family_names: list[str] | None = None
+    up_axis: str = "y"  # the data's world up: heading is removed about it
+    train_groups: np.ndarray | None = None  # sequence id per training pose (memorisation's threshold)
+    constant: np.ndarray | None = None  # (D,) bool: components that never move in training
     feature_stats: NormStats = field(init=False)  # the training split, heading removed: the evaluation space
     train_quaternions: np.ndarray = field(init=False, repr=False)
     pose_features: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.feature_stats = NormStats.fit(canonical_heading(self.train))
+        self.feature_stats = NormStats.fit(heading_free(self.train, self.up_axis))
         capped = self.train[_pick(len(self.train), DNN_TRAIN_CAP, seed=0)]
         self.train_quaternions = body_quaternions(capped)
         self.pose_features = self.to_features(self.poses)
+        if self.constant is None:
+            self.constant = constant_components(self.train)
+        self._memorisation_tau: float | None = None
 
     def to_features(self, poses: np.ndarray) -> np.ndarray:
         """Radians -> the evaluation space: heading removed, standardised by the training statistics."""
-        return self.feature_stats.normalize(canonical_heading(poses)).astype(np.float64)
+        return self.feature_stats.normalize(heading_free(poses, self.up_axis)).astype(np.float64)
+
+    def memorisation(self, features: np.ndarray) -> float:
+        """See :mod:`unet1d.evaluation.memorisation`; the threshold is computed once."""
+        from unet1d.evaluation.memorisation import memorisation_score, memorisation_threshold
+
+        train = self.to_features(self.train)
+        if self._memorisation_tau is None:
+            self._memorisation_tau = memorisation_threshold(train, self.train_groups)
+        return memorisation_score(features, train, self._memorisation_tau)
 
     @property
     def family_shares(self) -> np.ndarray | None:
         if self.labels is None or self.family_names is None:
             return None
         return np.bincount(self.labels, minlength=len(self.family_names)) / len(self.labels)
+
+
+def heading_free(poses: np.ndarray, up_axis: str = "y") -> np.ndarray:
+    """(N, D) poses turned to heading 0 about ``up_axis`` ("y" or "z"), float32: the evaluation's view of a pose
+    (heading is a nuisance). Body-only poses pass through. Any scorer of pose sets should start here."""
+    return canonical_heading(poses, up_axis)
 
 
 def _pick(total: int, count: int, seed: int) -> np.ndarray:
@@ -115,7 +143,8 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") ->
     width = config.model.pose_dim
     builtin = is_builtin(config.data.data)
     limits, kind = _limits(splits, width, builtin)
-    common = {"train": splits.train, "limits": limits, "limits_kind": kind}
+    common = {"train": splits.train, "limits": limits, "limits_kind": kind, "up_axis": splits.up_axis,
+              "train_groups": splits.train_groups}  # fmt: skip
     if choice == "auto" and builtin:
         poses, labels = _fresh_builtin(config, 0)
         floor, _ = _fresh_builtin(config, 1)
@@ -149,20 +178,10 @@ def _read_reference_path(config: Config, choice: str) -> np.ndarray:
 
 
 def _limits(splits: PoseSplits, width: int, builtin: bool) -> tuple[np.ndarray, str]:
-    """Anatomical limits for built-in poses; for recorded data the training range (root left free)."""
+    """The generator's ranges for built-in poses; human joint limits for recorded data (root free)."""
     if builtin:
-        return limits_for_width(width)[0].reshape(-1, 2), "anatomical"
-    envelope = splits.stats.envelope
-    if envelope is None:
-        from unet1d.data.normalization import envelope_of
-
-        envelope = envelope_of(splits.train)
-    envelope = np.array(envelope, dtype=np.float64)
-    margin = ENVELOPE_MARGIN * (envelope[:, 1] - envelope[:, 0])
-    envelope += np.stack([-margin, margin], axis=-1)
-    if width == 72:
-        envelope[:3] = (-np.pi, np.pi)  # global orientation: free (and heading may be re-drawn)
-    return envelope, "envelope"
+        return limits_for_width(width)[0].reshape(-1, 2), "generator ranges"
+    return human_limits_for_width(width), "human limits"
 
 
 def body_quaternions(poses: np.ndarray) -> np.ndarray:
@@ -197,6 +216,7 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0) -> dict[s
         "frechet_distance": metrics.frechet_distance(features, reference.pose_features),
         "mmd": metrics.mmd_rbf(features, subset),
         **metrics.knn_precision_recall(features, subset, k=knn_k(n)),
+        "upright": upright_share(samples, reference.up_axis),
         "one_nn_accuracy": metrics.one_nn_accuracy(features, subset),
         "diversity_ratio": metrics.mean_pairwise_distance(features) / metrics.mean_pairwise_distance(subset),
         "dnn_rad": float(
@@ -204,13 +224,28 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0) -> dict[s
         ),
         "apd_cm": 100 * metrics.average_pairwise_distance(body_positions(samples)),
     }
-    result.update(limit_scores(samples, reference.limits))
+    result.update(limit_scores(samples, reference.limits, reference.constant, reference.train))
+    result["limits"] = reference.limits_kind
     result.update(family_scores(features, reference))
+    result["memorisation"] = reference.memorisation(features) if reference.name == "train" else None
     return result
 
 
-def limit_scores(samples: np.ndarray, limits: np.ndarray) -> dict[str, Any]:
-    """How often and how far poses leave the limits: all components, and per pose with a tolerance."""
+def limit_scores(
+    samples: np.ndarray, limits: np.ndarray, constant: np.ndarray | None = None, train: np.ndarray | None = None
+) -> dict[str, Any]:
+    """How often and how far poses leave the limits: all components, and per pose with a tolerance.
+
+    ``constant`` (D,) marks components that never move in ``train``: they are left out of the limits
+    (a model carrying 1e-3 there is not off-limits) and scored alone: ``constant_off`` is the share
+    of samples with one of them more than LIMIT_TOLERANCE from its training value.
+    """
+    extra: dict[str, Any] = {"constant_components": 0, "constant_off": None}
+    if constant is not None and constant.any() and train is not None and len(train):
+        drift = np.abs(np.asarray(samples)[:, constant] - np.asarray(train)[0, constant])
+        off = float((drift > LIMIT_TOLERANCE).any(axis=1).mean())
+        extra = {"constant_components": int(constant.sum()), "constant_off": off}
+        limits = np.where(constant[:, None], np.array([-np.inf, np.inf]), limits)
     excess = metrics.limit_excess(samples, limits)  # (N, D)
     outside = excess > 1e-6
     beyond = excess > LIMIT_TOLERANCE
@@ -223,6 +258,7 @@ def limit_scores(samples: np.ndarray, limits: np.ndarray) -> dict[str, Any]:
         "poses_outside_limits_tol": float(beyond.any(axis=1).mean()),
         "limit_excess_rad": float(excess[outside].mean()) if outside.any() else 0.0,
         "worst_joints": {names[j]: float(per_joint[j]) for j in worst if per_joint[j] > 0},
+        **extra,
     }
 
 
@@ -245,7 +281,7 @@ def gaussian_poses(reference: Reference, count: int, seed: int) -> np.ndarray:
     train = reference.to_features(reference.train)
     rng = np.random.default_rng(seed)
     drawn = rng.multivariate_normal(train.mean(axis=0), np.cov(train, rowvar=False), size=count, method="eigh")
-    return random_heading(reference.feature_stats.denormalize(drawn.astype(np.float32)), rng)
+    return random_heading(reference.feature_stats.denormalize(drawn.astype(np.float32)), rng, reference.up_axis)
 
 
 def baselines(reference: Reference, count: int, seed: int = 0) -> dict[str, dict[str, Any]]:
@@ -255,6 +291,22 @@ def baselines(reference: Reference, count: int, seed: int = 0) -> dict[str, dict
         "data": score(real, reference, seed=seed),
         "gaussian": score(gaussian_poses(reference, count, seed + 3), reference, seed=seed),
     }
+
+
+def verdict_withheld(reference: Reference, baselines: dict[str, dict[str, Any]]) -> str | None:
+    """Why no model can be judged against this reference (one line), or None when it can."""
+    if len(reference.poses) < MIN_REFERENCE:
+        return (
+            f"reference '{reference.name}' holds {len(reference.poses):,} poses (< {MIN_REFERENCE:,}): too few to "
+            "judge; hold out more files (--val_files GLOB, --split amass) or pass --reference PATH"
+        )
+    lost = [m for m, won in beats(baselines["data"], baselines["gaussian"]).items() if m in VERDICT_METRICS and not won]
+    if 2 * len(lost) >= len(VERDICT_METRICS):  # one loss is the clustering of recorded frames (1-NN), not narrowness
+        return (
+            f"the data baseline (real {reference.floor_name} poses) does not beat the Gaussian on {', '.join(lost)}: "
+            f"reference '{reference.name}' is too narrow to judge against; hold out more varied files"
+        )
+    return None
 
 
 def beats(scores: dict[str, Any], baseline: dict[str, Any]) -> dict[str, bool]:

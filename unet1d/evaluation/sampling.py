@@ -20,9 +20,9 @@ def sample_poses(
     """(num_samples, D) poses in radians from ``network`` with ``config``'s sampler, reproducible by seed.
 
     Sampled in chunks of :data:`SAMPLE_CHUNK`; with ``data.heading=canonical`` each pose gets a
-    uniform random heading (the model only ever saw poses facing +z).
+    uniform random heading about the data's up axis (the model only ever saw poses at heading 0).
     """
-    from unet1d.data.heading import random_heading
+    from unet1d.data.heading import random_heading, run_up_axis
     from unet1d.diffusion import NoiseSchedule, sample
 
     schedule = NoiseSchedule.from_config(config.diffusion)
@@ -33,6 +33,6 @@ def sample_poses(
         for start in range(0, num_samples, SAMPLE_CHUNK)
     ]  # fmt: skip
     poses = stats.denormalize(np.concatenate(chunks))
-    if config.data.heading == "canonical":
-        poses = random_heading(poses, np.random.default_rng([seed, 1]))
+    if config.data.heading == "canonical":  # about the data's own up axis: poses come back in its convention
+        poses = random_heading(poses, np.random.default_rng([seed, 1]), run_up_axis(config.data, stats))
     return poses
