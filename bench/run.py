@@ -422,7 +422,7 @@ def scored(
 
 
 def bench_mid_block(settings: Settings, device: torch.device, channels: int = 512, heads: int = 8) -> list[dict]:
-    """The middle block alone against length: the seed's O(L) conv vs O(L^2) attention argument, measured."""
+    """The middle block alone against length: the reference design's O(L) conv vs O(L^2) attention claim, measured."""
     time_dim = channels  # the default network's: 4 x base_channels
     torch.manual_seed(0)
     blocks = {

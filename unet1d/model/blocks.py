@@ -30,7 +30,7 @@ def make_position_encoding(kind: str, channels: int, length: int) -> torch.Tenso
 
     Convolution kernels are shared along the pose, so without it a layer can tell a knee from an
     elbow only by the distance to the zero padding. 'sinusoidal': Transformer-style sin/cos of the
-    position index, no parameters (the seed's parameter counts stay). 'none': zeros.
+    position index, no parameters (the reference design's parameter counts stay). 'none': zeros.
     """
     if kind == "none":
         return torch.zeros(channels, length)
@@ -42,7 +42,7 @@ def make_position_encoding(kind: str, channels: int, length: int) -> torch.Tenso
 
 
 def make_norm(kind: str, channels: int, groups: int = 32) -> nn.Module:
-    """'batch' (the seed's BatchNorm1d) or 'group' (GroupNorm: no running statistics, so sampling
+    """'batch' (the reference design's BatchNorm1d) or 'group' (GroupNorm: no running statistics, so sampling
     batches that hold one timestep are normalised exactly as in training). Same parameter count."""
     if kind == "batch":
         return nn.BatchNorm1d(channels)
@@ -55,7 +55,7 @@ class ResBlock1D(nn.Module):
     """Two Conv1d(k=3) + norm + GELU layers, a time projection added in between, and a residual.
 
     (B, in_channels, L), (B, time_dim) -> (B, out_channels, L). A 1x1 convolution projects the
-    residual when the channel count changes. ``norm``: 'batch' (the seed's) or 'group'.
+    residual when the channel count changes. ``norm``: 'batch' (the reference design's) or 'group'.
     """
 
     def __init__(

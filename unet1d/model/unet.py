@@ -21,7 +21,7 @@ class UNet1D(nn.Module):
     by average pooling (72 -> 36 -> 18), so the middle block sees 18 positions of 512 channels.
     The up path mirrors it: nearest-neighbour x2, concatenate the skip, a ResBlock1D. Resampling
     has no parameters, so ``downsample=False`` (middle at full length 72) has the same count.
-    Called with the seed's arguments it builds the seed's network (BatchNorm, no position code);
+    Called with the reference design's arguments it builds the reference design's network (BatchNorm, no position code);
     :meth:`from_config` builds what the config asks for (its defaults: GroupNorm, sinusoidal).
     """
 
