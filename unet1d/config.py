@@ -254,8 +254,10 @@ class TrainConfig(Section):
     eval_every: int = Field(250, gt=0, description="Validation loss every N steps.")
     resume: str | None = Field(None, description="'auto' (latest in output_dir), a checkpoint path, or null.")
     overwrite: bool = Field(False, description="Allow output_dir to hold a different run (it is replaced).")
-    mixed_precision: Literal["no", "bf16", "fp16"] = Field(
-        "no", description="Autocast precision: bf16 (GPU or CPU) or fp16 (GPU only)."
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "no",
+        description="Autocast precision of training, sampling and eval: auto (bf16 where the hardware runs it "
+        "natively: CPUs with AMX or AVX-512 BF16, CUDA with bf16; else fp32), no (fp32), bf16, or fp16 (GPU only).",
     )
     compile: bool = Field(False, description="torch.compile the network.")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(

@@ -65,7 +65,10 @@ def eval_command(
     payload = report.to_dict()
     data, gaussian = report.baselines["data"], report.baselines["gaussian"]
     typer.echo(f"checkpoint     {report.checkpoint} (step {report.step}, {report.weights} weights)")
-    typer.echo(f"sampler        {report.sampler}, {report.sample_steps} steps, {report.num_samples} poses")
+    typer.echo(
+        f"sampler        {report.sampler}, {report.sample_steps} steps, {report.num_samples} poses, "
+        f"{report.compute_dtype} network"
+    )
     typer.echo(f"reference      {report.reference}; val loss {report.val_loss:.4f}")
     typer.echo(f"{'':16}{'model':>9}{'data':>9}{'gaussian':>10}")
     for key, label, fmt, note in ROWS:

@@ -21,7 +21,7 @@ import torch
 from unet1d.errors import UserError
 from unet1d.evaluation import quality
 from unet1d.evaluation.compare import EVAL_DIR
-from unet1d.evaluation.sampling import sample_poses
+from unet1d.evaluation.sampling import sample_poses, sampling_precision
 
 if TYPE_CHECKING:
     from unet1d.config import Config
@@ -45,6 +45,7 @@ class EvalReport:
     sample_seconds: float
     eval_seconds: float
     overrides: list[str] = field(default_factory=list)
+    compute_dtype: str = "fp32"  # the network's arithmetic while sampling: fp32, bf16 or fp16 (not the metric)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
@@ -174,6 +175,8 @@ def score_network(
     The one path from weights to a report: ``unet1d eval`` and the end of training both take it.
     ``started`` is when the caller's evaluation began (``time.perf_counter()``), for ``eval_seconds``.
     """
+    from unet1d.precision import precision_label
+
     sampling = time.perf_counter()
     samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
     sample_seconds = time.perf_counter() - sampling
@@ -183,6 +186,7 @@ def score_network(
         sample_steps=network_evaluations(config.diffusion), num_samples=num_samples, reference=reference.name,
         val_loss=val_loss, scores=scores, baselines=quality.baselines(reference, num_samples, seed=seed),
         sample_seconds=sample_seconds, eval_seconds=0.0,
+        compute_dtype=precision_label(sampling_precision(config, device)),
     )  # fmt: skip
     report.eval_seconds = time.perf_counter() - started
     return report, samples
