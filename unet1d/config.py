@@ -195,6 +195,11 @@ class DiffusionConfig(Section):
         description="Clamp each step's predicted clean pose to +-c (normalised units; data stays within ~5.2); "
         "null = off. Stops eps-prediction from blowing up at the noisiest steps.",
     )
+    sample_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto",
+        description="Network arithmetic while sampling (eval, probe, `unet1d sample`): auto = bf16 where the hardware "
+        "runs it natively (AMX/AVX-512 BF16 CPUs, CUDA with bf16), else fp32; no = fp32; fp16 on CUDA only.",
+    )
 
 
 class DataConfig(Section):

@@ -51,21 +51,26 @@ def test_autocast_runs_the_network_in_bf16_and_no_leaves_it_fp32() -> None:
 
 
 def test_sampling_and_the_launcher_resolve_auto_like_training() -> None:
-    config = load_config(None, ["--mixed_precision", "auto"], environ={})
     expected = "bf16" if cpu_has_native_bf16() else "no"
-    assert sampling_precision(config, torch.device("cpu")) == expected
+    default = load_config(None, [], environ={})
+    assert default.diffusion.sample_precision == "auto" and default.train.mixed_precision == "no"
+    assert sampling_precision(default, torch.device("cpu")) == expected  # sampling has its own setting
+    fp32 = load_config(None, ["--sample_precision", "no", "--mixed_precision", "bf16"], environ={})
+    assert sampling_precision(fp32, torch.device("cpu")) == "no"
     if not torch.cuda.is_available():
-        assert launcher_precision(config) == expected
-    fp16 = load_config(None, ["--mixed_precision", "fp16"], environ={})
+        assert launcher_precision(load_config(None, ["--mixed_precision", "auto"], environ={})) == expected
+    fp16 = load_config(None, ["--sample_precision", "fp16"], environ={})
     assert sampling_precision(fp16, torch.device("cpu")) == "no"  # fp16 is GPU-only; sampling falls back
 
 
 @pytest.mark.slow  # the final evaluation builds its reference: minutes on a loaded 2-core machine
 def test_summary_and_final_eval_say_which_precision_ran(tiny_config) -> None:
-    config = tiny_config("--max_steps", "4", "--mixed_precision", "auto", "--final_eval_samples", "32")
+    config = tiny_config(
+        "--max_steps", "4", "--mixed_precision", "auto", "--sample_precision", "no", "--final_eval_samples", "32"
+    )  # fmt: skip
     result = train(config)
     expected = "bf16" if cpu_has_native_bf16() else "fp32"
     assert result.compute_dtype == expected
     output_dir = config.train.output_dir
     assert json.loads((output_dir / "summary.json").read_text())["compute_dtype"] == expected
-    assert json.loads((output_dir / "eval" / "step-4.json").read_text())["compute_dtype"] == expected
+    assert json.loads((output_dir / "eval" / "step-4.json").read_text())["compute_dtype"] == "fp32"

@@ -42,12 +42,13 @@ def sample_poses(
 
 
 def sampling_precision(config: Config, device: torch.device) -> str:
-    """The run's ``train.mixed_precision`` resolved on ``device`` (``auto`` -> bf16 where native).
+    """``diffusion.sample_precision`` resolved on ``device`` (``auto`` -> bf16 where native).
 
-    fp16 falls back to fp32 on the CPU, where it is not offered; the sampler's own arithmetic
-    stays in fp32 whatever the network runs in.
+    Its own field, not ``train.mixed_precision``: bf16 sampling was measured lossless on one
+    checkpoint (docs/speed.md), which says nothing about training in bf16. fp16 falls back to
+    fp32 on the CPU, where it is not offered; the sampler's own arithmetic stays in fp32.
     """
     from unet1d.precision import resolve_precision
 
-    precision = resolve_precision(config.train.mixed_precision, device)
+    precision = resolve_precision(config.diffusion.sample_precision, device)
     return "no" if precision == "fp16" and torch.device(device).type != "cuda" else precision
