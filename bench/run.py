@@ -15,8 +15,9 @@ something only on an otherwise idle GPU; on a CPU quote the ratios.
    diffusers' temporal ``UNet1DModel`` (6.20M), against our 5.80M conv network;
    ``vs_peers_network`` the same with our network in the bare loop too.
 3. ``sampling``: poses/s and quality (``unet1d.evaluation.quality.score`` against the built-in
-   reference) of DDPM-1000, DDIM-50 and DDIM-20 from one checkpoint (trained here, small, or
-   ``--checkpoint RUN``); ``ddim50_speedup`` and ``ddim50_fd_ratio``.
+   reference) of DDPM-1000, DDIM-50, DDIM-20 and DPM-Solver++ 2M at 20 steps (fp32 and bf16
+   autocast) from one checkpoint (trained here, small, or ``--checkpoint RUN``);
+   ``ddim50_speedup``, ``ddim50_fd_ratio``, ``dpm20_speedup`` (over DDIM-50), ``dpm20_fd_ratio``.
 4. ``quality_per_compute``: ours (conv, attention-8; the real loop) and both peers (a minimal
    DDPM loop) trained for the same wall-clock budget, sampled with our DDIM-50 and scored alike.
 5. ``mid_block``: the middle block alone, conv vs attention-8 at 512 channels, lengths 18 to 1152:
@@ -313,7 +314,7 @@ def train_small(settings: Settings, device: torch.device, root: Path) -> Path:
 
 
 def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[str, Any]:
-    """Poses/s and quality of DDPM-1000, DDIM-50 and DDIM-20 from one checkpoint's EMA weights."""
+    """Poses/s and quality of DDPM-1000, DDIM-50, DDIM-20 and DPM-Solver++ 2M (20; fp32, bf16), one checkpoint."""
     from unet1d.store.checkpoints import load_for_eval
 
     checkpoint = load_for_eval(run)
@@ -325,6 +326,8 @@ def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[
         "ddim50": ["--sampler", "ddim", "--sample_steps", "50"],
         "ddpm1000": ["--sampler", "ddpm"],
         "ddim20": ["--sampler", "ddim", "--sample_steps", "20"],
+        "dpm20": ["--sampler", "dpmpp_2m", "--sample_steps", "20"],
+        "dpm20-bf16": ["--sampler", "dpmpp_2m", "--sample_steps", "20", "--mixed_precision", "bf16"],
     }
     rows: dict[str, dict[str, Any]] = {}
     for name, overrides in [*samplers.items(), ("ddim50", samplers["ddim50"])]:  # DDIM-50 before and after
@@ -342,6 +345,7 @@ def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[
             scores = quality.score(holder["poses"], reference, seed=0)
             row["scores"] = {key: scores[key] for key in QUALITY_KEYS}
     for row in rows.values():
+        row["seconds_rounds"] = row["seconds"]  # per-round figures, so a reader sees the spread
         row["seconds"] = statistics.mean(row["seconds"])
         row["poses_per_s"] = settings.sample_poses / row["seconds"]
     return {
@@ -352,6 +356,9 @@ def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[
         "ddim50_speedup": rows["ddpm1000"]["seconds"] / rows["ddim50"]["seconds"],
         "ddim50_fd_ratio": rows["ddim50"]["scores"]["frechet_distance"]
         / rows["ddpm1000"]["scores"]["frechet_distance"],
+        "dpm20_speedup": rows["ddim50"]["seconds"] / rows["dpm20"]["seconds"],
+        "dpm20_bf16_speedup": rows["ddim50"]["seconds"] / rows["dpm20-bf16"]["seconds"],
+        "dpm20_fd_ratio": rows["dpm20"]["scores"]["frechet_distance"] / rows["ddim50"]["scores"]["frechet_distance"],
     }
 
 
@@ -491,7 +498,7 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
 
 
 def sampling_table(samp: dict[str, Any]) -> str:
-    """DDPM-1000, DDIM-50, DDIM-20 from one checkpoint: speed and quality."""
+    """Every sampler from one checkpoint: speed and quality."""
     lines = [
         f"| sampler ({samp['parameters']:,}-parameter checkpoint, {samp['num_poses']} poses) | poses/s | FD | "
         "precision | recall | outside limits |",
@@ -526,6 +533,9 @@ def table(result: dict[str, Any]) -> str:
         f"| bf16_speedup (our net, bf16 autocast / fp32, both bare) | {fmt(train['bf16_speedup'])} | |",
         f"| ddim50_speedup (DDPM-1000 time / DDIM-50) | {fmt(result.get('ddim50_speedup'), '.1f')} | >= 15 |",
         f"| ddim50_fd_ratio (DDIM-50 FD / DDPM-1000 FD) | {fmt(result.get('ddim50_fd_ratio'), '.3f')} | <= 1.10 |",
+        f"| dpm20_speedup (DDIM-50 time / DPM-Solver++ 2M-20) | {fmt(result.get('dpm20_speedup'))} | |",
+        f"| dpm20_bf16_speedup (DDIM-50 fp32 / DPM-20 bf16) | {fmt(result.get('dpm20_bf16_speedup'))} | |",
+        f"| dpm20_fd_ratio (DPM-20 FD / DDIM-50 FD) | {fmt(result.get('dpm20_fd_ratio'), '.3f')} | |",
         f"| unet1d --help | {fmt(result.get('help_s'))} s | |",
         "",
         "| training contender | parameters | GFLOP/pose (fwd+bwd) | samples/s (median of rounds) |",
@@ -601,6 +611,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result["sampling"] = bench_sampling(settings, device, run)
             result["ddim50_speedup"] = result["sampling"]["ddim50_speedup"]
             result["ddim50_fd_ratio"] = result["sampling"]["ddim50_fd_ratio"]
+            for key in ("dpm20_speedup", "dpm20_bf16_speedup", "dpm20_fd_ratio"):
+                result[key] = result["sampling"][key]
         if args.only == "all":
             harness_rate = result["training"]["samples_per_s"]["harness"]
             result["quality_per_compute"] = bench_quality_per_compute(settings, device, root, harness_rate)
@@ -611,8 +623,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(table(result))
     else:
         samp = result["sampling"]
-        print(sampling_table(samp) + f"\nddim50_speedup {samp['ddim50_speedup']:.1f}, "
-              f"ddim50_fd_ratio {samp['ddim50_fd_ratio']:.3f}")  # fmt: skip
+        keys = ("ddim50_speedup", "ddim50_fd_ratio", "dpm20_speedup", "dpm20_bf16_speedup", "dpm20_fd_ratio")
+        print(sampling_table(samp) + "\n" + ", ".join(f"{key} {samp[key]:.3f}" for key in keys))
     if result.get("training", {}).get("profile"):
         print("\n" + result["training"]["profile"])
     print(f"\ntotal {result['total_s']:.0f} s wall, {result['cpu_s']:.0f} s CPU")

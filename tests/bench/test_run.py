@@ -23,7 +23,7 @@ def test_smoke_run_writes_every_key(tmp_path, isolated_wandb):
     for key in ("harness_efficiency", "ddim50_speedup", "ddim50_fd_ratio", "help_s"):
         assert math.isfinite(result[key]) and result[key] > 0, key
     assert set(result["vs_peers"]) == {"lucidrains", "diffusers"}
-    assert set(result["sampling"]["samplers"]) == {"ddpm1000", "ddim50", "ddim20"}
+    assert set(result["sampling"]["samplers"]) == {"ddpm1000", "ddim50", "ddim20", "dpm20", "dpm20-bf16"}
     for row in result["sampling"]["samplers"].values():
         assert set(row["scores"]) == {"frechet_distance", "precision", "recall", "poses_outside_limits_tol"}
         assert row["poses_per_s"] > 0

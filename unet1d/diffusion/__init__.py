@@ -13,7 +13,7 @@ from unet1d._lazy import lazy_exports
 if TYPE_CHECKING:
     from unet1d.diffusion.ema import EMA
     from unet1d.diffusion.losses import LossOutput, diffusion_loss, min_snr_weight
-    from unet1d.diffusion.samplers import ddim_sample, ddim_timesteps, ddpm_sample, sample
+    from unet1d.diffusion.samplers import ddim_sample, ddim_timesteps, ddpm_sample, dpmpp_2m_sample, sample
     from unet1d.diffusion.schedules import PREDICTIONS, NoiseSchedule, Prediction
     from unet1d.diffusion.validation import validation_loss
 

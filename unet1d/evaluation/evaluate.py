@@ -20,7 +20,7 @@ import torch
 
 from unet1d.errors import UserError
 from unet1d.evaluation import quality
-from unet1d.evaluation.sampling import sample_poses
+from unet1d.evaluation.sampling import sample_poses, sampling_precision
 from unet1d.store.rundir import EVAL_DIR
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class EvalReport:
     eval_seconds: float
     overrides: list[str] = field(default_factory=list)
     verdict_withheld: str | None = None  # why no verdict can be given against this reference (quality.verdict_withheld)
+    compute_dtype: str = "fp32"  # the network's arithmetic while sampling: fp32, bf16 or fp16 (not the metric)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
@@ -71,8 +72,8 @@ class EvalReport:
 
 
 def network_evaluations(diffusion: Any) -> int:
-    """Steps a sampler takes: DDIM's sample_steps, or every timestep for DDPM."""
-    return diffusion.sample_steps if diffusion.sampler == "ddim" else diffusion.num_timesteps
+    """Steps a sampler takes: sample_steps (DDIM, DPM-Solver++ 2M), or every timestep for DDPM."""
+    return diffusion.num_timesteps if diffusion.sampler == "ddpm" else diffusion.sample_steps
 
 
 def resolve_device(device: str) -> torch.device:
@@ -181,6 +182,8 @@ def score_network(
     The one path from weights to a report: ``unet1d eval`` and the end of training both take it.
     ``started`` is when the caller's evaluation began (``time.perf_counter()``), for ``eval_seconds``.
     """
+    from unet1d.precision import precision_label
+
     sampling = time.perf_counter()
     samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
     sample_seconds = time.perf_counter() - sampling
@@ -190,6 +193,7 @@ def score_network(
         sample_steps=network_evaluations(config.diffusion), num_samples=num_samples, reference=reference.name,
         val_loss=val_loss, scores=scores, baselines=quality.baselines(reference, num_samples, seed=seed),
         sample_seconds=sample_seconds, eval_seconds=0.0,
+        compute_dtype=precision_label(sampling_precision(config, device)),
     )  # fmt: skip
     report.verdict_withheld = quality.verdict_withheld(reference, report.baselines)
     report.eval_seconds = time.perf_counter() - started

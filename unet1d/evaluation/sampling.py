@@ -19,20 +19,36 @@ def sample_poses(
 ) -> np.ndarray:
     """(num_samples, D) poses in radians from ``network`` with ``config``'s sampler, reproducible by seed.
 
-    Sampled in chunks of :data:`SAMPLE_CHUNK`; with ``data.heading=canonical`` each pose gets a
-    uniform random heading about the data's up axis (the model only ever saw poses at heading 0).
+    Sampled in chunks of :data:`SAMPLE_CHUNK`, the network under the run's autocast
+    (:func:`sampling_precision`); with ``data.heading=canonical`` each pose gets a uniform random
+    heading about the data's up axis (the model only ever saw poses at heading 0).
     """
     from unet1d.data.heading import random_heading, run_up_axis
     from unet1d.diffusion import NoiseSchedule, sample
+    from unet1d.precision import autocast
 
     schedule = NoiseSchedule.from_config(config.diffusion)
     generator = torch.Generator(device=device).manual_seed(seed)
-    chunks = [
-        sample(network, schedule, config.diffusion, min(SAMPLE_CHUNK, num_samples - start), config.model.pose_dim,
-               generator=generator, device=device).float().cpu().numpy()
-        for start in range(0, num_samples, SAMPLE_CHUNK)
-    ]  # fmt: skip
+    with autocast(sampling_precision(config, device), device):
+        chunks = [
+            sample(network, schedule, config.diffusion, min(SAMPLE_CHUNK, num_samples - start), config.model.pose_dim,
+                   generator=generator, device=device).float().cpu().numpy()
+            for start in range(0, num_samples, SAMPLE_CHUNK)
+        ]  # fmt: skip
     poses = stats.denormalize(np.concatenate(chunks))
     if config.data.heading == "canonical":  # about the data's own up axis: poses come back in its convention
         poses = random_heading(poses, np.random.default_rng([seed, 1]), run_up_axis(config.data, stats))
     return poses
+
+
+def sampling_precision(config: Config, device: torch.device) -> str:
+    """``diffusion.sample_precision`` resolved on ``device`` (``auto`` -> bf16 where native).
+
+    Its own field, not ``train.mixed_precision``: bf16 sampling was measured lossless on one
+    checkpoint (docs/speed.md), which says nothing about training in bf16. fp16 falls back to
+    fp32 on the CPU, where it is not offered; the sampler's own arithmetic stays in fp32.
+    """
+    from unet1d.precision import resolve_precision
+
+    precision = resolve_precision(config.diffusion.sample_precision, device)
+    return "no" if precision == "fp16" and torch.device(device).type != "cuda" else precision

@@ -34,6 +34,7 @@ class TrainResult:
     preempted: bool = False
     exit_code: int = 0
     quality: dict[str, float] | None = None  # the final evaluation's scalar scores (evaluation.final_eval_samples)
+    compute_dtype: str | None = None  # the arithmetic that ran (train.mixed_precision resolved): fp32, bf16 or fp16
 
     def to_json(self) -> str:
         def clean(value: object) -> object:  # JSON has no NaN: say null

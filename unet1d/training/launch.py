@@ -120,7 +120,7 @@ def launcher_command(config: Config, train_args: list[str]) -> list[str]:
         "--main_process_port",
         str(launch.main_process_port),
         "--mixed_precision",
-        config.train.mixed_precision,
+        launcher_precision(config),
         "--dynamo_backend",
         "no",  # torch.compile is applied by the run itself (train.compile)
     ]
@@ -151,3 +151,13 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
+
+
+def launcher_precision(config: Config) -> str:
+    """Accelerate's launcher knows no ``auto``: hand it what each rank will resolve ``auto`` to."""
+    import torch
+
+    from unet1d.precision import resolve_precision
+
+    use_cuda = config.train.device != "cpu" and torch.cuda.is_available()
+    return resolve_precision(config.train.mixed_precision, "cuda" if use_cuda else "cpu")

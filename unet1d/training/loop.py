@@ -32,6 +32,7 @@ from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss, validation_loss
 from unet1d.errors import UserError
 from unet1d.model import UNet1D, count_parameters
+from unet1d.precision import precision_label, resolve_precision
 from unet1d.store import checkpoints, rundir
 from unet1d.store.summary import TrainResult
 from unet1d.training.components import Every, LoopCounters, ProbeFactory, StepOutcome, Window
@@ -78,6 +79,7 @@ class Trainer:
     def __init__(self, config: Config, probe: ProbeFactory | None = None) -> None:
         self.config, train_cfg = config, config.train
         use_cpu = resolve_cpu(config)
+        self.precision = resolve_precision(train_cfg.mixed_precision, "cpu" if use_cpu else "cuda")
         self.threads = apply_threads(config.train.threads)
         self.plan = rundir.plan_run(config)  # read-only: refuses on every rank alike
         resume_loop = checkpoints.read_marker(self.plan.resume_from)["loop"] if self.plan.resume_from else {}
@@ -85,7 +87,7 @@ class Trainer:
         self.tracking = Tracking(config, run_id=self.run_id, resume_step=self.plan.resume_step)
         self.accelerator = Accelerator(
             cpu=use_cpu,
-            mixed_precision=train_cfg.mixed_precision,
+            mixed_precision=self.precision,
             step_scheduler_with_optimizer=False,  # we step it once per optimiser step, whatever the world size
             log_with=self.tracking.trackers,
             kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=config.launch.collective_timeout_s))],
@@ -152,7 +154,7 @@ class Trainer:
         self.progress.note(
             f"training {config.model.mid_structure}-middle UNet1D ({self.num_parameters:,} parameters) on "
             f"world size {world} ({world} x {self.device.type}, {self.threads} CPU threads each), "
-            f"{self.global_batch} poses a step, into {self.plan.output_dir}"
+            f"{self.global_batch} poses a step, {precision_label(self.precision)}, into {self.plan.output_dir}"
         )
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
@@ -383,6 +385,7 @@ class Trainer:
             preempted=exit_code != 0,
             exit_code=exit_code,
             quality=self.final_evaluation() if exit_code == 0 else None,
+            compute_dtype=precision_label(self.precision),
         )
         if self.is_main and exit_code == 0:
             result.write(self.plan.output_dir / rundir.SUMMARY_FILE)

