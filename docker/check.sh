@@ -201,7 +201,15 @@ if [[ $ENGINE == docker ]]; then
     docker build -f "$ROOT/$DOCKERFILE" -t "$IMAGE" "${ARGS[@]}" "$ROOT"
 else
     buildah bud --isolation chroot --layers --pull-never -f "$ROOT/$DOCKERFILE" -t "$IMAGE" \
-        "${ARGS[@]}" "${MOUNTS[@]}" "$ROOT"
+        "${ARGS[@]}" "${MOUNTS[@]}" "$ROOT" 2>&1 | tee "$WORK/build.log"
+    # --layers keeps each step as an image, the cache of the next build. Drop the previous build's
+    # steps that this one did not reuse (a 1.5 GB copy of the venv per code change, otherwise).
+    grep -oE '^--> (Using cache )?[0-9a-f]{11,}' "$WORK/build.log" | awk '{print substr($NF, 1, 11)}' |
+        sort -u >"$WORK/steps"
+    if [[ -f $CACHE/steps-$FLAVOUR ]]; then
+        comm -23 "$CACHE/steps-$FLAVOUR" "$WORK/steps" | while read -r id; do buildah rmi "$id" >/dev/null 2>&1 || true; done
+    fi
+    mkdir -p "$CACHE" && cp "$WORK/steps" "$CACHE/steps-$FLAVOUR"
 fi
 say "build: $((SECONDS - start)) s"
 
