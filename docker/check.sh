@@ -236,6 +236,14 @@ in_image id -u >"$WORK/uid"
 user=$(tail -1 "$WORK/uid")
 [[ $user == 1000 ]] || fail "the image runs as uid $user, not 1000"
 in_image unet1d --help >/dev/null
+# The package in the image is this tree's unet1d, file for file (not a stand-in or a stale build).
+DIGEST='import hashlib, pathlib, sys
+root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__import__("unet1d").__file__).parent
+files = sorted(root.rglob("*.py"), key=lambda p: p.relative_to(root).as_posix())
+print(hashlib.sha256(b"".join(p.relative_to(root).as_posix().encode() + p.read_bytes() for p in files)).hexdigest())'
+in_image python -c "$DIGEST" >"$WORK/digest"
+[[ $(tail -1 "$WORK/digest") == $("$PYTHON" -c "$DIGEST" "$ROOT/unet1d") ]] ||
+    fail "the unet1d package in the image differs from $ROOT/unet1d"
 if [[ $FLAVOUR == cuda ]]; then
     in_image python -c "import torch, unet1d; print('torch', torch.__version__, 'CUDA', torch.version.cuda)"
 else
