@@ -1,4 +1,4 @@
-"""The CPU and CUDA images' definitions, checked statically: no Docker engine runs on CI machines.
+"""The CPU and CUDA images' definitions, checked statically (docker/check.sh builds and runs them in CI).
 
 hadolint lints them; the rest checks what hadolint does not know about this project: what they
 copy exists, the final stage carries no build tools and no secrets, and it runs `unet1d` unprivileged.
@@ -56,7 +56,7 @@ def test_final_stage_runs_unet1d_unprivileged_without_build_tools(dockerfile):
 
 def test_cuda_image_pins_its_base_and_the_matching_torch_build():
     text = (ROOT / "docker" / "Dockerfile.cuda").read_text()
-    base = re.search(r"^ARG CUDA_IMAGE=nvidia/cuda:(\d+)\.(\d+)\.\d+-\w+-ubuntu[\d.]+$", text, flags=re.MULTILINE)
+    base = re.search(r"^ARG BASE_IMAGE=nvidia/cuda:(\d+)\.(\d+)\.\d+-\w+-ubuntu[\d.]+$", text, flags=re.MULTILINE)
     index = re.search(r"^ARG TORCH_INDEX=https://download\.pytorch\.org/whl/cu(\d+)$", text, flags=re.MULTILINE)
     assert base and index and index.group(1) == base.group(1) + base.group(2)  # 12.8 <-> cu128
     torch_pin = re.search(r"^ARG TORCH_VERSION=(\S+)$", text, flags=re.MULTILINE)
