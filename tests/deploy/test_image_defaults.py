@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tests.deploy_files import ROOT
+from tests.deploy.deploy_files import ROOT
 
 
 def arg_default(text: str, name: str) -> str | None:
