@@ -254,6 +254,9 @@ def bench_training(
         gflop = {name: gflop_per_sample(network, device) for name, network in networks.items()}
         rates = interleaved(contenders, settings, device)
         profile_table = profile_harness(harness, device) if profile else None
+        # The harness runs train.mixed_precision as resolved here (auto: bf16 where native); its
+        # efficiency is against the bare loop in the same arithmetic, like with like.
+        harness_precision = harness.trainer.precision
     finally:
         harness.close()
     return {
@@ -262,7 +265,8 @@ def bench_training(
         "parameters": parameters,
         "gflop_per_sample": gflop,
         "bf16_speedup": ratio(rates, "bare-bf16", "bare"),
-        "harness_efficiency": ratio(rates, "harness", "bare"),
+        "harness_efficiency": ratio(rates, "harness", "bare-bf16" if harness_precision == "bf16" else "bare"),
+        "harness_precision": harness_precision,
         "vs_peers": {name: (ratio(rates, "harness", name) if name in peers else None) for name in PEERS},
         "vs_peers_network": {name: (ratio(rates, "bare", name) if name in peers else None) for name in PEERS},
         "peers_missing": missing,
