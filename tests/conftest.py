@@ -21,6 +21,7 @@ TINY_RUN = [
     "--num_timesteps", "100", "--sample_steps", "20", "--warmup_steps", "5", "--lr", "2e-3",
     "--log_every", "5", "--grad_norm_every", "5", "--eval_every", "10", "--checkpoint_every", "10",
     "--progress", "plain", "--quality_every", "0", "--final_eval_samples", "0",
+    "--mixed_precision", "no",  # fp32 on every machine: `auto` would make results depend on the CPU
 ]  # fmt: skip
 
 

@@ -239,9 +239,9 @@ class TrainConfig(Section):
     resume: str | None = Field(None, description="'auto' (latest in output_dir), a checkpoint path, or null.")
     overwrite: bool = Field(False, description="Allow output_dir to hold a different run (it is replaced).")
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
-        "no",
-        description="Autocast precision of training, sampling and eval: auto (bf16 where the hardware runs it "
-        "natively: CPUs with AMX or AVX-512 BF16, CUDA with bf16; else fp32), no (fp32), bf16, or fp16 (GPU only).",
+        "auto",
+        description="Training autocast: auto (the default: bf16 where the hardware runs it natively, CPUs with AMX "
+        "or AVX-512 BF16 and CUDA with bf16; else fp32), no (fp32), bf16, or fp16 (GPU only).",
     )
     compile: bool = Field(False, description="torch.compile the network.")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(

@@ -53,7 +53,7 @@ def test_autocast_runs_the_network_in_bf16_and_no_leaves_it_fp32() -> None:
 def test_sampling_and_the_launcher_resolve_auto_like_training() -> None:
     expected = "bf16" if cpu_has_native_bf16() else "no"
     default = load_config(None, [], environ={})
-    assert default.diffusion.sample_precision == "auto" and default.train.mixed_precision == "no"
+    assert default.diffusion.sample_precision == "auto" and default.train.mixed_precision == "auto"
     assert sampling_precision(default, torch.device("cpu")) == expected  # sampling has its own setting
     fp32 = load_config(None, ["--sample_precision", "no", "--mixed_precision", "bf16"], environ={})
     assert sampling_precision(fp32, torch.device("cpu")) == "no"
