@@ -280,6 +280,12 @@ class EvaluationConfig(Section):
     eval_reference: str = Field(
         "auto", description="What quality is scored against: auto (fresh built-in draw, else val), val, train, PATH."
     )
+    c2st_jitter: float = Field(
+        0.03,
+        ge=0,
+        description="Radians of Gaussian jitter on both sets before the classifier test (c2st_auc): "
+        "hides exact values a generator produces (a tilt that is exactly 0); 0 = none.",
+    )
 
 
 class LaunchConfig(Section):

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from unet1d.evaluation.c2st import BODY_PARTS
+
 RunArgument = Annotated[
     Path, typer.Argument(help="A run's output_dir (its latest checkpoint) or one checkpoint directory.")
 ]
@@ -30,6 +32,8 @@ ROWS = [
     ("mmd", "MMD", "{:.5f}", "RBF maximum mean discrepancy"),
     ("diversity_ratio", "diversity", "{:.3f}", "pairwise distance vs data (1 = as varied)"),
     ("family_share_error", "family error", "{:.1%}", "largest gap between a family's share and the data's"),
+    ("c2st_auc", "C2ST AUC", "{:.3f}", "classifier two-sample test: 0.5 = indistinguishable, 1 = separable"),
+    *((f"c2st_auc_{part}", f"  {part}", "{:.3f}", "the same test on this part's joints alone") for part in BODY_PARTS),
 ]
 
 

@@ -38,6 +38,8 @@ COLUMNS = [
     ("frechet_distance", "FD", "{:.3f}"),
     ("apd_cm", "APD cm", "{:.1f}"),
     ("family_share_error", "family err", "{:.1%}"),
+    ("c2st_auc", "C2ST AUC", "{:.3f}"),
+    *((f"c2st_auc_{part}", f"C2ST {part}", "{:.3f}") for part in ("root", "legs", "arms", "spine_head")),
     ("wall_time_s", "time s", "{:,.1f}"),
     ("samples_per_s", "samples/s", "{:,.0f}"),
     ("peak_memory_mb", "peak MiB", "{:,.0f}"),
@@ -72,6 +74,11 @@ class RunRow:
     mmd: float | None = None
     limit_violation_rate: float | None = None
     family_coverage: float | None = None
+    c2st_auc: float | None = None  # evaluation/c2st.py, whole body then per body part
+    c2st_auc_root: float | None = None
+    c2st_auc_legs: float | None = None
+    c2st_auc_arms: float | None = None
+    c2st_auc_spine_head: float | None = None
     wall_time_s: float | None = None
     samples_per_s: float | None = None
     peak_memory_mb: float | None = None
@@ -81,6 +88,7 @@ class RunRow:
 EVAL_KEYS = (
     "precision", "recall", "one_nn_accuracy", "dnn_rad", "poses_outside_limits_tol", "frechet_distance", "apd_cm",
     "family_share_error", "mmd", "limit_violation_rate", "family_coverage",
+    "c2st_auc", "c2st_auc_root", "c2st_auc_legs", "c2st_auc_arms", "c2st_auc_spine_head",
 )  # fmt: skip
 
 

@@ -36,6 +36,7 @@ from unet1d.data.rotations import axis_angle_to_quaternion
 from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
 from unet1d.errors import UserError
 from unet1d.evaluation import metrics
+from unet1d.evaluation.c2st import JITTER_RAD, c2st_scores
 
 if TYPE_CHECKING:
     from unet1d.config import Config
@@ -59,6 +60,7 @@ STRUCTURE_METRICS = {
     "one_nn_accuracy": "lower",
     "dnn_rad": "lower",
     "poses_outside_limits_tol": "lower",
+    "c2st_auc": "lower",  # classifier two-sample test (evaluation/c2st.py), the strictest of them
 }
 REFERENCE_CHOICES = "auto, val, train, or a path to pose files"
 
@@ -76,6 +78,7 @@ class Reference:
     limits_kind: str  # "anatomical" (built-in) or "envelope" (training range, file data)
     labels: np.ndarray | None = None  # built-in family of each reference pose
     family_names: list[str] | None = None
+    c2st_jitter: float = JITTER_RAD  # evaluation.c2st_jitter
     feature_stats: NormStats = field(init=False)  # the training split, heading removed: the evaluation space
     train_quaternions: np.ndarray = field(init=False, repr=False)
     pose_features: np.ndarray = field(init=False, repr=False)
@@ -122,6 +125,7 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") ->
     builtin = is_builtin(config.data.data)
     limits, kind = _limits(splits, width, builtin)
     common = {"train": splits.train, "limits": limits, "limits_kind": kind}
+    common["c2st_jitter"] = config.evaluation.c2st_jitter
     if choice == "auto" and builtin:
         poses, labels = _fresh_builtin(config, 0)
         floor, _ = _fresh_builtin(config, 1)
@@ -211,6 +215,8 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0) -> dict[s
         "apd_cm": 100 * metrics.average_pairwise_distance(body_positions(samples)),
     }
     result.update(limit_scores(samples, reference.limits))
+    heading_free = reference.feature_stats.denormalize  # the evaluation space unstandardised: its heading-free poses
+    result.update(c2st_scores(heading_free(features), heading_free(subset), jitter=reference.c2st_jitter))
     result.update(family_scores(features, reference))
     return result
 
