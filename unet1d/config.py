@@ -212,6 +212,11 @@ class DataConfig(Section):
         description="'canonical' trains on poses turned to face +z and gives samples a uniform random heading "
         "(heading is a nuisance and wraps at +-pi in axis-angle); 'keep' trains on headings as recorded.",
     )
+    representation: Literal["axis_angle", "rot6d"] = Field(
+        "axis_angle",
+        description="What the network sees: 'axis_angle' (the pose as loaded) or 'rot6d' (continuous 6D rotations, "
+        "Zhou et al. 2019: a sequence twice as long; samples come back as axis-angle).",
+    )
 
 
 class OptimConfig(Section):

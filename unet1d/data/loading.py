@@ -18,6 +18,7 @@ from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
 from unet1d.data.heading import canonical_heading
 from unet1d.data.normalization import NormStats, envelope_of
 from unet1d.data.report import FileEntry, LoadReport
+from unet1d.data.representation import EncodedStats, encode
 from unet1d.data.skeleton import joint_limit_violations, limits_for_width
 from unet1d.data.split import split_sequences, tail_frames
 from unet1d.errors import UserError
@@ -79,10 +80,12 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
     parts = _split(sequences, cfg.val_fraction)
     if cfg.heading == "canonical":  # train on poses facing +z; samples get a random heading back
         parts.train, parts.val = canonical_heading(parts.train), canonical_heading(parts.val)
+    encoded = encode(parts.train, cfg.representation)  # data/representation.py: what the network sees
+    stats = NormStats.fit(encoded) if cfg.normalize else NormStats.identity(encoded.shape[1], envelope_of(encoded))
     splits = PoseSplits(
         train=parts.train,
         val=parts.val,
-        stats=NormStats.fit(parts.train) if cfg.normalize else NormStats.identity(width, envelope_of(parts.train)),
+        stats=stats if encoded is parts.train else EncodedStats(stats, envelope_of(parts.train)),
         report=_report(cfg, source, read, parts),
         train_labels=parts.train_labels,
         val_labels=parts.val_labels,

@@ -23,12 +23,14 @@ def sample_poses(
     uniform random heading (the model only ever saw poses facing +z).
     """
     from unet1d.data.heading import random_heading
+    from unet1d.data.representation import network_config
     from unet1d.diffusion import NoiseSchedule, sample
 
     schedule = NoiseSchedule.from_config(config.diffusion)
     generator = torch.Generator(device=device).manual_seed(seed)
     chunks = [
-        sample(network, schedule, config.diffusion, min(SAMPLE_CHUNK, num_samples - start), config.model.pose_dim,
+        sample(network, schedule, config.diffusion, min(SAMPLE_CHUNK, num_samples - start),
+               network_config(config).pose_dim,
                generator=generator, device=device).float().cpu().numpy()
         for start in range(0, num_samples, SAMPLE_CHUNK)
     ]  # fmt: skip
