@@ -96,3 +96,13 @@ def test_every_evaluation_scores_c2st_and_the_builtin_baselines_keep_their_promi
     assert data["c2st_auc"] == pytest.approx(0.5, abs=0.05) and gauss["c2st_auc"] > 0.9
     assert all(data[f"c2st_auc_{part}"] < 0.56 for part in c2st.BODY_PARTS)
     assert STRUCTURE_METRICS["c2st_auc"] == "lower" and beats(data, gauss)["c2st_auc"]
+
+
+def test_eval_and_compare_list_every_body_part() -> None:
+    from unet1d.cli.evaluate import C2ST_PARTS, ROWS
+    from unet1d.evaluation.compare import COLUMNS, EVAL_KEYS, RunRow
+
+    keys = {f"c2st_auc_{part}" for part in c2st.BODY_PARTS} | {"c2st_auc"}
+    assert set(C2ST_PARTS) == set(c2st.BODY_PARTS)
+    assert keys <= {row[0] for row in ROWS} and keys <= {column[0] for column in COLUMNS} and keys <= set(EVAL_KEYS)
+    assert keys <= set(RunRow.__dataclass_fields__)

@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from unet1d.evaluation.c2st import BODY_PARTS
-
 RunArgument = Annotated[
     Path, typer.Argument(help="A run's output_dir (its latest checkpoint) or one checkpoint directory.")
 ]
@@ -17,6 +15,7 @@ Seed = Annotated[int, typer.Option("--seed", help="Sampling seed (same seed, sam
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 Raw = Annotated[bool, typer.Option("--raw", help="Use the raw weights instead of the EMA weights.")]
 
+C2ST_PARTS = ("root", "legs", "arms", "spine_head")  # evaluation/c2st.py's BODY_PARTS, without importing numpy
 # (key, label, format, note): the lines `unet1d eval` prints, model beside both baselines.
 ROWS = [
     ("precision", "precision", "{:.3f}", "share of samples on the data (k-NN, higher is better)"),
@@ -33,7 +32,7 @@ ROWS = [
     ("diversity_ratio", "diversity", "{:.3f}", "pairwise distance vs data (1 = as varied)"),
     ("family_share_error", "family error", "{:.1%}", "largest gap between a family's share and the data's"),
     ("c2st_auc", "C2ST AUC", "{:.3f}", "classifier two-sample test: 0.5 = indistinguishable, 1 = separable"),
-    *((f"c2st_auc_{part}", f"  {part}", "{:.3f}", "the same test on this part's joints alone") for part in BODY_PARTS),
+    *((f"c2st_auc_{part}", f"  {part}", "{:.3f}", "the same test on this part's joints alone") for part in C2ST_PARTS),
 ]
 
 
