@@ -40,6 +40,10 @@ CV_SEED = 0
 # stopping off so every score uses all its trees: the classifier the issue measured with. Early stopping
 # (200 trees, patience 10) halved the CPU but lost 0.01 AUC on hard pairs; see docs/classifier-test.md.
 CLASSIFIER = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31, "early_stopping": False, "random_state": 0}
+# One OpenMP thread for the classifier (THREADS): 11 CPU s for 2,000 against 2,000 with the parts. With two
+# threads on a busy 2-core machine (a sweep's runs, a training probe beside torch's threads) OpenMP's
+# spin-waiting took 14x the CPU and over 12 minutes without finishing (docs/classifier-test.md).
+THREADS = 1
 # Joint groups by SMPL joint name. The collars move the shoulder girdle and go with the arms.
 BODY_PARTS: dict[str, tuple[str, ...]] = {
     "root": ("pelvis",),
@@ -83,13 +87,15 @@ def classifier_auc(features_a: np.ndarray, features_b: np.ndarray, folds: int | 
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     x = np.concatenate([features_a, features_b]).astype(np.float32)
     y = np.concatenate([np.zeros(len(features_a), np.int8), np.ones(len(features_b), np.int8)])
     split = StratifiedKFold(n_splits=folds or FOLDS, shuffle=True, random_state=CV_SEED)
-    probability = cross_val_predict(
-        HistGradientBoostingClassifier(**CLASSIFIER), x, y, cv=split, method="predict_proba"
-    )[:, 1]
+    with threadpool_limits(limits=THREADS, user_api="openmp"):
+        probability = cross_val_predict(
+            HistGradientBoostingClassifier(**CLASSIFIER), x, y, cv=split, method="predict_proba"
+        )[:, 1]
     return float(roc_auc_score(y, probability))
 
 
