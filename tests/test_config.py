@@ -123,7 +123,7 @@ def test_resolved_config_round_trips_through_yaml_and_dict() -> None:
         (["--pose_dim", "70"], ["pose_dim=70", "multiple of 4"]),
         (["--schedule", "quadratic"], ["diffusion.schedule='quadratic'", "'linear' or 'cosine'"]),
         (["--prediction", "noise"], ["'eps', 'x0' or 'v'"]),
-        (["--sampler", "euler"], ["'ddpm' or 'ddim'"]),
+        (["--sampler", "euler"], ["'ddpm', 'ddim' or 'dpmpp_2m'"]),
         (["--mixed_precision", "fp8"], ["'no', 'bf16' or 'fp16'"]),
         (["--wandb_mode", "cloud"], ["'auto', 'online', 'offline' or 'disabled'"]),
         (["--ema", "maybe"], ["optim.ema='maybe'", "boolean"]),

@@ -5,7 +5,7 @@ Nothing here imports ``unet1d.model``: any ``model(x_t, t) -> prediction`` calla
 
 from unet1d.diffusion.ema import EMA
 from unet1d.diffusion.losses import LossOutput, diffusion_loss, min_snr_weight
-from unet1d.diffusion.samplers import ddim_sample, ddim_timesteps, ddpm_sample, sample
+from unet1d.diffusion.samplers import ddim_sample, ddim_timesteps, ddpm_sample, dpmpp_2m_sample, sample
 from unet1d.diffusion.schedules import PREDICTIONS, NoiseSchedule, Prediction
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ddim_timesteps",
     "ddpm_sample",
     "diffusion_loss",
+    "dpmpp_2m_sample",
     "min_snr_weight",
     "sample",
 ]

@@ -154,6 +154,58 @@ def ddim_sample(
     return x
 
 
+@torch.no_grad()
+def dpmpp_2m_sample(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    shape: Sequence[int],
+    *,
+    steps: int,
+    prediction: str = "eps",
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    x_T: torch.Tensor | None = None,
+    clip_x0: float | None = None,
+) -> torch.Tensor:
+    """DPM-Solver++(2M) (Lu et al. 2022) over ``steps`` timesteps (1..T); returns (shape) samples.
+
+    A deterministic second-order multistep solver of the probability-flow ODE in
+    lambda = log(alpha / sigma), working on the data prediction x0_hat. Same timesteps and the
+    same number of network calls as DDIM, but the error shrinks as 1/steps^2 instead of 1/steps,
+    so 20-25 steps do what DDIM needs ~50 for. Update from lambda_s to lambda_t, h = lambda_t - lambda_s:
+    x_t = (sigma_t / sigma_s) x_s - alpha_t (e^-h - 1) D, with D = x0_hat for the first step and
+    D = (1 + 1/(2r)) x0_hat - 1/(2r) x0_hat_prev, r = h_prev / h, after it. The step into t = 0 is
+    first order too: it is the longest in lambda (r ~ 1/3), where extrapolating D overshoots the
+    spread (diffusers' ``lower_order_final`` for the same reason); one first-order step keeps the
+    global order two. The last call returns x0_hat, as DDIM does, so steps <= 3 is exactly DDIM
+    with eta = 0.
+    ``clip_x0`` clamps each x0_hat to [-clip_x0, clip_x0] (thresholding the data prediction).
+    """
+    check_prediction(prediction)
+    timesteps = ddim_timesteps(schedule.num_timesteps, steps)
+    device = _resolve_device(model, device, x_T, generator)
+    x = _start_noise(shape, x_T, generator, device)
+    abar = schedule.alphas_cumprod.tolist()
+    previous: tuple[torch.Tensor, float] | None = None  # (x0_hat, h) of the step before
+    for index, step in enumerate(timesteps):
+        t = _timestep_batch(step, x.shape[0], device)
+        x0_hat, _ = schedule.split_prediction(model(x, t), x, t, prediction)
+        if clip_x0 is not None:
+            x0_hat = x0_hat.clamp(-clip_x0, clip_x0)
+        if index + 1 == len(timesteps):
+            return x0_hat
+        abar_s, abar_t = abar[step], abar[timesteps[index + 1]]
+        alpha_t, sigma_s, sigma_t = math.sqrt(abar_t), math.sqrt(1.0 - abar_s), math.sqrt(1.0 - abar_t)
+        h = 0.5 * (math.log(abar_t / (1.0 - abar_t)) - math.log(abar_s / (1.0 - abar_s)))
+        direction = x0_hat
+        if previous is not None and index + 2 < len(timesteps):
+            half_inverse_r = 0.5 * h / previous[1]
+            direction = (1.0 + half_inverse_r) * x0_hat - half_inverse_r * previous[0]
+        x = (sigma_t / sigma_s) * x - alpha_t * math.expm1(-h) * direction
+        previous = (x0_hat, h)
+    return x
+
+
 def sample(
     model: Denoiser,
     schedule: NoiseSchedule,
@@ -166,9 +218,10 @@ def sample(
 ) -> torch.Tensor:
     """(num_samples, pose_dim) samples with the run's sampler settings.
 
-    ``cfg.sampler`` picks DDPM (all T steps; ``sample_steps`` and ``eta`` unused) or DDIM
-    (``sample_steps``, ``eta``). The model is switched to eval mode (BatchNorm must use its
-    running statistics, not the sample batch's) and every submodule's mode is restored after.
+    ``cfg.sampler`` picks DDPM (all T steps; ``sample_steps`` and ``eta`` unused), DDIM
+    (``sample_steps``, ``eta``) or DPM-Solver++ 2M (``sample_steps``; ``eta`` unused). The model
+    is switched to eval mode (BatchNorm must use its running statistics, not the sample batch's)
+    and every submodule's mode is restored after.
     """
     modes = [(module, module.training) for module in model.modules()] if isinstance(model, nn.Module) else []
     if isinstance(model, nn.Module):
@@ -180,6 +233,17 @@ def sample(
                 model,
                 schedule,
                 shape,
+                prediction=cfg.prediction,
+                generator=generator,
+                device=device,
+                clip_x0=cfg.clip_x0,
+            )
+        if cfg.sampler == "dpmpp_2m":
+            return dpmpp_2m_sample(
+                model,
+                schedule,
+                shape,
+                steps=cfg.sample_steps,
                 prediction=cfg.prediction,
                 generator=generator,
                 device=device,

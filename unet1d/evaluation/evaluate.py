@@ -69,8 +69,8 @@ class EvalReport:
 
 
 def network_evaluations(diffusion: Any) -> int:
-    """Steps a sampler takes: DDIM's sample_steps, or every timestep for DDPM."""
-    return diffusion.sample_steps if diffusion.sampler == "ddim" else diffusion.num_timesteps
+    """Steps a sampler takes: sample_steps (DDIM, DPM-Solver++ 2M), or every timestep for DDPM."""
+    return diffusion.num_timesteps if diffusion.sampler == "ddpm" else diffusion.sample_steps
 
 
 def resolve_device(device: str) -> torch.device:
