@@ -202,6 +202,11 @@ class DataConfig(Section):
     cache_dir: str | None = Field(
         None, description="Where that cache lives; null = $XDG_CACHE_HOME/unet1d (or ~/.cache/unet1d)."
     )
+    representation: Literal["axis_angle", "rot6d"] = Field(
+        "axis_angle",
+        description="What the network sees: 'axis_angle' (the pose as loaded) or 'rot6d' (continuous 6D rotations, "
+        "Zhou et al. 2019: a sequence twice as long; samples come back as axis-angle).",
+    )
 
 
 class OptimConfig(Section):
@@ -271,6 +276,12 @@ class EvaluationConfig(Section):
     )
     eval_reference: str = Field(
         "auto", description="What quality is scored against: auto (fresh built-in draw, else val), val, train, PATH."
+    )
+    c2st_jitter: float = Field(
+        0.03,
+        ge=0,
+        description="Radians of Gaussian jitter on both sets before the classifier test (c2st_auc): "
+        "hides exact values a generator produces (a tilt that is exactly 0); 0 = none.",
     )
 
 

@@ -60,6 +60,11 @@ METRICS: tuple[Metric, ...] = (
            eval_table=True, compare=True, structure=True),
     Metric("apd_cm", "APD cm", "{:.1f}", None, "mean pairwise joint distance (diversity; the data's is the aim)",
            _E, eval_table=True, compare=True),
+    Metric("c2st_auc", "C2ST AUC", "{:.3f}", "lower", "classifier two-sample test: a gradient-boosted classifier's "
+           "held-out ROC AUC at telling samples from real poses (0.5 = indistinguishable, 1 = separable)", _E,
+           eval_table=True, compare=True, structure=True),
+    *(Metric(f"c2st_auc_{part}", f"  {part}", "{:.3f}", "lower", f"the same test on the {part.replace('_', ' and ')} "
+             "joints alone", _E, eval_table=True, compare=True) for part in ("root", "legs", "arms", "spine_head")),
     Metric("upright", "upright", "{:.1%}", "higher", "share of poses whose body up is within 30 deg of the data's up "
            "axis", _E, eval_table=True, compare=True),
     Metric("memorisation", "memorisation", "{:.3f}", "lower", "share of samples closer to a training pose than "

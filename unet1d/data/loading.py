@@ -21,6 +21,7 @@ from unet1d.data.heading import body_up as heading_body_up
 from unet1d.data.limits import constant_components, frames_beyond, human_limits_for_width
 from unet1d.data.normalization import NormStats, envelope_of
 from unet1d.data.report import FileEntry, LoadReport
+from unet1d.data.representation import EncodedStats, encode
 from unet1d.data.skeleton import joint_limit_violations, limits_for_width
 from unet1d.data.split import amass_parts, glob_parts, split_sequences, tail_frames
 from unet1d.errors import UserError
@@ -88,12 +89,13 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
     orientation = _orientation(cfg, up, amass_files, parts)  # before heading is removed
     if cfg.heading == "canonical":  # train on poses at heading 0; samples get a random heading back
         parts.train, parts.val = canonical_heading(parts.train, up), canonical_heading(parts.val, up)
-    stats = NormStats.fit(parts.train) if cfg.normalize else NormStats.identity(width, envelope_of(parts.train))
+    encoded = encode(parts.train, cfg.representation)  # data/representation.py: what the network sees
+    stats = NormStats.fit(encoded) if cfg.normalize else NormStats.identity(encoded.shape[1], envelope_of(encoded))
     stats.up_axis = up
     splits = PoseSplits(
         train=parts.train,
         val=parts.val,
-        stats=stats,
+        stats=stats if encoded is parts.train else EncodedStats(stats, envelope_of(parts.train)),
         report=_report(cfg, source, read, parts, orientation),
         train_labels=parts.train_labels,
         val_labels=parts.val_labels,

@@ -90,7 +90,8 @@ class QualityProbe:
         note = (
             f"final evaluation ({report.num_samples} poses): precision {report.scores['precision']:.3f}, recall "
             f"{report.scores['recall']:.3f}, 1-NN {report.scores['one_nn_accuracy']:.3f}, outside limits "
-            f"{report.scores['poses_outside_limits_tol']:.1%}; beats the Gaussian baseline "
+            f"{report.scores['poses_outside_limits_tol']:.1%}, C2ST AUC {report.scores['c2st_auc']:.3f}; beats the "
+            "Gaussian baseline "
             + ("on every structure-aware metric" if not lost else f"except on {', '.join(lost)}")
             + (f" (verdict withheld: {report.verdict_withheld})" if report.verdict_withheld else "")
             + f"; {report.default_path()}"

@@ -43,7 +43,8 @@ from unet1d.data.rotations import axis_angle_to_quaternion
 from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
 from unet1d.errors import UserError
 from unet1d.evaluation import metrics
-from unet1d.metric_registry import better_than, structure_metrics
+from unet1d.evaluation.c2st import JITTER_RAD, c2st_scores
+from unet1d.metric_registry import BY_NAME, better_than, structure_metrics
 
 if TYPE_CHECKING:
     from unet1d.config import Config
@@ -80,6 +81,7 @@ class Reference:
     up_axis: str = "y"  # the data's world up: heading is removed about it
     train_groups: np.ndarray | None = None  # sequence id per training pose (memorisation's threshold)
     constant: np.ndarray | None = None  # (D,) bool: components that never move in training
+    c2st_jitter: float = JITTER_RAD  # evaluation.c2st_jitter
     feature_stats: NormStats = field(init=False)  # the training split, heading removed: the evaluation space
     train_quaternions: np.ndarray = field(init=False, repr=False)
     pose_features: np.ndarray = field(init=False, repr=False)
@@ -145,6 +147,7 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") ->
     limits, kind = _limits(splits, width, builtin)
     common = {"train": splits.train, "limits": limits, "limits_kind": kind, "up_axis": splits.up_axis,
               "train_groups": splits.train_groups}  # fmt: skip
+    common["c2st_jitter"] = config.evaluation.c2st_jitter
     if choice == "auto" and builtin:
         poses, labels = _fresh_builtin(config, 0)
         floor, _ = _fresh_builtin(config, 1)
@@ -226,6 +229,8 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0) -> dict[s
     }
     result.update(limit_scores(samples, reference.limits, reference.constant, reference.train))
     result["limits"] = reference.limits_kind
+    unstandardised = reference.feature_stats.denormalize  # the evaluation space's heading-free poses
+    result.update(c2st_scores(unstandardised(features), unstandardised(subset), jitter=reference.c2st_jitter))
     result.update(family_scores(features, reference))
     result["memorisation"] = reference.memorisation(features) if reference.name == "train" else None
     return result
@@ -300,7 +305,8 @@ def verdict_withheld(reference: Reference, baselines: dict[str, dict[str, Any]])
             f"reference '{reference.name}' holds {len(reference.poses):,} poses (< {MIN_REFERENCE:,}): too few to "
             "judge; hold out more files (--val_files GLOB, --split amass) or pass --reference PATH"
         )
-    lost = [m for m, won in beats(baselines["data"], baselines["gaussian"]).items() if m in VERDICT_METRICS and not won]
+    data, gaussian = baselines["data"], baselines["gaussian"]
+    lost = [name for name in VERDICT_METRICS if not better_than(BY_NAME[name], data[name], gaussian[name])]
     if 2 * len(lost) >= len(VERDICT_METRICS):  # one loss is the clustering of recorded frames (1-NN), not narrowness
         return (
             f"the data baseline (real {reference.floor_name} poses) does not beat the Gaussian on {', '.join(lost)}: "

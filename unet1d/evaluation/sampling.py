@@ -24,6 +24,7 @@ def sample_poses(
     heading about the data's up axis (the model only ever saw poses at heading 0).
     """
     from unet1d.data.heading import random_heading, run_up_axis
+    from unet1d.data.representation import network_config
     from unet1d.diffusion import NoiseSchedule, sample
     from unet1d.precision import autocast
 
@@ -31,8 +32,8 @@ def sample_poses(
     generator = torch.Generator(device=device).manual_seed(seed)
     with autocast(sampling_precision(config, device), device):
         chunks = [
-            sample(network, schedule, config.diffusion, min(SAMPLE_CHUNK, num_samples - start), config.model.pose_dim,
-                   generator=generator, device=device).float().cpu().numpy()
+            sample(network, schedule, config.diffusion, min(SAMPLE_CHUNK, num_samples - start),
+                   network_config(config).pose_dim, generator=generator, device=device).float().cpu().numpy()
             for start in range(0, num_samples, SAMPLE_CHUNK)
         ]  # fmt: skip
     poses = stats.denormalize(np.concatenate(chunks))

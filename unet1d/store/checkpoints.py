@@ -211,9 +211,10 @@ class EvalCheckpoint:
 
     def build_model(self, *, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
         """The network in eval mode, with EMA weights when asked for and present, else the raw ones."""
+        from unet1d.data.representation import network_config
         from unet1d.model import UNet1D
 
-        model = UNet1D.from_config(self.config.model)
+        model = UNet1D.from_config(network_config(self.config))
         weights = self.ema_weights if ema and self.ema_weights is not None else self.model_weights
         model.load_state_dict(weights)
         return model.to(device).eval()
@@ -225,12 +226,15 @@ def load_for_eval(path: str | Path) -> EvalCheckpoint:
 
     checkpoint = find_checkpoint(path)
     marker = read_marker(checkpoint)
+    from unet1d.data.representation import wrap_stats
+
     ema_path = checkpoint / EMA_FILE
+    config = read_config(checkpoint)
     return EvalCheckpoint(
         path=checkpoint,
         step=int(marker["step"]),
-        config=read_config(checkpoint),
-        stats=NormStats.from_tensors(load_file(str(checkpoint / STATS_FILE))),
+        config=config,
+        stats=wrap_stats(NormStats.from_tensors(load_file(str(checkpoint / STATS_FILE))), config.data.representation),
         model_weights=load_file(str(checkpoint / MODEL_FILE)),
         ema_weights=load_file(str(ema_path)) if ema_path.is_file() else None,
     )

@@ -29,6 +29,7 @@ from accelerate.utils import InitProcessGroupKwargs, TorchDynamoPlugin, set_seed
 
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
+from unet1d.data.representation import network_config
 from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss, validation_loss
 from unet1d.errors import UserError
 from unet1d.model import UNet1D, count_parameters
@@ -117,7 +118,7 @@ class Trainer:
             train_poses, micro_batch, seed=config.train.seed, rank=accelerator.process_index,
             world_size=accelerator.num_processes,
         )  # fmt: skip
-        network = UNet1D.from_config(config.model)
+        network = UNet1D.from_config(network_config(config))  # data.representation sets its length
         self.num_parameters = count_parameters(network)
         self.ema = EMA(network, config.optim.ema_decay, warmup=config.optim.ema_warmup) if config.optim.ema else None
         optimizer, scheduler = build_optimizer(network, config.optim, config.train.max_steps)

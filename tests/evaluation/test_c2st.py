@@ -1,0 +1,110 @@
+"""The classifier two-sample test on pose sets with known answers, and its place in every evaluation."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from unet1d.data.skeleton import JOINT_NAMES
+from unet1d.evaluation import c2st
+
+
+def correlated_poses(n: int, seed: int) -> np.ndarray:
+    """(n, 72) axis-angle poses whose joints move together: 4 shared factors drive every component."""
+    rng = np.random.default_rng(seed)
+    mixing = np.random.default_rng(1234).normal(size=(4, 72))  # one distribution for every seed
+    return (0.25 * rng.normal(size=(n, 4)) @ mixing / 2 + 0.05 * rng.normal(size=(n, 72))).astype(np.float32)
+
+
+def joint_columns(names: tuple[str, ...]) -> np.ndarray:
+    return np.concatenate([np.arange(3 * JOINT_NAMES.index(n), 3 * JOINT_NAMES.index(n) + 3) for n in names])
+
+
+def test_two_draws_of_one_distribution_score_one_half() -> None:
+    scores = c2st.c2st_scores(correlated_poses(1000, 0), correlated_poses(1000, 1))
+    assert set(scores) == {"c2st_auc", *(f"c2st_auc_{part}" for part in c2st.BODY_PARTS)}
+    for key, auc in scores.items():
+        assert auc == pytest.approx(0.5, abs=0.05), key
+
+
+@pytest.mark.slow
+def test_a_shifted_copy_and_a_decorrelated_copy_are_told_apart() -> None:
+    real, other = correlated_poses(1500, 0), correlated_poses(1500, 1)
+    shifted = other + 0.1  # 0.1 rad on every component: well inside the data's spread of ~0.7
+    decorrelated = other.reshape(len(other), 24, 3).copy()
+    rng = np.random.default_rng(0)
+    for joint in range(24):  # each joint's marginal kept exactly, its partners drawn from other poses
+        decorrelated[:, joint] = decorrelated[rng.permutation(len(other)), joint]
+    assert c2st.c2st_scores(shifted, real, parts=False)["c2st_auc"] > 0.9
+    assert c2st.c2st_scores(decorrelated.reshape(len(other), 72), real, parts=False)["c2st_auc"] > 0.9
+
+
+@pytest.mark.slow
+def test_the_part_that_alone_was_altered_is_singled_out() -> None:
+    real, samples = correlated_poses(1500, 0), correlated_poses(1500, 1)
+    samples[:, joint_columns(c2st.BODY_PARTS["legs"])] += 0.15
+    scores = c2st.c2st_scores(samples, real)
+    assert scores["c2st_auc_legs"] > 0.9 and scores["c2st_auc"] > 0.9
+    for part in ("root", "arms", "spine_head"):
+        assert scores[f"c2st_auc_{part}"] < 0.58, part
+
+
+def test_a_score_is_reproducible_and_jitter_is_seeded() -> None:
+    real, samples = correlated_poses(400, 0), correlated_poses(400, 1)
+    first = c2st.c2st_scores(samples, real, parts=False)
+    assert c2st.c2st_scores(samples, real, parts=False) == first
+    np.testing.assert_array_equal(c2st.jittered(real, 0.03, 0), c2st.jittered(real, 0.03, 0))
+    assert np.std(c2st.jittered(real, 0.03, 0) - real) == pytest.approx(0.03, rel=0.02)
+    np.testing.assert_array_equal(c2st.jittered(real, 0.0, 0), real)
+
+
+def test_body_only_poses_have_no_root_part_and_bad_shapes_are_refused() -> None:
+    body = correlated_poses(300, 0)[:, 3:66]
+    scores = c2st.c2st_scores(body, correlated_poses(300, 1)[:, 3:66])
+    assert "c2st_auc_root" not in scores and "c2st_auc_legs" in scores
+    with pytest.raises(ValueError, match="72 or 63"):
+        c2st.c2st_scores(np.zeros((50, 30)), np.zeros((50, 30)))
+    with pytest.raises(ValueError, match="one width"):
+        c2st.c2st_scores(np.zeros((50, 72)), np.zeros((50, 63)))
+
+
+def test_the_body_parts_cover_every_joint_once() -> None:
+    listed = [name for members in c2st.BODY_PARTS.values() for name in members]
+    assert sorted(listed) == sorted(JOINT_NAMES)
+
+
+@pytest.mark.slow
+def test_scoring_two_thousand_against_two_thousand_fits_the_budget() -> None:
+    """At most 30 s on 2 cores: 60 CPU seconds in this process (every thread), whole body and parts."""
+    started = time.process_time()
+    c2st.c2st_scores(correlated_poses(2000, 0), correlated_poses(2000, 1))
+    assert time.process_time() - started < 60
+
+
+@pytest.mark.slow
+def test_every_evaluation_scores_c2st_and_the_builtin_baselines_keep_their_promises() -> None:
+    """Through quality.baselines: two draws of the built-in data score ~0.5, the Gaussian fit is told apart."""
+    from unet1d.config import Config
+    from unet1d.data import load_pose_data
+    from unet1d.evaluation.quality import baselines, beats, build_reference
+    from unet1d.metric_registry import BY_NAME
+
+    config = Config()
+    scores = baselines(build_reference(config, load_pose_data(config.data, 72, seed=0)), 2000)
+    data, gauss = scores["data"], scores["gaussian"]
+    assert data["c2st_auc"] == pytest.approx(0.5, abs=0.05) and gauss["c2st_auc"] > 0.9
+    assert all(data[f"c2st_auc_{part}"] < 0.56 for part in c2st.BODY_PARTS)
+    assert BY_NAME["c2st_auc"].structure and BY_NAME["c2st_auc"].better == "lower" and beats(data, gauss)["c2st_auc"]
+
+
+def test_eval_and_compare_list_every_body_part() -> None:
+    """The registry (which imports no numpy, so it names the parts itself) lists exactly c2st.BODY_PARTS."""
+    from unet1d.compare.runs import EVAL_KEYS, ROW_KEYS
+    from unet1d.metric_registry import compare_columns, eval_table
+
+    keys = {f"c2st_auc_{part}" for part in c2st.BODY_PARTS} | {"c2st_auc"}
+    registered = {m.name for m in eval_table() if m.name.startswith("c2st_auc")}
+    assert registered == keys
+    assert keys <= {m.name for m in compare_columns()} and keys <= set(EVAL_KEYS) and keys <= set(ROW_KEYS)

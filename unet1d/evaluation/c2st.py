@@ -1,0 +1,123 @@
+"""Classifier two-sample test (C2ST): can a trained classifier tell generated poses from real ones?
+
+Nearest-neighbour scores in 72 dimensions are lenient about how joints move together; a
+classifier that is trained to separate the two sets and scored on poses it did not see is the
+strict test (Lopez-Paz & Oquab 2017). The answer is its held-out ROC AUC: 0.5 means it cannot
+tell them apart, 1.0 means it always can, and lower is better for a model.
+
+Built so its numbers are comparable across runs and cheap enough for every evaluation:
+
+* **Features.** Heading-free axis-angle poses (the caller removes heading; see
+  :mod:`unet1d.evaluation.quality`) become one rotation matrix per joint (9 numbers, continuous
+  where axis-angle wraps), so a pose is 216 numbers (SMPL, 24 joints) or 189 (body-only, 21).
+* **Jitter.** Both sets get i.i.d. Gaussian noise of ``jitter`` radians on every axis-angle
+  component (seeded, so a score is reproducible) before the features are taken. A procedural
+  generator produces exact values no model needs to copy (the built-in pelvis tilt is exactly 0
+  in more than half the poses); without jitter the classifier would score those tells instead
+  of the pose structure. The default 0.03 rad (1.7 degrees) is well below any joint's spread.
+* **Classifier.** One fixed model, scikit-learn's HistGradientBoostingClassifier with settings
+  :data:`CLASSIFIER` (fixed random_state), stratified :data:`FOLDS`-fold cross-validation with
+  shuffled folds (fixed seed), ROC AUC pooled over the out-of-fold predictions.
+* **Body parts.** The same test on each part's joints alone (:data:`BODY_PARTS`, SMPL joint
+  names) says which part gives the samples away.
+
+Sets should be of equal size (chance is then 0.5 for accuracy; AUC does not need it, but the
+classifier's power depends on the counts, so compare scores made at equal counts).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unet1d.data.rotations import axis_angle_to_matrix
+from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
+
+JITTER_RAD = 0.03  # default evaluation.c2st_jitter: Gaussian noise on both sets, radians per component
+JITTER_SEED = 0  # the jitter's noise is the same draw for every run: a score moves with the samples only
+FOLDS = 3  # stratified folds: 5 cost 1.8x the CPU for the same AUCs (docs/classifier-test.md)
+CV_SEED = 0
+# HistGradientBoostingClassifier as scikit-learn ships it (100 trees of 31 leaves, learning rate 0.1), early
+# stopping off so every score uses all its trees: the classifier the issue measured with. Early stopping
+# (200 trees, patience 10) halved the CPU but lost 0.01 AUC on hard pairs; see docs/classifier-test.md.
+CLASSIFIER = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31, "early_stopping": False, "random_state": 0}
+# One OpenMP thread for the classifier (THREADS): 11 CPU s for 2,000 against 2,000 with the parts. With two
+# threads on a busy 2-core machine (a sweep's runs, a training probe beside torch's threads) OpenMP's
+# spin-waiting took 14x the CPU and over 12 minutes without finishing (docs/classifier-test.md).
+THREADS = 1
+# Joint groups by SMPL joint name. The collars move the shoulder girdle and go with the arms.
+BODY_PARTS: dict[str, tuple[str, ...]] = {
+    "root": ("pelvis",),
+    "legs": tuple(f"{side}_{joint}" for joint in ("hip", "knee", "ankle", "foot") for side in ("left", "right")),
+    "arms": tuple(
+        f"{side}_{joint}" for joint in ("collar", "shoulder", "elbow", "wrist", "hand") for side in ("left", "right")
+    ),
+    "spine_head": ("spine1", "spine2", "spine3", "neck", "head"),
+}
+KEY = "c2st_auc"  # the whole-body score; parts are f"{KEY}_{part}"
+
+
+def joint_names(pose_dim: int) -> list[str]:
+    """The joints of a pose vector: SMPL's 24 for 72 numbers, the 21 body joints for 63."""
+    if pose_dim == 72:
+        return JOINT_NAMES
+    if pose_dim == 63:
+        return BODY_JOINT_NAMES
+    raise ValueError(f"c2st needs SMPL poses of 72 or 63 numbers, got {pose_dim}")
+
+
+def rotation_features(poses: np.ndarray) -> np.ndarray:
+    """(N, D) axis-angle radians -> (N, J, 9) rotation matrices, flattened per joint."""
+    joints = np.asarray(poses, dtype=np.float64).reshape(len(poses), -1, 3)
+    return axis_angle_to_matrix(joints).reshape(len(poses), joints.shape[1], 9)
+
+
+def jittered(poses: np.ndarray, jitter: float, seed: int) -> np.ndarray:
+    """``poses`` plus i.i.d. N(0, jitter^2) radians per component from ``seed``'s generator."""
+    poses = np.asarray(poses, dtype=np.float64)
+    if jitter <= 0:
+        return poses
+    return poses + np.random.default_rng(seed).normal(0.0, jitter, poses.shape)
+
+
+def classifier_auc(features_a: np.ndarray, features_b: np.ndarray, folds: int | None = None) -> float:
+    """Held-out ROC AUC of :data:`CLASSIFIER` telling rows of ``features_a`` (N, F) from ``features_b`` (M, F).
+
+    Stratified ``folds``-fold cross-validation; the AUC of the pooled out-of-fold probabilities.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
+    x = np.concatenate([features_a, features_b]).astype(np.float32)
+    y = np.concatenate([np.zeros(len(features_a), np.int8), np.ones(len(features_b), np.int8)])
+    split = StratifiedKFold(n_splits=folds or FOLDS, shuffle=True, random_state=CV_SEED)
+    with threadpool_limits(limits=THREADS, user_api="openmp"):
+        probability = cross_val_predict(
+            HistGradientBoostingClassifier(**CLASSIFIER), x, y, cv=split, method="predict_proba"
+        )[:, 1]
+    return float(roc_auc_score(y, probability))
+
+
+def c2st_scores(
+    samples: np.ndarray, reference: np.ndarray, *, jitter: float = JITTER_RAD, parts: bool = True
+) -> dict[str, float]:
+    """``c2st_auc`` of heading-free ``samples`` against heading-free real ``reference`` poses, both (N, D) radians.
+
+    With ``parts``, also ``c2st_auc_<part>`` for each of :data:`BODY_PARTS` present in the pose
+    (body-only poses have no root). Both sets are jittered by ``jitter`` radians (fixed seeds).
+    """
+    samples, reference = np.asarray(samples), np.asarray(reference)
+    if samples.ndim != 2 or samples.shape[1] != reference.shape[1] or min(len(samples), len(reference)) < 2 * FOLDS:
+        raise ValueError(f"need (N, D) sets of one width, >= {2 * FOLDS} rows, got {samples.shape}, {reference.shape}")
+    names = joint_names(samples.shape[1])
+    a = rotation_features(jittered(samples, jitter, JITTER_SEED))
+    b = rotation_features(jittered(reference, jitter, JITTER_SEED + 1))
+    result = {KEY: classifier_auc(a.reshape(len(a), -1), b.reshape(len(b), -1))}
+    if parts:
+        for part, members in BODY_PARTS.items():
+            index = [names.index(name) for name in members if name in names]
+            if index:
+                part_a, part_b = a[:, index].reshape(len(a), -1), b[:, index].reshape(len(b), -1)
+                result[f"{KEY}_{part}"] = classifier_auc(part_a, part_b)
+    return result
