@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from unet1d.metric_registry import BY_NAME, METRICS, compare_columns, eval_metrics, eval_table, key_list
 
@@ -47,10 +46,9 @@ def test_every_view_reads_the_registry():
     assert all(m.name in key_list() for m in eval_table())
 
 
-def test_a_readme_key_list_between_markers_is_the_registrys():
-    """Where the README marks its key list (<!-- metric keys --> ... <!-- /metric keys -->), it is key_list()."""
-    readme = (ROOT / "README.md").read_text()
-    marked = re.search(r"<!-- metric keys -->\n(.*?)\n<!-- /metric keys -->", readme, re.S)
-    if marked is None:
-        pytest.skip("the README marks no key list")
+def test_the_documented_key_list_is_the_registrys():
+    """docs/usage.md's key list (between <!-- metric keys --> markers) is key_list(), word for word."""
+    usage = (ROOT / "docs" / "usage.md").read_text()
+    marked = re.search(r"<!-- metric keys -->\n(.*?)\n<!-- /metric keys -->", usage, re.S)
+    assert marked is not None, "docs/usage.md lost its metric keys markers"
     assert marked.group(1).strip() == key_list()
