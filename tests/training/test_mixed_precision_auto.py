@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from unet1d.config_sources import load_config
+from unet1d.evaluation.probe import QualityProbe
 from unet1d.evaluation.sampling import sampling_precision
 from unet1d.precision import autocast, cpu_has_native_bf16, native_bf16, resolve_precision
 from unet1d.training import train
@@ -68,7 +69,7 @@ def test_summary_and_final_eval_say_which_precision_ran(tiny_config) -> None:
     config = tiny_config(
         "--max_steps", "4", "--mixed_precision", "auto", "--sample_precision", "no", "--final_eval_samples", "32"
     )  # fmt: skip
-    result = train(config)
+    result = train(config, probe=QualityProbe)  # the probe writes the final evaluation
     expected = "bf16" if cpu_has_native_bf16() else "fp32"
     assert result.compute_dtype == expected
     output_dir = config.train.output_dir
