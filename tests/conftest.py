@@ -25,6 +25,25 @@ TINY_RUN = [
 ]  # fmt: skip
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache folder (XDG_CACHE_HOME) for the whole session, never the user's own ~/.cache.
+
+    Shared by every test and subprocess, and by pytest-xdist's workers (their temporary folders
+    share a parent): a reference's baselines are scored once per session, not once per test.
+    """
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xdg-cache"
+    folder.mkdir(exist_ok=True)
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture
 def tiny_flags() -> list[str]:
     """Flags of a tiny run (a few seconds on a CPU), for runs started as subprocesses."""

@@ -8,10 +8,13 @@ import pytest
 
 @pytest.mark.slow
 def test_builtin_reference_baselines_meet_their_promises() -> None:
-    """Two draws of the built-in data are nearly indistinguishable; the Gaussian is told apart by structure."""
+    """Two draws of the built-in data are nearly indistinguishable; the Gaussian is told apart by structure,
+    the classifier test included (whole body and every part)."""
     from unet1d.config import Config
     from unet1d.data import load_pose_data
+    from unet1d.evaluation.c2st import BODY_PARTS
     from unet1d.evaluation.quality import baselines, beats, build_reference
+    from unet1d.metric_registry import BY_NAME
 
     config = Config()
     reference = build_reference(config, load_pose_data(config.data, 72, seed=0))
@@ -22,6 +25,9 @@ def test_builtin_reference_baselines_meet_their_promises() -> None:
     assert data["one_nn_accuracy"] == pytest.approx(0.5, abs=0.05) and data["poses_outside_limits"] == 0.0
     assert gauss["precision"] < 0.7 and gauss["poses_outside_limits_tol"] > 0.15
     assert all(beats(data, gauss).values())
+    assert data["c2st_auc"] == pytest.approx(0.5, abs=0.05) and gauss["c2st_auc"] > 0.9
+    assert all(data[f"c2st_auc_{part}"] < 0.56 for part in BODY_PARTS)
+    assert BY_NAME["c2st_auc"].structure and BY_NAME["c2st_auc"].better == "lower"
 
 
 def test_file_data_limits_are_human_limits(tmp_path) -> None:

@@ -19,10 +19,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from unet1d.data.files import ReadResult, Sequence, Skipped, iter_directory
+
+if TYPE_CHECKING:
+    from unet1d.config import DataConfig
 
 CACHE_VERSION = 1  # bump when what a file maps to changes (formats, subsampling)
 CACHE_MIN_FILES = 100  # smaller trees read in well under a second: not worth an entry
@@ -34,6 +38,13 @@ def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/unet1d``, else ``~/.cache/unet1d``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "unet1d"
+
+
+def configured_cache_dir(data: DataConfig) -> Path | None:
+    """Where ``data``'s cache lives (data.cache_dir, else :func:`default_cache_dir`); None with data.cache false."""
+    if not data.cache:
+        return None
+    return Path(data.cache_dir).expanduser() if data.cache_dir else default_cache_dir()
 
 
 def cache_key(root: Path, files: list[Path], pose_format: str, target_fps: float) -> str:

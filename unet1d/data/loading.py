@@ -13,7 +13,7 @@ import numpy as np
 
 from unet1d.config import DataConfig
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
-from unet1d.data.cache import default_cache_dir
+from unet1d.data.cache import configured_cache_dir
 from unet1d.data.files import ReadResult, read_pose_path
 from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
 from unet1d.data.heading import UPRIGHT_DEGREES, canonical_heading, has_root, resolve_up_axis
@@ -79,8 +79,7 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
         source = BUILTIN
     else:
         path = Path(cfg.data).expanduser()
-        cache_dir = (Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()) if cfg.cache else None
-        read = read_pose_path(path, cfg.pose_format, cfg.target_fps, cache_dir)
+        read = read_pose_path(path, cfg.pose_format, cfg.target_fps, configured_cache_dir(cfg))
         sequences = _Sequences([s.name for s in read.sequences], [s.poses for s in read.sequences])
         source = str(path)
     amass_files = 0 if read is None else sum(s.kind == "amass" for s in read.sequences)

@@ -27,6 +27,9 @@ classifier's power depends on the counts, so compare scores made at equal counts
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from unet1d.data.rotations import axis_angle_to_matrix
@@ -113,11 +116,22 @@ def c2st_scores(
     names = joint_names(samples.shape[1])
     a = rotation_features(jittered(samples, jitter, JITTER_SEED))
     b = rotation_features(jittered(reference, jitter, JITTER_SEED + 1))
-    result = {KEY: classifier_auc(a.reshape(len(a), -1), b.reshape(len(b), -1))}
+    tests = {KEY: (a.reshape(len(a), -1), b.reshape(len(b), -1))}
     if parts:
         for part, members in BODY_PARTS.items():
             index = [names.index(name) for name in members if name in names]
             if index:
-                part_a, part_b = a[:, index].reshape(len(a), -1), b[:, index].reshape(len(b), -1)
-                result[f"{KEY}_{part}"] = classifier_auc(part_a, part_b)
-    return result
+                tests[f"{KEY}_{part}"] = (a[:, index].reshape(len(a), -1), b[:, index].reshape(len(b), -1))
+    with ThreadPoolExecutor(max_workers=parallel_tests(len(tests))) as pool:
+        futures = {key: pool.submit(classifier_auc, *pair) for key, pair in tests.items()}
+    return {key: future.result() for key, future in futures.items()}
+
+
+def parallel_tests(count: int) -> int:
+    """How many classifier tests run at once: one per core this process may use, one thread each.
+
+    Each test holds one OpenMP thread (:data:`THREADS`), so on a busy machine they share the cores
+    without spin-waiting on each other; the work is the same, only spread.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(count, cores))

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
+from unet1d.data.cache import configured_cache_dir
 from unet1d.data.formats import BODY_COLUMNS
 from unet1d.data.heading import canonical_heading, random_heading, upright_share
 from unet1d.data.kinematics import forward_kinematics
@@ -82,6 +83,7 @@ class Reference:
     train_groups: np.ndarray | None = None  # sequence id per training pose (memorisation's threshold)
     constant: np.ndarray | None = None  # (D,) bool: components that never move in training
     c2st_jitter: float = JITTER_RAD  # evaluation.c2st_jitter
+    cache_dir: Path | None = None  # where the baselines' scores are kept (data.cache_dir); None = never kept
     feature_stats: NormStats = field(init=False)  # the training split, heading removed: the evaluation space
     train_quaternions: np.ndarray = field(init=False, repr=False)
     pose_features: np.ndarray = field(init=False, repr=False)
@@ -148,6 +150,7 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") ->
     common = {"train": splits.train, "limits": limits, "limits_kind": kind, "up_axis": splits.up_axis,
               "train_groups": splits.train_groups}  # fmt: skip
     common["c2st_jitter"] = config.evaluation.c2st_jitter
+    common["cache_dir"] = configured_cache_dir(config.data)
     if choice == "auto" and builtin:
         poses, labels = _fresh_builtin(config, 0)
         floor, _ = _fresh_builtin(config, 1)
@@ -290,12 +293,21 @@ def gaussian_poses(reference: Reference, count: int, seed: int) -> np.ndarray:
 
 
 def baselines(reference: Reference, count: int, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """The ``data`` (real poses) and ``gaussian`` (no structure) baselines, scored like samples."""
-    real = reference.floor[_pick(len(reference.floor), count, seed=seed + 2)]
-    return {
-        "data": score(real, reference, seed=seed),
-        "gaussian": score(gaussian_poses(reference, count, seed + 3), reference, seed=seed),
-    }
+    """The ``data`` (real poses) and ``gaussian`` (no structure) baselines, scored like samples.
+
+    They do not depend on the model: kept per reference, count and seed under the data cache
+    (:mod:`unet1d.evaluation.baseline_cache`), so only a reference's first evaluation pays for them.
+    """
+    from unet1d.evaluation.baseline_cache import cached_baselines
+
+    def compute() -> dict[str, dict[str, Any]]:
+        real = reference.floor[_pick(len(reference.floor), count, seed=seed + 2)]
+        return {
+            "data": score(real, reference, seed=seed),
+            "gaussian": score(gaussian_poses(reference, count, seed + 3), reference, seed=seed),
+        }
+
+    return cached_baselines(reference, count, seed, reference.cache_dir, compute)
 
 
 def verdict_withheld(reference: Reference, baselines: dict[str, dict[str, Any]]) -> str | None:

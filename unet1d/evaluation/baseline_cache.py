@@ -1,0 +1,96 @@
+"""The two baselines' scores, computed once per reference and kept on disk.
+
+An evaluation scores the model and two baselines (:func:`unet1d.evaluation.quality.baselines`),
+and the baselines do not depend on the model: every ``unet1d eval`` of a run, every final
+evaluation of a sweep's runs on the same data, scores the same real draw and the same Gaussian
+fit again (two classifier tests and the nearest-neighbour scores: about half of an evaluation's
+scoring time). Here they are kept beside the data cache, under ``<cache_dir>/baselines/<key>.json``.
+
+The key is a SHA-256 over everything the scores are a function of: the reference's arrays
+(poses, the real draw, the training poses, limits, labels, still components, sequence ids) and
+settings (names, up axis, classifier jitter), the sample count and seed, the installed versions
+of numpy and scikit-learn, and the source of the package's scoring code (every ``.py`` file
+under ``unet1d/``), so an edited metric or a new one never reads a stale entry. Entries are
+written to a temporary file and renamed, so a second process never reads half an entry; an
+unreadable entry is computed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from unet1d.evaluation.quality import Reference
+
+SUBDIR = "baselines"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # unet1d/
+
+
+@cache
+def code_fingerprint() -> str:
+    """SHA-256 of every source file of the package and the numeric libraries' versions (once per process)."""
+    digest = hashlib.sha256()
+    for name in ("numpy", "scikit-learn", "scipy"):
+        with contextlib.suppress(PackageNotFoundError):
+            digest.update(f"{name}=={version(name)}\n".encode())
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _update(digest: Any, array: np.ndarray | None) -> None:
+    if array is None:
+        digest.update(b"none\0")
+        return
+    array = np.ascontiguousarray(array)
+    digest.update(f"{array.dtype.str}{array.shape}\0".encode())
+    digest.update(array.tobytes())
+
+
+def baseline_key(reference: Reference, count: int, seed: int) -> str:
+    """What the baselines' scores of ``reference`` at ``count`` poses and ``seed`` are a function of."""
+    digest = hashlib.sha256(code_fingerprint().encode())
+    settings = [reference.name, reference.floor_name, reference.limits_kind, reference.up_axis,
+                float(reference.c2st_jitter), reference.family_names, int(count), int(seed)]  # fmt: skip
+    digest.update(json.dumps(settings).encode())
+    for array in (reference.poses, reference.floor, reference.train, reference.limits, reference.labels,
+                  reference.constant, reference.train_groups):  # fmt: skip
+        _update(digest, array)
+    return digest.hexdigest()[:32]
+
+
+def cached_baselines(
+    reference: Reference, count: int, seed: int, cache_dir: Path | None, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``compute()`` once per key; later calls with the same reference, count and seed read the stored scores.
+
+    ``cache_dir`` None (``--cache false``) always computes.
+    """
+    if cache_dir is None:
+        return compute()
+    path = Path(cache_dir).expanduser() / SUBDIR / f"{baseline_key(reference, count, seed)}.json"
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(path.read_text())
+    scores = compute()
+    with contextlib.suppress(OSError):  # a read-only or full cache costs only the time saved
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w") as out:
+                json.dump(scores, out)
+            os.replace(staging, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staging)
+    return scores
