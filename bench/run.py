@@ -22,7 +22,9 @@ something only on an otherwise idle GPU; on a CPU quote the ratios.
    DDPM loop) trained for the same wall-clock budget, sampled with our DDIM-50 and scored alike.
 5. ``mid_block``: the middle block alone, conv vs attention-8 at 512 channels, lengths 18 to 1152:
    forward and forward+backward time, bytes saved for backward, and CUDA's peak memory.
-6. ``help_s``: wall time of ``unet1d --help`` in a fresh process.
+6. ``scoring``: the classifier test's five fits in turn vs side by side (``c2st_parallel_speedup``),
+   and the two baselines scored vs read from their cache (``baselines_cached_speedup``).
+7. ``help_s``: wall time of ``unet1d --help`` in a fresh process.
 
 Peers need ``pip install -e '.[bench]'`` and ``pip install --no-deps denoising-diffusion-pytorch==2.3.4``;
 a missing peer is reported as ``null`` with the reason, never dropped silently.
@@ -366,6 +368,41 @@ def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[
     }
 
 
+def bench_scoring(settings: Settings, reference: quality.Reference, cache_dir: Path) -> dict[str, Any]:
+    """What scoring costs: the classifier test's five fits one after another vs side by side, and the two
+    baselines scored vs read back from the cache (``sample_poses`` real poses against as many)."""
+    from unet1d.evaluation import c2st
+
+    count = settings.sample_poses
+    real = reference.floor[:count]
+    fake = real + 0.05 * torch.randn(real.shape, generator=torch.Generator().manual_seed(0)).numpy()
+    seconds: dict[str, list[float]] = {"c2st_one_at_a_time": [], "c2st_side_by_side": []}
+    chosen = c2st.parallel_tests
+    try:
+        for _ in range(2):  # interleaved rounds: a busy machine slows both alike
+            for name, workers in (("c2st_one_at_a_time", lambda n: 1), ("c2st_side_by_side", chosen)):
+                c2st.parallel_tests = workers
+                started = time.perf_counter()
+                c2st.c2st_scores(fake, real)
+                seconds[name].append(time.perf_counter() - started)
+    finally:
+        c2st.parallel_tests = chosen
+    reference.cache_dir = cache_dir
+    for name in ("baselines_scored", "baselines_cached"):  # the first call fills the cache, the second reads it
+        started = time.perf_counter()
+        quality.baselines(reference, count)
+        seconds[name] = [time.perf_counter() - started]
+    mean = {name: statistics.mean(rounds) for name, rounds in seconds.items()}
+    return {
+        "num_poses": count,
+        "seconds": mean,
+        "seconds_rounds": seconds,
+        "cores": chosen(5),
+        "c2st_parallel_speedup": mean["c2st_one_at_a_time"] / mean["c2st_side_by_side"],
+        "baselines_cached_speedup": mean["baselines_scored"] / mean["baselines_cached"],
+    }
+
+
 # --------------------------------------------------------------------------- quality per compute
 
 
@@ -540,6 +577,8 @@ def table(result: dict[str, Any]) -> str:
         f"| dpm20_speedup (DDIM-50 time / DPM-Solver++ 2M-20) | {fmt(result.get('dpm20_speedup'))} | |",
         f"| dpm20_bf16_speedup (DDIM-50 fp32 / DPM-20 bf16) | {fmt(result.get('dpm20_bf16_speedup'))} | |",
         f"| dpm20_fd_ratio (DPM-20 FD / DDIM-50 FD) | {fmt(result.get('dpm20_fd_ratio'), '.3f')} | |",
+        f"| c2st_parallel_speedup (five fits in turn / side by side) | {fmt(result.get('c2st_parallel_speedup'))} | |",
+        f"| baselines_cached_speedup (scored / cached) | {fmt(result.get('baselines_cached_speedup'), '.0f')} | |",
         f"| unet1d --help | {fmt(result.get('help_s'))} s | |",
         "",
         "| training contender | parameters | GFLOP/pose (fwd+bwd) | samples/s (median of rounds) |",
@@ -617,6 +656,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result["ddim50_fd_ratio"] = result["sampling"]["ddim50_fd_ratio"]
             for key in ("dpm20_speedup", "dpm20_bf16_speedup", "dpm20_fd_ratio"):
                 result[key] = result["sampling"][key]
+            config = Config()
+            reference = quality.build_reference(config, load_pose_data(config.data, 72, seed=0), "auto")
+            result["scoring"] = bench_scoring(settings, reference, root / "cache")
+            for key in ("c2st_parallel_speedup", "baselines_cached_speedup"):
+                result[key] = result["scoring"][key]
         if args.only == "all":
             harness_rate = result["training"]["samples_per_s"]["harness"]
             result["quality_per_compute"] = bench_quality_per_compute(settings, device, root, harness_rate)

@@ -84,12 +84,15 @@ def test_the_cli_relaunches_itself_only_outside_a_launch():
 
 
 @pytest.mark.slow
-def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(isolated_wandb, tiny_flags, tmp_path):
+def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(
+    isolated_wandb, tiny_flags, tmp_path, free_port
+):
     run_dir = tmp_path / "run"
     args = [*tiny_flags, "--batch_size", "16", "--max_steps", "20", "--output_dir", str(run_dir)]
     args += ["--wandb_mode", "disabled"]
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launcher += ["--main_process_port", str(free_port)]
     env = {**isolated_wandb, PROBE_DIR_VARIABLE: str(tmp_path)}
     done = subprocess.run([*launcher, __file__, *args], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -113,10 +116,12 @@ def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(isolate
 
 
 @pytest.mark.slow
-def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_sigterm(start_cli, tiny_flags, tmp_path):
+def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_sigterm(
+    start_cli, tiny_flags, tmp_path, free_port
+):
     run_dir = tmp_path / "run"
     flags = [*tiny_flags, "--batch_size", "16", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
-    flags += ["--num_processes", "2", "--checkpoint_every", "20"]
+    flags += ["--num_processes", "2", "--checkpoint_every", "20", "--main_process_port", str(free_port)]
     process = start_cli("train", *flags, "--max_steps", "100000")
     deadline = time.monotonic() + 240
     while latest_checkpoint(run_dir) is None and process.poll() is None and time.monotonic() < deadline:
