@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from unet1d import UNet1D
-from unet1d.config import FIELD_PATHS, SECTIONS, Config
+from unet1d.config import FIELD_PATHS, SAMPLER_STEPS, SECTIONS, Config
 from unet1d.config_sources import config_from_dict, load_config
 from unet1d.errors import ConfigError
 
@@ -69,7 +69,8 @@ def test_the_pair_names_mid_and_follows_later_changes() -> None:
     assert model.mid == "attention-8"
     model.mid_num_heads = 16
     assert model.mid == "attention-16"
-    assert resolve_model().mid == "conv"
+    assert resolve_model().mid == "attention-8"
+    assert resolve_model("--mid_structure", "conv").mid == "conv"
 
 
 def test_mid_builds_the_same_network_as_the_pair() -> None:
@@ -93,3 +94,18 @@ def test_bad_or_conflicting_mid_names_both_values(flags: list[str], fragments: l
     with pytest.raises(ConfigError) as caught:
         resolve_model(*flags)
     assert all(fragment in str(caught.value) for fragment in fragments), str(caught.value)
+
+
+def test_null_sample_steps_means_each_samplers_own_and_follows_a_later_sampler() -> None:
+    """A stored config with the default steps, evaluated with --sampler ddim, samples DDIM-50, not DDIM-20."""
+    from unet1d.config_sources import load_config, with_overrides
+
+    config = load_config(None, [], environ={})
+    assert config.diffusion.sampler == "dpmpp_2m" and config.diffusion.sample_steps is None
+    assert config.diffusion.sampling_steps == SAMPLER_STEPS["dpmpp_2m"] == 20
+    stored = Config.model_validate(config.model_dump(mode="json"))  # what a checkpoint keeps and eval reads
+    assert with_overrides(stored, ["--sampler", "ddim"]).diffusion.sampling_steps == SAMPLER_STEPS["ddim"] == 50
+    assert with_overrides(stored, ["--sampler", "ddpm"]).diffusion.sampling_steps == 1000
+    assert load_config(None, ["--sampler", "ddim", "--sample_steps", "25"], environ={}).diffusion.sampling_steps == 25
+    with pytest.raises(ConfigError, match=r"sample_steps=null \(dpmpp_2m's default 20\) exceeds"):
+        load_config(None, ["--num_timesteps", "10"], environ={})

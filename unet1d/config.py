@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from unet1d.model.checks import model_argument_problem, valid_head_counts
 
+# Each sampler's steps when diffusion.sample_steps is null: DPM-Solver++ 2M is second order, and at 20
+# steps scored as DDIM does at 50 (docs/classifier-test.md, docs/speed.md).
+SAMPLER_STEPS = {"ddim": 50, "dpmpp_2m": 20}
+
 
 class Section(BaseModel):
     """A config section: unknown keys are errors, and assignment re-validates."""
@@ -24,7 +28,7 @@ class Section(BaseModel):
 
 
 class ModelConfig(Section):
-    """The network. Defaults: 5.80M (conv) / 5.28M (attention) parameters (reference design: 5.77M / 5.24M)."""
+    """The network. Defaults: attention-8, 5.28M parameters; conv 5.80M (reference design: 5.24M / 5.77M)."""
 
     pose_dim: int = Field(72, gt=0, description="Length of one pose vector (SMPL: 24 joints x 3).")
     base_channels: int = Field(128, gt=0, description="Channels of the first UNet stage.")
@@ -32,7 +36,9 @@ class ModelConfig(Section):
         [1, 2, 4], min_length=1, description="Channel multiplier per stage; the last sets the middle block's width."
     )
     mid_structure: Literal["conv", "attention"] = Field(
-        "conv", description="Middle block: 'conv' (ResBlock1D) or 'attention' (SelfAttention1D)."
+        "attention",
+        description="Middle block: 'attention' (SelfAttention1D; the default: it learns how the joints move "
+        "together sooner) or 'conv' (ResBlock1D).",
     )
     mid_num_heads: int = Field(8, gt=0, description="Attention heads in the middle block (attention only).")
     mid: str | None = Field(
@@ -126,6 +132,13 @@ def parse_mid(text: str, mid_channels: int) -> tuple[str, int | None]:
 class DiffusionConfig(Section):
     """Noise schedule, training objective and sampler."""
 
+    @property
+    def sampling_steps(self) -> int:
+        """Network calls per sample: every timestep for ddpm, else sample_steps or the sampler's own default."""
+        if self.sampler == "ddpm":
+            return self.num_timesteps
+        return self.sample_steps or SAMPLER_STEPS[self.sampler]
+
     num_timesteps: int = Field(1000, gt=0, description="Diffusion steps T of the forward process.")
     schedule: Literal["linear", "cosine"] = Field("cosine", description="Noise schedule for beta_t.")
     prediction: Literal["eps", "x0", "v"] = Field(
@@ -135,12 +148,15 @@ class DiffusionConfig(Section):
         None, gt=0, description="Min-SNR loss weighting gamma (e.g. 5.0); null = unweighted."
     )
     sampler: Literal["ddpm", "ddim", "dpmpp_2m"] = Field(
-        "ddim",
-        description="Sampler for evaluation and `unet1d sample`: ddpm (all T steps), ddim, or dpmpp_2m "
-        "(DPM-Solver++ 2M: second order, so ~20 steps match DDIM's 50).",
+        "dpmpp_2m",
+        description="Sampler for evaluation and `unet1d sample`: dpmpp_2m (DPM-Solver++ 2M: second order, so 20 "
+        "steps match DDIM's 50 at 2.5x fewer network calls), ddim, or ddpm (all T steps).",
     )
-    sample_steps: int = Field(
-        50, gt=0, description="Sampling steps of ddim and dpmpp_2m (at most num_timesteps; ddpm uses all)."
+    sample_steps: int | None = Field(
+        None,
+        gt=0,
+        description="Sampling steps of ddim and dpmpp_2m (at most num_timesteps; ddpm uses all); "
+        "null = the sampler's own: 20 for dpmpp_2m, 50 for ddim.",
     )
     eta: float = Field(0.0, ge=0.0, description="DDIM stochasticity: 0 = deterministic, 1 = DDPM-like.")
     clip_x0: float | None = Field(
@@ -335,10 +351,11 @@ class Config(BaseModel):
 
     @model_validator(mode="after")
     def _check_across_sections(self) -> Config:
-        if self.diffusion.sampler != "ddpm" and self.diffusion.sample_steps > self.diffusion.num_timesteps:
+        if self.diffusion.sampling_steps > self.diffusion.num_timesteps:
+            given = self.diffusion.sample_steps
+            steps = given if given else f"null ({self.diffusion.sampler}'s default {self.diffusion.sampling_steps})"
             raise ValueError(
-                f"diffusion.sample_steps={self.diffusion.sample_steps} exceeds "
-                f"diffusion.num_timesteps={self.diffusion.num_timesteps}"
+                f"diffusion.sample_steps={steps} exceeds diffusion.num_timesteps={self.diffusion.num_timesteps}"
             )
         expected = {"smpl72": 72, "body63": 63}[self.data.pose_format]
         if self.model.pose_dim != expected:

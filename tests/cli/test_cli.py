@@ -112,7 +112,7 @@ def test_help_lists_config_fields_with_defaults_and_descriptions() -> None:
     for argv in (["--help"], ["train", "--help"]):
         result = run_cli(*argv)
         assert result.returncode == 0
-        assert "--mid_structure conv|attention [conv]" in result.stdout
+        assert "--mid_structure conv|attention [attention]" in result.stdout
         assert "--mid_num_heads int [8]  Attention heads in the middle block" in result.stdout
         assert "--lr float [0.001]" in result.stdout
 

@@ -219,7 +219,7 @@ def sample(
     """(num_samples, pose_dim) samples with the run's sampler settings.
 
     ``cfg.sampler`` picks DDPM (all T steps; ``sample_steps`` and ``eta`` unused), DDIM
-    (``sample_steps``, ``eta``) or DPM-Solver++ 2M (``sample_steps``; ``eta`` unused). The model
+    (``sampling_steps``, ``eta``) or DPM-Solver++ 2M (``sampling_steps``; ``eta`` unused). The model
     is switched to eval mode (BatchNorm must use its running statistics, not the sample batch's)
     and every submodule's mode is restored after.
     """
@@ -243,7 +243,7 @@ def sample(
                 model,
                 schedule,
                 shape,
-                steps=cfg.sample_steps,
+                steps=cfg.sampling_steps,
                 prediction=cfg.prediction,
                 generator=generator,
                 device=device,
@@ -253,7 +253,7 @@ def sample(
             model,
             schedule,
             shape,
-            steps=cfg.sample_steps,
+            steps=cfg.sampling_steps,
             eta=cfg.eta,
             prediction=cfg.prediction,
             generator=generator,

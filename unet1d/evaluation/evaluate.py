@@ -72,8 +72,8 @@ class EvalReport:
 
 
 def network_evaluations(diffusion: Any) -> int:
-    """Steps a sampler takes: sample_steps (DDIM, DPM-Solver++ 2M), or every timestep for DDPM."""
-    return diffusion.num_timesteps if diffusion.sampler == "ddpm" else diffusion.sample_steps
+    """Steps a sampler takes: sample_steps or its own default (DDIM, DPM-Solver++ 2M), every timestep for DDPM."""
+    return diffusion.sampling_steps
 
 
 def resolve_device(device: str) -> torch.device:
