@@ -62,6 +62,21 @@ def test_deterministic_per_seed_and_different_across_seeds(data):
     assert (other.labels != data.labels).mean() > 0.5
 
 
+def test_chosen_frames_are_the_full_sets_rows(data):
+    """Computing only some frames (an evaluation's one frame per clip) gives exactly the full set's rows,
+    also where whole clips have no chosen frame (their random draws must still be taken)."""
+    rng = np.random.default_rng(7)
+    one_per_clip = np.arange(0, 20000, CLIP_FRAMES) + rng.integers(0, CLIP_FRAMES, 20000 // CLIP_FRAMES + 1)[:667]
+    sparse = np.sort(rng.choice(20000, 150, replace=False))  # most clips without a frame
+    for frames in (one_per_clip[one_per_clip < 20000], sparse, np.array([19999])):
+        part = generate_builtin_poses(20000, seed=0, frames=frames)
+        np.testing.assert_array_equal(part.poses, data.poses[frames])
+        np.testing.assert_array_equal(part.labels, data.labels[frames])
+        np.testing.assert_array_equal(part.sequence_ids, data.sequence_ids[frames])
+    with pytest.raises(ValueError, match="frames must lie in"):
+        generate_builtin_poses(100, seed=0, frames=np.array([100]))
+
+
 def test_sequences_are_contiguous_single_family_clips(data):
     ids = data.sequence_ids
     assert (np.diff(ids) >= 0).all() and ids[-1] == 20000 // CLIP_FRAMES - (20000 % CLIP_FRAMES == 0)

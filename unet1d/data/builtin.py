@@ -155,10 +155,7 @@ class _Clips:
     clip: np.ndarray  # local clip index of each frame
     t: np.ndarray  # seconds since the clip started
     progress: np.ndarray  # 0 at a clip's first frame, 1 at its last
-
-    @property
-    def num_clips(self) -> int:
-        return int(self.clip.max()) + 1 if self.clip.size else 0
+    num_clips: int  # the family's clips, whether or not each has a frame here: one draw per clip
 
     def uniform(self, low: float, high: float) -> np.ndarray:
         """One value per clip, broadcast to its frames."""
@@ -337,37 +334,44 @@ def allocate_families(num_clips: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(np.repeat(np.arange(len(FAMILY_NAMES)), counts))
 
 
-def generate_builtin_poses(num_samples: int, seed: int) -> BuiltinPoses:
-    """``num_samples`` poses (N, 72) in clips of CLIP_FRAMES (the last one may be shorter); see the module doc."""
+def generate_builtin_poses(num_samples: int, seed: int, frames: np.ndarray | None = None) -> BuiltinPoses:
+    """``num_samples`` poses (N, 72) in clips of CLIP_FRAMES (the last one may be shorter); see the module doc.
+
+    ``frames`` (indices into the N) computes only those rows, equal to the full set's: an evaluation's
+    reference keeps one frame of each of 10,000 clips, and need not build the other 290,000.
+    """
     if num_samples <= 0:
         raise ValueError(f"num_samples must be positive, got {num_samples}")
     num_clips = math.ceil(num_samples / CLIP_FRAMES)
     clip_family = allocate_families(num_clips, np.random.default_rng([seed, 0]))
-    clip_of_frame = np.arange(num_samples) // CLIP_FRAMES
-    frame_in_clip = np.arange(num_samples) % CLIP_FRAMES
+    index = np.arange(num_samples) if frames is None else np.asarray(frames, dtype=np.int64)
+    if index.size and (index.min() < 0 or index.max() >= num_samples):
+        raise ValueError(f"frames must lie in [0, {num_samples}), got {index.min()}..{index.max()}")
+    clip_of_frame = index // CLIP_FRAMES
+    frame_in_clip = index % CLIP_FRAMES
     clip_lengths = np.minimum(CLIP_FRAMES, num_samples - np.arange(num_clips) * CLIP_FRAMES)
     progress = frame_in_clip / np.maximum(clip_lengths[clip_of_frame] - 1, 1)
     family_of_frame = clip_family[clip_of_frame]
 
-    euler = np.zeros((num_samples, NUM_JOINTS, 3))
-    root = np.zeros((num_samples, 3))  # (tilt, yaw, roll) as the pelvis's x, y, z angles
+    euler = np.zeros((index.size, NUM_JOINTS, 3))
+    root = np.zeros((index.size, 3))  # (tilt, yaw, roll) as the pelvis's x, y, z angles
     for family, name in enumerate(FAMILY_NAMES):
-        frames = np.flatnonzero(family_of_frame == family)
-        if not frames.size:
+        rows = np.flatnonzero(family_of_frame == family)
+        if not rows.size:
             continue
-        _, local_clip = np.unique(clip_of_frame[frames], return_inverse=True)
-        clips = _Clips(
-            np.random.default_rng([seed, family + 1]), local_clip, frame_in_clip[frames] / FPS, progress[frames]
-        )
-        body = _Body(frames.size)
+        family_clips = np.flatnonzero(clip_family == family)  # every clip of the family draws its parameters
+        local_clip = np.searchsorted(family_clips, clip_of_frame[rows])
+        clips = _Clips(np.random.default_rng([seed, family + 1]), local_clip, frame_in_clip[rows] / FPS,
+                       progress[rows], family_clips.size)  # fmt: skip
+        body = _Body(rows.size)
         _FAMILIES[name](body, clips)
-        euler[frames] = body.euler
-        root[frames] = np.stack([body.tilt, body.yaw, body.roll], axis=-1)
+        euler[rows] = body.euler
+        root[rows] = np.stack([body.tilt, body.yaw, body.roll], axis=-1)
 
     noise_rng = np.random.default_rng([seed, len(FAMILY_NAMES) + 1])
     style = np.clip(noise_rng.normal(0, STYLE_STD, (num_clips, NUM_JOINTS, 3)), -STYLE_MAX, STYLE_MAX)
-    jitter = np.clip(noise_rng.normal(0, JITTER_STD, euler.shape), -JITTER_MAX, JITTER_MAX)
-    euler += style[clip_of_frame] + jitter
+    jitter = noise_rng.normal(0, JITTER_STD, (num_samples, NUM_JOINTS, 3))  # all of it: the stream goes on
+    euler += style[clip_of_frame] + np.clip(jitter[index], -JITTER_MAX, JITTER_MAX)
     heading = noise_rng.uniform(-math.pi, math.pi, num_clips)[clip_of_frame]
     root[:, 1] += heading
     euler[:, 0] = root  # the root carries no style noise: its orientation is set above
@@ -376,7 +380,7 @@ def generate_builtin_poses(num_samples: int, seed: int) -> BuiltinPoses:
     poses[:, 0] = euler_to_axis_angle(euler[:, 0], "yxz")  # heading first in the world, then lean
     poses = np.clip(poses, JOINT_LIMITS[..., 0], JOINT_LIMITS[..., 1])  # safety net; see the tests
     return BuiltinPoses(
-        poses=poses.reshape(num_samples, NUM_JOINTS * 3).astype(np.float32),
+        poses=poses.reshape(index.size, NUM_JOINTS * 3).astype(np.float32),
         labels=family_of_frame.astype(np.int64),
         sequence_ids=clip_of_frame.astype(np.int64),
         family_names=list(FAMILY_NAMES),

@@ -133,11 +133,11 @@ def _pick(total: int, count: int, seed: int) -> np.ndarray:
 def _fresh_builtin(config: Config, offset: int) -> tuple[np.ndarray, np.ndarray]:
     """REFERENCE_POSES poses of the built-in generator, one random frame of each of as many new clips."""
     seed = config.data.data_seed + REFERENCE_SEED_OFFSET + offset
-    drawn = generate_builtin_poses(REFERENCE_POSES * CLIP_FRAMES, seed)
     frame = np.random.default_rng(seed).integers(0, CLIP_FRAMES, REFERENCE_POSES)
     rows = np.arange(REFERENCE_POSES) * CLIP_FRAMES + frame
-    poses = drawn.poses[rows]
-    return (poses if config.model.pose_dim == 72 else poses[:, BODY_COLUMNS]), drawn.labels[rows]
+    drawn = generate_builtin_poses(REFERENCE_POSES * CLIP_FRAMES, seed, frames=rows)  # only the kept frames
+    poses = drawn.poses
+    return (poses if config.model.pose_dim == 72 else poses[:, BODY_COLUMNS]), drawn.labels
 
 
 def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") -> Reference:
