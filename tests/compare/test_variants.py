@@ -19,12 +19,13 @@ def stored(*flags: str) -> dict:
 
 
 def test_repeats_share_a_variant_and_other_differences_name_their_own():
+    conv = ("--mid_structure", "conv")
     configs = [
-        stored("--seed", "0"),
-        stored("--seed", "1", "--output_dir", "elsewhere", "--log_every", "3", "--checkpoint_every", "7"),
-        stored("--seed", "0", "--max_steps", "500"),
+        stored(*conv, "--seed", "0"),
+        stored(*conv, "--seed", "1", "--output_dir", "elsewhere", "--log_every", "3", "--checkpoint_every", "7"),
+        stored(*conv, "--seed", "0", "--max_steps", "500"),
         stored("--mid_structure", "attention", "--mid_num_heads", "4"),
-        stored("--mid_num_heads", "16"),  # heads mean nothing to a conv middle: a repeat of the first
+        stored(*conv, "--mid_num_heads", "16"),  # heads mean nothing to a conv middle: a repeat of the first
     ]
     assert variant_names(configs) == [
         "conv max_steps=2000",
@@ -33,8 +34,8 @@ def test_repeats_share_a_variant_and_other_differences_name_their_own():
         "attention-h4 max_steps=2000",
         "conv max_steps=2000",
     ]
-    assert variant_names([stored("--seed", "0"), stored("--seed", "5")]) == ["conv", "conv"]
-    lists = variant_names([stored(), stored("--channel_mults", "1,2")])
+    assert variant_names([stored("--seed", "0"), stored("--seed", "5")]) == ["attention-h8", "attention-h8"]
+    lists = variant_names([stored(*conv), stored(*conv, "--channel_mults", "1,2")])
     assert lists == ["conv channel_mults=[1,2,4]", "conv channel_mults=[1,2]"]
 
 
