@@ -59,8 +59,8 @@ def test_compare_on_runs_differing_in_lr_shows_two_variants(tiny_config, tmp_pat
 
     rows, variants = compare_runs([tmp_path])
 
-    assert {v.variant: v.runs for v in variants} == {"conv-c8 lr=0.002": 2, "conv-c8 lr=0.001": 1}
-    assert {Path(r.run).name: r.variant for r in rows}["lr-b-seed0"] == "conv-c8 lr=0.001"
+    assert {v.variant: v.runs for v in variants} == {"attention-h8-c8 lr=0.002": 2, "attention-h8-c8 lr=0.001": 1}
+    assert {Path(r.run).name: r.variant for r in rows}["lr-b-seed0"] == "attention-h8-c8 lr=0.001"
     together = next(v for v in variants if v.runs == 2)
-    losses = [r.final_train_loss for r in rows if r.variant == "conv-c8 lr=0.002"]
+    losses = [r.final_train_loss for r in rows if r.variant == "attention-h8-c8 lr=0.002"]
     assert together.mean["final_train_loss"] == pytest.approx(sum(losses) / 2)
