@@ -1,19 +1,23 @@
-"""Poses per CPU-minute against the peers' own pipelines: each trained as its docs say, for one wall-clock budget.
+"""Poses per CPU-minute against the peers' own pipelines: each trained as its docs say, for one time budget.
 
-    python bench/peer_pipelines.py [--budget-s 120] [--seeds 0 1 2] [--num-poses 2000]
-        [--contenders ours lucidrains diffusers] [--threads N] [--ours-flags "..."] [--json FILE] [--smoke]
+    python bench/peer_pipelines.py [--budget-s 120] [--budget-clock wall|cpu] [--seeds 0 1 2] [--num-poses 2000]
+        [--contenders ours lucidrains diffusers] [--threads N] [--ours-flags "..."] [--peer-heading keep|canonical]
+        [--json FILE] [--smoke]
 
-The full measurement (issue 21, item 1; ~55 min on 2 idle cores, most of it the peers' 1000-step samplers):
+The full measurement (issue 21, item 1; about 3 hours on 2 idle cores, 2.5 of them the peers' 1000-step samplers):
 
     nice -n 5 python bench/peer_pipelines.py --budget-s 120 --seeds 0 1 2 --num-poses 2000 \\
         --json bench/results/peer_pipelines.json
 
-Each contender x seed runs in a fresh subprocess (its own RNG state, threads and Accelerate state),
-trains for ``--budget-s`` seconds of training loop on the built-in poses, samples ``--num-poses``
-poses with its own sampler, and hands the poses (radians) back; this process scores every set with
-our evaluation (:func:`unet1d.evaluation.quality.build_reference` on the built-in data, ``"auto"``,
-and :func:`unet1d.evaluation.quality.score`, ``seed=0``: what ``unet1d eval`` computes, classifier
-test included), beside the data and Gaussian baselines. Peers get the parameter count of our
+Each contender x seed runs in a fresh subprocess (its own RNG state, threads and Accelerate state;
+every contender gets ``--threads``, default the cores this process may use, as ``unet1d train``
+picks), trains for ``--budget-s`` seconds of training loop on the built-in poses (elapsed seconds;
+``--budget-clock cpu`` counts the run's own CPU seconds instead, the fair clock on a machine others
+are using), samples ``--num-poses`` poses with its own sampler, and hands the poses (radians) back;
+this process scores every set with our evaluation
+(:func:`unet1d.evaluation.quality.build_reference` on the built-in data, ``"auto"``, and
+:func:`unet1d.evaluation.quality.score`, ``seed=0``: what ``unet1d eval`` computes, classifier test
+included), beside the data and Gaussian baselines. Peers get the parameter count of our
 network under ``--ours-flags`` (the README quickstart's 1.45M): the width within 10 % that comes
 closest (lucidrains ``Unet1D`` dim 18: 1.39M; diffusers temporal ``UNet1DModel`` width 40: 1.55M).
 
@@ -108,6 +112,7 @@ from unet1d.data import load_pose_data  # noqa: E402
 from unet1d.evaluation import quality  # noqa: E402
 from unet1d.evaluation.sampling import SAMPLE_CHUNK, sample_poses  # noqa: E402
 from unet1d.model import UNet1D, count_parameters  # noqa: E402
+from unet1d.training.launch import available_cores  # noqa: E402
 
 CONTENDERS = ("ours", "lucidrains", "diffusers")
 QUICKSTART = "--max_steps 1000 --batch_size 64 --base_channels 64"
@@ -177,6 +182,24 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+class Budget:
+    """Training seconds on one clock: ``wall`` (elapsed) or ``cpu`` (this process's CPU time, every thread).
+
+    The CPU clock is the fair one on a machine that others are using: a contender slowed by someone
+    else's work loses wall time, not CPU time. Started when made.
+    """
+
+    def __init__(self, seconds: float, clock: str) -> None:
+        self.read = time.perf_counter if clock == "wall" else time.process_time
+        self.seconds, self.start = seconds, self.read()
+
+    def fraction(self) -> float:
+        return (self.read() - self.start) / self.seconds
+
+    def spent(self) -> bool:
+        return self.fraction() >= 1.0
+
+
 class CallCounter:
     """Counts a module's forward calls (the sampler's network evaluations)."""
 
@@ -218,11 +241,11 @@ def run_ours(spec: dict[str, Any], work: Path) -> tuple[np.ndarray, dict[str, An
     config = ours_config(spec["ours_flags"], spec["seed"], work / "run", spec["threads"])
     trainer = Trainer(config)
     try:
-        budget_step = trainer.train_step
-        deadline = time.perf_counter() + spec["budget_s"]
+        budget_step, device = trainer.train_step, trainer.device
+        budget = Budget(spec["budget_s"], spec["clock"])
 
         def step(*, stop: bool) -> Any:  # the budget ends the run as a SIGTERM would: after this step
-            return budget_step(stop=stop or time.perf_counter() >= deadline)
+            return budget_step(stop=stop or budget.spent())
 
         trainer.train_step = step  # type: ignore[method-assign]
         cpu, started = cpu_seconds(), time.perf_counter()
@@ -231,11 +254,11 @@ def run_ours(spec: dict[str, Any], work: Path) -> tuple[np.ndarray, dict[str, An
     finally:
         trainer.close()
     checkpoint = load_for_eval(work / "run")
-    network = checkpoint.build_model(ema=True, device=torch.device("cpu"))
+    network = checkpoint.build_model(ema=True, device=device)
     counter = CallCounter(network)
     cpu, started = cpu_seconds(), time.perf_counter()
     poses = sample_poses(network, checkpoint.config, checkpoint.stats, spec["num_poses"], seed=spec["seed"],
-                         device=torch.device("cpu"))  # fmt: skip
+                         device=device)  # fmt: skip
     meta = {
         "parameters": result.num_parameters, "steps": result.final_step, "train_s": train_s, "train_cpu_s": train_cpu,
         "sample_s": time.perf_counter() - started, "sample_cpu_s": cpu_seconds() - cpu,
@@ -258,12 +281,12 @@ def run_lucidrains(spec: dict[str, Any], poses: np.ndarray, work: Path) -> tuple
     )  # fmt: skip
     if spec["threads"]:
         torch.set_num_threads(spec["threads"])
-    deadline = time.perf_counter() + spec["budget_s"]
+    budget = Budget(spec["budget_s"], spec["clock"])
     batches = trainer.dl
 
     def until_deadline() -> Iterator[torch.Tensor]:
         for batch in batches:
-            if time.perf_counter() >= deadline:
+            if budget.spent():
                 trainer.train_num_steps = trainer.step + 1  # this step is the last: train() then returns
             yield batch
 
@@ -307,23 +330,24 @@ def run_diffusers(spec: dict[str, Any], poses: np.ndarray) -> tuple[np.ndarray, 
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
     data = scale.to_unit(poses) * 2 - 1  # [-1, 1]: the example's Normalize([0.5], [0.5]) on [0, 1] images
     loader = torch.utils.data.DataLoader(data, batch_size=16, shuffle=True, num_workers=0)
-    budget, warmup = spec["budget_s"], 500
-    clock: dict[str, float] = {}
+    warmup, warm = 500, {}  # warm: the budget's fraction spent when the warm-up ended
 
-    def lr_factor(step: int) -> float:  # the example's cosine-with-warm-up, its horizon the budget's wall time
-        if step < warmup:
+    def lr_factor(step: int) -> float:  # the example's cosine-with-warm-up, its horizon the budget's time
+        if step < warmup or budget is None:
             return step / warmup
-        clock.setdefault("warm", time.perf_counter())
-        left = max(1e-9, clock["deadline"] - clock["warm"])
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * min(1.0, (time.perf_counter() - clock["warm"]) / left))))
+        start = warm.setdefault("at", budget.fraction())
+        progress = min(1.0, (budget.fraction() - start) / max(1e-9, 1.0 - start))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+    budget: Budget | None = None
 
     lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     model, optimizer, loader, lr_scheduler = accelerator.prepare(model, optimizer, loader, lr_scheduler)
     ema = EMAModel(model.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=3 / 4,
                    model_cls=UNet1DModel, model_config=model.config)  # fmt: skip
-    step, clock["deadline"] = 0, time.perf_counter() + budget
+    step, budget = 0, Budget(spec["budget_s"], spec["clock"])
     cpu, started = cpu_seconds(), time.perf_counter()
-    while time.perf_counter() < clock["deadline"]:
+    while not budget.spent():
         model.train()
         for clean in loader:
             noise = torch.randn(clean.shape, device=clean.device)
@@ -341,7 +365,7 @@ def run_diffusers(spec: dict[str, Any], poses: np.ndarray) -> tuple[np.ndarray, 
             if accelerator.sync_gradients:
                 ema.step(model.parameters())
                 step += 1
-            if time.perf_counter() >= clock["deadline"]:
+            if budget.spent():
                 break
     train_s, train_cpu = time.perf_counter() - started, cpu_seconds() - cpu
     unet = accelerator.unwrap_model(model).eval()
@@ -447,11 +471,15 @@ def table(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget-s", type=float, default=120.0, help="Training wall seconds per contender and seed.")
+    parser.add_argument("--budget-s", type=float, default=120.0, help="Training seconds per contender and seed.")
+    parser.add_argument(
+        "--budget-clock", choices=("wall", "cpu"), default="wall",
+        help="What --budget-s counts: elapsed seconds, or the run's CPU seconds (fair on a machine others are using).",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--num-poses", type=int, default=2000, help="Poses each run samples and is scored on.")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
-    parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default: torch's own).")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores).")
     parser.add_argument("--ours-flags", default=QUICKSTART, help="`unet1d train` flags for ours (the quickstart's).")
     parser.add_argument(
         "--peer-heading", choices=("keep", "canonical"), default="keep",
@@ -468,6 +496,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.budget_s, args.num_poses, args.seeds = min(args.budget_s, 2.0), min(args.num_poses, 64), args.seeds[:1]
         args.ours_flags = f"{args.ours_flags} {SMOKE_OURS}"
     timesteps = SMOKE_TIMESTEPS if args.smoke else PEER_TIMESTEPS
+    threads = args.threads or available_cores()  # one number for every contender, as `unet1d train` would pick
     target = ours_parameters(args.ours_flags)
     tolerance = None if args.smoke else MATCH_TOLERANCE  # a tiny smoke network has no close lucidrains match
     widths = {name: matched_width(name, target, tolerance) for name in args.contenders if name in PEER_WIDTHS}
@@ -478,9 +507,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in args.contenders}
     for seed in args.seeds:  # seeds outermost: a machine that slows down part-way slows every contender alike
         for name in args.contenders:
-            spec = {"contender": name, "seed": seed, "budget_s": args.budget_s, "num_poses": args.num_poses,
-                    "threads": args.threads, "ours_flags": args.ours_flags, "peer_heading": args.peer_heading,
-                    "timesteps": timesteps, "width": widths.get(name, (None,))[0]}  # fmt: skip
+            spec = {"contender": name, "seed": seed, "budget_s": args.budget_s, "clock": args.budget_clock,
+                    "num_poses": args.num_poses, "threads": threads, "ours_flags": args.ours_flags,
+                    "peer_heading": args.peer_heading, "timesteps": timesteps,
+                    "width": widths.get(name, (None,))[0]}  # fmt: skip
             poses, meta = run_one(spec)
             scores = picked(quality.score(poses, reference, seed=0))
             rows[name].append({"contender": name, "seed": seed, **meta, **scores})
@@ -492,7 +522,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cores": os.cpu_count(),
                     "torch": torch.__version__},
-        "budget_s": args.budget_s, "num_poses": args.num_poses, "seeds": args.seeds, "ours_flags": args.ours_flags,
+        "budget_s": args.budget_s, "budget_clock": args.budget_clock, "threads": threads, "num_poses": args.num_poses,
+        "seeds": args.seeds, "ours_flags": args.ours_flags,
         "peer_heading": args.peer_heading, "peer_timesteps": timesteps, "ours_parameters": target,
         "peer_widths": {name: {"width": w, "parameters": c} for name, (w, c) in widths.items()},
         "rows": rows, "summary": {name: summary(runs) for name, runs in rows.items()}, "baselines": baselines,
