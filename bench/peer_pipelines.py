@@ -18,7 +18,7 @@ this process scores every set with our evaluation
 (:func:`unet1d.evaluation.quality.build_reference` on the built-in data, ``"auto"``, and
 :func:`unet1d.evaluation.quality.score`, ``seed=0``: what ``unet1d eval`` computes, classifier test
 included), beside the data and Gaussian baselines. Peers get the parameter count of our
-network under ``--ours-flags`` (the README quickstart's 1.45M): the width within 10 % that comes
+network under ``--ours-flags`` (the README quickstart's 1.32M): the width within 10 % that comes
 closest (lucidrains ``Unet1D`` dim 18: 1.39M; diffusers temporal ``UNet1DModel`` width 40: 1.55M).
 
 Contenders, as a user who follows each one's documentation would run them:
@@ -29,7 +29,7 @@ Contenders, as a user who follows each one's documentation would run them:
   steps, checkpoints), probes and W&B off (``--final_eval_samples 0 --quality_every 0``). It stops at
   ``max_steps`` or at the budget, whichever comes first, the way a SIGTERM stops it (the step ends,
   a checkpoint is written). Samples: ``unet1d eval``'s path: the last checkpoint's EMA weights,
-  :func:`unet1d.evaluation.sampling.sample_poses` with the run's sampler (DDIM-50 by default).
+  :func:`unet1d.evaluation.sampling.sample_poses` with the run's sampler (DPM-Solver++ 2M, 20 steps, by default).
 * ``lucidrains``: denoising-diffusion-pytorch 2.3.4, ``Unet1D(dim, dim_mults=(1, 2, 4, 8), channels=1)``,
   ``GaussianDiffusion1D(seq_length=72)`` at its defaults (T = 1000, cosine schedule, ``pred_noise``,
   ``auto_normalize=True``, ``sampling_timesteps=None`` = all 1000 steps of ancestral DDPM), trained by
@@ -81,7 +81,7 @@ the steps do. ``--smoke`` shrinks everything (a tiny ``ours``, matched peers, T 
 few seconds each) to check the plumbing, not the numbers.
 
 Sampling dominates: one call of the networks above on 512 poses costs, in CPU seconds on one
-thread, ours 0.22 (bf16; 0.43 fp32), lucidrains 0.80, diffusers 0.50; ours makes 50 calls a pose,
+thread, ours 0.22 (bf16; 0.43 fp32), lucidrains 0.80, diffusers 0.50; ours made 50 calls a pose (DDIM-50 then),
 each peer 1000. Check run (shared, loaded machine; 2026-12-02), ``--budget-s 60 --budget-clock cpu
 --threads 1 --seeds 0 --num-poses 200``: C2ST AUC ours 0.59 (431 steps), lucidrains 0.999 (390),
 diffusers 0.985 (594); sampling 6 / 346 / 210 CPU s; data baseline 0.45, Gaussian 0.96.
@@ -272,7 +272,7 @@ def run_ours(spec: dict[str, Any], work: Path) -> tuple[np.ndarray, dict[str, An
         "sample_s": time.perf_counter() - started, "sample_cpu_s": cpu_seconds() - cpu,
         "calls_per_pose": counter.calls / len(chunks(spec["num_poses"])), "precision_used": result.compute_dtype,
         "stopped_by": "budget" if result.preempted else "max_steps",
-        "sampler": f"{checkpoint.config.diffusion.sampler}-{checkpoint.config.diffusion.sample_steps}",
+        "sampler": f"{checkpoint.config.diffusion.sampler}-{checkpoint.config.diffusion.sampling_steps}",
     }  # fmt: skip
     return poses, meta
 

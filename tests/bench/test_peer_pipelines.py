@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 import torch
 
+from unet1d.config import Config
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "peer_pipelines.py"
 PEER_PACKAGES = {"lucidrains": "denoising-diffusion-pytorch", "diffusers": "diffusers"}
@@ -58,7 +60,8 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def check_row(row: dict, calls_per_pose: int) -> None:
     assert row["steps"] >= 1 and row["parameters"] > 0 and row["train_s"] > 0 and row["sample_s"] > 0
-    # The sampler ran as documented: DDIM-50 for ours, every step of the (smoke-sized, T = 50) chain for a peer.
+    # The sampler ran as documented: ours its default (DPM-Solver++ 2M, 20 calls), a peer every step of its
+    # (smoke-sized, T = 50) chain.
     assert row["calls_per_pose"] == calls_per_pose
     assert row["c2st_auc"] >= 0.5 - 0.1 and row["c2st_auc"] <= 1.0
     assert {"c2st_auc_legs", "c2st_auc_arms"} <= set(row)
@@ -69,7 +72,7 @@ def check_row(row: dict, calls_per_pose: int) -> None:
 @pytest.mark.slow
 def test_smoke_scores_ours(smoke):
     (row,) = smoke["rows"]["ours"]
-    check_row(row, calls_per_pose=50)
+    check_row(row, calls_per_pose=Config().diffusion.sampling_steps)
     assert row["stopped_by"] == "max_steps" and row["steps"] == 4  # the smoke's --max_steps 4, well inside its budget
     assert smoke["summary"]["ours"]["c2st_auc"]["std"] == 0.0  # one seed
     assert "| ours |" in smoke["stdout"] and "| *gaussian baseline* |" in smoke["stdout"]
