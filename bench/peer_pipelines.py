@@ -18,7 +18,7 @@ this process scores every set with our evaluation
 (:func:`unet1d.evaluation.quality.build_reference` on the built-in data, ``"auto"``, and
 :func:`unet1d.evaluation.quality.score`, ``seed=0``: what ``unet1d eval`` computes, classifier test
 included), beside the data and Gaussian baselines. Peers get the parameter count of our
-network under ``--ours-flags`` (the README quickstart's 1.32M): the width within 10 % that comes
+network under ``--ours-flags`` (the README quickstart's 1.32M): the width within 20 % that comes
 closest (lucidrains ``Unet1D`` dim 18: 1.39M; diffusers temporal ``UNet1DModel`` width 40: 1.55M).
 
 Contenders, as a user who follows each one's documentation would run them:
@@ -126,7 +126,7 @@ CONTENDERS = ("ours", "lucidrains", "diffusers")
 QUICKSTART = "--max_steps 1000 --batch_size 64 --base_channels 64"
 SMOKE_OURS = "--max_steps 4 --batch_size 16 --base_channels 16 --builtin_samples 1000"
 PEER_TIMESTEPS, SMOKE_TIMESTEPS = 1000, 50  # the peers' documented T and sampler steps; smoke: plumbing only
-MATCH_TOLERANCE = 0.10  # a peer's parameters within 10 % of ours
+MATCH_TOLERANCE = 0.20  # diffusers widths come in steps of 8: its closest to 1.32M is 1.55M (+17 %)
 SCORE_KEYS = ("precision", "recall", "one_nn_accuracy", "frechet_distance", "poses_outside_limits_tol")
 TABLE_KEYS = ("c2st_auc", "precision", "recall", "one_nn_accuracy", "frechet_distance", "poses_outside_limits_tol")
 FAR = 10**9
