@@ -265,7 +265,7 @@ def test_ema_weights_equal_the_closed_form_of_the_run(recorded: RecordedRun) -> 
     ema = load_file(str(checkpoint / "ema.safetensors"))
     decay = recorded.config.optim.ema_decay
     weights = [record.weights_after for record in recorded.steps]
-    moved = 0.0
+    moved, averaged = 0.0, 0
     for name, initial in recorded.initial_weights.items():
         # first update copies; the n-th later one uses d = min(decay, (1 + n) / (10 + n)) (README: EMA warm-up)
         expected = weights[0][name].double()
@@ -274,9 +274,14 @@ def test_ema_weights_equal_the_closed_form_of_the_run(recorded: RecordedRun) -> 
             expected = d * expected + (1 - d) * after[name].double()
         torch.testing.assert_close(ema[name].double(), expected, rtol=1e-5, atol=1e-7, msg=name)
         moved = max(moved, (ema[name].double() - initial.double()).abs().max().item())
-        if name.endswith("weight") and initial.dim() > 1:
-            assert not torch.allclose(ema[name], weights[-1][name], rtol=0, atol=1e-6), name  # averaged, not a copy
+        travelled = (weights[-1][name] - weights[0][name]).abs().max()
+        if name.endswith("weight") and initial.dim() > 1 and travelled > 1e-4:
+            # averaged, not a copy (a weight the run barely moves, like the tiny attention middle's time projection,
+            # whose gradient its one-channel GroupNorm groups cancel, is all but its own average)
+            assert not torch.allclose(ema[name], weights[-1][name], rtol=0, atol=1e-6), name
+            averaged += 1
     assert moved > 1e-3  # the EMA left the initial weights
+    assert averaged >= 10  # the "averaged, not a copy" check ran on most weight matrices
 
 
 @pytest.mark.slow
