@@ -71,11 +71,6 @@ class EvalReport:
         return path
 
 
-def network_evaluations(diffusion: Any) -> int:
-    """Steps a sampler takes: sample_steps or its own default (DDIM, DPM-Solver++ 2M), every timestep for DDPM."""
-    return diffusion.sampling_steps
-
-
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -190,7 +185,7 @@ def score_network(
     scores = quality.score(samples, reference, seed=seed)
     report = EvalReport(
         checkpoint=str(checkpoint), step=step, weights=weights, sampler=config.diffusion.sampler,
-        sample_steps=network_evaluations(config.diffusion), num_samples=num_samples, reference=reference.name,
+        sample_steps=config.diffusion.sampling_steps, num_samples=num_samples, reference=reference.name,
         val_loss=val_loss, scores=scores, baselines=quality.baselines(reference, num_samples, seed=seed),
         sample_seconds=sample_seconds, eval_seconds=0.0,
         compute_dtype=precision_label(sampling_precision(config, device)),
