@@ -29,13 +29,18 @@ def lr_factor(step: int, *, warmup_steps: int, max_steps: int, schedule: str, mi
 def build_optimizer(
     model: nn.Module, config: OptimConfig, max_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW over all parameters, with norms and biases exempt from weight decay (the usual choice)."""
+    """AdamW over all parameters, with norms and biases exempt from weight decay (the usual choice).
+
+    The fused kernel (one pass over all tensors; on the CPU too) spends 3-7 % less CPU per quickstart
+    step than the per-tensor loop PyTorch picks by default for CPU tensors (docs/speed.md).
+    """
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr,
         betas=(config.beta1, config.beta2),
+        fused=True,
     )
     factor = partial(
         lr_factor,
