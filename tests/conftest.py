@@ -17,6 +17,13 @@ from pathlib import Path
 
 import pytest
 
+# pytest-xdist starts one worker per core (`-n auto`): each worker's math on one thread, or torch's and OpenMP's
+# threads of two workers spin against each other (measured: a test's CPU seconds fell 4x on a busy 2-core
+# machine). Subprocesses inherit it; tests that exercise the thread defaults pass their own environment.
+# Set before any test module imports torch, which reads it once.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 TINY_RUN = [
     "--base_channels", "8", "--channel_mults", "1,2", "--batch_size", "32", "--builtin_samples", "512",
     "--num_timesteps", "100", "--sample_steps", "20", "--warmup_steps", "5", "--lr", "2e-3",
