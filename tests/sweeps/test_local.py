@@ -96,28 +96,42 @@ def test_bayes_with_hyperband_stops_the_worst_run_early(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_grid_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
+def test_a_grid_sweep_resumes_where_it_stopped_runs_in_parallel_and_leaves_finished_runs_alone(tmp_path: Path) -> None:
+    """Three passes over one three-point grid (one pass per claim would start twice the processes): the first
+    stops after --count 1; the second runs the other two side by side, the cores split between them; the
+    third finds nothing to do and touches nothing."""
     sweep = {
         "method": "grid",
         "metric": {"name": "val/loss", "goal": "minimize"},
-        "parameters": {"mid": {"values": ["conv", "attention-2"]}},
+        "parameters": {"mid": {"values": ["conv", "attention-2", "attention-4"]}},
         "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
     }
-    first = run_sweep(tmp_path, sweep, "--count", "1", "--max_steps", "10", "--wandb_mode", "disabled")
-    assert first.returncode == 0, first.stderr[-3000:]
-    second = run_sweep(tmp_path, sweep, "--max_steps", "10", "--wandb_mode", "disabled")
-    assert second.returncode == 0, second.stderr[-3000:]
+    args = ("--max_steps", "10", "--wandb_mode", "disabled")
+    first = run_sweep(tmp_path, sweep, "--count", "1", *args, omp_threads=None)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert len(json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]) == 1
+
+    second = run_sweep(tmp_path, sweep, "--parallel", "2", *args, omp_threads=None)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     runs = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
-    assert [r["config"]["mid"] for r in runs] == ["conv", "attention-2"]  # the engine's grid order, once each
+    assert [r["config"]["mid"] for r in runs] == ["conv", "attention-2", "attention-4"]  # the grid's order, once each
     assert all(r["state"] == "finished" and len(r["history"]) == 1 for r in runs)
+    threads = max(1, available_cores() // 2)
+    assert second.stdout.count(f"cpu, {threads} CPU threads each)") == 2  # the two runs the second pass started
     compared = json.loads((tmp_path / "tiny" / "compare.json").read_text())
-    assert sorted(r["variant"] for r in compared["runs"]) == ["attention-h2-c8", "conv-c8"]
+    assert sorted(r["variant"] for r in compared["runs"]) == ["attention-h2-c8", "attention-h4-c8", "conv-c8"]
     loss = next(d for d in compared["differences"] if d["column"] == "final_val_loss")
     by_variant = {r["variant"]: r["final_val_loss"] for r in compared["runs"]}
     assert loss["difference"] == pytest.approx(by_variant[loss["variant"]] - by_variant[loss["reference"]])
     assert loss["low"] is None and loss["within_noise"] is None  # one seed each: no interval
     report = tmp_path / "tiny" / "report"
     assert (report / "losses.png").is_file() and "](losses.png)" in (report / "report.md").read_text()
+
+    summaries = {run["run_id"]: (tmp_path / "tiny" / run["run_id"] / "summary.json").read_bytes() for run in runs}
+    third = run_sweep(tmp_path, sweep, "--parallel", "2", *args, omp_threads=None)
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    assert "-middle UNet1D (" not in third.stdout  # no run started
+    assert {r: (tmp_path / "tiny" / r / "summary.json").read_bytes() for r in summaries} == summaries
 
 
 def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], sweep: dict, *args: str) -> str:
@@ -142,29 +156,3 @@ def test_random_sweeps_need_a_count(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_overrides_may_not_replace_what_the_sweep_varies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
     assert "--lr given on the command line would override" in refused(tmp_path, capsys, sweep, "--lr", "1e-4")
-
-
-@pytest.mark.slow
-def test_parallel_runs_share_the_cores_and_a_second_pass_leaves_finished_runs_alone(tmp_path: Path) -> None:
-    sweep = {
-        "method": "grid",
-        "metric": {"name": "val/loss", "goal": "minimize"},
-        "parameters": {"seed": {"values": [0, 1]}},
-        "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
-    }
-    args = ("--parallel", "2", "--max_steps", "5", "--wandb_mode", "disabled")
-    first = run_sweep(tmp_path, sweep, *args, omp_threads=None)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    runs = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
-    threads = max(1, available_cores() // 2)
-    for run in runs:
-        log = (tmp_path / "tiny" / run["run_id"] / "summary.json").read_bytes()
-        assert log and run["state"] == "finished"
-    assert first.stdout.count(f"cpu, {threads} CPU threads each)") == 2
-    summaries = {run["run_id"]: (tmp_path / "tiny" / run["run_id"] / "summary.json").read_bytes() for run in runs}
-
-    second = run_sweep(tmp_path, sweep, *args, omp_threads=None)
-
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert "training conv-middle" not in second.stdout
-    assert {r: (tmp_path / "tiny" / r / "summary.json").read_bytes() for r in summaries} == summaries
