@@ -73,6 +73,7 @@ def test_a_narrow_reference_withholds_the_verdict() -> None:
     assert verdict_withheld(Ref(), {"data": better, "gaussian": gaussian}) is None
 
 
+@pytest.mark.slow  # 28 AMASS-style files, scored twice
 def test_scores_report_upright_and_memorisation_against_the_training_poses(tmp_path) -> None:
     from unet1d.data.heading import random_heading
     from unet1d.evaluation.quality import score

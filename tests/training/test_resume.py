@@ -172,6 +172,7 @@ def test_the_readme_resume_line_continues_the_stored_run_verbatim(tiny_config, i
     assert_same_weights(run_dir / "checkpoints" / "step-20", reference)
 
 
+@pytest.mark.slow  # a run, then `unet1d train` as a subprocess
 def test_a_flag_that_contradicts_the_stored_run_exits_2_naming_both_values(tiny_config, isolated_wandb, tmp_path):
     run_dir = tmp_path / "run"
     interrupted_run(tiny_config, run_dir)
