@@ -33,6 +33,18 @@ TINY_RUN = [
 ]  # fmt: skip
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that hold slow tests first, the rest after them (each group in its own order).
+
+    pytest-xdist hands each worker whole files (``--dist loadfile``) in this order (pyproject's
+    ``--no-loadscope-reorder``; its default puts files with the most tests first, which left the
+    one-test files of minutes, bench/ and the AMASS acceptance, for the end): big files early, and
+    the many quick ones to even out the workers' ends.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: False (slow files) first
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One cache folder (XDG_CACHE_HOME) for the whole session, never the user's own ~/.cache.
