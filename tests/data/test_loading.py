@@ -1,62 +1,26 @@
 """Loading what users bring: AMASS files and trees, plain arrays, the split, and every bad input.
 
-All files are real ones written into tmp_path the way AMASS distributes them: float64 `poses`,
-`gender` as a str or bytes scalar, extra keys, 120 fps.
+All files are real ones written into tmp_path the way AMASS distributes them (tests/data/amass_files.py):
+float64 `poses`, `gender` as a str or bytes scalar, extra keys, 120 fps. The `unet1d data check` command
+that reports on them is tested in tests/cli/test_data.py.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from unet1d.cli import main
+from tests.data.amass_files import BAD_INPUTS, SMALLER_THAN_A_BATCH, tiny, write_amass
 from unet1d.config import DataConfig
 from unet1d.data import NormStats, load_pose_data
 from unet1d.data.formats import subsample_indices
 from unet1d.errors import UserError
 
 
-def amass_poses(frames: int, width: int, tag: float = 0.0, seed: int = 0) -> np.ndarray:
-    """float64 poses whose column 3 (the left hip's x, kept by every mapping) is the frame index,
-    and column 4 a per-file ``tag``, so tests can see which frames went where."""
-    rng = np.random.default_rng(seed)
-    poses = rng.normal(0.0, 0.3, (frames, width))
-    poses[:, 3] = np.arange(frames)
-    poses[:, 4] = tag
-    return poses
-
-
-def write_amass(path: Path, frames: int = 480, width: int = 156, fps: float | None = 120.0, **extra) -> np.ndarray:
-    """An AMASS-style .npz; returns the `poses` written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    poses = extra.pop("poses", None)
-    poses = amass_poses(frames, width, tag=extra.pop("tag", 0.0)) if poses is None else poses
-    arrays = {
-        "poses": poses,
-        "trans": np.zeros((len(poses), 3)),
-        "betas": np.zeros(16),
-        "gender": extra.pop("gender", np.array("male")),
-        "dmpls": np.zeros((len(poses), 8)),
-        **extra,
-    }
-    if fps is not None:
-        arrays["mocap_framerate"] = np.array(fps)
-    np.savez(path, **arrays)
-    return poses
-
-
 def cfg(path: Path | str, **fields) -> DataConfig:
     return DataConfig(data=str(path), **{"heading": "keep", **fields})  # poses as recorded
-
-
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
 
 
 # --- AMASS mapping and subsampling ------------------------------------------------------------
@@ -230,196 +194,19 @@ def test_training_split_normalises_to_zero_mean_unit_std(tmp_path):
     assert isinstance(off, NormStats) and (off.mean == 0).all() and (off.std == 1).all()
 
 
-# --- `unet1d data check` -----------------------------------------------------------------------
+# --- bad input: a UserError naming the file (the CLI's exit code 2 is tested in tests/cli/test_data.py) ----
 
 
-def test_data_check_reports_counts_for_an_amass_tree(tmp_path, capsys):
-    write_amass(tmp_path / "CMU" / "01" / "01_01_poses.npz", frames=400, gender=np.array("male"))  # -> 100
-    write_amass(tmp_path / "CMU" / "01" / "01_02_poses.npz", frames=241, gender=np.array(b"male"))  # -> 61
-    np.savez(tmp_path / "CMU" / "01" / "shape.npz", betas=np.zeros(16), gender=np.array("male"))
-    write_amass(tmp_path / "KIT" / "3" / "walk_poses.npz", frames=300, width=72, fps=100.0)  # -> 90
-    write_amass(tmp_path / "BMLrub" / "s1" / "run_poses.npz", frames=100, fps=60.0)  # -> 50
-    (tmp_path / "README.txt").write_text("AMASS")
-    (tmp_path / "CMU" / ".DS_Store").write_bytes(b"\x00\x01")
-    code, out, err = run_cli(["data", "check", str(tmp_path), "--val-fraction", "0.25", "--batch-size", "8"], capsys)
-    assert code == 0, err
-    assert "4 pose files in 3 top-level folders, 3 skipped" in out
-    assert "frames: 1041 in the files -> 301 after subsampling" in out
-    assert re.search(r"train 3 sequences / (\d+) poses, val 1 sequence / (\d+) poses", out)
-    train, val = map(int, re.search(r"train 3 sequences / (\d+) poses, val 1 sequence / (\d+) poses", out).groups())
-    assert train + val == 301 and val in (100, 61, 90, 50)
-    assert re.search(r"CMU/01/01_01_poses\.npz\s+amass\s+156 SMPL-H\s+120 -> 30 fps\s+400 ->\s+100 frames", out)
-    assert re.search(r"KIT/3/walk_poses\.npz\s+amass\s+72 SMPL\s+100 -> 30 fps\s+300 ->\s+90 frames", out)
-    assert "1 x no `poses` array and more than one array (keys: betas, gender): CMU/01/shape.npz" in out
-    assert "1 x not a .npz/.npy file: README.txt" in out and "1 x hidden file: CMU/.DS_Store" in out
-    assert "CMU: 2 files" in out and "left_shoulder" in out
-    assert "ok: " in out
-
-
-def test_data_check_builtin_and_body63(capsys):
-    code, out, _ = run_cli(["data", "check", "builtin", "--builtin-samples", "600", "--pose-format", "body63"], capsys)
-    assert code == 0
-    assert "families: standing 90 (15%), walking 120 (20%)" in out and "(63 numbers per pose)" in out
-    assert "train 18 clips / 540 poses, val 2 clips / 60 poses" in out and "pelvis" not in out
-
-
-# --- bad input: exit code 2 and a message naming the file ----------------------------------------
-
-
-def corrupt_npz(tmp_path: Path) -> Path:
-    good = tmp_path / "good.npz"
-    write_amass(good, frames=200)
-    bad = tmp_path / "cut.npz"
-    bad.write_bytes(good.read_bytes()[:700])  # truncated mid-archive
-    return bad
-
-
-def garbage_npz(tmp_path: Path) -> Path:
-    bad = tmp_path / "noise.npz"
-    bad.write_bytes(np.random.default_rng(0).bytes(2000))
-    return bad
-
-
-def damaged_member_npz(tmp_path: Path) -> Path:
-    good = tmp_path / "zipped.npz"
-    np.savez_compressed(good, poses=amass_poses(500, 156), mocap_framerate=np.array(120.0))
-    data = bytearray(good.read_bytes())
-    data[200:260] = b"\x00" * 60  # inside the compressed `poses`: the zip directory is intact
-    good.write_bytes(bytes(data))
-    return good
-
-
-def nan_file(tmp_path: Path) -> Path:
-    poses = amass_poses(300, 156)
-    poses[10, 5] = np.nan
-    poses[11, 6:8] = np.inf
-    write_amass(tmp_path / "DS" / "ok_poses.npz")
-    write_amass(tmp_path / "DS" / "nan_poses.npz", poses=poses)
-    return tmp_path
-
-
-def wrong_width(tmp_path: Path) -> Path:
-    write_amass(tmp_path / "w_poses.npz", width=70)
-    return tmp_path / "w_poses.npz"
-
-
-def strings_npy(tmp_path: Path) -> Path:
-    np.save(tmp_path / "names.npy", np.array([["a"] * 72] * 4))
-    return tmp_path / "names.npy"
-
-
-def object_npy(tmp_path: Path) -> Path:
-    np.save(tmp_path / "objects.npy", np.array([{"pose": 1}, None], dtype=object), allow_pickle=True)
-    return tmp_path / "objects.npy"
-
-
-def pickle_file(tmp_path: Path) -> Path:
-    import pickle
-
-    (tmp_path / "poses.npy").write_bytes(pickle.dumps(np.zeros((4, 72))))
-    return tmp_path / "poses.npy"
-
-
-def empty_dir(tmp_path: Path) -> Path:
-    (tmp_path / "empty").mkdir()
-    return tmp_path / "empty"
-
-
-def no_pose_files(tmp_path: Path) -> Path:
-    root = tmp_path / "amass"
-    (root / "S1").mkdir(parents=True)
-    (root / "README.md").write_text("hi")
-    np.savez(root / "S1" / "shape.npz", betas=np.zeros(16), gender=np.array("female"))
-    return root
-
-
-def tiny(tmp_path: Path) -> Path:
-    write_amass(tmp_path / "short_poses.npz", frames=40)  # 10 frames at 30 fps
-    return tmp_path / "short_poses.npz"
-
-
-def empty_file(tmp_path: Path) -> Path:
-    (tmp_path / "zero.npz").write_bytes(b"")
-    return tmp_path / "zero.npz"
-
-
-def bad_framerate(tmp_path: Path) -> Path:
-    write_amass(tmp_path / "fps_poses.npz", fps=0.0)
-    return tmp_path / "fps_poses.npz"
-
-
-def body_into_smpl72(tmp_path: Path) -> Path:
-    np.save(tmp_path / "body.npy", np.zeros((50, 63)))
-    return tmp_path / "body.npy"
-
-
-def one_dimensional(tmp_path: Path) -> Path:
-    np.save(tmp_path / "flat.npy", np.zeros(72))
-    return tmp_path / "flat.npy"
-
-
-def text_file(tmp_path: Path) -> Path:
-    (tmp_path / "poses.csv").write_text("1,2,3")
-    return tmp_path / "poses.csv"
-
-
-BAD_INPUTS = {
-    "missing path": (lambda tmp: tmp / "nowhere", r"data path '.*nowhere' does not exist"),
-    "empty directory": (empty_dir, r"empty: directory is empty"),
-    "no pose files": (
-        no_pose_files,
-        r"amass: no pose files found \(2 files skipped: 1 not a \.npz/\.npy file; "
-        r"1 no `poses` array and more than one array \(keys: betas, gender\)\)",
-    ),
-    "NaN and Inf": (
-        nan_file,
-        r"DS/nan_poses\.npz: `poses` has 3 non-finite values \(1 NaN, 2 Inf\) in 2 of 300 frames \(first at frame 10\)",
-    ),
-    "wrong width": (wrong_width, r"w_poses\.npz: `poses` has 70 columns \(shape \(480, 70\)\); expected one of 156"),
-    "non-numeric": (strings_npy, r"names\.npy: `array` holds <U1 values, not numbers \(non-numeric array\)"),
-    "object array": (object_npy, r"objects\.npy: `array` is stored as pickled Python objects; not loaded"),
-    "pickle": (pickle_file, r"poses\.npy: a Python pickle, not a NumPy \.npy/\.npz file; unet1d does not load"),
-    "truncated npz": (corrupt_npz, r"cut\.npz: corrupt or truncated \.npz file"),
-    "garbage npz": (garbage_npz, r"noise\.npz: not a valid \.npz file \(corrupt, or a different format\)"),
-    "damaged member": (damaged_member_npz, r"zipped\.npz: corrupt or truncated \.npz file: cannot read `poses`"),
-    "empty file": (empty_file, r"zero\.npz: empty file \(0 bytes\)"),
-    "bad framerate": (bad_framerate, r"fps_poses\.npz: `mocap_framerate` is 0\.0; a frame rate must be a positive"),
-    "body63 into smpl72": (body_into_smpl72, r"body\.npy: `array` poses have 63 columns .* use --pose_format body63"),
-    "1-D array": (one_dimensional, r"flat\.npy: `array` has shape \(72,\); expected \(frames, width\)"),
-    "unsupported type": (text_file, r"poses\.csv: unsupported file type '\.csv'"),
-}
-SMALLER_THAN_A_BATCH = (
-    r"short_poses\.npz: 9 training poses \(after subsampling and holding out 1 for validation\) "
-    r"are fewer than one batch of 16"
-)
-
-
-def test_data_smaller_than_a_batch_is_reported_with_a_warning_and_refused_by_training(tmp_path, capsys):
-    path = tiny(tmp_path)
-    code, out, err = run_cli(["data", "check", str(path), "--batch-size", "16"], capsys)
-    assert code == 0 and "short_poses.npz" in out and "ok:" not in out  # what was found is shown
-    assert err.startswith("warning: ") and re.search(SMALLER_THAN_A_BATCH, err), err
+def test_data_smaller_than_a_batch_is_refused_by_training(tmp_path):
     with pytest.raises(UserError, match=SMALLER_THAN_A_BATCH):  # what `train` checks before it starts
-        load_pose_data(cfg(path), 72, seed=0, batch_size=16)
+        load_pose_data(cfg(tiny(tmp_path)), 72, seed=0, batch_size=16)
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_exits_2_naming_the_file(case, tmp_path, capsys):
+def test_bad_input_raises_a_user_error_naming_the_file(case, tmp_path):
     make, pattern = BAD_INPUTS[case]
-    path = make(tmp_path)
-    code, _, err = run_cli(["data", "check", str(path), "--batch-size", "16"], capsys)
-    assert code == 2
-    assert err.startswith("error: ") and "Traceback" not in err
-    assert re.search(pattern, err), err
-    with pytest.raises(UserError, match=pattern):  # the library raises the same for training
-        load_pose_data(cfg(path), 72, seed=0, batch_size=16)
-
-
-def test_bad_option_values_exit_2(tmp_path, capsys):
-    code, _, err = run_cli(["data", "check", "builtin", "--val-fraction", "1.5"], capsys)
-    assert code == 2 and "--val-fraction=1.5" in err
-    code, _, err = run_cli(["data", "check", "builtin", "--pose-format", "smplx"], capsys)
-    assert code == 2 and "'smpl72' or 'body63'" in err
+    with pytest.raises(UserError, match=pattern):
+        load_pose_data(cfg(make(tmp_path)), 72, seed=0, batch_size=16)
 
 
 def test_a_named_shape_file_is_an_error_but_in_a_folder_it_is_skipped(tmp_path):

@@ -27,32 +27,35 @@ def unet1d(*argv: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A conv and an attention run of 30 tiny steps each, W&B disabled."""
+    """A conv and an attention run of 30 tiny steps each, W&B disabled, trained in this process (the commands
+    under test run as subprocesses; `unet1d train` itself is tested as one in tests/training)."""
     import os
 
-    from tests.conftest import TINY_RUN
+    import torch
+
+    from tests.conftest import isolate_wandb, tiny_run_config
+    from unet1d.training import train
 
     root = tmp_path_factory.mktemp("runs")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    env = {k: v for k, v in env.items() if not k.startswith("UNET1D_")}
+    threads = torch.get_num_threads()
     runs = {}
-    for structure in ("conv", "attention"):
-        out = root / structure
-        unet1d(
-            "train", *TINY_RUN, "--max_steps", "30", "--mid_structure", structure, "--mid_num_heads", "4",
-            "--wandb_mode", "disabled", "--output_dir", str(out), env=env,
-        )  # fmt: skip
-        runs[structure] = out
-    runs["env"] = env  # type: ignore[assignment]
+    with pytest.MonkeyPatch.context() as patch:
+        isolate_wandb(patch, root / "home")
+        for structure in ("conv", "attention"):
+            flags = ("--max_steps", "30", "--mid_structure", structure, "--mid_num_heads", "4")
+            runs[structure] = Path(train(tiny_run_config(root / structure, *flags)).output_dir)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("UNET1D_")}
+    torch.set_num_threads(threads)
+    runs["env"] = {**env, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}  # type: ignore[assignment]
     return runs
 
 
 def test_eval_writes_a_report_consistent_with_sample(two_runs: dict, tmp_path: Path) -> None:
     env, run = two_runs["env"], two_runs["attention"]
-    printed = unet1d("eval", str(run), "--num-samples", "300", "--seed", "5", "--device", "cpu", env=env).stdout
+    printed = unet1d("eval", str(run), "--num-samples", "120", "--seed", "5", "--device", "cpu", env=env).stdout
     report = json.loads((run / "eval" / "step-30.json").read_text())
     assert "beats Gaussian" in printed and report["step"] == 30 and report["weights"] == "ema"
-    assert report["reference"] == "builtin-fresh" and report["num_samples"] == 300 and report["sample_steps"] == 20
+    assert report["reference"] == "builtin-fresh" and report["num_samples"] == 120 and report["sample_steps"] == 20
     assert (run / "eval" / "step-30.png").stat().st_size > 10_000
     assert set(report["baselines"]) == {"data", "gaussian"}
     assert set(report["beats_gaussian"]) == {m.name for m in structure_metrics()}
@@ -62,18 +65,27 @@ def test_eval_writes_a_report_consistent_with_sample(two_runs: dict, tmp_path: P
 
     # `unet1d sample` with the same seed and count draws exactly the poses eval scored.
     out = tmp_path / "poses.npz"
-    unet1d("sample", str(run), "--num-samples", "300", "--seed", "5", "--device", "cpu", "-o", str(out), env=env)
+    unet1d("sample", str(run), "--num-samples", "120", "--seed", "5", "--device", "cpu", "-o", str(out), env=env)
     poses = np.load(out)["poses"]
-    assert poses.shape == (300, 72) and poses.dtype == np.float32
+    assert poses.shape == (120, 72) and poses.dtype == np.float32
     violations = joint_limit_violations(poses.astype(np.float64))
     assert report["limit_violation_rate"] == pytest.approx(violations.sum() / poses.size, abs=1e-6)
 
 
 def test_sample_is_reproducible_by_seed(two_runs: dict, tmp_path: Path) -> None:
+    """One draw as a subprocess, the others through the same command in this process: a seed gives the same
+    poses in any process, another seed others."""
+    from typer.testing import CliRunner
+
+    from unet1d.cli import app
+
     env, run = two_runs["env"], two_runs["conv"]
     paths = [tmp_path / f"{name}.npz" for name in ("a", "b", "c")]
-    for path, seed in zip(paths, ("1", "1", "2"), strict=True):
-        unet1d("sample", str(run), "--num-samples", "16", "--seed", seed, "--device", "cpu", "-o", str(path), env=env)
+    common = ["--num-samples", "16", "--device", "cpu"]
+    unet1d("sample", str(run), *common, "--seed", "1", "-o", str(paths[0]), env=env)
+    for path, seed in zip(paths[1:], ("1", "2"), strict=True):
+        result = CliRunner().invoke(app, ["sample", str(run), *common, "--seed", seed, "-o", str(path)])
+        assert result.exit_code == 0, result.output
     a, b, c = (np.load(path)["poses"] for path in paths)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 

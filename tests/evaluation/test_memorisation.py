@@ -52,7 +52,7 @@ def test_a_small_reference_withholds_the_verdict(tmp_path) -> None:
 
     reference = _reference(tmp_path, 14, val_files="CMU/*")  # 2 files x 60 poses held out
     assert reference.up_axis == "z" and reference.limits_kind == "human limits"
-    found = verdict_withheld(reference, baselines(reference, 200))
+    found = verdict_withheld(reference, baselines(reference, 60))  # the size decides; the scores are not read
     assert found is not None and "holds 120 poses (< 1,000)" in found
 
 
@@ -73,13 +73,15 @@ def test_a_narrow_reference_withholds_the_verdict() -> None:
     assert verdict_withheld(Ref(), {"data": better, "gaussian": gaussian}) is None
 
 
+@pytest.mark.slow  # 28 AMASS-style files, scored twice
 def test_scores_report_upright_and_memorisation_against_the_training_poses(tmp_path) -> None:
     from unet1d.data.heading import random_heading
     from unet1d.evaluation.quality import score
 
     reference = _reference(tmp_path, 28, "train")
     assert reference.name == "train"
-    lying = random_heading(reference.train[:300], np.random.default_rng(0), "y")  # turned about the wrong axis
-    copies = score(reference.train[:300], reference)
+    # 120 poses: turned about the wrong axis, 15% stay upright (16.7% of 300), far below the 0.5 asked for
+    lying = random_heading(reference.train[:120], np.random.default_rng(0), "y")
+    copies = score(reference.train[:120], reference)
     assert copies["upright"] == 1.0 and copies["memorisation"] == 1.0 and copies["limits"] == "human limits"
     assert score(lying, reference)["upright"] < 0.5

@@ -11,22 +11,13 @@ import torch
 from tests.conftest import tiny_run_config
 from unet1d.data import load_pose_data
 from unet1d.data.heading import canonical_heading
-from unet1d.evaluation import metrics
+from unet1d.evaluation import metrics, quality
 from unet1d.evaluation.evaluate import draw_samples, evaluate
 from unet1d.store import load_for_eval
 from unet1d.training import train
 
 pytestmark = pytest.mark.slow
 NUM_SAMPLES, SEED = 256, 3
-
-
-@pytest.fixture(autouse=True)
-def smaller_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 2,000-pose fresh reference instead of 10,000 (each drawn from a clip of 30 frames): same code, a
-    fifth of the generation, and still eight times the 256 samples."""
-    from unet1d.evaluation import quality
-
-    monkeypatch.setattr(quality, "REFERENCE_POSES", 2000)
 
 
 def cadence(steps: str) -> list[str]:
@@ -52,11 +43,33 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         torch.set_num_threads(threads)
 
 
-def test_a_trained_checkpoint_scores_better_than_an_untrained_one(runs: dict[str, Path]) -> None:
+@pytest.fixture(scope="module")
+def scored(runs: dict[str, Path]) -> dict:
+    """``evaluate`` of each run once, with the arrays that reached ``frechet_distance`` recorded (the real
+    metric, its arguments kept): both tests read one evaluation of the trained run."""
     from accelerate.state import AcceleratorState
 
-    trained, untrained = (evaluate(runs[name], num_samples=NUM_SAMPLES, seed=SEED, device="cpu")[0] for name in runs)
-    assert not AcceleratorState._shared_state  # eval leaves no Accelerate state for a later run in this process
+    recorded: list[tuple[np.ndarray, np.ndarray]] = []
+    frechet_distance = metrics.frechet_distance
+
+    def spy(samples: np.ndarray, reference: np.ndarray) -> float:
+        recorded.append((samples, reference))
+        return frechet_distance(samples, reference)
+
+    with pytest.MonkeyPatch.context() as patch:
+        # A 2,000-pose fresh reference instead of 10,000 (each drawn from a clip of 30 frames): same code, a fifth
+        # of the generation, and still eight times the 256 samples.
+        patch.setattr(quality, "REFERENCE_POSES", 2000)
+        untrained = evaluate(runs["untrained"], num_samples=NUM_SAMPLES, seed=SEED, device="cpu")[0]
+        patch.setattr(metrics, "frechet_distance", spy)  # after the baselines were scored (and kept) above
+        trained = evaluate(runs["trained"], num_samples=NUM_SAMPLES, seed=SEED, device="cpu")
+    return {"trained": trained, "untrained": untrained, "fd_arguments": recorded,
+            "accelerate_state_left": dict(AcceleratorState._shared_state)}  # fmt: skip
+
+
+def test_a_trained_checkpoint_scores_better_than_an_untrained_one(scored: dict) -> None:
+    trained, untrained = scored["trained"][0], scored["untrained"]
+    assert not scored["accelerate_state_left"]  # eval leaves no Accelerate state for a later run in this process
     assert trained.step == 150 and untrained.step == 1
     assert trained.val_loss < 0.5 * untrained.val_loss, (trained.val_loss, untrained.val_loss)
     better, worse = trained.scores, untrained.scores
@@ -64,18 +77,10 @@ def test_a_trained_checkpoint_scores_better_than_an_untrained_one(runs: dict[str
     assert better["dnn_rad"] < worse["dnn_rad"] and better["mmd"] < worse["mmd"], (better, worse)
 
 
-def test_scores_are_computed_on_normalised_poses(runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scores_are_computed_on_normalised_poses(runs: dict[str, Path], scored: dict) -> None:
     """The documented space: heading removed, standardised by the training split's statistics."""
-    scored: list[tuple[np.ndarray, np.ndarray]] = []
-    frechet_distance = metrics.frechet_distance
-
-    def spy(samples: np.ndarray, reference: np.ndarray) -> float:  # the real metric, arguments kept
-        scored.append((samples, reference))
-        return frechet_distance(samples, reference)
-
-    monkeypatch.setattr(metrics, "frechet_distance", spy)
-    report, radians, reference_set = evaluate(runs["trained"], num_samples=NUM_SAMPLES, seed=SEED, device="cpu")
-    (samples, reference), checkpoint = scored[0], load_for_eval(runs["trained"])
+    report, radians, reference_set = scored["trained"]
+    (samples, reference), checkpoint = scored["fd_arguments"][0], load_for_eval(runs["trained"])
 
     poses = draw_samples(checkpoint, NUM_SAMPLES, seed=SEED, device=torch.device("cpu"))  # radians
     np.testing.assert_allclose(radians, poses, rtol=1e-6, atol=1e-6)
@@ -85,6 +90,7 @@ def test_scores_are_computed_on_normalised_poses(runs: dict[str, Path], monkeypa
     np.testing.assert_allclose(samples, (canonical_heading(poses) - mean) / std, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(reference, (canonical_heading(reference_set.poses) - mean) / std, rtol=1e-4, atol=1e-4)
 
+    frechet_distance = metrics.frechet_distance
     assert report.scores["frechet_distance"] == pytest.approx(frechet_distance(samples, reference), rel=1e-9)
     in_radians = frechet_distance(poses, reference_set.poses)
     assert abs(in_radians - report.scores["frechet_distance"]) > 0.1 * report.scores["frechet_distance"]

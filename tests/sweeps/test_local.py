@@ -16,6 +16,7 @@ from unet1d.sweeps.local import LocalRun, engine_run
 from unet1d.training.launch import available_cores
 
 ROOT = Path(__file__).resolve().parents[2]
+TINY_BUT_LR = [flag for i, flag in enumerate(TINY_RUN) if "--lr" not in TINY_RUN[max(0, i - 1) : i + 1]]  # lr is swept
 SWEEP_ENGINE = {"metric": {"name": "val/loss", "goal": "minimize"}, "parameters": {"lr": {"values": [1e-3, 1e-2]}}}
 
 
@@ -48,7 +49,8 @@ def test_the_engine_sees_the_metric_of_local_runs() -> None:
 def run_sweep(
     tmp_path: Path, sweep: dict, *args: str, omp_threads: str | None = "1"
 ) -> subprocess.CompletedProcess[str]:
-    """``unet1d sweep local`` on ``sweep`` with the tiny run's flags; ``omp_threads=None`` leaves threads to it."""
+    """``unet1d sweep local`` on ``sweep`` with the tiny run's flags, then ``args`` (which win over them);
+    ``omp_threads=None`` leaves threads to it."""
     import os
 
     sweep_file = tmp_path / "tiny.yaml"
@@ -58,8 +60,9 @@ def run_sweep(
     env |= {"HOME": str(tmp_path / "home"), "WANDB_DIR": str(tmp_path / "wandb")}
     env |= {"OMP_NUM_THREADS": omp_threads} if omp_threads else {}
     command = [sys.executable, "-m", "unet1d.cli", "sweep", "local", str(sweep_file), "--output-root", str(tmp_path)]
-    tiny = [flag for i, flag in enumerate(TINY_RUN) if "--lr" not in TINY_RUN[i - 1 : i + 1]]  # lr is swept
-    return subprocess.run([*command, *args, *tiny], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    return subprocess.run(
+        [*command, *TINY_BUT_LR, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
 
 
 @pytest.mark.slow
@@ -75,8 +78,8 @@ def test_bayes_with_hyperband_stops_the_worst_run_early(tmp_path: Path) -> None:
     }
     result = run_sweep(
         tmp_path, sweep, "--count", "3", "--parallel", "3",
-        "--max_steps", "400", "--lr_schedule", "constant", "--warmup_steps", "0", "--log_every", "2",
-        "--eval_every", "400", "--checkpoint_every", "400", "--grad_norm_every", "400",
+        "--max_steps", "200", "--lr_schedule", "constant", "--warmup_steps", "0", "--log_every", "2",
+        "--eval_every", "200", "--checkpoint_every", "200", "--grad_norm_every", "200",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
@@ -86,28 +89,37 @@ def test_bayes_with_hyperband_stops_the_worst_run_early(tmp_path: Path) -> None:
     assert worst["history"] and worst["history"][0] == pytest.approx(worst["config"]["lr"])
     assert [r["state"] for r in runs if r is not worst] == ["finished", "finished"]
     stopped_dir = tmp_path / "tiny" / worst["run_id"]
-    # the trainer checkpointed on SIGTERM before step 400 and left an offline W&B run to sync
-    assert [p.name for p in (stopped_dir / "checkpoints").iterdir()] != ["step-400"]
+    # the trainer checkpointed on SIGTERM before step 200 and left an offline W&B run to sync (the worst run
+    # was stopped near step 35 when the runs had 400 steps)
+    assert [p.name for p in (stopped_dir / "checkpoints").iterdir()] != ["step-200"]
     assert list((stopped_dir / "wandb").glob(f"offline-run-*-{worst['run_id']}"))
 
 
 @pytest.mark.slow
-def test_a_grid_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
+def test_a_grid_sweep_resumes_where_it_stopped_runs_in_parallel_and_leaves_finished_runs_alone(tmp_path: Path) -> None:
+    """Three passes over one three-point grid (one pass per claim would start twice the processes): the first
+    stops after --count 1; the second runs the other two side by side, the cores split between them; the
+    third finds nothing to do and touches nothing."""
     sweep = {
         "method": "grid",
         "metric": {"name": "val/loss", "goal": "minimize"},
-        "parameters": {"mid": {"values": ["conv", "attention-2"]}},
+        "parameters": {"mid": {"values": ["conv", "attention-2", "attention-4"]}},
         "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
     }
-    first = run_sweep(tmp_path, sweep, "--count", "1", "--max_steps", "10", "--wandb_mode", "disabled")
-    assert first.returncode == 0, first.stderr[-3000:]
-    second = run_sweep(tmp_path, sweep, "--max_steps", "10", "--wandb_mode", "disabled")
-    assert second.returncode == 0, second.stderr[-3000:]
+    args = ("--max_steps", "10", "--wandb_mode", "disabled")
+    first = run_sweep(tmp_path, sweep, "--count", "1", *args, omp_threads=None)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert len(json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]) == 1
+
+    second = run_sweep(tmp_path, sweep, "--parallel", "2", *args, omp_threads=None)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     runs = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
-    assert [r["config"]["mid"] for r in runs] == ["conv", "attention-2"]  # the engine's grid order, once each
+    assert [r["config"]["mid"] for r in runs] == ["conv", "attention-2", "attention-4"]  # the grid's order, once each
     assert all(r["state"] == "finished" and len(r["history"]) == 1 for r in runs)
+    threads = max(1, available_cores() // 2)
+    assert second.stdout.count(f"cpu, {threads} CPU threads each)") == 2  # the two runs the second pass started
     compared = json.loads((tmp_path / "tiny" / "compare.json").read_text())
-    assert sorted(r["variant"] for r in compared["runs"]) == ["attention-h2-c8", "conv-c8"]
+    assert sorted(r["variant"] for r in compared["runs"]) == ["attention-h2-c8", "attention-h4-c8", "conv-c8"]
     loss = next(d for d in compared["differences"] if d["column"] == "final_val_loss")
     by_variant = {r["variant"]: r["final_val_loss"] for r in compared["runs"]}
     assert loss["difference"] == pytest.approx(by_variant[loss["variant"]] - by_variant[loss["reference"]])
@@ -115,40 +127,32 @@ def test_a_grid_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
     report = tmp_path / "tiny" / "report"
     assert (report / "losses.png").is_file() and "](losses.png)" in (report / "report.md").read_text()
 
-
-def test_random_sweeps_need_a_count(tmp_path: Path) -> None:
-    sweep = {"method": "random", "parameters": {"lr": {"min": 1e-4, "max": 1e-3}}, "command": ["train", "${args}"]}
-    result = run_sweep(tmp_path, sweep)
-    assert result.returncode == 2 and "give --count N" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_overrides_may_not_replace_what_the_sweep_varies(tmp_path: Path) -> None:
-    sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
-    result = run_sweep(tmp_path, sweep, "--lr", "1e-4")
-    assert result.returncode == 2 and "--lr given on the command line would override" in result.stderr
-
-
-@pytest.mark.slow
-def test_parallel_runs_share_the_cores_and_a_second_pass_leaves_finished_runs_alone(tmp_path: Path) -> None:
-    sweep = {
-        "method": "grid",
-        "metric": {"name": "val/loss", "goal": "minimize"},
-        "parameters": {"seed": {"values": [0, 1]}},
-        "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"],
-    }
-    args = ("--parallel", "2", "--max_steps", "5", "--wandb_mode", "disabled")
-    first = run_sweep(tmp_path, sweep, *args, omp_threads=None)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    runs = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
-    threads = max(1, available_cores() // 2)
-    for run in runs:
-        log = (tmp_path / "tiny" / run["run_id"] / "summary.json").read_bytes()
-        assert log and run["state"] == "finished"
-    assert first.stdout.count(f"cpu, {threads} CPU threads each)") == 2
     summaries = {run["run_id"]: (tmp_path / "tiny" / run["run_id"] / "summary.json").read_bytes() for run in runs}
-
-    second = run_sweep(tmp_path, sweep, *args, omp_threads=None)
-
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert "training conv-middle" not in second.stdout
+    third = run_sweep(tmp_path, sweep, "--parallel", "2", *args, omp_threads=None)
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    assert "-middle UNet1D (" not in third.stdout  # no run started
     assert {r: (tmp_path / "tiny" / r / "summary.json").read_bytes() for r in summaries} == summaries
+
+
+def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], sweep: dict, *args: str) -> str:
+    """``unet1d sweep local`` in this process on a sweep it must refuse before starting a run: its stderr."""
+    from unet1d.cli import main
+
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump({"program": "cli.py", **sweep}))
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "local", str(sweep_file), "--output-root", str(tmp_path), *TINY_BUT_LR, *args])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in err, err
+    assert not (tmp_path / "tiny" / "sweep.json").exists()  # no run was started
+    return err
+
+
+def test_random_sweeps_need_a_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = {"method": "random", "parameters": {"lr": {"min": 1e-4, "max": 1e-3}}, "command": ["train", "${args}"]}
+    assert "give --count N" in refused(tmp_path, capsys, sweep)
+
+
+def test_overrides_may_not_replace_what_the_sweep_varies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
+    assert "--lr given on the command line would override" in refused(tmp_path, capsys, sweep, "--lr", "1e-4")

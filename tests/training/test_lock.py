@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from unet1d.errors import UserError
+from unet1d.store.checkpoints import latest_checkpoint
 from unet1d.training.lock import LOCK_FILE, RunLock, hold_run_dir, is_main_process
 
 HOLD = "import sys, time; from pathlib import Path; from unet1d.training.lock import RunLock; "
@@ -73,7 +75,14 @@ def test_a_second_train_into_a_live_runs_folder_exits_2_naming_the_holder(start_
         assert second.returncode == 2, output
         assert f"in use by another training run (pid {first.pid} on host" in output and "Traceback" not in output
     assert first.poll() is None  # the first run never noticed
-    first.send_signal(signal.SIGTERM)
+    # Ctrl-C ends it as SIGTERM would (tests/training/test_resume.py): a checkpoint at the step it stopped at,
+    # exit code 130, no summary (unfinished), and the lock released.
+    first.send_signal(signal.SIGINT)
     output, _ = first.communicate(timeout=120)
-    assert first.returncode == 128 + signal.SIGTERM, output
+    assert first.returncode == 128 + signal.SIGINT == 130, output
+    step = int(re.search(r"SIGINT: saving a checkpoint at step (\d+)", output).group(1))
+    stopped_at = latest_checkpoint(run_dir)
+    assert stopped_at.name == f"step-{step}"
+    assert json.loads((stopped_at / "checkpoint.json").read_text())["step"] == step
+    assert not (run_dir / "summary.json").exists()
     assert not (run_dir / LOCK_FILE).exists()

@@ -43,6 +43,7 @@ def test_cuda_without_a_device_is_not_native() -> None:
 
 
 def test_autocast_runs_the_network_in_bf16_and_no_leaves_it_fp32() -> None:
+    """The autocast sampling runs under (training's is Accelerate's, tested in test_loop_numbers.py)."""
     layer = torch.nn.Conv1d(4, 4, 3)
     x = torch.randn(2, 4, 8)
     with autocast("bf16", "cpu"):
@@ -64,8 +65,11 @@ def test_sampling_and_the_launcher_resolve_auto_like_training() -> None:
     assert sampling_precision(fp16, torch.device("cpu")) == "no"  # fp16 is GPU-only; sampling falls back
 
 
-@pytest.mark.slow  # the final evaluation builds its reference: minutes on a loaded 2-core machine
-def test_summary_and_final_eval_say_which_precision_ran(tiny_config) -> None:
+@pytest.mark.slow  # a run with a final evaluation
+def test_summary_and_final_eval_say_which_precision_ran(tiny_config, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unet1d.evaluation import quality
+
+    monkeypatch.setattr(quality, "REFERENCE_POSES", 400)  # a smaller fresh reference: same code, faster
     config = tiny_config(
         "--max_steps", "4", "--mixed_precision", "auto", "--sample_precision", "no", "--final_eval_samples", "32"
     )  # fmt: skip

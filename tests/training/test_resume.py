@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -45,7 +44,7 @@ def assert_same_weights(a: Path, b: Path) -> None:
 
 @pytest.mark.slow
 def test_sigkill_then_resume_ends_bit_identical_to_an_uninterrupted_run(tiny_config, start_cli, tiny_flags, tmp_path):
-    steps = ["--max_steps", "160", "--checkpoint_every", "20"]
+    steps = ["--max_steps", "80", "--checkpoint_every", "20"]  # killed just after step 20, far from the end
     victim_dir = tmp_path / "killed"
     victim = start_cli("train", *tiny_flags, *steps, "--output_dir", str(victim_dir), "--wandb_mode", "disabled")
     first = wait_for_checkpoint(victim_dir, victim)
@@ -53,12 +52,12 @@ def test_sigkill_then_resume_ends_bit_identical_to_an_uninterrupted_run(tiny_con
     victim.wait()
     assert victim.returncode == -signal.SIGKILL
     killed_at = latest_checkpoint(victim_dir)
-    assert killed_at is not None and int(killed_at.name.split("-")[1]) < 160, "the run was not killed mid-way"
+    assert killed_at is not None and int(killed_at.name.split("-")[1]) < 80, "the run was not killed mid-way"
 
     resumed = train(tiny_config(*steps, "--resume", "auto", output_dir=victim_dir))
     uninterrupted = train(tiny_config(*steps, output_dir=tmp_path / "reference"))
 
-    assert resumed.final_step == uninterrupted.final_step == 160
+    assert resumed.final_step == uninterrupted.final_step == 80
     assert_same_weights(Path(resumed.checkpoint), Path(uninterrupted.checkpoint))
     assert first.name.startswith("step-")
     assert not list((victim_dir / "checkpoints").glob(".tmp-*"))  # a write the kill cut short is cleaned away
@@ -94,22 +93,6 @@ def test_sigterm_saves_a_checkpoint_exits_nonzero_and_resume_continues_the_wandb
                                 output_dir=run_dir))  # fmt: skip
     assert resumed.exit_code == 0 and resumed.final_step == step + 10
     assert len(list((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))) == 2  # the same W&B run, continued
-
-
-@pytest.mark.slow
-def test_sigint_saves_a_checkpoint_and_the_process_exits_130(start_cli, tiny_flags, tmp_path):
-    run_dir = tmp_path / "run"
-    flags = [*tiny_flags, "--output_dir", str(run_dir), "--wandb_mode", "disabled", "--checkpoint_every", "20"]
-    process = start_cli("train", *flags, "--max_steps", "100000")
-    periodic = wait_for_checkpoint(run_dir, process)
-    process.send_signal(signal.SIGINT)  # what Ctrl-C delivers
-    output, _ = process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGINT == 130, output
-    step = int(re.search(r"SIGINT: saving a checkpoint at step (\d+)", output).group(1))
-    stopped_at = latest_checkpoint(run_dir)
-    assert stopped_at.name == f"step-{step}" and step >= int(periodic.name.split("-")[1])
-    assert json.loads((stopped_at / "checkpoint.json").read_text())["step"] == step
-    assert not (run_dir / "summary.json").exists()
 
 
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):
@@ -189,6 +172,7 @@ def test_the_readme_resume_line_continues_the_stored_run_verbatim(tiny_config, i
     assert_same_weights(run_dir / "checkpoints" / "step-20", reference)
 
 
+@pytest.mark.slow  # a run, then `unet1d train` as a subprocess
 def test_a_flag_that_contradicts_the_stored_run_exits_2_naming_both_values(tiny_config, isolated_wandb, tmp_path):
     run_dir = tmp_path / "run"
     interrupted_run(tiny_config, run_dir)

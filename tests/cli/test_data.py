@@ -1,0 +1,71 @@
+"""`unet1d data check`: what it reports on a user's data, and exit code 2 with one message for bad input."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from tests.data.amass_files import BAD_INPUTS, SMALLER_THAN_A_BATCH, tiny, write_amass
+from unet1d.cli import main
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
+def test_data_check_reports_counts_for_an_amass_tree(tmp_path, capsys):
+    write_amass(tmp_path / "CMU" / "01" / "01_01_poses.npz", frames=400, gender=np.array("male"))  # -> 100
+    write_amass(tmp_path / "CMU" / "01" / "01_02_poses.npz", frames=241, gender=np.array(b"male"))  # -> 61
+    np.savez(tmp_path / "CMU" / "01" / "shape.npz", betas=np.zeros(16), gender=np.array("male"))
+    write_amass(tmp_path / "KIT" / "3" / "walk_poses.npz", frames=300, width=72, fps=100.0)  # -> 90
+    write_amass(tmp_path / "BMLrub" / "s1" / "run_poses.npz", frames=100, fps=60.0)  # -> 50
+    (tmp_path / "README.txt").write_text("AMASS")
+    (tmp_path / "CMU" / ".DS_Store").write_bytes(b"\x00\x01")
+    code, out, err = run_cli(["data", "check", str(tmp_path), "--val-fraction", "0.25", "--batch-size", "8"], capsys)
+    assert code == 0, err
+    assert "4 pose files in 3 top-level folders, 3 skipped" in out
+    assert "frames: 1041 in the files -> 301 after subsampling" in out
+    assert re.search(r"train 3 sequences / (\d+) poses, val 1 sequence / (\d+) poses", out)
+    train, val = map(int, re.search(r"train 3 sequences / (\d+) poses, val 1 sequence / (\d+) poses", out).groups())
+    assert train + val == 301 and val in (100, 61, 90, 50)
+    assert re.search(r"CMU/01/01_01_poses\.npz\s+amass\s+156 SMPL-H\s+120 -> 30 fps\s+400 ->\s+100 frames", out)
+    assert re.search(r"KIT/3/walk_poses\.npz\s+amass\s+72 SMPL\s+100 -> 30 fps\s+300 ->\s+90 frames", out)
+    assert "1 x no `poses` array and more than one array (keys: betas, gender): CMU/01/shape.npz" in out
+    assert "1 x not a .npz/.npy file: README.txt" in out and "1 x hidden file: CMU/.DS_Store" in out
+    assert "CMU: 2 files" in out and "left_shoulder" in out
+    assert "ok: " in out
+
+
+def test_data_check_builtin_and_body63(capsys):
+    code, out, _ = run_cli(["data", "check", "builtin", "--builtin-samples", "600", "--pose-format", "body63"], capsys)
+    assert code == 0
+    assert "families: standing 90 (15%), walking 120 (20%)" in out and "(63 numbers per pose)" in out
+    assert "train 18 clips / 540 poses, val 2 clips / 60 poses" in out and "pelvis" not in out
+
+
+def test_data_smaller_than_a_batch_is_reported_with_a_warning(tmp_path, capsys):
+    path = tiny(tmp_path)
+    code, out, err = run_cli(["data", "check", str(path), "--batch-size", "16"], capsys)
+    assert code == 0 and "short_poses.npz" in out and "ok:" not in out  # what was found is shown
+    assert err.startswith("warning: ") and re.search(SMALLER_THAN_A_BATCH, err), err
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_exits_2_naming_the_file(case, tmp_path, capsys):
+    make, pattern = BAD_INPUTS[case]
+    code, _, err = run_cli(["data", "check", str(make(tmp_path)), "--batch-size", "16"], capsys)
+    assert code == 2
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert re.search(pattern, err), err
+
+
+def test_bad_option_values_exit_2(tmp_path, capsys):
+    code, _, err = run_cli(["data", "check", "builtin", "--val-fraction", "1.5"], capsys)
+    assert code == 2 and "--val-fraction=1.5" in err
+    code, _, err = run_cli(["data", "check", "builtin", "--pose-format", "smplx"], capsys)
+    assert code == 2 and "'smpl72' or 'body63'" in err
