@@ -123,6 +123,9 @@ from unet1d.model import UNet1D, count_parameters  # noqa: E402
 from unet1d.training.launch import available_cores  # noqa: E402
 
 CONTENDERS = ("ours", "lucidrains", "diffusers")
+# The README quickstart's flags when docs/speed.md's peer table was measured (1.32M parameters); the
+# quickstart has since moved to 32 channels x 2,000 steps (333k parameters: lucidrains dim 8 has 347k, but diffusers'
+# closest width, 16, has 251k, 25 % off, outside MATCH_TOLERANCE).
 QUICKSTART = "--max_steps 1000 --batch_size 64 --base_channels 64"
 SMOKE_OURS = "--max_steps 4 --batch_size 16 --base_channels 16 --builtin_samples 1000"
 PEER_TIMESTEPS, SMOKE_TIMESTEPS = 1000, 50  # the peers' documented T and sampler steps; smoke: plumbing only

@@ -285,7 +285,10 @@ class EvaluationConfig(Section):
     """Sample quality: the probe during training and the full evaluation at its end."""
 
     quality_every: int = Field(
-        250, ge=0, description="Score quality_samples poses every N steps, logged as quality/*; 0 = off."
+        500,
+        ge=0,
+        description="Score quality_samples poses every N steps, logged as quality/*; 0 = off. "
+        "500: four probes over the default 2,000 steps.",
     )
     quality_samples: int = Field(256, ge=16, description="Poses drawn by each quality probe during training.")
     final_eval_samples: int = Field(
