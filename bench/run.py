@@ -348,7 +348,8 @@ def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[
         row = rows.setdefault(name, {"seconds": []})
         row["seconds"].append(seconds)
         if "scores" not in row:
-            scores = quality.score(holder["poses"], reference, seed=0)
+            # The rows report FD, precision, recall and limits: the classifier test is left out.
+            scores = quality.score(holder["poses"], reference, seed=0, classifier=False)
             row["scores"] = {key: scores[key] for key in QUALITY_KEYS}
     for row in rows.values():
         row["seconds_rounds"] = row["seconds"]  # per-round figures, so a reader sees the spread
@@ -462,7 +463,7 @@ def scored(
 ) -> dict[str, Any]:  # fmt: skip
     """Training steps and seconds, and the quality of ``budget_poses`` DDIM-50 samples."""
     poses = sample_poses(network, config, stats, settings.budget_poses, seed=0, device=device)
-    scores = quality.score(poses, reference, seed=0)
+    scores = quality.score(poses, reference, seed=0, classifier=False)  # QUALITY_KEYS: no classifier test
     return {"steps": steps, "train_s": seconds, **{key: scores[key] for key in QUALITY_KEYS}}
 
 

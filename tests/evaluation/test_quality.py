@@ -46,3 +46,24 @@ def test_file_data_limits_are_human_limits(tmp_path) -> None:
     assert reference.limits_kind == "human limits" and reference.name == "val"
     assert limit_scores(reference.poses, reference.limits)["poses_outside_limits_tol"] < 0.05
     assert np.all(reference.limits[:3] == [[-np.pi, np.pi]] * 3)  # heading free
+
+
+def test_score_without_the_classifier_leaves_only_its_keys_out(tmp_path) -> None:
+    """``classifier=False`` (the bench's rows) drops c2st_auc and its parts; every other score is the same."""
+    from unet1d.config_sources import load_config
+    from unet1d.data import load_pose_data
+    from unet1d.data.builtin import generate_builtin_poses
+    from unet1d.evaluation.quality import build_reference, score
+
+    for index, part in enumerate(np.array_split(generate_builtin_poses(2000, seed=1).poses, 10)):
+        np.save(tmp_path / f"take{index:02d}.npy", part)
+    config = load_config(None, ["--data", str(tmp_path)], environ={})
+    reference = build_reference(config, load_pose_data(config.data, 72, seed=0))
+    samples = generate_builtin_poses(200, seed=2).poses
+    full, light = score(samples, reference), score(samples, reference, classifier=False)
+    classifier_keys = {key for key in full if key.startswith("c2st_auc")}
+    assert "c2st_auc" in classifier_keys and len(classifier_keys) == 5
+    assert set(light) == set(full) - classifier_keys
+    assert all(
+        np.all(light[key] == full[key]) if not isinstance(full[key], dict) else light[key] == full[key] for key in light
+    )

@@ -211,8 +211,12 @@ def knn_k(count: int) -> int:
     return min(KNN_K, max(3, count // 50))
 
 
-def score(samples: np.ndarray, reference: Reference, *, seed: int = 0) -> dict[str, Any]:
-    """Every quality number for ``samples`` (N, D) radians against ``reference``; see the README's key list."""
+def score(samples: np.ndarray, reference: Reference, *, seed: int = 0, classifier: bool = True) -> dict[str, Any]:
+    """Every quality number for ``samples`` (N, D) radians against ``reference``; see the README's key list.
+
+    ``classifier=False`` leaves out the classifier test (``c2st_auc*``), most of the CPU of a small
+    score: for callers that report none of it (``bench/run.py``'s sampler and budget rows).
+    """
     samples = np.asarray(samples, dtype=np.float32)
     n = len(samples)
     subset = reference.pose_features[_pick(len(reference.poses), n, seed=seed + 1)]
@@ -233,7 +237,8 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0) -> dict[s
     result.update(limit_scores(samples, reference.limits, reference.constant, reference.train))
     result["limits"] = reference.limits_kind
     unstandardised = reference.feature_stats.denormalize  # the evaluation space's heading-free poses
-    result.update(c2st_scores(unstandardised(features), unstandardised(subset), jitter=reference.c2st_jitter))
+    if classifier:
+        result.update(c2st_scores(unstandardised(features), unstandardised(subset), jitter=reference.c2st_jitter))
     result.update(family_scores(features, reference))
     result["memorisation"] = reference.memorisation(features) if reference.name == "train" else None
     return result
