@@ -19,6 +19,7 @@ import importlib.util
 import json
 import sys
 import types
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -52,14 +53,15 @@ class _SampleOutput(torch.nn.Module):
         return self.inner(x, t).sample
 
 
-def diffusers_temporal_unet(width: int = 80) -> torch.nn.Module:
+def diffusers_temporal_unet(width: int | Sequence[int] = 80) -> torch.nn.Module:
     """diffusers' ResNet-style 1D UNet (Janner et al.'s temporal UNet: conv ResNet blocks, positional
-    time embedding, like ours), widths (w, 2w, 4w); width 80 has 6.20M parameters (ours: 5.80M;
-    its GroupNorm needs multiples of 8, and 72 gives 5.02M)."""
+    time embedding, like ours), widths (w, 2w, 4w) or the three given; width 80 has 6.20M parameters
+    (ours: 5.80M; its GroupNorm needs multiples of 8, and 72 gives 5.02M)."""
     from diffusers import UNet1DModel
 
+    channels = (width, 2 * width, 4 * width) if isinstance(width, int) else tuple(width)
     model = UNet1DModel(
-        sample_size=72, in_channels=1, out_channels=1, block_out_channels=(width, 2 * width, 4 * width),
+        sample_size=72, in_channels=1, out_channels=1, block_out_channels=channels,
         down_block_types=("DownResnetBlock1D",) * 3, up_block_types=("UpResnetBlock1D",) * 2,
         mid_block_type="MidResTemporalBlock1D", out_block_type="OutConv1DBlock", time_embedding_type="positional",
         act_fn="mish", use_timestep_embedding=True, flip_sin_to_cos=False, freq_shift=1, extra_in_channels=0,

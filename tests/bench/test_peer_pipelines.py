@@ -7,6 +7,7 @@ names the package; with ``pip install -e '.[bench]'`` and denoising-diffusion-py
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import math
 import subprocess
@@ -104,10 +105,21 @@ def test_min_max_scaling_round_trips_and_spans_the_unit_interval():
 def test_matched_width_takes_the_closest_count_and_refuses_a_far_one(monkeypatch):
     script = load_script()
     # Linear(w, w) has w * w + w parameters: 30 -> 930, 32 -> 1056, 34 -> 1190.
-    monkeypatch.setitem(script.PEER_WIDTHS, "toy", (lambda w: torch.nn.Linear(w, w), range(2, 200, 2)))
+    monkeypatch.setitem(script.PEER_WIDTHS, "toy", (lambda w: torch.nn.Linear(w, w), lambda: range(2, 200, 2)))
     assert script.matched_width("toy", 1000) == (32, 1056)
     assert script.matched_width("toy", 1150) == (34, 1190)
-    monkeypatch.setitem(script.PEER_WIDTHS, "coarse", (lambda w: torch.nn.Linear(w, w), range(10, 200, 40)))
+    monkeypatch.setitem(script.PEER_WIDTHS, "coarse", (lambda w: torch.nn.Linear(w, w), lambda: range(10, 200, 40)))
     with pytest.raises(SystemExit, match="within 20%"):
         script.matched_width("coarse", 1000)  # 10 -> 110, 50 -> 2550: neither within 20 %
     assert script.matched_width("coarse", 1000, tolerance=None) == (10, 110)
+
+
+def test_diffusers_widths_grow_so_the_search_may_stop_at_the_first_larger_count():
+    pytest.importorskip("diffusers")
+    script = load_script()
+    widths = script.diffusers_widths()
+    counts = [script.count_parameters(script.diffusers_network(next(widths))) for _ in range(12)]  # w = 8, 16, 24
+    assert all(a < b for a, b in itertools.pairwise(counts)), counts
+    # The last stage's steps fill the gap between (w, 2w, 4w) and the next geometric width: 251k -> 562k at w = 16.
+    _, count = script.matched_width("diffusers", 332_673, tolerance=0.05)
+    assert abs(count - 332_673) < 0.05 * 332_673
