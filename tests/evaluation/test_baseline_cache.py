@@ -27,17 +27,17 @@ def _reference(tmp_path: Path, *flags: str, shift: float = 0.0):
 
 @pytest.fixture
 def scored(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the pose sets quality.score is asked to score (two per computed pair of baselines)."""
+    """Counts the pose sets quality.start_score is asked to score (two per computed pair of baselines)."""
     from unet1d.evaluation import quality
 
     calls: list[int] = []
-    real_score = quality.score
+    real_start = quality.start_score
 
-    def counting(samples, reference, *, seed=0):
+    def counting(samples, reference, pool, **options):
         calls.append(len(samples))
-        return real_score(samples, reference, seed=seed)
+        return real_start(samples, reference, pool, **options)
 
-    monkeypatch.setattr(quality, "score", counting)
+    monkeypatch.setattr(quality, "start_score", counting)
     return calls
 
 

@@ -66,6 +66,23 @@ def test_a_score_is_reproducible_and_jitter_is_seeded(monkeypatch: pytest.Monkey
     np.testing.assert_array_equal(c2st.jittered(many, 0.0, 0), many)
 
 
+def test_folds_run_side_by_side_give_scikit_learns_cross_validated_auc() -> None:
+    """Each fold fitted as its own task and the probabilities put back in place: cross_val_predict's answer exactly."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(150, 6)), rng.normal(size=(130, 6)) + np.eye(6)[0] * 0.6  # unequal sets, some signal
+    x, y = np.concatenate([a, b]).astype(np.float32), np.r_[np.zeros(150), np.ones(130)]
+    split = StratifiedKFold(n_splits=c2st.FOLDS, shuffle=True, random_state=c2st.CV_SEED)
+    probability = cross_val_predict(HistGradientBoostingClassifier(**c2st.CLASSIFIER), x, y, cv=split,
+                                    method="predict_proba")[:, 1]  # fmt: skip
+    expected = roc_auc_score(y, probability)
+    assert 0.55 < expected < 0.95  # a test with something to find, not a constant
+    assert c2st.classifier_auc(a, b) == expected
+
+
 def test_body_only_poses_have_no_root_part_and_bad_shapes_are_refused() -> None:
     body = correlated_poses(60, 0)[:, 3:66]
     scores = c2st.c2st_scores(body, correlated_poses(60, 1)[:, 3:66])

@@ -58,6 +58,15 @@ def test_nearest_labels_and_coverage() -> None:
     assert covered == pytest.approx(2 / 3) and shares.tolist() == pytest.approx([2 / 3, 1 / 3, 0.0])
 
 
+def test_nearest_labels_in_chunks_agree_with_the_full_distance_matrix() -> None:
+    rng = np.random.default_rng(0)
+    samples, reference, labels = rng.normal(size=(50, 6)), rng.normal(size=(300, 6)), np.arange(300)
+    distances = ((samples[:, None, :] - reference[None, :, :]) ** 2).sum(-1)
+    expected = distances.argmin(axis=1)
+    assert nearest_labels(samples, reference, labels, chunk=7).tolist() == expected.tolist()  # 8 chunks, the last short
+    assert nearest_labels(samples[:0], reference, labels).tolist() == []
+
+
 def test_mean_pairwise_distance_closed_form_and_collapse() -> None:
     """For N(0, I_d) pairs, |x - y| ~ sqrt(2) chi_d; E = 2 Gamma((d+1)/2) / Gamma(d/2)."""
     from math import gamma

@@ -17,7 +17,9 @@ Built so its numbers are comparable across runs and cheap enough for every evalu
   of the pose structure. The default 0.03 rad (1.7 degrees) is well below any joint's spread.
 * **Classifier.** One fixed model, scikit-learn's HistGradientBoostingClassifier with settings
   :data:`CLASSIFIER` (fixed random_state), stratified :data:`FOLDS`-fold cross-validation with
-  shuffled folds (fixed seed), ROC AUC pooled over the out-of-fold predictions.
+  shuffled folds (fixed seed), ROC AUC pooled over the out-of-fold predictions. Every fold is a
+  task of one thread pool (:func:`classifier_pool`), so an evaluation's tests, and the other
+  scores computed beside them, share the cores fold by fold.
 * **Body parts.** The same test on each part's joints alone (:data:`BODY_PARTS`, SMPL joint
   names) says which part gives the samples away.
 
@@ -28,7 +30,9 @@ classifier's power depends on the counts, so compare scores made at equal counts
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -57,6 +61,7 @@ BODY_PARTS: dict[str, tuple[str, ...]] = {
     "spine_head": ("spine1", "spine2", "spine3", "neck", "head"),
 }
 KEY = "c2st_auc"  # the whole-body score; parts are f"{KEY}_{part}"
+Pending = Callable[[], float]  # a started test: calling it waits for its folds and returns the AUC
 
 
 def joint_names(pose_dim: int) -> list[str]:
@@ -82,33 +87,56 @@ def jittered(poses: np.ndarray, jitter: float, seed: int) -> np.ndarray:
     return poses + np.random.default_rng(seed).normal(0.0, jitter, poses.shape)
 
 
-def classifier_auc(features_a: np.ndarray, features_b: np.ndarray, folds: int | None = None) -> float:
-    """Held-out ROC AUC of :data:`CLASSIFIER` telling rows of ``features_a`` (N, F) from ``features_b`` (M, F).
-
-    Stratified ``folds``-fold cross-validation; the AUC of the pooled out-of-fold probabilities.
-    """
+def _fold_probability(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """One fold: :data:`CLASSIFIER` fitted on rows ``train``, its probability of class 1 on rows ``test``."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
+    return HistGradientBoostingClassifier(**CLASSIFIER).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+
+
+def _stacked(features_a: np.ndarray, features_b: np.ndarray, folds: int) -> tuple[np.ndarray, np.ndarray, list]:
+    """Rows of both sets as one float32 matrix, labels 0 / 1, and the stratified shuffled folds."""
+    from sklearn.model_selection import StratifiedKFold
 
     x = np.concatenate([features_a, features_b]).astype(np.float32)
     y = np.concatenate([np.zeros(len(features_a), np.int8), np.ones(len(features_b), np.int8)])
-    split = StratifiedKFold(n_splits=folds or FOLDS, shuffle=True, random_state=CV_SEED)
-    with threadpool_limits(limits=THREADS, user_api="openmp"):
-        probability = cross_val_predict(
-            HistGradientBoostingClassifier(**CLASSIFIER), x, y, cv=split, method="predict_proba"
-        )[:, 1]
-    return float(roc_auc_score(y, probability))
+    return x, y, list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=CV_SEED).split(x, y))
 
 
-def c2st_scores(
-    samples: np.ndarray, reference: np.ndarray, *, jitter: float = JITTER_RAD, parts: bool = True
-) -> dict[str, float]:
-    """``c2st_auc`` of heading-free ``samples`` against heading-free real ``reference`` poses, both (N, D) radians.
+def submit_auc(pool: Executor, features_a: np.ndarray, features_b: np.ndarray, folds: int | None = None) -> Pending:
+    """Start the held-out ROC AUC of :data:`CLASSIFIER` telling rows of ``features_a`` (N, F) from ``features_b``.
 
-    With ``parts``, also ``c2st_auc_<part>`` for each of :data:`BODY_PARTS` present in the pose
-    (body-only poses have no root). Both sets are jittered by ``jitter`` radians (fixed seeds).
+    Each fold is its own task in ``pool``, so the tests of one evaluation (and its baselines') share
+    the cores fold by fold instead of waiting on the largest test. Calling the result waits and
+    returns the AUC of the out-of-fold probabilities pooled, which is what scikit-learn's
+    ``cross_val_predict`` gives (tests/evaluation/test_c2st.py checks they agree).
+    """
+    x, y, split = _stacked(features_a, features_b, folds or FOLDS)
+    futures = [pool.submit(_fold_probability, x, y, train, test) for train, test in split]
+
+    def auc() -> float:
+        from sklearn.metrics import roc_auc_score
+
+        probability = np.empty(len(y))
+        for (_, test), future in zip(split, futures, strict=True):
+            probability[test] = future.result()
+        return float(roc_auc_score(y, probability))
+
+    return auc
+
+
+def classifier_auc(features_a: np.ndarray, features_b: np.ndarray, folds: int | None = None) -> float:
+    """:func:`submit_auc`, waited for: one test's folds side by side on this process's cores."""
+    with classifier_pool(folds or FOLDS) as pool:
+        return submit_auc(pool, features_a, features_b, folds)()
+
+
+def submit_c2st(
+    pool: Executor, samples: np.ndarray, reference: np.ndarray, *, jitter: float = JITTER_RAD, parts: bool = True
+) -> Callable[[], dict[str, float]]:
+    """Start :func:`c2st_scores` in ``pool``; calling the result waits for it (see :func:`classifier_pool`).
+
+    The whole-body test's folds go first: the largest tasks first keeps the cores evenly busy.
     """
     samples, reference = np.asarray(samples), np.asarray(reference)
     if samples.ndim != 2 or samples.shape[1] != reference.shape[1] or min(len(samples), len(reference)) < 2 * FOLDS:
@@ -122,15 +150,40 @@ def c2st_scores(
             index = [names.index(name) for name in members if name in names]
             if index:
                 tests[f"{KEY}_{part}"] = (a[:, index].reshape(len(a), -1), b[:, index].reshape(len(b), -1))
-    with ThreadPoolExecutor(max_workers=parallel_tests(len(tests))) as pool:
-        futures = {key: pool.submit(classifier_auc, *pair) for key, pair in tests.items()}
-    return {key: future.result() for key, future in futures.items()}
+    pending = {key: submit_auc(pool, *pair) for key, pair in tests.items()}
+    return lambda: {key: auc() for key, auc in pending.items()}
+
+
+def c2st_scores(
+    samples: np.ndarray, reference: np.ndarray, *, jitter: float = JITTER_RAD, parts: bool = True
+) -> dict[str, float]:
+    """``c2st_auc`` of heading-free ``samples`` against heading-free real ``reference`` poses, both (N, D) radians.
+
+    With ``parts``, also ``c2st_auc_<part>`` for each of :data:`BODY_PARTS` present in the pose
+    (body-only poses have no root). Both sets are jittered by ``jitter`` radians (fixed seeds).
+    """
+    with classifier_pool(FOLDS * (1 + len(BODY_PARTS) * parts)) as pool:
+        return submit_c2st(pool, samples, reference, jitter=jitter, parts=parts)()
+
+
+@contextmanager
+def classifier_pool(tasks: int | None = None) -> Iterator[Executor]:
+    """Threads for classifier folds, :func:`parallel_tests` of them, each fit on one OpenMP thread (:data:`THREADS`).
+
+    ``tasks`` (how many folds will run; None: many) only caps the threads. While the pool is open
+    the process's OpenMP and BLAS pools are held at :data:`THREADS`, so the caller's own numpy work
+    beside the folds does not spin against them.
+    """
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
+    with threadpool_limits(limits=THREADS), ThreadPoolExecutor(max_workers=parallel_tests(tasks or 1 << 16)) as pool:
+        yield pool
 
 
 def parallel_tests(count: int) -> int:
-    """How many classifier tests run at once: one per core this process may use, one thread each.
+    """How many classifier folds run at once: one per core this process may use, one thread each.
 
-    Each test holds one OpenMP thread (:data:`THREADS`), so on a busy machine they share the cores
+    Each fold holds one OpenMP thread (:data:`THREADS`), so on a busy machine they share the cores
     without spin-waiting on each other; the work is the same, only spread.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

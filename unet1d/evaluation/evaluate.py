@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from unet1d.errors import UserError
-from unet1d.evaluation import quality
+from unet1d.evaluation import c2st, quality
 from unet1d.evaluation.sampling import sample_poses, sampling_precision
 from unet1d.store.rundir import EVAL_DIR
 
@@ -182,11 +182,14 @@ def score_network(
     sampling = time.perf_counter()
     samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
     sample_seconds = time.perf_counter() - sampling
-    scores = quality.score(samples, reference, seed=seed)
+    with c2st.classifier_pool() as pool:  # the model's classifier folds and the baselines' share the cores
+        finish = quality.start_score(samples, reference, pool, seed=seed)
+        baselines = quality.baselines(reference, num_samples, seed=seed, pool=pool)
+        scores = finish()
     report = EvalReport(
         checkpoint=str(checkpoint), step=step, weights=weights, sampler=config.diffusion.sampler,
         sample_steps=config.diffusion.sampling_steps, num_samples=num_samples, reference=reference.name,
-        val_loss=val_loss, scores=scores, baselines=quality.baselines(reference, num_samples, seed=seed),
+        val_loss=val_loss, scores=scores, baselines=baselines,
         sample_seconds=sample_seconds, eval_seconds=0.0,
         compute_dtype=precision_label(sampling_precision(config, device)),
     )  # fmt: skip

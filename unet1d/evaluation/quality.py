@@ -27,6 +27,9 @@ Shapes: pose sets are (N, D) axis-angle radians, D = 72 (SMPL) or 63 (body only)
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,8 +46,8 @@ from unet1d.data.normalization import NormStats
 from unet1d.data.rotations import axis_angle_to_quaternion
 from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
 from unet1d.errors import UserError
-from unet1d.evaluation import metrics
-from unet1d.evaluation.c2st import JITTER_RAD, c2st_scores
+from unet1d.evaluation import c2st, metrics
+from unet1d.evaluation.c2st import JITTER_RAD
 from unet1d.metric_registry import BY_NAME, better_than, structure_metrics
 
 if TYPE_CHECKING:
@@ -58,6 +61,9 @@ KNN_K = 20  # neighbours for precision/recall: with k = 5 two draws of the data 
 MIN_REFERENCE = 1000  # fewer reference poses than this and the verdict is withheld
 # The data baseline must beat the Gaussian on most of these, or the reference cannot tell a model from a blob.
 VERDICT_METRICS = ("precision", "density", "coverage", "one_nn_accuracy")
+# The baselines' classifier test by body part too? Off: each part test costs the CPU of another whole-body
+# test, and a first `unet1d eval` scores two baselines; the model's parts are compared with 0.5 (chance).
+BASELINE_PARTS = False
 # What "beats the Gaussian" is judged on: the registry's structure-aware scores (unet1d.metric_registry,
 # `structure=True`). Recall is reported but left out: its balls around each *sample* grow with the
 # samples' spread, so a diffuse blob reaches the data by construction (the Gaussian baseline scores
@@ -217,10 +223,33 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0, classifie
     ``classifier=False`` leaves out the classifier test (``c2st_auc*``), most of the CPU of a small
     score: for callers that report none of it (``bench/run.py``'s sampler and budget rows).
     """
+    with c2st.classifier_pool() as pool:
+        return start_score(samples, reference, pool, seed=seed, classifier=classifier)()
+
+
+def start_score(
+    samples: np.ndarray,
+    reference: Reference,
+    pool: Executor,
+    *,
+    seed: int = 0,
+    classifier: bool = True,
+    parts: bool = True,
+) -> Callable[[], dict[str, Any]]:
+    """:func:`score` begun: the classifier test's folds go to ``pool`` (:func:`c2st.classifier_pool`)
+    and the other scores are computed here meanwhile; calling the result waits for the test.
+
+    ``parts=False`` keeps the whole-body test and leaves out its body parts (the baselines').
+    """
     samples = np.asarray(samples, dtype=np.float32)
     n = len(samples)
     subset = reference.pose_features[_pick(len(reference.poses), n, seed=seed + 1)]
     features = reference.to_features(samples)
+    unstandardised = reference.feature_stats.denormalize  # the evaluation space's heading-free poses
+    pending: Callable[[], dict[str, float]] = lambda: {}  # noqa: E731
+    if classifier:
+        jitter = reference.c2st_jitter
+        pending = c2st.submit_c2st(pool, unstandardised(features), unstandardised(subset), jitter=jitter, parts=parts)
     result: dict[str, Any] = {
         "knn_k": knn_k(n),
         "frechet_distance": metrics.frechet_distance(features, reference.pose_features),
@@ -236,12 +265,13 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0, classifie
     }
     result.update(limit_scores(samples, reference.limits, reference.constant, reference.train))
     result["limits"] = reference.limits_kind
-    unstandardised = reference.feature_stats.denormalize  # the evaluation space's heading-free poses
-    if classifier:
-        result.update(c2st_scores(unstandardised(features), unstandardised(subset), jitter=reference.c2st_jitter))
     result.update(family_scores(features, reference))
     result["memorisation"] = reference.memorisation(features) if reference.name == "train" else None
-    return result
+
+    def finish() -> dict[str, Any]:
+        return {**result, **pending()}
+
+    return finish
 
 
 def limit_scores(
@@ -297,20 +327,29 @@ def gaussian_poses(reference: Reference, count: int, seed: int) -> np.ndarray:
     return random_heading(reference.feature_stats.denormalize(drawn.astype(np.float32)), rng, reference.up_axis)
 
 
-def baselines(reference: Reference, count: int, seed: int = 0) -> dict[str, dict[str, Any]]:
+def baselines(
+    reference: Reference, count: int, seed: int = 0, pool: Executor | None = None
+) -> dict[str, dict[str, Any]]:
     """The ``data`` (real poses) and ``gaussian`` (no structure) baselines, scored like samples.
 
-    They do not depend on the model: kept per reference, count and seed under the data cache
+    Their classifier test is the whole-body one (:data:`BASELINE_PARTS`). They do not depend on
+    the model: kept per reference, count and seed under the data cache
     (:mod:`unet1d.evaluation.baseline_cache`), so only a reference's first evaluation pays for them.
+    ``pool``: the classifier folds' threads to share (an evaluation's own); None opens one.
     """
     from unet1d.evaluation.baseline_cache import cached_baselines
 
     def compute() -> dict[str, dict[str, Any]]:
-        real = reference.floor[_pick(len(reference.floor), count, seed=seed + 2)]
-        return {
-            "data": score(real, reference, seed=seed),
-            "gaussian": score(gaussian_poses(reference, count, seed + 3), reference, seed=seed),
+        drawn = {
+            "data": reference.floor[_pick(len(reference.floor), count, seed=seed + 2)],
+            "gaussian": gaussian_poses(reference, count, seed + 3),
         }
+        with contextlib.nullcontext(pool) if pool is not None else c2st.classifier_pool() as threads:
+            started = {
+                name: start_score(poses, reference, threads, seed=seed, parts=BASELINE_PARTS)
+                for name, poses in drawn.items()
+            }
+            return {name: finish() for name, finish in started.items()}
 
     return cached_baselines(reference, count, seed, reference.cache_dir, compute)
 
