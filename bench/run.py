@@ -22,8 +22,8 @@ something only on an otherwise idle GPU; on a CPU quote the ratios.
    DDPM loop) trained for the same wall-clock budget, sampled with our DDIM-50 and scored alike.
 5. ``mid_block``: the middle block alone, conv vs attention-8 at 512 channels, lengths 18 to 1152:
    forward and forward+backward time, bytes saved for backward, and CUDA's peak memory.
-6. ``scoring``: the classifier test's five fits in turn vs side by side (``c2st_parallel_speedup``),
-   and the two baselines scored vs read from their cache (``baselines_cached_speedup``).
+6. ``scoring``: the classifier test's fifteen fits (five tests x three folds) in turn vs side by side
+   (``c2st_parallel_speedup``), and the two baselines scored vs read from their cache (``baselines_cached_speedup``).
 7. ``help_s``: wall time of ``unet1d --help`` in a fresh process.
 
 Peers need ``pip install -e '.[bench]'`` and ``pip install --no-deps denoising-diffusion-pytorch==2.3.4``;
@@ -370,7 +370,7 @@ def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[
 
 
 def bench_scoring(settings: Settings, reference: quality.Reference, cache_dir: Path) -> dict[str, Any]:
-    """What scoring costs: the classifier test's five fits one after another vs side by side, and the two
+    """What scoring costs: the classifier test's fifteen fold fits one after another vs side by side, and the two
     baselines scored vs read back from the cache (``sample_poses`` real poses against as many)."""
     from unet1d.evaluation import c2st
 
@@ -578,7 +578,7 @@ def table(result: dict[str, Any]) -> str:
         f"| dpm20_speedup (DDIM-50 time / DPM-Solver++ 2M-20) | {fmt(result.get('dpm20_speedup'))} | |",
         f"| dpm20_bf16_speedup (DDIM-50 fp32 / DPM-20 bf16) | {fmt(result.get('dpm20_bf16_speedup'))} | |",
         f"| dpm20_fd_ratio (DPM-20 FD / DDIM-50 FD) | {fmt(result.get('dpm20_fd_ratio'), '.3f')} | |",
-        f"| c2st_parallel_speedup (five fits in turn / side by side) | {fmt(result.get('c2st_parallel_speedup'))} | |",
+        f"| c2st_parallel_speedup (15 fits in turn / side by side) | {fmt(result.get('c2st_parallel_speedup'))} | |",
         f"| baselines_cached_speedup (scored / cached) | {fmt(result.get('baselines_cached_speedup'), '.0f')} | |",
         f"| unet1d --help | {fmt(result.get('help_s'))} s | |",
         "",
