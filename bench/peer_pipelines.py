@@ -18,13 +18,14 @@ this process scores every set with our evaluation
 (:func:`unet1d.evaluation.quality.build_reference` on the built-in data, ``"auto"``, and
 :func:`unet1d.evaluation.quality.score`, ``seed=0``: what ``unet1d eval`` computes, classifier test
 included), beside the data and Gaussian baselines. Peers get the parameter count of our
-network under ``--ours-flags`` (the README quickstart's 1.32M): the width within 20 % that comes
-closest (lucidrains ``Unet1D`` dim 18: 1.39M; diffusers temporal ``UNet1DModel`` width 40: 1.55M).
+network under ``--ours-flags`` (the README quickstart's 333k): the width within 20 % that comes
+closest (lucidrains ``Unet1D`` dim 8: 347k; diffusers temporal ``UNet1DModel`` block widths
+(16, 32, 80): 342k, its last stage widened in steps of 8 since (16, 32, 64) has 251k).
 
 Contenders, as a user who follows each one's documentation would run them:
 
 * ``ours``: ``unet1d train`` with the README quickstart's flags (``--ours-flags``, default
-  ``--max_steps 1000 --batch_size 64 --base_channels 64``) through :class:`unet1d.training.loop.Trainer`
+  ``--max_steps 2000 --batch_size 64 --base_channels 32 --lr 2e-3``) through :class:`unet1d.training.loop.Trainer`
   at every other default (bf16 autocast where the CPU runs it natively, EMA, validation every 250
   steps, checkpoints), probes and W&B off (``--final_eval_samples 0 --quality_every 0``). It stops at
   ``max_steps`` or at the budget, whichever comes first, the way a SIGTERM stops it (the step ends,

@@ -88,10 +88,16 @@ def jittered(poses: np.ndarray, jitter: float, seed: int) -> np.ndarray:
 
 
 def _fold_probability(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """One fold: :data:`CLASSIFIER` fitted on rows ``train``, its probability of class 1 on rows ``test``."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    """One fold: :data:`CLASSIFIER` fitted on rows ``train``, its probability of class 1 on rows ``test``.
 
-    return HistGradientBoostingClassifier(**CLASSIFIER).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    The OpenMP limit is set here, in the pool's thread: OpenMP's thread count is a per-thread
+    setting, so a limit set by the thread that opened the pool does not reach its workers.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=THREADS, user_api="openmp"):
+        return HistGradientBoostingClassifier(**CLASSIFIER).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
 
 
 def _stacked(features_a: np.ndarray, features_b: np.ndarray, folds: int) -> tuple[np.ndarray, np.ndarray, list]:
@@ -171,8 +177,8 @@ def classifier_pool(tasks: int | None = None) -> Iterator[Executor]:
     """Threads for classifier folds, :func:`parallel_tests` of them, each fit on one OpenMP thread (:data:`THREADS`).
 
     ``tasks`` (how many folds will run; None: many) only caps the threads. While the pool is open
-    the process's OpenMP and BLAS pools are held at :data:`THREADS`, so the caller's own numpy work
-    beside the folds does not spin against them.
+    the caller's BLAS and OpenMP are held at :data:`THREADS` too, so its own numpy work beside the
+    folds does not spin against them (each fold sets its own thread's OpenMP limit).
     """
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
