@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -81,6 +83,25 @@ def test_folds_run_side_by_side_give_scikit_learns_cross_validated_auc() -> None
     expected = roc_auc_score(y, probability)
     assert 0.55 < expected < 0.95  # a test with something to find, not a constant
     assert c2st.classifier_auc(a, b) == expected
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: OpenMP's default is one thread anyway")
+def test_every_fold_fits_on_one_openmp_thread_in_the_pools_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenMP's thread count is per thread: a limit set where the pool opens must still hold in its workers."""
+    import sklearn.ensemble
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    seen: list[int] = []
+
+    class Recording(sklearn.ensemble.HistGradientBoostingClassifier):
+        def fit(self, x, y):
+            seen.append(_openmp_effective_n_threads())  # what the fit's own prange loops will use
+            return super().fit(x, y)
+
+    monkeypatch.setattr(sklearn.ensemble, "HistGradientBoostingClassifier", Recording)
+    rng = np.random.default_rng(0)
+    c2st.classifier_auc(rng.normal(size=(60, 4)), rng.normal(size=(60, 4)))
+    assert seen == [c2st.THREADS] * c2st.FOLDS and _openmp_effective_n_threads() > c2st.THREADS
 
 
 def test_body_only_poses_have_no_root_part_and_bad_shapes_are_refused() -> None:
