@@ -4,10 +4,14 @@
         [--contenders ours lucidrains diffusers] [--threads N] [--ours-flags "..."] [--peer-heading keep|canonical]
         [--json FILE] [--smoke]
 
-The full measurement (issue 21, item 1; about 3 hours on 2 idle cores, 2.5 of them the peers' 1000-step samplers):
+The measurement in docs/speed.md (issue 21, item 1). The budget is the CPU the README quickstart's
+training loop takes on 2 threads (``--contenders ours --threads 2 --budget-s 600 --seeds 0``
+reports it: 193 CPU s, 100 s wall); every contender gets it on one thread, on the CPU clock, so
+runs can share the 2 cores two at a time (about 1 h 15 min for three seeds at 1,000 poses, most
+of it lucidrains' 1000-step sampler):
 
-    nice -n 5 python bench/peer_pipelines.py --budget-s 120 --seeds 0 1 2 --num-poses 2000 \\
-        --json bench/results/peer_pipelines.json
+    python bench/peer_pipelines.py --budget-s 193 --budget-clock cpu --threads 1 --seeds 0 1 2 \\
+        --num-poses 1000 --json bench/results/peer_pipelines.json
 
 Each contender x seed runs in a fresh subprocess (its own RNG state, threads and Accelerate state;
 every contender gets ``--threads``, default the cores this process may use, as ``unet1d train``
@@ -82,10 +86,8 @@ the steps do. ``--smoke`` shrinks everything (a tiny ``ours``, matched peers, T 
 few seconds each) to check the plumbing, not the numbers.
 
 Sampling dominates: one call of the networks above on 512 poses costs, in CPU seconds on one
-thread, ours 0.22 (bf16; 0.43 fp32), lucidrains 0.80, diffusers 0.50; ours made 50 calls a pose (DDIM-50 then),
-each peer 1000. Check run (shared, loaded machine; 2026-12-02), ``--budget-s 60 --budget-clock cpu
---threads 1 --seeds 0 --num-poses 200``: C2ST AUC ours 0.59 (431 steps), lucidrains 0.999 (390),
-diffusers 0.985 (594); sampling 6 / 346 / 210 CPU s; data baseline 0.45, Gaussian 0.96.
+thread, ours 0.15 (bf16; 0.17 fp32), lucidrains 0.71, diffusers 0.19; ours makes 20 calls a pose
+(DPM-Solver++ 2M), each peer 1000.
 """
 
 from __future__ import annotations
