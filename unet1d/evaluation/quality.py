@@ -223,14 +223,16 @@ def score(samples: np.ndarray, reference: Reference, *, seed: int = 0, classifie
     ``classifier=False`` leaves out the classifier test (``c2st_auc*``), most of the CPU of a small
     score: for callers that report none of it (``bench/run.py``'s sampler and budget rows).
     """
+    if not classifier:  # no folds to run: no pool, and numpy keeps its own threads
+        return start_score(samples, reference, None, seed=seed, classifier=False)()
     with c2st.classifier_pool() as pool:
-        return start_score(samples, reference, pool, seed=seed, classifier=classifier)()
+        return start_score(samples, reference, pool, seed=seed)()
 
 
 def start_score(
     samples: np.ndarray,
     reference: Reference,
-    pool: Executor,
+    pool: Executor | None,
     *,
     seed: int = 0,
     classifier: bool = True,
@@ -238,6 +240,7 @@ def start_score(
 ) -> Callable[[], dict[str, Any]]:
     """:func:`score` begun: the classifier test's folds go to ``pool`` (:func:`c2st.classifier_pool`)
     and the other scores are computed here meanwhile; calling the result waits for the test.
+    ``pool`` may be None only with ``classifier=False``.
 
     ``parts=False`` keeps the whole-body test and leaves out its body parts (the baselines').
     """
@@ -248,6 +251,7 @@ def start_score(
     unstandardised = reference.feature_stats.denormalize  # the evaluation space's heading-free poses
     pending: Callable[[], dict[str, float]] = lambda: {}  # noqa: E731
     if classifier:
+        assert pool is not None, "the classifier test needs a pool"
         jitter = reference.c2st_jitter
         pending = c2st.submit_c2st(pool, unstandardised(features), unstandardised(subset), jitter=jitter, parts=parts)
     result: dict[str, Any] = {
