@@ -26,6 +26,7 @@ class Metric:
     eval_table: bool = False  # a line of `unet1d eval`'s table (model beside both baselines)
     compare: bool = False  # a column of `unet1d compare` (JSON, report, plots, differences)
     structure: bool = False  # judged in "beats the Gaussian" (structure-aware, so a blob cannot win it)
+    decides: bool = False  # a score that decides between variants: `compare`'s terminal table leads with it
 
     def format(self, value: float | None) -> str:
         return "-" if value is None else self.fmt.format(value)
@@ -62,7 +63,7 @@ METRICS: tuple[Metric, ...] = (
            _E, eval_table=True, compare=True),
     Metric("c2st_auc", "C2ST AUC", "{:.3f}", "lower", "classifier two-sample test: a gradient-boosted classifier's "
            "held-out ROC AUC at telling samples from real poses (0.5 = indistinguishable, 1 = separable)", _E,
-           eval_table=True, compare=True, structure=True),
+           eval_table=True, compare=True, structure=True, decides=True),
     *(Metric(f"c2st_auc_{part}", f"  {part}", "{:.3f}", "lower", f"the same test on the {part.replace('_', ' and ')} "
              "joints alone", _E, eval_table=True, compare=True) for part in ("root", "legs", "arms", "spine_head")),
     Metric("upright", "upright", "{:.1%}", "higher", "share of poses whose body up is within 30 deg of the data's up "
@@ -113,6 +114,11 @@ def eval_table() -> list[Metric]:
 
 def compare_columns() -> list[Metric]:
     return [m for m in METRICS if m.compare]
+
+
+def deciding_metrics() -> list[Metric]:
+    """The scores that decide between variants (the classifier test, the prior's task scores), in order."""
+    return [m for m in METRICS if m.decides]
 
 
 def structure_metrics() -> list[Metric]:
