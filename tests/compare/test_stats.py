@@ -1,4 +1,5 @@
-"""Welch intervals between variants, checked against the textbook formula."""
+"""Welch intervals between variants, checked against the textbook formula, and what the seeds can decide,
+checked against Cohen's power table, the normal approximation and simulation."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import math
 import statistics
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from unet1d.compare.stats import differences, welch_interval
+from unet1d.compare.stats import (
+    MAX_SEEDS,
+    POWER,
+    detectable_difference,
+    differences,
+    power,
+    seeds_needed,
+    welch_interval,
+)
 
 
 def textbook_welch(a: list[float], b: list[float]) -> tuple[float, float]:
@@ -50,3 +60,91 @@ def test_one_side_without_spread_gives_welchs_interval_without_a_warning(recwarn
     half = scipy_stats.t.ppf(0.975, df=2) * statistics.stdev(b) / math.sqrt(3)
     assert (low, high) == pytest.approx((statistics.mean(b) - 1000 - half, statistics.mean(b) - 1000 + half))
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+# --- what the seeds can decide: the minimum detectable difference and the seeds a difference needs ---
+
+
+def test_seeds_needed_matches_cohens_table() -> None:
+    """Cohen (1988), table 2.4.1: a two-sided t-test at 5 % with 80 % power needs 26 per group for a
+    standardised difference of 0.8, 64 for 0.5 and 393 for 0.2 (more than 100 here)."""
+    assert seeds_needed(0.8, 1.0) == 26 and seeds_needed(-0.8, 1.0) == 26  # the sign does not matter
+    assert seeds_needed(5.0, 10.0) == 64  # only difference / spread does
+    assert seeds_needed(0.2, 1.0) is None  # 394 > MAX_SEEDS
+    assert seeds_needed(0.0, 1.0) is None  # no difference is never resolved
+    assert seeds_needed(0.2, 1.0, max_seeds=400) == 394  # Cohen's 393, rounded from the normal approximation
+
+
+def test_the_detectable_difference_tends_to_the_normal_approximation() -> None:
+    """With many seeds the t-quantiles are the normal ones: (z_0.975 + z_0.80) * s * sqrt(1/n_a + 1/n_b),
+    z_0.975 = 1.959964, z_0.80 = 0.841621 (printed tables)."""
+    by_hand = (1.959964 + 0.841621) * 2.0 * math.sqrt(1 / 2000 + 1 / 3000)
+    assert detectable_difference(2.0, 2000, 3000) == pytest.approx(by_hand, rel=1e-3)
+    assert power(by_hand, 2.0, 2000, 3000) == pytest.approx(0.80, abs=2e-3)
+
+
+def test_the_detectable_difference_is_detected_four_times_in_five_by_simulation() -> None:
+    """Draw 3 and 4 seeds from normals whose means differ by the detectable difference: the pooled t-test
+    (scipy's, equal variances) rejects at 5 % in 80 % of 40,000 experiments; at half of it, far less."""
+    rng = np.random.default_rng(31)
+    std, n_a, n_b, experiments = 0.02, 3, 4, 40_000
+    detectable = detectable_difference(std, n_a, n_b)
+    for shift, expected in [(detectable, POWER), (detectable / 2, None)]:
+        a = rng.normal(shift, std, size=(experiments, n_a))
+        b = rng.normal(0.0, std, size=(experiments, n_b))
+        rejected = float(np.mean(scipy_stats.ttest_ind(a, b, axis=1, equal_var=True).pvalue < 0.05))
+        if expected is None:
+            assert rejected < 0.4
+        else:
+            assert rejected == pytest.approx(expected, abs=0.01)  # binomial sd 0.002
+
+
+def test_the_detectable_difference_shrinks_with_seeds_and_scales_with_the_spread() -> None:
+    by_seeds = [detectable_difference(1.0, n, n) for n in range(2, 30)]
+    assert np.all(np.diff(by_seeds) < 0)
+    assert detectable_difference(3.0, 3, 5) == pytest.approx(3 * detectable_difference(1.0, 3, 5), rel=1e-9)
+    assert detectable_difference(1.0, 3, 5) == pytest.approx(detectable_difference(1.0, 5, 3), rel=1e-9)
+    assert detectable_difference(1.0, 3, 3, target_power=0.9) > detectable_difference(1.0, 3, 3)
+    needed = [seeds_needed(d, 1.0) for d in (0.4, 0.6, 1.0, 2.0, 4.0)]
+    assert needed == sorted(needed, reverse=True) and needed[-1] == 3  # 2 seeds with df 2 are not enough
+    with pytest.raises(ValueError):
+        detectable_difference(0.0, 3, 3)
+
+
+def test_a_difference_within_seed_noise_says_what_its_seeds_detect_and_how_many_would_resolve_it() -> None:
+    def row(variant: str, auc: float) -> SimpleNamespace:
+        return SimpleNamespace(variant=variant, c2st_auc=auc)
+
+    conv, attention = [0.62, 0.60, 0.65], [0.61, 0.58, 0.60, 0.57]
+    rows = [row("conv", v) for v in conv] + [row("attention-h8", v) for v in attention]
+    (found,) = differences(rows, ["c2st_auc"])
+    assert found.within_noise is True
+    by_hand = math.sqrt((2 * statistics.variance(conv) + 3 * statistics.variance(attention)) / 5)
+    assert found.pooled_std == pytest.approx(by_hand)
+    assert found.detectable == pytest.approx(detectable_difference(by_hand, 4, 3))
+    assert power(found.detectable, by_hand, 4, 3) == pytest.approx(POWER)
+    assert abs(found.difference) < found.detectable  # what the interval could not resolve is below it
+    n = found.seeds_needed
+    assert n is not None and n > 4 and found.seeds_needed_more_than is None
+    assert power(found.difference, by_hand, n, n) >= POWER > power(found.difference, by_hand, n - 1, n - 1)
+
+    far = [row("conv", v) for v in conv] + [row("attention-h8", v - 0.2) for v in attention]
+    (beyond,) = differences(far, ["c2st_auc"])
+    assert beyond.within_noise is False and beyond.detectable == pytest.approx(found.detectable)
+    assert beyond.seeds_needed is None and beyond.seeds_needed_more_than is None  # already resolved
+
+    level = [row("conv", v) for v in conv] + [row("attention-h8", v) for v in [0.63, 0.59, 0.62, 0.63]]
+    (tie,) = differences(level, ["c2st_auc"])
+    assert tie.within_noise is True and tie.seeds_needed is None and tie.seeds_needed_more_than == MAX_SEEDS
+
+    (one_seed,) = differences([*rows, row("conv-lone", 0.6)], ["c2st_auc"], reference="conv-lone")[1:]
+    assert one_seed.within_noise is None and one_seed.detectable is None and one_seed.seeds_needed is None
+
+
+def test_power_is_finite_and_rises_to_one_far_out() -> None:
+    """scipy's noncentral-t cdf is NaN far in the tail (df 2, noncentrality 8.5): power must not be."""
+    differences_ = np.linspace(0.0, 40.0, 401)
+    for n in (2, 3, 5, 100):
+        values = power(differences_, 1.0, n, n)
+        assert np.all(np.isfinite(values)) and np.all(np.diff(values) >= -1e-12)
+        assert values[0] == pytest.approx(0.05) and values[-1] == pytest.approx(1.0)
