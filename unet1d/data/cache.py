@@ -5,33 +5,57 @@ streams each file's mapped, subsampled poses into one flat float32 file (memory 
 per-file arrays are kept) beside a small JSON index; later runs map that file into memory and
 hand out views of it. The key is the list of files (relative name, size, mtime in ns), the
 pose format, the target frame rate and :data:`CACHE_VERSION`: touch, add or remove a file, or
-change either setting, and the tree is read again. Entries live under ``<cache_dir>/poses/<key>``
-and are written to a temporary folder first, then renamed, so a crash or a second process
-writing at once never leaves a half-written entry.
+change either setting, and the tree is read again. Entries live under ``<cache_dir>/poses/<key>``.
+
+What keeps a damaged entry from ever being served (docs/faults.md):
+
+- **Written whole or not at all.** An entry is written into a temporary folder, flushed to disk
+  (``fsync``), then renamed into place in one step. A crash, a kill or a full disk mid-write
+  leaves only the temporary folder (removed by a later write once stale), never a half entry.
+  Two processes writing the same entry at once both finish; the first rename wins and the
+  second process reads the winner's entry (the same poses: the same files read the same way).
+- **Checked before use.** The index carries the format version, the entry's key, a SHA-256 of
+  itself, the pose array's byte count and its CRC-32. Any mismatch (a cut-short index, a
+  cut-short or overwritten array, an entry copied under another key) is a damaged entry: one
+  warning line naming it, the entry is set aside and the tree read and stored again.
+- **Never fatal.** A cache that cannot be written (read-only, full disk) costs only the time it
+  would have saved: one warning line, and the tree is read without it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+import time
+import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from unet1d.data.files import ReadResult, Sequence, Skipped, iter_directory
+from unet1d.data.files import ReadResult, Sequence, Skipped, iter_directory, read_directory_uncached
 
 if TYPE_CHECKING:
     from unet1d.config import DataConfig
 
-CACHE_VERSION = 1  # bump when what a file maps to changes (formats, subsampling)
+CACHE_VERSION = 2  # bump when what a file maps to changes (formats, subsampling) or the entry layout does
 CACHE_MIN_FILES = 100  # smaller trees read in well under a second: not worth an entry
 POSES_FILE = "poses.f32"
 INDEX_FILE = "index.json"
+STAGING_SUFFIX = ".tmp"  # <cache_dir>/poses/.<key>-XXXX.tmp: an entry being written
+DAMAGED_PREFIX = ".damaged-"  # a damaged entry moved aside, about to be removed
+STALE_STAGING_S = 3600.0  # a staging folder untouched this long belongs to a writer that died
+_CRC_BLOCK = 64 << 20  # bytes checked per step: memory stays flat however large the entry
+
+
+class DamagedEntry(Exception):
+    """A cache entry that is not whole; the message says what does not match."""
 
 
 def default_cache_dir() -> Path:
@@ -56,51 +80,187 @@ def cache_key(root: Path, files: list[Path], pose_format: str, target_fps: float
     return digest.hexdigest()[:32]
 
 
+def warn(message: str) -> None:
+    """One line on stderr: the cache never stops a run, but a user should know it was not used."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def read_through_cache(
     root: Path, files: list[Path], unreadable: list[Skipped], pose_format: str, target_fps: float, cache_dir: Path
 ) -> ReadResult:
-    """The tree under ``root`` from its cache entry, reading (and storing) it first if there is none."""
-    entry = Path(cache_dir).expanduser() / "poses" / cache_key(root, files, pose_format, target_fps)
-    if not (entry / INDEX_FILE).is_file():
-        _write_entry(entry, root, files, pose_format, target_fps)
-    return _load_entry(entry, unreadable)
+    """The tree under ``root`` from its cache entry, reading (and storing) it first if there is none.
 
-
-def _write_entry(entry: Path, root: Path, files: list[Path], pose_format: str, target_fps: float) -> None:
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    A damaged entry is reported in one line and rebuilt; a cache that cannot be written is
+    reported in one line and the tree read without it. Errors in the pose files themselves
+    (:class:`~unet1d.errors.UserError`) pass through unchanged.
+    """
+    key = cache_key(root, files, pose_format, target_fps)
+    entry = Path(cache_dir).expanduser() / "poses" / key
     try:
-        sequences, skipped, offset, width = [], [], 0, 0
+        return load_entry(entry, key, unreadable)
+    except FileNotFoundError:
+        pass  # no entry yet
+    except DamagedEntry as damage:
+        warn(f"pose cache entry {entry} is damaged ({damage}); reading {root} again and storing it anew")
+        set_aside(entry)
+    try:
+        write_entry(entry, root, files, pose_format, target_fps)
+        return load_entry(entry, key, unreadable)
+    except (OSError, DamagedEntry) as err:
+        reason = (err.strerror or str(err)) if isinstance(err, OSError) else str(err)
+        warn(f"cannot store {root} in the pose cache at {entry} ({reason}); reading it without the cache")
+    return read_directory_uncached(root, files, unreadable, pose_format, target_fps)
+
+
+def write_entry(entry: Path, root: Path, files: list[Path], pose_format: str, target_fps: float) -> None:
+    """Read the tree into a staging folder, make it durable, then rename it to ``entry`` (unless another
+    process got there first: its entry holds the same poses). Raises OSError when the cache cannot be written."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(entry.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", suffix=STAGING_SUFFIX, dir=entry.parent))
+    try:
+        sequences, skipped, offset, width, crc = [], [], 0, 0, 0
         with open(staging / POSES_FILE, "wb") as out:
             for item in iter_directory(root, files, pose_format, target_fps):
                 if isinstance(item, Skipped):
                     skipped.append([item.name, item.reason])
                     continue
-                poses = np.ascontiguousarray(item.poses, dtype=np.float32)
-                out.write(poses.tobytes())
-                width = poses.shape[1]
+                data = np.ascontiguousarray(item.poses, dtype=np.float32).tobytes()
+                out.write(data)
+                crc = zlib.crc32(data, crc)
+                width = item.poses.shape[1]
                 sequences.append([item.name, item.kind, item.width_in, item.frames_in, item.source_fps, item.fps,
-                                  offset, offset + len(poses)])  # fmt: skip
-                offset += len(poses)
-        index = {"version": CACHE_VERSION, "frames": offset, "width": width, "sequences": sequences,
+                                  offset, offset + len(item.poses)])  # fmt: skip
+                offset += len(item.poses)
+            out.flush()
+            os.fsync(out.fileno())
+        index = {"version": CACHE_VERSION, "key": entry.name, "frames": offset, "width": width,
+                 "poses_bytes": offset * width * 4, "poses_crc32": crc, "sequences": sequences,
                  "skipped": skipped}  # fmt: skip
-        (staging / INDEX_FILE).write_text(json.dumps(index))
-        with contextlib.suppress(OSError):  # another process stored the same entry first: theirs is as good
+        with open(staging / INDEX_FILE, "w") as out:
+            out.write(json.dumps({"sha256": _index_digest(index), "index": index}))
+            out.flush()
+            os.fsync(out.fileno())
+        try:
             os.replace(staging, entry)
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            return  # another process stored the same entry first
+        _fsync_folder(entry.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _load_entry(entry: Path, unreadable: list[Skipped]) -> ReadResult:
-    index = json.loads((entry / INDEX_FILE).read_text())
-    frames, width = index["frames"], index["width"]
-    poses = (
-        np.memmap(entry / POSES_FILE, dtype=np.float32, mode="r", shape=(frames, width))
-        if frames
-        else np.zeros((0, width), np.float32)
-    )
+def load_entry(entry: Path, key: str, unreadable: list[Skipped]) -> ReadResult:
+    """The entry's sequences as views of its mapped pose array, once every check passes.
+
+    Raises FileNotFoundError when there is no entry and :class:`DamagedEntry` when it is not whole.
+    """
+    if not entry.is_dir():
+        raise FileNotFoundError(entry)
+    try:
+        index = _checked_index(entry, key)
+        frames, width = index["frames"], index["width"]
+        _check_poses(entry / POSES_FILE, index)
+        poses = (
+            np.memmap(entry / POSES_FILE, dtype=np.float32, mode="r", shape=(frames, width))
+            if frames
+            else np.zeros((0, width), np.float32)
+        )
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
+        if not entry.exists():  # set aside by another process meanwhile: as if there were none
+            raise FileNotFoundError(entry) from None
+        if isinstance(err, DamagedEntry):
+            raise
+        raise DamagedEntry(f"{type(err).__name__}: {err}") from None
     result = ReadResult(skipped=list(unreadable), is_directory=True)
     for name, kind, width_in, frames_in, source_fps, fps, start, stop in index["sequences"]:
         result.sequences.append(Sequence(name, poses[start:stop], kind, width_in, frames_in, source_fps, fps))
     result.skipped += [Skipped(name, reason) for name, reason in index["skipped"]]
     return result
+
+
+class _Damage(DamagedEntry, ValueError):
+    """Raised inside the checks (a ValueError, so the loader's one handler sees every failure)."""
+
+
+def _index_digest(index: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(index, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _checked_index(entry: Path, key: str) -> dict[str, Any]:
+    """The index, parsed and checked against itself, the format version, the key and its own layout."""
+    path = entry / INDEX_FILE
+    try:
+        stored = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise _Damage(f"{INDEX_FILE} is missing") from None
+    except ValueError as err:
+        raise _Damage(f"{INDEX_FILE} is not valid JSON, cut short? ({err})") from None
+    if not isinstance(stored, dict) or not isinstance(stored.get("index"), dict):
+        raise _Damage(f"{INDEX_FILE} does not hold an index")
+    index = stored["index"]
+    if stored.get("sha256") != _index_digest(index):
+        raise _Damage(f"{INDEX_FILE} does not match its own checksum")
+    if index.get("version") != CACHE_VERSION:
+        raise _Damage(f"{INDEX_FILE} has format {index.get('version')!r}, not {CACHE_VERSION}")
+    if index.get("key") != key:
+        raise _Damage(f"{INDEX_FILE} belongs to entry {index.get('key')!r}")
+    stop = 0
+    for sequence in index["sequences"]:
+        if len(sequence) != 8 or sequence[6] != stop or sequence[7] < stop:
+            raise _Damage(f"{INDEX_FILE} lists sequence {sequence[:1]} out of place")
+        stop = sequence[7]
+    if stop != index["frames"] or index["poses_bytes"] != index["frames"] * index["width"] * 4:
+        raise _Damage(f"{INDEX_FILE} counts {index['frames']} frames but its sequences end at {stop}")
+    return index
+
+
+def _check_poses(path: Path, index: dict[str, Any]) -> None:
+    """The pose array has the index's byte count and CRC-32 (read in blocks: about 0.4 s per GB)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise _Damage(f"{POSES_FILE} is missing") from None
+    if size != index["poses_bytes"]:
+        raise _Damage(f"{POSES_FILE} holds {size:,} bytes, its index says {index['poses_bytes']:,} bytes; cut short?")
+    crc = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(_CRC_BLOCK):
+            crc = zlib.crc32(block, crc)
+    if crc != index["poses_crc32"]:
+        raise _Damage(f"{POSES_FILE} does not match the checksum in its index; overwritten or damaged")
+
+
+def set_aside(entry: Path) -> None:
+    """Move a damaged entry out of the way (one rename, so no reader sees it half removed), then delete it."""
+    aside = entry.with_name(f"{DAMAGED_PREFIX}{entry.name}-{os.getpid()}")
+    try:
+        os.replace(entry, aside)
+    except OSError:
+        return  # already moved by another process, or not ours to move: the write below decides
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Staging folders of writers that died (untouched for :data:`STALE_STAGING_S`) and damaged entries set aside."""
+    now = time.time()
+    for path in folder.glob(".*"):
+        if path.name.startswith(DAMAGED_PREFIX):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.endswith(STAGING_SUFFIX):
+            with contextlib.suppress(OSError):
+                newest = max([path.stat().st_mtime, *(p.stat().st_mtime for p in path.iterdir())])
+                if now - newest > STALE_STAGING_S:
+                    shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

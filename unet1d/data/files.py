@@ -111,12 +111,20 @@ def _read_directory(root: Path, pose_format: str, target_fps: float, cache_dir: 
     if cache_dir is not None and len(files) >= CACHE_MIN_FILES:
         result = read_through_cache(root, files, unreadable, pose_format, target_fps, cache_dir)
     else:
-        result = ReadResult(skipped=unreadable, is_directory=True)
-        for item in iter_directory(root, files, pose_format, target_fps):
-            (result.skipped if isinstance(item, Skipped) else result.sequences).append(item)
+        result = read_directory_uncached(root, files, unreadable, pose_format, target_fps)
     if not result.sequences:
         reasons = _summarise_skips(result.skipped)
         raise UserError(f"{root}: no pose files found ({len(result.skipped)} files skipped: {reasons})")
+    return result
+
+
+def read_directory_uncached(
+    root: Path, files: list[Path], unreadable: list[Skipped], pose_format: str, target_fps: float
+) -> ReadResult:
+    """Every file under ``root`` read into memory (small trees, ``--cache false``, a cache that cannot be written)."""
+    result = ReadResult(skipped=list(unreadable), is_directory=True)
+    for item in iter_directory(root, files, pose_format, target_fps):
+        (result.skipped if isinstance(item, Skipped) else result.sequences).append(item)
     return result
 
 
