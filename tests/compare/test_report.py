@@ -14,11 +14,20 @@ import pytest
 from rich.console import Console
 
 from tests.run_folders import make_run
-from unet1d.cli.compare import NAME_WIDTH, WIDTH, print_tables, terminal_columns
+from unet1d.cli.compare import (
+    NAME_WIDTH,
+    SUPPORTING_COLUMNS,
+    WIDTH,
+    print_tables,
+    split_columns,
+    table_width,
+    terminal_columns,
+)
 from unet1d.compare.plots import band
-from unet1d.compare.report import elide
+from unet1d.compare.report import elide, write_report
 from unet1d.compare.runs import COLUMNS, RunRow, format_cell, summarize_variants
-from unet1d.compare.stats import differences
+from unet1d.compare.stats import MAX_SEEDS, detectable_difference, differences, seeds_needed
+from unet1d.metric_registry import BY_NAME, deciding_metrics
 from unet1d.store.curves import Curves
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,30 +39,143 @@ def test_elide_keeps_both_ends() -> None:
     assert elide("abcdefghijk", 6) == "abc…jk" and len(elide("x" * 200, NAME_WIDTH)) == NAME_WIDTH
 
 
-def test_terminal_tables_fit_120_columns_with_every_value_on_its_line() -> None:
-    rows = [
+def wide_rows() -> list[RunRow]:
+    """Two variants × three seeds with long names and wide numbers in every terminal column (every
+    deciding score the registry names included, the task scores in cm at 10-20 plus the seed)."""
+    tasks = {m.name for m in deciding_metrics()} - {"c2st_auc"}
+    return [
         RunRow(
             run=f"runs/sweeps/middles-with-a-long-name/{variant}-seed{seed}-" + "x" * 40, seed=seed, final_step=20000,
             variant=variant, final_val_loss=0.41 + 0.01 * seed + 0.1 * v, steps_to_common=12345 + seed,
-            seconds_to_common=98765.4 + seed, frechet_distance=123.456 + seed, wall_time_s=123456.7 + v,
-            peak_memory_mb=12345.0,
+            seconds_to_common=98765.4 + seed, frechet_distance=123.456 + seed, wall_time_s=123456.7 + v + seed,
+            peak_memory_mb=12345.0, c2st_auc=0.7 + 0.01 * seed - 0.005 * v, precision=0.5 + 0.1 * seed,
+            poses_outside_limits_tol=0.5 - 0.1 * seed, one_nn_accuracy=0.9 - 0.01 * seed + v * 0.1,
+            **{name: 12.34 + seed + 0.5 * v for name in tasks},
         )
         for v, variant in enumerate(["attention-h16 lr=0.0005 warmup_steps=500 ema=false", "conv lr=0.001"])
         for seed in range(3)
     ]  # fmt: skip
+
+
+def printed(rows: list[RunRow], columns: list[str] | None = None) -> list[str]:
     console = Console(width=WIDTH, record=True)
-    print_tables(console, rows, summarize_variants(rows), differences(rows, ["final_val_loss"]), 0.5)
-    lines = console.export_text().splitlines()
+    found = differences(rows, columns or [c for c, _, _ in COLUMNS])
+    print_tables(console, rows, summarize_variants(rows), found, 0.5)
+    return console.export_text().splitlines()
+
+
+def assert_every_value_on_its_line(lines: list[str], rows: list[RunRow]) -> None:
+    """Each run's (and each variant's) names and values shown on one line of some table: a split table
+    repeats the names, so check each value beside the names, one column at a time."""
+    for column, _, fmt in terminal_columns(rows):
+        for row in rows:
+            cells = [elide(Path(row.run).name, NAME_WIDTH), elide(row.variant, NAME_WIDTH), str(row.seed)]
+            cells.append(format_cell(getattr(row, column), fmt))
+            assert any(all(cell in line for cell in cells) for line in lines), cells
+        for variant in summarize_variants(rows):
+            cell = format_cell(variant.mean[column], fmt, variant.std[column]).replace(" ± ", "±")
+            assert any(elide(variant.variant, NAME_WIDTH) in line and cell in line for line in lines), cell
+
+
+def test_terminal_tables_fit_120_columns_with_every_value_on_its_line() -> None:
+    rows = wide_rows()
+    lines = printed(rows, ["final_val_loss"])
     assert max(len(line) for line in lines) <= WIDTH
-    columns = terminal_columns()
-    assert 3 <= len(columns) < 8  # a few columns; the rest live in the JSON and the report
-    for row in rows:  # one line holds the run's elided name, its variant and every value shown
-        cells = [elide(Path(row.run).name, NAME_WIDTH), elide(row.variant, NAME_WIDTH)]
-        cells += [format_cell(getattr(row, c), fmt) for c, _, fmt in columns]
-        assert any(all(cell in line for cell in cells) for line in lines), cells
-    for variant in summarize_variants(rows):
-        cells = [format_cell(variant.mean[c], f, variant.std[c]).replace(" ± ", "±") for c, _, f in columns]
-        assert any(all(cell in line for cell in [elide(variant.variant, NAME_WIDTH), *cells]) for line in lines)
+    assert 3 <= len(terminal_columns(rows)) <= 8  # a few columns; the rest live in the JSON and the report
+    assert_every_value_on_its_line(lines, rows)
+
+
+def test_the_terminal_leads_with_the_deciding_scores_the_runs_have() -> None:
+    deciding = [m.name for m in deciding_metrics()]
+    assert deciding and deciding[0] == "c2st_auc"
+    rows = wide_rows()
+    names = [column for column, _, _ in terminal_columns(rows)]
+    assert names == [*deciding, *(n for n in SUPPORTING_COLUMNS if n not in deciding)]
+    headings = {column: heading for column, heading, _ in COLUMNS}
+    variants_header = next(line for line in printed(rows) if line.startswith("┃ variant") and "runs" in line)
+    assert variants_header.index(headings["c2st_auc"]) < variants_header.index(headings["final_val_loss"])
+
+    without_eval = [RunRow(run=r.run, variant=r.variant, seed=r.seed, final_step=1, final_val_loss=0.4) for r in rows]
+    assert [c for c, _, _ in terminal_columns(without_eval)] == ["final_val_loss"]  # no "-" columns
+    only_c2st = [RunRow(run=r.run, variant=r.variant, seed=r.seed, final_step=1, c2st_auc=0.6) for r in rows]
+    assert [c for c, _, _ in terminal_columns(only_c2st)] == ["c2st_auc"]  # scores the runs lack are left out
+
+
+def test_every_deciding_score_and_supporting_column_is_a_compare_column() -> None:
+    """compare holds per-variant statistics and differences only for its columns: a score marked as
+    deciding in the registry must be one of them, or the terminal could not lead with it."""
+    names = {column for column, _, _ in COLUMNS}
+    assert {m.name for m in deciding_metrics()} <= names
+    assert set(SUPPORTING_COLUMNS) <= names and set(SUPPORTING_COLUMNS) <= set(BY_NAME)
+
+
+def test_more_deciding_scores_split_the_tables_and_still_lead(monkeypatch) -> None:
+    """With four deciding scores (as when the task scores join the classifier test) the eight columns do
+    not fit 120 characters: the tables split, the deciding ones first, every value still on its line."""
+    import unet1d.metric_registry as registry
+
+    more = ["c2st_auc", "one_nn_accuracy", "frechet_distance", "steps_to_common"]  # stand-ins for the task scores
+    monkeypatch.setattr(registry, "deciding_metrics", lambda: [BY_NAME[name] for name in more])
+    rows = wide_rows()
+    columns = [column for column, _, _ in terminal_columns(rows)]
+    assert columns == [*more, *SUPPORTING_COLUMNS]
+    lines = printed(rows)
+    assert max(len(line) for line in lines) <= WIDTH
+    assert any("Runs, 1 of 2" in line for line in lines) and any("Variants (mean ± std over seeds), 1 of" in line
+                                                                  for line in lines)  # fmt: skip
+    assert_every_value_on_its_line(lines, rows)
+    first_header = next(line for line in lines if line.startswith("┃ run"))
+    assert BY_NAME["c2st_auc"].label in first_header and BY_NAME["wall_time_s"].label not in first_header
+
+
+def test_split_columns_packs_in_order_within_the_width() -> None:
+    assert split_columns([10], [20, 20]) == [[0, 1]]
+    parts = split_columns([22, 22, 4], [15] * 8)
+    assert [i for part in parts for i in part] == list(range(8)) and len(parts) == 3
+    assert all(table_width([22, 22, 4, *([15] * len(part))]) <= WIDTH for part in parts)
+    assert table_width([22, 22, 4, *([15] * (len(parts[0]) + 1))]) > WIDTH  # the first takes all that fit
+    assert split_columns([200], [5, 5]) == [[0], [1]]  # too wide anyway: one column a table, never none
+
+
+def test_a_rich_table_is_as_wide_as_table_width_says() -> None:
+    from rich.table import Table
+
+    table = Table()
+    for width in (3, 8, 12):
+        table.add_column("x" * width)
+    console = Console(width=WIDTH, record=True)
+    console.print(table)
+    assert max(len(line) for line in console.export_text().splitlines()) == table_width([3, 8, 12])
+
+
+def test_the_differences_table_shows_what_the_seeds_can_decide() -> None:
+    rows = wide_rows()
+    found = {d.column: d for d in differences(rows, [c for c, _, _ in COLUMNS])}
+    auc, loss = found["c2st_auc"], found["final_val_loss"]
+    assert auc.within_noise is True and loss.within_noise is False
+    lines = printed(rows)
+    assert max(len(line) for line in lines) <= WIDTH
+    auc_line = next(line for line in lines if "│ C2ST AUC" in line)
+    seeds = ">100" if auc.seeds_needed is None else str(auc.seeds_needed)
+    for cell in ("within", f"{auc.difference:.3f}", f"{auc.detectable:.3f}", f" {seeds} │"):
+        assert cell in auc_line, (cell, auc_line)
+    loss_line = next(line for line in lines if "│ val loss" in line and "[" in line)
+    assert "beyond" in loss_line and f"{loss.detectable:.4f}" in loss_line and loss_line.endswith("- │")
+    body = [line for line in lines if line.startswith("│") and "[" in line]
+    assert "C2ST AUC" in body[0]  # the deciding score's difference comes first
+    assert any("80 % power" in line for line in lines)
+
+
+def test_the_report_says_what_the_seeds_can_decide(tmp_path: Path) -> None:
+    rows = wide_rows()
+    found = differences(rows, [c for c, _, _ in COLUMNS])
+    path = write_report(tmp_path, rows, summarize_variants(rows), found, COLUMNS, {}, None)
+    markdown = path.read_text()
+    assert "| seed noise | detectable | seeds to resolve |" in markdown and "80 % power" in markdown
+    auc = next(d for d in found if d.column == "c2st_auc")
+    seeds = f"more than {MAX_SEEDS}" if auc.seeds_needed is None else str(auc.seeds_needed)
+    row = f"| {auc.variant} | C2ST AUC | {auc.difference:.3f} | [{auc.low:.3f}, {auc.high:.3f}] | within seed noise"
+    assert f"{row} | {auc.detectable:.3f} | {seeds} |" in markdown
 
 
 def test_a_variant_band_is_mean_min_max_over_the_seeds_logging_each_step() -> None:
@@ -139,6 +261,11 @@ def test_compare_on_a_local_sweep_writes_tables_json_plots_and_a_report(tmp_path
     note = "within seed noise" if loss["low"] <= 0 <= loss["high"] else "beyond seed noise"
     row = f"| attention-h2 | val loss | {expected:.4f} | [{loss['low']:.4f}, {loss['high']:.4f}] | {note} |"
     assert row in markdown and note == "within seed noise"  # the stopped run's 0.60 widens attention's spread
+    pooled = math.sqrt((2 * np.var(finals["attention-2"], ddof=1) + np.var(finals["conv"], ddof=1)) / 3)
+    assert loss["pooled_std"] == pytest.approx(pooled) and compared["differences_power"] == 0.8
+    assert loss["detectable"] == pytest.approx(detectable_difference(pooled, 3, 2))
+    assert loss["seeds_needed"] == seeds_needed(expected, pooled) and loss["seeds_needed_more_than"] is None
+    assert f"{row} {loss['detectable']:.4f} | {loss['seeds_needed']} |" in markdown
     memory = next(d for d in compared["differences"] if d["column"] == "peak_memory_mb")
     assert memory["within_noise"] is True and "| attention-h2 | peak MiB |" in markdown
     assert max(len(line) for line in result.stdout.splitlines()) <= 120

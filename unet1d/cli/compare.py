@@ -1,12 +1,16 @@
 """`unet1d compare`: line finished runs up side by side, per variant (mean ± std over seeds) and per run.
 
 The terminal gets a few columns in tables that fit 120 characters (long names elided in the
-middle); ``--out`` JSON and the ``--report`` folder (markdown + PNGs) hold every column.
+middle, split into several tables where needed): the scores that decide between variants first
+(``metric_registry.deciding_metrics``), then loss, precision, limits and time; each difference
+with its 95 % interval, and what the seeds could detect. ``--out`` JSON and the ``--report`` folder
+(markdown + PNGs) hold every column.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,8 +22,9 @@ if TYPE_CHECKING:
 
 WIDTH = 120  # the terminal the tables must fit
 NAME_WIDTH = 22  # run and variant names longer than this are elided in the middle
-# Shown in the terminal, where COLUMNS has them; every column is in the JSON and the report.
-TERMINAL_COLUMNS = ("final_val_loss", "steps_to_common", "precision", "poses_outside_limits_tol", "wall_time_s")
+# Shown in the terminal after the deciding scores (metric_registry.deciding_metrics), where the rows have
+# them: the loss, the k-NN and limit checks, the cost. Every column is in the JSON and the report.
+SUPPORTING_COLUMNS = ("final_val_loss", "precision", "poses_outside_limits_tol", "wall_time_s")
 
 
 def compare_command(
@@ -50,7 +55,7 @@ def compare_command(
 
     from unet1d.compare.convergence import common_threshold
     from unet1d.compare.runs import COLUMNS, compare_runs, find_runs, latest_eval, write_json
-    from unet1d.compare.stats import differences
+    from unet1d.compare.stats import CONFIDENCE, POWER, differences
     from unet1d.errors import UserError
 
     if wandb_report is not None:
@@ -80,6 +85,7 @@ def compare_command(
         payload = json.loads(out.read_text())
         payload["common_val_loss_threshold"] = threshold
         payload["differences"] = [{**asdict(d), "within_noise": d.within_noise} for d in found]
+        payload["differences_confidence"], payload["differences_power"] = CONFIDENCE, POWER
         out.write_text(json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {out}")
     if report is not None:
@@ -93,56 +99,136 @@ def compare_command(
         console.print(f"W&B report: {save_wandb_report(wandb_report, rows)}")
 
 
-def terminal_columns() -> list[tuple[str, str, str]]:
+def terminal_columns(rows: list) -> list[tuple[str, str, str]]:
+    """The terminal's columns (column, heading, format): the deciding scores first, in the registry's order,
+    then :data:`SUPPORTING_COLUMNS`; each only where some row has a number for it."""
     from unet1d.compare.runs import COLUMNS
+    from unet1d.metric_registry import deciding_metrics
 
-    return [entry for entry in COLUMNS if entry[0] in TERMINAL_COLUMNS]
+    by_name = {entry[0]: entry for entry in COLUMNS}
+    deciding = [m.name for m in deciding_metrics()]
+    names = [*deciding, *(name for name in SUPPORTING_COLUMNS if name not in deciding)]
+    return [by_name[name] for name in names if name in by_name and any(_number(getattr(r, name)) for r in rows)]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def table_width(widths: list[int]) -> int:
+    """Characters of a rich table (default box, padding 1) whose columns hold at most ``widths`` characters."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def split_columns(fixed: list[int], widths: list[int]) -> list[list[int]]:
+    """Which value columns go in which table so each fits :data:`WIDTH` beside the ``fixed`` name columns:
+    in order (the deciding scores first), each table taking as many as fit."""
+    tables: list[list[int]] = []
+    current: list[int] = []
+    for index, width in enumerate(widths):
+        if current and table_width([*fixed, *(widths[i] for i in current), width]) > WIDTH:
+            tables.append(current)
+            current = []
+        current.append(index)
+    return [*tables, current] if current else tables
+
+
+def print_split(
+    console: Console,
+    title: str,
+    names: list[tuple[str, bool]],
+    name_cells: list[list[str]],
+    columns: list[tuple[str, str, str]],
+    value_cells: list[list[str]],
+) -> None:
+    """One table of ``names`` (heading, right-aligned) and the value ``columns``, split into several when
+    it would not fit :data:`WIDTH`; every part repeats the name columns."""
+    from rich.table import Table
+
+    def width(heading: str, cells: list[str]) -> int:
+        return max([len(heading), *(len(cell) for cell in cells)])
+
+    fixed = [width(heading, [row[i] for row in name_cells]) for i, (heading, _) in enumerate(names)]
+    widths = [width(heading, [row[i] for row in value_cells]) for i, (_, heading, _) in enumerate(columns)]
+    parts = split_columns(fixed, widths)
+    for number, indices in enumerate(parts, start=1):
+        table = Table(title=title if len(parts) == 1 else f"{title}, {number} of {len(parts)}")
+        for heading, right in names:
+            table.add_column(heading, justify="right" if right else "left", no_wrap=True)
+        for i in indices:
+            table.add_column(columns[i][1], justify="right", no_wrap=True)
+        for names_row, values_row in zip(name_cells, value_cells, strict=True):
+            table.add_row(*names_row, *(values_row[i] for i in indices))
+        console.print(table)
 
 
 def print_tables(console: Console, rows: list, variants: list, found: list, threshold: float | None) -> None:
-    """The variants, the runs and the differences, in :data:`TERMINAL_COLUMNS` only."""
-    from rich.table import Table
+    """The variants, the runs and the differences, in :func:`terminal_columns` only: the deciding scores first."""
 
-    from unet1d.compare.report import difference_cells, elide
+    from unet1d.compare.report import elide
     from unet1d.compare.runs import format_cell
 
-    columns = terminal_columns()
-    by_variant = Table(title="Variants (mean ± std over seeds)")
-    by_variant.add_column("variant", no_wrap=True)
-    by_variant.add_column("runs", justify="right")
-    for _, heading, _ in columns:
-        by_variant.add_column(heading, justify="right")
-    for variant in variants:
-        cells = [format_cell(variant.mean[c], f, variant.std[c]).replace(" ± ", "±") for c, _, f in columns]
-        by_variant.add_row(elide(variant.variant, NAME_WIDTH), str(variant.runs), *cells)
-    console.print(by_variant)
-    per_run = Table(title="Runs")
-    per_run.add_column("run", no_wrap=True)
-    per_run.add_column("variant", no_wrap=True)
-    per_run.add_column("seed", justify="right")
-    for _, heading, _ in columns:
-        per_run.add_column(heading, justify="right")
-    for row in rows:
-        cells = [format_cell(getattr(row, c), f) for c, _, f in columns]
-        per_run.add_row(elide(Path(row.run).name, NAME_WIDTH), elide(row.variant, NAME_WIDTH), str(row.seed), *cells)
-    console.print(per_run)
-    common = f"val loss {threshold:.4f} (the worst variant's mean final)" if threshold is not None else "none"
+    columns = terminal_columns(rows)
+    print_split(
+        console,
+        "Variants (mean ± std over seeds)",
+        [("variant", False), ("runs", True)],
+        [[elide(v.variant, NAME_WIDTH), str(v.runs)] for v in variants],
+        columns,
+        [[format_cell(v.mean[c], f, v.std[c]).replace(" ± ", "±") for c, _, f in columns] for v in variants],
+    )
+    print_split(
+        console,
+        "Runs",
+        [("run", False), ("variant", False), ("seed", True)],
+        [[elide(Path(r.run).name, NAME_WIDTH), elide(r.variant, NAME_WIDTH), str(r.seed)] for r in rows],
+        columns,
+        [[format_cell(getattr(r, c), f) for c, _, f in columns] for r in rows],
+    )
+    common = f"val loss {threshold:.4f}, the worst variant's mean final" if threshold is not None else "none"
     console.print(
-        f"to common: first validation at or below one threshold for all runs, {common}; seconds from each run's first "
-        "logged event. Every column (quality, memory, size) is in --out JSON and the --report."
+        f"Common threshold: {common}. Every column (steps and seconds to the threshold, quality, memory, size) "
+        "is in --out JSON and the --report."
     )
     shown = {column: (heading, fmt) for column, heading, fmt in columns}
-    found = [d for d in found if d.column in shown]
+    order = {column: i for i, column in enumerate(shown)}
+    found = sorted((d for d in found if d.column in shown), key=lambda d: order[d.column])  # stable: variants in order
     if found:
-        table = Table(
-            title=f"Differences from {elide(found[0].reference, NAME_WIDTH)} (95 % Welch interval over seeds)"
-        )
-        for heading in ("variant", "column", "difference", "95 % interval", ""):
-            table.add_column(heading, justify="right" if heading in ("difference", "95 % interval") else "left")
-        for d in found:
-            heading, fmt = shown[d.column]
-            table.add_row(elide(d.variant, NAME_WIDTH), heading, *difference_cells(d, fmt))
-        console.print(table)
+        print_differences(console, found, shown)
+
+
+def print_differences(console: Console, found: list, shown: dict[str, tuple[str, str]]) -> None:
+    """Each difference with its interval, whether it is within seed noise, what the seeds detect and how
+    many would resolve it; variant names elided further where the table would pass :data:`WIDTH`."""
+    from rich.table import Table
+
+    from unet1d.compare.report import decision_cells, elide
+    from unet1d.compare.stats import CONFIDENCE, MAX_SEEDS, POWER
+
+    headings = ("variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds")
+    cells = []
+    for d in found:
+        heading, fmt = shown[d.column]
+        detectable, seeds = decision_cells(d, fmt)
+        interval = "-" if d.low is None else f"[{fmt.format(d.low)}, {fmt.format(d.high)}]"
+        noise = {True: "within", False: "beyond", None: "-"}[d.within_noise]
+        seeds = seeds.replace(f"more than {MAX_SEEDS}", f">{MAX_SEEDS}")
+        cells.append([d.variant, heading, fmt.format(d.difference), interval, noise, detectable, seeds])
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headings)]
+    widths[0] = min(widths[0], NAME_WIDTH)
+    name_width = max(len(headings[0]), NAME_WIDTH - max(0, table_width(widths) - WIDTH))
+    table = Table(title=f"Differences from {elide(found[0].reference, NAME_WIDTH)} (95 % Welch interval over seeds)")
+    for heading in headings:
+        table.add_column(heading, justify="left" if heading in ("variant", "column") else "right", no_wrap=True)
+    for row in cells:
+        table.add_row(elide(row[0], name_width), *row[1:])
+    console.print(table)
+    console.print(
+        f"detectable: the smallest true difference these seeds resolve (their {100 * CONFIDENCE:.0f} % interval "
+        f"without 0) with {100 * POWER:.0f} % power, two-sided, from the pooled std over seeds. seeds: per variant, "
+        f"to resolve the observed difference with that power (within seed noise only; >{MAX_SEEDS}: more than "
+        f"{MAX_SEEDS})."
+    )
 
 
 def save_wandb_report(target: str, rows: list) -> str:

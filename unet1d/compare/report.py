@@ -2,8 +2,9 @@
 
 Holds every column of ``compare.COLUMNS`` (the terminal table shows a few), the variants with
 mean ± std over seeds, every run, and each variant's difference from the first with its 95 %
-Welch interval, saying which are within seed noise. Figures are embedded by relative path, so
-the folder can be moved or zipped as a whole.
+Welch interval, saying which are within seed noise and, beside those, what the seeds could have
+detected and how many would resolve the difference (:mod:`unet1d.compare.stats`). Figures are
+embedded by relative path, so the folder can be moved or zipped as a whole.
 """
 
 from __future__ import annotations
@@ -29,6 +30,31 @@ def difference_cells(found: Any, fmt: str) -> tuple[str, str, str]:
     (a share's difference reads as percentage points: 15.4% for 0.154)."""
     interval = "-" if found.low is None else f"[{fmt.format(found.low)}, {fmt.format(found.high)}]"
     return fmt.format(found.difference), interval, NOISE_NOTES[found.within_noise]
+
+
+def decision_cells(found: Any, fmt: str) -> tuple[str, str]:
+    """(detectable difference, seeds per variant to resolve the observed one) of a
+    :class:`~unet1d.compare.stats.Difference`: "-" where there is no interval, or (seeds) it is resolved."""
+    detectable = "-" if found.detectable is None else fmt.format(found.detectable)
+    if found.seeds_needed is not None:
+        return detectable, str(found.seeds_needed)
+    if found.seeds_needed_more_than is not None:
+        return detectable, f"more than {found.seeds_needed_more_than}"
+    return detectable, "-"
+
+
+def decision_note() -> str:
+    """One sentence on the two columns of :func:`decision_cells`: what they mean, at which power."""
+    from unet1d.compare.stats import CONFIDENCE, MAX_SEEDS, POWER
+
+    confidence, power = f"{100 * CONFIDENCE:.0f} %", f"{100 * POWER:.0f} %"
+    return (
+        f"*detectable*: the smallest true difference these seeds resolve (their {confidence} interval "
+        f"excludes 0) with {power} power, two-sided, from the pooled std over seeds of both variants; "
+        f"*seeds to resolve*: for a difference within seed noise, the seeds per variant that would resolve "
+        f"the observed difference with {power} power if it were the true one and the spread stayed the "
+        f"same (2 to {MAX_SEEDS})."
+    )
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -76,9 +102,18 @@ def write_report(
     lines += ["", "## Differences", ""]
     if found:
         lines += [f"Each variant minus {found[0].reference}, with the 95 % Welch interval over seeds.", ""]
+        lines += [decision_note(), ""]
         lines += _table(
-            ["variant", "column", "difference", "95 % interval", "seed noise"],
-            [[d.variant, headings.get(d.column, d.column), *difference_cells(d, formats[d.column])] for d in found],
+            ["variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds to resolve"],
+            [
+                [
+                    d.variant,
+                    headings.get(d.column, d.column),
+                    *difference_cells(d, formats[d.column]),
+                    *decision_cells(d, formats[d.column]),
+                ]
+                for d in found
+            ],
         )
     else:
         lines += ["One variant only: nothing to compare."]
