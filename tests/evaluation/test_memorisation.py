@@ -85,3 +85,47 @@ def test_scores_report_upright_and_memorisation_against_the_training_poses(tmp_p
     copies = score(reference.train[:120], reference)
     assert copies["upright"] == 1.0 and copies["memorisation"] == 1.0 and copies["limits"] == "human limits"
     assert score(lying, reference)["upright"] < 0.5
+
+
+def _independent_memorisation(samples: np.ndarray, train: np.ndarray, takes: np.ndarray) -> tuple[float, float]:
+    """tau and the score by brute force (scipy's cdist over every pair, no sampling): tau is the QUANTILE
+    quantile over training poses of the distance to the nearest pose of *another take*."""
+    from scipy.spatial.distance import cdist
+
+    within = cdist(train, train)
+    within[takes[:, None] == takes[None, :]] = np.inf
+    tau = float(np.quantile(within.min(axis=1), QUANTILE))
+    return tau, float((cdist(samples, train).min(axis=1) < tau).mean())
+
+
+def test_reference_train_memorisation_matches_a_brute_force_over_the_files_takes(tmp_path) -> None:
+    """From files to the score, as `unet1d eval --reference train` runs it: the takes are the files (read here
+    one by one, not from the loader's groups), and fresh takes of the same motions score near the base rate.
+
+    Fails when any link drops the take of each frame (the loader's split, the reference, the threshold):
+    frames of one take then set the threshold and the score reads far too low.
+    """
+    from unet1d.config_sources import load_config
+    from unet1d.data import load_pose_data
+    from unet1d.data.files import read_pose_path
+    from unet1d.data.synthetic_amass import write_amass_tree
+    from unet1d.evaluation.quality import build_reference
+
+    files = write_amass_tree(tmp_path / "train", 30, clips_per_file=2, seed=11)  # 1,800 poses: every one a probe
+    config = load_config(None, ["--data", str(tmp_path / "train"), "--cache", "false", "--val_fraction", "0"], {})
+    reference = build_reference(config, load_pose_data(config.data, 72, seed=0), "train")
+    lengths = [len(read_pose_path(f, "smpl72", 30.0).sequences[0].poses) for f in sorted(files)]
+    takes = np.repeat(np.arange(len(files)), lengths)
+    assert len(takes) == len(reference.train)
+
+    write_amass_tree(tmp_path / "fresh", 20, clips_per_file=2, seed=12)  # new takes of the same generator
+    fresh = np.concatenate([s.poses for s in read_pose_path(tmp_path / "fresh", "smpl72", 30.0).sequences])
+    features, train = reference.to_features(fresh), reference.to_features(reference.train)
+    tau, expected = _independent_memorisation(features, train, takes)
+    got = reference.memorisation(features)
+    print(f"tau {tau:.4f} (loader {reference._memorisation_tau:.4f}); score {got:.4f}, brute force {expected:.4f}")
+    assert reference._memorisation_tau == pytest.approx(tau, rel=1e-9)
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert got == pytest.approx(QUANTILE, abs=0.06)  # fresh takes: about the base rate
+    _, one_take_threshold = _independent_memorisation(features, train, np.arange(len(train)))
+    assert one_take_threshold < QUANTILE / 3  # what the score reads when frames of one take set tau

@@ -1,0 +1,52 @@
+"""The optimiser's groups: norms and biases never decay, every other weight decays at optim.weight_decay.
+
+Checked on one AdamW step with zero gradients, where Adam's own update is exactly zero and what is
+left is the decoupled decay, ``p <- p * (1 - lr * weight_decay)``: a closed form, computed here
+from the parameters' modules (not from the dimension rule the code uses).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unet1d.config_sources import load_config
+from unet1d.data.representation import network_config
+from unet1d.model import UNet1D
+from unet1d.training.optimization import build_optimizer
+
+NORMS = (torch.nn.GroupNorm, torch.nn.LayerNorm, torch.nn.modules.batchnorm._BatchNorm)
+
+
+def _exempt_names(model: torch.nn.Module) -> set[str]:
+    """Biases of every layer and the weights of normalisation layers, by module type."""
+    names = set()
+    for module_name, module in model.named_modules():
+        for name, _ in module.named_parameters(recurse=False):
+            if name == "bias" or isinstance(module, NORMS):
+                names.add(f"{module_name}.{name}" if module_name else name)
+    return names
+
+
+@pytest.mark.parametrize("weight_decay", [0.1, 0.0])
+def test_norms_and_biases_do_not_decay_and_the_rest_decays_at_the_configured_rate(weight_decay: float) -> None:
+    config = load_config(None, ["--base_channels", "8", "--channel_mults", "1,2", "--lr", "0.01",
+                                "--weight_decay", str(weight_decay), "--warmup_steps", "0"], environ={})  # fmt: skip
+    torch.manual_seed(0)
+    model = UNet1D.from_config(network_config(config))
+    exempt = _exempt_names(model)
+    modules = dict(model.named_modules())
+    assert any(n.endswith("weight") and isinstance(modules[n.rsplit(".", 1)[0]], NORMS) for n in exempt)
+    optimizer, _ = build_optimizer(model, config.optim, max_steps=100)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    lr = config.optim.lr
+    for name, p in model.named_parameters():
+        expected = before[name] if name in exempt else before[name] * (1 - lr * weight_decay)
+        torch.testing.assert_close(
+            p.detach(), expected, rtol=0, atol=1e-7, msg=f"{name} ({'exempt' if name in exempt else 'decays'})"
+        )
+    decayed = [n for n in before if n not in exempt]
+    assert decayed and len(exempt) >= 10  # both groups are populated
