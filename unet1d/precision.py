@@ -11,8 +11,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from unet1d.config import Config
 
 PRECISIONS: tuple[str, ...] = ("auto", "no", "bf16", "fp16")
 
@@ -61,3 +65,14 @@ def autocast(precision: str, device: torch.device | str) -> Iterator[None]:
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+
+
+def sampling_precision(config: Config, device: torch.device | str) -> str:
+    """``diffusion.sample_precision`` resolved on ``device`` (``auto`` -> bf16 where native).
+
+    Its own field, not ``train.mixed_precision``: bf16 sampling was measured lossless on one
+    checkpoint (docs/speed.md), which says nothing about training in bf16. fp16 falls back to
+    fp32 on the CPU, where it is not offered; the sampler's own arithmetic stays in fp32.
+    """
+    precision = resolve_precision(config.diffusion.sample_precision, device)
+    return "no" if precision == "fp16" and torch.device(device).type != "cuda" else precision

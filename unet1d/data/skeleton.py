@@ -40,6 +40,26 @@ BODY_JOINT_NAMES = JOINT_NAMES[1:22]  # the 21 joints of the body-only 63-number
 
 _INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
 
+# The parts a pose prior is asked to complete, by SMPL joint name: DPoser's protocol (Lu et al. 2024), whose
+# trunk includes both shoulders. The root (global orientation) and SMPL's hand joints are in none of them.
+_LEFT_LEG = ("left_hip", "left_knee", "left_ankle", "left_foot")
+_LEFT_ARM = ("left_collar", "left_shoulder", "left_elbow", "left_wrist")
+
+
+def _right(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple("right_" + name.removeprefix("left_") for name in names)
+
+
+COMPLETION_PARTS: dict[str, tuple[str, ...]] = {
+    "left_leg": _LEFT_LEG,
+    "right_leg": _right(_LEFT_LEG),
+    "legs": _LEFT_LEG + _right(_LEFT_LEG),
+    "left_arm": _LEFT_ARM,
+    "right_arm": _right(_LEFT_ARM),
+    "arms": _LEFT_ARM + _right(_LEFT_ARM),
+    "trunk": ("spine1", "spine2", "spine3", "left_shoulder", "right_shoulder"),
+}
+
 
 def joint_index(name: str) -> int:
     return _INDEX[name]
@@ -83,6 +103,11 @@ GENERATOR_RANGES: np.ndarray = _build_limits()
 """(24, 3, 2): ``[joint, axis, (min, max)]`` in radians: the range the built-in generator draws in."""
 GENERATOR_RANGES.setflags(write=False)
 JOINT_LIMITS = GENERATOR_RANGES  # the name before it was clear these are the generator's, not anatomy's
+
+
+def joint_names_for_width(width: int) -> list[str]:
+    """The joints of a 72-number (all 24 SMPL joints) or 63-number (the 21 body joints) pose, in order."""
+    return limits_for_width(width)[1]
 
 
 def limits_for_width(width: int) -> tuple[np.ndarray, list[str]]:

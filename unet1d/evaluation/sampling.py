@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from unet1d.precision import sampling_precision
+
 if TYPE_CHECKING:
     from unet1d.config import Config
     from unet1d.data import NormStats
@@ -40,16 +42,3 @@ def sample_poses(
     if config.data.heading == "canonical":  # about the data's own up axis: poses come back in its convention
         poses = random_heading(poses, np.random.default_rng([seed, 1]), run_up_axis(config.data, stats))
     return poses
-
-
-def sampling_precision(config: Config, device: torch.device) -> str:
-    """``diffusion.sample_precision`` resolved on ``device`` (``auto`` -> bf16 where native).
-
-    Its own field, not ``train.mixed_precision``: bf16 sampling was measured lossless on one
-    checkpoint (docs/speed.md), which says nothing about training in bf16. fp16 falls back to
-    fp32 on the CPU, where it is not offered; the sampler's own arithmetic stays in fp32.
-    """
-    from unet1d.precision import resolve_precision
-
-    precision = resolve_precision(config.diffusion.sample_precision, device)
-    return "no" if precision == "fp16" and torch.device(device).type != "cuda" else precision

@@ -1,0 +1,236 @@
+"""Completion and denoising with the unconditional denoiser: the prior at work.
+
+One problem covers both tasks: each component ``i`` of the network's vector is observed as
+``y_i = x0_i + s_i n_i`` with a known noise level ``s_i`` (in the network's own, standardised
+units): ``s_i = 0`` is a component known exactly (completion's visible joints), ``s_i = inf`` one
+not observed at all (a hidden joint), anything between a noisy observation (denoising). Every
+method returns the known components (``s_i = 0``) exactly as observed.
+
+Methods (measured against each other in docs/quality.md; :data:`DEFAULT_METHOD` is the pick):
+
+* ``replace``: score-SDE imputation (Song et al. 2021), generalised to noisy components. At every
+  step of a stochastic DDIM (eta = 1) trajectory, a component whose observation noise is at most
+  the diffusion's noise level at that step is replaced by its observation noised to that level:
+  ``x_t = sqrt(abar_t) (y + sqrt(sigma_t^2 - s^2) z)`` with ``sigma_t^2 = (1 - abar_t) / abar_t``,
+  which is distributed as ``q(x_t | x0)`` exactly; the others follow the reverse process.
+* ``repaint``: the same with RePaint's resampling (Lugmayr et al. 2022): each step is undone by
+  the forward process and redone ``resample`` times, so the generated part can settle with the
+  observed part (``resample`` x the network calls).
+* ``dps``: diffusion posterior sampling (Chung et al. 2023): unconditional steps pushed along the
+  gradient, through the network, of the observations' misfit ``sum (w (y - x0_hat))^2`` (``w`` =
+  1 / max(s, floor), scaled so the most precise weigh 1), step ``guidance / ||w (y - x0_hat)||``.
+  Costs a backward pass per step.
+* ``dposer``: DPoser's optimisation (Lu et al. 2024): Adam on the unknown components, each
+  iteration pulling them towards the network's one-step denoising of themselves noised to a
+  timestep that falls linearly from ``t_max`` to ``t_min`` of the schedule (a truncated range: low
+  noise refines, it does not redraw). Known components stay fixed; noisy ones also pay the
+  Gaussian likelihood of their observation.
+
+Shapes: ``observed`` (B, W); ``noise`` (W,) or (B, W), the per-component ``s``. Nothing here
+imports the network: ``model(x_t, t)`` is any callable returning the schedule's prediction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from unet1d.diffusion.samplers import Denoiser, ddim_timesteps
+from unet1d.diffusion.schedules import NoiseSchedule, check_prediction
+
+METHODS: tuple[str, ...] = ("replace", "repaint", "dps", "dposer")
+DEFAULT_METHOD = "replace"
+DEFAULT_STEPS: dict[str, int] = {"replace": 50, "repaint": 25, "dps": 50, "dposer": 100}
+"""Network calls per hypothesis, before ``repaint``'s resampling: the defaults measured in docs/quality.md."""
+RESAMPLE = 4  # repaint: each step done this many times
+GUIDANCE = 1.0  # dps: the step along the misfit's gradient, relative to the misfit's norm
+DPOSER_LR = 0.1  # dposer: Adam's step in standardised units (DPoser's)
+DPOSER_T = (0.05, 0.3)  # dposer: the timestep range, as fractions of the schedule (DPoser's t_min, t_max)
+NOISE_FLOOR = 1e-3  # dps: the misfit of exactly known components is weighted as if their noise were this
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of {', '.join(METHODS)}")
+
+
+def known_noise(hidden: torch.Tensor) -> torch.Tensor:
+    """The ``noise`` argument for completion: 0 where observed, inf where ``hidden`` (bool) is True."""
+    return torch.where(hidden, torch.tensor(math.inf), torch.tensor(0.0)).to(hidden.device)
+
+
+def impute(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    observed: torch.Tensor,
+    noise: torch.Tensor,
+    *,
+    method: str = DEFAULT_METHOD,
+    steps: int | None = None,
+    prediction: str = "eps",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw x0 given ``observed`` components with per-component noise ``noise`` (0 known, inf hidden) -> (B, W).
+
+    Components with ``noise == 0`` come back exactly as ``observed``. Each call with another
+    generator state is another hypothesis.
+    """
+    check_method(method)
+    check_prediction(prediction)
+    noise = torch.as_tensor(noise, device=observed.device, dtype=torch.float32).expand_as(observed)
+    if (noise < 0).any() or noise.isnan().any():
+        raise ValueError("noise levels must be >= 0 (0 = known, inf = hidden)")
+    steps = DEFAULT_STEPS[method] if steps is None else steps
+    known = noise == 0
+    y = torch.where(noise.isinf(), torch.zeros_like(observed), observed)  # hidden values never read
+    if method == "dposer":
+        x = _dposer(model, schedule, y, noise, iterations=steps, prediction=prediction, generator=generator)
+    else:
+        resample = RESAMPLE if method == "repaint" else 1
+        x = _reverse(model, schedule, y, noise, steps=steps, prediction=prediction, generator=generator,
+                     resample=resample, guidance=GUIDANCE if method == "dps" else 0.0)  # fmt: skip
+    return torch.where(known, observed, x.to(observed.dtype))
+
+
+def complete(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    observed: torch.Tensor,
+    hidden: torch.Tensor,
+    **options: object,
+) -> torch.Tensor:
+    """The ``hidden`` (bool, (W,) or (B, W)) components of ``observed`` (B, W) drawn from the prior; the rest kept."""
+    return impute(model, schedule, observed, known_noise(hidden.to(observed.device)), **options)  # type: ignore[arg-type]
+
+
+def denoise(
+    model: Denoiser, schedule: NoiseSchedule, noisy: torch.Tensor, noise: torch.Tensor | float, **options: object
+) -> torch.Tensor:
+    """Clean poses given ``noisy`` (B, W) observations with noise std ``noise`` (scalar, (W,) or (B, W))."""
+    return impute(model, schedule, noisy, torch.as_tensor(noise, dtype=torch.float32), **options)  # type: ignore[arg-type]
+
+
+def _randn(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(like.shape, generator=generator, device=like.device, dtype=torch.float32)
+
+
+def _observe(x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor, abar: float, z: torch.Tensor) -> torch.Tensor:
+    """``x`` (a state at noise level abar) with every component observed at least that precisely replaced by its
+    observation noised up to the level: ``sqrt(abar) (y + sqrt(sigma^2 - s^2) z)``, ``q(x_t | x0)`` exactly."""
+    level = (1.0 - abar) / abar  # sigma^2 of x_t / sqrt(abar) about x0
+    take = noise.square() <= level
+    if not take.any():
+        return x
+    extra = (level - noise.square()).clamp_min(0.0).sqrt()
+    return torch.where(take, math.sqrt(abar) * (y + extra * z), x)
+
+
+def _reverse(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    y: torch.Tensor,
+    noise: torch.Tensor,
+    *,
+    steps: int,
+    prediction: str,
+    generator: torch.Generator | None,
+    resample: int,
+    guidance: float,
+) -> torch.Tensor:
+    """``replace`` / ``repaint`` / ``dps``: a stochastic DDIM (eta = 1) trajectory over ``steps`` timesteps."""
+    timesteps = ddim_timesteps(schedule.num_timesteps, steps)
+    abar = schedule.alphas_cumprod.tolist()
+    weight = 1.0 / noise.clamp_min(NOISE_FLOOR)  # dps: inf noise -> weight 0; the most precise weigh 1
+    weight = weight / weight.amax(dim=1, keepdim=True).clamp_min(1e-12)
+    x = _randn(y, generator)
+    for index, step in enumerate(timesteps):
+        abar_t = abar[step]
+        abar_prev = abar[timesteps[index + 1]] if index + 1 < len(timesteps) else 1.0
+        t = torch.full((y.shape[0],), step, dtype=torch.long, device=y.device)
+        for round_ in range(resample):
+            if not guidance:
+                x = _observe(x, y, noise, abar_t, _randn(y, generator))
+            x_prev, grad = _ddim_step(model, schedule, x, t, abar_t, abar_prev, prediction, generator,
+                                      y, weight, guidance)  # fmt: skip
+            if grad is not None:
+                x_prev = x_prev - grad
+            if abar_prev == 1.0:
+                return x_prev
+            if round_ + 1 < resample:  # RePaint: back to t by the forward process, and again
+                ratio = abar_t / abar_prev
+                x = math.sqrt(ratio) * x_prev + math.sqrt(1.0 - ratio) * _randn(y, generator)
+        x = x_prev
+    return x
+
+
+def _ddim_step(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    abar_t: float,
+    abar_prev: float,
+    prediction: str,
+    generator: torch.Generator | None,
+    y: torch.Tensor,
+    weight: torch.Tensor,
+    guidance: float,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One eta = 1 DDIM step from ``x`` at abar_t to abar_prev (x0_hat at the last), and DPS's correction."""
+    grad = None
+    if guidance:
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            x0_hat, eps_hat = schedule.split_prediction(model(x, t), x, t, prediction)
+            misfit = ((y - x0_hat.float()) * weight).square().sum(dim=1)
+            (gradient,) = torch.autograd.grad(misfit.sum(), x)
+        norm = misfit.detach().sqrt().clamp_min(1e-12)[:, None]
+        grad = guidance * gradient / norm
+        x, x0_hat, eps_hat = x.detach(), x0_hat.detach(), eps_hat.detach()
+    else:
+        with torch.no_grad():
+            x0_hat, eps_hat = schedule.split_prediction(model(x, t), x, t, prediction)
+    x0_hat, eps_hat = x0_hat.float(), eps_hat.float()
+    if abar_prev == 1.0:
+        return x0_hat, grad
+    sigma = math.sqrt((1.0 - abar_prev) / (1.0 - abar_t) * (1.0 - abar_t / abar_prev))
+    direction = math.sqrt(max(1.0 - abar_prev - sigma**2, 0.0))
+    x_prev = math.sqrt(abar_prev) * x0_hat + direction * eps_hat + sigma * _randn(x0_hat, generator)
+    return x_prev, grad
+
+
+def _dposer(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    y: torch.Tensor,
+    noise: torch.Tensor,
+    *,
+    iterations: int,
+    prediction: str,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """DPoser's optimisation: Adam on the unknown components towards their one-step denoising, t falling."""
+    free = noise > 0
+    noisy = free & noise.isfinite()
+    start = torch.where(noise.isinf(), _randn(y, generator), y)  # hidden components start as noise (DPoser's)
+    variable = start.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([variable], lr=DPOSER_LR)
+    abar = schedule.alphas_cumprod.tolist()
+    t_min, t_max = DPOSER_T
+    last = schedule.num_timesteps - 1
+    precision = torch.where(noisy, 1.0 / noise.clamp_min(NOISE_FLOOR).square(), torch.zeros_like(noise))
+    for iteration in range(iterations):
+        fraction = t_min + (iterations - 1 - iteration) / iterations * (t_max - t_min)
+        step = max(1, round(fraction * last))
+        t = torch.full((y.shape[0],), step, dtype=torch.long, device=y.device)
+        with torch.no_grad():
+            x_t = math.sqrt(abar[step]) * variable + math.sqrt(1.0 - abar[step]) * _randn(y, generator)
+            target, _ = schedule.split_prediction(model(x_t, t), x_t, t, prediction)
+        optimizer.zero_grad(set_to_none=True)
+        prior = (variable - target.float()).square().sum(dim=1)
+        likelihood = 0.5 * (precision * (variable - y).square()).sum(dim=1)
+        (prior + likelihood).sum().backward()
+        variable.grad.mul_(free)  # known components never move
+        optimizer.step()
+    return variable.detach()
