@@ -12,16 +12,25 @@ and what exact resume needs besides: Accelerate's full training state in ``accel
 (optimiser, LR schedule, global RNGs of every rank, grad scaler; loaded with
 ``torch.load(weights_only=True)``) and ``rank-<r>.safetensors`` (each rank's noise generator).
 
-Writes are atomic: everything goes to ``.tmp-step-<N>/`` and one ``rename`` publishes it, so a
-run killed mid-write leaves a temp directory (ignored, and removed by the next save), never a
-checkpoint that looks complete.
+Writes are atomic: everything goes to ``.tmp-step-<N>/``, is flushed to disk (``fsync``), and one
+``rename`` publishes it, so a run killed mid-write leaves a temp directory (ignored, and removed by
+the next save), never a checkpoint that looks complete. ``checkpoint.json`` lists every other file
+with its size and CRC-32; a checkpoint whose files do not match (cut short, overwritten, missing) is
+damaged: ``--resume auto`` and ``unet1d eval RUN_DIR`` report it in one line and take the newest
+whole one, a damaged checkpoint named directly is a :class:`UserError` naming it. A save that fails
+for lack of disk space removes its temp directory and stops the run with one line; the previous
+checkpoint stays the latest (docs/faults.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +58,18 @@ CONFIG_FILE = "config.yaml"
 ACCELERATE_DIR = "accelerate"
 EVAL_FILES = (MODEL_FILE, EMA_FILE, STATS_FILE, CONFIG_FILE, MARKER)
 STEP_PATTERN = re.compile(r"^step-(\d+)$")
+RETIRED_PATTERN = re.compile(r"^\.old-step-(\d+)$")  # a checkpoint being replaced by one of the same step
+# How a failed file write shows besides OSError: safetensors passes Rust's io::Error on as text, and
+# torch.save's C++ writer drops the errno ("basic_ios::clear: iostream error", then "unexpected pos").
+WRITE_FAILURE_TEXT = ("IoError", "iostream error", "unexpected pos", "file write failed", "PytorchStreamWriter failed")
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """One line on stderr (once per message per process: readers poll)."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def checkpoint_step(path: Path) -> int | None:
@@ -57,23 +78,50 @@ def checkpoint_step(path: Path) -> int | None:
 
 
 def list_checkpoints(output_dir: Path) -> list[Path]:
-    """Complete checkpoints in ``output_dir``, oldest first."""
+    """Published checkpoints in ``output_dir`` (a marker present; not yet checked for damage), oldest first.
+
+    A checkpoint set aside by a same-step save that was killed before it finished (``.old-step-<N>``
+    with no ``step-<N>``) still counts: it is whole, and nothing else holds that step.
+    """
     root = Path(output_dir) / CHECKPOINTS_DIR
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if checkpoint_step(p) is not None and (p / MARKER).is_file()]
-    return sorted(found, key=lambda p: checkpoint_step(p) or 0)
+    found = []
+    for path in root.iterdir():
+        retired = RETIRED_PATTERN.match(path.name)
+        if retired and (root / f"step-{retired.group(1)}").exists():
+            continue
+        if (checkpoint_step(path) is not None or retired) and (path / MARKER).is_file():
+            found.append(path)
+    return sorted(found, key=_step_of)
+
+
+def _step_of(path: Path) -> int:
+    match = STEP_PATTERN.match(path.name) or RETIRED_PATTERN.match(path.name)
+    return int(match.group(1)) if match else 0
 
 
 def latest_checkpoint(output_dir: Path) -> Path | None:
-    found = list_checkpoints(output_dir)
-    return found[-1] if found else None
+    """The newest whole checkpoint (what ``--resume auto`` continues); newer damaged ones are reported, passed over."""
+    passed = []
+    for checkpoint in reversed(list_checkpoints(output_dir)):
+        if checkpoint_damage(checkpoint) is None:
+            for damaged in passed:
+                warn(f"checkpoint {damaged} is damaged ({damage_of(damaged)}); using {checkpoint} instead")
+            return checkpoint
+        passed.append(checkpoint)
+    for damaged in passed:
+        warn(f"checkpoint {damaged} is damaged ({damage_of(damaged)}); no whole checkpoint is left")
+    return None
 
 
 def find_checkpoint(path: str | Path) -> Path:
     """A checkpoint directory, or the latest one of a run's output directory (for ``unet1d eval DIR``)."""
     path = Path(path).expanduser()
     if (path / MARKER).is_file():
+        damage = checkpoint_damage(path)
+        if damage is not None:
+            raise UserError(f"checkpoint {path} is damaged: {damage}; use another checkpoint of the run")
         return path
     if path.is_dir():
         latest = latest_checkpoint(path)
@@ -84,7 +132,14 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def read_marker(checkpoint: Path) -> dict[str, Any]:
-    data = json.loads((checkpoint / MARKER).read_text())
+    """``checkpoint.json``, or a :class:`UserError` naming it when it is unreadable or of another format."""
+    path = checkpoint / MARKER
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: unreadable checkpoint marker ({_reason(err)}); the checkpoint is damaged") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: not a checkpoint marker (a JSON object); the checkpoint is damaged")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
         raise UserError(f"{checkpoint}: checkpoint format {version} is not the supported {FORMAT_VERSION}")
@@ -96,7 +151,83 @@ def read_config(checkpoint: Path) -> Config:
 
     from unet1d.config_sources import config_from_dict
 
-    return config_from_dict(yaml.safe_load((checkpoint / CONFIG_FILE).read_text()), origin=str(checkpoint))
+    path = checkpoint / CONFIG_FILE
+    try:
+        stored = yaml.safe_load(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise UserError(f"{path}: unreadable ({_reason(err)}); the checkpoint is damaged") from None
+    if not isinstance(stored, dict):
+        raise UserError(f"{path}: does not hold a config (a YAML mapping); the checkpoint is damaged")
+    return config_from_dict(stored, origin=str(checkpoint))
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of what went wrong, with the error's kind where the text alone is cryptic."""
+    lines = str(err).splitlines()
+    text = getattr(err, "strerror", None) or (lines[0] if lines else "")
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(16 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def file_manifest(folder: Path) -> dict[str, list[int]]:
+    """``{relative path: [size, CRC-32]}`` of every file below ``folder`` but the marker."""
+    return {
+        path.relative_to(folder).as_posix(): [path.stat().st_size, _crc32(path)]
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != MARKER
+    }
+
+
+_verified: dict[tuple[str, int, int], str | None] = {}
+
+
+def checkpoint_damage(checkpoint: Path) -> str | None:
+    """What is wrong with ``checkpoint`` (None when whole): its marker, and each file against the marker's
+    size and CRC-32 (checkpoints written before the marker listed its files: the files evaluation needs
+    exist). Checked once per process per marker version."""
+    try:
+        stat = (checkpoint / MARKER).stat()
+    except OSError as err:
+        return f"{MARKER}: {err.strerror or err}"
+    key = (str(checkpoint), stat.st_mtime_ns, stat.st_size)
+    if key not in _verified:
+        _verified[key] = _damage(checkpoint)
+    return _verified[key]
+
+
+def damage_of(checkpoint: Path) -> str:
+    return checkpoint_damage(checkpoint) or "whole"
+
+
+def _damage(checkpoint: Path) -> str | None:
+    try:
+        marker = read_marker(checkpoint)
+    except UserError as err:
+        return str(err).split(": ", 1)[-1]
+    if not isinstance(marker.get("step"), int) or _step_of(checkpoint) != marker["step"]:
+        return f"{MARKER} names step {marker.get('step')!r}, the folder step {_step_of(checkpoint)}"
+    files = marker.get("files")
+    if not isinstance(files, dict):  # before manifests: at least what evaluation needs
+        missing = [name for name in (MODEL_FILE, STATS_FILE, CONFIG_FILE) if not (checkpoint / name).is_file()]
+        return f"{', '.join(missing)} missing" if missing else None
+    for name, (size, crc) in files.items():
+        path = checkpoint / name
+        try:
+            found = path.stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if found != size:
+            return f"{name} holds {found:,} bytes, {MARKER} says {size:,}; cut short?"
+        if _crc32(path) != crc:
+            return f"{name} does not match the checksum in {MARKER}; overwritten or damaged"
+    return None
 
 
 def _cpu_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -123,36 +254,102 @@ def save_checkpoint(
     """
     root = Path(output_dir) / CHECKPOINTS_DIR
     final, staging = root / f"step-{step}", root / f".tmp-step-{step}"
-    if accelerator.is_main_process:
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(staging / ACCELERATE_DIR), safe_serialization=True)
-    save_file(_cpu_tensors(rank_tensors), str(staging / f"rank-{accelerator.process_index}.safetensors"))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        metadata = {"format": "pt", "unet1d_format_version": str(FORMAT_VERSION), "step": str(step)}
-        save_file(_cpu_tensors(model.state_dict()), str(staging / MODEL_FILE), metadata=metadata)
-        if ema is not None:
-            save_file(_cpu_tensors(ema.module.state_dict()), str(staging / EMA_FILE), metadata=metadata)
-        save_file(stats.to_tensors(), str(staging / STATS_FILE))
-        (staging / CONFIG_FILE).write_text(config.to_yaml())
-        marker = {
-            "format_version": FORMAT_VERSION,
-            "step": step,
-            "world_size": accelerator.num_processes,
-            "ema_updates": ema.num_updates if ema is not None else None,
-            "loop": loop_state,
-        }
-        (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        _publish(staging, final)
-        prune_checkpoints(output_dir, keep)
+    with _failed_write_is_a_user_error(staging, final):
+        if accelerator.is_main_process:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(staging / ACCELERATE_DIR), safe_serialization=True)
+        save_file(_cpu_tensors(rank_tensors), str(staging / f"rank-{accelerator.process_index}.safetensors"))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            metadata = {"format": "pt", "unet1d_format_version": str(FORMAT_VERSION), "step": str(step)}
+            save_file(_cpu_tensors(model.state_dict()), str(staging / MODEL_FILE), metadata=metadata)
+            if ema is not None:
+                save_file(_cpu_tensors(ema.module.state_dict()), str(staging / EMA_FILE), metadata=metadata)
+            save_file(stats.to_tensors(), str(staging / STATS_FILE))
+            (staging / CONFIG_FILE).write_text(config.to_yaml())
+            marker = {
+                "format_version": FORMAT_VERSION,
+                "step": step,
+                "world_size": accelerator.num_processes,
+                "ema_updates": ema.num_updates if ema is not None else None,
+                "loop": loop_state,
+                "files": file_manifest(staging),
+            }
+            (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+            _make_durable(staging)
+            _publish(staging, final)
+            prune_checkpoints(output_dir, keep)
     accelerator.wait_for_everyone()
     return final
 
 
+def is_write_failure(err: BaseException) -> bool:
+    """Whether ``err`` (or what it was raised from) is a failed file write: a full disk or quota, a file-size
+    limit, an I/O error, a read-only folder; whichever library wrote the file."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError) or any(text in str(seen) for text in WRITE_FAILURE_TEXT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@contextlib.contextmanager
+def _failed_write_is_a_user_error(staging: Path, final: Path) -> Any:
+    """A save whose files cannot be written (most often a full disk): its temp directory removed (the space
+    back), one line naming the checkpoint and the one ``--resume auto`` continues from. Anything else
+    (a bug) passes through with its traceback."""
+    try:
+        yield
+    except Exception as err:
+        if not is_write_failure(err):
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        previous = latest_checkpoint(final.parent.parent)
+        kept = f"the latest checkpoint is still {previous}" if previous else "no earlier checkpoint exists"
+        free = _free_bytes(final.parent)
+        space = f"; {free / 2**20:,.0f} MiB free there" if free is not None else ""
+        first = err
+        while first.__cause__ or first.__context__:  # where the write failed, not the clean-up after it
+            first = first.__cause__ or first.__context__
+        raise UserError(
+            f"cannot write checkpoint {final} ({_reason(first)}{space}); {kept}. "
+            "Free some disk space, then continue with --resume auto"
+        ) from None
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return None
+    return stat.f_bavail * stat.f_frsize
+
+
+def _make_durable(folder: Path) -> None:
+    """fsync every file and folder under ``folder``, so the rename that publishes it publishes data on disk."""
+    for path in sorted(folder.rglob("*"), reverse=True):
+        _fsync(path)
+    _fsync(folder)
+
+
+def _fsync(path: Path) -> None:
+    with contextlib.suppress(OSError):  # folders cannot be opened on every system
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _publish(staging: Path, final: Path) -> None:
-    """Rename the finished staging directory into place (replacing a same-step checkpoint)."""
+    """Rename the finished staging directory into place (replacing a same-step checkpoint).
+
+    Killed between the two renames, the old checkpoint waits as ``.old-step-<N>``: listed as the
+    step's checkpoint (:func:`list_checkpoints`) until the next save puts it back or replaces it.
+    """
     if final.exists():
         retired = final.with_name(f".old-{final.name}")
         shutil.rmtree(retired, ignore_errors=True)
@@ -161,14 +358,27 @@ def _publish(staging: Path, final: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         staging.rename(final)
+    _fsync(final.parent)
 
 
 def prune_checkpoints(output_dir: Path, keep: int) -> None:
-    """Keep the newest ``keep`` complete checkpoints; remove older ones and leftovers of killed writes."""
-    complete = list_checkpoints(output_dir)
-    for old in complete[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    """Keep the newest ``keep`` whole checkpoints; remove older ones and leftovers of killed writes.
+
+    Damaged checkpoints are never counted among the ``keep``, so a damaged newest one cannot push
+    a whole one out; the damaged ones older than the kept ones go with them.
+    """
     root = Path(output_dir) / CHECKPOINTS_DIR
+    for retired in root.glob(".old-step-*"):  # a same-step save killed between its renames
+        match = RETIRED_PATTERN.match(retired.name)
+        if match and not (root / f"step-{match.group(1)}").exists() and (retired / MARKER).is_file():
+            retired.rename(root / f"step-{match.group(1)}")
+    published = list_checkpoints(output_dir)
+    whole = [path for path in published if checkpoint_damage(path) is None]
+    if len(whole) > keep:
+        cutoff = _step_of(whole[-keep])
+        for old in published:
+            if _step_of(old) < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
     for leftover in [*root.glob(".tmp-step-*"), *root.glob(".old-step-*")]:  # saves are never concurrent
         shutil.rmtree(leftover, ignore_errors=True)
 
@@ -188,13 +398,14 @@ def restore_checkpoint(accelerator: Accelerator, checkpoint: Path, *, ema: EMA |
             f"{checkpoint} was written by {marker['world_size']} processes; resume it with the same "
             f"number (now {accelerator.num_processes}), so every rank finds its data position and generator"
         )
-    accelerator.load_state(str(checkpoint / ACCELERATE_DIR))
-    if ema is not None:
-        weights = load_file(str(checkpoint / EMA_FILE))
-        state = {f"module.{name}": tensor for name, tensor in weights.items()}
-        state["n_averaged"] = torch.tensor(marker["ema_updates"], dtype=torch.long)
-        ema.load_state_dict(state)
-    rank_tensors = load_file(str(checkpoint / f"rank-{accelerator.process_index}.safetensors"))
+    with _damaged_file_is_a_user_error(checkpoint):
+        accelerator.load_state(str(checkpoint / ACCELERATE_DIR))
+        if ema is not None:
+            weights = load_file(str(checkpoint / EMA_FILE))
+            state = {f"module.{name}": tensor for name, tensor in weights.items()}
+            state["n_averaged"] = torch.tensor(marker["ema_updates"], dtype=torch.long)
+            ema.load_state_dict(state)
+        rank_tensors = load_file(str(checkpoint / f"rank-{accelerator.process_index}.safetensors"))
     return RestoredState(step=int(marker["step"]), loop=marker["loop"], rank_tensors=rank_tensors)
 
 
@@ -230,11 +441,29 @@ def load_for_eval(path: str | Path) -> EvalCheckpoint:
 
     ema_path = checkpoint / EMA_FILE
     config = read_config(checkpoint)
+    with _damaged_file_is_a_user_error(checkpoint):
+        stats = NormStats.from_tensors(load_file(str(checkpoint / STATS_FILE)))
+        model_weights = load_file(str(checkpoint / MODEL_FILE))
+        ema_weights = load_file(str(ema_path)) if ema_path.is_file() else None
     return EvalCheckpoint(
         path=checkpoint,
         step=int(marker["step"]),
         config=config,
-        stats=wrap_stats(NormStats.from_tensors(load_file(str(checkpoint / STATS_FILE))), config.data.representation),
-        model_weights=load_file(str(checkpoint / MODEL_FILE)),
-        ema_weights=load_file(str(ema_path)) if ema_path.is_file() else None,
+        stats=wrap_stats(stats, config.data.representation),
+        model_weights=model_weights,
+        ema_weights=ema_weights,
     )
+
+
+@contextlib.contextmanager
+def _damaged_file_is_a_user_error(checkpoint: Path) -> Any:
+    """Checkpoints written before markers listed their files are only checked as they load: a file that
+    will not load (safetensors' header or size, a missing file) is one line naming the checkpoint."""
+    try:
+        yield
+    except (OSError, ValueError, EOFError) as err:
+        raise UserError(f"checkpoint {checkpoint} is damaged: {_reason(err)}") from None
+    except Exception as err:
+        if type(err).__name__ != "SafetensorError":
+            raise
+        raise UserError(f"checkpoint {checkpoint} is damaged: {_reason(err)}") from None

@@ -19,7 +19,7 @@ from unet1d.config import RESUMABLE_FIELDS, Config
 from unet1d.config_sources import build_config, config_from_dict, expand_output_dir, given_values
 from unet1d.errors import UserError
 from unet1d.store import checkpoints
-from unet1d.store.summary import TrainResult
+from unet1d.store.summary import TrainResult, write_text_atomically
 
 RUN_CONFIG_FILE = "config.yaml"  # the resolved config, written when the run starts
 SUMMARY_FILE = "summary.json"  # the trainer's result (store.summary.TrainResult), written when it finishes
@@ -78,7 +78,8 @@ def plan_run(config: Config) -> RunPlan:
         return RunPlan(output_dir, resume_from, step, wipe=False)
     stored = output_dir / RUN_CONFIG_FILE
     if stored.is_file():
-        differences = run_differences(config_from_dict(yaml.safe_load(stored.read_text()), str(stored)), config)
+        previous = _previous_run_config(stored, output_dir)
+        differences = [] if previous is None else run_differences(previous, config)
         if differences:
             raise UserError(
                 f"{output_dir} holds a different run; its config differs in{_listing(differences)}\n"
@@ -113,7 +114,12 @@ def resume_config(config_file: Path | None, args: list[str], environ: Mapping[st
     stored_at = _stored_config_file(config)
     if stored_at is None:
         return config
-    stored = config_from_dict(yaml.safe_load(stored_at.read_text()) or {}, str(stored_at))
+    if stored_at.name == RUN_CONFIG_FILE and stored_at.parent == Path(config.train.output_dir):
+        stored = _previous_run_config(stored_at, stored_at.parent)
+        if stored is None:
+            return config
+    else:
+        stored = read_run_config(stored_at)
     merged = expand_output_dir(build_config([*((k, v, str(stored_at)) for k, v in stored.flat().items()), *given]), env)
     sources = {path: source for path, _, source in given}
     conflicts = run_differences(stored, merged, sources)
@@ -148,7 +154,11 @@ def finished_run(config: Config) -> TrainResult | None:
     if source is None or not summary_file.is_file():
         return None
     step = int(checkpoints.read_marker(source)["step"])
-    summary = TrainResult.read(summary_file)
+    try:
+        summary = TrainResult.read(summary_file)
+    except UserError as err:  # resuming at max_steps runs no step and writes the summary again
+        checkpoints.warn(f"{err}; it is written again from {source}")
+        return None
     return summary if step >= config.train.max_steps and summary.final_step == step else None
 
 
@@ -174,4 +184,32 @@ def wipe_run(output_dir: Path) -> None:
 
 def write_run_config(output_dir: Path, config: Config) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / RUN_CONFIG_FILE).write_text(config.to_yaml())
+    write_text_atomically(output_dir / RUN_CONFIG_FILE, config.to_yaml())
+
+
+def _previous_run_config(stored: Path, output_dir: Path) -> Config | None:
+    """The config of the run ``output_dir`` holds: its ``config.yaml``, else (damaged) its latest checkpoint's,
+    else None (a run that never saved a checkpoint: nothing to keep; this one writes config.yaml anew)."""
+    try:
+        return read_run_config(stored)
+    except UserError as err:
+        latest = checkpoints.latest_checkpoint(output_dir)
+        if latest is None:
+            checkpoints.warn(f"{err.args[0].split('; restore')[0]}; no checkpoint holds the run, so it starts afresh")
+            return None
+        checkpoints.warn(f"{err.args[0].split('; restore')[0]}; the run's config is read from {latest}")
+        return checkpoints.read_config(latest)
+
+
+def read_run_config(path: Path) -> Config:
+    """A run folder's ``config.yaml``; a :class:`UserError` naming it when it is unreadable or not a config."""
+    try:
+        stored = yaml.safe_load(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+        raise UserError(
+            f"{path}: damaged run config ({reason}); restore it, or pass --overwrite to start the run again"
+        ) from None
+    if not isinstance(stored, dict):
+        raise UserError(f"{path}: damaged run config (not a YAML mapping); restore it, or pass --overwrite")
+    return config_from_dict(stored, str(path))

@@ -1,10 +1,35 @@
-"""What a finished (or preempted) run reports: the numbers ``unet1d compare`` lines up."""
+"""What a finished (or preempted) run reports: the numbers ``unet1d compare`` lines up.
+
+Written to a temporary name and renamed, so a run killed while writing it leaves the previous
+summary or none, never half of one; a damaged one is a :class:`UserError` naming it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+from unet1d.errors import UserError
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """``path`` holds ``text`` whole, or what it held before: a temporary file in the same folder,
+    flushed to disk, then renamed over it."""
+    path = Path(path)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staging, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staging)
 
 
 @dataclass
@@ -43,10 +68,18 @@ class TrainResult:
         return json.dumps({key: clean(value) for key, value in asdict(self).items()}, indent=2) + "\n"
 
     def write(self, path: Path) -> None:
-        path.write_text(self.to_json())
+        write_text_atomically(path, self.to_json())
 
     @classmethod
     def read(cls, path: Path) -> TrainResult:
-        """A written summary; keys this version does not know are left out, missing ones take defaults."""
+        """A written summary; keys this version does not know are left out, missing ones take defaults.
+
+        Raises :class:`UserError` naming ``path`` when it is unreadable or not a summary.
+        """
         known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in json.loads(path.read_text()).items() if key in known})
+        try:
+            stored = json.loads(Path(path).read_text())
+            return cls(**{key: value for key, value in stored.items() if key in known})
+        except (OSError, ValueError, TypeError, AttributeError) as err:
+            reason = getattr(err, "strerror", None) or f"{type(err).__name__}: {str(err).splitlines()[0]}"
+            raise UserError(f"{path}: damaged run summary ({reason})") from None
