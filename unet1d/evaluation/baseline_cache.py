@@ -11,8 +11,9 @@ The key is a SHA-256 over everything the scores are a function of: the reference
 settings (names, up axis, classifier jitter), the sample count and seed, the installed versions
 of numpy and scikit-learn, and the source of the package's scoring code (every ``.py`` file
 under ``unet1d/``), so an edited metric or a new one never reads a stale entry. Entries are
-written to a temporary file and renamed, so a second process never reads half an entry; an
-unreadable entry is computed again.
+written to a temporary file, flushed to disk and renamed, so a second process never reads half an
+entry. Each carries its key and a SHA-256 of its scores (under ``"_check"``); an entry that is
+unreadable or does not match them is reported in one line naming it and computed again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from functools import cache
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from unet1d.evaluation.quality import Reference
 
 SUBDIR = "baselines"
+CHECK = "_check"  # the entry's own key and the SHA-256 of its scores
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # unet1d/
 
 
@@ -79,18 +82,48 @@ def cached_baselines(
     """
     if cache_dir is None:
         return compute()
-    path = Path(cache_dir).expanduser() / SUBDIR / f"{baseline_key(reference, count, seed)}.json"
-    with contextlib.suppress(OSError, ValueError):
-        return json.loads(path.read_text())
+    key = baseline_key(reference, count, seed)
+    path = Path(cache_dir).expanduser() / SUBDIR / f"{key}.json"
+    stored = _read_entry(path, key)
+    if stored is not None:
+        return stored
     scores = compute()
     with contextlib.suppress(OSError):  # a read-only or full cache costs only the time saved
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, staging = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
         try:
             with os.fdopen(handle, "w") as out:
-                json.dump(scores, out)
+                json.dump({**scores, CHECK: {"key": key, "sha256": _digest(scores)}}, out)
+                out.flush()
+                os.fsync(out.fileno())
             os.replace(staging, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(staging)
     return scores
+
+
+def _digest(scores: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(scores, sort_keys=True).encode()).hexdigest()
+
+
+def _read_entry(path: Path, key: str) -> dict[str, Any] | None:
+    """The stored scores; None when there are none, or (with one warning line) when the entry is damaged."""
+    try:
+        stored = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        return _damaged(path, f"unreadable: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+    check = stored.pop(CHECK, None) if isinstance(stored, dict) else None
+    if not isinstance(check, dict):
+        return _damaged(path, "not a baselines entry")
+    if check.get("key") != key or check.get("sha256") != _digest(stored):
+        return _damaged(path, "its scores do not match the checksum stored with them")
+    return stored
+
+
+def _damaged(path: Path, reason: str) -> None:
+    print(f"warning: baselines cache entry {path} is damaged ({reason}); scoring the baselines again",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return None
