@@ -185,18 +185,22 @@ def file_manifest(folder: Path) -> dict[str, list[int]]:
     }
 
 
-_verified: dict[tuple[str, int, int], str | None] = {}
+_verified: dict[tuple[str, tuple[tuple[str, int, int], ...]], str | None] = {}
 
 
 def checkpoint_damage(checkpoint: Path) -> str | None:
     """What is wrong with ``checkpoint`` (None when whole): its marker, and each file against the marker's
     size and CRC-32 (checkpoints written before the marker listed its files: the files evaluation needs
-    exist). Checked once per process per marker version."""
+    exist). Checked once per process while no file of it changes (name, size, mtime)."""
     try:
-        stat = (checkpoint / MARKER).stat()
+        files = tuple(
+            (p.relative_to(checkpoint).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(checkpoint.rglob("*"))
+            if p.is_file()
+        )
     except OSError as err:
-        return f"{MARKER}: {err.strerror or err}"
-    key = (str(checkpoint), stat.st_mtime_ns, stat.st_size)
+        return f"unreadable: {err.strerror or err}"
+    key = (str(checkpoint), files)
     if key not in _verified:
         _verified[key] = _damage(checkpoint)
     return _verified[key]

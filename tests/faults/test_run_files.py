@@ -1,0 +1,179 @@
+"""A run's files under faults: damaged checkpoints, a full disk while a checkpoint is written, a damaged
+summary or run config, a same-step save killed between its renames, a damaged baselines entry.
+
+One real run (20 steps, checkpoints at 10 and 20) is trained once; each test damages a copy of it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import said, show, train
+from unet1d.errors import UserError
+from unet1d.store import checkpoints
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("trained")
+    result = train(base, base / "run", "--max_steps", "20")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return base / "run"
+
+
+@pytest.fixture
+def run(trained: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+def _cut(path: Path, size: int) -> None:
+    with open(path, "r+b") as handle:
+        handle.truncate(size)
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+DAMAGES = {
+    "weights cut short": (lambda c: _cut(c / "model.safetensors", 1000), "model.safetensors holds 1,000 bytes"),
+    "marker cut short": (lambda c: _cut(c / "checkpoint.json", 40), "unreadable checkpoint marker"),
+    "optimiser state overwritten": (
+        lambda c: _flip(c / "accelerate" / "optimizer.bin"),
+        "accelerate/optimizer.bin does not match the checksum",
+    ),
+    "a rank's generator missing": (lambda c: (c / "rank-0.safetensors").unlink(), "rank-0.safetensors is missing"),
+    "EMA weights emptied": (lambda c: _cut(c / "ema.safetensors", 0), "ema.safetensors holds 0 bytes"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_newest_checkpoint_is_passed_over_in_one_line(run, capsys, damage) -> None:
+    newest, previous = run / "checkpoints" / "step-20", run / "checkpoints" / "step-10"
+    make, reason = DAMAGES[damage]
+    make(newest)
+    said(f"damaged {newest.name} of a finished run: {damage}")
+    assert checkpoints.latest_checkpoint(run) == previous  # what --resume auto continues
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"warning: checkpoint {newest} is damaged (") and reason in lines[0]
+    assert lines[0].endswith(f"using {previous} instead")
+    with pytest.raises(UserError, match=rf"checkpoint {newest} is damaged: .*{reason.split()[0]}"):
+        checkpoints.find_checkpoint(newest)  # named directly: refused, naming it
+    assert checkpoints.load_for_eval(run).step == 10  # `unet1d eval RUN_DIR`
+    found = show(run)
+    assert found["checkpoints"]["step-10"] == "whole" and reason in found["checkpoints"]["step-20"]
+
+
+def test_eval_of_a_damaged_checkpoint_is_exit_2_and_one_line(run, capsys) -> None:
+    from unet1d.cli import main
+
+    _cut(run / "checkpoints" / "step-20" / "model.safetensors", 500)
+    with pytest.raises(SystemExit) as exited:
+        main(["eval", str(run / "checkpoints" / "step-20")])
+    err = capsys.readouterr().err
+    said(f"unet1d eval of the damaged checkpoint: exit {exited.value.code}, {err.strip()!r}")
+    assert exited.value.code == 2 and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: checkpoint {run}/checkpoints/step-20 is damaged: model.safetensors holds 500 bytes")
+
+
+@pytest.mark.slow  # two runs as processes
+def test_a_full_disk_while_a_checkpoint_is_written_keeps_the_previous_one_for_resume(run, tmp_path) -> None:
+    """A 64 kB file-size limit: Accelerate's optimiser file (about 97 kB) cannot be written at step 30."""
+    failed = train(tmp_path, run, "--max_steps", "30", "--resume", "auto", limit=64_000)
+    lines = [line for line in failed.stderr.splitlines() if line.startswith(("error", "warning", "Traceback"))]
+    said(f"resumed to step 30 under a full disk: exit {failed.returncode}, {lines}")
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot write checkpoint {run}/checkpoints/step-30 (")
+    assert f"the latest checkpoint is still {run}/checkpoints/step-20" in lines[0]
+    found = show(run)
+    assert found["checkpoints"] == {"step-10": "whole", "step-20": "whole"} and found["leftovers"] == []
+    assert checkpoints.latest_checkpoint(run) == run / "checkpoints" / "step-20"
+
+    again = train(tmp_path, run, "--max_steps", "30", "--resume", "auto")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"resumed from {run}/checkpoints/step-20 at step 20" in again.stdout
+    found = show(run)
+    assert found["checkpoints"]["step-30"] == "whole" and found["summary.json"] == "reads back"
+
+
+@pytest.mark.slow  # a run as a process
+def test_a_damaged_summary_is_written_again_by_resume(run, tmp_path) -> None:
+    (run / "summary.json").write_text('{"output_dir": "run", "final_st')
+    result = train(tmp_path, run, "--max_steps", "20", "--resume", "auto")
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning")]
+    said(f"resume of a finished run whose summary.json was cut short: exit {result.returncode}, {warnings}")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert len(warnings) == 1 and f"{run}/summary.json: damaged run summary" in warnings[0]
+    assert json.loads((run / "summary.json").read_text())["final_step"] == 20
+    assert show(run)["checkpoints"] == {"step-10": "whole", "step-20": "whole"}
+
+
+def test_a_damaged_run_config_is_read_from_the_latest_checkpoint(run, capsys) -> None:
+    from tests.conftest import TINY_RUN
+    from unet1d.config_sources import load_config
+    from unet1d.store.rundir import plan_run, read_run_config
+
+    (run / "config.yaml").write_text("model:\n  base_channels: [8\n")
+    with pytest.raises(UserError, match=r"config\.yaml: damaged run config"):
+        read_run_config(run / "config.yaml")
+    config = load_config(None, [*TINY_RUN, "--max_steps", "20", "--output_dir", str(run)], environ={})
+    with pytest.raises(UserError, match=r"already holds this run.s checkpoints .* pass --resume auto"):
+        plan_run(config)  # the same run (its checkpoint says so): kept, not refused as another run's folder
+    err = capsys.readouterr().err
+    said(f"a run folder with a damaged config.yaml: {err.strip()!r}")
+    assert "damaged run config" in err and "the run's config is read from" in err and "step-20" in err
+    assert sorted(show(run)["checkpoints"]) == ["step-10", "step-20"]
+
+
+def test_a_same_step_save_killed_between_its_renames_keeps_the_old_checkpoint(run) -> None:
+    root = run / "checkpoints"
+    (root / "step-20").rename(root / ".old-step-20")  # the first rename done, the second never happened
+    said("a same-step save killed between its two renames left .old-step-20 and no step-20")
+    assert checkpoints.latest_checkpoint(run) == root / ".old-step-20"
+    checkpoints.prune_checkpoints(run, keep=2)  # the next save's prune puts it back
+    found = show(run)
+    assert found["checkpoints"] == {"step-10": "whole", "step-20": "whole"} and found["leftovers"] == []
+
+
+def test_prune_keeps_whole_checkpoints_when_the_newest_is_damaged(run) -> None:
+    _cut(run / "checkpoints" / "step-20" / "model.safetensors", 10)
+    checkpoints.prune_checkpoints(run, keep=1)
+    found = show(run)
+    assert found["checkpoints"]["step-10"] == "whole"  # the damaged step-20 did not push it out
+
+
+def test_a_damaged_baselines_entry_is_reported_and_scored_again(tmp_path, capsys, monkeypatch) -> None:
+    from unet1d.evaluation import baseline_cache
+
+    monkeypatch.setattr(baseline_cache, "baseline_key", lambda *args: "k" * 32)
+    calls = []
+
+    def compute() -> dict:
+        calls.append(1)
+        return {"data": {"c2st_auc": 0.5}, "gaussian": {"c2st_auc": 0.9}}
+
+    first = baseline_cache.cached_baselines(None, 60, 0, tmp_path, compute)
+    entry = tmp_path / "baselines" / f"{'k' * 32}.json"
+    stored = json.loads(entry.read_text())
+    stored["data"]["c2st_auc"] = 0.7  # edited, still valid JSON
+    entry.write_text(json.dumps(stored))
+    again = baseline_cache.cached_baselines(None, 60, 0, tmp_path, compute)
+    assert again == first and len(calls) == 2
+    entry.write_text(entry.read_text()[:30])  # torn
+    assert baseline_cache.cached_baselines(None, 60, 0, tmp_path, compute) == first and len(calls) == 3
+    lines = capsys.readouterr().err.strip().splitlines()
+    said(f"a damaged baselines entry, edited then torn: {lines}")
+    assert len(lines) == 2 and all(
+        line.startswith(f"warning: baselines cache entry {entry} is damaged") for line in lines
+    )
+    assert "do not match the checksum" in lines[0] and "unreadable" in lines[1]
+    assert baseline_cache.cached_baselines(None, 60, 0, tmp_path, compute) == first and len(calls) == 3
