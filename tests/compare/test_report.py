@@ -135,6 +135,7 @@ def test_split_columns_packs_in_order_within_the_width() -> None:
     assert all(table_width([22, 22, 4, *([15] * len(part))]) <= WIDTH for part in parts)
     assert table_width([22, 22, 4, *([15] * (len(parts[0]) + 1))]) > WIDTH  # the first takes all that fit
     assert split_columns([200], [5, 5]) == [[0], [1]]  # too wide anyway: one column a table, never none
+    assert split_columns([22, 4], []) == [[]]  # no numbers at all: the names still get their table
 
 
 def test_a_rich_table_is_as_wide_as_table_width_says() -> None:

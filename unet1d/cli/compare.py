@@ -122,7 +122,8 @@ def table_width(widths: list[int]) -> int:
 
 def split_columns(fixed: list[int], widths: list[int]) -> list[list[int]]:
     """Which value columns go in which table so each fits :data:`WIDTH` beside the ``fixed`` name columns:
-    in order (the deciding scores first), each table taking as many as fit."""
+    in order (the deciding scores first), each table taking as many as fit; one table of names only
+    when there are no value columns."""
     tables: list[list[int]] = []
     current: list[int] = []
     for index, width in enumerate(widths):
@@ -130,7 +131,7 @@ def split_columns(fixed: list[int], widths: list[int]) -> list[list[int]]:
             tables.append(current)
             current = []
         current.append(index)
-    return [*tables, current] if current else tables
+    return [*tables, current] if current or not tables else tables
 
 
 def print_split(
