@@ -303,6 +303,12 @@ class EvaluationConfig(Section):
         description="Radians of Gaussian jitter on both sets before the classifier test (c2st_auc): "
         "hides exact values a generator produces (a tilt that is exactly 0); 0 = none.",
     )
+    task_poses: int = Field(
+        50,
+        ge=0,
+        description="Held-out poses each prior task is scored on in an evaluation (completion of each of 7 body "
+        "parts, 10 hypotheses; denoising at 0.1 and 0.2 rad): completion_cm*, denoise_cm*; 0 = off.",
+    )
 
 
 class LaunchConfig(Section):

@@ -3,8 +3,9 @@
 One table serves ``unet1d eval``'s lines, ``unet1d compare``'s columns (terminal, JSON, report,
 plots, differences), the W&B report's bar panel, the "beats the Gaussian" verdict and the
 README's key list (:func:`key_list`). To add a metric: compute it (``evaluation/quality.py``
-``score`` for an eval metric, ``compare/runs.py`` ``read_run`` for a run metric) and add one
-:class:`Metric` line below; the flags say where it shows. Nothing here imports anything.
+``score`` for an eval metric, ``evaluation/tasks.py`` ``score_tasks`` for a task score,
+``compare/runs.py`` ``read_run`` for a run metric) and add one :class:`Metric` line below; the
+flags say where it shows. Nothing here imports anything.
 """
 
 from __future__ import annotations
@@ -27,12 +28,17 @@ class Metric:
     compare: bool = False  # a column of `unet1d compare` (JSON, report, plots, differences)
     structure: bool = False  # judged in "beats the Gaussian" (structure-aware, so a blob cannot win it)
     decides: bool = False  # a score that decides between variants: `compare`'s terminal table leads with it
+    task: bool = False  # a prior task score (evaluation/tasks.py: completion, denoising), not quality.score's
 
     def format(self, value: float | None) -> str:
         return "-" if value is None else self.fmt.format(value)
 
 
 _E, _R = "eval", "run"
+# The prior's tasks (unet1d.evaluation.tasks): DPoser's seven parts, and the noise levels in hundredths of a radian.
+_PARTS = ("left_leg", "right_leg", "legs", "left_arm", "right_arm", "arms", "trunk")
+_NOISE_LEVELS = ("010", "020")
+_TASK = "held-out poses, heading removed, pelvis at the origin"
 # Order: `eval`'s lines are the eval metrics in this order; compare's columns are the run metrics
 # up to `seconds_to_common`, then the eval metrics, then the cost of the run.
 METRICS: tuple[Metric, ...] = (
@@ -66,6 +72,21 @@ METRICS: tuple[Metric, ...] = (
            eval_table=True, compare=True, structure=True, decides=True),
     *(Metric(f"c2st_auc_{part}", f"  {part}", "{:.3f}", "lower", f"the same test on the {part.replace('_', ' and ')} "
              "joints alone", _E, eval_table=True, compare=True) for part in ("root", "legs", "arms", "spine_head")),
+    Metric("completion_cm", "completion cm", "{:.2f}", "lower", "a hidden part completed from the rest of the "
+           f"pose: MPJPE (cm) of the part's joints, mean of the hypotheses' errors, mean over the 7 parts ({_TASK})",
+           _E, eval_table=True, compare=True, decides=True, task=True),
+    *(Metric(f"completion_cm_{part}", f"  {part.replace('_', ' ')} cm", "{:.2f}", "lower", f"the same with the "
+             f"{part.replace('_', ' ')} hidden", _E, eval_table=True, compare=True, task=True) for part in _PARTS),
+    Metric("completion_best_cm", "completion best", "{:.2f}", "lower", "completion error of the best of the "
+           "hypotheses (an oracle's pick: rewards diverse, plausible guesses), mean over the 7 parts", _E,
+           eval_table=True, compare=True, decides=True, task=True),
+    *(Metric(f"completion_best_cm_{part}", f"  best {part.replace('_', ' ')}", "{:.2f}", "lower", f"the same with "
+             f"the {part.replace('_', ' ')} hidden", _E, eval_table=True, task=True) for part in _PARTS),
+    Metric("denoise_cm", "denoise cm", "{:.2f}", "lower", "a pose with Gaussian noise on every axis-angle number, "
+           f"denoised: MPJPE (cm) of all joints, mean over the noise levels 0.1 and 0.2 rad ({_TASK})", _E,
+           eval_table=True, compare=True, decides=True, task=True),
+    *(Metric(f"denoise_cm_{level}", f"  at 0.{level[1:]} rad", "{:.2f}", "lower", f"the same at noise std "
+             f"0.{level[1:]} rad", _E, eval_table=True, task=True) for level in _NOISE_LEVELS),
     Metric("upright", "upright", "{:.1%}", "higher", "share of poses whose body up is within 30 deg of the data's up "
            "axis", _E, eval_table=True, compare=True),
     Metric("memorisation", "memorisation", "{:.3f}", "lower", "share of samples closer to a training pose than "
@@ -119,6 +140,11 @@ def compare_columns() -> list[Metric]:
 def deciding_metrics() -> list[Metric]:
     """The scores that decide between variants (the classifier test, the prior's task scores), in order."""
     return [m for m in METRICS if m.decides]
+
+
+def task_metrics() -> list[Metric]:
+    """The prior's task scores (completion, denoising): an evaluation writes them unless task_poses is 0."""
+    return [m for m in METRICS if m.task]
 
 
 def structure_metrics() -> list[Metric]:

@@ -46,18 +46,22 @@ def eval_command(
     path = report.save(out)
     picture = save_figure(report, samples, ref, out)
     payload = report.to_dict()
-    data, gaussian = report.baselines["data"], report.baselines["gaussian"]
+    sources = [payload, *(report.baselines.get(name, {}) for name in ("data", "gaussian", "nearest"))]
     typer.echo(f"checkpoint     {report.checkpoint} (step {report.step}, {report.weights} weights)")
     typer.echo(
         f"sampler        {report.sampler}, {report.sample_steps} steps, {report.num_samples} poses, "
         f"{report.compute_dtype} network"
     )
     typer.echo(f"reference      {report.reference}; val loss {report.val_loss:.4f}")
-    typer.echo(f"{'':16}{'model':>9}{'data':>9}{'gaussian':>10}")
-    for metric in eval_table():  # the registry's lines: label, format and meaning in one place
-        cells = [metric.format(source.get(metric.name)) for source in (payload, data, gaussian)]
+    typer.echo(f"{'':16}{'model':>9}{'data':>9}{'gaussian':>10}{'nearest':>9}")
+    for metric in eval_table():  # the registry's lines: label, format and meaning in one place ("-": no value)
+        if metric.task and metric.name not in payload:
+            continue  # task scores off (evaluation.task_poses 0)
+        cells = [metric.format(source.get(metric.name)) for source in sources]
         direction = f" ({metric.better} is better)" if metric.better else ""
-        typer.echo(f"{metric.label:16}{cells[0]:>9}{cells[1]:>9}{cells[2]:>10}  {metric.meaning}{direction}")
+        typer.echo(
+            f"{metric.label:16}{cells[0]:>9}{cells[1]:>9}{cells[2]:>10}{cells[3]:>9}  {metric.meaning}{direction}"
+        )
     if payload.get("family_shares"):
         shares = ", ".join(f"{name} {share:.0%}" for name, share in payload["family_shares"].items())
         typer.echo(f"families       {shares}")
@@ -71,7 +75,8 @@ def eval_command(
     if report.verdict_withheld:
         summary = f"verdict withheld: {report.verdict_withheld}"
     typer.echo(f"beats Gaussian {summary}")
-    typer.echo(f"time           {report.sample_seconds:.1f} s sampling, {report.eval_seconds:.1f} s in all")
+    tasks = f", {report.task_seconds:.1f} s prior tasks" if report.task_seconds else ""
+    typer.echo(f"time           {report.sample_seconds:.1f} s sampling{tasks}, {report.eval_seconds:.1f} s in all")
     typer.echo(f"wrote {path} and {picture}")
 
 

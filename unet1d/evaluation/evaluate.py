@@ -47,6 +47,7 @@ class EvalReport:
     overrides: list[str] = field(default_factory=list)
     verdict_withheld: str | None = None  # why no verdict can be given against this reference (quality.verdict_withheld)
     compute_dtype: str = "fp32"  # the network's arithmetic while sampling: fp32, bf16 or fp16 (not the metric)
+    task_seconds: float = 0.0  # the prior's task scores (completion, denoising) and their baselines; 0 when off
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
@@ -186,13 +187,38 @@ def score_network(
         finish = quality.start_score(samples, reference, pool, seed=seed)
         baselines = quality.baselines(reference, num_samples, seed=seed, pool=pool)
         scores = finish()
+    tasks_started = time.perf_counter()
+    if config.evaluation.task_poses > 0:  # the prior at work: completion and denoising, beside two baselines
+        ours, task_baselines = score_tasks(network, config, stats, reference, seed=seed, device=device)
+        scores.update(ours)
+        baselines["gaussian"] = {**baselines["gaussian"], **task_baselines["gaussian"]}  # after the cached scores
+        baselines["nearest"] = task_baselines["nearest"]
     report = EvalReport(
         checkpoint=str(checkpoint), step=step, weights=weights, sampler=config.diffusion.sampler,
         sample_steps=config.diffusion.sampling_steps, num_samples=num_samples, reference=reference.name,
         val_loss=val_loss, scores=scores, baselines=baselines,
         sample_seconds=sample_seconds, eval_seconds=0.0,
         compute_dtype=precision_label(sampling_precision(config, device)),
+        task_seconds=time.perf_counter() - tasks_started if config.evaluation.task_poses > 0 else 0.0,
     )  # fmt: skip
     report.verdict_withheld = quality.verdict_withheld(reference, report.baselines)
     report.eval_seconds = time.perf_counter() - started
     return report, samples
+
+
+def score_tasks(
+    network: torch.nn.Module,
+    config: Config,
+    stats: Any,
+    reference: quality.Reference,
+    *,
+    seed: int,
+    device: torch.device,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The prior's task scores (:mod:`unet1d.evaluation.tasks`) of ``network`` on ``evaluation.task_poses`` held-out
+    poses of ``reference``, and the ``gaussian`` and ``nearest`` baselines' on the same poses."""
+    from unet1d.evaluation import tasks
+    from unet1d.prior import PosePrior
+
+    prior = PosePrior(network, config, stats, device)
+    return tasks.score_tasks(prior, reference, config.evaluation.task_poses, seed=seed)

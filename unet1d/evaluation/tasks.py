@@ -1,0 +1,278 @@
+"""The prior at work: completion of hidden body parts and denoising of noisy poses, scored in centimetres.
+
+Sample quality asks whether samples look like data; these scores ask whether the model knows how
+one part of the body constrains another (DPoser's protocol, Lu et al. 2024):
+
+* **Completion.** For each part of :data:`~unet1d.data.skeleton.COMPLETION_PARTS`, the part's
+  rotations of ``task_poses`` held-out poses are hidden and completed with ``hypotheses`` draws;
+  the error is the MPJPE (cm) of the part's own joints by :func:`~unet1d.data.kinematics.forward_kinematics`
+  (pelvis at the origin) on heading-free poses. ``completion_cm_<part>`` is the mean over the
+  hypotheses of each one's error, ``completion_best_cm_<part>`` the best of them (an oracle's pick).
+* **Denoising.** Gaussian noise of std :data:`NOISE_LEVELS` radians on every axis-angle component,
+  then the model's denoised pose; MPJPE over all 24 joints (``denoise_cm_010``, ``denoise_cm_020``).
+* **Baselines** that need no network, on the same poses and noise: ``gaussian``, the full-covariance
+  Gaussian of the heading-free training poses (its exact conditional mean of the hidden components,
+  its exact posterior mean given the noisy pose and the noise's std); ``nearest``, the training poses
+  nearest on the observed components (the ``hypotheses`` nearest give as many hypotheses), or nearest
+  to the noisy pose.
+
+Shapes: poses (N, D) axis-angle radians, D = 72 (SMPL) or 63 (body only); joint masks (J,) bool,
+J = D / 3, True = hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from unet1d.data.formats import BODY_COLUMNS
+from unet1d.data.kinematics import forward_kinematics
+from unet1d.data.skeleton import COMPLETION_PARTS, JOINT_NAMES, joint_names_for_width
+from unet1d.evaluation.quality import heading_free
+
+if TYPE_CHECKING:
+    from unet1d.evaluation.quality import Reference
+
+NOISE_LEVELS: tuple[float, ...] = (0.1, 0.2)  # radians per axis-angle component
+TASK_HYPOTHESES = 10  # DPoser's protocol: 10 hypotheses per completed pose
+TASK_SEED_OFFSET = 31  # the task poses and their noise are drawn apart from the samples' seed
+NEAREST_CHUNK = 4096  # training poses per distance block of the nearest search (memory, not results)
+PINV_RCOND = 1e-10  # relative cut-off of the Gaussian's pseudo-inverse: components that never move have no variance
+
+
+class Prior(Protocol):
+    """What the task scores need of a prior (:class:`unet1d.prior.PosePrior` is one)."""
+
+    def complete(
+        self, poses: np.ndarray, hidden: np.ndarray, hypotheses: int = ..., seed: int = ..., method: str | None = ...
+    ) -> np.ndarray: ...
+
+    def denoise(
+        self, poses: np.ndarray, noise_std: float = ..., hypotheses: int = ..., seed: int = ...
+    ) -> np.ndarray: ...
+
+
+def noise_key(noise_std: float) -> str:
+    """``denoise_cm_010`` for 0.1 rad: the std in hundredths of a radian, three digits."""
+    return f"denoise_cm_{round(noise_std * 100):03d}"
+
+
+def task_keys() -> list[str]:
+    """Every key the task scores write, in the registry's order."""
+    keys = ["completion_cm", "completion_best_cm"]
+    for part in COMPLETION_PARTS:
+        keys += [f"completion_cm_{part}", f"completion_best_cm_{part}"]
+    return [*keys, "denoise_cm", *(noise_key(std) for std in NOISE_LEVELS)]
+
+
+def part_mask(part: str, width: int) -> np.ndarray:
+    """(J,) bool: the joints of ``part`` (a key of COMPLETION_PARTS) in a ``width``-wide pose vector."""
+    names = set(COMPLETION_PARTS[part])
+    return np.array([name in names for name in joint_names_for_width(width)])
+
+
+def component_mask(hidden: np.ndarray) -> np.ndarray:
+    """Joint mask (..., J) -> component mask (..., 3J): each joint's three axis-angle numbers."""
+    return np.repeat(np.asarray(hidden, dtype=bool), 3, axis=-1)
+
+
+def skeleton_joints(hidden: np.ndarray, width: int) -> np.ndarray:
+    """(J,) joint mask of a ``width``-wide pose -> (24,) mask over the skeleton's joints (SMPL order)."""
+    if width == 72:
+        return np.asarray(hidden, dtype=bool)
+    full = np.zeros(len(JOINT_NAMES), dtype=bool)
+    full[1:22] = hidden
+    return full
+
+
+def joint_positions(poses: np.ndarray, up_axis: str = "y") -> np.ndarray:
+    """(..., D) poses -> (..., 24, 3) joint positions in metres: heading removed, pelvis at the origin.
+
+    Body-only poses have no root: theirs is the identity (and SMPL's hands rest), as in
+    :func:`unet1d.evaluation.quality.body_positions`."""
+    poses = np.asarray(poses)
+    flat = poses.reshape(-1, poses.shape[-1])
+    turned = heading_free(flat, up_axis).astype(np.float64)
+    full = np.zeros((len(flat), 72))
+    if flat.shape[1] == 72:
+        full[:] = turned
+    else:
+        full[:, BODY_COLUMNS] = turned
+    return forward_kinematics(full).reshape(*poses.shape[:-1], len(JOINT_NAMES), 3)
+
+
+def mpjpe_cm(
+    estimates: np.ndarray, truth: np.ndarray, joints: np.ndarray | None = None, up_axis: str = "y"
+) -> np.ndarray:
+    """Mean per-joint position error in cm of each estimate against its true pose.
+
+    ``estimates`` (N, H, D) (or (N, D): one hypothesis each) against ``truth`` (N, D); ``joints``
+    a (24,) bool mask of the joints scored (None: all). Returns (N, H) (or (N,)).
+    """
+    single = np.ndim(estimates) == 2
+    estimates = np.asarray(estimates)[:, None] if single else np.asarray(estimates)
+    selected = np.ones(len(JOINT_NAMES), dtype=bool) if joints is None else np.asarray(joints, dtype=bool)
+    guessed = joint_positions(estimates, up_axis)[..., selected, :]
+    actual = joint_positions(truth, up_axis)[:, None, selected, :]
+    errors = 100 * np.linalg.norm(guessed - actual, axis=-1).mean(axis=-1)
+    return errors[:, 0] if single else errors
+
+
+@dataclass(frozen=True)
+class GaussianPrior:
+    """A full-covariance Gaussian over pose vectors, and its two exact answers."""
+
+    mean: np.ndarray  # (D,)
+    cov: np.ndarray  # (D, D)
+
+    @classmethod
+    def fit(cls, poses: np.ndarray) -> GaussianPrior:
+        poses = np.asarray(poses, dtype=np.float64)
+        return cls(poses.mean(axis=0), np.cov(poses, rowvar=False))
+
+    def conditional_mean(self, poses: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        """(N, D): ``poses`` with the ``hidden`` components (a (D,) bool mask) replaced by their mean given the
+        observed ones, mu_h + S_ho S_oo^+ (x_o - mu_o); observed components returned as given.
+
+        The pseudo-inverse keeps it exact where the fit is degenerate (components that never move):
+        it conditions on the observed components' span and leaves the rest at the mean."""
+        hidden = np.asarray(hidden, dtype=bool)
+        out = np.array(poses, dtype=np.float64)
+        if not hidden.any():
+            return out
+        observed = ~hidden
+        gain = self.cov[np.ix_(hidden, observed)] @ np.linalg.pinv(
+            self.cov[np.ix_(observed, observed)], rcond=PINV_RCOND, hermitian=True
+        )
+        out[:, hidden] = self.mean[hidden] + (out[:, observed] - self.mean[observed]) @ gain.T
+        return out
+
+    def posterior_mean(self, noisy: np.ndarray, noise_std: float) -> np.ndarray:
+        """(N, D): E[x | y] for y = x + n, x ~ this Gaussian, n ~ N(0, noise_std^2 I).
+
+        That is mu + S (S + s^2 I)^-1 (y - mu): exact, and defined where S is singular."""
+        noisy = np.asarray(noisy, dtype=np.float64)
+        gain = np.linalg.solve(self.cov + noise_std**2 * np.eye(len(self.mean)), self.cov)  # symmetric: (S+s2I)^-1 S
+        return self.mean + (noisy - self.mean) @ gain
+
+
+def nearest_rows(queries: np.ndarray, pool: np.ndarray, count: int, columns: np.ndarray | None = None) -> np.ndarray:
+    """(N, count) indices of the ``count`` rows of ``pool`` nearest to each query (Euclidean over ``columns``,
+    a (D,) bool mask; None: all), nearest first. Searched in blocks of :data:`NEAREST_CHUNK` pool rows."""
+    columns = np.ones(queries.shape[1], dtype=bool) if columns is None else np.asarray(columns, dtype=bool)
+    queries = np.asarray(queries, dtype=np.float64)[:, columns]
+    count = min(count, len(pool))
+    best_distance = np.full((len(queries), 0), np.inf)
+    best_index = np.zeros((len(queries), 0), dtype=np.int64)
+    query_norms = (queries**2).sum(axis=1, keepdims=True)
+    for start in range(0, len(pool), NEAREST_CHUNK):
+        block = np.asarray(pool[start : start + NEAREST_CHUNK], dtype=np.float64)[:, columns]
+        distance = query_norms + (block**2).sum(axis=1) - 2 * queries @ block.T
+        rows = np.broadcast_to(np.arange(start, start + len(block)), distance.shape)
+        distance = np.concatenate([best_distance, distance], axis=1)
+        index = np.concatenate([best_index, rows], axis=1)
+        if distance.shape[1] > count:  # keep the count smallest so far
+            keep = np.argpartition(distance, count - 1, axis=1)[:, :count]
+            distance, index = np.take_along_axis(distance, keep, axis=1), np.take_along_axis(index, keep, axis=1)
+        best_distance, best_index = distance, index
+    order = np.argsort(best_distance, axis=1, kind="stable")
+    return np.take_along_axis(best_index, order, axis=1)
+
+
+def nearest_completions(poses: np.ndarray, hidden: np.ndarray, train: np.ndarray, hypotheses: int) -> np.ndarray:
+    """(N, H, D): for each pose, the ``hypotheses`` training poses nearest on the observed components, each
+    lending its hidden components; the observed ones are the pose's own. ``hidden``: (D,) bool components."""
+    hidden = np.asarray(hidden, dtype=bool)
+    nearest = nearest_rows(poses, train, hypotheses, columns=~hidden)
+    out = np.repeat(np.asarray(poses, dtype=np.float64)[:, None], nearest.shape[1], axis=1)
+    out[:, :, hidden] = np.asarray(train, dtype=np.float64)[nearest][:, :, hidden]
+    return out
+
+
+def nearest_denoised(noisy: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """(N, D): the training pose nearest to each noisy pose."""
+    return np.asarray(train, dtype=np.float64)[nearest_rows(noisy, train, 1)[:, 0]]
+
+
+def _completion_keys(errors: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per part (N, H) errors -> the flat keys: per part and over the parts, mean of H and best of H."""
+    scores: dict[str, float] = {}
+    for part, error in errors.items():
+        scores[f"completion_cm_{part}"] = float(error.mean())
+        scores[f"completion_best_cm_{part}"] = float(error.min(axis=1).mean())
+    scores["completion_cm"] = float(np.mean([scores[f"completion_cm_{part}"] for part in errors]))
+    scores["completion_best_cm"] = float(np.mean([scores[f"completion_best_cm_{part}"] for part in errors]))
+    return scores
+
+
+def _denoise_keys(errors: dict[float, np.ndarray]) -> dict[str, float]:
+    scores = {noise_key(std): float(error.mean()) for std, error in errors.items()}
+    scores["denoise_cm"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def task_poses(reference: Reference, count: int, seed: int) -> np.ndarray:
+    """``count`` held-out poses of the reference (all of them when it holds fewer), the same for a seed."""
+    total = len(reference.poses)
+    if count >= total:
+        return np.asarray(reference.poses)
+    rows = np.random.default_rng(seed + TASK_SEED_OFFSET).choice(total, count, replace=False)
+    return np.asarray(reference.poses[np.sort(rows)])
+
+
+def noisy_poses(poses: np.ndarray, noise_std: float, seed: int) -> np.ndarray:
+    """``poses`` plus Gaussian noise of ``noise_std`` radians on every component, float32, fixed by the seed."""
+    rng = np.random.default_rng([seed + TASK_SEED_OFFSET, round(noise_std * 1000)])
+    return (poses + rng.normal(0.0, noise_std, poses.shape)).astype(np.float32)
+
+
+def score_tasks(
+    prior: Prior | None, reference: Reference, count: int, *, hypotheses: int = TASK_HYPOTHESES, seed: int = 0
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Completion and denoising scores of ``prior`` on ``count`` held-out poses, and the two baselines'.
+
+    Returns (the model's keys, {"gaussian": keys, "nearest": keys}); ``prior`` None scores the
+    baselines only (the model's dict is then empty). Every part is completed in one call of the prior.
+    """
+    poses = task_poses(reference, count, seed)
+    width, up = poses.shape[1], reference.up_axis
+    free = heading_free(poses, up).astype(np.float64)  # the baselines' view: their fits are heading-free
+    train = heading_free(reference.train, up).astype(np.float64)
+    gaussian = GaussianPrior.fit(train)
+    parts = {part: part_mask(part, width) for part in COMPLETION_PARTS}
+
+    model: dict[str, dict] = {"completion": {}, "denoise": {}}
+    if prior is not None:
+        stacked = np.concatenate([poses] * len(parts))
+        hidden = np.repeat(np.stack(list(parts.values())), len(poses), axis=0)
+        completed = prior.complete(stacked, hidden, hypotheses=hypotheses, seed=seed)
+        for index, (part, joints) in enumerate(parts.items()):
+            rows = slice(index * len(poses), (index + 1) * len(poses))
+            model["completion"][part] = mpjpe_cm(completed[rows], poses, skeleton_joints(joints, width), up)
+    fitted: dict[str, dict] = {
+        "gaussian": {"completion": {}, "denoise": {}},
+        "nearest": {"completion": {}, "denoise": {}},
+    }
+    for part, joints in parts.items():
+        scored = skeleton_joints(joints, width)
+        hidden = component_mask(joints)
+        conditional = gaussian.conditional_mean(free, hidden)
+        fitted["gaussian"]["completion"][part] = mpjpe_cm(conditional, free, scored, up)[:, None]
+        near = nearest_completions(free, hidden, train, hypotheses)
+        fitted["nearest"]["completion"][part] = mpjpe_cm(near, free, scored, up)
+    for std in NOISE_LEVELS:
+        noisy = noisy_poses(poses, std, seed)
+        if prior is not None:
+            denoised = prior.denoise(noisy, noise_std=std, hypotheses=1, seed=seed)
+            model["denoise"][std] = mpjpe_cm(denoised[:, 0], poses, None, up)
+        noisy_free = heading_free(noisy, up).astype(np.float64)
+        fitted["gaussian"]["denoise"][std] = mpjpe_cm(gaussian.posterior_mean(noisy_free, std), free, None, up)
+        fitted["nearest"]["denoise"][std] = mpjpe_cm(nearest_denoised(noisy_free, train), free, None, up)
+
+    def keys(errors: dict[str, dict]) -> dict[str, float]:
+        return {**_completion_keys(errors["completion"]), **_denoise_keys(errors["denoise"])}
+
+    ours = keys(model) if prior is not None else {}
+    return ours, {name: keys(errors) for name, errors in fitted.items()}
