@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from unet1d.cli import compare, config_cmd, data, evaluate, info, sweep, train
+from unet1d.cli import compare, config_cmd, data, evaluate, info, prior, sweep, train
 from unet1d.cli.common import CONFIG_COMMAND, fields_help
 from unet1d.errors import UserError
 
@@ -27,6 +27,8 @@ app.command(context_settings=CONFIG_COMMAND, epilog=fields_help())(train.train)
 app.command(context_settings=CONFIG_COMMAND, epilog=fields_help(["model"]))(info.info)
 app.command(name="eval", context_settings=CONFIG_COMMAND)(evaluate.eval_command)
 app.command(name="sample")(evaluate.sample_command)
+app.command(name="complete")(prior.complete_command)
+app.command(name="denoise")(prior.denoise_command)
 app.command(name="compare")(compare.compare_command)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data.app, name="data")

@@ -1,0 +1,153 @@
+"""`unet1d complete` and `unet1d denoise` through main(), as users call them, on a real tiny run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unet1d.cli import main
+from unet1d.data.builtin import generate_builtin_poses
+from unet1d.data.skeleton import JOINT_NAMES
+from unet1d.prior import DEFAULT_METHOD
+
+pytestmark = pytest.mark.slow  # a 50-step run, then a dozen commands that each load it
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 50-step run at 8 base channels on the built-in poses, trained in this process (W&B off)."""
+    import torch
+
+    from tests.conftest import isolate_wandb, tiny_run_config
+    from unet1d.training import train
+
+    root = tmp_path_factory.mktemp("prior")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        isolate_wandb(patch, root / "home")
+        flags = ("--max_steps", "50", "--checkpoint_every", "50", "--eval_every", "50")
+        output = Path(train(tiny_run_config(root / "run", *flags)).output_dir)
+    torch.set_num_threads(threads)
+    return output
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twelve built-in poses the run never saw (another generator seed), as a .npy array."""
+    path = tmp_path_factory.mktemp("poses") / "held_out.npy"
+    np.save(path, generate_builtin_poses(240, seed=987).poses[::20].astype(np.float32))
+    return path
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def test_complete_returns_the_observed_numbers_bit_for_bit_and_draws_the_hidden_ones(
+    tiny_run: Path, held_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "deep" / "folder" / "completed.npz"  # folders are made, as `sample` makes them
+    args = ["complete", str(tiny_run), "--poses", str(held_out), "--mask", "legs,left_wrist", "--hypotheses", "4"]
+    code, printed, err = run_main(capsys, *args, "--device", "cpu", "-o", str(out))
+    assert code == 0, err
+    assert "wrote 12 poses x 4 completions" in printed and str(out) in printed
+    written, given = np.load(out), np.load(held_out)
+    poses = written["poses"]
+    assert poses.shape == (12, 4, 72) and poses.dtype == np.float32
+    hidden_joints = {"left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot",
+                     "right_foot", "left_wrist"}  # fmt: skip
+    assert list(written["joint_names"]) == JOINT_NAMES
+    assert {name for name, gone in zip(JOINT_NAMES, written["hidden"], strict=True) if gone} == hidden_joints
+    hidden = np.repeat(written["hidden"], 3)
+    assert np.array_equal(poses[:, :, ~hidden], np.broadcast_to(given[:, None, ~hidden], (12, 4, int((~hidden).sum()))))
+    assert (poses[:, :, hidden] != given[:, None, hidden]).all()  # every hidden number drawn anew ...
+    assert (poses[:, 0, hidden] != poses[:, 1, hidden]).all()  # ... and each hypothesis its own
+    assert str(written["method"]) == DEFAULT_METHOD and str(written["up_axis"]) == "y"
+    assert list(written["sequence_names"]) == ["held_out.npy"] and np.array_equal(written["sequence_index"], [0] * 12)
+
+
+def test_complete_reads_an_amass_folder_at_the_runs_frame_rate(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An AMASS take (SMPL-H: 156 numbers, 60 fps) in a folder: read as the run's data was (30 fps, SMPL's 72
+    numbers with the hands at rest), so every other frame, and its observed numbers come back as read."""
+    take = generate_builtin_poses(20, seed=5).poses.astype(np.float64)
+    smplh = np.concatenate([take[:, :66], np.full((20, 90), 0.05)], axis=1)
+    folder = tmp_path / "amass" / "subject1"
+    folder.mkdir(parents=True)
+    np.savez(folder / "walk_poses.npz", poses=smplh, mocap_framerate=np.array(60.0), betas=np.zeros(16))
+    out = tmp_path / "completed.npz"
+    args = ["--poses", str(tmp_path / "amass"), "--mask", "right_arm", "--hypotheses", "2", "--device", "cpu"]
+    code, _, err = run_main(capsys, "complete", str(tiny_run), *args, "-o", str(out))
+    assert code == 0, err
+    written = np.load(out)
+    expected = np.concatenate([take[::2, :66], np.zeros((10, 6))], axis=1).astype(np.float32)
+    hidden = np.repeat(written["hidden"], 3)
+    assert written["poses"].shape == (10, 2, 72)
+    assert np.array_equal(written["poses"][:, :, ~hidden], np.repeat(expected[:, None, ~hidden], 2, axis=1))
+    assert list(written["sequence_names"]) == ["subject1/walk_poses.npz"]
+
+
+def test_denoise_writes_one_clean_pose_per_noisy_pose(
+    tiny_run: Path, held_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    noisy = tmp_path / "noisy.npy"
+    clean = np.load(held_out)
+    np.save(noisy, clean + np.random.default_rng(0).normal(0, 0.2, clean.shape).astype(np.float32))
+    out = tmp_path / "denoised.npz"
+    code, printed, err = run_main(capsys, "denoise", str(tiny_run), "--poses", str(noisy), "--noise-std", "0.2",
+                                  "--device", "cpu", "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    assert "wrote 12 poses x 1 denoised" in printed
+    written = np.load(out)
+    assert written["poses"].shape == (12, 1, 72) and float(written["noise_std"]) == 0.2
+    assert np.isfinite(written["poses"]).all() and not np.array_equal(written["poses"][:, 0], np.load(noisy))
+
+
+def bad_inputs(root: Path) -> dict[str, tuple[list[str], str]]:
+    """Case -> (arguments after RUN, a fragment the one error line must hold)."""
+    poses = generate_builtin_poses(40, seed=3).poses[:4].astype(np.float32)
+    np.save(root / "body.npy", poses[:, 3:66])
+    np.save(root / "ok.npy", poses)
+    np.save(root / "empty.npy", np.zeros((0, 72), np.float32))
+    (root / "corrupt.npy").write_bytes(b"not numpy at all")
+    (root / "empty_folder").mkdir()
+    ok = ["--poses", str(root / "ok.npy")]
+    return {
+        "body-only poses for a 72-number run": (["--poses", str(root / "body.npy"), "--mask", "legs"], "63 numbers"),
+        "missing file": (["--poses", str(root / "nowhere.npy"), "--mask", "legs"], "no such file or folder"),
+        "empty array": (["--poses", str(root / "empty.npy"), "--mask", "legs"], "0 frames"),
+        "corrupt file": (["--poses", str(root / "corrupt.npy"), "--mask", "legs"], "corrupt.npy"),
+        "empty folder": (["--poses", str(root / "empty_folder"), "--mask", "legs"], "empty"),
+        "unknown part": ([*ok, "--mask", "legs,tail"], "'tail' is no part or joint"),
+        "nothing hidden": ([*ok, "--mask", " , "], "hides nothing"),
+        "everything hidden": ([*ok, "--mask", ",".join(JOINT_NAMES)], "hides every joint"),
+        "unknown method": ([*ok, "--mask", "legs", "--method", "magic"], "--method 'magic'"),
+    }
+
+
+def test_bad_masks_widths_and_files_exit_2_with_one_line(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for case, (args, fragment) in bad_inputs(tmp_path).items():
+        code, out, err = run_main(
+            capsys, "complete", str(tiny_run), *args, "--device", "cpu", "-o", str(tmp_path / "x.npz")
+        )
+        assert code == 2, (case, out, err)
+        assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err, (case, err)
+        assert "Traceback" not in out + err and not (tmp_path / "x.npz").exists(), case
+    ok = str(tmp_path / "ok.npy")
+    for args, fragment in (
+        (["--noise-std", "0"], "--noise-std 0.0: must be > 0"),
+        (["--poses", str(tmp_path / "body.npy")], "63 numbers"),
+    ):
+        code, _, err = run_main(capsys, "denoise", str(tiny_run), "--poses", ok, *args, "--device", "cpu")
+        assert code == 2 and err.startswith("error: ") and fragment in err, err
+    code, _, err = run_main(capsys, "complete", str(tmp_path / "no_run"), "--poses", ok, "--mask", "legs")
+    assert code == 2 and "no_run" in err, err

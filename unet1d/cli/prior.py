@@ -1,0 +1,165 @@
+"""`unet1d complete` and `unet1d denoise`: a trained run used as a pose prior on the user's own poses.
+
+Poses are read as ``--data`` reads them (AMASS ``.npz`` takes, ``.npy`` arrays, one-array ``.npz``,
+folders of them) in the run's own pose format and frame rate; the answer is an ``.npz`` whose
+``poses`` are (N, hypotheses, D) axis-angle radians in the data's own convention (up axis, heading),
+beside what reading it back needs: the hidden joints, the joint names, the method, the noise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from unet1d.cli.evaluate import Device, Raw, RunArgument, Seed
+from unet1d.errors import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from unet1d.prior import PosePrior
+
+PosesOption = Annotated[
+    Path,
+    typer.Option(
+        "--poses",
+        help="Pose file or folder, any format --data reads (.npz AMASS takes, .npy arrays, folders).",
+        show_default=False,
+    ),
+]
+
+
+def read_poses(path: Path, prior: PosePrior) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Every pose under ``path`` in the run's pose format: (N, D) float32, the sequences' names, each row's sequence.
+
+    Read with the run's ``pose_format`` and ``target_fps``, as its training data was; a file the
+    run cannot take (63 numbers for a 72-number run) is one line naming the file and the widths allowed.
+    """
+    import numpy as np
+
+    from unet1d.data.files import read_pose_path
+
+    if not path.exists():
+        raise UserError(f"--poses {path}: no such file or folder")
+    data = prior.config.data
+    try:
+        read = read_pose_path(path, data.pose_format, data.target_fps)
+    except UserError as err:
+        if data.pose_format == "smpl72" and "63 columns" in str(err):
+            raise UserError(
+                f"--poses {path}: body-only poses (63 numbers: no root orientation) cannot go to this run, whose "
+                "poses are 72 numbers (SMPL); allowed: 72 (SMPL), 156 (SMPL-H) or 165 (SMPL-X) numbers per pose, "
+                "or a run trained with --pose_format body63"
+            ) from None
+        raise
+    poses = np.concatenate([sequence.poses for sequence in read.sequences]).astype(np.float32)
+    if len(poses) == 0:
+        raise UserError(f"--poses {path}: holds no poses")
+    names = [sequence.name for sequence in read.sequences]
+    rows = np.repeat(np.arange(len(names)), [len(sequence.poses) for sequence in read.sequences])
+    return poses, names, rows
+
+
+def load_prior(run: Path, device: str, raw: bool) -> PosePrior:
+    from unet1d.allocator import keep_freed_memory
+    from unet1d.prior import PosePrior
+
+    keep_freed_memory()
+    return PosePrior.load(run, device=device, ema=not raw)
+
+
+def write(out: Path, poses: np.ndarray, prior: PosePrior, names: list[str], rows: np.ndarray, **extra: object) -> None:
+    """``out``.npz: ``poses`` (N, H, D) float32 and what reading them back needs."""
+    import numpy as np
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        out,
+        poses=poses.astype(np.float32),
+        joint_names=np.array(prior.joint_names),
+        up_axis=np.array(prior.up_axis),
+        sequence_names=np.array(names),
+        sequence_index=rows.astype(np.int64),
+        **{key: np.asarray(value) for key, value in extra.items()},
+    )
+
+
+def complete_command(
+    run: RunArgument,
+    poses_path: PosesOption,
+    mask: Annotated[
+        str,
+        typer.Option(
+            "--mask",
+            help="What to complete: parts (left_leg, right_leg, legs, left_arm, right_arm, arms, trunk) "
+            "and SMPL joint names, comma-separated, e.g. legs,left_wrist.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the .npz (key 'poses', radians).")] = Path(
+        "completed.npz"
+    ),
+    hypotheses: Annotated[int, typer.Option("--hypotheses", min=1, help="Completions drawn per pose.")] = 10,
+    method: Annotated[
+        str | None, typer.Option("--method", help="replace, repaint, dps or dposer; default: the measured pick.")
+    ] = None,
+    seed: Seed = 0,
+    device: Device = "auto",
+    raw: Raw = False,
+) -> None:
+    """Complete the hidden joints of each pose; saves (N, hypotheses, D) radians, observed numbers untouched."""
+    import numpy as np
+
+    from unet1d.prior import DEFAULT_METHOD, METHODS, parse_mask
+
+    if method is not None and method not in METHODS:
+        raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
+    if not mask.replace(",", "").strip():
+        raise UserError(f"--mask {mask!r} hides nothing; allowed: parts and SMPL joint names, e.g. legs,left_wrist")
+    prior = load_prior(run, device, raw)
+    hidden = parse_mask(mask, prior.pose_dim)
+    poses, names, rows = read_poses(poses_path, prior)
+    completed = prior.complete(poses, hidden, hypotheses=hypotheses, seed=seed, method=method)
+    chosen = method or DEFAULT_METHOD
+    write(out, completed, prior, names, rows, hidden=hidden, method=chosen, mask=mask, seed=np.int64(seed))
+    shown = ", ".join(name for name, gone in zip(prior.joint_names, hidden, strict=True) if gone)
+    typer.echo(
+        f"wrote {len(poses)} poses x {hypotheses} completions ({prior.pose_dim} numbers each; {chosen}) of "
+        f"{shown} to {out}"
+    )
+
+
+def denoise_command(
+    run: RunArgument,
+    poses_path: PosesOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the .npz (key 'poses', radians).")] = Path(
+        "denoised.npz"
+    ),
+    noise_std: Annotated[
+        float,
+        typer.Option("--noise-std", "--noise_std", help="The noise's standard deviation per axis-angle number (rad)."),
+    ] = 0.1,
+    hypotheses: Annotated[int, typer.Option("--hypotheses", min=1, help="Clean poses drawn per noisy pose.")] = 1,
+    seed: Seed = 0,
+    device: Device = "auto",
+    raw: Raw = False,
+) -> None:
+    """Denoise poses carrying Gaussian noise of --noise-std radians; saves (N, hypotheses, D) radians."""
+    import numpy as np
+
+    from unet1d.prior import DEFAULT_METHOD
+
+    if not noise_std > 0:
+        raise UserError(f"--noise-std {noise_std}: must be > 0 radians (the noise the poses carry)")
+    prior = load_prior(run, device, raw)
+    poses, names, rows = read_poses(poses_path, prior)
+    denoised = prior.denoise(poses, noise_std=noise_std, hypotheses=hypotheses, seed=seed)
+    write(
+        out, denoised, prior, names, rows, noise_std=np.float64(noise_std), method=DEFAULT_METHOD, seed=np.int64(seed)
+    )
+    typer.echo(
+        f"wrote {len(poses)} poses x {hypotheses} denoised ({prior.pose_dim} numbers each, noise {noise_std:g} rad) "
+        f"to {out}"
+    )
