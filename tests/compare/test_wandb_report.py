@@ -74,3 +74,20 @@ def test_the_cli_refuses_a_wandb_report_without_credentials(isolated_wandb: dict
     command = [sys.executable, "-m", "unet1d.cli", "compare", str(tmp_path / "run"), "--wandb-report", "team/unet1d"]
     result = subprocess.run(command, capture_output=True, text=True, env=isolated_wandb, timeout=120)
     assert result.returncode == 2 and "needs W&B credentials" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_prior_task_scores_get_a_bar_panel_of_their_own(no_server: None) -> None:
+    """Centimetres beside AUCs would flatten one or the other: compare's task columns go to their own panel,
+    in compare's order, and the sample-quality bars keep the rest."""
+    import wandb_workspaces.reports.v2 as wr
+
+    from unet1d.compare.runs import COLUMNS, EVAL_KEYS
+    from unet1d.compare.wandb_report import TASK_PANEL
+    from unet1d.metric_registry import task_metrics
+
+    metrics = [f"eval/{column}" for column, _, _ in COLUMNS if column in EVAL_KEYS]  # what `compare` passes
+    report = build_report("team", "unet1d", TAGS, metrics)
+    bars = {panel.title: panel.metrics for panel in report.blocks[-1].panels if isinstance(panel, wr.BarPlot)}
+    tasks = [name for name in metrics if name.removeprefix("eval/") in {m.name for m in task_metrics()}]
+    assert "eval/completion_cm" in tasks and "eval/denoise_cm" in tasks and "eval/completion_cm_trunk" in tasks
+    assert bars == {"final evaluation": [name for name in metrics if name not in tasks], TASK_PANEL: tasks}

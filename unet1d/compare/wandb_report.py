@@ -4,7 +4,8 @@
 nothing is serialised), so it is tested offline; :func:`save_report` uploads it and needs W&B
 credentials. Runs are grouped by the middle: runs log their resolved config flat (``model.mid``),
 which W&B stores as ``{"model.mid": {"value": ...}}``, hence the backend key ``model.mid.value``.
-Line plots show each group's mean with a min–max band; the bar panel shows final ``eval/*`` numbers.
+Line plots show each group's mean with a min–max band; bar panels show final ``eval/*`` numbers (sample quality,
+and the prior's completion and denoising errors apart, in centimetres).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from unet1d.errors import UserError
+from unet1d.metric_registry import task_metrics
 
 GROUP_BY = ("model.mid",)  # older runs without model.mid: ("model.mid_structure", "model.mid_num_heads")
 LOSS_TAGS = ("train/loss", "val/loss")
 EVAL_PREFIX = "eval/"  # the final evaluation's numbers, logged once at the last step
+TASK_PANEL = "the prior at work: completion and denoising error (cm, lower is better)"
 
 
 def config_key(field: str) -> str:
@@ -44,7 +47,7 @@ def build_report(
 ) -> Any:
     """The Report: a runset of ``run_ids`` (every run of the project when empty) grouped by ``group_by``,
     line plots of the losses, ``quality/*`` and per-block gradient norms among ``tags``, a bar panel of
-    ``eval_metrics``. Not saved."""
+    ``eval_metrics`` and one of those among them that are the prior's task scores (centimetres). Not saved."""
     import wandb_workspaces.reports.v2 as wr
     from wandb_workspaces import expr
 
@@ -67,14 +70,20 @@ def build_report(
     grad_norms = sorted(t for t in tags if t.startswith("train/grad_norm/"))
     if grad_norms:
         panels.append(lines("gradient norm per block", grad_norms, log_y=True))
-    if eval_metrics:
-        panels.append(
-            wr.BarPlot(
-                title="final evaluation", metrics=list(eval_metrics), orientation="v",
-                groupby=config_key(group_by[0]).removeprefix("config."),
-                groupby_aggfunc="mean", groupby_rangefunc="minmax",
-            )
+
+    def bars(title: str, metrics: Sequence[str]) -> Any:
+        return wr.BarPlot(
+            title=title, metrics=list(metrics), orientation="v",
+            groupby=config_key(group_by[0]).removeprefix("config."),
+            groupby_aggfunc="mean", groupby_rangefunc="minmax",
         )  # fmt: skip
+
+    tasks = {f"{EVAL_PREFIX}{metric.name}" for metric in task_metrics()}  # centimetres: a panel of their own
+    quality = [metric for metric in eval_metrics if metric not in tasks]
+    if quality:
+        panels.append(bars("final evaluation", quality))
+    if len(quality) < len(eval_metrics):
+        panels.append(bars(TASK_PANEL, [metric for metric in eval_metrics if metric in tasks]))
     grouped = ", ".join(group_by)
     return wr.Report(
         entity=entity,
