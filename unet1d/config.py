@@ -400,6 +400,7 @@ NO_EFFECT_FIELDS: frozenset[str] = frozenset(
         "train.eval_every", "train.max_nonfinite_steps", "train.threads", "data.cache", "data.cache_dir",
         "launch.machine_rank", "launch.main_process_ip", "launch.main_process_port", "launch.collective_timeout_s",
         "evaluation.quality_every", "evaluation.quality_samples", "evaluation.final_eval_samples",
+        "evaluation.task_poses",
         *(f"logging.{name}" for name in SECTIONS["logging"].model_fields),
     }
 )  # fmt: skip

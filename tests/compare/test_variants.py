@@ -35,6 +35,8 @@ def test_repeats_share_a_variant_and_other_differences_name_their_own():
         "conv max_steps=2000",
     ]
     assert variant_names([stored("--seed", "0"), stored("--seed", "5")]) == ["attention-h8", "attention-h8"]
+    evaluated_apart = [stored("--final_eval_samples", "0", "--task_poses", "50"), stored("--task_poses", "200")]
+    assert variant_names(evaluated_apart) == ["attention-h8", "attention-h8"]  # evaluation-only: same training
     lists = variant_names([stored(*conv), stored(*conv, "--channel_mults", "1,2")])
     assert lists == ["conv channel_mults=[1,2,4]", "conv channel_mults=[1,2]"]
 
