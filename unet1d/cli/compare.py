@@ -226,7 +226,7 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
     console.print(table)
     console.print(
         f"detectable: the smallest true difference these seeds resolve (their {100 * CONFIDENCE:.0f} % interval "
-        f"without 0) with {100 * POWER:.0f} % power, two-sided, from the pooled std over seeds. seeds: per variant, "
+        f"without 0) with {100 * POWER:.0f} % power, two-sided, at the pooled std over seeds. seeds: per variant, "
         f"to resolve the observed difference with that power (within seed noise only; >{MAX_SEEDS}: more than "
         f"{MAX_SEEDS})."
     )

@@ -49,8 +49,8 @@ def decision_note() -> str:
 
     confidence, power = f"{100 * CONFIDENCE:.0f} %", f"{100 * POWER:.0f} %"
     return (
-        f"*detectable*: the smallest true difference these seeds resolve (their {confidence} interval "
-        f"excludes 0) with {power} power, two-sided, from the pooled std over seeds of both variants; "
+        f"*detectable*: the smallest true difference these seeds resolve (their {confidence} Welch interval "
+        f"excludes 0) with {power} power, two-sided, if both variants' seeds spread with their pooled std; "
         f"*seeds to resolve*: for a difference within seed noise, the seeds per variant that would resolve "
         f"the observed difference with {power} power if it were the true one and the spread stayed the "
         f"same (2 to {MAX_SEEDS})."
