@@ -72,7 +72,7 @@ def assert_whole(run_dir: Path) -> dict[str, object]:
 def test_kill_9_at_random_points_of_a_run_then_resume_finishes_it(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     run = tmp_path / "run"
-    flags = ["--max_steps", "60", "--checkpoint_every", "2", "--keep_checkpoints", "2", "--eval_every", "30"]
+    flags = ["--max_steps", "30", "--checkpoint_every", "2", "--keep_checkpoints", "2", "--eval_every", "30"]
     for _ in range(2):
         process = subprocess.Popen(
             train_command(run, *flags, "--resume", "auto"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -96,7 +96,7 @@ def test_kill_9_at_random_points_of_a_run_then_resume_finishes_it(tmp_path: Path
     said(f"resume after the kills: exit {result.returncode}")
     assert result.returncode == 0, result.stderr[-3000:]
     found = assert_whole(run)
-    assert "step-60" in found["checkpoints"] and json.loads((run / "summary.json").read_text())["final_step"] == 60
+    assert "step-30" in found["checkpoints"] and json.loads((run / "summary.json").read_text())["final_step"] == 30
 
 
 @pytest.mark.slow  # a sweep of two runs, killed and started again
@@ -111,7 +111,7 @@ def test_kill_9_of_a_sweep_and_its_runs_then_the_sweep_finishes(tmp_path: Path) 
     }  # fmt: skip
     sweep_file.write_text(yaml.safe_dump(sweep))
     command = [sys.executable, "-m", "unet1d.cli", "sweep", "local", str(sweep_file), "--output-root", str(tmp_path),
-               "--parallel", "2", *tiny, "--max_steps", "40", "--checkpoint_every", "2", "--eval_every", "20",
+               "--parallel", "2", *tiny, "--max_steps", "20", "--checkpoint_every", "2", "--eval_every", "20",
                "--wandb_mode", "disabled"]  # fmt: skip
     root = tmp_path / "tiny"
 
@@ -139,4 +139,4 @@ def test_kill_9_of_a_sweep_and_its_runs_then_the_sweep_finishes(tmp_path: Path) 
     assert [r["run_id"] for r in final] == [r["run_id"] for r in recorded]  # resumed, not proposed anew
     assert all(r["state"] == "finished" for r in final)
     for run in final:
-        assert "step-40" in assert_whole(root / run["run_id"])["checkpoints"]
+        assert "step-20" in assert_whole(root / run["run_id"])["checkpoints"]
