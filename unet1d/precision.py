@@ -11,12 +11,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
-
-if TYPE_CHECKING:
-    from unet1d.config import Config
 
 PRECISIONS: tuple[str, ...] = ("auto", "no", "bf16", "fp16")
 
@@ -67,8 +64,8 @@ def autocast(precision: str, device: torch.device | str) -> Iterator[None]:
         yield
 
 
-def sampling_precision(config: Config, device: torch.device | str) -> str:
-    """``diffusion.sample_precision`` resolved on ``device`` (``auto`` -> bf16 where native).
+def sampling_precision(config: Any, device: torch.device | str) -> str:
+    """A run config's ``diffusion.sample_precision`` resolved on ``device`` (``auto`` -> bf16 where native).
 
     Its own field, not ``train.mixed_precision``: bf16 sampling was measured lossless on one
     checkpoint (docs/speed.md), which says nothing about training in bf16. fp16 falls back to

@@ -30,7 +30,7 @@ from unet1d.precision import autocast, sampling_precision
 if TYPE_CHECKING:
     from unet1d.config import Config
 
-CHUNK = 2048  # rows (poses x hypotheses) per network batch: bounded activations
+CHUNK = 512  # rows (poses x hypotheses) per network batch: bounded activations, as sampling (no page-fault storms)
 
 
 def parse_mask(spec: str, pose_dim: int) -> np.ndarray:
