@@ -177,3 +177,18 @@ def test_a_damaged_baselines_entry_is_reported_and_scored_again(tmp_path, capsys
     )
     assert "do not match the checksum" in lines[0] and "unreadable" in lines[1]
     assert baseline_cache.cached_baselines(None, 60, 0, tmp_path, compute) == first and len(calls) == 3
+
+
+def test_checkpoints_from_before_file_lists_and_renamed_copies_still_load(run) -> None:
+    """No good data thrown away: a checkpoint written before checkpoint.json listed its files, or copied
+    under another name, is whole as long as what evaluation needs is there."""
+    step20 = run / "checkpoints" / "step-20"
+    marker = json.loads((step20 / "checkpoint.json").read_text())
+    del marker["files"]
+    (step20 / "checkpoint.json").write_text(json.dumps(marker))
+    assert checkpoints.checkpoint_damage(step20) is None and checkpoints.latest_checkpoint(run) == step20
+    shutil.copytree(run / "checkpoints" / "step-10", run / "best")
+    assert checkpoints.load_for_eval(run / "best").step == 10
+    (step20 / "norm_stats.safetensors").unlink()
+    assert checkpoints.checkpoint_damage(step20) == "norm_stats.safetensors missing"
+    said("an old-format step-20 read as whole until a file evaluation needs went missing; a renamed copy loads")

@@ -215,12 +215,15 @@ def _damage(checkpoint: Path) -> str | None:
         marker = read_marker(checkpoint)
     except UserError as err:
         return str(err).split(": ", 1)[-1]
-    if not isinstance(marker.get("step"), int) or _step_of(checkpoint) != marker["step"]:
-        return f"{MARKER} names step {marker.get('step')!r}, the folder step {_step_of(checkpoint)}"
+    named = STEP_PATTERN.match(checkpoint.name) or RETIRED_PATTERN.match(checkpoint.name)
+    if not isinstance(marker.get("step"), int) or (named and int(named.group(1)) != marker["step"]):
+        return f"{MARKER} names step {marker.get('step')!r}, the folder {checkpoint.name}"
     files = marker.get("files")
     if not isinstance(files, dict):  # before manifests: at least what evaluation needs
         missing = [name for name in (MODEL_FILE, STATS_FILE, CONFIG_FILE) if not (checkpoint / name).is_file()]
         return f"{', '.join(missing)} missing" if missing else None
+    if not all(isinstance(entry, list) and len(entry) == 2 for entry in files.values()):
+        return f"{MARKER} lists its files in a form this version does not know"
     for name, (size, crc) in files.items():
         path = checkpoint / name
         try:
