@@ -237,3 +237,16 @@ def test_the_eval_report_carries_the_task_scores_and_task_poses_0_leaves_them_ou
     payload = report.to_dict()
     assert not keys & set(payload) and not keys & set(report.baselines["gaussian"])
     assert "nearest" not in report.baselines and report.task_seconds == 0
+
+
+def test_evals_task_line_counts_the_parts_below_both_baselines():
+    from unet1d.cli.evaluate import task_summary
+
+    keys = tasks.task_keys()
+    model = dict.fromkeys(keys, 3.0)
+    gaussian, nearest = dict.fromkeys(keys, 4.0), dict.fromkeys(keys, 5.0)
+    nearest["completion_cm_trunk"] = 2.0  # the nearest pose wins one part
+    gaussian["denoise_cm"] = 1.0  # and the Gaussian denoising
+    line = task_summary(model, {"gaussian": gaussian, "nearest": nearest, "data": {}})
+    assert "completion 3.00 cm (gaussian 4.00, nearest 5.00)" in line
+    assert "below both baselines on 6 of 7 parts, not on denoising" in line

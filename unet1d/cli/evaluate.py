@@ -75,9 +75,34 @@ def eval_command(
     if report.verdict_withheld:
         summary = f"verdict withheld: {report.verdict_withheld}"
     typer.echo(f"beats Gaussian {summary}")
+    if "completion_cm" in payload:
+        typer.echo(f"prior tasks    {task_summary(payload, report.baselines)}")
     tasks = f", {report.task_seconds:.1f} s prior tasks" if report.task_seconds else ""
     typer.echo(f"time           {report.sample_seconds:.1f} s sampling{tasks}, {report.eval_seconds:.1f} s in all")
     typer.echo(f"wrote {path} and {picture}")
+
+
+def task_summary(scores: dict, baselines: dict[str, dict]) -> str:
+    """One line: the model's completion and denoising errors beside both baselines', and where it beats both."""
+    from unet1d.data.skeleton import COMPLETION_PARTS
+
+    others = [baselines.get(name, {}) for name in ("gaussian", "nearest")]
+
+    def trio(key: str) -> str:
+        gaussian, nearest = (other.get(key, float("nan")) for other in others)
+        return f"{scores[key]:.2f} cm (gaussian {gaussian:.2f}, nearest {nearest:.2f})"
+
+    won = [
+        part
+        for part in COMPLETION_PARTS
+        if all(scores[f"completion_cm_{part}"] < o.get(f"completion_cm_{part}", float("inf")) for o in others)
+    ]
+    denoised = all(scores["denoise_cm"] < o.get("denoise_cm", float("inf")) for o in others)
+    return (
+        f"completion {trio('completion_cm')}, best of hypotheses {scores['completion_best_cm']:.2f}; denoising "
+        f"{trio('denoise_cm')}; below both baselines on {len(won)} of {len(COMPLETION_PARTS)} parts"
+        f"{' and on denoising' if denoised else ', not on denoising'}"
+    )
 
 
 def sample_command(
