@@ -6,12 +6,16 @@ curve) and ``eval/step-N.json`` (from ``unet1d eval`` or the end of training). T
 labels and formats are the metric registry's (:mod:`unet1d.metric_registry`). Runs whose resolved configs differ only in
 ``train.seed`` (and fields that cannot change results: output paths, logging, checkpoint
 cadence) are one variant; a variant's numbers are the mean and standard deviation over its seeds.
+
+A damaged ``summary.json`` or ``eval/step-N.json`` (cut short, not JSON) is named in one warning
+and passed over: the run is still compared on what is whole (its curves, an older evaluation).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +26,7 @@ from unet1d.config_sources import config_from_dict
 from unet1d.errors import ConfigError, UserError
 from unet1d.metric_registry import METRICS, compare_columns, eval_metrics
 from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE
+from unet1d.store.summary import TrainResult
 
 # (column, heading, format): the numbers lined up per run and per variant, from the registry.
 COLUMNS = [(m.name, m.label, m.fmt) for m in compare_columns()]
@@ -35,7 +40,13 @@ class RunRow:
     """One run's numbers: ``row.<key>`` for every :data:`ROW_KEYS` (None where the run did not produce it)."""
 
     def __init__(
-        self, run: str, variant: str, seed: int, final_step: int, values: dict | None = None, **keys: float | None
+        self,
+        run: str,
+        variant: str,
+        seed: int,
+        final_step: int | None,
+        values: dict | None = None,
+        **keys: float | None,
     ) -> None:
         values = {**(values or {}), **keys}
         unknown = sorted(set(values) - set(ROW_KEYS))
@@ -136,9 +147,55 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return runs
 
 
+EVAL_REPORT = re.compile(r"^step-(\d+)\.json$")
+
+
+def _warn(message: str) -> None:
+    from unet1d.store.checkpoints import warn  # torch: imported only when there is something to say
+
+    warn(message)
+
+
+def _json_object(path: Path) -> tuple[dict | None, str]:
+    """``path``'s JSON object, or None and why not (unreadable, cut short, not JSON, not an object)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as err:
+        return None, getattr(err, "strerror", None) or f"{type(err).__name__}: {err}"
+    except ValueError as err:
+        return None, f"{type(err).__name__}: {str(err).splitlines()[0]}"
+    if not isinstance(stored, dict):
+        return None, f"a JSON {type(stored).__name__}, not an object"
+    return stored, ""
+
+
 def latest_eval(run: Path) -> dict | None:
-    reports = sorted((run / EVAL_DIR).glob("step-*.json"), key=lambda p: int(p.stem.split("-")[1]))
-    return json.loads(reports[-1].read_text()) if reports else None
+    """The newest whole ``eval/step-N.json``; a damaged newer one is named in a warning and passed over."""
+    reports = [p for p in (run / EVAL_DIR).glob("step-*.json") if EVAL_REPORT.match(p.name)]
+    reports.sort(key=lambda p: int(EVAL_REPORT.match(p.name)[1]), reverse=True)
+    for newer, report in enumerate(reports):
+        evaluation, reason = _json_object(report)
+        if evaluation is not None:
+            return evaluation
+        instead = f"using {reports[newer + 1].name} instead" if newer + 1 < len(reports) else "no whole one is left"
+        _warn(f"evaluation {report} is damaged ({reason}); {instead}")
+    return None
+
+
+def read_summary(run: Path) -> dict[str, Any]:
+    """``summary.json``'s numbers, read by the store's reader; empty, with one warning, when it is damaged.
+
+    A whole JSON object the reader refuses (written by a version with other fields) still counts.
+    """
+    path = run / SUMMARY_FILE
+    try:
+        return asdict(TrainResult.read(path))
+    except UserError as refused:
+        stored, _ = _json_object(path)
+        if stored is not None:
+            return stored
+        _warn(f"{refused}; the run is compared without it")
+        return {}
 
 
 def read_run(run: Path) -> RunRow:
@@ -149,8 +206,9 @@ def read_run(run: Path) -> RunRow:
     from unet1d.store.curves import read_curves
 
     config = yaml.safe_load((run / RUN_CONFIG_FILE).read_text())
-    summary = json.loads((run / SUMMARY_FILE).read_text())
-    curve = read_curves(run).values("val/loss")
+    summary = read_summary(run)
+    curves = read_curves(run)
+    curve = curves.values("val/loss")
     evaluation = latest_eval(run) or {}
     values = {
         "num_parameters": summary.get("num_parameters"),
@@ -160,7 +218,11 @@ def read_run(run: Path) -> RunRow:
         **{key: evaluation.get(key) for key in EVAL_KEYS},
         **{key: summary.get(key) for key in ("wall_time_s", "samples_per_s", "peak_memory_mb", "model_size_mb")},
     }
-    return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), int(summary["final_step"]), values)
+    final_step = summary.get("final_step")
+    if final_step is None:  # no whole summary: the last step the run logged, if any
+        final_step = max((steps[-1] for tag in curves.points if (steps := curves.steps(tag))), default=None)
+    final_step = int(final_step) if final_step is not None else None
+    return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), final_step, values)
 
 
 def summarize_variants(rows: list[RunRow]) -> list[VariantRow]:
