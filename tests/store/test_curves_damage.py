@@ -1,0 +1,94 @@
+"""The TensorBoard reader on a damaged events file: the values before the damage, and one warning naming it."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from pathlib import Path
+
+import pytest
+
+from tests.run_folders import make_run
+from unet1d.store.curves import read_curves
+
+POINTS = [(step, 1000.0 + step, 1.0 / step) for step in range(1, 41)]
+
+
+def records(path: Path) -> list[tuple[int, int]]:
+    """(start, end) byte offsets of every whole record, from TFRecord framing: an 8-byte length, its
+    4-byte CRC, the data, the data's 4-byte CRC (read here apart from TensorBoard's reader)."""
+    data, found, offset = path.read_bytes(), [], 0
+    while offset + 12 <= len(data):
+        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+        end = offset + 12 + length + 4
+        if end > len(data):
+            break
+        found.append((offset, end))
+        offset = end
+    return found
+
+
+def scalar_steps(path: Path, upto: int) -> list[int]:
+    """Steps of the val/loss events held in the records that end at or before byte ``upto``."""
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    data, steps = path.read_bytes(), []
+    for start, end in records(path):
+        if end > upto:
+            break
+        event = Event.FromString(data[start + 12 : end - 4])
+        steps += [event.step for value in event.summary.value if value.tag == "val/loss"]
+    return steps
+
+
+def warnings(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("warning:")]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    return make_run(tmp_path / "run", scalars={"val/loss": POINTS})
+
+
+def events_file(run: Path) -> Path:
+    (path,) = (run / "tensorboard").glob("events.out.tfevents*")
+    return path
+
+
+def test_a_file_damaged_in_the_middle_keeps_the_values_before_and_warns_once(run, capsys) -> None:
+    path = events_file(run)
+    assert scalar_steps(path, path.stat().st_size) == list(range(1, 41))  # the framing walk sees every point
+    start, end = records(path)[len(records(path)) // 2]
+    data = bytearray(path.read_bytes())
+    data[end - 6] ^= 0xFF  # one byte of that record's event data: its CRC no longer matches
+    path.write_bytes(bytes(data))
+    before = scalar_steps(path, start)
+    assert 5 < len(before) < 35
+
+    curves = read_curves(run)
+    assert curves.steps("val/loss") == before
+    assert curves.values("val/loss") == pytest.approx([1.0 / step for step in before])
+    (line,) = warnings(capsys.readouterr().err)
+    assert str(path) in line and "damaged" in line
+
+    assert read_curves(run).steps("val/loss") == before  # read again (sweep local polls): no second line
+    assert warnings(capsys.readouterr().err) == []
+
+
+def test_a_file_cut_short_inside_a_record_reads_what_is_whole_without_a_warning(run, capsys) -> None:
+    """What a run still writing looks like: nothing after the cut exists, so nothing is lost."""
+    path = events_file(run)
+    start, end = records(path)[-5]
+    path.write_bytes(path.read_bytes()[: (start + end) // 2])
+    kept = scalar_steps(path, start)
+    assert 30 < len(kept) < 40
+    assert read_curves(run).steps("val/loss") == kept
+    assert warnings(capsys.readouterr().err) == []
+
+
+def test_reading_leaves_tensorboards_logger_as_it_was(run, caplog) -> None:
+    logger = logging.getLogger("tensorboard")
+    level, filters = logger.level, list(logger.filters)
+    with caplog.at_level(logging.DEBUG):
+        read_curves(run)
+    assert (logger.level, logger.filters) == (level, filters)
