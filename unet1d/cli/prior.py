@@ -149,16 +149,15 @@ def denoise_command(
     """Denoise poses carrying Gaussian noise of --noise-std radians; saves (N, hypotheses, D) radians."""
     import numpy as np
 
-    from unet1d.prior import DEFAULT_METHOD
+    from unet1d.prior import DEFAULT_DENOISE_METHOD
 
     if not noise_std > 0:
         raise UserError(f"--noise-std {noise_std}: must be > 0 radians (the noise the poses carry)")
     prior = load_prior(run, device, raw)
     poses, names, rows = read_poses(poses_path, prior)
     denoised = prior.denoise(poses, noise_std=noise_std, hypotheses=hypotheses, seed=seed)
-    write(
-        out, denoised, prior, names, rows, noise_std=np.float64(noise_std), method=DEFAULT_METHOD, seed=np.int64(seed)
-    )
+    method = DEFAULT_DENOISE_METHOD
+    write(out, denoised, prior, names, rows, noise_std=np.float64(noise_std), method=method, seed=np.int64(seed))
     typer.echo(
         f"wrote {len(poses)} poses x {hypotheses} denoised ({prior.pose_dim} numbers each, noise {noise_std:g} rad) "
         f"to {out}"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from unet1d._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from unet1d.diffusion.completion import DEFAULT_METHOD, METHODS, complete, denoise, impute
+    from unet1d.diffusion.completion import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD, METHODS, complete, denoise, impute
     from unet1d.diffusion.ema import EMA
     from unet1d.diffusion.losses import LossOutput, diffusion_loss, min_snr_weight
     from unet1d.diffusion.samplers import ddim_sample, ddim_timesteps, ddpm_sample, dpmpp_2m_sample, sample

@@ -40,9 +40,13 @@ from unet1d.diffusion.samplers import Denoiser, ddim_timesteps
 from unet1d.diffusion.schedules import NoiseSchedule, check_prediction
 
 METHODS: tuple[str, ...] = ("replace", "repaint", "dps", "dposer")
-DEFAULT_METHOD = "replace"
-DEFAULT_STEPS: dict[str, int] = {"replace": 50, "repaint": 25, "dps": 50, "dposer": 100}
-"""Network calls per hypothesis, before ``repaint``'s resampling: the defaults measured in docs/quality.md."""
+# Picked by accuracy at equal network calls (bench/completion_methods.py, docs/quality.md): completion is
+# RePaint at 5 steps x 4 resamplings, 20 calls per hypothesis, the sampler's own cost; denoising is plain
+# replacement at 20 steps (resampling only widened its single draws there).
+DEFAULT_METHOD = "repaint"
+DEFAULT_DENOISE_METHOD = "replace"
+DEFAULT_STEPS: dict[str, int] = {"replace": 20, "repaint": 5, "dps": 20, "dposer": 50}
+"""Steps per hypothesis when none are given (network calls: x4 for repaint; dps adds a backward pass each)."""
 RESAMPLE = 4  # repaint: each step done this many times
 GUIDANCE = 1.0  # dps: the step along the misfit's gradient, relative to the misfit's norm
 DPOSER_LR = 0.1  # dposer: Adam's step in standardised units (DPoser's)

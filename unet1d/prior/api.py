@@ -22,7 +22,7 @@ import torch
 from unet1d.data.heading import apply_heading, canonical_heading, has_root, heading_of, run_up_axis
 from unet1d.data.representation import NUMBERS_PER_JOINT, network_config
 from unet1d.data.skeleton import COMPLETION_PARTS, joint_names_for_width
-from unet1d.diffusion.completion import DEFAULT_METHOD, METHODS, impute
+from unet1d.diffusion.completion import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD, METHODS, impute
 from unet1d.diffusion.schedules import NoiseSchedule
 from unet1d.errors import UserError
 from unet1d.precision import autocast, sampling_precision
@@ -91,11 +91,13 @@ class PosePrior:
         method: str | None = None,
         steps: int | None = None,
     ) -> np.ndarray:
-        """(N, hypotheses, D): the ``hidden`` joints ((J,) or (N, J) bool) of ``poses`` (N, D) drawn from the prior."""
+        """(N, hypotheses, D): the ``hidden`` joints ((J,) or (N, J) bool) of ``poses`` (N, D) drawn from the prior.
+
+        ``method`` None is :data:`~unet1d.diffusion.completion.DEFAULT_METHOD`; ``steps`` None its default steps."""
         poses = self._check(poses)
         hidden = np.broadcast_to(np.asarray(hidden, dtype=bool), (len(poses), len(self.joint_names)))
         noise = np.where(np.repeat(hidden, self._numbers, axis=1), np.inf, 0.0)
-        out = self._impute(poses, noise, hypotheses, seed, method, steps)
+        out = self._impute(poses, noise, hypotheses, seed, method or DEFAULT_METHOD, steps)
         observed = ~np.repeat(hidden, 3, axis=1)[:, None, :]
         return np.where(observed, poses[:, None, :], out)
 
@@ -111,13 +113,14 @@ class PosePrior:
     ) -> np.ndarray:
         """(N, hypotheses, D) clean poses given ``poses`` (N, D) with Gaussian noise of ``noise_std`` radians per
         axis-angle component. In the network's standardised units that noise is ``noise_std / std`` per
-        component (for 6D rotations the same, a first-order approximation)."""
+        component (for 6D rotations the same, a first-order approximation). ``method`` None is
+        :data:`~unet1d.diffusion.completion.DEFAULT_DENOISE_METHOD`."""
         if not noise_std > 0:
             raise UserError(f"--noise-std {noise_std}: must be > 0 radians (the noise the poses carry)")
         poses = self._check(poses)
         inner = getattr(self.stats, "inner", self.stats)  # 6D statistics when the network sees 6D
         noise = np.broadcast_to(noise_std / np.asarray(inner.std, dtype=np.float64), (len(poses), self._width))
-        return self._impute(poses, noise, hypotheses, seed, method, steps)
+        return self._impute(poses, noise, hypotheses, seed, method or DEFAULT_DENOISE_METHOD, steps)
 
     def _check(self, poses: np.ndarray) -> np.ndarray:
         poses = np.asarray(poses, dtype=np.float32)
@@ -130,10 +133,9 @@ class PosePrior:
         return poses
 
     def _impute(
-        self, poses: np.ndarray, noise: np.ndarray, hypotheses: int, seed: int, method: str | None, steps: int | None
+        self, poses: np.ndarray, noise: np.ndarray, hypotheses: int, seed: int, method: str, steps: int | None
     ) -> np.ndarray:
         """Run :func:`impute` on every pose ``hypotheses`` times in the network's space; -> (N, H, D) radians."""
-        method = method or DEFAULT_METHOD
         if method not in METHODS:
             raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
         if hypotheses < 1:
