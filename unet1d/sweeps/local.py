@@ -25,6 +25,7 @@ from typing import Any
 
 from unet1d.errors import UserError
 from unet1d.store.rundir import SUMMARY_FILE
+from unet1d.store.summary import write_text_atomically
 from unet1d.sweeps.agent import run_command
 
 STATE_FILE = "sweep.json"
@@ -80,11 +81,10 @@ def sweep_run_dirs(root: Path) -> list[Path]:
 
 
 def save_state(root: Path, runs: list[LocalRun]) -> None:
-    """Write ``sweep.json`` atomically: a killed sweep never leaves half a record."""
+    """Write ``sweep.json`` atomically: a killed sweep never leaves half a record, and two sweeps
+    writing one folder never share a temporary file (a unique name, flushed to disk, then renamed)."""
     root.mkdir(parents=True, exist_ok=True)
-    temporary = root / f".{STATE_FILE}.tmp"
-    temporary.write_text(json.dumps({"runs": [asdict(run) for run in runs]}, indent=2) + "\n")
-    temporary.replace(root / STATE_FILE)
+    write_text_atomically(root / STATE_FILE, json.dumps({"runs": [asdict(run) for run in runs]}, indent=2) + "\n")
 
 
 def child_environment(run: LocalRun, sweep_id: str, parallel: int) -> dict[str, str]:

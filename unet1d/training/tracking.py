@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
 
 from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR
+from unet1d.store.summary import write_text_atomically
 from unet1d.training.console import warn
 
 if TYPE_CHECKING:
@@ -72,6 +73,12 @@ def resolve_run_id(resumed_id: str | None, environ: Mapping[str, str] | None = N
     """The W&B run id: the one a ``wandb agent`` assigned, else the resumed checkpoint's, else a new one."""
     env = os.environ if environ is None else environ
     return env.get("WANDB_RUN_ID") or resumed_id or new_run_id()
+
+
+def record_run_id(output_dir: Path, run_id: str) -> None:
+    """Keep the W&B run id in ``output_dir`` for a resumed run to continue; written atomically, so a
+    full disk or a kill mid-write leaves the previous id whole rather than an empty or partial one."""
+    write_text_atomically(Path(output_dir) / RUN_ID_FILE, run_id + "\n")
 
 
 def _tensorboard_safe(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,7 +184,7 @@ class Tracking:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         accelerator.init_trackers("unet1d", config=run_config)
         if self.wandb_mode != "disabled":
-            (self.output_dir / RUN_ID_FILE).write_text(self.run_id + "\n")
+            record_run_id(self.output_dir, self.run_id)
 
     @property
     def wandb_run(self) -> Any | None:

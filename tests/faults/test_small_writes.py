@@ -1,0 +1,115 @@
+"""The small files a run and a sweep keep beside their checkpoints: ``sweep.json`` (``sweep local``) and
+``wandb_run_id``. Each is written under a temporary name of its own, flushed to disk, then renamed, so two
+writers never share a temporary file and a full disk leaves the previous file whole."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import said
+from unet1d.sweeps.local import STATE_FILE, LocalRun, load_state, save_state
+
+FIRST = [LocalRun("aaaa1111", {"optim.lr": 0.001}, state="finished", exit_code=0, history=[0.9, 0.5])]
+SECOND = [LocalRun("bbbb2222", {"optim.lr": 0.002})]
+
+
+def test_two_sweeps_saving_one_folder_at_once_never_share_a_temporary_file(tmp_path, monkeypatch) -> None:
+    """The first writer's rename is held back while a second writer saves in full; with one fixed
+    temporary name the second takes the first's file away (or, raced differently, renames it half written)."""
+    root = tmp_path / "sweep"
+    real_replace, held = os.replace, []
+
+    def replace_after_another_writer(source, target) -> None:
+        if not held:
+            held.append(Path(source).name)
+            save_state(root, SECOND)
+            assert load_state(root) == SECOND
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace_after_another_writer)
+    save_state(root, FIRST)
+
+    assert load_state(root) == FIRST  # the later rename wins, whole
+    assert sorted(p.name for p in root.iterdir()) == [STATE_FILE]  # no temporary file left behind
+    said(f"two sweep.json writers interleaved (first held at its rename of {held[0]}): both renamed, last one whole")
+
+
+def flushed_then_renamed(monkeypatch) -> tuple[list[int], list[int]]:
+    """Spies on os.fsync and os.replace: the inode of every file flushed, and of every file renamed."""
+    flushed: list[int] = []
+    renamed: list[int] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        flushed.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    def replace(source, target) -> None:
+        renamed.append(os.stat(source).st_ino)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return flushed, renamed
+
+
+def test_sweep_json_is_flushed_to_disk_before_it_is_renamed_into_place(tmp_path, monkeypatch) -> None:
+    flushed, renamed = flushed_then_renamed(monkeypatch)
+    save_state(tmp_path, FIRST)
+    inode = (tmp_path / STATE_FILE).stat().st_ino
+    assert inode in flushed and inode in renamed
+
+
+@contextlib.contextmanager
+def disk_full_after(limit: int) -> Iterator[None]:
+    """Writes in this process past ``limit`` bytes of a file fail with EFBIG, as on a full disk (SIGXFSZ ignored)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def tracking_for(output_dir: Path, run_id: str):
+    """The trainer's Tracking with W&B on (offline) and an accelerator that starts no tracker: what
+    ``start`` itself writes is all that happens."""
+    from unet1d.config_sources import load_config
+    from unet1d.training.tracking import Tracking
+
+    flags = ["--output_dir", str(output_dir), "--wandb_mode", "offline", "--tensorboard", "false"]
+    tracking = Tracking(load_config(None, flags, environ={}), run_id=run_id, resume_step=None)
+    accelerator = types.SimpleNamespace(is_main_process=True, init_trackers=lambda *args, **kwargs: None)
+    return tracking, accelerator
+
+
+def test_a_full_disk_while_the_wandb_run_id_is_written_keeps_the_previous_id(tmp_path) -> None:
+    (tmp_path / "wandb_run_id").write_text("oldid123\n")
+    tracking, accelerator = tracking_for(tmp_path, "newid456")
+    with disk_full_after(4), pytest.raises(OSError):
+        tracking.start(accelerator, {})
+    kept = (tmp_path / "wandb_run_id").read_text()
+    assert kept == "oldid123\n", kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wandb_run_id"]
+    said(f"wandb_run_id rewritten under a full disk: it still reads {kept.strip()!r}, no temporary file left")
+
+    tracking.start(accelerator, {})  # room again: the new id lands
+    assert (tmp_path / "wandb_run_id").read_text() == "newid456\n"
+
+
+def test_the_wandb_run_id_is_flushed_to_disk_before_it_is_renamed_into_place(tmp_path, monkeypatch) -> None:
+    tracking, accelerator = tracking_for(tmp_path, "newid456")
+    flushed, renamed = flushed_then_renamed(monkeypatch)
+    tracking.start(accelerator, {})
+    inode = (tmp_path / "wandb_run_id").stat().st_ino
+    assert inode in flushed and inode in renamed
