@@ -30,9 +30,9 @@ import hashlib
 import json
 import mmap
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -118,7 +118,7 @@ def write_entry(entry: Path, root: Path, files: list[Path], pose_format: str, ta
     process got there first: its entry holds the same poses). Raises OSError when the cache cannot be written."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(entry.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", suffix=STAGING_SUFFIX, dir=entry.parent))
+    staging = new_staging_folder(entry)
     try:
         sequences, skipped, offset, width, crc = [], [], 0, 0, 0
         with open(staging / POSES_FILE, "wb") as out:
@@ -151,6 +151,20 @@ def write_entry(entry: Path, root: Path, files: list[Path], pose_format: str, ta
         _fsync_folder(entry.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def new_staging_folder(entry: Path) -> Path:
+    """An empty folder of this writer's own beside ``entry``, ``.<key>-XXXXXXXX.tmp``, to write the entry in.
+
+    Made with a plain mkdir's mode (0o777 less the umask), not mkdtemp's 0o700: the entry keeps its
+    staging folder's mode when renamed, and others on a shared machine read the same cache."""
+    while True:
+        staging = entry.parent / f".{entry.name}-{secrets.token_hex(4)}{STAGING_SUFFIX}"
+        try:
+            staging.mkdir(mode=0o777)
+            return staging
+        except FileExistsError:
+            continue  # another writer drew the same name
 
 
 def load_entry(entry: Path, key: str, unreadable: list[Skipped]) -> ReadResult:

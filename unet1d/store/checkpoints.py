@@ -39,6 +39,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from unet1d.errors import UserError
+from unet1d.store.summary import plain_file_mode
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -285,6 +286,7 @@ def save_checkpoint(
                 "files": file_manifest(staging),
             }
             (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+            _give_plain_modes(staging)
             _make_durable(staging)
             _publish(staging, final)
             prune_checkpoints(output_dir, keep)
@@ -333,6 +335,16 @@ def _free_bytes(folder: Path) -> int | None:
     except OSError:
         return None
     return stat.f_bavail * stat.f_frsize
+
+
+def _give_plain_modes(folder: Path) -> None:
+    """Every file under ``folder`` gets the mode a plain ``open`` gives (safetensors writes its files 0o600),
+    so others on a shared machine can evaluate the checkpoint; a file this user does not own keeps its own."""
+    mode = plain_file_mode()
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with contextlib.suppress(PermissionError):
+                os.chmod(path, mode)
 
 
 def _make_durable(folder: Path) -> None:
