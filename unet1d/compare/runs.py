@@ -8,7 +8,9 @@ labels and formats are the metric registry's (:mod:`unet1d.metric_registry`). Ru
 cadence) are one variant; a variant's numbers are the mean and standard deviation over its seeds.
 
 A damaged ``summary.json`` or ``eval/step-N.json`` (cut short, not JSON) is named in one warning
-and passed over: the run is still compared on what is whole (its curves, an older evaluation).
+and passed over: the run is still compared on what is whole (its curves, an older evaluation). A
+damaged ``config.yaml`` is named in one warning and read from the run's latest checkpoint, as the
+store reads it for a resumed run; with no checkpoint the run is a variant of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from unet1d.config import NO_EFFECT_FIELDS
 from unet1d.config_sources import config_from_dict
 from unet1d.errors import ConfigError, UserError
 from unet1d.metric_registry import METRICS, compare_columns, eval_metrics
-from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE
+from unet1d.store import checkpoints
+from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, read_run_config
 from unet1d.store.summary import TrainResult
 
 # (column, heading, format): the numbers lined up per run and per variant, from the registry.
@@ -43,7 +46,7 @@ class RunRow:
         self,
         run: str,
         variant: str,
-        seed: int,
+        seed: int | None,  # None: the run's config is lost (compare.runs.read_config)
         final_step: int | None,
         values: dict | None = None,
         **keys: float | None,
@@ -198,14 +201,64 @@ def read_summary(run: Path) -> dict[str, Any]:
         return {}
 
 
+def read_config(run: Path) -> dict[str, Any] | None:
+    """The run's resolved config as a nested dict, read as the store reads it (:func:`read_run_config`).
+
+    A damaged ``config.yaml`` is named in one warning and the config read from the run's latest whole
+    checkpoint instead (a file cut short can still parse, with a bad value: that counts too); without
+    one the run is compared as a variant of its own (None). A whole config this version refuses, and no
+    checkpoint of the run reads either (written by another version), is compared on what it stores.
+    """
+    path = run / RUN_CONFIG_FILE
+    try:
+        return read_run_config(path).model_dump(mode="json")
+    except UserError as err:
+        problem = err
+    latest = checkpoints.latest_checkpoint(run)
+    fallback, missing = None, "no whole checkpoint holds the run's config"
+    if latest is not None:
+        try:
+            fallback = checkpoints.read_config(latest).model_dump(mode="json")
+        except UserError as refused:
+            missing = f"{latest} does not hold one this version reads either ({refused})"
+    if fallback is None and isinstance(problem, ConfigError):
+        import yaml
+
+        stored = yaml.safe_load(path.read_text())  # a mapping (read_run_config parsed it): another version's fields?
+        if _comparable(stored):
+            return stored
+    damaged = (  # the store's line, less its advice to a resuming run
+        f"{path}: damaged run config ({problem})"
+        if isinstance(problem, ConfigError)
+        else str(problem).split("; restore")[0]
+    )
+    if fallback is not None:
+        _warn(f"{damaged}; the run's config is read from {latest}")
+        return fallback
+    _warn(f"{damaged}; {missing}, so it is compared as a variant of its own")
+    return None
+
+
+def _comparable(config: dict[str, Any]) -> bool:
+    """Whether a config this version refuses still names what a row needs: its variant and its seed
+    (one written by another version does; one cut short may not)."""
+    try:
+        variant_name(config), variant_key(config), int(config["train"]["seed"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
 def read_run(run: Path) -> RunRow:
     """A run's row: summary.json, the best of its val/loss curve, its latest evaluation (steps and
     seconds to the common threshold are filled by :func:`compare_runs`, which sees every run)."""
-    import yaml
+    return _row(run, read_config(run))
 
+
+def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
+    """:func:`read_run` for a run whose config (:func:`read_config`) is already read."""
     from unet1d.store.curves import read_curves
 
-    config = yaml.safe_load((run / RUN_CONFIG_FILE).read_text())
     summary = read_summary(run)
     curves = read_curves(run)
     curve = curves.values("val/loss")
@@ -222,7 +275,14 @@ def read_run(run: Path) -> RunRow:
     if final_step is None:  # no whole summary: the last step the run logged, if any
         final_step = max((steps[-1] for tag in curves.points if (steps := curves.steps(tag))), default=None)
     final_step = int(final_step) if final_step is not None else None
+    if config is None:
+        return RunRow(str(run), unknown_variant(run), None, final_step, values)
     return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), final_step, values)
+
+
+def unknown_variant(run: Path) -> str:
+    """The variant of a run whose config is lost: its own, named after its folder."""
+    return f"{Path(run).name} (config unknown)"
 
 
 def summarize_variants(rows: list[RunRow]) -> list[VariantRow]:
@@ -243,13 +303,13 @@ def summarize_variants(rows: list[RunRow]) -> list[VariantRow]:
 
 
 def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
-    import yaml
-
     runs = find_runs(paths)
-    rows = [read_run(run) for run in runs]
-    names = variant_names([yaml.safe_load((run / RUN_CONFIG_FILE).read_text()) for run in runs])
-    for row, name in zip(rows, names, strict=True):
-        row.variant = name
+    configs = [read_config(run) for run in runs]  # once per run: a damaged one is named once
+    rows = [_row(run, config) for run, config in zip(runs, configs, strict=True)]
+    known = [config for config in configs if config is not None]
+    names = iter(variant_names(known))
+    for row, config in zip(rows, configs, strict=True):
+        row.variant = next(names) if config is not None else unknown_variant(Path(row.run))
     from unet1d.compare.convergence import add_common_convergence
 
     add_common_convergence(rows)
