@@ -115,7 +115,18 @@ def save_report(report: Any, environ: dict[str, str] | None = None) -> str:
 
 
 def run_ids(runs: Sequence[Path]) -> list[str]:
-    """The W&B run ids the compared runs logged to (``<run>/wandb_run_id``), where they have one."""
-    from unet1d.store.rundir import RUN_ID_FILE
+    """The W&B run ids the compared runs logged to (``<run>/wandb_run_id``), where they have one, read by
+    the reader of the file's writer; a damaged one is named in one warning and its run not picked."""
+    from unet1d.store.checkpoints import warn
+    from unet1d.training.tracking import read_run_id
 
-    return [(Path(run) / RUN_ID_FILE).read_text().strip() for run in runs if (Path(run) / RUN_ID_FILE).is_file()]
+    found = []
+    for run in runs:
+        try:
+            run_id = read_run_id(Path(run))
+        except UserError as damaged:
+            warn(f"{damaged}; the run is not picked for the W&B report")
+            continue
+        if run_id is not None:
+            found.append(run_id)
+    return found

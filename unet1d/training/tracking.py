@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
 
+from unet1d.errors import UserError
 from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR
 from unet1d.store.summary import write_text_atomically
 from unet1d.training.console import warn
@@ -75,10 +76,35 @@ def resolve_run_id(resumed_id: str | None, environ: Mapping[str, str] | None = N
     return env.get("WANDB_RUN_ID") or resumed_id or new_run_id()
 
 
+RESERVED_IN_RUN_IDS = ":;,#?/'"  # characters W&B refuses in a run id (wandb's own settings check)
+
+
 def record_run_id(output_dir: Path, run_id: str) -> None:
-    """Keep the W&B run id in ``output_dir`` for a resumed run to continue; written atomically, so a
-    full disk or a kill mid-write leaves the previous id whole rather than an empty or partial one."""
+    """Keep the W&B run id in ``output_dir``: it names the run's W&B run for ``unet1d compare --wandb-report``
+    (a resumed run takes its id from its checkpoint). Written atomically, so a full disk or a kill mid-write
+    leaves the previous id whole rather than an empty or partial one; raises OSError when it cannot be."""
     write_text_atomically(Path(output_dir) / RUN_ID_FILE, run_id + "\n")
+
+
+def read_run_id(output_dir: Path) -> str | None:
+    """The W&B run id :func:`record_run_id` kept in ``output_dir``; None when it kept none.
+
+    Raises :class:`UserError` naming the file when it is damaged: unreadable, empty, or not an id W&B
+    would accept (a reserved or unprintable character, more than one line)."""
+    path = Path(output_dir) / RUN_ID_FILE
+    try:
+        run_id = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or f"{type(err).__name__}: {err}"
+        raise UserError(f"{path}: damaged W&B run id ({reason})") from None
+    if not run_id:
+        raise UserError(f"{path}: damaged W&B run id (the file is empty)")
+    refused = sorted({char for char in run_id if char in RESERVED_IN_RUN_IDS or not char.isprintable()})
+    if refused:
+        raise UserError(f"{path}: damaged W&B run id ({run_id[:40]!r} holds {''.join(refused)!r}, never in a run id)")
+    return run_id
 
 
 def _tensorboard_safe(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,7 +210,14 @@ class Tracking:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         accelerator.init_trackers("unet1d", config=run_config)
         if self.wandb_mode != "disabled":
-            record_run_id(self.output_dir, self.run_id)
+            try:
+                record_run_id(self.output_dir, self.run_id)
+            except OSError as err:  # a full disk or a read-only folder: W&B never stops a run
+                warn(
+                    f"cannot write the W&B run id to {self.output_dir / RUN_ID_FILE} ({err.strerror or err}); "
+                    f"training goes on: the file only names W&B run {self.run_id} for `unet1d compare "
+                    "--wandb-report` (a resumed run takes the id from its checkpoint)"
+                )
 
     @property
     def wandb_run(self) -> Any | None:
