@@ -94,6 +94,12 @@ class QualityProbe:
             "Gaussian baseline "
             + ("on every structure-aware metric" if not lost else f"except on {', '.join(lost)}")
             + (f" (verdict withheld: {report.verdict_withheld})" if report.verdict_withheld else "")
+            + (
+                f"; completion {report.scores['completion_cm']:.2f} cm (Gaussian "
+                f"{report.baselines['gaussian']['completion_cm']:.2f}), denoising {report.scores['denoise_cm']:.2f} cm"
+                if "completion_cm" in report.scores
+                else ""
+            )
             + f"; {report.default_path()}"
         )
         return FinalEvaluation(numeric(report.scores, ""), figure, note)
