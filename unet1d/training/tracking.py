@@ -2,8 +2,9 @@
 
 Accelerate decides which rank talks to trackers (``init_trackers`` and ``log`` run on the main
 process only); :class:`Tracking` adds what Accelerate leaves to us: choosing W&B's mode, keeping
-the run id in ``output_dir`` so a resumed run continues the same W&B run, falling back to
-offline when W&B cannot start, and marking a run as preempted. No secret is ever logged.
+the run id (a resumed run continues the same W&B run with the id its checkpoint carries; ``output_dir``'s
+``wandb_run_id`` names it for ``unet1d compare --wandb-report``), falling back to offline when W&B
+cannot start, and marking a run as preempted. No secret is ever logged.
 """
 
 from __future__ import annotations
