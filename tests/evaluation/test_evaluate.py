@@ -57,7 +57,7 @@ def test_eval_writes_a_report_consistent_with_sample(two_runs: dict, tmp_path: P
     assert "beats Gaussian" in printed and report["step"] == 30 and report["weights"] == "ema"
     assert report["reference"] == "builtin-fresh" and report["num_samples"] == 120 and report["sample_steps"] == 20
     assert (run / "eval" / "step-30.png").stat().st_size > 10_000
-    assert set(report["baselines"]) == {"data", "gaussian"}
+    assert set(report["baselines"]) == {"data", "gaussian", "nearest"}  # nearest: the task scores' baseline
     assert set(report["beats_gaussian"]) == {m.name for m in structure_metrics()}
     for key in ("val_loss", "frechet_distance", "diversity_ratio"):
         assert np.isfinite(report[key]) and report[key] > 0
