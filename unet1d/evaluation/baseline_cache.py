@@ -21,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -31,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from unet1d.store.summary import write_text_atomically
 
 if TYPE_CHECKING:
     from unet1d.evaluation.quality import Reference
@@ -90,16 +90,7 @@ def cached_baselines(
     scores = compute()
     with contextlib.suppress(OSError):  # a read-only or full cache costs only the time saved
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w") as out:
-                json.dump({**scores, CHECK: {"key": key, "sha256": _digest(scores)}}, out)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(staging, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(staging)
+        write_text_atomically(path, json.dumps({**scores, CHECK: {"key": key, "sha256": _digest(scores)}}))
     return scores
 
 

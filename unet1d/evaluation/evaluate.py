@@ -22,6 +22,7 @@ from unet1d.errors import UserError
 from unet1d.evaluation import c2st, quality
 from unet1d.evaluation.sampling import sample_poses, sampling_precision
 from unet1d.store.rundir import EVAL_DIR
+from unet1d.store.summary import write_text_atomically
 
 if TYPE_CHECKING:
     from unet1d.config import Config
@@ -68,7 +69,7 @@ class EvalReport:
         """Write the JSON report to :meth:`default_path` or ``out``."""
         path = out or self.default_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        write_text_atomically(path, json.dumps(self.to_dict(), indent=2) + "\n")  # compare may read it meanwhile
         return path
 
 
