@@ -34,7 +34,7 @@ def test_parse_mask_takes_parts_and_joints_and_names_what_is_allowed():
     both = parse_mask(" Left_Arm , head", 72)
     assert set(np.flatnonzero(both)) == {JOINT_NAMES.index(n) for n in (*COMPLETION_PARTS["left_arm"], "head")}
     assert parse_mask("trunk", 63).shape == (21,)  # body-only: no pelvis, no hands
-    with pytest.raises(UserError, match=r"'tail' is no part or joint.*allowed: parts left_leg"):
+    with pytest.raises(UserError, match=r"'tail' is no part or joint of a 72-number pose; allowed: parts left_leg"):
         parse_mask("legs,tail", 72)
     with pytest.raises(UserError, match="left_hand"):
         parse_mask("left_hand", 63)  # a 63-number pose has no SMPL hand joints

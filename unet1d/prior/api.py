@@ -47,9 +47,7 @@ def parse_mask(spec: str, pose_dim: int) -> np.ndarray:
         elif item in names:
             hidden[names.index(item)] = True
         else:
-            raise UserError(
-                f"--mask {spec!r}: {item!r} is no part or joint of a {pose_dim}-number pose; allowed: {allowed}"
-            )
+            raise UserError(f"--mask {spec!r}: {item!r} is no part or joint of a {pose_dim}-number pose; {allowed}")
     if hidden.all():
         raise UserError(f"--mask {spec!r} hides every joint: nothing is left to complete from (use `unet1d sample`)")
     return hidden
