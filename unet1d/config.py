@@ -304,11 +304,11 @@ class EvaluationConfig(Section):
         "hides exact values a generator produces (a tilt that is exactly 0); 0 = none.",
     )
     task_poses: int = Field(
-        24,
+        32,
         ge=0,
         description="Held-out poses each prior task is scored on in an evaluation (completion of each of 7 body "
-        "parts and denoising at 0.1 and 0.2 rad, 10 draws each): completion_cm*, denoise_cm*; 0 = off. 24: about "
-        "0.6 s of network per pose on 2 cores, so a 2,000-pose eval of the quickstart stays within 45 s.",
+        "parts and denoising at 0.1 and 0.2 rad, 10 draws each): completion_cm*, denoise_cm*; 0 = off. 32: 2,880 "
+        "draws of 20 network calls, so a 2,000-pose eval of the quickstart stays within 45 s on 2 cores.",
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 from unet1d.cli import main
 from unet1d.data.builtin import generate_builtin_poses
 from unet1d.data.skeleton import JOINT_NAMES
-from unet1d.prior import DEFAULT_METHOD
+from unet1d.prior import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD
 
 pytestmark = pytest.mark.slow  # a 50-step run, then a dozen commands that each load it
 
@@ -107,6 +107,7 @@ def test_denoise_writes_one_clean_pose_per_noisy_pose(
     assert "wrote 12 poses x 1 denoised" in printed
     written = np.load(out)
     assert written["poses"].shape == (12, 1, 72) and float(written["noise_std"]) == 0.2
+    assert str(written["method"]) == DEFAULT_DENOISE_METHOD
     assert np.isfinite(written["poses"]).all() and not np.array_equal(written["poses"][:, 0], np.load(noisy))
 
 
