@@ -30,6 +30,13 @@ def cpu_has_native_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when present, else the CPU; any other name as torch spells it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def native_bf16(device: torch.device | str) -> bool:
     """Whether ``device`` runs bf16 arithmetic natively (not emulated through fp32)."""
     device = torch.device(device)

@@ -21,6 +21,7 @@ import torch
 from unet1d.errors import UserError
 from unet1d.evaluation import c2st, quality
 from unet1d.evaluation.sampling import sample_poses, sampling_precision
+from unet1d.precision import resolve_device
 from unet1d.store.rundir import EVAL_DIR
 from unet1d.store.summary import write_text_atomically
 
@@ -71,12 +72,6 @@ class EvalReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomically(path, json.dumps(self.to_dict(), indent=2) + "\n")  # compare may read it meanwhile
         return path
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def save_figure(report: EvalReport, samples: np.ndarray, reference: Any, out: Path | None = None) -> Path:

@@ -25,7 +25,7 @@ from unet1d.data.skeleton import COMPLETION_PARTS, joint_names_for_width
 from unet1d.diffusion.completion import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD, METHODS, impute
 from unet1d.diffusion.schedules import NoiseSchedule
 from unet1d.errors import UserError
-from unet1d.precision import autocast, sampling_precision
+from unet1d.precision import autocast, resolve_device, sampling_precision
 
 if TYPE_CHECKING:
     from unet1d.config import Config
@@ -73,8 +73,7 @@ class PosePrior:
         """From a run folder (its latest checkpoint) or a checkpoint folder; EMA weights when the run has them."""
         from unet1d.store.checkpoints import load_for_eval
 
-        torch_device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                                    "cpu" if device == "auto" else device)  # fmt: skip
+        torch_device = resolve_device(device)
         checkpoint = load_for_eval(path)
         network = checkpoint.build_model(ema=ema, device=torch_device)
         return cls(network, checkpoint.config, checkpoint.stats, torch_device)
