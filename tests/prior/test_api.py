@@ -38,6 +38,8 @@ def test_parse_mask_takes_parts_and_joints_and_names_what_is_allowed():
         parse_mask("legs,tail", 72)
     with pytest.raises(UserError, match="left_hand"):
         parse_mask("left_hand", 63)  # a 63-number pose has no SMPL hand joints
+    with pytest.raises(UserError, match="hides nothing; allowed: parts"):
+        parse_mask(" , ", 72)
     everything = ",".join(JOINT_NAMES)
     with pytest.raises(UserError, match="hides every joint"):
         parse_mask(everything, 72)

@@ -116,8 +116,6 @@ def complete_command(
 
     if method is not None and method not in METHODS:
         raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
-    if not mask.replace(",", "").strip():
-        raise UserError(f"--mask {mask!r} hides nothing; allowed: parts and SMPL joint names, e.g. legs,left_wrist")
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
     poses, names, rows = read_poses(poses_path, prior)

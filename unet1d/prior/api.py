@@ -42,12 +42,16 @@ def parse_mask(spec: str, pose_dim: int) -> np.ndarray:
     allowed = f"allowed: parts {', '.join(COMPLETION_PARTS)}; joints {', '.join(names)}"
     hidden = np.zeros(len(names), dtype=bool)
     for item in (part.strip().lower() for part in spec.split(",")):
+        if not item:
+            continue
         if item in COMPLETION_PARTS:
             hidden[[names.index(joint) for joint in COMPLETION_PARTS[item]]] = True
         elif item in names:
             hidden[names.index(item)] = True
         else:
             raise UserError(f"--mask {spec!r}: {item!r} is no part or joint of a {pose_dim}-number pose; {allowed}")
+    if not hidden.any():
+        raise UserError(f"--mask {spec!r} hides nothing; {allowed}")
     if hidden.all():
         raise UserError(f"--mask {spec!r} hides every joint: nothing is left to complete from (use `unet1d sample`)")
     return hidden
