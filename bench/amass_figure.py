@@ -27,9 +27,10 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from unet1d.body.heading import canonical_heading, upright_share
+    from unet1d.body.kinematics import upright_positions
     from unet1d.data import load_pose_data
-    from unet1d.data.heading import canonical_heading, run_up_axis, upright_share
-    from unet1d.data.kinematics import upright_positions
+    from unet1d.data.up_axis import run_up_axis
     from unet1d.evaluation.evaluate import draw_samples, resolve_device
     from unet1d.evaluation.figures import _draw_skeleton
     from unet1d.store.checkpoints import load_for_eval

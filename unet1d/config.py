@@ -3,7 +3,7 @@
 Every field has a flat name (``mid_num_heads``) and a dotted path (``model.mid_num_heads``);
 both are accepted everywhere, and a flat name is unique across sections (a test holds us to
 that). Where values come from and which wins is :mod:`unet1d.config_sources`; whether network
-arguments can build a UNet1D is :mod:`unet1d.model.checks`. Nothing here imports torch, so
+arguments can build a UNet1D is :mod:`unet1d.network_arguments`. Nothing here imports torch, so
 ``--help`` stays fast.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from unet1d.model.checks import model_argument_problem, valid_head_counts
+from unet1d.network_arguments import model_argument_problem, valid_head_counts
 
 # Each sampler's steps when diffusion.sample_steps is null: DPM-Solver++ 2M is second order, and at 20
 # steps scored as DDIM does at 50 (docs/classifier-test.md, docs/speed.md).

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from unet1d.body.skeleton import JOINT_NAMES
 from unet1d.cli import main
 from unet1d.data.builtin import generate_builtin_poses
-from unet1d.data.skeleton import JOINT_NAMES
 from unet1d.prior import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD
 
 pytestmark = pytest.mark.slow  # a 50-step run, then a dozen commands that each load it

@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from unet1d.body.kinematics import forward_kinematics, global_rotations
+from unet1d.body.rotations import (
+    axis_angle_to_quaternion,
+    axis_quaternion,
+    rotate_vectors,
+)
 from unet1d.data.builtin import (
     CLIP_FRAMES,
     FAMILY_NAMES,
@@ -13,12 +19,6 @@ from unet1d.data.builtin import (
     JOINT_NAMES,
     generate_builtin_poses,
     joint_limit_violations,
-)
-from unet1d.data.kinematics import forward_kinematics, global_rotations
-from unet1d.data.rotations import (
-    axis_angle_to_quaternion,
-    axis_quaternion,
-    rotate_vectors,
 )
 
 J = {name: i for i, name in enumerate(JOINT_NAMES)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from unet1d.body.rotations import axis_angle_to_matrix
 from unet1d.config_sources import load_config
 from unet1d.data.representation import (
     EncodedStats,
@@ -14,7 +15,6 @@ from unet1d.data.representation import (
     rot6d_to_matrix,
     to_rot6d,
 )
-from unet1d.data.rotations import axis_angle_to_matrix
 
 
 def rotations_below_pi(n: int, seed: int) -> np.ndarray:

@@ -6,19 +6,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from unet1d.data.builtin import generate_builtin_poses
-from unet1d.data.heading import (
+from unet1d.body.heading import (
     canonical_heading,
     heading_of,
     random_heading,
-    resolve_up_axis,
-    run_up_axis,
     tilt_degrees,
     upright_share,
 )
-from unet1d.data.kinematics import upright_positions
-from unet1d.data.skeleton import joint_index
+from unet1d.body.kinematics import upright_positions
+from unet1d.body.skeleton import joint_index
+from unet1d.data.builtin import generate_builtin_poses
 from unet1d.data.synthetic_amass import to_z_up, write_amass_tree
+from unet1d.data.up_axis import resolve_up_axis, run_up_axis
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +67,7 @@ def test_random_heading_about_z_is_uniform_and_keeps_people_upright(builtin) -> 
     # and the test has teeth: headings squeezed into half the circle are caught
     squeezed = random_heading(canonical, np.random.default_rng(7), "z")
     squeezed = canonical_heading(squeezed, "z")
-    from unet1d.data.heading import apply_heading
+    from unet1d.body.heading import apply_heading
 
     half = apply_heading(squeezed, np.random.default_rng(8).uniform(0, np.pi, len(squeezed)), "z")
     assert stats.kstest(heading_of(half, "z"), stats.uniform(-np.pi, 2 * np.pi).cdf).pvalue < 1e-6

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from unet1d.data.heading import heading_of, upright_share
+from unet1d.body.heading import heading_of, upright_share
 from unet1d.data.synthetic_amass import write_amass_tree
 
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from unet1d.data.skeleton import JOINT_NAMES
+from unet1d.body.skeleton import JOINT_NAMES
 from unet1d.evaluation import c2st
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from unet1d.data import joint_limit_violations
+from unet1d.body import joint_limit_violations
 from unet1d.metric_registry import structure_metrics
 
 ROOT = Path(__file__).resolve().parents[2]

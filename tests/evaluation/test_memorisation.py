@@ -75,7 +75,7 @@ def test_a_narrow_reference_withholds_the_verdict() -> None:
 
 @pytest.mark.slow  # 28 AMASS-style files, scored twice
 def test_scores_report_upright_and_memorisation_against_the_training_poses(tmp_path) -> None:
-    from unet1d.data.heading import random_heading
+    from unet1d.body.heading import random_heading
     from unet1d.evaluation.quality import score
 
     reference = _reference(tmp_path, 28, "train")

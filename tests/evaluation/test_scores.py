@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from tests.conftest import tiny_run_config
+from unet1d.body.heading import canonical_heading
 from unet1d.data import load_pose_data
-from unet1d.data.heading import canonical_heading
 from unet1d.evaluation import metrics, quality
 from unet1d.evaluation.evaluate import draw_samples, evaluate
 from unet1d.store import load_for_eval

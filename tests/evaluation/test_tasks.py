@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from unet1d.data.skeleton import COMPLETION_PARTS, JOINT_NAMES, joint_names_for_width
+from unet1d.body.skeleton import COMPLETION_PARTS, JOINT_NAMES, joint_names_for_width
 from unet1d.evaluation import tasks
 from unet1d.evaluation.tasks import GaussianPrior
 
@@ -167,8 +167,8 @@ class PartZeroingPrior:
 @pytest.fixture(scope="module")
 def small_reference():
     """A reference of 300 fresh built-in poses over 2,000 training poses (72 numbers, y up)."""
+    from unet1d.body.skeleton import limits_for_width
     from unet1d.data.builtin import generate_builtin_poses
-    from unet1d.data.skeleton import limits_for_width
     from unet1d.evaluation.quality import Reference
 
     train = generate_builtin_poses(2000, seed=1).poses

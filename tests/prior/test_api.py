@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from unet1d.body.heading import apply_heading, canonical_heading, heading_of
+from unet1d.body.skeleton import COMPLETION_PARTS, JOINT_NAMES
 from unet1d.config import Config
 from unet1d.data import NormStats
 from unet1d.data.builtin import generate_builtin_poses
-from unet1d.data.heading import apply_heading, canonical_heading, heading_of
 from unet1d.data.representation import encode, network_config, wrap_stats
-from unet1d.data.skeleton import COMPLETION_PARTS, JOINT_NAMES
 from unet1d.errors import UserError
 from unet1d.model import UNet1D
 from unet1d.prior import PosePrior, parse_mask

@@ -84,7 +84,7 @@ def eval_command(
 
 def task_summary(scores: dict, baselines: dict[str, dict]) -> str:
     """One line: the model's completion and denoising errors beside both baselines', and where it beats both."""
-    from unet1d.data.skeleton import COMPLETION_PARTS
+    from unet1d.body.skeleton import COMPLETION_PARTS
 
     others = [baselines.get(name, {}) for name in ("gaussian", "nearest")]
 

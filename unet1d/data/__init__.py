@@ -1,4 +1,5 @@
-"""Pose data: the built-in procedural set, AMASS and array loaders, splits, statistics, batches.
+"""Pose data: the built-in procedural set, AMASS and array loaders, splits, statistics, batches
+(the body's geometry they use is :mod:`unet1d.body`).
 
 Heavy modules load on first use (``DeviceBatches`` needs torch; the rest only numpy), so the CLI
 can import this package without paying for torch.
@@ -13,10 +14,8 @@ from unet1d._lazy import lazy_exports
 if TYPE_CHECKING:
     from unet1d.data.batching import DeviceBatches
     from unet1d.data.builtin import FAMILY_NAMES, FAMILY_WEIGHTS, BuiltinPoses, generate_builtin_poses
-    from unet1d.data.kinematics import forward_kinematics, global_rotations
     from unet1d.data.loading import PoseSplits, is_builtin, load_pose_data
     from unet1d.data.normalization import NormStats
     from unet1d.data.report import LoadReport
-    from unet1d.data.skeleton import JOINT_LIMITS, JOINT_NAMES, joint_limit_violations
 
 __getattr__, __all__ = lazy_exports(__name__, __file__)

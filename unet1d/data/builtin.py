@@ -46,8 +46,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from unet1d.data.rotations import euler_to_axis_angle
-from unet1d.data.skeleton import JOINT_LIMITS, JOINT_NAMES, NUM_JOINTS, joint_index, joint_limit_violations
+from unet1d.body.rotations import euler_to_axis_angle
+from unet1d.body.skeleton import JOINT_LIMITS, JOINT_NAMES, NUM_JOINTS, joint_index, joint_limit_violations
 
 __all__ = [
     "CLIP_FRAMES",

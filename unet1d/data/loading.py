@@ -11,19 +11,20 @@ from pathlib import Path
 
 import numpy as np
 
+from unet1d.body.heading import UPRIGHT_DEGREES, canonical_heading, has_root
+from unet1d.body.heading import body_up as heading_body_up
+from unet1d.body.limits import constant_components, frames_beyond, human_limits_for_width
+from unet1d.body.skeleton import joint_limit_violations, limits_for_width
 from unet1d.config import DataConfig
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
 from unet1d.data.cache import configured_cache_dir
 from unet1d.data.files import ReadResult, read_pose_path
 from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
-from unet1d.data.heading import UPRIGHT_DEGREES, canonical_heading, has_root, resolve_up_axis
-from unet1d.data.heading import body_up as heading_body_up
-from unet1d.data.limits import constant_components, frames_beyond, human_limits_for_width
 from unet1d.data.normalization import NormStats, envelope_of
 from unet1d.data.report import FileEntry, LoadReport
 from unet1d.data.representation import EncodedStats, encode
-from unet1d.data.skeleton import joint_limit_violations, limits_for_width
 from unet1d.data.split import amass_parts, glob_parts, split_sequences, tail_frames
+from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import UserError
 
 BUILTIN = "builtin"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from unet1d.data.rotations import axis_angle_to_matrix
+from unet1d.body.rotations import axis_angle_to_matrix
 
 if TYPE_CHECKING:
     from unet1d.config import Config, ModelConfig
@@ -71,7 +71,7 @@ class EncodedStats:
 
     @property
     def up_axis(self) -> str | None:
-        """The world up the poses were fitted in, as the inner statistics record it (data/heading.py)."""
+        """The world up the poses were fitted in, as the inner statistics record it (body/heading.py)."""
         return self.inner.up_axis
 
     def normalize(self, poses: np.ndarray) -> np.ndarray:

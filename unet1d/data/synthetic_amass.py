@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from unet1d.data.builtin import CLIP_FRAMES, FPS, generate_builtin_poses
-from unet1d.data.rotations import (
+from unet1d.body.rotations import (
     axis_angle_to_quaternion,
     axis_quaternion,
     quaternion_multiply,
     quaternion_to_axis_angle,
 )
+from unet1d.data.builtin import CLIP_FRAMES, FPS, generate_builtin_poses
 
 SMPLH_WIDTH = 156
 # Sub-datasets drawn on, so the AMASS split has training, validation and test files to find.

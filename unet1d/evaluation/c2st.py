@@ -36,8 +36,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from unet1d.data.rotations import axis_angle_to_matrix
-from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
+from unet1d.body.rotations import axis_angle_to_matrix
+from unet1d.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
 
 JITTER_RAD = 0.03  # default evaluation.c2st_jitter: Gaussian noise on both sets, radians per component
 JITTER_SEED = 0  # the jitter's noise is the same draw for every run: a score moves with the samples only

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from unet1d.body.heading import canonical_heading
+from unet1d.body.kinematics import PARENTS, upright_positions
+from unet1d.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
 from unet1d.data.formats import BODY_COLUMNS
-from unet1d.data.heading import canonical_heading
-from unet1d.data.kinematics import PARENTS, upright_positions
-from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
 
 FIGURES_SHOWN = 8
 

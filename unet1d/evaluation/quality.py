@@ -7,7 +7,7 @@ baselines, so their numbers are comparable:
   each of 10,000 new clips), so the reference is the distribution rather than a few held-out
   clips whose frames cluster (clusters make nearest-neighbour scores tell sets apart). On
   file data, the held-out files. ``--reference val|train|PATH`` overrides.
-* **Limits.** The generator's ranges on built-in data; human joint limits (:mod:`unet1d.data.limits`)
+* **Limits.** The generator's ranges on built-in data; human joint limits (:mod:`unet1d.body.limits`)
   on file data. Components that never move in training (SMPL's hands after SMPL-H -> SMPL) are left
   out of them and scored on a line of their own (``constant_off``).
 * **Verdict.** Withheld (``verdict_withheld`` says why) when the reference is too small or the data
@@ -16,7 +16,7 @@ baselines, so their numbers are comparable:
   the training poses against held-out files): the best a model can do. ``gaussian``: a
   full-covariance Gaussian fitted to the training poses: what a model with no structure gets.
 * **Feature space.** Distances are taken on poses turned to heading 0 about the data's own up axis
-  (heading is a nuisance; see :mod:`unet1d.data.heading` and :func:`heading_free`) and standardised
+  (heading is a nuisance; see :mod:`unet1d.body.heading` and :func:`heading_free`) and standardised
   with the training split's statistics in that space, so every run, whatever its own normalisation
   or heading choice, is scored in one space.
   Nearest-neighbour scores use a reference subset the size of the sample set (they assume equal
@@ -36,15 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from unet1d.body.heading import canonical_heading, random_heading, upright_share
+from unet1d.body.kinematics import forward_kinematics
+from unet1d.body.limits import LIMIT_TOLERANCE, constant_components, human_limits_for_width
+from unet1d.body.rotations import axis_angle_to_quaternion
+from unet1d.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
 from unet1d.data.cache import configured_cache_dir
 from unet1d.data.formats import BODY_COLUMNS
-from unet1d.data.heading import canonical_heading, random_heading, upright_share
-from unet1d.data.kinematics import forward_kinematics
-from unet1d.data.limits import LIMIT_TOLERANCE, constant_components, human_limits_for_width
 from unet1d.data.normalization import NormStats
-from unet1d.data.rotations import axis_angle_to_quaternion
-from unet1d.data.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
 from unet1d.errors import UserError
 from unet1d.evaluation import c2st, metrics
 from unet1d.evaluation.c2st import JITTER_RAD

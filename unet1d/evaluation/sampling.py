@@ -25,8 +25,9 @@ def sample_poses(
     (:func:`sampling_precision`); with ``data.heading=canonical`` each pose gets a uniform random
     heading about the data's up axis (the model only ever saw poses at heading 0).
     """
-    from unet1d.data.heading import random_heading, run_up_axis
+    from unet1d.body.heading import random_heading
     from unet1d.data.representation import network_config
+    from unet1d.data.up_axis import run_up_axis
     from unet1d.diffusion import NoiseSchedule, sample
     from unet1d.precision import autocast
 

@@ -3,9 +3,9 @@
 Sample quality asks whether samples look like data; these scores ask whether the model knows how
 one part of the body constrains another (DPoser's protocol, Lu et al. 2024):
 
-* **Completion.** For each part of :data:`~unet1d.data.skeleton.COMPLETION_PARTS`, the part's
+* **Completion.** For each part of :data:`~unet1d.body.skeleton.COMPLETION_PARTS`, the part's
   rotations of ``task_poses`` held-out poses are hidden and completed with ``hypotheses`` draws;
-  the error is the MPJPE (cm) of the part's own joints by :func:`~unet1d.data.kinematics.forward_kinematics`
+  the error is the MPJPE (cm) of the part's own joints by :func:`~unet1d.body.kinematics.forward_kinematics`
   (pelvis at the origin) on heading-free poses. ``completion_cm_<part>`` is the mean over the
   hypotheses of each one's error, ``completion_best_cm_<part>`` the best of them (an oracle's pick).
 * **Denoising.** Gaussian noise of std :data:`NOISE_LEVELS` radians on every axis-angle component,
@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from unet1d.body.kinematics import forward_kinematics
+from unet1d.body.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
+from unet1d.body.skeleton import COMPLETION_PARTS, JOINT_NAMES, joint_names_for_width
 from unet1d.data.formats import BODY_COLUMNS
-from unet1d.data.kinematics import forward_kinematics
-from unet1d.data.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
-from unet1d.data.skeleton import COMPLETION_PARTS, JOINT_NAMES, joint_names_for_width
 from unet1d.evaluation.quality import heading_free
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from torch import nn
 
 from unet1d.config import ModelConfig
 from unet1d.model.blocks import ResBlock1D, SelfAttention1D, SinusoidalTimeEmbedding, make_position_encoding
-from unet1d.model.checks import model_argument_problem
+from unet1d.network_arguments import model_argument_problem
 
 
 class UNet1D(nn.Module):

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from unet1d.data.heading import apply_heading, canonical_heading, has_root, heading_of, run_up_axis
+from unet1d.body.heading import apply_heading, canonical_heading, has_root, heading_of
+from unet1d.body.skeleton import COMPLETION_PARTS, joint_names_for_width
 from unet1d.data.representation import NUMBERS_PER_JOINT, network_config
-from unet1d.data.skeleton import COMPLETION_PARTS, joint_names_for_width
+from unet1d.data.up_axis import run_up_axis
 from unet1d.diffusion.completion import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD, METHODS, impute
 from unet1d.diffusion.schedules import NoiseSchedule
 from unet1d.errors import UserError

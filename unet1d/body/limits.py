@@ -1,6 +1,6 @@
 """Human joint limits: clinical ranges of motion mapped onto SMPL's joint axes.
 
-Why not the generator's ranges (:data:`unet1d.data.skeleton.GENERATOR_RANGES`)? Those bound
+Why not the generator's ranges (:data:`unet1d.body.skeleton.GENERATOR_RANGES`)? Those bound
 what the built-in generator draws, a little past its own motions; real people go further (a
 deep bend puts spine1 near 1.4 rad, MoSh fits drop a collar to -0.66 rad), so most real frames
 would count as off-limits. These limits are meant to hold for real motion capture.
@@ -40,8 +40,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from unet1d.data.rotations import euler_to_axis_angle
-from unet1d.data.skeleton import JOINT_NAMES, NUM_JOINTS
+from unet1d.body.rotations import euler_to_axis_angle
+from unet1d.body.skeleton import JOINT_NAMES, NUM_JOINTS
 
 FIT_MARGIN = 0.1  # radians each side: marker-fitting noise on top of the clinical envelope
 LIMIT_TOLERANCE = 0.05  # radians: a frame counts as outside only when a component passes a limit by more

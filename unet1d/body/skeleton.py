@@ -69,7 +69,7 @@ def joint_index(name: str) -> int:
 # right joints mirror their left twin (x kept, y and z negated and swapped). Signs in SMPL's rest
 # frame: hip/shoulder flexion and ankle dorsiflexion are -x, knee flexion +x, spine flexion +x,
 # left elbow flexion -y, left arm raised +z. These are the built-in generator's ranges (a little past
-# what it draws), not human anatomy: real people go further; see unet1d.data.limits for human limits.
+# what it draws), not human anatomy: real people go further; see unet1d.body.limits for human limits.
 _LIMITS_LEFT_AND_CENTRE: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
     "pelvis": ((-np.pi, np.pi), (-np.pi, np.pi), (-np.pi, np.pi)),  # global orientation: free
     "left_hip": ((-2.4, 0.7), (-0.8, 0.8), (-0.5, 1.0)),

@@ -1,6 +1,7 @@
 """Whether network arguments can build a UNet1D: shared by the config's validators and the model itself.
 
-No torch here: the config (and so ``--help``) imports it.
+No torch and no unet1d imports: it sits in the bottom layer, so the config (and so ``--help``) can
+import it without an arrow pointing up into the model package.
 """
 
 from __future__ import annotations

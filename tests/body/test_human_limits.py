@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unet1d.data.builtin import generate_builtin_poses
-from unet1d.data.limits import (
+from unet1d.body.limits import (
     CLINICAL_RANGES,
     constant_components,
     frames_beyond,
     human_limits,
     human_limits_for_width,
 )
-from unet1d.data.rotations import euler_to_axis_angle
-from unet1d.data.skeleton import GENERATOR_RANGES, JOINT_LIMITS, JOINT_NAMES, joint_index
+from unet1d.body.rotations import euler_to_axis_angle
+from unet1d.body.skeleton import GENERATOR_RANGES, JOINT_LIMITS, JOINT_NAMES, joint_index
+from unet1d.data.builtin import generate_builtin_poses
 
 
 def _pose(joint: str, axis: str, value: float) -> np.ndarray:

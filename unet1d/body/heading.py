@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unet1d.data.rotations import (
+from unet1d.body.rotations import (
     axis_angle_to_quaternion,
     axis_quaternion,
     quaternion_multiply,
@@ -98,22 +98,3 @@ def upright_share(poses: np.ndarray, up: str = "y", degrees: float = UPRIGHT_DEG
     if not has_root(np.asarray(poses)) or len(poses) == 0:
         return None
     return float((tilt_degrees(poses, up) <= degrees).mean())
-
-
-def resolve_up_axis(setting: str, *, builtin: bool, amass_files: int) -> str:
-    """``data.up_axis`` made concrete: ``auto`` is z when any file is an AMASS ``.npz`` (z-up world), else y."""
-    if setting != "auto":
-        return setting
-    return "z" if not builtin and amass_files > 0 else "y"
-
-
-def run_up_axis(data_config: object, stats: object = None) -> str:
-    """The up axis a run's poses live in: recorded with its statistics since up_axis existed, else from its config
-    (checkpoints from before it carry ``up_axis: y``; an unrecorded ``auto`` means z for file data)."""
-    recorded = getattr(stats, "up_axis", None)
-    if recorded:
-        return recorded
-    setting = getattr(data_config, "up_axis", "y")
-    if setting != "auto":
-        return setting
-    return "y" if str(getattr(data_config, "data", "builtin")).strip().lower() == "builtin" else "z"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from unet1d.body.kinematics import forward_kinematics
 from unet1d.data.builtin import (
     JOINT_NAMES,
 )
-from unet1d.data.kinematics import forward_kinematics
 
 J = {name: i for i, name in enumerate(JOINT_NAMES)}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from unet1d.data.heading import apply_heading, canonical_heading, heading_of, random_heading
-from unet1d.data.rotations import axis_angle_to_quaternion
+from unet1d.body.heading import apply_heading, canonical_heading, heading_of, random_heading
+from unet1d.body.rotations import axis_angle_to_quaternion
 
 
 def test_heading_is_removed_idempotently_and_restored_exactly() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unet1d.data.rotations import (
+from unet1d.body.rotations import (
     axis_angle_to_matrix,
     axis_angle_to_quaternion,
     axis_quaternion,

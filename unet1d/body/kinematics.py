@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from unet1d.data.rotations import axis_angle_to_matrix
-from unet1d.data.skeleton import JOINT_NAMES, NUM_JOINTS
+from unet1d.body.rotations import axis_angle_to_matrix
+from unet1d.body.skeleton import JOINT_NAMES, NUM_JOINTS
 
 PARENTS: list[int] = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 """SMPL kinematic tree: the parent of each joint (the pelvis has none)."""
