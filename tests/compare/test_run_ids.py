@@ -9,7 +9,7 @@ import pytest
 
 from unet1d.compare.wandb_report import run_ids
 from unet1d.errors import UserError
-from unet1d.training.tracking import read_run_id, record_run_id
+from unet1d.store.rundir import read_run_id, record_run_id
 
 DAMAGED = {
     "empty": b"",

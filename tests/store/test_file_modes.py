@@ -51,10 +51,9 @@ def test_plain_modes_are_what_the_umask_leaves(tmp_path, umask) -> None:
 
 def test_summary_sweep_record_run_id_and_run_config_get_a_plain_file_mode(tmp_path, umask) -> None:
     from unet1d.config_sources import load_config
-    from unet1d.store.rundir import write_run_config
+    from unet1d.store.rundir import record_run_id, write_run_config
     from unet1d.store.summary import TrainResult
     from unet1d.sweeps.local import STATE_FILE, LocalRun, save_state
-    from unet1d.training.tracking import record_run_id
 
     file_mode, _ = plain_modes(tmp_path)
     summary = TrainResult(str(tmp_path), 10, 0.5, 0.4, None, 1.0, 32.0, 0.0, 100, None, None, 0, 10.0)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from unet1d.training import train
-from unet1d.training.tracking import has_wandb_credentials, resolve_wandb_mode
+from unet1d.wandb_access import has_wandb_credentials, resolve_wandb_mode
 
 PER_BLOCK = ["time_embed", "input", "down0", "down1", "mid", "up0", "output"]
 

@@ -100,7 +100,7 @@ def build_report(
 
 def save_report(report: Any, environ: dict[str, str] | None = None) -> str:
     """Upload ``report``; its URL. A UserError (exit 2) without W&B credentials or when W&B refuses."""
-    from unet1d.training.tracking import has_wandb_credentials
+    from unet1d.wandb_access import has_wandb_credentials
 
     if not has_wandb_credentials(environ):
         raise UserError(
@@ -118,7 +118,7 @@ def run_ids(runs: Sequence[Path]) -> list[str]:
     """The W&B run ids the compared runs logged to (``<run>/wandb_run_id``), where they have one, read by
     the reader of the file's writer; a damaged one is named in one warning and its run not picked."""
     from unet1d.store.checkpoints import warn
-    from unet1d.training.tracking import read_run_id
+    from unet1d.store.rundir import read_run_id
 
     found = []
     for run in runs:

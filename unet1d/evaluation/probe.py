@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from unet1d.cadence import Every
+
 if TYPE_CHECKING:
     import torch
 
@@ -45,7 +47,7 @@ class QualityProbe:
 
     def __init__(self, config: Config, splits: PoseSplits, stats: NormStats, device: torch.device) -> None:
         self.config, self.splits, self.stats, self.device = config, splits, stats, device
-        self.every = config.evaluation.quality_every
+        self.every = Every(config.evaluation.quality_every)
         self._reference: Reference | None = None
 
     @property
@@ -57,7 +59,7 @@ class QualityProbe:
         return self._reference
 
     def due(self, step: int) -> bool:
-        return self.every > 0 and step % self.every == 0
+        return self.every.due(step)
 
     def probe(self, network: torch.nn.Module) -> dict[str, float]:
         """``quality/*`` scalars of ``quality_samples`` poses drawn now."""

@@ -213,3 +213,34 @@ def read_run_config(path: Path) -> Config:
     if not isinstance(stored, dict):
         raise UserError(f"{path}: damaged run config (not a YAML mapping); restore it, or pass --overwrite")
     return config_from_dict(stored, str(path))
+
+
+RESERVED_IN_RUN_IDS = ":;,#?/'"  # characters W&B refuses in a run id (wandb's own settings check)
+
+
+def record_run_id(output_dir: Path, run_id: str) -> None:
+    """Keep the W&B run id in ``output_dir``: it names the run's W&B run for ``unet1d compare --wandb-report``
+    (a resumed run takes its id from its checkpoint). Written atomically, so a full disk or a kill mid-write
+    leaves the previous id whole rather than an empty or partial one; raises OSError when it cannot be."""
+    write_text_atomically(Path(output_dir) / RUN_ID_FILE, run_id + "\n")
+
+
+def read_run_id(output_dir: Path) -> str | None:
+    """The W&B run id :func:`record_run_id` kept in ``output_dir``; None when it kept none.
+
+    Raises :class:`UserError` naming the file when it is damaged: unreadable, empty, or not an id W&B
+    would accept (a reserved or unprintable character, more than one line)."""
+    path = Path(output_dir) / RUN_ID_FILE
+    try:
+        run_id = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or f"{type(err).__name__}: {err}"
+        raise UserError(f"{path}: damaged W&B run id ({reason})") from None
+    if not run_id:
+        raise UserError(f"{path}: damaged W&B run id (the file is empty)")
+    refused = sorted({char for char in run_id if char in RESERVED_IN_RUN_IDS or not char.isprintable()})
+    if refused:
+        raise UserError(f"{path}: damaged W&B run id ({run_id[:40]!r} holds {''.join(refused)!r}, never in a run id)")
+    return run_id

@@ -180,7 +180,7 @@ class LocalSweep:
         if proposal is None:
             self.exhausted = True
             return None
-        from unet1d.training.tracking import new_run_id
+        from unet1d.wandb_access import new_run_id
 
         run = LocalRun(new_run_id(), {name: spec["value"] for name, spec in proposal.config.items()})
         self.runs.append(run)

@@ -23,16 +23,6 @@ if TYPE_CHECKING:
     from unet1d.data.loading import PoseSplits
 
 
-@dataclass(frozen=True)
-class Every:
-    """A cadence: due at every ``n``-th step; ``n == 0`` is never."""
-
-    n: int
-
-    def due(self, step: int) -> bool:
-        return self.n > 0 and step % self.n == 0
-
-
 @dataclass
 class StepOutcome:
     """Host-side numbers of one step (the step's single device sync)."""

@@ -27,6 +27,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import InitProcessGroupKwargs, TorchDynamoPlugin, set_seed
 
+from unet1d.cadence import Every
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.data.representation import network_config
@@ -36,14 +37,15 @@ from unet1d.model import UNet1D, count_parameters
 from unet1d.precision import precision_label, resolve_precision
 from unet1d.store import checkpoints, rundir
 from unet1d.store.summary import TrainResult
-from unet1d.training.components import Every, LoopCounters, ProbeFactory, StepOutcome, Window
+from unet1d.training.components import LoopCounters, ProbeFactory, StepOutcome, Window
 from unet1d.training.console import Progress
 from unet1d.training.launch import apply_threads, launch_shortfall
 from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
 from unet1d.training.optimization import build_optimizer
 from unet1d.training.signals import StopSignals
-from unet1d.training.tracking import Tracking, resolve_run_id
+from unet1d.training.tracking import Tracking
+from unet1d.wandb_access import resolve_run_id
 
 TIMESTEP_BUCKETS = 4
 

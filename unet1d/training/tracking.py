@@ -9,103 +9,21 @@ cannot start, and marking a run as preempted. No secret is ever logged.
 
 from __future__ import annotations
 
-import netrc
 import os
-import secrets
-import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
 
-from unet1d.errors import UserError
-from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR
-from unet1d.store.summary import write_text_atomically
+from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR, record_run_id
 from unet1d.training.console import warn
+from unet1d.wandb_access import resolve_wandb_mode
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
     from unet1d.config import Config
-
-DEFAULT_WANDB_HOSTS = ("api.wandb.ai",)
-
-
-def has_wandb_credentials(environ: Mapping[str, str] | None = None) -> bool:
-    """True when W&B could authenticate: ``WANDB_API_KEY`` or a netrc entry for the W&B host.
-
-    Only checks that a key exists; whether it is valid is learnt (and survived) at ``wandb.init``.
-    """
-    env = os.environ if environ is None else environ
-    if env.get("WANDB_API_KEY", "").strip():
-        return True
-    netrc_path = Path(env.get("NETRC") or Path(env.get("HOME", str(Path.home()))) / ".netrc")
-    try:
-        entries = netrc.netrc(str(netrc_path))
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return False
-    hosts = set(DEFAULT_WANDB_HOSTS)
-    if env.get("WANDB_BASE_URL"):
-        hosts.add(urlsplit(env["WANDB_BASE_URL"]).netloc)
-    return any(entries.authenticators(host) for host in hosts if host)
-
-
-def resolve_wandb_mode(mode: str, environ: Mapping[str, str] | None = None) -> str:
-    """``auto`` -> ``WANDB_MODE`` if set, else online with credentials and offline (syncable) without."""
-    if mode != "auto":
-        return mode
-    env = os.environ if environ is None else environ
-    from_env = env.get("WANDB_MODE", "").strip().lower()
-    if from_env in ("online", "offline", "disabled"):
-        return from_env
-    if from_env == "dryrun":
-        return "offline"
-    return "online" if has_wandb_credentials(env) else "offline"
-
-
-def new_run_id() -> str:
-    """An 8-character W&B-style id; ``secrets`` so the seeded ``random`` module is left untouched."""
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(8))
-
-
-def resolve_run_id(resumed_id: str | None, environ: Mapping[str, str] | None = None) -> str:
-    """The W&B run id: the one a ``wandb agent`` assigned, else the resumed checkpoint's, else a new one."""
-    env = os.environ if environ is None else environ
-    return env.get("WANDB_RUN_ID") or resumed_id or new_run_id()
-
-
-RESERVED_IN_RUN_IDS = ":;,#?/'"  # characters W&B refuses in a run id (wandb's own settings check)
-
-
-def record_run_id(output_dir: Path, run_id: str) -> None:
-    """Keep the W&B run id in ``output_dir``: it names the run's W&B run for ``unet1d compare --wandb-report``
-    (a resumed run takes its id from its checkpoint). Written atomically, so a full disk or a kill mid-write
-    leaves the previous id whole rather than an empty or partial one; raises OSError when it cannot be."""
-    write_text_atomically(Path(output_dir) / RUN_ID_FILE, run_id + "\n")
-
-
-def read_run_id(output_dir: Path) -> str | None:
-    """The W&B run id :func:`record_run_id` kept in ``output_dir``; None when it kept none.
-
-    Raises :class:`UserError` naming the file when it is damaged: unreadable, empty, or not an id W&B
-    would accept (a reserved or unprintable character, more than one line)."""
-    path = Path(output_dir) / RUN_ID_FILE
-    try:
-        run_id = path.read_text().strip()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or f"{type(err).__name__}: {err}"
-        raise UserError(f"{path}: damaged W&B run id ({reason})") from None
-    if not run_id:
-        raise UserError(f"{path}: damaged W&B run id (the file is empty)")
-    refused = sorted({char for char in run_id if char in RESERVED_IN_RUN_IDS or not char.isprintable()})
-    if refused:
-        raise UserError(f"{path}: damaged W&B run id ({run_id[:40]!r} holds {''.join(refused)!r}, never in a run id)")
-    return run_id
 
 
 def _tensorboard_safe(values: Mapping[str, Any]) -> dict[str, Any]:
