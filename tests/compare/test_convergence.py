@@ -51,5 +51,5 @@ def test_compare_times_every_run_to_the_worst_variants_mean_final_loss(tmp_path:
         "attention-2-seed1": (30, pytest.approx(70.0)),
     }
     by_variant = {v.variant: v for v in variants}
-    assert by_variant["attention-h2"].mean["steps_to_common"] == pytest.approx(20.0)
+    assert by_variant["attention-2"].mean["steps_to_common"] == pytest.approx(20.0)
     assert by_variant["conv"].mean["steps_to_common"] == 20.0 and by_variant["conv"].std["steps_to_common"] is None

@@ -52,7 +52,7 @@ def wide_rows() -> list[RunRow]:
             poses_outside_limits_tol=0.5 - 0.1 * seed, one_nn_accuracy=0.9 - 0.01 * seed + v * 0.1,
             **{name: 12.34 + seed + 0.5 * v for name in tasks},
         )
-        for v, variant in enumerate(["attention-h16 lr=0.0005 warmup_steps=500 ema=false", "conv lr=0.001"])
+        for v, variant in enumerate(["attention-16 lr=5e-4 warmup_steps=500 ema=false", "conv lr=1e-3"])
         for seed in range(3)
     ]  # fmt: skip
 
@@ -247,7 +247,7 @@ def test_compare_on_a_local_sweep_writes_tables_json_plots_and_a_report(tmp_path
             pixels = np.asarray(image.convert("L"))
         assert 300 < pixels.shape[1] < 4000 and 200 < pixels.shape[0] < 4000 and pixels.std() > 5  # not blank
         assert f"]({png.name})" in markdown
-    for variant in ("conv", "attention-h2"):
+    for variant in ("conv", "attention-2"):
         assert f"| {variant} |" in markdown
     headings = {column: (heading, fmt.replace("%", "f")) for column, heading, fmt in COLUMNS}
     assert compared["differences"] and {d["reference"] for d in compared["differences"]} == {
@@ -258,9 +258,9 @@ def test_compare_on_a_local_sweep_writes_tables_json_plots_and_a_report(tmp_path
         assert f"| {d['variant']} | {heading} | {fmt.format(d['difference'])} |" in markdown
     loss = next(d for d in compared["differences"] if d["column"] == "final_val_loss")
     expected = np.mean(finals["attention-2"]) - np.mean(finals["conv"])
-    assert loss["variant"] == "attention-h2" and loss["difference"] == pytest.approx(expected)
+    assert loss["variant"] == "attention-2" and loss["difference"] == pytest.approx(expected)
     note = "within seed noise" if loss["low"] <= 0 <= loss["high"] else "beyond seed noise"
-    row = f"| attention-h2 | val loss | {expected:.4f} | [{loss['low']:.4f}, {loss['high']:.4f}] | {note} |"
+    row = f"| attention-2 | val loss | {expected:.4f} | [{loss['low']:.4f}, {loss['high']:.4f}] | {note} |"
     assert row in markdown and note == "within seed noise"  # the stopped run's 0.60 widens attention's spread
     pooled = math.sqrt((2 * np.var(finals["attention-2"], ddof=1) + np.var(finals["conv"], ddof=1)) / 3)
     assert loss["pooled_std"] == pytest.approx(pooled) and compared["differences_power"] == 0.8
@@ -268,7 +268,7 @@ def test_compare_on_a_local_sweep_writes_tables_json_plots_and_a_report(tmp_path
     assert loss["seeds_needed"] == seeds_needed(expected, pooled) and loss["seeds_needed_more_than"] is None
     assert f"{row} {loss['detectable']:.4f} | {loss['seeds_needed']} |" in markdown
     memory = next(d for d in compared["differences"] if d["column"] == "peak_memory_mb")
-    assert memory["within_noise"] is True and "| attention-h2 | peak MiB |" in markdown
+    assert memory["within_noise"] is True and "| attention-2 | peak MiB |" in markdown
     assert max(len(line) for line in result.stdout.splitlines()) <= 120
 
 

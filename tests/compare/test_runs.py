@@ -17,7 +17,7 @@ def run(variant: str, seed: int, **numbers: float | None) -> RunRow:
 def test_a_variant_reports_the_mean_and_sample_std_over_its_seeds() -> None:
     rows = [
         run("conv", 2, final_val_loss=1.2, frechet_distance=30.0, precision=0.3),
-        run("attention-h8", 0, final_val_loss=0.4, frechet_distance=12.0),
+        run("attention-8", 0, final_val_loss=0.4, frechet_distance=12.0),
         run("conv", 0, final_val_loss=0.5, frechet_distance=10.0, precision=math.nan),
         run("conv", 1, final_val_loss=0.7, frechet_distance=None, precision=0.1),
     ]
@@ -30,7 +30,7 @@ def test_a_variant_reports_the_mean_and_sample_std_over_its_seeds() -> None:
     assert conv.std["frechet_distance"] == pytest.approx(math.sqrt(200.0))
     assert conv.mean["precision"] == pytest.approx(0.2)  # so is a NaN
     assert conv.mean["wall_time_s"] is None and conv.std["wall_time_s"] is None
-    attention = variants["attention-h8"]
+    attention = variants["attention-8"]
     assert attention.runs == 1 and attention.mean["final_val_loss"] == 0.4 and attention.std["final_val_loss"] is None
 
 

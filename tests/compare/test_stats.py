@@ -41,15 +41,15 @@ def test_differences_cover_every_column_and_mark_seed_noise() -> None:
         return SimpleNamespace(variant=variant, final_val_loss=loss, frechet_distance=fd)
 
     rows = [row("conv", v, f) for v, f in [(0.50, 30.0), (0.51, 31.0), (0.52, 29.0)]]
-    rows += [row("attention-h8", v, f) for v, f in [(0.40, 30.5), (0.41, 29.5), (0.42, 31.5)]]
-    rows += [row("attention-h4", 0.45, None)]
+    rows += [row("attention-8", v, f) for v, f in [(0.40, 30.5), (0.41, 29.5), (0.42, 31.5)]]
+    rows += [row("attention-4", 0.45, None)]
     found = {(d.variant, d.column): d for d in differences(rows, ["final_val_loss", "frechet_distance"])}
-    loss = found[("attention-h8", "final_val_loss")]
+    loss = found[("attention-8", "final_val_loss")]
     assert loss.reference == "conv" and loss.difference == pytest.approx(-0.10)
     assert loss.within_noise is False and loss.high < 0
-    assert found[("attention-h8", "frechet_distance")].within_noise is True
-    assert found[("attention-h4", "final_val_loss")].within_noise is None  # one seed
-    assert ("attention-h4", "frechet_distance") not in found  # no values: nothing to compare
+    assert found[("attention-8", "frechet_distance")].within_noise is True
+    assert found[("attention-4", "final_val_loss")].within_noise is None  # one seed
+    assert ("attention-4", "frechet_distance") not in found  # no values: nothing to compare
 
 
 def test_one_side_without_spread_gives_welchs_interval_without_a_warning(recwarn) -> None:
@@ -139,7 +139,7 @@ def test_a_difference_within_seed_noise_says_what_its_seeds_detect_and_how_many_
         return SimpleNamespace(variant=variant, c2st_auc=auc)
 
     conv, attention = [0.62, 0.60, 0.65], [0.61, 0.58, 0.60, 0.57]
-    rows = [row("conv", v) for v in conv] + [row("attention-h8", v) for v in attention]
+    rows = [row("conv", v) for v in conv] + [row("attention-8", v) for v in attention]
     (found,) = differences(rows, ["c2st_auc"])
     assert found.within_noise is True
     by_hand = math.sqrt((2 * statistics.variance(conv) + 3 * statistics.variance(attention)) / 5)
@@ -151,12 +151,12 @@ def test_a_difference_within_seed_noise_says_what_its_seeds_detect_and_how_many_
     assert n is not None and n > 4 and found.seeds_needed_more_than is None
     assert power(found.difference, by_hand, n, n) >= POWER > power(found.difference, by_hand, n - 1, n - 1)
 
-    far = [row("conv", v) for v in conv] + [row("attention-h8", v - 0.2) for v in attention]
+    far = [row("conv", v) for v in conv] + [row("attention-8", v - 0.2) for v in attention]
     (beyond,) = differences(far, ["c2st_auc"])
     assert beyond.within_noise is False and beyond.detectable == pytest.approx(found.detectable)
     assert beyond.seeds_needed is None and beyond.seeds_needed_more_than is None  # already resolved
 
-    level = [row("conv", v) for v in conv] + [row("attention-h8", v) for v in [0.63, 0.59, 0.62, 0.63]]
+    level = [row("conv", v) for v in conv] + [row("attention-8", v) for v in [0.63, 0.59, 0.62, 0.63]]
     (tie,) = differences(level, ["c2st_auc"])
     assert tie.within_noise is True and tie.seeds_needed is None and tie.seeds_needed_more_than == MAX_SEEDS
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from unet1d.compare.runs import compare_runs, variant_names
+from unet1d.compare.runs import compare_runs, short_value, variant_key, variant_name, variant_names
+from unet1d.config import ModelConfig
 from unet1d.config_sources import load_config
 from unet1d.training import train
 
@@ -31,12 +32,12 @@ def test_repeats_share_a_variant_and_other_differences_name_their_own():
         "conv max_steps=2000",
         "conv max_steps=2000",
         "conv max_steps=500",
-        "attention-h4 max_steps=2000",
+        "attention-4 max_steps=2000",
         "conv max_steps=2000",
     ]
-    assert variant_names([stored("--seed", "0"), stored("--seed", "5")]) == ["attention-h8", "attention-h8"]
+    assert variant_names([stored("--seed", "0"), stored("--seed", "5")]) == ["attention-8", "attention-8"]
     evaluated_apart = [stored("--final_eval_samples", "0", "--task_poses", "50"), stored("--task_poses", "200")]
-    assert variant_names(evaluated_apart) == ["attention-h8", "attention-h8"]  # evaluation-only: same training
+    assert variant_names(evaluated_apart) == ["attention-8", "attention-8"]  # evaluation-only: same training
     lists = variant_names([stored(*conv), stored(*conv, "--channel_mults", "1,2")])
     assert lists == ["conv channel_mults=[1,2,4]", "conv channel_mults=[1,2]"]
 
@@ -50,6 +51,62 @@ def test_a_difference_the_short_name_would_hide_is_spelled_out():
     assert len(set(variant_names([a, b]))) == 2
 
 
+@pytest.mark.parametrize("mid", ["conv", "attention-4", "attention-16"])
+def test_a_variant_names_its_middle_as_the_config_spells_it(mid: str):
+    config = stored("--mid", mid)
+    assert config["model"]["mid"] == mid and variant_name(config) == mid
+
+
+def test_the_width_is_named_only_away_from_the_configs_default():
+    default = ModelConfig.model_fields["base_channels"].default
+    assert variant_name(stored("--base_channels", str(default))) == "attention-8"
+    assert variant_name(stored("--base_channels", str(default // 2))) == f"attention-8-c{default // 2}"
+    older = stored()
+    del older["model"]["base_channels"], older["model"]["downsample"]  # a run from before either field
+    assert variant_name(older) == "attention-8"
+    assert variant_name(stored("--downsample", "false")) == "attention-8-L72"
+
+
+def test_up_axis_auto_is_what_the_data_module_makes_of_it():
+    # built-in poses are y-up, so auto and y train the same; for file data auto depends on the files: kept apart
+    assert variant_key(stored("--up_axis", "auto"))["data.up_axis"] == "y"
+    assert variant_names([stored("--up_axis", "auto"), stored("--up_axis", "y")]) == ["attention-8"] * 2
+    assert variant_names([stored("--up_axis", "auto"), stored("--up_axis", "z")]) == [
+        "attention-8 up_axis=y",
+        "attention-8 up_axis=z",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.002, "2e-3"),
+        (0.0005, "5e-4"),
+        (0.0019337995529, "0.00193"),  # a log-uniform sweep's draw: 3 significant digits, not its tail
+        (0.05, "0.05"),
+        (0.25, "0.25"),
+        (1.0, "1"),
+        (12345.6, "12300"),
+        (-0.002, "-2e-3"),
+        (4, "4"),
+        (False, "False"),
+        ([1, 2, 4], "[1,2,4]"),
+    ],
+)
+def test_numbers_in_a_variant_name_are_short(value: object, shown: str):
+    assert short_value(value) == shown
+    if isinstance(value, float):
+        assert float(short_value(value)) == pytest.approx(value, rel=5e-3)
+
+
+def test_sweep_draws_are_named_short_and_close_ones_get_every_digit():
+    lrs = [0.0019337995529, 0.000712]
+    named = variant_names([stored("--lr", str(lr)) for lr in lrs])
+    assert named == ["attention-8 lr=0.00193", "attention-8 lr=7.12e-4"]
+    close = [0.0019337995529, 0.0019341]  # alike at 3 digits: spelled out rather than merged
+    assert variant_names([stored("--lr", str(lr)) for lr in close]) == [f"attention-8 lr={lr!r}" for lr in close]
+
+
 @pytest.mark.slow
 def test_compare_on_runs_differing_in_lr_shows_two_variants(tiny_config, tmp_path: Path):
     for name, flags in {
@@ -61,8 +118,8 @@ def test_compare_on_runs_differing_in_lr_shows_two_variants(tiny_config, tmp_pat
 
     rows, variants = compare_runs([tmp_path])
 
-    assert {v.variant: v.runs for v in variants} == {"attention-h8-c8 lr=0.002": 2, "attention-h8-c8 lr=0.001": 1}
-    assert {Path(r.run).name: r.variant for r in rows}["lr-b-seed0"] == "attention-h8-c8 lr=0.001"
+    assert {v.variant: v.runs for v in variants} == {"attention-8-c8 lr=2e-3": 2, "attention-8-c8 lr=1e-3": 1}
+    assert {Path(r.run).name: r.variant for r in rows}["lr-b-seed0"] == "attention-8-c8 lr=1e-3"
     together = next(v for v in variants if v.runs == 2)
-    losses = [r.final_train_loss for r in rows if r.variant == "attention-h8-c8 lr=0.002"]
+    losses = [r.final_train_loss for r in rows if r.variant == "attention-8-c8 lr=2e-3"]
     assert together.mean["final_train_loss"] == pytest.approx(sum(losses) / 2)

@@ -97,8 +97,8 @@ def test_compare_lines_up_both_runs(two_runs: dict, tmp_path: Path) -> None:
     out = tmp_path / "compare.json"
     printed = unet1d("compare", str(two_runs["conv"].parent), "--out", str(out), env=env).stdout
     table = json.loads(out.read_text())
-    assert {v["variant"] for v in table["variants"]} == {"conv-c8", "attention-h4-c8"}
-    assert "attention-h4-c8" in printed
+    assert {v["variant"] for v in table["variants"]} == {"conv-c8", "attention-4-c8"}
+    assert "attention-4-c8" in printed
     for row in table["runs"]:
         summary = json.loads((Path(row["run"]) / "summary.json").read_text())
         assert row["final_val_loss"] == summary["val_loss"] and row["num_parameters"] == summary["num_parameters"]

@@ -119,7 +119,7 @@ def test_a_grid_sweep_resumes_where_it_stopped_runs_in_parallel_and_leaves_finis
     threads = max(1, available_cores() // 2)
     assert second.stdout.count(f"cpu, {threads} CPU threads each)") == 2  # the two runs the second pass started
     compared = json.loads((tmp_path / "tiny" / "compare.json").read_text())
-    assert sorted(r["variant"] for r in compared["runs"]) == ["attention-h2-c8", "attention-h4-c8", "conv-c8"]
+    assert sorted(r["variant"] for r in compared["runs"]) == ["attention-2-c8", "attention-4-c8", "conv-c8"]
     loss = next(d for d in compared["differences"] if d["column"] == "final_val_loss")
     by_variant = {r["variant"]: r["final_val_loss"] for r in compared["runs"]}
     assert loss["difference"] == pytest.approx(by_variant[loss["variant"]] - by_variant[loss["reference"]])

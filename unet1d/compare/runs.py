@@ -23,11 +23,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unet1d.config import NO_EFFECT_FIELDS
+import yaml
+
+from unet1d.compare.convergence import add_common_convergence
+from unet1d.config import NO_EFFECT_FIELDS, ModelConfig, mid_name
 from unet1d.config_sources import config_from_dict
+from unet1d.data.loading import is_builtin
+from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import ConfigError, UserError
 from unet1d.metric_registry import METRICS, compare_columns, eval_metrics
 from unet1d.store import checkpoints
+from unet1d.store.curves import read_curves
 from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, read_run_config
 from unet1d.store.summary import TrainResult
 
@@ -77,14 +83,18 @@ class VariantRow:
 
 
 def variant_name(config: dict) -> str:
-    """``attention-h8`` / ``conv``, plus anything else that differs from the defaults but the seed."""
+    """The middle as the config spells it (``attention-8`` / ``conv``), plus ``-L72`` at full length and
+    ``-cN`` away from the default width (both defaults the config's)."""
     model = config["model"]
-    name = "conv" if model["mid_structure"] == "conv" else f"attention-h{model['mid_num_heads']}"
-    if not model.get("downsample", True):
+    name = mid_name(model["mid_structure"], model["mid_num_heads"])
+    if not model.get("downsample", _MODEL_DEFAULTS["downsample"]):
         name += "-L" + str(model["pose_dim"])
-    if model.get("base_channels", 128) != 128:
+    if model.get("base_channels", _MODEL_DEFAULTS["base_channels"]) != _MODEL_DEFAULTS["base_channels"]:
         name += f"-c{model['base_channels']}"
     return name
+
+
+_MODEL_DEFAULTS = {name: field.default for name, field in ModelConfig.model_fields.items()}
 
 
 # Shown by variant_name itself, so not repeated as `name=value`.
@@ -104,8 +114,8 @@ def variant_key(config: dict) -> dict[str, object]:
     except ConfigError:  # written by another version: compare what it stored
         flat = {f"{section}.{name}": value for section, sub in config.items() for name, value in sub.items()}
     flat.pop("model.mid", None)  # the mid_structure/mid_num_heads pair in one word: already in the key
-    if flat.get("data.up_axis") == "auto" and str(flat.get("data.data")).strip().lower() == "builtin":
-        flat["data.up_axis"] = "y"  # what auto means for the built-in poses, and what runs from before it stored
+    if is_builtin(str(flat.get("data.data"))) and "data.up_axis" in flat:  # what runs from before auto stored
+        flat["data.up_axis"] = resolve_up_axis(flat["data.up_axis"], builtin=True, amass_files=0)
     if flat.get("model.mid_structure") == "conv":
         flat.pop("model.mid_num_heads", None)  # a conv middle has no heads
     return {key: value for key, value in flat.items() if key != "train.seed" and key not in NO_EFFECT_FIELDS}
@@ -114,24 +124,46 @@ def variant_key(config: dict) -> dict[str, object]:
 def variant_names(configs: list[dict]) -> list[str]:
     """Each run's variant: runs with equal :func:`variant_key` share one, named by what sets it apart.
 
-    ``conv`` / ``attention-h8`` (:func:`variant_name`), plus ``name=value`` for every other field
-    that differs between the variants, e.g. ``conv lr=0.001`` next to ``conv lr=0.0002``.
+    ``conv`` / ``attention-8`` (:func:`variant_name`), plus ``name=value`` for every other field
+    that differs between the variants, numbers short (:func:`short_value`), e.g. ``conv lr=1e-3`` next to
+    ``conv lr=2e-4``.
     """
     keys = [variant_key(config) for config in configs]
     distinct = list({repr(sorted(key.items())): key for key in keys}.values())
     differing = sorted(f for f in {f for key in distinct for f in key} if len({repr(k.get(f)) for k in distinct}) > 1)
-    for shown_fields in ([f for f in differing if f not in NAMED_FIELDS], differing):
+    shown = [f for f in differing if f not in NAMED_FIELDS]
+    # Short first; where that hides a difference (names alike, keys not), every field, then every digit.
+    for shown_fields, digits in ((shown, SHORT_DIGITS), (differing, SHORT_DIGITS), (differing, None)):
         names = [
-            " ".join([variant_name(config), *(f"{f.split('.')[1]}={_short(key.get(f))}" for f in shown_fields)])
+            " ".join(
+                [variant_name(config), *(f"{f.split('.')[1]}={short_value(key.get(f), digits)}" for f in shown_fields)]
+            )
             for config, key in zip(configs, keys, strict=True)
         ]
-        if len(set(names)) == len(distinct):  # else the short name hid a difference: spell out every field
+        if len(set(names)) == len(distinct):
             break
     return names
 
 
-def _short(value: object) -> str:
-    return str(value).replace(" ", "") if isinstance(value, list) else str(value)
+SHORT_DIGITS = 3  # significant digits of a number in a variant's name
+
+
+def short_value(value: object, digits: int | None = SHORT_DIGITS) -> str:
+    """A setting as a variant's name shows it: a float to ``digits`` significant digits, in the shorter of
+    plain and scientific notation (0.002 -> ``2e-3``, 0.0019337995529 -> ``0.00193``, 0.05 -> ``0.05``),
+    every digit when ``digits`` is None; a list without spaces; anything else as ``str`` writes it."""
+    if isinstance(value, list):
+        return str(value).replace(" ", "")
+    if not isinstance(value, float) or not math.isfinite(value):
+        return str(value)
+    if digits is None:
+        return repr(value)
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    scientific = f"{mantissa}e{int(exponent)}"
+    plain = f"{float(scientific):.{max(0, digits - 1 - int(exponent))}f}"
+    plain = plain.rstrip("0").rstrip(".") if "." in plain else plain
+    return scientific if len(scientific) < len(plain) else plain
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -151,12 +183,6 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 
 EVAL_REPORT = re.compile(r"^step-(\d+)\.json$")
-
-
-def _warn(message: str) -> None:
-    from unet1d.store.checkpoints import warn  # torch: imported only when there is something to say
-
-    warn(message)
 
 
 def _json_object(path: Path) -> tuple[dict | None, str]:
@@ -181,7 +207,7 @@ def latest_eval(run: Path) -> dict | None:
         if evaluation is not None:
             return evaluation
         instead = f"using {reports[newer + 1].name} instead" if newer + 1 < len(reports) else "no whole one is left"
-        _warn(f"evaluation {report} is damaged ({reason}); {instead}")
+        checkpoints.warn(f"evaluation {report} is damaged ({reason}); {instead}")
     return None
 
 
@@ -197,7 +223,7 @@ def read_summary(run: Path) -> dict[str, Any]:
         stored, _ = _json_object(path)
         if stored is not None:
             return stored
-        _warn(f"{refused}; the run is compared without it")
+        checkpoints.warn(f"{refused}; the run is compared without it")
         return {}
 
 
@@ -222,8 +248,6 @@ def read_config(run: Path) -> dict[str, Any] | None:
         except UserError as refused:
             missing = f"{latest} does not hold one this version reads either ({refused})"
     if fallback is None and isinstance(problem, ConfigError):
-        import yaml
-
         stored = yaml.safe_load(path.read_text())  # a mapping (read_run_config parsed it): another version's fields?
         if _comparable(stored):
             return stored
@@ -233,9 +257,9 @@ def read_config(run: Path) -> dict[str, Any] | None:
         else str(problem).split("; restore")[0]
     )
     if fallback is not None:
-        _warn(f"{damaged}; the run's config is read from {latest}")
+        checkpoints.warn(f"{damaged}; the run's config is read from {latest}")
         return fallback
-    _warn(f"{damaged}; {missing}, so it is compared as a variant of its own")
+    checkpoints.warn(f"{damaged}; {missing}, so it is compared as a variant of its own")
     return None
 
 
@@ -257,8 +281,6 @@ def read_run(run: Path) -> RunRow:
 
 def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
     """:func:`read_run` for a run whose config (:func:`read_config`) is already read."""
-    from unet1d.store.curves import read_curves
-
     summary = read_summary(run)
     curves = read_curves(run)
     curve = curves.values("val/loss")
@@ -310,7 +332,6 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
     names = iter(variant_names(known))
     for row, config in zip(rows, configs, strict=True):
         row.variant = next(names) if config is not None else unknown_variant(Path(row.run))
-    from unet1d.compare.convergence import add_common_convergence
 
     add_common_convergence(rows)
     return rows, summarize_variants(rows)
