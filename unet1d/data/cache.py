@@ -35,12 +35,13 @@ import shutil
 import sys
 import time
 import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from unet1d.data.files import ReadResult, Sequence, Skipped, iter_directory, read_directory_uncached
+from unet1d.data.sequences import ReadResult, Sequence, Skipped
 
 if TYPE_CHECKING:
     from unet1d.config import DataConfig
@@ -87,13 +88,19 @@ def warn(message: str) -> None:
 
 
 def read_through_cache(
-    root: Path, files: list[Path], unreadable: list[Skipped], pose_format: str, target_fps: float, cache_dir: Path
-) -> ReadResult:
-    """The tree under ``root`` from its cache entry, reading (and storing) it first if there is none.
+    root: Path,
+    files: list[Path],
+    unreadable: list[Skipped],
+    pose_format: str,
+    target_fps: float,
+    cache_dir: Path,
+    items: Callable[[], Iterable[Sequence | Skipped]],
+) -> ReadResult | None:
+    """The tree under ``root`` from its cache entry, storing ``items()`` (the files read, in order) first if
+    there is none; None when the cache cannot be written, so the caller reads the tree without it.
 
-    A damaged entry is reported in one line and rebuilt; a cache that cannot be written is
-    reported in one line and the tree read without it. Errors in the pose files themselves
-    (:class:`~unet1d.errors.UserError`) pass through unchanged.
+    A damaged entry is reported in one line and rebuilt; a cache that cannot be written is reported in
+    one line. Errors in the pose files themselves (:class:`~unet1d.errors.UserError`) pass through unchanged.
     """
     key = cache_key(root, files, pose_format, target_fps)
     entry = Path(cache_dir).expanduser() / "poses" / key
@@ -105,24 +112,25 @@ def read_through_cache(
         warn(f"pose cache entry {entry} is damaged ({damage}); reading {root} again and storing it anew")
         set_aside(entry)
     try:
-        write_entry(entry, root, files, pose_format, target_fps)
+        write_entry(entry, items())
         return load_entry(entry, key, unreadable)
     except (OSError, DamagedEntry) as err:
         reason = (err.strerror or str(err)) if isinstance(err, OSError) else str(err)
         warn(f"cannot store {root} in the pose cache at {entry} ({reason}); reading it without the cache")
-    return read_directory_uncached(root, files, unreadable, pose_format, target_fps)
+    return None
 
 
-def write_entry(entry: Path, root: Path, files: list[Path], pose_format: str, target_fps: float) -> None:
-    """Read the tree into a staging folder, make it durable, then rename it to ``entry`` (unless another
-    process got there first: its entry holds the same poses). Raises OSError when the cache cannot be written."""
+def write_entry(entry: Path, items: Iterable[Sequence | Skipped]) -> None:
+    """Stream ``items`` (a tree read in order) into a staging folder, make it durable, then rename it to
+    ``entry`` (unless another process got there first: its entry holds the same poses). Raises OSError when
+    the cache cannot be written."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(entry.parent)
     staging = new_staging_folder(entry)
     try:
         sequences, skipped, offset, width, crc = [], [], 0, 0, 0
         with open(staging / POSES_FILE, "wb") as out:
-            for item in iter_directory(root, files, pose_format, target_fps):
+            for item in items:
                 if isinstance(item, Skipped):
                     skipped.append([item.name, item.reason])
                     continue

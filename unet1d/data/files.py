@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from unet1d.data import cache
 from unet1d.data.formats import INPUT_WIDTHS, output_fps, subsample_indices, to_pose_format
+from unet1d.data.progress import file_progress
+from unet1d.data.sequences import ReadResult, Sequence, Skipped
 from unet1d.errors import UserError
 
 POSE_SUFFIXES = (".npz", ".npy")
@@ -27,32 +30,6 @@ _PICKLE_PROTOCOL = b"\x80"
 # Arrays AMASS and SMPL tools store beside poses (body shape, gender, soft tissue, translation):
 # a one-array .npz holding one of these is not a pose array.
 NON_POSE_KEYS = frozenset({"betas", "gender", "dmpls", "trans", "surface_model_type", *FRAMERATE_KEYS})
-
-
-@dataclass
-class Sequence:
-    """One file's poses after mapping and subsampling. ``name`` is relative to the data root."""
-
-    name: str
-    poses: np.ndarray  # (T, D) float32
-    kind: str  # "amass" (has `poses`) or "array"
-    width_in: int
-    frames_in: int
-    source_fps: float | None = None
-    fps: float | None = None
-
-
-@dataclass(frozen=True)
-class Skipped:
-    name: str
-    reason: str
-
-
-@dataclass
-class ReadResult:
-    sequences: list[Sequence] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    is_directory: bool = False
 
 
 class _NotPoseData(Exception):
@@ -103,14 +80,14 @@ def _walk(root: Path) -> tuple[list[Path], list[Skipped]]:
 
 
 def _read_directory(root: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None) -> ReadResult:
-    from unet1d.data.cache import CACHE_MIN_FILES, read_through_cache
-
     files, unreadable = _walk(root)
     if not files and not unreadable:
         raise UserError(f"{root}: directory is empty (no files in it or its subfolders)")
-    if cache_dir is not None and len(files) >= CACHE_MIN_FILES:
-        result = read_through_cache(root, files, unreadable, pose_format, target_fps, cache_dir)
-    else:
+    result = None
+    if cache_dir is not None and len(files) >= cache.CACHE_MIN_FILES:
+        items = partial(iter_directory, root, files, pose_format, target_fps)
+        result = cache.read_through_cache(root, files, unreadable, pose_format, target_fps, cache_dir, items)
+    if result is None:  # no cache, a small tree, or a cache that cannot be written
         result = read_directory_uncached(root, files, unreadable, pose_format, target_fps)
     if not result.sequences:
         reasons = _summarise_skips(result.skipped)
@@ -131,8 +108,6 @@ def read_directory_uncached(
 def iter_directory(root: Path, files: list[Path], pose_format: str, target_fps: float) -> Iterator[Sequence | Skipped]:
     """Each file under ``root`` read (a :class:`Sequence`) or set aside (a :class:`Skipped`), in order,
     with a progress bar on a terminal when there are many."""
-    from unet1d.data.progress import file_progress
-
     for file in file_progress(files, f"reading {root}"):
         name = file.relative_to(root).as_posix()
         if any(part.startswith(".") for part in file.relative_to(root).parts):

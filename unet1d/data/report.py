@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from unet1d.data.files import Skipped
 from unet1d.data.formats import INPUT_WIDTHS
+from unet1d.data.sequences import Skipped
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,37 @@
+"""What reading a tree of pose files yields, whether from the files themselves or from the cache.
+
+The records sit below both readers (:mod:`unet1d.data.files` reads the files, :mod:`unet1d.data.cache`
+stores and serves what it read), so neither needs the other's module for its types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Sequence:
+    """One file's poses after mapping and subsampling. ``name`` is relative to the data root."""
+
+    name: str
+    poses: np.ndarray  # (T, D) float32
+    kind: str  # "amass" (has `poses`) or "array"
+    width_in: int
+    frames_in: int
+    source_fps: float | None = None
+    fps: float | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    reason: str
+
+
+@dataclass
+class ReadResult:
+    sequences: list[Sequence] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    is_directory: bool = False
