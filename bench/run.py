@@ -133,24 +133,18 @@ def bench_config(settings: Settings, device: str, output_dir: Path, **fields: An
 
 
 class HarnessRun:
-    """The real training loop, :meth:`Trainer.run`, driven ``steps`` at a time.
+    """The real training loop, driven ``steps`` at a time through :meth:`Trainer.train_until`.
 
-    Each call raises ``max_steps`` by ``steps`` and runs the loop; the end-of-run validation,
-    checkpoint and summary that ``run`` adds once ``max_steps`` is reached are replaced by no-ops
-    on this instance (they are excluded by definition; a run pays them once, not per step).
+    That is :meth:`Trainer.run` without its ending: the end-of-run validation, checkpoint and
+    summary are excluded by definition (a run pays them once, not per step).
     """
 
     def __init__(self, config: Config) -> None:
         self.trainer = Trainer(config)
-        self.trainer.validate = lambda: None  # type: ignore[method-assign]
-        self.trainer.save = lambda: None  # type: ignore[method-assign]
-        self.trainer.finish = lambda exit_code=0: None  # type: ignore[method-assign]
         self.batch_size = config.train.batch_size
 
     def steps(self, count: int) -> None:
-        trainer = self.trainer
-        trainer.config.train.max_steps = trainer.step + count
-        trainer.run()
+        self.trainer.train_until(self.trainer.step + count)
 
     def close(self) -> None:
         self.trainer.close()

@@ -88,12 +88,14 @@ def test_every_checkpoint_file_gets_a_plain_mode_and_the_checkpoint_stays_whole(
     from unet1d.store import checkpoints
 
     model = torch.nn.Linear(3, 3)
-    model, _optimizer = accelerator.prepare(model, torch.optim.SGD(model.parameters(), lr=0.1))
     config = load_config(None, ["--output_dir", str(tmp_path)], environ={})
+    from unet1d.training.components import NoiseGenerator, TrainingState
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    training = TrainingState(accelerator, model, optimizer, torch.optim.lr_scheduler.StepLR(optimizer, 1))
     saved = checkpoints.save_checkpoint(
-        accelerator, tmp_path, step=1, model=model, ema=None, config=config,
-        stats=NormStats(mean=np.zeros(3), std=np.ones(3)), loop_state={}, rank_tensors={"noise": torch.zeros(2)},
-        keep=2,
+        accelerator, tmp_path, step=1, components={"model": training, "noise": NoiseGenerator(accelerator.device, 0)},
+        config=config, stats=NormStats(mean=np.zeros(3), std=np.ones(3)), keep=2,
     )  # fmt: skip
 
     file_mode, folder_mode = plain_modes(tmp_path)

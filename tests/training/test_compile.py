@@ -32,7 +32,8 @@ def test_the_trainer_wraps_the_network_in_the_chosen_mode(tiny_config):
     trainer = Trainer(tiny_config("--compile", "true", "--compile_mode", "max-autotune-no-cudagraphs"))
     try:
         assert trainer.accelerator.state.dynamo_plugin.mode == "max-autotune-no-cudagraphs"
-        assert trainer.model is not trainer.network  # compiled wrapper; checkpoints hold the bare network
-        assert set(trainer.model.state_dict()) == {f"_orig_mod.{k}" for k in trainer.network.state_dict()}
+        model, network = trainer.training.model, trainer.network
+        assert model is not network  # compiled wrapper; checkpoints hold the bare network
+        assert set(model.state_dict()) == {f"_orig_mod.{k}" for k in network.state_dict()}
     finally:
         trainer.close()

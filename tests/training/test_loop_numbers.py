@@ -261,7 +261,7 @@ def test_samples_per_s_agrees_with_steps_batch_and_time(recorded: RecordedRun) -
 @pytest.mark.slow
 def test_ema_weights_equal_the_closed_form_of_the_run(recorded: RecordedRun) -> None:
     checkpoint = Path(recorded.result.checkpoint)
-    assert json.loads((checkpoint / "checkpoint.json").read_text())["ema_updates"] == STEPS
+    assert json.loads((checkpoint / "checkpoint.json").read_text())["state"]["ema"]["num_updates"] == STEPS
     ema = load_file(str(checkpoint / "ema.safetensors"))
     decay = recorded.config.optim.ema_decay
     weights = [record.weights_after for record in recorded.steps]

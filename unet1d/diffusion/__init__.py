@@ -16,6 +16,6 @@ if TYPE_CHECKING:
     from unet1d.diffusion.losses import LossOutput, diffusion_loss, min_snr_weight
     from unet1d.diffusion.samplers import ddim_sample, ddim_timesteps, ddpm_sample, dpmpp_2m_sample, sample
     from unet1d.diffusion.schedules import PREDICTIONS, NoiseSchedule, Prediction
-    from unet1d.diffusion.validation import validation_loss
+    from unet1d.diffusion.validation import validation_loss, validation_seed, validation_sums
 
 __getattr__, __all__ = lazy_exports(__name__, __file__)

@@ -1,49 +1,84 @@
-"""Validation loss: the same noise levels and noise every time, so curves compare across steps and runs."""
+"""Validation loss: the same noise levels and noise every time, so curves compare across steps and runs.
+
+It needs a network, a noise schedule and poses, nothing else: no Accelerator, no config. The
+training loop shards the poses over its ranks and adds the sums (:func:`validation_sums`);
+``unet1d eval`` scores a checkpoint's held-out poses in one call (:func:`validation_loss`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 import torch
 
-from unet1d.diffusion import diffusion_loss
+from unet1d.diffusion.losses import diffusion_loss
 
 if TYPE_CHECKING:
-    from accelerate import Accelerator
     from torch import nn
 
-    from unet1d.config import Config
-    from unet1d.diffusion import NoiseSchedule
+    from unet1d.diffusion.schedules import NoiseSchedule, Prediction
 
 VALIDATION_SEED_OFFSET = 7_919  # keeps the validation draws apart from the training seed's
 
 
+def validation_seed(train_seed: int, rank: int = 0) -> int:
+    """The seed of rank ``rank``'s validation draws in a run trained with ``train_seed``."""
+    return train_seed + VALIDATION_SEED_OFFSET + rank
+
+
 @torch.no_grad()
-def validation_loss(
-    accelerator: Accelerator,
+def validation_sums(
     network: nn.Module,
     schedule: NoiseSchedule,
-    val: torch.Tensor,
-    config: Config,
-) -> float:
-    """Mean unweighted denoising MSE over the (normalised) validation poses ``val`` (M, D).
+    poses: torch.Tensor,
+    *,
+    prediction: Prediction,
+    seed: int,
+    batch_size: int,
+    autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> torch.Tensor:
+    """(2,) float64 on the poses' device: the summed unweighted denoising MSE of ``poses`` (M, D, normalised)
+    and M, so ranks that each score a share add their sums before dividing.
 
-    Each rank scores every ``world_size``-th pose with a generator seeded afresh, and the sums
-    are added across ranks. Unweighted, so runs with different min-SNR weighting compare.
-    Uses the network as given (raw or EMA) under the run's autocast; restores its train mode.
+    A generator seeded afresh with ``seed`` draws every timestep and noise, so the same poses always
+    meet the same noise. Unweighted, so runs with different min-SNR weighting compare. Uses the
+    network as given (raw or EMA) in eval mode under ``autocast()``, and restores its train mode.
     """
-    rank, world = accelerator.process_index, accelerator.num_processes
-    mine = val[rank::world]
-    generator = torch.Generator(device=val.device).manual_seed(config.train.seed + VALIDATION_SEED_OFFSET + rank)
-    totals = torch.zeros(2, device=val.device, dtype=torch.float64)
+    generator = torch.Generator(device=poses.device).manual_seed(seed)
+    totals = torch.zeros(2, device=poses.device, dtype=torch.float64)
     was_training = network.training
     network.eval()
-    with accelerator.autocast():
-        for batch in mine.split(config.train.batch_size):
-            out = diffusion_loss(network, schedule, batch, prediction=config.diffusion.prediction, generator=generator)
-            totals += torch.stack([out.per_sample.double().sum(), torch.tensor(float(len(batch)), device=val.device)])
-    network.train(was_training)
-    if world > 1:
-        totals = accelerator.reduce(totals, "sum")
+    try:
+        with autocast():
+            for batch in poses.split(batch_size) if len(poses) else ():
+                out = diffusion_loss(network, schedule, batch, prediction=prediction, generator=generator)
+                count = torch.tensor(float(len(batch)), device=poses.device, dtype=torch.float64)
+                totals += torch.stack([out.per_sample.double().sum(), count])
+    finally:
+        network.train(was_training)
+    return totals
+
+
+def loss_from_sums(totals: torch.Tensor) -> float:
+    """The mean loss of (possibly rank-summed) :func:`validation_sums`; NaN when no pose was scored."""
     loss_sum, count = totals.tolist()
     return loss_sum / count if count else float("nan")
+
+
+def validation_loss(
+    network: nn.Module,
+    schedule: NoiseSchedule,
+    poses: torch.Tensor,
+    *,
+    prediction: Prediction,
+    seed: int,
+    batch_size: int,
+    autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> float:
+    """Mean unweighted denoising MSE over ``poses`` (M, D, normalised): :func:`validation_sums` divided out."""
+    sums = validation_sums(
+        network, schedule, poses, prediction=prediction, seed=seed, batch_size=batch_size, autocast=autocast
+    )
+    return loss_from_sums(sums)

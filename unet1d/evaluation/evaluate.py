@@ -121,12 +121,9 @@ def evaluate(
 
     Returns the report, the samples (radians) and the reference they were scored against.
     """
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
     from unet1d.data import load_pose_data
     from unet1d.diffusion import NoiseSchedule
-    from unet1d.diffusion.validation import validation_loss
+    from unet1d.diffusion.validation import validation_loss, validation_seed
     from unet1d.store.checkpoints import load_for_eval
 
     started = time.perf_counter()
@@ -138,13 +135,13 @@ def evaluate(
     ref = quality.build_reference(config, splits, reference or config.evaluation.eval_reference)
 
     network = checkpoint.build_model(ema=ema, device=torch_device)
-    ours = not AcceleratorState._shared_state  # no Accelerate state yet: this call sets it, and must clear it
-    accelerator = Accelerator(cpu=torch_device.type == "cpu")
     held_out = splits.val if len(splits.val) >= 2 else splits.train
-    normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=accelerator.device)
-    loss = validation_loss(accelerator, network, NoiseSchedule.from_config(config.diffusion), normalised, config)
-    if ours:  # a Trainer later in this process (compile mode, precision) must not inherit this one's state
-        AcceleratorState._reset_state(reset_partial_state=True)
+    normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=torch_device)
+    # the draws of the training loop's rank 0: the same number its val/loss reports on one process
+    loss = validation_loss(
+        network, NoiseSchedule.from_config(config.diffusion), normalised, prediction=config.diffusion.prediction,
+        seed=validation_seed(config.train.seed), batch_size=config.train.batch_size,
+    )  # fmt: skip
     report, samples = score_network(
         network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,
         checkpoint=checkpoint.path, step=checkpoint.step,

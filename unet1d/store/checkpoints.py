@@ -6,11 +6,23 @@ A checkpoint holds what evaluation needs, in formats that load without pickle::
     ema.safetensors          EMA weights (same keys), when optim.ema is on
     norm_stats.safetensors   mean/std the model was trained on
     config.yaml              the resolved config (rebuilds the network and the noise schedule)
-    checkpoint.json          format version, step, loop counters, data position; written last
+    checkpoint.json          format version, step, every component's JSON state; written last
 
 and what exact resume needs besides: Accelerate's full training state in ``accelerate/``
 (optimiser, LR schedule, global RNGs of every rank, grad scaler; loaded with
-``torch.load(weights_only=True)``) and ``rank-<r>.safetensors`` (each rank's noise generator).
+``torch.load(weights_only=True)``) and ``rank-<r>.safetensors`` (each rank's own tensors: its
+noise generator).
+
+**One table.** The trainer hands :func:`save_checkpoint` and :func:`restore_checkpoint` the same
+``{name: component}`` table (:class:`Stateful`: ``state_dict`` / ``load_state_dict``), and both
+walk it with one rule: a component's tensor values go to ``<name>.safetensors`` (written by the
+main process), or to ``rank-<r>.safetensors`` as ``<name>/<key>`` (each rank its own) when the
+component is ``per_rank``; its other values, JSON, to ``checkpoint.json`` under ``state.<name>``.
+A component that keeps a folder of its own (:class:`KeepsFolder`: Accelerate's) saves and loads
+it there too. So the network's weights are ``model.safetensors`` and the EMA's ``ema.safetensors``,
+named by their components. Format 1 (before the table: the counters and the data position under
+``loop``, the EMA's update count beside it, the generator as ``generator`` in ``rank-<r>``) still
+loads: :func:`stored_json_state` and :func:`stored_state` read it into the same table.
 
 Writes are atomic: everything goes to ``.tmp-step-<N>/``, is flushed to disk (``fsync``), and one
 ``rename`` publishes it, so a run killed mid-write leaves a temp directory (ignored, and removed by
@@ -33,7 +45,7 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -47,9 +59,9 @@ if TYPE_CHECKING:
 
     from unet1d.config import Config
     from unet1d.data import NormStats
-    from unet1d.diffusion import EMA
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one table of components under "state"; 1: "loop", "ema_updates", rank-<r>.safetensors
+READABLE_FORMATS = (1, 2)
 CHECKPOINTS_DIR = "checkpoints"
 MARKER = "checkpoint.json"
 MODEL_FILE = "model.safetensors"
@@ -142,8 +154,9 @@ def read_marker(checkpoint: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{path}: not a checkpoint marker (a JSON object); the checkpoint is damaged")
     version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        raise UserError(f"{checkpoint}: checkpoint format {version} is not the supported {FORMAT_VERSION}")
+    if version not in READABLE_FORMATS:
+        readable = ", ".join(str(v) for v in READABLE_FORMATS)
+        raise UserError(f"{checkpoint}: checkpoint format {version!r} is not one this version reads ({readable})")
     return data
 
 
@@ -242,47 +255,91 @@ def _cpu_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().to("cpu").contiguous() for name, tensor in state.items()}
 
 
+class Stateful(Protocol):
+    """A piece of a run's state: what a checkpoint holds of it, and how it takes that back.
+
+    Tensor values of the state go to a safetensors file, everything else must be JSON. A class that
+    sets ``per_rank = True`` holds each rank's own tensors (and nothing else).
+    """
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class KeepsFolder(Protocol):
+    """A component whose library writes its state into a folder of its own (Accelerate's ``save_state``)."""
+
+    folder: str  # the folder's name inside the checkpoint
+
+    def save_state(self, folder: Path) -> None: ...
+
+    def load_state(self, folder: Path) -> None: ...
+
+
+def _rank_file(rank: int) -> str:
+    return f"rank-{rank}.safetensors"
+
+
+def _split(name: str, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A component's state as (tensors, JSON)."""
+    tensors = {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
+    plain = {key: value for key, value in state.items() if key not in tensors}
+    try:
+        json.dumps(plain)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"component {name!r}: state that is neither a tensor nor JSON ({err})") from None
+    return tensors, plain
+
+
 def save_checkpoint(
     accelerator: Accelerator,
     output_dir: Path,
     *,
     step: int,
-    model: nn.Module,
-    ema: EMA | None,
+    components: dict[str, Stateful],
     config: Config,
     stats: NormStats,
-    loop_state: dict[str, Any],
-    rank_tensors: dict[str, torch.Tensor],
     keep: int,
 ) -> Path:
     """Write checkpoint ``step`` atomically and keep the last ``keep``; every rank must call this.
 
-    ``model`` is the unwrapped network; ``loop_state`` JSON-able counters (the same on every
-    rank); ``rank_tensors`` this rank's own state (its noise generator).
+    ``components`` is the run's one table of state (see the module's docstring for where each part
+    goes); JSON parts must be the same on every rank, ``per_rank`` ones are each rank's own.
     """
     root = Path(output_dir) / CHECKPOINTS_DIR
     final, staging = root / f"step-{step}", root / f".tmp-step-{step}"
+    rank, main = accelerator.process_index, accelerator.is_main_process
     with _failed_write_is_a_user_error(staging, final):
-        if accelerator.is_main_process:
+        if main:
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
         accelerator.wait_for_everyone()
-        accelerator.save_state(str(staging / ACCELERATE_DIR), safe_serialization=True)
-        save_file(_cpu_tensors(rank_tensors), str(staging / f"rank-{accelerator.process_index}.safetensors"))
+        metadata = {"format": "pt", "unet1d_format_version": str(FORMAT_VERSION), "step": str(step)}
+        json_state: dict[str, Any] = {}
+        ranks_own: dict[str, torch.Tensor] = {}
+        for name, part in components.items():
+            if isinstance(part, KeepsFolder):  # collective: every rank writes its share
+                part.save_state(staging / part.folder)
+            tensors, json_state[name] = _split(name, part.state_dict())
+            if getattr(part, "per_rank", False):
+                if json_state[name]:
+                    raise TypeError(f"component {name!r} is per_rank: its state must be tensors only")
+                ranks_own.update({f"{name}/{key}": tensor for key, tensor in tensors.items()})
+            elif tensors and main:
+                save_file(_cpu_tensors(tensors), str(staging / f"{name}.safetensors"), metadata=metadata)
+        if ranks_own:
+            save_file(_cpu_tensors(ranks_own), str(staging / _rank_file(rank)), metadata=metadata)
         accelerator.wait_for_everyone()
-        if accelerator.is_main_process:
-            metadata = {"format": "pt", "unet1d_format_version": str(FORMAT_VERSION), "step": str(step)}
-            save_file(_cpu_tensors(model.state_dict()), str(staging / MODEL_FILE), metadata=metadata)
-            if ema is not None:
-                save_file(_cpu_tensors(ema.module.state_dict()), str(staging / EMA_FILE), metadata=metadata)
+        if main:
             save_file(stats.to_tensors(), str(staging / STATS_FILE))
             (staging / CONFIG_FILE).write_text(config.to_yaml())
             marker = {
                 "format_version": FORMAT_VERSION,
                 "step": step,
                 "world_size": accelerator.num_processes,
-                "ema_updates": ema.num_updates if ema is not None else None,
-                "loop": loop_state,
+                "state": json_state,
                 "files": file_manifest(staging),
             }
             (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
@@ -402,15 +459,51 @@ def prune_checkpoints(output_dir: Path, keep: int) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-@dataclass
-class RestoredState:
-    step: int
-    loop: dict[str, Any]
-    rank_tensors: dict[str, torch.Tensor]
+def stored_json_state(checkpoint: Path) -> dict[str, dict[str, Any]]:
+    """The JSON part of every component's stored state, by name (format 1 read into format 2's table)."""
+    marker = read_marker(checkpoint)
+    if marker["format_version"] != 1:
+        return marker["state"]
+    loop = dict(marker["loop"])
+    data = loop.pop("data")
+    nonfinite = {key: loop.pop(key) for key in ("nonfinite_total", "nonfinite_in_a_row")}
+    state = {
+        "model": {},
+        "counters": {**loop, "step": marker["step"]},
+        "nonfinite": nonfinite,
+        "data": data,
+        "noise": {},
+    }
+    if marker.get("ema_updates") is not None:
+        state["ema"] = {"num_updates": marker["ema_updates"]}
+    return state
 
 
-def restore_checkpoint(accelerator: Accelerator, checkpoint: Path, *, ema: EMA | None) -> RestoredState:
-    """Load everything a run needs to continue exactly where ``checkpoint`` left off (every rank)."""
+def stored_state(checkpoint: Path, components: dict[str, Stateful], rank: int) -> dict[str, dict[str, Any]]:
+    """Each component's stored state (JSON and tensors, as its ``state_dict`` gave it), for rank ``rank``."""
+    json_state = stored_json_state(checkpoint)
+    format_1 = read_marker(checkpoint)["format_version"] == 1
+    per_rank = any(getattr(part, "per_rank", False) for part in components.values())
+    ranks_own = load_file(str(checkpoint / _rank_file(rank))) if per_rank else {}
+    if format_1 and "generator" in ranks_own:  # format 1 kept the noise generator's state as `generator`
+        ranks_own = {"noise/state": ranks_own["generator"]}
+    state = {}
+    for name, part in components.items():
+        if name not in json_state:
+            raise UserError(
+                f"checkpoint {checkpoint} holds no state of {name!r}; it was written by another kind of run"
+            )
+        if getattr(part, "per_rank", False):
+            tensors = {key.split("/", 1)[1]: value for key, value in ranks_own.items() if key.startswith(f"{name}/")}
+        else:
+            path = checkpoint / f"{name}.safetensors"
+            tensors = load_file(str(path)) if path.is_file() else {}
+        state[name] = {**json_state[name], **tensors}
+    return state
+
+
+def restore_checkpoint(accelerator: Accelerator, checkpoint: Path, components: dict[str, Stateful]) -> int:
+    """Give every component of the table its state from ``checkpoint`` (every rank); the checkpoint's step."""
     marker = read_marker(checkpoint)
     if marker["world_size"] != accelerator.num_processes:
         raise UserError(
@@ -418,14 +511,12 @@ def restore_checkpoint(accelerator: Accelerator, checkpoint: Path, *, ema: EMA |
             f"number (now {accelerator.num_processes}), so every rank finds its data position and generator"
         )
     with _damaged_file_is_a_user_error(checkpoint):
-        accelerator.load_state(str(checkpoint / ACCELERATE_DIR))
-        if ema is not None:
-            weights = load_file(str(checkpoint / EMA_FILE))
-            state = {f"module.{name}": tensor for name, tensor in weights.items()}
-            state["n_averaged"] = torch.tensor(marker["ema_updates"], dtype=torch.long)
-            ema.load_state_dict(state)
-        rank_tensors = load_file(str(checkpoint / f"rank-{accelerator.process_index}.safetensors"))
-    return RestoredState(step=int(marker["step"]), loop=marker["loop"], rank_tensors=rank_tensors)
+        state = stored_state(checkpoint, components, accelerator.process_index)
+        for name, part in components.items():
+            if isinstance(part, KeepsFolder):
+                part.load_state(checkpoint / part.folder)
+            part.load_state_dict(state[name])
+    return int(marker["step"])
 
 
 @dataclass

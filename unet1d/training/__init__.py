@@ -1,6 +1,7 @@
 """Training: the loop (Accelerate) and the components beside it.
 
 - ``loop``: :func:`train` and the :class:`Trainer` whose ``run`` is the loop itself
+- ``components``: what the Trainer is made of, each owning its state and cadence
 - ``tracking``: W&B and TensorBoard through Accelerate's trackers
 - ``metrics``: gradient/parameter norms, memory, loss per timestep bucket
 - ``signals``: SIGTERM/SIGINT -> checkpoint -> non-zero exit
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from unet1d._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from unet1d.training.loop import Trainer, TrainingDiverged, train
+    from unet1d.training.components import TrainingDiverged
+    from unet1d.training.loop import Trainer, train
 
 __getattr__, __all__ = lazy_exports(__name__, __file__)

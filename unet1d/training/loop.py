@@ -1,9 +1,11 @@
 """The training loop: :meth:`Trainer.run` reads top to bottom; the components sit beside it.
 
-The components own their state and cadence (:mod:`unet1d.training.components`): a checkpoint
-gathers each one's ``state_dict`` from :meth:`Trainer.state_components`, which restore walks too,
-and each periodic one says when it is ``due``. The quality probe is handed in by the command
-that builds the run (``probe=``), so this package imports nothing of ``unet1d.evaluation``.
+The trainer is handed its components (:mod:`unet1d.training.components`), each owning its state
+and its cadence: :meth:`Trainer.state_components` is the one table a checkpoint holds and restore
+walks (the step and the EMA included), and each periodic component says when it is ``due``. The
+quality probe is handed in by the command that builds the run (``probe=``), so this package
+imports nothing of ``unet1d.evaluation``. :meth:`Trainer.train_until` is the loop without its
+ending: the public way to drive it a number of steps at a time (the benchmark does).
 
 Under ``accelerate launch`` (or ``torchrun``) every rank runs this same code on its own shard
 of each global batch; Accelerate averages gradients. Only the main process logs, prints and
@@ -16,6 +18,7 @@ from __future__ import annotations
 import math
 import signal
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
@@ -31,13 +34,24 @@ from unet1d.cadence import Every
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.data.representation import network_config
-from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss, validation_loss
+from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss
 from unet1d.errors import UserError
 from unet1d.model import UNet1D, count_parameters
 from unet1d.precision import precision_label, resolve_precision
 from unet1d.store import checkpoints, rundir
 from unet1d.store.summary import TrainResult
-from unet1d.training.components import LoopCounters, ProbeFactory, StepOutcome, Window
+from unet1d.training.components import (
+    BatchNormGuard,
+    Checkpointer,
+    EMAState,
+    LoopCounters,
+    NoiseGenerator,
+    NonFiniteGuard,
+    ProbeFactory,
+    StepOutcome,
+    TrainingState,
+    Validator,
+)
 from unet1d.training.console import Progress
 from unet1d.training.launch import apply_threads, launch_shortfall
 from unet1d.training.lock import hold_run_dir
@@ -50,8 +64,8 @@ from unet1d.wandb_access import resolve_run_id
 TIMESTEP_BUCKETS = 4
 
 
-class TrainingDiverged(UserError):
-    """Too many non-finite steps in a row: the run cannot go on as configured."""
+def never() -> bool:
+    return False
 
 
 def train(config: Config, probe: ProbeFactory | None = None) -> TrainResult:
@@ -85,8 +99,8 @@ class Trainer:
         self.precision = resolve_precision(train_cfg.mixed_precision, "cpu" if use_cpu else "cuda")
         self.threads = apply_threads(config.train.threads)
         self.plan = rundir.plan_run(config)  # read-only: refuses on every rank alike
-        resume_loop = checkpoints.read_marker(self.plan.resume_from)["loop"] if self.plan.resume_from else {}
-        self.run_id = resolve_run_id(resume_loop.get("wandb_run_id"))
+        resumed = checkpoints.stored_json_state(self.plan.resume_from) if self.plan.resume_from else {}
+        self.run_id = resolve_run_id(resumed.get("counters", {}).get("wandb_run_id"))  # before W&B starts
         self.tracking = Tracking(config, run_id=self.run_id, resume_step=self.plan.resume_step)
         self.accelerator = Accelerator(
             cpu=use_cpu,
@@ -104,6 +118,7 @@ class Trainer:
             raise
 
     def _build(self, probe: ProbeFactory | None) -> None:
+        """Wiring: each component built from the config, then the table restored when resuming."""
         config, accelerator = self.config, self.accelerator
         self.device, self.is_main = accelerator.device, accelerator.is_main_process
         if self.is_main and self.plan.wipe:
@@ -113,47 +128,38 @@ class Trainer:
         # data.data_seed, not train.seed: runs that differ in seed still see the same poses.
         splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
         self.stats = splits.stats
-        self.val = torch.as_tensor(self.stats.normalize(splits.val), device=self.device)
-        micro_batch = micro_batch_size(config)
+        rank, world = accelerator.process_index, accelerator.num_processes
         train_poses = torch.as_tensor(self.stats.normalize(splits.train), device=self.device)
-        self.batches = DeviceBatches(
-            train_poses, micro_batch, seed=config.train.seed, rank=accelerator.process_index,
-            world_size=accelerator.num_processes,
-        )  # fmt: skip
+        self.batches = DeviceBatches(train_poses, micro_batch_size(config), seed=config.train.seed, rank=rank,
+                                     world_size=world)  # fmt: skip
         network = UNet1D.from_config(network_config(config))  # data.representation sets its length
         self.num_parameters = count_parameters(network)
-        self.ema = EMA(network, config.optim.ema_decay, warmup=config.optim.ema_warmup) if config.optim.ema else None
-        optimizer, scheduler = build_optimizer(network, config.optim, config.train.max_steps)
-        self.model, self.optimizer, self.scheduler = accelerator.prepare(network, optimizer, scheduler)
-        self.network = accelerator.unwrap_model(self.model, keep_torch_compile=False)
-        if self.ema is not None:
-            self.ema.to(self.device)
-        self.blocks = self.network.block_groups()
-        self.probe = probe(config, splits, self.stats, self.device) if probe is not None and self.is_main else None
-        self.buffers = batch_norm_buffers(self.network)  # running statistics a skipped step must not change
-        self.buffers_before = [b.clone() for b in self.buffers]
+        ema = EMA(network, config.optim.ema_decay, warmup=config.optim.ema_warmup) if config.optim.ema else None
+        self.training = TrainingState(
+            accelerator, network, *build_optimizer(network, config.optim, config.train.max_steps)
+        )
+        self.ema = EMAState(ema.to(self.device)) if ema is not None else None
         self.schedule = NoiseSchedule.from_config(config.diffusion)
-        self.generator = torch.Generator(device=self.device).manual_seed(rank_seed(config.train.seed, accelerator))
-        self.timestep_losses = TimestepLosses(self.schedule.num_timesteps, TIMESTEP_BUCKETS, self.device)
-        self.global_batch = config.train.batch_size * accelerator.num_processes
-        self.every = {
-            "log": Every(config.logging.log_every), "grad_norms": Every(config.logging.grad_norm_every),
-            "validate": Every(config.train.eval_every), "checkpoint": Every(config.train.checkpoint_every),
-        }  # fmt: skip
-        self.step = self.saved_step = 0
+        self.noise = NoiseGenerator(self.device, rank_seed(config.train.seed, accelerator))
         self.counters = LoopCounters(self.run_id)
-        self.last_val: dict[str, float] = {}
-        self.model_size_mb: float | None = None
-        self.checkpoint_path: Path | None = None
+        self.nonfinite = NonFiniteGuard(config.train.max_nonfinite_steps, self.plan.output_dir)
+        self.batch_norm = BatchNormGuard(self.network)
+        val_poses = torch.as_tensor(self.stats.normalize(splits.val), device=self.device)
+        self.validator = Validator(accelerator, val_poses, self.schedule, config)
+        self.checkpointer = Checkpointer(accelerator, self.plan.output_dir, config, self.stats)
+        self.probe = probe(config, splits, self.stats, self.device) if probe is not None and self.is_main else None
+        self.log_every, self.grad_norm_every = Every(config.logging.log_every), Every(config.logging.grad_norm_every)
+        self.timestep_losses = TimestepLosses(self.schedule.num_timesteps, TIMESTEP_BUCKETS, self.device)
+        self.blocks = self.network.block_groups()
+        self.global_batch = config.train.batch_size * world
         if self.plan.resume_from is not None:
-            self._restore(self.plan.resume_from)
+            self.checkpointer.restore(self.plan.resume_from, self.state_components())
         if self.is_main:
             rundir.write_run_config(self.plan.output_dir, config)
         self.tracking.start(accelerator, config.flat())
         self.progress = Progress(
             config.logging.progress, total_steps=config.train.max_steps, start_step=self.step, enabled=self.is_main
         )
-        world = accelerator.num_processes
         self.progress.note(
             f"training {config.model.mid_structure}-middle UNet1D ({self.num_parameters:,} parameters) on "
             f"world size {world} ({world} x {self.device.type}, {self.threads} CPU threads each), "
@@ -162,63 +168,80 @@ class Trainer:
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
 
+    def state_components(self) -> dict[str, checkpoints.Stateful]:
+        """Every piece of state a checkpoint holds, by name: the one table save and restore both walk, in
+        this order (:mod:`unet1d.store.checkpoints` says where each part goes)."""
+        table: dict[str, checkpoints.Stateful] = {"model": self.training}
+        if self.ema is not None:
+            table["ema"] = self.ema
+        return {**table, "counters": self.counters, "nonfinite": self.nonfinite, "data": self.batches,
+                "noise": self.noise}  # fmt: skip
+
+    @property
+    def step(self) -> int:
+        """Optimiser steps taken (skipped ones included): the counters' own."""
+        return self.counters.step
+
+    @property
+    def network(self) -> torch.nn.Module:
+        """The bare network being trained (not the EMA; no DDP or compile wrapper)."""
+        return self.training.network
+
     # ------------------------------------------------------------------------------ the loop
 
     def run(self) -> TrainResult:
-        self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)
-        self.counters.session_started, self.start_step = time.perf_counter(), self.step
-        epoch, epoch_started = self.batches.epoch, time.perf_counter()
+        """Train to ``train.max_steps`` (or a stop signal), then validate and checkpoint the last step."""
         with StopSignals() as signals:
-            while self.step < self.config.train.max_steps:
-                tick = time.perf_counter()
-                outcome = self.train_step(stop=signals.requested)
-                self.step += 1
-                self.counters.window.add(outcome, time.perf_counter() - tick)
-                self.count_nonfinite(outcome)
-                metrics = {"train/grad_norm": outcome.grad_norm, **outcome.block_norms}
-                if self.every["log"].due(self.step):
-                    metrics.update(self.window_metrics(outcome))  # and starts a new window
-                    self.progress.report(self.step, metrics)
-                if self.batches.epoch != epoch:
-                    metrics.update({"train/epoch_time_s": time.perf_counter() - epoch_started})
-                    epoch, epoch_started = self.batches.epoch, time.perf_counter()
-                self.tracking.log(metrics, step=self.step)
-                self.progress.advance(self.step)
-                if outcome.stop:
-                    return self.preempt(signals)
-                if self.every["validate"].due(self.step):
-                    self.validate()
-                if self.probe is not None and self.probe.due(self.step):
-                    self.tracking.log(self.probe.probe(self.sampling_network()), step=self.step)
-                if self.every["checkpoint"].due(self.step):
-                    self.save()
-        if self.last_val.get("step") != self.step:
+            if self.train_until(self.config.train.max_steps, stop=lambda: signals.requested):
+                return self.preempt(signals)
+        if self.validator.last_step != self.step:
             self.validate()
-        if self.saved_step != self.step or self.checkpoint_path is None:
+        if self.checkpointer.saved_step != self.step:
             self.save()
         return self.finish()
 
+    def train_until(self, last_step: int, *, stop: Callable[[], bool] = never) -> bool:
+        """Steps up to ``last_step``, each component's periodic work as it falls due; True when a stop was
+        asked for (``stop()``, polled before each step, on any rank). The loop without its ending."""
+        if self.counters.begin_session(self.batches.epoch):
+            self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)
+        while self.step < last_step:
+            tick = time.perf_counter()
+            outcome = self.train_step(stop=stop())
+            self.counters.step += 1
+            self.counters.window.add(outcome, time.perf_counter() - tick)
+            self.check_finite(outcome)
+            self.log_step(outcome)
+            if outcome.stop:
+                return True
+            if self.validator.due(self.step):
+                self.validate()
+            if self.probe is not None and self.probe.due(self.step):
+                self.tracking.log(self.probe.probe(self.sampling_network()), step=self.step)
+            if self.checkpointer.due(self.step):
+                self.save()
+        return False
+
     def train_step(self, *, stop: bool) -> StepOutcome:
         """One optimiser step; the non-finite guard skips the update on every rank alike."""
-        config, accelerator = self.config, self.accelerator
+        config, accelerator, training = self.config, self.accelerator, self.training
         accum = config.optim.grad_accum_steps
         loss_sum = torch.zeros((), device=self.device)
-        if self.buffers:  # a skipped step must not leave NaN statistics behind (one fused copy)
-            torch._foreach_copy_(self.buffers_before, self.buffers)
+        self.batch_norm.keep()
         outputs = []
         for micro in range(accum):
             x0 = self.batches.next_batch()
             syncing = micro == accum - 1  # DDP all-reduces gradients on the last micro-batch only
-            with nullcontext() if syncing else accelerator.no_sync(self.model):
+            with nullcontext() if syncing else accelerator.no_sync(training.model):
                 out = diffusion_loss(
-                    self.model, self.schedule, x0, prediction=config.diffusion.prediction,
-                    min_snr_gamma=config.diffusion.min_snr_gamma, generator=self.generator,
+                    training.model, self.schedule, x0, prediction=config.diffusion.prediction,
+                    min_snr_gamma=config.diffusion.min_snr_gamma, generator=self.noise.generator,
                 )  # fmt: skip
                 accelerator.backward(out.loss / accum)
             loss_sum += out.loss.detach()
             outputs.append(out)
-        block_norms = self.block_norms() if self.every["grad_norms"].due(self.step + 1) else {}
-        grad_norm = accelerator.clip_grad_norm_(self.model.parameters(), config.optim.grad_clip or math.inf)
+        block_norms = self.block_norms() if self.grad_norm_every.due(self.step + 1) else {}
+        grad_norm = accelerator.clip_grad_norm_(training.model.parameters(), config.optim.grad_clip or math.inf)
         # The step's one host sync: whether to apply the update is a host decision, as in GradScaler.
         # It also brings the loss and the pre-clipping norm for free, so both are logged every step.
         stop_vote = torch.tensor(float(stop), device=self.device)
@@ -227,20 +250,20 @@ class Trainer:
             flags = accelerator.reduce(flags, reduction="mean")  # NaN anywhere -> NaN everywhere
         loss, norm, stop_votes = flags.tolist()
         finite = math.isfinite(loss) and math.isfinite(norm)
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = training.lr
         if finite or accelerator.scaler is not None:  # fp16: the scaler skips non-finite steps and lowers its scale
-            self.optimizer.step()
+            training.optimizer.step()
         if finite and self.ema is not None:
-            self.ema.update(self.network)
+            self.ema.update(training.network)
         for out in outputs if finite else ():
             self.timestep_losses.add(out.per_sample, out.t)
-        if self.buffers and not finite:
-            torch._foreach_copy_(self.buffers, self.buffers_before)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
+        if not finite:
+            self.batch_norm.put_back()
+        training.optimizer.zero_grad(set_to_none=True)
+        training.scheduler.step()
         return StepOutcome(loss, norm, lr, finite, stop_votes > 0, block_norms)
 
-    # --------------------------------------------------------------------------- components
+    # ------------------------------------------------------------------------ around a step
 
     def block_norms(self) -> dict[str, float]:
         """Pre-clipping gradient norm of each block (fp16 gradients are still scaled here)."""
@@ -249,30 +272,30 @@ class Trainer:
             norms = norms / self.accelerator.scaler.get_scale()
         return {f"train/grad_norm/{name}": value for name, value in zip(self.blocks, norms.tolist(), strict=True)}
 
-    def count_nonfinite(self, outcome: StepOutcome) -> None:
-        counters = self.counters
-        counters.count(outcome.finite)
-        if outcome.finite:
-            return
-        limit = self.config.train.max_nonfinite_steps
-        self.progress.note(
-            f"step {self.step}: non-finite loss ({outcome.loss}) or gradient norm ({outcome.grad_norm}); "
-            f"update skipped ({counters.nonfinite_in_a_row} in a row, limit {limit})"
-        )
-        if counters.nonfinite_in_a_row >= limit:
-            self.tracking.log({"train/nonfinite_steps": counters.nonfinite_total}, step=self.step)
-            last_good = checkpoints.latest_checkpoint(self.plan.output_dir)
-            kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-            raise TrainingDiverged(
-                f"training diverged: {limit} steps in a row had a non-finite loss or gradient norm "
-                f"(last at step {self.step}); {kept}. Try a lower --lr, a --grad_clip, more --warmup_steps, "
-                "or --mixed_precision no"
-            )
+    def check_finite(self, outcome: StepOutcome) -> None:
+        """Count the step with the non-finite guard; too many skipped in a row end the run."""
+        note = self.nonfinite.record(outcome, self.step)
+        if note is not None:
+            self.progress.note(note)
+        if self.nonfinite.diverged:
+            self.tracking.log({"train/nonfinite_steps": self.nonfinite.total}, step=self.step)
+            raise self.nonfinite.error(self.step)
+
+    def log_step(self, outcome: StepOutcome) -> None:
+        """Every step's norms; the window's metrics when logging is due (collective); the epoch's time."""
+        metrics = {"train/grad_norm": outcome.grad_norm, **outcome.block_norms}
+        if self.log_every.due(self.step):
+            metrics.update(self.window_metrics(outcome))  # and starts a new window
+            self.progress.report(self.step, metrics)
+        epoch_time = self.counters.epoch_time_s(self.batches.epoch)
+        if epoch_time is not None:
+            metrics["train/epoch_time_s"] = epoch_time
+        self.tracking.log(metrics, step=self.step)
+        self.progress.advance(self.step)
 
     def window_metrics(self, outcome: StepOutcome) -> dict[str, float]:
         """The log-step metrics, then a new window. Collective (timestep losses are summed over ranks)."""
-        window, self.counters.window = self.counters.window, Window()
-        self.counters.last_train_loss = window.mean_loss
+        window = self.counters.new_window()
         bucket_totals = self.timestep_losses.state()
         if self.accelerator.num_processes > 1:
             bucket_totals = self.accelerator.reduce(bucket_totals, reduction="sum")
@@ -284,31 +307,38 @@ class Trainer:
             "train/param_norm": parameter_norm(self.network).item(),
             "train/peak_memory_mb": peak_memory_mb(self.device),
             "train/epoch": float(self.batches.epoch),
-            "train/nonfinite_steps": float(self.counters.nonfinite_total),
+            "train/nonfinite_steps": float(self.nonfinite.total),
             **self.timestep_losses.means(bucket_totals),
         }
 
     def validate(self) -> None:
-        if len(self.val) == 0:  # val_fraction 0: nothing held out
-            return
-        args = (self.accelerator, self.network, self.schedule, self.val, self.config)
-        metrics = {"val/loss": validation_loss(*args)}
+        networks = {"val/loss": self.network}
         if self.ema is not None:
-            metrics["val/loss_ema"] = validation_loss(self.accelerator, self.ema.module, *args[2:])
-        self.last_val = {**metrics, "step": self.step}
-        self.tracking.log(metrics, step=self.step)
-        self.progress.note(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            networks["val/loss_ema"] = self.ema.module
+        metrics = self.validator.validate(networks, self.step)
+        if metrics:
+            self.tracking.log(metrics, step=self.step)
+            self.progress.note(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
     def sampling_network(self) -> torch.nn.Module:
         """The weights samples come from: the EMA's when there is one."""
         return self.ema.module if self.ema is not None else self.network
 
+    def save(self) -> None:
+        path = self.checkpointer.save(self.step, self.state_components())
+        if self.is_main:
+            self.tracking.log({"train/model_size_mb": self.checkpointer.model_size_mb()}, step=self.step)
+            self.tracking.log_checkpoint(path, self.step, self.checkpointer.eval_files())
+
+    # ------------------------------------------------------------------------------- ending
+
     def final_evaluation(self) -> dict[str, float] | None:
         """The full evaluation of the final weights (main process): eval/step-N.json and .png, eval/* metrics."""
-        if self.probe is None or self.checkpoint_path is None:
+        checkpoint = self.checkpointer.path
+        if self.probe is None or checkpoint is None:
             return None
-        val_loss = self.last_val.get("val/loss_ema" if self.ema is not None else "val/loss")
-        final = self.probe.final(self.sampling_network(), self.checkpoint_path, self.step, val_loss)
+        val_loss = self.validator.last.get("val/loss_ema" if self.ema is not None else "val/loss")
+        final = self.probe.final(self.sampling_network(), checkpoint, self.step, val_loss)
         if final is None:
             return None
         self.tracking.log({f"eval/{name}": value for name, value in final.scores.items()}, step=self.step)
@@ -316,75 +346,34 @@ class Trainer:
         self.progress.note(final.note)
         return dict(final.scores)
 
-    def state_components(self) -> dict[str, Any]:
-        """Every component whose state a checkpoint holds besides Accelerate's own (network, optimiser, LR
-        schedule, grad scaler, global RNGs) and the EMA's weights: save and restore both walk this one table.
-
-        ``loop`` parts are JSON (``checkpoint.json``, the same on every rank; the counters sit at the top
-        level of ``loop``, checkpoint format 1), ``rank`` parts this rank's generators (``rank-<r>.safetensors``).
-        """
-        return {"loop": {"data": self.batches, "": self.counters}, "rank": {"generator": self.generator}}
-
-    def save(self) -> None:
-        parts = self.state_components()
-        loop_state: dict[str, Any] = {}
-        for name, part in parts["loop"].items():
-            loop_state.update(part.state_dict() if name == "" else {name: part.state_dict()})
-        self.checkpoint_path = checkpoints.save_checkpoint(
-            self.accelerator, self.plan.output_dir, step=self.step, model=self.network, ema=self.ema,
-            config=self.config, stats=self.stats, loop_state=loop_state,
-            rank_tensors={name: generator.get_state() for name, generator in parts["rank"].items()},
-            keep=self.config.train.keep_checkpoints,
-        )  # fmt: skip
-        self.saved_step = self.step
-        if self.is_main:
-            self.model_size_mb = (self.checkpoint_path / checkpoints.MODEL_FILE).stat().st_size / 2**20
-            self.tracking.log({"train/model_size_mb": self.model_size_mb}, step=self.step)
-            self.tracking.log_checkpoint(self.checkpoint_path, self.step, self._eval_files())
-
-    def _eval_files(self) -> list[str]:
-        return [name for name in checkpoints.EVAL_FILES if (self.checkpoint_path / name).is_file()]
-
-    def _restore(self, checkpoint: Path) -> None:
-        restored = checkpoints.restore_checkpoint(self.accelerator, checkpoint, ema=self.ema)
-        self.step = self.saved_step = restored.step
-        self.checkpoint_path = checkpoint
-        parts = self.state_components()
-        for name, part in parts["loop"].items():
-            part.load_state_dict(restored.loop if name == "" else restored.loop[name])
-        for name, generator in parts["rank"].items():
-            generator.set_state(restored.rank_tensors[name])
-
-    # ------------------------------------------------------------------------------- ending
-
     def preempt(self, signals: StopSignals) -> TrainResult:
         """Stop requested (on any rank): checkpoint, tell W&B, and report a non-zero exit code."""
         reason = signals.name or "a stop signal on another rank"
         self.progress.note(f"{reason}: saving a checkpoint at step {self.step} and stopping")
-        if self.saved_step != self.step:
+        if self.checkpointer.saved_step != self.step:
             self.save()
         self.tracking.mark_preempting()
         return self.finish(exit_code=signals.exit_code if signals.requested else 128 + signal.SIGTERM)
 
     def finish(self, exit_code: int = 0) -> TrainResult:
-        elapsed = time.perf_counter() - self.counters.session_started
-        run_time = self.counters.run_time_s()  # all sessions; each earlier one up to its checkpoint
+        counters, checkpoint = self.counters, self.checkpointer.path
+        run_time = counters.run_time_s()  # all sessions; each earlier one up to its checkpoint
         result = TrainResult(
             output_dir=str(self.plan.output_dir),
             final_step=self.step,
-            train_loss=self.counters.recent_train_loss(),
-            val_loss=self.last_val.get("val/loss"),
-            val_loss_ema=self.last_val.get("val/loss_ema"),
+            train_loss=counters.recent_train_loss(),
+            val_loss=self.validator.last.get("val/loss"),
+            val_loss_ema=self.validator.last.get("val/loss_ema"),
             steps_per_s=self.step / run_time if run_time > 0 else 0.0,
             samples_per_s=self.step * self.global_batch / run_time if run_time > 0 else 0.0,
             peak_memory_mb=peak_memory_mb(self.device),
             num_parameters=self.num_parameters,
-            model_size_mb=self.model_size_mb,
-            checkpoint=str(self.checkpoint_path) if self.checkpoint_path else None,
-            nonfinite_steps=self.counters.nonfinite_total,
+            model_size_mb=self.checkpointer.model_size_mb() if self.is_main else None,
+            checkpoint=str(checkpoint) if checkpoint else None,
+            nonfinite_steps=self.nonfinite.total,
             wall_time_s=run_time,
-            session_steps=self.step - self.start_step,
-            session_time_s=elapsed,
+            session_steps=self.step - counters.session_start_step,
+            session_time_s=counters.session_s(),
             preempted=exit_code != 0,
             exit_code=exit_code,
             quality=self.final_evaluation() if exit_code == 0 else None,
@@ -440,13 +429,6 @@ def micro_batch_size(config: Config) -> int:
     if batch % accum:
         raise UserError(f"train.batch_size={batch} must be a multiple of optim.grad_accum_steps={accum}")
     return batch // accum
-
-
-def batch_norm_buffers(network: torch.nn.Module) -> list[torch.Tensor]:
-    """The BatchNorm running statistics and counters: the only buffers a training step changes (the
-    position code and time embedding are constant buffers). Empty for GroupNorm networks."""
-    norms = [m for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    return [buffer for module in norms for buffer in module.buffers()]
 
 
 def rank_seed(seed: int, accelerator: Accelerator) -> int:

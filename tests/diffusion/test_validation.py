@@ -1,0 +1,87 @@
+"""The validation loss needs a network, a schedule and poses: fixed draws, an exact value where one is known."""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+import pytest
+import torch
+from torch import nn
+
+from unet1d.diffusion import NoiseSchedule
+from unet1d.diffusion.validation import (
+    VALIDATION_SEED_OFFSET,
+    loss_from_sums,
+    validation_loss,
+    validation_seed,
+    validation_sums,
+)
+
+POSES = torch.randn(11, 6, generator=torch.Generator().manual_seed(3))
+
+
+class Zero(nn.Module):
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+class Scale(nn.Module):
+    """Any network whose output depends on the noised input (so the noise draws matter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor(0.5))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.weight * x
+
+
+def schedule() -> NoiseSchedule:
+    return NoiseSchedule.cosine(50)
+
+
+def test_a_zero_prediction_of_x0_scores_the_mean_square_of_the_poses() -> None:
+    """With the x0 target a zero output misses each pose by the pose itself, whatever the noise or level."""
+    sums = validation_sums(Zero(), schedule(), POSES, prediction="x0", seed=1, batch_size=4)
+    assert sums.dtype == torch.float64
+    assert sums[1].item() == 11
+    assert sums[0].item() == pytest.approx(POSES.double().square().mean(dim=1).sum().item(), rel=1e-6)
+    assert validation_loss(Zero(), schedule(), POSES, prediction="x0", seed=1, batch_size=4) == pytest.approx(
+        POSES.double().square().mean().item(), rel=1e-6
+    )
+
+
+def test_the_same_seed_draws_the_same_noise_and_another_seed_other_noise() -> None:
+    network = Scale()
+    first = validation_loss(network, schedule(), POSES, prediction="eps", seed=7, batch_size=4)
+    assert validation_loss(network, schedule(), POSES, prediction="eps", seed=7, batch_size=4) == first
+    assert validation_loss(network, schedule(), POSES, prediction="eps", seed=8, batch_size=4) != first
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_the_network_is_scored_in_eval_mode_under_the_given_autocast_and_keeps_its_mode(training: bool) -> None:
+    seen: list[bool] = []
+    entered: list[str] = []
+
+    class Watch(Zero):
+        def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            seen.append(self.training)
+            return super().forward(x, t)
+
+    @contextmanager
+    def autocast():
+        entered.append("in")
+        yield
+
+    network = Watch().train(training)
+    validation_sums(network, schedule(), POSES, prediction="x0", seed=0, batch_size=4, autocast=autocast)
+    assert seen == [False, False, False] and entered == ["in"]  # three batches of at most 4, in eval mode
+    assert network.training is training
+
+
+def test_no_poses_is_nan_and_seeds_stay_apart_from_the_training_seed() -> None:
+    empty = validation_sums(Zero(), schedule(), POSES[:0], prediction="x0", seed=0, batch_size=4)
+    assert math.isnan(loss_from_sums(empty))
+    assert validation_seed(5) == 5 + VALIDATION_SEED_OFFSET
+    assert validation_seed(5, rank=2) == validation_seed(5) + 2  # each rank its own draws

@@ -1,0 +1,54 @@
+"""The run folder: what a run may do with its output_dir, what wiping removes, the W&B run id kept there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unet1d.errors import UserError
+from unet1d.store import rundir
+
+
+def test_a_fresh_folder_is_planned_as_a_new_run(tiny_config, tmp_path) -> None:
+    plan = rundir.plan_run(tiny_config(output_dir=tmp_path / "new"))
+    assert plan == rundir.RunPlan(tmp_path / "new", resume_from=None, resume_step=None, wipe=False)
+    assert rundir.plan_run(tiny_config("--overwrite", "true", output_dir=tmp_path / "new")).wipe
+
+
+def test_overwrite_and_resume_together_are_refused(tiny_config, tmp_path) -> None:
+    config = tiny_config("--overwrite", "true", "--resume", "auto", output_dir=tmp_path)
+    with pytest.raises(UserError, match="--overwrite starts the run again and --resume continues it"):
+        rundir.plan_run(config)
+
+
+def test_a_folder_that_holds_another_run_is_refused_naming_the_difference(tiny_config, tmp_path) -> None:
+    rundir.write_run_config(tmp_path, tiny_config("--lr", "0.001", output_dir=tmp_path))
+    with pytest.raises(UserError, match=r"holds a different run; its config differs in\n  optim.lr: the run has 0.001"):
+        rundir.plan_run(tiny_config("--lr", "0.002", output_dir=tmp_path))
+    same = rundir.plan_run(tiny_config("--lr", "0.001", "--log_every", "7", output_dir=tmp_path))
+    assert same.resume_from is None  # a setting that cannot change what is learnt is no other run
+
+
+def test_wiping_removes_the_run_outputs_and_nothing_else(tiny_config, tmp_path) -> None:
+    tmp_path = tmp_path / "run"
+    rundir.write_run_config(tmp_path, tiny_config(output_dir=tmp_path))
+    (tmp_path / rundir.SUMMARY_FILE).write_text("{}")
+    (tmp_path / rundir.EVAL_DIR).mkdir()
+    (tmp_path / rundir.EVAL_DIR / "step-3.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    rundir.wipe_run(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_run_id_round_trips_and_a_damaged_one_is_named(tmp_path: Path) -> None:
+    assert rundir.read_run_id(tmp_path) is None
+    rundir.record_run_id(tmp_path, "abc123")
+    assert rundir.read_run_id(tmp_path) == "abc123"
+    path = tmp_path / rundir.RUN_ID_FILE
+    path.write_text("")
+    with pytest.raises(UserError, match=rf"{path}: damaged W&B run id \(the file is empty\)"):
+        rundir.read_run_id(tmp_path)
+    path.write_text("abc/def\n")
+    with pytest.raises(UserError, match="holds '/', never in a run id"):
+        rundir.read_run_id(tmp_path)
