@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.test_architecture import HEAVY
 from unet1d.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,10 +119,11 @@ def test_help_lists_config_fields_with_defaults_and_descriptions() -> None:
 
 
 def test_help_does_not_import_torch_wandb_or_accelerate() -> None:
-    """`unet1d --help` must answer fast: the heavy libraries load only when a command needs them."""
+    """`unet1d --help` must answer fast: the heavy libraries (tests/test_architecture.py's list, from numpy and
+    yaml to torch, wandb and sklearn) load only when a command needs them."""
     probe = (
         "import sys\nfrom unet1d.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('torch', 'wandb', 'accelerate', 'numpy') if m in sys.modules))"
+        f"print(sorted(m for m in {sorted(HEAVY)} if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0

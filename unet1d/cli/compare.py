@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from unet1d import metric_registry
+from unet1d.errors import UserError
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -56,7 +59,6 @@ def compare_command(
     from unet1d.compare.convergence import common_threshold
     from unet1d.compare.runs import COLUMNS, compare_runs, find_runs, latest_eval, write_json
     from unet1d.compare.stats import CONFIDENCE, POWER, differences
-    from unet1d.errors import UserError
 
     if wandb_report is not None:
         from unet1d.compare.wandb_report import parse_target
@@ -103,10 +105,9 @@ def terminal_columns(rows: list) -> list[tuple[str, str, str]]:
     """The terminal's columns (column, heading, format): the deciding scores first, in the registry's order,
     then :data:`SUPPORTING_COLUMNS`; each only where some row has a number for it."""
     from unet1d.compare.runs import COLUMNS
-    from unet1d.metric_registry import deciding_metrics
 
     by_name = {entry[0]: entry for entry in COLUMNS}
-    deciding = [m.name for m in deciding_metrics()]
+    deciding = [m.name for m in metric_registry.deciding_metrics()]
     names = [*deciding, *(name for name in SUPPORTING_COLUMNS if name not in deciding)]
     return [by_name[name] for name in names if name in by_name and any(_number(getattr(r, name)) for r in rows)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from unet1d.cli.common import ConfigFileOption, command_group, resolve_config
 from unet1d.config import DataConfig, TrainConfig
@@ -95,8 +96,6 @@ def check(
 
 def _data_config(base: dict[str, Any], given: dict[str, Any]) -> DataConfig:
     """Validate the data section with the command-line values on top, naming the offending option."""
-    from pydantic import ValidationError
-
     try:
         return DataConfig.model_validate({**base, **given})
     except ValidationError as err:

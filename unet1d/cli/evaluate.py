@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from unet1d.allocator import keep_freed_memory
+from unet1d.metric_registry import eval_table
+
 RunArgument = Annotated[
     Path, typer.Argument(help="A run's output_dir (its latest checkpoint) or one checkpoint directory.")
 ]
@@ -34,9 +37,7 @@ def eval_command(
     Any config field can follow as an override for the sampling, e.g. --sampler ddpm, --sample_steps 20,
     --clip_x0 null.
     """
-    from unet1d.allocator import keep_freed_memory
     from unet1d.evaluation.evaluate import evaluate, save_figure
-    from unet1d.metric_registry import eval_table
 
     keep_freed_memory()  # a fifth of eval's CPU time was page faults
 
@@ -118,7 +119,6 @@ def sample_command(
     """Draw poses from a checkpoint with its own sampler settings; saves (N, pose_dim) axis-angle radians."""
     import numpy as np
 
-    from unet1d.allocator import keep_freed_memory
     from unet1d.evaluation.evaluate import draw_samples, resolve_device
     from unet1d.store.checkpoints import load_for_eval
 

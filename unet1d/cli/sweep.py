@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 from unet1d.cli.common import CONFIG_COMMAND, command_group
+from unet1d.cli.compare import compare_command
+from unet1d.config_sources import parse_overrides, resolve_name
 from unet1d.errors import UserError
+from unet1d.sweeps.agent import agent_command
 
 app = command_group("Validate, create or run W&B sweeps (sweeps/*.yaml), with or without a W&B server.")
 SweepFile = Annotated[Path, typer.Argument(help="A W&B sweep YAML, e.g. sweeps/middles.yaml.")]
@@ -56,8 +59,6 @@ def agent(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the agent command instead of running it.")] = False,
 ) -> None:
     """Run a W&B agent for a registered sweep, here (run it from the repository root: program is cli.py)."""
-    from unet1d.sweeps.agent import agent_command
-
     command = agent_command(sweep_id, count)
     if dry_run:
         typer.echo(" ".join(command))
@@ -69,8 +70,6 @@ def agent(
 
 def overridden_parameters(sweep: dict, args: list[str]) -> list[str]:
     """Sweep parameters that ``--field`` overrides for every run would replace (they come after ${args})."""
-    from unet1d.config_sources import parse_overrides, resolve_name
-
     given = {path for path, _, _ in parse_overrides(args)}
     return [f"--{name}" for name in sweep["parameters"] if ".".join(resolve_name(name)) in given]
 
@@ -116,8 +115,6 @@ def local(
     if failed:
         typer.echo(f"failed (resume them by running this command again): {', '.join(failed)}")
     if any(run.state in ("finished", "stopped") for run in runs):
-        from unet1d.cli.compare import compare_command
-
         compare_command(sweep=root, out=root / "compare.json", report=root / "report")
     if failed:
         raise typer.Exit(1)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import typer
 
 from unet1d.cli.common import ConfigFileOption
+from unet1d.errors import UserError
 
 
 def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     """Train a UNet1D diffusion model; every config field is a flag (see below)."""
-    from unet1d.errors import UserError
     from unet1d.store import rundir
     from unet1d.training.launch import launch_shortfall, needs_launcher, run_launcher
 

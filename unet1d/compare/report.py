@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from unet1d.compare.runs import format_cell
+from unet1d.compare.stats import CONFIDENCE, MAX_SEEDS, POWER
+
 REPORT_FILE = "report.md"
 NOISE_NOTES = {True: "within seed noise", False: "beyond seed noise", None: "no interval (one seed, or no spread)"}
 
@@ -45,8 +48,6 @@ def decision_cells(found: Any, fmt: str) -> tuple[str, str]:
 
 def decision_note() -> str:
     """One sentence on the two columns of :func:`decision_cells`: what they mean, at which power."""
-    from unet1d.compare.stats import CONFIDENCE, MAX_SEEDS, POWER
-
     confidence, power = f"{100 * CONFIDENCE:.0f} %", f"{100 * POWER:.0f} %"
     return (
         f"*detectable*: the smallest true difference these seeds resolve (their {confidence} Welch interval "
@@ -74,8 +75,6 @@ def write_report(
     threshold: float | None,
 ) -> Path:
     """Write ``folder/report.md``; returns its path."""
-    from unet1d.compare.runs import format_cell
-
     formats = {column: fmt for column, _, fmt in columns}
     headings = {column: heading for column, heading, _ in columns}
     lines = ["# Comparison of runs", ""]

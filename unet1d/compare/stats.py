@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import functools
 import math
+import statistics
 import warnings
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
 
 CONFIDENCE = 0.95
 POWER = 0.80  # the probability that the interval excludes 0 when the true difference is the detectable one
@@ -52,8 +56,6 @@ class Difference:
 
 def welch_interval(a: list[float], b: list[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
     """Interval for mean(a) - mean(b); None when either side has fewer than two values or no spread."""
-    from scipy import stats
-
     if len(a) < 2 or len(b) < 2 or (min(a) == max(a) and min(b) == max(b)):
         return None
     with warnings.catch_warnings():  # one side without spread (all seeds at step 1000) is a valid case
@@ -64,8 +66,6 @@ def welch_interval(a: list[float], b: list[float], confidence: float = CONFIDENC
 
 def pooled_std(a: list[float], b: list[float]) -> float | None:
     """sqrt(((n_a - 1) s_a² + (n_b - 1) s_b²) / (n_a + n_b - 2)); None with fewer than two values a side."""
-    import statistics
-
     if len(a) < 2 or len(b) < 2:
         return None
     pooled = ((len(a) - 1) * statistics.variance(a) + (len(b) - 1) * statistics.variance(b)) / (len(a) + len(b) - 2)
@@ -79,9 +79,6 @@ def power(difference: Any, std: float, n_a: int, n_b: int, confidence: float = C
     The interval's centre is normal and each sample variance a scaled chi-square: the probability that
     the centre falls past the half-width, averaged over both variances (see :func:`_welch_half_widths`).
     """
-    import numpy as np
-    from scipy import stats
-
     if not std > 0:
         raise ValueError(f"need a positive spread, got {std}")
     half_widths = _welch_half_widths(n_a, n_b, confidence)  # in units of std
@@ -98,9 +95,6 @@ QUADRATURE_POINTS = 100  # per variance: within 0.001 of 400,000 simulated exper
 def _welch_half_widths(n_a: int, n_b: int, confidence: float) -> Any:
     """Welch half-widths t(dof) * sqrt(s_a²/n_a + s_b²/n_b) for unit-std seeds, at QUADRATURE_POINTS²
     equally likely pairs of sample variances (each the midpoint of its share of the chi-square law)."""
-    import numpy as np
-    from scipy import stats
-
     if n_a < 2 or n_b < 2:
         raise ValueError(f"need two or more seeds a side, got {n_a} and {n_b}")
     midpoints = (np.arange(QUADRATURE_POINTS) + 0.5) / QUADRATURE_POINTS
@@ -119,8 +113,6 @@ def detectable_difference(
 ) -> float:
     """The minimum detectable difference: the true difference that ``n_a`` and ``n_b`` seeds spreading with
     ``std`` resolve (the Welch interval at ``confidence`` excludes 0) with probability ``target_power``."""
-    from scipy import optimize
-
     if not std > 0:
         raise ValueError(f"need a positive spread, got {std}")
 

@@ -16,6 +16,9 @@ from typing import Any
 
 from unet1d.errors import UserError
 from unet1d.metric_registry import task_metrics
+from unet1d.store.checkpoints import warn
+from unet1d.store.rundir import read_run_id
+from unet1d.wandb_access import has_wandb_credentials
 
 GROUP_BY = ("model.mid",)  # older runs without model.mid: ("model.mid_structure", "model.mid_num_heads")
 LOSS_TAGS = ("train/loss", "val/loss")
@@ -100,8 +103,6 @@ def build_report(
 
 def save_report(report: Any, environ: dict[str, str] | None = None) -> str:
     """Upload ``report``; its URL. A UserError (exit 2) without W&B credentials or when W&B refuses."""
-    from unet1d.wandb_access import has_wandb_credentials
-
     if not has_wandb_credentials(environ):
         raise UserError(
             "--wandb-report needs W&B credentials: set WANDB_API_KEY or run `wandb login`; "
@@ -117,9 +118,6 @@ def save_report(report: Any, environ: dict[str, str] | None = None) -> str:
 def run_ids(runs: Sequence[Path]) -> list[str]:
     """The W&B run ids the compared runs logged to (``<run>/wandb_run_id``), where they have one, read by
     the reader of the file's writer; a damaged one is named in one warning and its run not picked."""
-    from unet1d.store.checkpoints import warn
-    from unet1d.store.rundir import read_run_id
-
     found = []
     for run in runs:
         try:

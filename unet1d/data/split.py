@@ -8,6 +8,7 @@ seed: runs with different seeds, models or batch sizes are validated on the same
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import math
 from collections.abc import Sequence
@@ -67,6 +68,4 @@ def amass_parts(names: Sequence[str]) -> np.ndarray:
 
 def glob_parts(names: Sequence[str], pattern: str) -> np.ndarray:
     """Per sequence name: "val" where the name matches the glob ``pattern`` (``*`` spans folders), else "train"."""
-    import fnmatch
-
     return np.array(["val" if fnmatch.fnmatchcase(n, pattern) else "train" for n in names], dtype="<U5")

@@ -19,6 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util import tb_logging
+
+from unet1d.store.checkpoints import warn
 from unet1d.store.rundir import TENSORBOARD_DIR
 
 # The debug line TensorBoard's event file loader writes when a record cannot be read (path, error).
@@ -48,8 +52,6 @@ class Curves:
 
 def read_curves(run: Path) -> Curves:
     """Every scalar tag under ``<run>/tensorboard`` (empty when the run has none)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     tensorboard = Path(run) / TENSORBOARD_DIR
     by_tag: dict[str, dict[int, tuple[float, float]]] = {}
     folders = sorted({p.parent for p in tensorboard.rglob("events.out.tfevents*")}) if tensorboard.is_dir() else []
@@ -58,8 +60,6 @@ def read_curves(run: Path) -> Curves:
         with _damaged_records() as damaged:
             accumulator.Reload()
         for path, reason in damaged.items():
-            from unet1d.store.checkpoints import warn  # torch: imported only when there is something to say
-
             warn(f"TensorBoard events file {path} is damaged ({reason}); its values after the damage are left out")
         for tag in accumulator.Tags().get("scalars", []):
             seen = by_tag.setdefault(tag, {})
@@ -76,8 +76,6 @@ def _damaged_records() -> Iterator[dict[str, str]]:
     The reader reports it only as a debug record; a filter on its logger catches that record and
     lets through exactly what the logger's own level would have, so nothing new reaches any handler.
     """
-    from tensorboard.util import tb_logging
-
     logger = tb_logging.get_logger()
     shown_from = logger.getEffectiveLevel()
     damaged: dict[str, str] = {}

@@ -23,10 +23,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unet1d.config import FIELD_PATHS
 from unet1d.errors import UserError
+from unet1d.store.curves import read_curves
 from unet1d.store.rundir import SUMMARY_FILE
 from unet1d.store.summary import write_text_atomically
 from unet1d.sweeps.agent import run_command
+from unet1d.sweeps.schema import engine
+from unet1d.wandb_access import new_run_id
 
 STATE_FILE = "sweep.json"
 POLL_S = 1.0
@@ -91,8 +95,6 @@ def child_environment(run: LocalRun, sweep_id: str, parallel: int) -> dict[str, 
     """The run id the agent sets, the sweep as the W&B run group, W&B offline (or disabled, if the
     environment says so), and a fair share of the CPU cores. No ``WANDB_SWEEP_ID``: the server has no
     such sweep, and the offline run must sync as a plain run."""
-    from unet1d.config import FIELD_PATHS
-
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
     env = {name: value for name, value in os.environ.items() if name != "WANDB_SWEEP_ID"}
     mode = "disabled" if env.get("WANDB_MODE") == "disabled" else "offline"
@@ -105,8 +107,6 @@ def child_environment(run: LocalRun, sweep_id: str, parallel: int) -> dict[str, 
 
 def metric_history(run_dir: Path, metric: str) -> list[float]:
     """The metric's logged values in step order, from the run's TensorBoard events."""
-    from unet1d.store.curves import read_curves
-
     return read_curves(run_dir).values(metric)
 
 
@@ -115,8 +115,6 @@ ENGINE_STATES = {"running": "running", "finished": "finished", "stopped": "finis
 
 def engine_run(run: LocalRun, metric: str | None) -> Any:
     """The engine's view of a run. Metrics go in through the aliases: field names would be dropped."""
-    from unet1d.sweeps.schema import engine
-
     RunState, SweepRun = engine().RunState, engine().SweepRun
 
     history = [{metric: value} for value in run.history] if metric else []
@@ -174,13 +172,10 @@ class LocalSweep:
 
     def propose(self) -> LocalRun | None:
         """The engine's next run, or None once a grid is exhausted."""
-        from unet1d.sweeps.schema import engine
-
         proposal = engine().next_run(self.sweep, self.engine_runs())
         if proposal is None:
             self.exhausted = True
             return None
-        from unet1d.wandb_access import new_run_id
 
         run = LocalRun(new_run_id(), {name: spec["value"] for name, spec in proposal.config.items()})
         self.runs.append(run)
@@ -203,8 +198,6 @@ class LocalSweep:
 
     def early_terminate(self) -> None:
         """Ask the engine which running runs to stop; stop them as W&B's agent does (SIGTERM, then kill)."""
-        from unet1d.sweeps.schema import engine
-
         if "early_terminate" in self.sweep and self.active:
             for proposal in engine().stop_runs(self.sweep, self.engine_runs()):
                 if proposal.name in self.active and proposal.name not in self.stop_sent:

@@ -12,12 +12,19 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from unet1d.config_sources import load_config
+from unet1d.config_sources import load_config, read_yaml
 from unet1d.errors import ConfigError, UserError
+
+with warnings.catch_warnings():  # W&B's sweep engine declares pydantic-v1-style models: its import warns
+    warnings.simplefilter("ignore")
+    from sweeps.params import HyperParameter, HyperParameterSet
+
+    import sweeps
 
 METHODS = ("grid", "random", "bayes")
 SAMPLED_POINTS = 32  # random/bayes: random points checked besides every bound
@@ -33,8 +40,6 @@ class InvalidPoint:
 
 def read_sweep(path: Path) -> dict[str, Any]:
     """Load a sweep YAML and check it against W&B's sweep schema and our command; every problem at once."""
-    from unet1d.config_sources import read_yaml
-
     sweep = read_yaml(path)
     problems = schema_problems(sweep)
     command = sweep.get("command")
@@ -50,15 +55,7 @@ def read_sweep(path: Path) -> dict[str, Any]:
 
 
 def engine() -> Any:
-    """W&B's ``sweeps`` package, imported without the pydantic-v1-style warnings its import prints."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import sweeps.params
-
-        import sweeps
-
+    """W&B's ``sweeps`` package (its engine: ``next_run``, ``stop_runs``, ``RunState``, ``SweepRun``)."""
     return sweeps
 
 
@@ -94,9 +91,6 @@ def _plain(value: Any) -> Any:
 
 def points(sweep: dict[str, Any]) -> list[dict[str, Any]]:
     """Every grid point (the engine's grid: listed values, int ranges expanded), in the engine's order."""
-    engine()
-    from sweeps.params import HyperParameter, HyperParameterSet
-
     names, choices = [], []
     for parameter in HyperParameterSet.from_config(sweep["parameters"]):
         names.append(parameter.name)
@@ -114,9 +108,6 @@ def points(sweep: dict[str, Any]) -> list[dict[str, Any]]:
 def search_points(sweep: dict[str, Any], samples: int = SAMPLED_POINTS, seed: int = 0) -> list[dict[str, Any]]:
     """Points enough to validate a random/bayes sweep: every listed value and every range bound (the
     others at their medians), then ``samples`` points drawn by the engine's own distributions."""
-    engine()
-    from sweeps.params import HyperParameterSet
-
     parameters = list(HyperParameterSet.from_config(sweep["parameters"]))
     edges = {p.name: _edges(p) for p in parameters}
     middle = {p.name: _plain(p.ppf(0.5)) for p in parameters}

@@ -16,8 +16,11 @@ import sys
 from collections.abc import Mapping
 from types import FrameType
 
+import torch
+
 from unet1d.config import Config
 from unet1d.errors import UserError
+from unet1d.precision import resolve_precision
 
 # Set by torchrun / accelerate launch (and MPI) in every rank they start.
 RANK_VARIABLES = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
@@ -79,8 +82,6 @@ def apply_threads(threads: int | None, environ: Mapping[str, str] | None = None)
     More threads than the cores a run really has make OpenMP workers spin against each other's
     runs: two runs each using every core of a 2-core machine slow each other down many times over.
     """
-    import torch
-
     count = threads or default_threads(environ)
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)
@@ -155,9 +156,5 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
 
 def launcher_precision(config: Config) -> str:
     """Accelerate's launcher knows no ``auto``: hand it what each rank will resolve ``auto`` to."""
-    import torch
-
-    from unet1d.precision import resolve_precision
-
     use_cuda = config.train.device != "cpu" and torch.cuda.is_available()
     return resolve_precision(config.train.mixed_precision, "cuda" if use_cuda else "cpu")
