@@ -15,7 +15,7 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="${PYTHONPATH:-}:$PWD" WANDB_MODE=disabled
 python3 -c "import torch, accelerate, pydantic, typer; print('torch', torch.__version__, 'cuda', torch.version.cuda,
       torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU', 'accelerate', accelerate.__version__,
       'pydantic', pydantic.__version__, 'typer', typer.__version__)" 2>&1 | tee "$OUT/environment.txt"
-python3 -m pytest -q tests/test_cuda.py 2>&1 | tail -15 | tee "$OUT/cuda_tests.txt"
+python3 -m pytest -q tests/scenarios/test_cuda.py 2>&1 | tail -15 | tee "$OUT/cuda_tests.txt"
 if [ "$DEVICE" = cuda ]; then
   python3 bench/mid_block.py --device cuda --json "$OUT/mid_block_cuda.json" 2>&1 | tee "$OUT/mid_block_cuda.txt"
 fi

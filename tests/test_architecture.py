@@ -349,3 +349,85 @@ def test_the_loop_finder_sees_a_loop_hidden_in_a_function_and_in_type_hints(tmp_
     assert import_loops(known) == []
     sites = list(import_sites(package / "d.py", known))
     assert sites == [Site(1, "unet1d.pkg.a", "module", written="unet1d.pkg")]
+
+
+TESTS = ROOT / "tests"
+SCENARIOS = TESTS / "scenarios"  # cross-module scenarios, the fault suite (tests/scenarios/faults/) among them
+# tests/<folder>/ for what ships beside the package: the repository folders whose files those tests check.
+REPOSITORY_FOLDERS = {"bench": ["bench"], "deploy": ["deploy", "docker"]}
+# TEMPORARY (issue 29): test files in folders other engineers were changing, and the names proposed for them;
+# the lead moves each (git mv) once those changes land, then deletes its line here.
+PENDING_TEST_MOVES = {
+    "tests/evaluation/test_amass_upright.py": "tests/scenarios/test_amass_upright.py",
+    "tests/evaluation/test_mean_pose.py": "tests/evaluation/test_tasks_mean_pose.py",
+    "tests/evaluation/test_scores.py": "tests/evaluation/test_evaluate_scores.py",
+    "tests/store/test_curves_damage.py": "tests/store/test_curves.py",
+    "tests/store/test_file_modes.py": "tests/scenarios/test_file_modes.py",
+    "tests/training/test_compile.py": "tests/training/test_loop_compile.py",
+    "tests/training/test_mixed_precision_auto.py": "tests/test_precision.py",
+    "tests/training/test_multinode.py": "tests/scenarios/test_multinode.py",
+    "tests/training/test_resume.py": "tests/scenarios/test_resume.py",
+}
+
+
+def _stems(folder: Path) -> set[str]:
+    return {entry.stem for entry in folder.iterdir() if not entry.name.startswith((".", "__"))}
+
+
+def what_a_test_file_names(test_file: Path) -> str | None:
+    """Why ``tests/<folder>/test_<x>.py`` is where it is: the module (or package, repository file, doc) that
+    ``x`` names, ``x`` being its name or its name and a topic (``test_runs_damaged_files.py`` tests runs.py);
+    None when it names nothing and sits outside tests/scenarios/."""
+    if SCENARIOS in test_file.parents:
+        return "a scenario"
+    folder = test_file.parent.relative_to(TESTS)
+    subject = test_file.stem.removeprefix("test_")
+    if folder == Path("."):
+        where = {doc.stem.lower(): doc.name for doc in ROOT.glob("*.md")} | {
+            m: f"unet1d/{m}.py" for m in _stems(PACKAGE)
+        }
+        names = set(where)
+    elif (PACKAGE / folder / "__init__.py").is_file():
+        names = _stems(PACKAGE / folder) | {folder.name}
+        where = {name: f"unet1d/{folder}/{name}.py" for name in names} | {folder.name: f"unet1d/{folder}/"}
+    elif folder.as_posix() in REPOSITORY_FOLDERS:
+        names, where = set(), {}
+        for repository_folder in REPOSITORY_FOLDERS[folder.as_posix()]:
+            found = _stems(ROOT / repository_folder) | {repository_folder}
+            names |= found
+            where |= {name: f"{repository_folder}/{name}" for name in found}
+    else:
+        return None
+    for name in sorted(names, key=len, reverse=True):  # the longest: test_up_axis names up_axis, not up
+        if subject == name or subject.startswith(name + "_"):
+            return where[name]
+    return None
+
+
+def test_every_test_file_names_its_module_or_is_a_scenario():
+    test_files = sorted(TESTS.rglob("test_*.py"))
+    assert len(test_files) > 50
+    unnamed = [
+        path.relative_to(ROOT).as_posix()
+        for path in test_files
+        if what_a_test_file_names(path) is None and path.relative_to(ROOT).as_posix() not in PENDING_TEST_MOVES
+    ]
+    assert not unnamed, (
+        "test files that name no module (tests/<package>/test_<module>[_<topic>].py), no repository file and "
+        "sit outside tests/scenarios/:\n" + "\n".join(unnamed)
+    )
+    moved = [path for path in PENDING_TEST_MOVES if not (ROOT / path).exists()]
+    assert not moved, f"moved or gone: delete from PENDING_TEST_MOVES: {moved}"
+
+
+def test_the_test_file_rule_reads_names_as_meant():
+    assert what_a_test_file_names(TESTS / "data" / "test_up_axis.py") == "unet1d/data/up_axis.py"
+    assert what_a_test_file_names(TESTS / "compare" / "test_runs_damaged_files.py") == "unet1d/compare/runs.py"
+    assert what_a_test_file_names(TESTS / "cli" / "test_cli.py") == "unet1d/cli/"
+    assert what_a_test_file_names(TESTS / "test_readme.py") == "README.md"
+    assert what_a_test_file_names(TESTS / "test_config_sources.py") == "unet1d/config_sources.py"
+    assert what_a_test_file_names(TESTS / "bench" / "test_run.py") == "bench/run"
+    assert what_a_test_file_names(TESTS / "scenarios" / "faults" / "test_kill.py") == "a scenario"
+    assert what_a_test_file_names(TESTS / "data" / "test_amass_split_cache.py") is None  # no module amass
+    assert what_a_test_file_names(TESTS / "training" / "test_resume.py") is None
+    assert what_a_test_file_names(TESTS / "nowhere" / "test_x.py") is None

@@ -1,4 +1,4 @@
-"""CUDA-only checks: run on a GPU machine (`pytest tests/test_cuda.py`); skipped everywhere else."""
+"""CUDA-only checks: run on a GPU machine (`pytest tests/scenarios/test_cuda.py`); skipped everywhere else."""
 
 from __future__ import annotations
 

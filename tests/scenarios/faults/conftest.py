@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import TINY_RUN
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

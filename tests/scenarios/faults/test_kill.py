@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import TINY_RUN
-from tests.faults.conftest import ROOT, environment, said, show, train, train_command
+from tests.scenarios.faults.conftest import ROOT, environment, said, show, train, train_command
 from unet1d.store import checkpoints
 
 SEED = int(os.environ.get("UNET1D_FAULTS_SEED", time.time_ns() % 100_000))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.faults.conftest import ROOT, environment, file_size_limit, said
+from tests.scenarios.faults.conftest import ROOT, environment, file_size_limit, said
 from unet1d.data.files import read_pose_path
 
 # A reader in its own process. Before the first file is read (inside the entry's write) it touches

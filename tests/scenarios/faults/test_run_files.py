@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import said, show, train
+from tests.scenarios.faults.conftest import said, show, train
 from unet1d.errors import UserError
 from unet1d.store import checkpoints
 

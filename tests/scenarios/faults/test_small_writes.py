@@ -12,7 +12,7 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.faults.conftest import said
+from tests.scenarios.faults.conftest import said
 from unet1d.sweeps.local import STATE_FILE, LocalRun, load_state, save_state
 
 FIRST = [LocalRun("aaaa1111", {"optim.lr": 0.001}, state="finished", exit_code=0, history=[0.9, 0.5])]
