@@ -63,3 +63,29 @@ def test_position_encoding_lets_shared_kernels_tell_positions_apart() -> None:
         outputs[position] = model(torch.full((1, 72), 0.5), torch.tensor([100]))[0, 30:42]
     torch.testing.assert_close(outputs["none"], outputs["none"][:1].expand(12))
     assert outputs["sinusoidal"].std() > 1e-3
+
+
+def test_halve_and_double_length_are_pooling_and_nearest_upsampling() -> None:
+    import torch.nn.functional as F
+
+    from unet1d.model.blocks import double_length, halve_length
+
+    x = torch.arange(2 * 3 * 8, dtype=torch.float32).reshape(2, 3, 8)
+    assert torch.equal(halve_length(x)[0, 0], torch.tensor([0.5, 2.5, 4.5, 6.5]))  # means of neighbours
+    assert torch.equal(halve_length(x), F.avg_pool1d(x, kernel_size=2))
+    assert torch.equal(double_length(x)[0, 0, :4], torch.tensor([0.0, 0.0, 1.0, 1.0]))  # each value twice
+    assert torch.equal(double_length(x), F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+def test_time_projections_equal_each_blocks_own_linear() -> None:
+    from unet1d.model.blocks import ResBlock1D, SelfAttention1D, time_projections
+
+    torch.manual_seed(0)
+    blocks = [ResBlock1D(4, 8, 12, norm="group"), SelfAttention1D(16, 4, 12), ResBlock1D(8, 6, 12, norm="group")]
+    emb = torch.randn(5, 12)
+    shifts = time_projections(blocks, emb)
+    assert [s.shape for s in shifts] == [(5, 8), (5, 16), (5, 6)]
+    for block, shift in zip(blocks, shifts, strict=True):
+        torch.testing.assert_close(shift, block.time_proj(emb))
+    x = torch.randn(5, 4, 10)
+    torch.testing.assert_close(blocks[0](x, None, shifts[0]), blocks[0](x, emb))  # precomputed = computed inside

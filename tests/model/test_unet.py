@@ -88,3 +88,65 @@ def test_odd_length_works_without_downsampling() -> None:
 def test_wrong_input_width_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"\(B, 72\)"):
         UNet1D(base_channels=8)(torch.randn(2, 70), torch.tensor([1, 2]))
+
+
+def reference_forward(model: UNet1D, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The network as first written, op by op: each block projects the time itself, pooling and upsampling by
+    torch's own kernels, dropout always called. The fast forward must agree with it."""
+    import torch.nn.functional as F
+
+    def res(block: ResBlock1D, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        inner = F.gelu(block.norm1(block.conv1(h))) + block.time_proj(emb)[:, :, None]
+        return F.gelu(block.norm2(block.conv2(block.dropout(inner)))) + block.residual(h)
+
+    def attend(block: SelfAttention1D, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        batch, channels, length = h.shape
+        normed = block.norm(h + block.time_proj(emb)[:, :, None])
+        q, k, v = block.qkv(normed).view(batch, 3, block.num_heads, -1, length).transpose(-1, -2).unbind(1)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / (channels // block.num_heads) ** 0.5, dim=-1)
+        return h + block.out((weights @ v).transpose(-1, -2).reshape(batch, channels, length))
+
+    emb = model.time_embed(t)
+    h = model.input_conv(x[:, None, :]) + model.position_signal
+    skips = []
+    for index, block in enumerate(model.down_blocks):
+        if index > 0:
+            skips.append(h)
+            h = F.avg_pool1d(h, kernel_size=2) if model.downsample else h
+        h = res(block, h, emb)
+    h = res(model.mid_block, h, emb) if isinstance(model.mid_block, ResBlock1D) else attend(model.mid_block, h, emb)
+    for block in model.up_blocks:
+        h = F.interpolate(h, scale_factor=2.0, mode="nearest") if model.downsample else h
+        h = res(block, torch.cat([h, skips.pop()], dim=1), emb)
+    return model.output(h)[:, 0, :]
+
+
+@pytest.mark.parametrize("structure", ["conv", "attention"])
+@pytest.mark.parametrize(("norm", "downsample"), [("group", True), ("batch", True), ("group", False)])
+def test_fast_forward_and_gradients_equal_the_reference_formulation(structure: str, norm: str, downsample: bool):
+    """Merged time projections, pooling/upsampling as views and skipped p=0 dropout change no value: outputs and
+    every parameter's gradient equal the op-by-op network's within float32 rounding (train mode, batch norms
+    on batch statistics)."""
+    torch.manual_seed(0)
+    model = UNet1D(
+        base_channels=16, mid_structure=structure, mid_num_heads=4, norm=norm, downsample=downsample,
+        position="sinusoidal",
+    )  # fmt: skip
+    x, t = torch.randn(6, 72), torch.randint(0, 1000, (6,))
+    fast = model(x, t)
+    fast_grads = torch.autograd.grad(fast.square().sum(), list(model.parameters()))
+    slow = reference_forward(model, x, t)
+    slow_grads = torch.autograd.grad(slow.square().sum(), list(model.parameters()))
+    assert fast.shape == slow.shape == (6, 72)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    for (name, _), a, b in zip(model.named_parameters(), fast_grads, slow_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_dropout_still_applies_when_asked_for() -> None:
+    """Skipping dropout at p=0 must not skip it at p>0: two training-mode calls then differ, eval-mode ones not."""
+    model = UNet1D(base_channels=16, dropout=0.5)
+    x, t = torch.randn(4, 72), torch.full((4,), 10)
+    assert not torch.allclose(model(x, t), model(x, t))
+    model.eval()
+    assert torch.equal(model(x, t), model(x, t))

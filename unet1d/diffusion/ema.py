@@ -6,6 +6,10 @@ foreach-fused EMA) rather than a hand-written loop.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -41,11 +45,18 @@ class EMA(AveragedModel):
         # The copy is only ever evaluated: keep BatchNorm on running stats and out of autograd.
         self.module.eval()
         self.module.requires_grad_(False)
+        self._count: int | None = None  # n_averaged on the host, so a step reads no device tensor
 
     @property
     def num_updates(self) -> int:
         """How many times ``update`` has run (restored by ``load_state_dict``)."""
-        return int(self.n_averaged)
+        if self._count is None:
+            self._count = int(self.n_averaged)
+        return self._count
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        self._count = None  # read n_averaged again
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def current_decay(self) -> float:
         """The decay the next averaging update will apply."""
@@ -55,7 +66,30 @@ class EMA(AveragedModel):
         return min(self.decay, (1 + n) / (10 + n))
 
     def update(self, model: nn.Module) -> None:
-        """Fold the model's current weights in; call once per optimiser step (unwrapped model)."""
-        if self.warmup:
-            self.multi_avg_fn = get_ema_multi_avg_fn(self.current_decay())
-        self.update_parameters(model)
+        """Fold the model's current weights in; call once per optimiser step (unwrapped model).
+
+        ``AveragedModel.update_parameters``' rule in fewer passes: one foreach lerp over all parameters and
+        one foreach copy of the buffers, no per-tensor detach/move and no host read of ``n_averaged``.
+        Mixed devices or non-float parameters take PyTorch's own path.
+        """
+        mine = list(self.module.parameters())
+        theirs = [p.detach() for p in model.parameters()]
+        if len(mine) != len(theirs):
+            raise ValueError(f"EMA holds {len(mine)} parameter tensors, the model {len(theirs)}")
+        pairs = zip(mine, theirs, strict=True)
+        if not all(a.device == b.device and a.dtype == b.dtype and a.is_floating_point() for a, b in pairs):
+            if self.warmup:
+                self.multi_avg_fn = get_ema_multi_avg_fn(self.current_decay())
+            self.update_parameters(model)
+            self._count = None
+            return
+        with torch.no_grad():
+            if self.num_updates == 0:
+                torch._foreach_copy_(mine, theirs)
+            else:
+                torch._foreach_lerp_(mine, theirs, 1.0 - self.current_decay())
+            buffers = list(self.module.buffers())
+            if buffers:
+                torch._foreach_copy_(buffers, [b.detach() for b in model.buffers()])
+            self.n_averaged += 1
+        self._count = self.num_updates + 1

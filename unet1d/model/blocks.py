@@ -51,6 +51,30 @@ def make_norm(kind: str, channels: int, groups: int = 32) -> nn.Module:
     raise ValueError(f"norm={kind!r} is not allowed; choose 'batch' or 'group'")
 
 
+def halve_length(x: torch.Tensor) -> torch.Tensor:
+    """Average pooling by 2 along the last axis (even lengths): ``F.avg_pool1d(x, 2)``'s values, as one
+    reduction over a view, whose backward is a broadcast instead of the pooling kernel's scatter."""
+    return x.unflatten(-1, (-1, 2)).mean(dim=-1)
+
+
+def double_length(x: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour upsampling by 2 along the last axis (``F.interpolate(x, scale_factor=2)``'s values)
+    as a broadcast copy, whose backward is one sum over pairs instead of the interpolation kernel's."""
+    return x[..., None].expand(*x.shape, 2).flatten(-2)
+
+
+def time_projections(blocks: list[nn.Module], time_emb: torch.Tensor) -> list[torch.Tensor]:
+    """Every block's ``time_proj(time_emb)`` from one matrix product over their stacked weights.
+
+    The blocks keep their own ``time_proj`` Linear (parameters and checkpoint keys unchanged); a step
+    then runs one product and one split instead of one product (and its backward) per block.
+    """
+    projections = [block.time_proj for block in blocks]
+    weight = torch.cat([p.weight for p in projections])
+    bias = torch.cat([p.bias for p in projections])
+    return list(F.linear(time_emb, weight, bias).split([p.out_features for p in projections], dim=1))
+
+
 class ResBlock1D(nn.Module):
     """Two Conv1d(k=3) + norm + GELU layers, a time projection added in between, and a residual.
 
@@ -72,10 +96,18 @@ class ResBlock1D(nn.Module):
             nn.Conv1d(in_channels, out_channels, kernel_size=1) if in_channels != out_channels else nn.Identity()
         )
 
-    def forward(self, x: torch.Tensor, time_emb: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, time_emb: torch.Tensor | None, time_shift: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``time_shift`` (B, out_channels): ``time_proj(time_emb)`` already computed (UNet1D computes every
+        block's in one matrix product); then ``time_emb`` is not read."""
+        if time_shift is None:
+            time_shift = self.time_proj(time_emb)
         h = F.gelu(self.norm1(self.conv1(x)))
-        h = h + self.time_proj(time_emb)[:, :, None]
-        h = F.gelu(self.norm2(self.conv2(self.dropout(h))))
+        h = h + time_shift[:, :, None]
+        if self.dropout.p > 0:  # dropout(p=0) is the identity, yet costs a pass and a mask in training
+            h = self.dropout(h)
+        h = F.gelu(self.norm2(self.conv2(h)))
         return h + self.residual(x)
 
 
@@ -96,9 +128,14 @@ class SelfAttention1D(nn.Module):
         self.qkv = nn.Conv1d(channels, 3 * channels, kernel_size=1)
         self.out = nn.Conv1d(channels, channels, kernel_size=1)
 
-    def forward(self, x: torch.Tensor, time_emb: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, time_emb: torch.Tensor | None, time_shift: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``time_shift``: ``time_proj(time_emb)`` already computed, as in :class:`ResBlock1D`."""
+        if time_shift is None:
+            time_shift = self.time_proj(time_emb)
         batch, channels, length = x.shape
-        h = self.norm(x + self.time_proj(time_emb)[:, :, None])
+        h = self.norm(x + time_shift[:, :, None])
         # (B, 3C, L) -> 3 x (B, heads, L, C/heads)
         qkv = self.qkv(h).view(batch, 3, self.num_heads, channels // self.num_heads, length)
         q, k, v = qkv.transpose(-1, -2).unbind(dim=1)

@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from unet1d.config import ModelConfig
-from unet1d.model.blocks import ResBlock1D, SelfAttention1D, SinusoidalTimeEmbedding, make_position_encoding
+from unet1d.model.blocks import (
+    ResBlock1D,
+    SelfAttention1D,
+    SinusoidalTimeEmbedding,
+    double_length,
+    halve_length,
+    make_position_encoding,
+    time_projections,
+)
 from unet1d.network_arguments import model_argument_problem
 
 
@@ -106,6 +113,8 @@ class UNet1D(nn.Module):
         if t.dim() == 0:
             t = t.expand(x.shape[0])
         time_emb = self.time_embed(t)
+        blocks = [*self.down_blocks, self.mid_block, *self.up_blocks]
+        shifts = iter(time_projections(blocks, time_emb))
 
         h = self.input_conv(x) + self.position_signal
         skips = []
@@ -113,13 +122,13 @@ class UNet1D(nn.Module):
             if index > 0:
                 skips.append(h)
                 if self.downsample:
-                    h = F.avg_pool1d(h, kernel_size=2)
-            h = block(h, time_emb)
-        h = self.mid_block(h, time_emb)
+                    h = halve_length(h)
+            h = block(h, None, next(shifts))
+        h = self.mid_block(h, None, next(shifts))
         for block in self.up_blocks:
             if self.downsample:
-                h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-            h = block(torch.cat([h, skips.pop()], dim=1), time_emb)
+                h = double_length(h)
+            h = block(torch.cat([h, skips.pop()], dim=1), None, next(shifts))
         out = self.output(h)
         return out[:, 0, :] if flat else out
 
