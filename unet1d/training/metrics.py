@@ -16,10 +16,11 @@ from torch import nn
 
 
 def _norm_of(tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
-    """L2 norm of several tensors taken together, in float32."""
+    """L2 norm of several tensors taken together, in float32 (one foreach pass, then the norm of the norms)."""
     if not tensors:
         return torch.zeros((), device=device)
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.float()) for t in tensors]))
+    floats = [t if t.dtype == torch.float32 else t.float() for t in tensors]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(floats)))
 
 
 def block_grad_norms(groups: Mapping[str, nn.Module], device: torch.device) -> torch.Tensor:
