@@ -623,6 +623,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--checkpoint", help="Compare the samplers on this run (or checkpoint), not a new one.")
     parser.add_argument("--profile", action="store_true", help="Add torch.profiler's table of the harness's steps.")
     parser.add_argument(
+        "--roofline", action="store_true",
+        help="Add bench/roofline.py: matrix peaks, GFLOP/s and share per contender, step profiles, quickstart split.",
+    )  # fmt: skip
+    parser.add_argument(
         "--compile-mode", choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
         help="Train the harness with train.compile in this mode (and compile our bare networks alike).",
     )  # fmt: skip
@@ -642,6 +646,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result["training"] = bench_training(settings, device, root, args.profile, args.compile_mode)
             result["harness_efficiency"] = result["training"]["harness_efficiency"]
             result["vs_peers"] = result["training"]["vs_peers"]
+            if args.roofline:  # the matrix peaks, each contender's share, step profiles, the quickstart's time split
+                from bench.roofline import bench_section
+
+                result["roofline"] = bench_section(result["training"], settings, device, root)
     with tempfile.TemporaryDirectory(prefix="unet1d-bench-") as tmp:
         root = Path(tmp)
         if args.only in ("all", "sampling"):
@@ -668,6 +676,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         samp = result["sampling"]
         keys = ("ddim50_speedup", "ddim50_fd_ratio", "dpm20_speedup", "dpm20_bf16_speedup", "dpm20_fd_ratio")
         print(sampling_table(samp) + "\n" + ", ".join(f"{key} {samp[key]:.3f}" for key in keys))
+    if "roofline" in result:
+        from bench.roofline import section_table
+
+        print("\n" + section_table(result["roofline"]))
     if result.get("training", {}).get("profile"):
         print("\n" + result["training"]["profile"])
     print(f"\ntotal {result['total_s']:.0f} s wall, {result['cpu_s']:.0f} s CPU")
