@@ -43,8 +43,8 @@ def save_checkpoint(accelerator, run: Path, *flags: str, step: int = 30) -> Path
 
     config = load_config(None, [*flags, "--output_dir", str(run)], environ={})
     return checkpoints.save_checkpoint(
-        accelerator, run, step=step, model=accelerator.prepare(torch.nn.Linear(2, 2)), ema=None, config=config,
-        stats=NormStats(mean=np.zeros(2), std=np.ones(2)), loop_state={}, rank_tensors={}, keep=2,
+        accelerator, run, step=step, components={"model": torch.nn.Linear(2, 2)}, config=config,
+        stats=NormStats(mean=np.zeros(2), std=np.ones(2)), keep=2,
     )  # fmt: skip
 
 
