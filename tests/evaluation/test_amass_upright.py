@@ -28,7 +28,8 @@ def test_samples_of_a_model_trained_on_z_up_amass_stand_upright(tmp_path) -> Non
     subprocess.run(
         [*cli, "train", "--data", str(tmp_path / "amass"), "--split", "amass", "--base_channels", "16",
          "--max_steps", "100", "--threads", "1", "--output_dir", str(run), "--wandb_mode", "disabled",
-         "--tensorboard", "false", "--quality_every", "0", "--final_eval_samples", "100", "--progress", "none"],
+         "--tensorboard", "false", "--quality_every", "0", "--final_eval_samples", "100", "--task_poses", "0",
+         "--progress", "none"],
         check=True, env=env, capture_output=True,
     )  # fmt: skip
     subprocess.run([*cli, "sample", str(run), "--num-samples", "300", "--seed", "0", "-o", str(tmp_path / "s.npz")],

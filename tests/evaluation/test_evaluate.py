@@ -52,7 +52,8 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_eval_writes_a_report_consistent_with_sample(two_runs: dict, tmp_path: Path) -> None:
     env, run = two_runs["env"], two_runs["attention"]
-    printed = unet1d("eval", str(run), "--num-samples", "120", "--seed", "5", "--device", "cpu", env=env).stdout
+    eval_args = ("eval", str(run), "--num-samples", "120", "--seed", "5", "--device", "cpu", "--task_poses", "2")
+    printed = unet1d(*eval_args, env=env).stdout  # 2 task poses: enough for the nearest baseline the tasks add
     report = json.loads((run / "eval" / "step-30.json").read_text())
     assert "beats Gaussian" in printed and report["step"] == 30 and report["weights"] == "ema"
     assert report["reference"] == "builtin-fresh" and report["num_samples"] == 120 and report["sample_steps"] == 20

@@ -26,7 +26,7 @@ def probed_run(tmp_path_factory: pytest.TempPathFactory):
         torch.set_num_threads(1)
         config = tiny_run_config(
             root / "run", "--max_steps", "10", "--quality_every", "5", "--quality_samples", "32",
-            "--final_eval_samples", "48",
+            "--final_eval_samples", "48", "--task_poses", "0",
         )  # fmt: skip
         result = train(config, probe=QualityProbe)
         yield root / "run", config, result

@@ -71,7 +71,8 @@ def test_summary_and_final_eval_say_which_precision_ran(tiny_config, monkeypatch
 
     monkeypatch.setattr(quality, "REFERENCE_POSES", 400)  # a smaller fresh reference: same code, faster
     config = tiny_config(
-        "--max_steps", "4", "--mixed_precision", "auto", "--sample_precision", "no", "--final_eval_samples", "32"
+        "--max_steps", "4", "--mixed_precision", "auto", "--sample_precision", "no", "--final_eval_samples", "32",
+        "--task_poses", "0",
     )  # fmt: skip
     result = train(config, probe=QualityProbe)  # the probe writes the final evaluation
     expected = "bf16" if cpu_has_native_bf16() else "fp32"
