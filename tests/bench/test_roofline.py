@@ -106,3 +106,25 @@ def test_a_real_trainer_step_profile_splits_the_whole_step(tmp_path: Path, singl
         assert profile["seconds_per_step"][bucket] > 0, bucket
     assert profile["kernels_per_step"] > 50
     assert harness.trainer.step == 3  # one warm-up step, then the two profiled
+
+
+@pytest.mark.slow
+def test_bench_section_at_smoke_size_fills_every_part(tmp_path: Path, single_thread: None, isolated_wandb) -> None:
+    """bench/run.py --roofline's section end to end (smoke sizes): peaks, shares, profiles, the speed-up over
+    the earlier tree, and a quickstart-shaped run's phases that add up to its wall time."""
+    from bench.run import MODES
+
+    rates, work = {"harness": 100.0, "bare-bf16": 90.0}, {"harness": 0.01, "bare-bf16": 0.01}
+    training = {"samples_per_s": rates, "gflop_per_sample": work, "harness_precision": "no"}
+    section = roofline.bench_section(training, MODES["smoke"], torch.device("cpu"), tmp_path)
+    assert section["default"]["harness"]["peak"] == "fp32" and section["default"]["bare-bf16"]["peak"] == "bf16"
+    assert section["default"]["harness"]["achieved_gflops"] == pytest.approx(1.0)
+    assert section["quickstart"]["harness"]["achieved_gflops"] > 0
+    assert set(section["profile"]) == {"default", "quickstart"}
+    assert section["quickstart_vs_earlier"]["speedup"] > 0
+    split = section["quickstart_split"]
+    assert set(split["seconds"]) == {"startup", "steps", "validation", "probes", "checkpoints", "final_evaluation"}
+    assert all(value > 0 for value in split["seconds"].values()), split["seconds"]
+    assert split["projected_seconds"]["steps"] == pytest.approx(split["seconds"]["steps"] * 2000 / split["steps"])
+    text = roofline.section_table(section)
+    assert "share of peak" in text and "| final_evaluation |" in text and "today / 498ec97" in text
