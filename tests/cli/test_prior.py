@@ -10,7 +10,7 @@ import pytest
 from unet1d.body.skeleton import JOINT_NAMES
 from unet1d.cli import main
 from unet1d.data.builtin import generate_builtin_poses
-from unet1d.prior import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD
+from unet1d.prior import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD, DEFAULT_SHRINK
 
 pytestmark = pytest.mark.slow  # a 50-step run, then a dozen commands that each load it
 
@@ -69,6 +69,7 @@ def test_complete_returns_the_observed_numbers_bit_for_bit_and_draws_the_hidden_
     assert (poses[:, :, hidden] != given[:, None, hidden]).all()  # every hidden number drawn anew ...
     assert (poses[:, 0, hidden] != poses[:, 1, hidden]).all()  # ... and each hypothesis its own
     assert str(written["method"]) == DEFAULT_METHOD and str(written["up_axis"]) == "y"
+    assert float(written["shrink"]) == DEFAULT_SHRINK  # the option's default is the library's
     assert list(written["sequence_names"]) == ["held_out.npy"] and np.array_equal(written["sequence_index"], [0] * 12)
 
 
@@ -130,6 +131,7 @@ def bad_inputs(root: Path) -> dict[str, tuple[list[str], str]]:
         "nothing hidden": ([*ok, "--mask", " , "], "hides nothing"),
         "everything hidden": ([*ok, "--mask", ",".join(JOINT_NAMES)], "hides every joint"),
         "unknown method": ([*ok, "--mask", "legs", "--method", "magic"], "--method 'magic'"),
+        "shrink outside [0, 1]": ([*ok, "--mask", "legs", "--shrink", "1.5"], "--shrink 1.5: must be between 0"),
     }
 
 

@@ -82,3 +82,23 @@ def test_denoise_checks_its_inputs_and_keeps_the_width():
         prior.denoise(np.full_like(poses, np.nan), noise_std=0.1)
     with pytest.raises(UserError, match="allowed: replace, repaint, dps, dposer"):
         prior.complete(poses, parse_mask("legs", 72), method="guess")
+
+
+def test_shrink_pulls_hypotheses_to_their_mean_and_keeps_the_observed_numbers():
+    """shrink=1 returns the draws; 0 makes every hypothesis their mean; 0.5 lies halfway (in the network's
+    space, here standardised axis-angle: a linear map of the pose, so halfway in radians too)."""
+    prior, poses = tiny_prior()
+    hidden = parse_mask("right_arm", 72)
+    columns = np.repeat(hidden, 3)
+    draws = prior.complete(poses, hidden, hypotheses=4, steps=4, seed=3, shrink=1.0)
+    half = prior.complete(poses, hidden, hypotheses=4, steps=4, seed=3, shrink=0.5)
+    mean = prior.complete(poses, hidden, hypotheses=4, steps=4, seed=3, shrink=0.0)
+    expected_mean = draws[:, :, columns].mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        mean[:, :, columns], np.broadcast_to(expected_mean, mean[:, :, columns].shape), atol=1e-5
+    )
+    np.testing.assert_allclose(half[:, :, columns], (draws[:, :, columns] + expected_mean) / 2, atol=1e-5)
+    for out in (half, mean):
+        assert np.array_equal(out[:, :, ~columns], draws[:, :, ~columns])
+    with pytest.raises(UserError, match="--shrink 2"):
+        prior.complete(poses, hidden, shrink=2.0)

@@ -103,8 +103,17 @@ def complete_command(
     ),
     hypotheses: Annotated[int, typer.Option("--hypotheses", min=1, help="Completions drawn per pose.")] = 10,
     method: Annotated[
-        str | None, typer.Option("--method", help="replace, repaint, dps or dposer; default: the measured pick.")
+        str | None,
+        typer.Option("--method", help="replace, repaint, dps, dposer or anneal; default: the measured pick."),
     ] = None,
+    shrink: Annotated[
+        float,
+        typer.Option(
+            "--shrink",
+            help="Pull each pose's hypotheses towards their mean by this factor: 1 keeps the draws as drawn, "
+            "0 makes every hypothesis their mean. Default: the measured pick (docs/quality.md).",
+        ),
+    ] = 0.5,
     seed: Seed = 0,
     device: Device = "auto",
     raw: Raw = False,
@@ -116,12 +125,15 @@ def complete_command(
 
     if method is not None and method not in METHODS:
         raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
+    if not 0.0 <= shrink <= 1.0:
+        raise UserError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
     poses, names, rows = read_poses(poses_path, prior)
-    completed = prior.complete(poses, hidden, hypotheses=hypotheses, seed=seed, method=method)
+    completed = prior.complete(poses, hidden, hypotheses=hypotheses, seed=seed, method=method, shrink=shrink)
     chosen = method or DEFAULT_METHOD
-    write(out, completed, prior, names, rows, hidden=hidden, method=chosen, mask=mask, seed=np.int64(seed))
+    write(out, completed, prior, names, rows, hidden=hidden, method=chosen, mask=mask, seed=np.int64(seed),
+          shrink=np.float64(shrink))  # fmt: skip
     shown = ", ".join(name for name, gone in zip(prior.joint_names, hidden, strict=True) if gone)
     typer.echo(
         f"wrote {len(poses)} poses x {hypotheses} completions ({prior.pose_dim} numbers each; {chosen}) of "

@@ -25,6 +25,17 @@ Methods (measured against each other in docs/quality.md; :data:`DEFAULT_METHOD` 
   timestep that falls linearly from ``t_max`` to ``t_min`` of the schedule (a truncated range: low
   noise refines, it does not redraw). Known components stay fixed; noisy ones also pay the
   Gaussian likelihood of their observation.
+* ``anneal``: DPoser's update taken whole, from the prior's mean: the unknown components start at
+  the origin of the network's space (the data's mean when standardised) and each iteration
+  *replaces* them by the network's one-step denoising of the current estimate noised to a level
+  falling from ``ANNEAL_T[1]`` to ``ANNEAL_T[0]`` of the schedule (the observations imposed at
+  that level as ``replace`` does). Fresh noise each iteration makes the hypotheses differ; one
+  network call per iteration and no gradients, so it is the cheapest.
+
+Hypotheses of one input can be pulled towards their common mean (:func:`shrink_hypotheses`): for
+a Gaussian posterior, draws shrunk by ``factor`` are draws at temperature ``factor**2``. Each
+guess is then nearer the truth on average (the mean-of-N error falls), at the cost of spread (the
+best of N rises); completion's default shrinks by :data:`DEFAULT_SHRINK`.
 
 Shapes: ``observed`` (B, W); ``noise`` (W,) or (B, W), the per-component ``s``. Nothing here
 imports the network: ``model(x_t, t)`` is any callable returning the schedule's prediction.
@@ -39,18 +50,21 @@ import torch
 from unet1d.diffusion.samplers import Denoiser, ddim_timesteps
 from unet1d.diffusion.schedules import NoiseSchedule, check_prediction
 
-METHODS: tuple[str, ...] = ("replace", "repaint", "dps", "dposer")
+METHODS: tuple[str, ...] = ("replace", "repaint", "dps", "dposer", "anneal")
 # Picked by accuracy at equal network calls (bench/completion_methods.py, docs/quality.md): completion is
 # RePaint at 5 steps x 4 resamplings, 20 calls per hypothesis, the sampler's own cost; denoising is plain
 # replacement at 20 steps (resampling only widened its single draws there).
-DEFAULT_METHOD = "repaint"
+DEFAULT_METHOD = "anneal"
 DEFAULT_DENOISE_METHOD = "replace"
-DEFAULT_STEPS: dict[str, int] = {"replace": 20, "repaint": 5, "dps": 20, "dposer": 50}
+GRADIENT_METHODS: tuple[str, ...] = ("dps", "dposer")  # take gradients: not under torch.inference_mode
+DEFAULT_STEPS: dict[str, int] = {"replace": 20, "repaint": 5, "dps": 20, "dposer": 50, "anneal": 10}
 """Steps per hypothesis when none are given (network calls: x4 for repaint; dps adds a backward pass each)."""
 RESAMPLE = 4  # repaint: each step done this many times
 GUIDANCE = 1.0  # dps: the step along the misfit's gradient, relative to the misfit's norm
 DPOSER_LR = 0.1  # dposer: Adam's step in standardised units (DPoser's)
 DPOSER_T = (0.05, 0.3)  # dposer: the timestep range, as fractions of the schedule (DPoser's t_min, t_max)
+ANNEAL_T = (0.2, 0.5)  # anneal: the level falls from 0.5 to 0.2 of the schedule (tuned on validation poses)
+DEFAULT_SHRINK = 0.5  # completion's hypotheses pulled halfway to their mean (temperature 0.25 for a Gaussian)
 NOISE_FLOOR = 1e-3  # dps: the misfit of exactly known components is weighted as if their noise were this
 
 
@@ -90,6 +104,8 @@ def impute(
     y = torch.where(noise.isinf(), torch.zeros_like(observed), observed)  # hidden values never read
     if method == "dposer":
         x = _dposer(model, schedule, y, noise, iterations=steps, prediction=prediction, generator=generator)
+    elif method == "anneal":
+        x = _anneal(model, schedule, y, noise, iterations=steps, prediction=prediction, generator=generator)
     else:
         resample = RESAMPLE if method == "repaint" else 1
         x = _reverse(model, schedule, y, noise, steps=steps, prediction=prediction, generator=generator,
@@ -111,8 +127,25 @@ def complete(
 def denoise(
     model: Denoiser, schedule: NoiseSchedule, noisy: torch.Tensor, noise: torch.Tensor | float, **options: object
 ) -> torch.Tensor:
-    """Clean poses given ``noisy`` (B, W) observations with noise std ``noise`` (scalar, (W,) or (B, W))."""
+    """Clean poses given ``noisy`` (B, W) observations with noise std ``noise`` (scalar, (W,) or (B, W)).
+
+    ``method`` defaults to :data:`DEFAULT_DENOISE_METHOD`."""
+    options.setdefault("method", DEFAULT_DENOISE_METHOD)
     return impute(model, schedule, noisy, torch.as_tensor(noise, dtype=torch.float32), **options)  # type: ignore[arg-type]
+
+
+def shrink_hypotheses(draws: torch.Tensor, known: torch.Tensor, factor: float) -> torch.Tensor:
+    """(N, H, W) draws -> each pulled towards its input's mean over H: ``mean + factor (draw - mean)``.
+
+    For draws from a Gaussian posterior the result has covariance ``factor**2 + (1 - factor**2) / H`` times the
+    posterior's: a lower temperature. ``known`` ((W,) or (N, W) bool) components come back bit for bit."""
+    if not 0.0 <= factor <= 1.0:
+        raise ValueError(f"shrink factor={factor} must be in [0, 1] (1 = the draws as they are)")
+    if factor == 1.0 or draws.shape[1] == 1:
+        return draws
+    mean = draws.mean(dim=1, keepdim=True)
+    shrunk = mean + factor * (draws - mean)
+    return torch.where(known.expand(draws.shape[0], draws.shape[2])[:, None, :], draws, shrunk)
 
 
 def _randn(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -238,3 +271,32 @@ def _dposer(
         variable.grad.mul_(free)  # known components never move
         optimizer.step()
     return variable.detach()
+
+
+def _anneal(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    y: torch.Tensor,
+    noise: torch.Tensor,
+    *,
+    iterations: int,
+    prediction: str,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """``anneal``: from the prior's mean, each iteration the network's one-step denoising of the estimate noised to
+    a level falling from ANNEAL_T[1] to ANNEAL_T[0] (observations imposed at that level, as ``replace`` does)."""
+    abar = schedule.alphas_cumprod.tolist()
+    last = schedule.num_timesteps - 1
+    low, high = ANNEAL_T
+    x = torch.where(noise.isinf(), torch.zeros_like(y), y)  # hidden: the origin (the data's mean, standardised)
+    for iteration in range(iterations):
+        fraction = high - (high - low) * iteration / max(iterations - 1, 1)
+        step = max(1, round(fraction * last))
+        abar_t = abar[step]
+        x_t = math.sqrt(abar_t) * x + math.sqrt(1.0 - abar_t) * _randn(y, generator)
+        x_t = _observe(x_t, y, noise, abar_t, _randn(y, generator))
+        t = torch.full((y.shape[0],), step, dtype=torch.long, device=y.device)
+        with torch.no_grad():
+            x0_hat, _ = schedule.split_prediction(model(x_t, t), x_t, t, prediction)
+        x = x0_hat.float()
+    return x

@@ -14,7 +14,7 @@ from unet1d._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from unet1d.body.skeleton import COMPLETION_PARTS
-    from unet1d.diffusion.completion import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD, METHODS
+    from unet1d.diffusion.completion import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD, DEFAULT_SHRINK, METHODS
     from unet1d.prior.api import PosePrior, parse_mask
 
 __getattr__, __all__ = lazy_exports(__name__, __file__)

@@ -13,6 +13,7 @@ completed pose faces where its input faced. Observed components come back bit fo
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,15 @@ from unet1d.body.heading import apply_heading, canonical_heading, has_root, head
 from unet1d.body.skeleton import COMPLETION_PARTS, joint_names_for_width
 from unet1d.data.representation import NUMBERS_PER_JOINT, network_config
 from unet1d.data.up_axis import run_up_axis
-from unet1d.diffusion.completion import DEFAULT_DENOISE_METHOD, DEFAULT_METHOD, METHODS, impute
+from unet1d.diffusion.completion import (
+    DEFAULT_DENOISE_METHOD,
+    DEFAULT_METHOD,
+    DEFAULT_SHRINK,
+    GRADIENT_METHODS,
+    METHODS,
+    impute,
+    shrink_hypotheses,
+)
 from unet1d.diffusion.schedules import NoiseSchedule
 from unet1d.errors import UserError
 from unet1d.precision import autocast, resolve_device, sampling_precision
@@ -92,14 +101,19 @@ class PosePrior:
         seed: int = 0,
         method: str | None = None,
         steps: int | None = None,
+        shrink: float = DEFAULT_SHRINK,
     ) -> np.ndarray:
         """(N, hypotheses, D): the ``hidden`` joints ((J,) or (N, J) bool) of ``poses`` (N, D) drawn from the prior.
 
-        ``method`` None is :data:`~unet1d.diffusion.completion.DEFAULT_METHOD`; ``steps`` None its default steps."""
+        ``method`` None is :data:`~unet1d.diffusion.completion.DEFAULT_METHOD`; ``steps`` None its default steps.
+        ``shrink`` pulls each pose's hypotheses towards their mean (1: plain draws; see
+        :func:`~unet1d.diffusion.completion.shrink_hypotheses`)."""
+        if not 0.0 <= shrink <= 1.0:
+            raise UserError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
         poses = self._check(poses)
         hidden = np.broadcast_to(np.asarray(hidden, dtype=bool), (len(poses), len(self.joint_names)))
         noise = np.where(np.repeat(hidden, self._numbers, axis=1), np.inf, 0.0)
-        out = self._impute(poses, noise, hypotheses, seed, method or DEFAULT_METHOD, steps)
+        out = self._impute(poses, noise, hypotheses, seed, method or DEFAULT_METHOD, steps, shrink)
         observed = ~np.repeat(hidden, 3, axis=1)[:, None, :]
         return np.where(observed, poses[:, None, :], out)
 
@@ -122,7 +136,7 @@ class PosePrior:
         poses = self._check(poses)
         inner = getattr(self.stats, "inner", self.stats)  # 6D statistics when the network sees 6D
         noise = np.broadcast_to(noise_std / np.asarray(inner.std, dtype=np.float64), (len(poses), self._width))
-        return self._impute(poses, noise, hypotheses, seed, method or DEFAULT_DENOISE_METHOD, steps)
+        return self._impute(poses, noise, hypotheses, seed, method or DEFAULT_DENOISE_METHOD, steps, 1.0)
 
     def _check(self, poses: np.ndarray) -> np.ndarray:
         poses = np.asarray(poses, dtype=np.float32)
@@ -135,9 +149,17 @@ class PosePrior:
         return poses
 
     def _impute(
-        self, poses: np.ndarray, noise: np.ndarray, hypotheses: int, seed: int, method: str, steps: int | None
+        self,
+        poses: np.ndarray,
+        noise: np.ndarray,
+        hypotheses: int,
+        seed: int,
+        method: str,
+        steps: int | None,
+        shrink: float,
     ) -> np.ndarray:
-        """Run :func:`impute` on every pose ``hypotheses`` times in the network's space; -> (N, H, D) radians."""
+        """Run :func:`impute` on every pose ``hypotheses`` times in the network's space, shrink each pose's
+        hypotheses towards their mean by ``shrink``; -> (N, H, D) radians."""
         if method not in METHODS:
             raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
         if hypotheses < 1:
@@ -150,15 +172,20 @@ class PosePrior:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         prediction = self.config.diffusion.prediction
         drawn = []
-        with autocast(sampling_precision(self.config, self.device), self.device):
+        # No autograd bookkeeping where no gradient is taken (dps and dposer take theirs).
+        grad_mode = contextlib.nullcontext() if method in GRADIENT_METHODS else torch.inference_mode()
+        with grad_mode, autocast(sampling_precision(self.config, self.device), self.device):
             for start in range(0, len(encoded), CHUNK):
                 rows = slice(start, start + CHUNK)
                 observed = torch.as_tensor(encoded[rows], device=self.device)
                 level = torch.as_tensor(levels[rows], device=self.device)
                 out = impute(self.network, self.schedule, observed, level, method=method, steps=steps,
                              prediction=prediction, generator=generator)  # fmt: skip
-                drawn.append(out.float().cpu().numpy())
-        decoded = np.asarray(self.stats.denormalize(np.concatenate(drawn)), dtype=np.float32)
+                drawn.append(out.float().cpu())
+        network_draws = torch.cat(drawn).view(len(poses), hypotheses, -1)
+        known = torch.as_tensor(noise == 0)
+        network_draws = shrink_hypotheses(network_draws, known, shrink).reshape(len(poses) * hypotheses, -1)
+        decoded = np.asarray(self.stats.denormalize(network_draws.numpy()), dtype=np.float32)
         if turn:
             decoded = apply_heading(decoded, np.repeat(headings, hypotheses), self.up_axis)
         return decoded.reshape(len(poses), hypotheses, self.pose_dim)
