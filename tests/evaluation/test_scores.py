@@ -60,9 +60,10 @@ def scored(runs: dict[str, Path]) -> dict:
         # A 2,000-pose fresh reference instead of 10,000 (each drawn from a clip of 30 frames): same code, a fifth
         # of the generation, and still eight times the 256 samples.
         patch.setattr(quality, "REFERENCE_POSES", 2000)
-        untrained = evaluate(runs["untrained"], num_samples=NUM_SAMPLES, seed=SEED, device="cpu")[0]
+        no_tasks = ["--task_poses", "0"]  # sample quality only: the task scores are tests/evaluation/test_tasks.py's
+        untrained = evaluate(runs["untrained"], num_samples=NUM_SAMPLES, seed=SEED, device="cpu", overrides=no_tasks)[0]
         patch.setattr(metrics, "frechet_distance", spy)  # after the baselines were scored (and kept) above
-        trained = evaluate(runs["trained"], num_samples=NUM_SAMPLES, seed=SEED, device="cpu")
+        trained = evaluate(runs["trained"], num_samples=NUM_SAMPLES, seed=SEED, device="cpu", overrides=no_tasks)
     return {"trained": trained, "untrained": untrained, "fd_arguments": recorded,
             "accelerate_state_left": dict(AcceleratorState._shared_state)}  # fmt: skip
 
