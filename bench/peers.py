@@ -119,7 +119,7 @@ def main() -> None:
     device = torch.device(args.device)
     builders = {
         "unet1d conv": lambda: UNet1D(mid_structure="conv"),
-        "unet1d attention-h8": lambda: UNet1D(mid_structure="attention"),
+        "unet1d attention-8": lambda: UNet1D(mid_structure="attention"),
         "diffusers 32-64-128": lambda: diffusers_unet((32, 64, 128)),
         "diffusers 64-128-256": lambda: diffusers_unet((64, 128, 256)),
     }
