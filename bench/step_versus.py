@@ -80,6 +80,9 @@ class Contender:
         with self.swapped():
             self.harness = HarnessRun(config)
         self.batch_size = self.harness.batch_size
+        built = type(self.harness.trainer.network)
+        if "UNet1D" in names and built is not names["UNet1D"]:  # the loop no longer builds it where we swap
+            raise RuntimeError(f"the earlier contender built {built.__module__}.UNet1D, not the earlier network")
 
     @contextlib.contextmanager
     def swapped(self) -> Iterator[None]:
