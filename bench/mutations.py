@@ -99,7 +99,7 @@ MUTATIONS = [
     Mutation(
         "sigint-143", "SIGINT exits 143 instead of 130", "unet1d/training/signals.py",
         "return 128 + (self.received or 0)", "return 128 + signal.SIGTERM",
-        ["tests/training/test_resume.py::test_sigint_saves_a_checkpoint_and_the_process_exits_130"],
+        ["tests/scenarios/test_resume.py::test_sigint_saves_a_checkpoint_and_the_process_exits_130"],
     ),
     Mutation(
         "compare-first-seed", "compare's variant mean is the first seed's value", "unet1d/compare/runs.py",

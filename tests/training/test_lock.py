@@ -75,7 +75,7 @@ def test_a_second_train_into_a_live_runs_folder_exits_2_naming_the_holder(start_
         assert second.returncode == 2, output
         assert f"in use by another training run (pid {first.pid} on host" in output and "Traceback" not in output
     assert first.poll() is None  # the first run never noticed
-    # Ctrl-C ends it as SIGTERM would (tests/training/test_resume.py): a checkpoint at the step it stopped at,
+    # Ctrl-C ends it as SIGTERM would (tests/scenarios/test_resume.py): a checkpoint at the step it stopped at,
     # exit code 130, no summary (unfinished), and the lock released.
     first.send_signal(signal.SIGINT)
     output, _ = first.communicate(timeout=120)
