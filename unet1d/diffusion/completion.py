@@ -51,9 +51,10 @@ from unet1d.diffusion.samplers import Denoiser, ddim_timesteps
 from unet1d.diffusion.schedules import NoiseSchedule, check_prediction
 
 METHODS: tuple[str, ...] = ("replace", "repaint", "dps", "dposer", "anneal")
-# Picked by accuracy at equal network calls (bench/completion_methods.py, docs/quality.md): completion is
-# RePaint at 5 steps x 4 resamplings, 20 calls per hypothesis, the sampler's own cost; denoising is plain
-# replacement at 20 steps (resampling only widened its single draws there).
+# Picked by accuracy against cost on validation poses (bench/completion_methods.py --validation, docs/quality.md):
+# completion is anneal at 10 calls per hypothesis with the hypotheses shrunk halfway to their mean (repaint at
+# 5 steps x 4 resamplings took 17 calls for a larger mean-of-10 error); denoising is plain replacement at 20
+# steps (resampling only widened its single draws there).
 DEFAULT_METHOD = "anneal"
 DEFAULT_DENOISE_METHOD = "replace"
 GRADIENT_METHODS: tuple[str, ...] = ("dps", "dposer")  # take gradients: not under torch.inference_mode
