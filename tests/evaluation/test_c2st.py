@@ -86,22 +86,50 @@ def test_folds_run_side_by_side_give_scikit_learns_cross_validated_auc() -> None
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: OpenMP's default is one thread anyway")
-def test_every_fold_fits_on_one_openmp_thread_in_the_pools_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_fold_fits_on_one_openmp_thread_in_the_pools_threads() -> None:
     """OpenMP's thread count is per thread: a limit set where the pool opens must still hold in its workers."""
-    import sklearn.ensemble
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-    seen: list[int] = []
+    with c2st.classifier_pool(2) as pool:
+        seen = [pool.submit(c2st.fold_openmp_threads).result() for _ in range(2)]
+    assert seen == [c2st.THREADS] * 2 and _openmp_effective_n_threads() > c2st.THREADS
 
-    class Recording(sklearn.ensemble.HistGradientBoostingClassifier):
-        def fit(self, x, y):
-            seen.append(_openmp_effective_n_threads())  # what the fit's own prange loops will use
-            return super().fit(x, y)
 
-    monkeypatch.setattr(sklearn.ensemble, "HistGradientBoostingClassifier", Recording)
+FOLD_PROCESSES = """
+import json, sys
+from concurrent.futures import ProcessPoolExecutor
+import numpy as np
+from unet1d.evaluation import c2st
+started = c2st.start_fold_workers()
+rng = np.random.default_rng(0)
+samples, real = rng.normal(size=(200, 72)) * 0.5 + 0.08, rng.normal(size=(200, 72)) * 0.5
+scores = c2st.c2st_scores(samples, real)
+with c2st.classifier_pool() as pool:
+    kind = type(pool).__name__
+    threads = [pool.submit(c2st.fold_openmp_threads).result() for _ in range(2)]
+print(json.dumps({"started": started, "kind": kind, "threads": threads, "scores": scores,
+                  "sklearn_here": "sklearn" in sys.modules}))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter forking two workers that import scikit-learn, and fifteen classifiers twice
+def test_fold_processes_give_the_threads_scores_on_one_openmp_thread_and_leave_scikit_learn_to_them(tmp_path) -> None:
+    """`unet1d eval`'s fold processes: forked at start-up, each fit on one OpenMP thread (a forked worker's
+    default is every core), the same scores to the last bit as folds in threads, and the process that scores
+    never imports scikit-learn (~1 CPU s its workers pay on a core it leaves idle)."""
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", FOLD_PROCESSES], capture_output=True, text=True, check=True,
+                         cwd=tmp_path)  # fmt: skip
+    got = json.loads(run.stdout)
+    assert got["started"] and got["kind"] == "ProcessPoolExecutor"
+    assert got["threads"] == [c2st.THREADS] * 2 and not got["sklearn_here"]
     rng = np.random.default_rng(0)
-    c2st.classifier_auc(rng.normal(size=(60, 4)), rng.normal(size=(60, 4)))
-    assert seen == [c2st.THREADS] * c2st.FOLDS and _openmp_effective_n_threads() > c2st.THREADS
+    samples, real = rng.normal(size=(200, 72)) * 0.5 + 0.08, rng.normal(size=(200, 72)) * 0.5
+    assert got["scores"] == c2st.c2st_scores(samples, real)  # here: threads (this process started no workers)
+    assert got["scores"]["c2st_auc"] > 0.6  # something to find, so equal scores are not two constants
 
 
 def test_body_only_poses_have_no_root_part_and_bad_shapes_are_refused() -> None:

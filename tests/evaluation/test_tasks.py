@@ -232,6 +232,10 @@ def test_the_eval_report_carries_the_task_scores_and_task_poses_0_leaves_them_ou
     assert keys <= set(report.baselines["gaussian"]) and "precision" in report.baselines["gaussian"]
     assert set(report.baselines["nearest"]) == keys and not keys & set(report.baselines["data"])
     assert report.task_seconds > 0
+    stages = report.stage_seconds  # consecutive, in the order they ran, within the evaluation's wall time
+    assert list(stages) == ["load, reference, val loss", "sampling", "scores", "baselines", "classifier wait", "tasks"]
+    assert stages["tasks"] == report.task_seconds and stages["sampling"] == report.sample_seconds
+    assert 0 < sum(stages.values()) <= report.eval_seconds
 
     report, _, _ = evaluate(config.train.output_dir, num_samples=64, device="cpu", overrides=["--task_poses", "0"])
     payload = report.to_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,10 @@ def eval_command(
     Any config field can follow as an override for the sampling, e.g. --sampler ddpm, --sample_steps 20,
     --clip_x0 null.
     """
+    from unet1d.evaluation.c2st import start_fold_workers
+
+    start_fold_workers()  # first: the classifier's workers import scikit-learn on the other core while torch loads
+
     from unet1d.evaluation.evaluate import evaluate, save_figure
 
     keep_freed_memory()  # a fifth of eval's CPU time was page faults
@@ -45,7 +50,9 @@ def eval_command(
         run, num_samples=num_samples, seed=seed, device=device, ema=not raw, reference=reference, overrides=ctx.args
     )
     path = report.save(out)
+    drawing = time.perf_counter()
     picture = save_figure(report, samples, ref, out)
+    stages = {**report.stage_seconds, "figure": time.perf_counter() - drawing}
     payload = report.to_dict()
     sources = [payload, *(report.baselines.get(name, {}) for name in ("data", "gaussian", "nearest"))]
     typer.echo(f"checkpoint     {report.checkpoint} (step {report.step}, {report.weights} weights)")
@@ -80,6 +87,7 @@ def eval_command(
         typer.echo(f"prior tasks    {task_summary(payload, report.baselines)}")
     tasks = f", {report.task_seconds:.1f} s prior tasks" if report.task_seconds else ""
     typer.echo(f"time           {report.sample_seconds:.1f} s sampling{tasks}, {report.eval_seconds:.1f} s in all")
+    typer.echo(f"stages         {', '.join(f'{name} {seconds:.1f} s' for name, seconds in stages.items())}")
     typer.echo(f"wrote {path} and {picture}")
 
 

@@ -18,8 +18,11 @@ Built so its numbers are comparable across runs and cheap enough for every evalu
 * **Classifier.** One fixed model, scikit-learn's HistGradientBoostingClassifier with settings
   :data:`CLASSIFIER` (fixed random_state), stratified :data:`FOLDS`-fold cross-validation with
   shuffled folds (fixed seed), ROC AUC pooled over the out-of-fold predictions. Every fold is a
-  task of one thread pool (:func:`classifier_pool`), so an evaluation's tests, and the other
-  scores computed beside them, share the cores fold by fold.
+  task of one pool (:func:`classifier_pool`), so an evaluation's tests, and the other scores
+  computed beside them, share the cores fold by fold. ``unet1d eval``'s pool is of processes
+  (:func:`start_fold_workers`): a fit hands Python's GIL back and forth thousands of times (around
+  each histogram and split), and two fits in one process wait on each other for it
+  (docs/speed.md, "The evaluation"); elsewhere it is of threads. Either gives the same numbers.
 * **Body parts.** The same test on each part's joints alone (:data:`BODY_PARTS`, SMPL joint
   names) says which part gives the samples away.
 
@@ -29,9 +32,14 @@ classifier's power depends on the counts, so compare scores made at equal counts
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -51,6 +59,15 @@ CLASSIFIER = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31, "earl
 # threads on a busy 2-core machine (a sweep's runs, a training probe beside torch's threads) OpenMP's
 # spin-waiting took 14x the CPU and over 12 minutes without finishing (docs/classifier-test.md).
 THREADS = 1
+# Where `unet1d eval` runs the folds: "processes" (each fit its own GIL) or "threads" (one process). In threads, two
+# fits wait on each other for the GIL hundreds of times a second (schedstat: 0.47 s blocked per 1.85 s fit, 320
+# voluntary switches per fit, against 3 one at a time), which is how a fold pool that gains 1.32x on one 2-core
+# machine loses (0.92x) on another. Processes only where start_fold_workers() forked them while the process was
+# still one thread (the eval command does, before torch): elsewhere (training's probe and final evaluation, the
+# library) the folds run in threads, as safe to start at any point.
+POOL = "processes"
+# What a fold process imports as soon as it starts, on the core the eval's start-up leaves idle: ~1 CPU s.
+PRELOAD = ("sklearn.ensemble", "sklearn.model_selection", "sklearn.metrics")
 # Joint groups by SMPL joint name. The collars move the shoulder girdle and go with the arms.
 BODY_PARTS: dict[str, tuple[str, ...]] = {
     "root": ("pelvis",),
@@ -87,26 +104,53 @@ def jittered(poses: np.ndarray, jitter: float, seed: int) -> np.ndarray:
     return poses + np.random.default_rng(seed).normal(0.0, jitter, poses.shape)
 
 
-def _fold_probability(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """One fold: :data:`CLASSIFIER` fitted on rows ``train``, its probability of class 1 on rows ``test``.
+def _fold_probability(x: np.ndarray, y: np.ndarray, folds: int, index: int, threads: int) -> np.ndarray:
+    """Fold ``index`` of :func:`_folds`: :data:`CLASSIFIER` fitted on its training rows on ``threads`` OpenMP
+    threads, its probability of class 1 on its test rows.
 
-    The OpenMP limit is set here, in the pool's thread: OpenMP's thread count is a per-thread
-    setting, so a limit set by the thread that opened the pool does not reach its workers.
+    Runs in a pool's worker (process or thread); the split is computed there too, so with fold processes
+    the process that scores never imports scikit-learn. The OpenMP limit is set here, in the worker:
+    OpenMP's thread count is a per-thread setting, so a limit set where the pool opened does not reach it.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=THREADS, user_api="openmp"):
+    train, test = _folds(y, folds)[index]
+    with threadpool_limits(limits=threads, user_api="openmp"):
         return HistGradientBoostingClassifier(**CLASSIFIER).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
 
 
-def _stacked(features_a: np.ndarray, features_b: np.ndarray, folds: int) -> tuple[np.ndarray, np.ndarray, list]:
-    """Rows of both sets as one float32 matrix, labels 0 / 1, and the stratified shuffled folds."""
+def _folds(y: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The stratified shuffled folds (fixed seed) of labels ``y``: (train rows, test rows) each."""
     from sklearn.model_selection import StratifiedKFold
 
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=CV_SEED).split(np.zeros(len(y)), y))
+
+
+def _pooled_auc(y: np.ndarray, folds: int, probabilities: list[np.ndarray]) -> float:
+    """ROC AUC of the out-of-fold ``probabilities`` (in fold order) put back in place (a pool's task too)."""
+    from sklearn.metrics import roc_auc_score
+
+    probability = np.empty(len(y))
+    for (_, test), fold in zip(_folds(y, folds), probabilities, strict=True):
+        probability[test] = fold
+    return float(roc_auc_score(y, probability))
+
+
+def fold_openmp_threads(threads: int = THREADS) -> int:
+    """The OpenMP threads a fold's fit uses in a pool's worker (what its own prange loops read): a check."""
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="openmp"):
+        return int(_openmp_effective_n_threads())
+
+
+def _stacked(features_a: np.ndarray, features_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of both sets as one float32 matrix, and labels 0 / 1."""
     x = np.concatenate([features_a, features_b]).astype(np.float32)
     y = np.concatenate([np.zeros(len(features_a), np.int8), np.ones(len(features_b), np.int8)])
-    return x, y, list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=CV_SEED).split(x, y))
+    return x, y
 
 
 def submit_auc(pool: Executor, features_a: np.ndarray, features_b: np.ndarray, folds: int | None = None) -> Pending:
@@ -117,16 +161,12 @@ def submit_auc(pool: Executor, features_a: np.ndarray, features_b: np.ndarray, f
     returns the AUC of the out-of-fold probabilities pooled, which is what scikit-learn's
     ``cross_val_predict`` gives (tests/evaluation/test_c2st.py checks they agree).
     """
-    x, y, split = _stacked(features_a, features_b, folds or FOLDS)
-    futures = [pool.submit(_fold_probability, x, y, train, test) for train, test in split]
+    folds = folds or FOLDS
+    x, y = _stacked(features_a, features_b)
+    futures = [pool.submit(_fold_probability, x, y, folds, index, THREADS) for index in range(folds)]
 
     def auc() -> float:
-        from sklearn.metrics import roc_auc_score
-
-        probability = np.empty(len(y))
-        for (_, test), future in zip(split, futures, strict=True):
-            probability[test] = future.result()
-        return float(roc_auc_score(y, probability))
+        return pool.submit(_pooled_auc, y, folds, [future.result() for future in futures]).result()
 
     return auc
 
@@ -174,16 +214,60 @@ def c2st_scores(
 
 @contextmanager
 def classifier_pool(tasks: int | None = None) -> Iterator[Executor]:
-    """Threads for classifier folds, :func:`parallel_tests` of them, each fit on one OpenMP thread (:data:`THREADS`).
+    """Workers for classifier folds, :func:`parallel_tests` of them, each fit on one OpenMP thread (:data:`THREADS`).
 
-    ``tasks`` (how many folds will run; None: many) only caps the threads. While the pool is open
-    the caller's BLAS and OpenMP are held at :data:`THREADS` too, so its own numpy work beside the
-    folds does not spin against them (each fold sets its own thread's OpenMP limit).
+    The fold processes :func:`start_fold_workers` started, where it did (they stay open for the next
+    pool); else threads. ``tasks`` (how many folds will run; None: many) only caps the threads. While
+    the pool is open the caller's BLAS and OpenMP are held at :data:`THREADS` too, so its own numpy
+    work beside the folds does not spin against them (each fold sets its own limit).
     """
-    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency; imports no scikit-learn
 
-    with threadpool_limits(limits=THREADS), ThreadPoolExecutor(max_workers=parallel_tests(tasks or 1 << 16)) as pool:
-        yield pool
+    with threadpool_limits(limits=THREADS):
+        if _fold_processes is not None:
+            yield _fold_processes
+            return
+        with ThreadPoolExecutor(max_workers=parallel_tests(tasks or 1 << 16)) as pool:
+            yield pool
+
+
+_fold_processes: ProcessPoolExecutor | None = None  # started by start_fold_workers, closed at exit
+
+
+def start_fold_workers() -> bool:
+    """Fork the fold processes (:func:`parallel_tests` of them) now and have them import scikit-learn
+    (:data:`PRELOAD`) while the caller goes on: ``unet1d eval`` calls this first, so that import runs on
+    the core its own start-up (torch) leaves idle. Forked only while this process is one thread
+    (nothing to inherit half-locked, no re-import of a main module) and where fork exists; returns
+    whether they run. Later calls reuse them."""
+    global _fold_processes
+    if _fold_processes is not None:
+        return True
+    if POOL != "processes" or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if threading.active_count() > 1 or multiprocessing.current_process().daemon:  # a daemon may have no children
+        return False
+    _fold_processes = ProcessPoolExecutor(
+        max_workers=parallel_tests(1 << 16), mp_context=multiprocessing.get_context("fork"),
+        initializer=_fold_process_start, initargs=(os.getpid(),),
+    )  # fmt: skip
+    _fold_processes.submit(int)  # the first task forks them all at once (fork context)
+    return True
+
+
+def _fold_process_start(parent: int) -> None:
+    """A fold process's first act: leave Ctrl-C to the parent (which closes the pool), end when the parent is
+    gone however it ended (a SIGTERM or SIGKILL skips the parent's clean-up), and import scikit-learn."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    for module in PRELOAD:
+        importlib.import_module(module)
 
 
 def parallel_tests(count: int) -> int:

@@ -21,6 +21,7 @@ import torch
 from unet1d.errors import UserError
 from unet1d.evaluation import c2st, quality
 from unet1d.evaluation.sampling import sample_poses, sampling_precision
+from unet1d.evaluation.timing import StageClock
 from unet1d.precision import resolve_device
 from unet1d.store.rundir import EVAL_DIR
 from unet1d.store.summary import write_text_atomically
@@ -50,6 +51,7 @@ class EvalReport:
     verdict_withheld: str | None = None  # why no verdict can be given against this reference (quality.verdict_withheld)
     compute_dtype: str = "fp32"  # the network's arithmetic while sampling: fp32, bf16 or fp16 (not the metric)
     task_seconds: float = 0.0  # the prior's task scores (completion, denoising) and their baselines; 0 when off
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall seconds of each stage, in order (timing.py)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
@@ -173,26 +175,30 @@ def score_network(
     """
     from unet1d.precision import precision_label
 
-    sampling = time.perf_counter()
+    clock = StageClock(started)
+    clock.mark("load, reference, val loss")  # everything the caller did before: load, data, reference, val loss
     samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
-    sample_seconds = time.perf_counter() - sampling
+    sample_seconds = clock.mark("sampling")
     with c2st.classifier_pool() as pool:  # the model's classifier folds and the baselines' share the cores
         finish = quality.start_score(samples, reference, pool, seed=seed)
+        clock.mark("scores")
         baselines = quality.baselines(reference, num_samples, seed=seed, pool=pool)
+        clock.mark("baselines")
         scores = finish()
-    tasks_started = time.perf_counter()
+        clock.mark("classifier wait")
     if config.evaluation.task_poses > 0:  # the prior at work: completion and denoising, beside two baselines
         ours, task_baselines = score_tasks(network, config, stats, reference, seed=seed, device=device)
         scores.update(ours)
         baselines["gaussian"] = {**baselines["gaussian"], **task_baselines["gaussian"]}  # after the cached scores
         baselines["nearest"] = task_baselines["nearest"]
+    task_seconds = clock.mark("tasks") if config.evaluation.task_poses > 0 else 0.0
     report = EvalReport(
         checkpoint=str(checkpoint), step=step, weights=weights, sampler=config.diffusion.sampler,
         sample_steps=config.diffusion.sampling_steps, num_samples=num_samples, reference=reference.name,
         val_loss=val_loss, scores=scores, baselines=baselines,
         sample_seconds=sample_seconds, eval_seconds=0.0,
-        compute_dtype=precision_label(sampling_precision(config, device)),
-        task_seconds=time.perf_counter() - tasks_started if config.evaluation.task_poses > 0 else 0.0,
+        compute_dtype=precision_label(sampling_precision(config, device)), task_seconds=task_seconds,
+        stage_seconds=clock.seconds,
     )  # fmt: skip
     report.verdict_withheld = quality.verdict_withheld(reference, report.baselines)
     report.eval_seconds = time.perf_counter() - started
