@@ -1,0 +1,269 @@
+"""What `unet1d eval` spends its time on, first against a reference and with its baselines cached, and
+where the classifier test's folds run fastest.
+
+    python bench/eval_speed.py RUN [--num-samples 2000] [--task-poses 32] [--json bench/results/eval_speed.json]
+    python bench/eval_speed.py --folds-only                 # the fold pool alone, no checkpoint needed
+
+Two parts, each side by side in one invocation (timings on a shared machine are noisy: read the
+ratios, and the load average printed with them):
+
+* **The eval.** ``unet1d eval RUN`` twice as a subprocess, on a fresh cache folder (the first run
+  scores the baselines, the second reads them back): wall and CPU seconds (user + system, the
+  eval's fold processes included), each stage's wall seconds from the report (``stage_seconds``),
+  and start-up + figure + writing as the rest. Both runs must give the same scores.
+* **The fold pool.** The model's classifier test at ``--fold-poses`` a side (whole body and four
+  parts: 15 fits, the fits `unet1d eval` makes) under four settings: folds one at a time on one
+  OpenMP thread, one at a time on every core's OpenMP thread, side by side in threads (one OpenMP
+  thread each), side by side in processes (``c2st.start_fold_workers``, what ``unet1d eval`` uses).
+  Per fit, from ``/proc/thread-self/schedstat``: seconds on a CPU, waiting for one (the machine's
+  load) and blocked (neither: waiting on the GIL or a lock), and voluntary context switches; so a
+  setting's loss can be told apart from the load. Speedups are against one at a time, one thread.
+  The machine (CPU model, cores, SMT siblings) and the OpenMP runtimes loaded come with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unet1d.evaluation import c2st
+
+SETTINGS = ("one at a time, 1 thread", "one at a time, all threads", "side by side, threads", "side by side, processes")
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores this process may use, SMT siblings of core 0, the numeric libraries' thread pools."""
+    from threadpoolctl import threadpool_info
+
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
+    siblings = Path("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list")
+    return {
+        "cpu": model or platform.processor(),
+        "cores": len(os.sched_getaffinity(0)),
+        "smt_siblings_of_cpu0": siblings.read_text().strip() if siblings.exists() else None,
+        "flags_bf16": any(flag in cpuinfo for flag in ("avx512_bf16", "amx_bf16")),
+        "python": platform.python_version(),
+        "thread_pools": [
+            {key: pool.get(key) for key in ("user_api", "internal_api", "prefix", "num_threads", "version")}
+            for pool in threadpool_info()
+        ],
+        "load_average": os.getloadavg(),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ the eval
+
+
+def run_eval(run: Path, cache: Path, out: Path, num_samples: int, task_poses: int) -> dict[str, Any]:
+    """One ``unet1d eval`` subprocess: wall, CPU (its children included) and the report's stages."""
+    command = [sys.executable, "-m", "unet1d.cli", "eval", str(run), "--num-samples", str(num_samples), "-o",
+               str(out), "--cache_dir", str(cache), "--task_poses", str(task_poses)]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = json.loads(out.read_text())
+    stages = dict(report["stage_seconds"])
+    stages["start-up, figure, writing"] = wall - report["eval_seconds"]
+    return {
+        "wall": wall,
+        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "stages": stages,
+        "scores": {key: value for key, value in report.items() if isinstance(value, float) and "seconds" not in key},
+    }
+
+
+def bench_eval(run: Path, num_samples: int, task_poses: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        cache, out = Path(folder) / "cache", Path(folder) / "eval.json"
+        first = run_eval(run, cache, out, num_samples, task_poses)
+        cached = run_eval(run, cache, out, num_samples, task_poses)
+    return {
+        "run": str(run),
+        "num_samples": num_samples,
+        "task_poses": task_poses,
+        "first": {key: value for key, value in first.items() if key != "scores"},
+        "cached": {key: value for key, value in cached.items() if key != "scores"},
+        "same_scores": first["scores"] == cached["scores"],
+    }
+
+
+# ------------------------------------------------------------------------------------------------ the folds
+
+
+def _schedstat() -> np.ndarray:
+    """This thread's seconds on a CPU and waiting for one, and the wall clock (all seconds)."""
+    on_cpu, waiting = (int(v) for v in Path("/proc/thread-self/schedstat").read_text().split()[:2])
+    return np.array([on_cpu / 1e9, waiting / 1e9, time.perf_counter()])
+
+
+def timed_fold(x: np.ndarray, y: np.ndarray, folds: int, index: int, threads: int) -> dict[str, float]:
+    """One of the eval's fold fits (:func:`c2st._fold_probability`) and where its wall time went."""
+    switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+    start = _schedstat()
+    c2st._fold_probability(x, y, folds, index, threads)
+    on_cpu, waiting, wall = _schedstat() - start
+    return {"on_cpu": on_cpu, "waiting": waiting, "blocked": max(wall - on_cpu - waiting, 0.0), "wall": wall,
+            "voluntary_switches": resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw - switches}  # fmt: skip
+
+
+def fold_tasks(poses: int) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
+    """The 15 fits of a model's classifier test at ``poses`` a side: built-in poses against a jittered copy of
+    another draw (the set sizes and feature widths of an eval; the AUC itself is beside the point)."""
+    from unet1d.config import Config
+    from unet1d.evaluation.quality import _fresh_builtin, heading_free
+
+    config = Config()
+    real = heading_free(_fresh_builtin(config, 0)[0][:poses])
+    fake = heading_free(_fresh_builtin(config, 1)[0][:poses])
+    names = c2st.joint_names(real.shape[1])
+    a = c2st.rotation_features(c2st.jittered(fake, c2st.JITTER_RAD, 0))
+    b = c2st.rotation_features(c2st.jittered(real, c2st.JITTER_RAD, 1))
+    groups = [list(range(len(names)))] + [
+        [names.index(name) for name in members if name in names] for members in c2st.BODY_PARTS.values()
+    ]
+    tasks = []
+    for joints in groups:
+        x, y = c2st._stacked(a[:, joints].reshape(poses, -1), b[:, joints].reshape(poses, -1))
+        tasks += [(x, y, c2st.FOLDS, index) for index in range(c2st.FOLDS)]
+    return tasks
+
+
+def run_folds(pool: Executor, tasks: list, threads: int) -> tuple[float, list[dict[str, float]]]:
+    started = time.perf_counter()
+    fits = [future.result() for future in [pool.submit(timed_fold, *task, threads) for task in tasks]]
+    return time.perf_counter() - started, fits
+
+
+def bench_folds(poses: int, rounds: int, skip_all_threads: bool = False) -> dict[str, Any]:
+    """Each setting ``rounds`` times, interleaved (a busy machine slows all alike); per-fit means of the diagnostics."""
+    cores = c2st.parallel_tests(1 << 16)
+    tasks = fold_tasks(poses)
+    processes = c2st._fold_processes
+    assert processes is not None, "start_fold_workers() must run first, while this process is one thread"
+    settings: dict[str, Callable[[], tuple[float, list]]] = {
+        SETTINGS[0]: lambda: _in_threads(1, tasks, 1),
+        SETTINGS[1]: lambda: _in_threads(1, tasks, cores),
+        SETTINGS[2]: lambda: _in_threads(cores, tasks, 1),
+        SETTINGS[3]: lambda: run_folds(processes, tasks, 1),
+    }
+    if skip_all_threads:  # OpenMP's spin-waiting on a busy machine: minutes where the others take seconds
+        del settings[SETTINGS[1]]
+    walls: dict[str, list[float]] = {name: [] for name in settings}
+    fits: dict[str, list[dict[str, float]]] = {name: [] for name in settings}
+    for round_ in range(rounds):
+        for name, measure in settings.items():
+            wall, per_fit = measure()
+            print(f"round {round_ + 1}: {name}: {wall:.1f} s", file=sys.stderr, flush=True)
+            walls[name].append(wall)
+            fits[name] += per_fit
+    serial = statistics.mean(walls[SETTINGS[0]])
+    rows = {}
+    for name in settings:
+        per_fit = {key: statistics.mean(fit[key] for fit in fits[name]) for key in fits[name][0]}
+        rows[name] = {
+            "seconds": walls[name],
+            "speedup": serial / statistics.mean(walls[name]),
+            "per_fit": per_fit,
+            "blocked_share": per_fit["blocked"] / per_fit["on_cpu"],
+        }
+    return {"poses": poses, "fits": len(tasks), "rounds": rounds, "cores": cores, "settings": rows}
+
+
+def _in_threads(workers: int, tasks: list, threads: int) -> tuple[float, list]:
+    with ThreadPoolExecutor(workers) as pool:
+        return run_folds(pool, tasks, threads)
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, SMT siblings of cpu0 "
+             f"{result['machine']['smt_siblings_of_cpu0']}; load {result['machine']['load_average'][0]:.1f} at start, "
+             f"{result['load_average_end'][0]:.1f} at end"]  # fmt: skip
+    if "eval" in result:
+        ev = result["eval"]
+        lines += ["", f"unet1d eval of {ev['num_samples']} poses, task_poses {ev['task_poses']}: same scores both "
+                  f"runs: {ev['same_scores']}", "", "| stage | first s | cached s |", "|---|---|---|"]  # fmt: skip
+        first, cached = ev["first"]["stages"], ev["cached"]["stages"]
+        lines += [f"| {stage} | {first[stage]:.1f} | {cached.get(stage, 0):.1f} |" for stage in first]
+        lines.append(f"| **wall** | **{ev['first']['wall']:.1f}** | **{ev['cached']['wall']:.1f}** |")
+        lines.append(f"| CPU (user + system) | {ev['first']['cpu']:.1f} | {ev['cached']['cpu']:.1f} |")
+    if "folds" in result:
+        folds = result["folds"]
+        header = f"classifier folds: {folds['fits']} fits at {folds['poses']} poses a side, {folds['rounds']} rounds"
+        lines += ["", header + " interleaved", ""]
+        lines.append(
+            "| setting | wall s (rounds) | speedup | per fit: on CPU s | waiting s | blocked s "
+            "| blocked / on CPU "
+            "| voluntary switches |"
+        )
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for name, row in folds["settings"].items():
+            fit = row["per_fit"]
+            walls = " / ".join(f"{s:.1f}" for s in row["seconds"])
+            cells = [
+                name,
+                walls,
+                f"{row['speedup']:.2f}",
+                f"{fit['on_cpu']:.2f}",
+                f"{fit['waiting']:.2f}",
+                f"{fit['blocked']:.2f}",
+                f"{row['blocked_share']:.0%}",
+                f"{fit['voluntary_switches']:.0f}",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, nargs="?", help="A run folder or checkpoint for the eval part.")
+    parser.add_argument("--num-samples", type=int, default=2000)
+    parser.add_argument("--task-poses", type=int, default=32)
+    parser.add_argument("--fold-poses", type=int, default=2000, help="Poses a side in the fold-pool part.")
+    parser.add_argument("--rounds", type=int, default=2, help="Rounds of the fold-pool settings, interleaved.")
+    parser.add_argument("--folds-only", action="store_true", help="Only the fold pool (no checkpoint needed).")
+    parser.add_argument("--eval-only", action="store_true", help="Only the eval.")
+    parser.add_argument(
+        "--skip-all-threads",
+        action="store_true",
+        help="Leave out one fold at a time on every core (a busy machine: OpenMP spins for minutes).",
+    )
+    parser.add_argument("--json", type=Path, default=Path("bench/results/eval_speed.json"))
+    args = parser.parse_args()
+    if not args.folds_only and args.run is None:
+        parser.error("RUN is needed unless --folds-only")
+    if not args.eval_only and not c2st.start_fold_workers():  # first, while this process is one thread
+        parser.error("fold processes could not start here (no fork, or threads already running)")
+    result: dict[str, Any] = {"machine": machine(), "command": sys.argv}
+    if not args.folds_only:
+        result["eval"] = bench_eval(args.run, args.num_samples, args.task_poses)
+    if not args.eval_only:
+        result["folds"] = bench_folds(args.fold_poses, args.rounds, args.skip_all_threads)
+    result["load_average_end"] = os.getloadavg()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
