@@ -121,7 +121,6 @@ PENDING_HOISTS: dict[str, set[str]] = {
     "unet1d.evaluation.quality": {"unet1d.data", "unet1d.evaluation.baseline_cache", "unet1d.evaluation.memorisation"},
     "unet1d.evaluation.sampling": {"unet1d.body", "unet1d.data", "unet1d.diffusion", "unet1d.precision"},
     "unet1d.prior.api": {"unet1d.store.checkpoints"},
-    "unet1d.store.checkpoints": {"yaml", "unet1d.config_sources", "unet1d.data", "unet1d.model"},
 }  # fmt: skip
 # TEMPORARY (issue 29): quality imports baseline_cache in a function, baseline_cache names quality's Reference
 # for its type hints; to break (e.g. Reference below both) once the evaluation work lands.

@@ -48,9 +48,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 
+from unet1d.config_sources import config_from_dict
+from unet1d.data import NormStats
+from unet1d.data.representation import network_config, wrap_stats
 from unet1d.errors import UserError
+from unet1d.model import UNet1D
 from unet1d.store.summary import plain_file_mode
 
 if TYPE_CHECKING:
@@ -58,7 +63,6 @@ if TYPE_CHECKING:
     from torch import nn
 
     from unet1d.config import Config
-    from unet1d.data import NormStats
 
 FORMAT_VERSION = 2  # 2: one table of components under "state"; 1: "loop", "ema_updates", rank-<r>.safetensors
 READABLE_FORMATS = (1, 2)
@@ -161,9 +165,6 @@ def read_marker(checkpoint: Path) -> dict[str, Any]:
 
 
 def read_config(checkpoint: Path) -> Config:
-    import yaml
-
-    from unet1d.config_sources import config_from_dict
 
     path = checkpoint / CONFIG_FILE
     try:
@@ -532,8 +533,6 @@ class EvalCheckpoint:
 
     def build_model(self, *, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
         """The network in eval mode, with EMA weights when asked for and present, else the raw ones."""
-        from unet1d.data.representation import network_config
-        from unet1d.model import UNet1D
 
         model = UNet1D.from_config(network_config(self.config))
         weights = self.ema_weights if ema and self.ema_weights is not None else self.model_weights
@@ -543,11 +542,9 @@ class EvalCheckpoint:
 
 def load_for_eval(path: str | Path) -> EvalCheckpoint:
     """Read a checkpoint (or a run's latest) for evaluation or sampling; needs no other input."""
-    from unet1d.data import NormStats
 
     checkpoint = find_checkpoint(path)
     marker = read_marker(checkpoint)
-    from unet1d.data.representation import wrap_stats
 
     ema_path = checkpoint / EMA_FILE
     config = read_config(checkpoint)
