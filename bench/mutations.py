@@ -111,7 +111,7 @@ MUTATIONS = [
         "eval-radians", "eval scores in radians instead of normalised units", "unet1d/evaluation/quality.py",
         "        return self.feature_stats.normalize(heading_free(poses, self.up_axis)).astype(np.float64)\n",
         "        return heading_free(poses, self.up_axis).astype(np.float64)\n",
-        ["tests/evaluation/test_scores.py::test_scores_are_computed_on_normalised_poses"],
+        ["tests/evaluation/test_evaluate_scores.py::test_scores_are_computed_on_normalised_poses"],
     ),
     Mutation(
         "sample-facing-z", "`unet1d sample` leaves every canonical-heading sample facing +z",
