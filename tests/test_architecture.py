@@ -106,26 +106,6 @@ HEAVY = {
     "torch", "wandb", "wandb_workspaces", "yaml",
 }  # fmt: skip
 
-# TEMPORARY (issue 29): function-level imports in files other engineers were changing while the list in
-# ARCHITECTURE.md was made. None keeps `unet1d --help` fast (each module already imports torch or numpy, or
-# the import is of a light module); each is to be hoisted to its module's top, and its line deleted here.
-PENDING_HOISTS: dict[str, set[str]] = {
-    "unet1d.cli.prior": {"unet1d.allocator"},
-    "unet1d.evaluation.c2st": {"threadpoolctl"},
-    "unet1d.evaluation.evaluate": {
-        "unet1d.config_sources", "unet1d.data", "unet1d.diffusion", "unet1d.evaluation.figures",
-        "unet1d.evaluation.quality", "unet1d.evaluation.tasks", "unet1d.precision", "unet1d.prior", "unet1d.store",
-    },
-    "unet1d.evaluation.metrics": {"torch"},
-    "unet1d.evaluation.probe": {"unet1d.evaluation"},
-    "unet1d.evaluation.quality": {"unet1d.data", "unet1d.evaluation.baseline_cache", "unet1d.evaluation.memorisation"},
-    "unet1d.evaluation.sampling": {"unet1d.body", "unet1d.data", "unet1d.diffusion", "unet1d.precision"},
-    "unet1d.prior.api": {"unet1d.store.checkpoints"},
-}  # fmt: skip
-# TEMPORARY (issue 29): quality imports baseline_cache in a function, baseline_cache names quality's Reference
-# for its type hints; to break (e.g. Reference below both) once the evaluation work lands.
-PENDING_LOOPS = [{"unet1d.evaluation.quality", "unet1d.evaluation.baseline_cache"}]
-
 
 @dataclass(frozen=True)
 class Site:
@@ -211,13 +191,8 @@ def package_sites() -> dict[str, list[Site]]:
     return {module: list(import_sites(path, known)) for module, path in known.items()}
 
 
-def _pending(module: str, site: Site) -> bool:
-    return site.where == "function" and _covers(PENDING_HOISTS.get(module, set()), site.target)
-
-
 def loaded_on_import(start: list[str], sites: dict[str, list[Site]]) -> tuple[set[str], set[str]]:
-    """(unet1d modules, third-party top-level packages) that importing ``start`` loads: module-level imports, and
-    the :data:`PENDING_HOISTS` as they will be."""
+    """(unet1d modules, third-party top-level packages) that importing ``start`` loads: its module-level imports."""
     seen: set[str] = set()
     libraries: set[str] = set()
     todo = [m for s in start for m in (*_parents(s), s) if m in sites]
@@ -227,7 +202,7 @@ def loaded_on_import(start: list[str], sites: dict[str, list[Site]]) -> tuple[se
             continue
         seen.add(module)
         for site in sites[module]:
-            if site.where != "module" and not _pending(module, site):
+            if site.where != "module":
                 continue
             if site.target.startswith("unet1d"):
                 todo += [m for m in (*_parents(site.target), site.target) if m in sites and m not in seen]
@@ -241,16 +216,14 @@ def lazy_import_problems(
     sites: dict[str, list[Site]],
     listed: dict[str, tuple[list[str], str]],
     root: Path = ROOT,
-    pending: dict[str, set[str]] | None = None,
 ) -> list[str]:
     """What is wrong with the function-level imports of ``known`` against the ``listed`` ones and their reasons."""
-    pending = PENDING_HOISTS if pending is None else pending
     help_modules, help_libraries = loaded_on_import(["unet1d.cli"], sites)
     problems, used = [], set()
     for module, path in sorted(known.items()):
         allowed, why = listed.get(module, ([], ""))
         for site in sites[module]:
-            if site.where != "function" or _covers(pending.get(module, set()), site.target):
+            if site.where != "function":
                 continue
             where = f"{path.relative_to(root)}:{site.line} imports {site.target} inside a function"
             names = {site.target, site.written or site.target}
@@ -305,15 +278,14 @@ def test_the_lazy_import_rules_catch_what_they_are_for(tmp_path):
         "unet1d.cli.command": (["numpy", "unet1d.light", "unet1d.heavy"], "help"),
         "unet1d.heavy": (["yaml", "scipy"], "branch"),
     }
-    problems = lazy_import_problems(known, sites, listed, root=tmp_path, pending={})
+    problems = lazy_import_problems(known, sites, listed, root=tmp_path)
     assert len(problems) == 3, problems
     assert problems[0].startswith("unet1d/cli/command.py:3 imports unet1d.light inside a function: unet1d.light loads ")
     assert problems[1].startswith("unet1d/heavy.py:4 imports json inside a function: import it at the top")
     assert problems[2].startswith("ARCHITECTURE.md lists unet1d.heavy scipy but no function there imports it")
     listed["unet1d.heavy"] = (["yaml", "json"], "help")  # heavy.py is not what --help imports
     assert any(
-        "does not import unet1d.heavy" in problem
-        for problem in lazy_import_problems(known, sites, listed, tmp_path, {})
+        "does not import unet1d.heavy" in problem for problem in lazy_import_problems(known, sites, listed, tmp_path)
     )
 
 
@@ -361,7 +333,7 @@ def import_loops(known: dict[str, Path], sites: dict[str, list[Site]] | None = N
 
 
 def test_no_package_holds_an_import_loop():
-    loops = [loop for loop in import_loops(modules(), package_sites()) if loop not in PENDING_LOOPS]
+    loops = import_loops(modules(), package_sites())
     assert not loops, "import loops (break each: move what both need below them):\n" + "\n".join(
         " <-> ".join(sorted(loop)) for loop in loops
     )
@@ -395,9 +367,6 @@ TESTS = ROOT / "tests"
 SCENARIOS = TESTS / "scenarios"  # cross-module scenarios, the fault suite (tests/scenarios/faults/) among them
 # tests/<folder>/ for what ships beside the package: the repository folders whose files those tests check.
 REPOSITORY_FOLDERS = {"bench": ["bench"], "deploy": ["deploy", "docker"]}
-# TEMPORARY (issue 29): test files in folders other engineers were changing, and the names proposed for them;
-# the lead moves each (git mv) once those changes land, then deletes its line here.
-PENDING_TEST_MOVES: dict[str, str] = {}
 
 
 def _stems(folder: Path) -> set[str]:
@@ -437,17 +406,11 @@ def what_a_test_file_names(test_file: Path) -> str | None:
 def test_every_test_file_names_its_module_or_is_a_scenario():
     test_files = sorted(TESTS.rglob("test_*.py"))
     assert len(test_files) > 50
-    unnamed = [
-        path.relative_to(ROOT).as_posix()
-        for path in test_files
-        if what_a_test_file_names(path) is None and path.relative_to(ROOT).as_posix() not in PENDING_TEST_MOVES
-    ]
+    unnamed = [path.relative_to(ROOT).as_posix() for path in test_files if what_a_test_file_names(path) is None]
     assert not unnamed, (
         "test files that name no module (tests/<package>/test_<module>[_<topic>].py), no repository file and "
         "sit outside tests/scenarios/:\n" + "\n".join(unnamed)
     )
-    moved = [path for path in PENDING_TEST_MOVES if not (ROOT / path).exists()]
-    assert not moved, f"moved or gone: delete from PENDING_TEST_MOVES: {moved}"
 
 
 def test_the_test_file_rule_reads_names_as_meant():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from unet1d.allocator import keep_freed_memory
 from unet1d.cli.evaluate import Device, Raw, RunArgument, Seed
 from unet1d.errors import UserError
 
@@ -63,7 +64,6 @@ def read_poses(path: Path, prior: PosePrior) -> tuple[np.ndarray, list[str], np.
 
 
 def load_prior(run: Path, device: str, raw: bool) -> PosePrior:
-    from unet1d.allocator import keep_freed_memory
     from unet1d.prior import PosePrior
 
     keep_freed_memory()

@@ -26,14 +26,30 @@ from collections.abc import Callable
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from unet1d.store.summary import write_text_atomically
 
-if TYPE_CHECKING:
-    from unet1d.evaluation.quality import Reference
+
+class Reference(Protocol):
+    """What a baseline's key reads of :class:`unet1d.evaluation.quality.Reference` (which imports this module)."""
+
+    name: str
+    floor_name: str
+    limits_kind: str
+    up_axis: str
+    c2st_jitter: float
+    family_names: Any
+    poses: np.ndarray
+    floor: np.ndarray
+    train: np.ndarray
+    limits: np.ndarray
+    labels: Any
+    constant: Any
+    train_groups: Any
+
 
 SUBDIR = "baselines"
 CHECK = "_check"  # the entry's own key and the SHA-256 of its scores

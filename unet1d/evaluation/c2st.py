@@ -43,6 +43,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # scikit-learn's own dependency; imports no scikit-learn
 
 from unet1d.body.rotations import axis_angle_to_matrix
 from unet1d.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES
@@ -113,7 +114,6 @@ def _fold_probability(x: np.ndarray, y: np.ndarray, folds: int, index: int, thre
     OpenMP's thread count is a per-thread setting, so a limit set where the pool opened does not reach it.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from threadpoolctl import threadpool_limits
 
     train, test = _folds(y, folds)[index]
     with threadpool_limits(limits=threads, user_api="openmp"):
@@ -140,7 +140,6 @@ def _pooled_auc(y: np.ndarray, folds: int, probabilities: list[np.ndarray]) -> f
 def fold_openmp_threads(threads: int = THREADS) -> int:
     """The OpenMP threads a fold's fit uses in a pool's worker (what its own prange loops read): a check."""
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-    from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads, user_api="openmp"):
         return int(_openmp_effective_n_threads())
@@ -221,7 +220,6 @@ def classifier_pool(tasks: int | None = None) -> Iterator[Executor]:
     the pool is open the caller's BLAS and OpenMP are held at :data:`THREADS` too, so its own numpy
     work beside the folds does not spin against them (each fold sets its own limit).
     """
-    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency; imports no scikit-learn
 
     with threadpool_limits(limits=THREADS):
         if _fold_processes is not None:

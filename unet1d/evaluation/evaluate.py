@@ -18,11 +18,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from unet1d.config_sources import with_overrides
+from unet1d.data import load_pose_data
+from unet1d.diffusion import NoiseSchedule
+from unet1d.diffusion.validation import validation_loss, validation_seed
 from unet1d.errors import UserError
-from unet1d.evaluation import c2st, quality
+from unet1d.evaluation import c2st, quality, tasks
+from unet1d.evaluation.figures import pose_figure
 from unet1d.evaluation.sampling import sample_poses, sampling_precision
 from unet1d.evaluation.timing import StageClock
-from unet1d.precision import resolve_device
+from unet1d.precision import precision_label, resolve_device
+from unet1d.prior import PosePrior
+from unet1d.store.checkpoints import CONFIG_FILE, load_for_eval
 from unet1d.store.rundir import EVAL_DIR
 from unet1d.store.summary import write_text_atomically
 
@@ -55,12 +62,11 @@ class EvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
-        from unet1d.evaluation.quality import beats
 
         payload = asdict(self)
         scores = payload.pop("scores")
         payload.update(scores)
-        payload["beats_gaussian"] = beats(scores, self.baselines["gaussian"])
+        payload["beats_gaussian"] = quality.beats(scores, self.baselines["gaussian"])
         payload["verdict_withheld"] = self.verdict_withheld
         return payload
 
@@ -78,7 +84,6 @@ class EvalReport:
 
 def save_figure(report: EvalReport, samples: np.ndarray, reference: Any, out: Path | None = None) -> Path:
     """The report's picture (``step-N.png`` beside its JSON): samples beside reference poses."""
-    from unet1d.evaluation.figures import pose_figure
 
     path = (out or report.default_path()).with_suffix(".png")
     title = f"{Path(report.checkpoint).parent.parent.name} step {report.step}: {report.sampler} {report.sample_steps}"
@@ -95,8 +100,6 @@ def draw_samples(
 
 def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> None:
     """Replace the checkpoint's config by one with ``--name value`` overrides; the network must not change."""
-    from unet1d.config_sources import with_overrides
-    from unet1d.store.checkpoints import CONFIG_FILE
 
     if not overrides:
         return
@@ -123,10 +126,6 @@ def evaluate(
 
     Returns the report, the samples (radians) and the reference they were scored against.
     """
-    from unet1d.data import load_pose_data
-    from unet1d.diffusion import NoiseSchedule
-    from unet1d.diffusion.validation import validation_loss, validation_seed
-    from unet1d.store.checkpoints import load_for_eval
 
     started = time.perf_counter()
     checkpoint = load_for_eval(path)
@@ -173,7 +172,6 @@ def score_network(
     The one path from weights to a report: ``unet1d eval`` and the end of training both take it.
     ``started`` is when the caller's evaluation began (``time.perf_counter()``), for ``eval_seconds``.
     """
-    from unet1d.precision import precision_label
 
     clock = StageClock(started)
     clock.mark("load, reference, val loss")  # everything the caller did before: load, data, reference, val loss
@@ -216,8 +214,6 @@ def score_tasks(
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """The prior's task scores (:mod:`unet1d.evaluation.tasks`) of ``network`` on ``evaluation.task_poses`` held-out
     poses of ``reference``, and the ``gaussian`` and ``nearest`` baselines' on the same poses."""
-    from unet1d.evaluation import tasks
-    from unet1d.prior import PosePrior
 
     prior = PosePrior(network, config, stats, device)
     return tasks.score_tasks(prior, reference, config.evaluation.task_poses, seed=seed)

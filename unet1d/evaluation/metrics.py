@@ -6,6 +6,7 @@ Computed in float64 numpy so results do not depend on the training device or pre
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def _as_float64(poses: np.ndarray, name: str) -> np.ndarray:
@@ -159,7 +160,6 @@ def nearest_geodesic_distance(
     taken over the ``candidates`` best of them. The minimum is exact whenever the nearest pose is
     among those candidates (a test checks it against the brute force).
     """
-    import torch
 
     def hemisphere(q: np.ndarray) -> torch.Tensor:
         q = torch.as_tensor(np.asarray(q, dtype=np.float64))
@@ -185,8 +185,6 @@ def average_pairwise_distance(positions: np.ndarray) -> float:
     ``positions``: (N, J, 3) joint positions. Pose-prior papers report it in cm on joint
     positions as a diversity measure. One (N, N) distance matrix per joint keeps memory flat.
     """
-    import torch
-
     x = torch.as_tensor(np.asarray(positions, dtype=np.float64))
     if x.ndim != 3 or x.shape[0] < 2:
         raise ValueError(f"expected (N, J, 3) positions with N >= 2, got {tuple(x.shape)}")

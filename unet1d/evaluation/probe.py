@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from unet1d.cadence import Every
+from unet1d.evaluation.evaluate import save_figure, score_network
+from unet1d.evaluation.quality import build_reference, score
+from unet1d.evaluation.sampling import sample_poses
 
 if TYPE_CHECKING:
     import torch
@@ -53,8 +56,6 @@ class QualityProbe:
     @property
     def reference(self) -> Reference:
         if self._reference is None:
-            from unet1d.evaluation.quality import build_reference
-
             self._reference = build_reference(self.config, self.splits, self.config.evaluation.eval_reference)
         return self._reference
 
@@ -63,9 +64,6 @@ class QualityProbe:
 
     def probe(self, network: torch.nn.Module) -> dict[str, float]:
         """``quality/*`` scalars of ``quality_samples`` poses drawn now."""
-        from unet1d.evaluation.quality import score
-        from unet1d.evaluation.sampling import sample_poses
-
         samples = sample_poses(
             network, self.config, self.stats, self.config.evaluation.quality_samples, seed=PROBE_SEED,
             device=self.device,
@@ -77,8 +75,6 @@ class QualityProbe:
     ) -> FinalEvaluation | None:
         """The full evaluation of ``network`` (the loop passes the EMA's weights when there are), the
         report `unet1d eval` would write, saved with its figure; None when final_eval_samples is 0."""
-        from unet1d.evaluation.evaluate import save_figure, score_network
-
         if self.config.evaluation.final_eval_samples == 0:
             return None
         report, samples = score_network(

@@ -43,11 +43,15 @@ from unet1d.body.rotations import axis_angle_to_quaternion
 from unet1d.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
 from unet1d.data.cache import configured_cache_dir
+from unet1d.data.files import read_pose_path
 from unet1d.data.formats import BODY_COLUMNS
+from unet1d.data.loading import is_builtin
 from unet1d.data.normalization import NormStats
 from unet1d.errors import UserError
 from unet1d.evaluation import c2st, metrics
+from unet1d.evaluation.baseline_cache import cached_baselines
 from unet1d.evaluation.c2st import JITTER_RAD
+from unet1d.evaluation.memorisation import memorisation_score, memorisation_threshold
 from unet1d.metric_registry import BY_NAME, better_than, structure_metrics
 
 if TYPE_CHECKING:
@@ -109,8 +113,6 @@ class Reference:
 
     def memorisation(self, features: np.ndarray) -> float:
         """See :mod:`unet1d.evaluation.memorisation`; the threshold is computed once."""
-        from unet1d.evaluation.memorisation import memorisation_score, memorisation_threshold
-
         train = self.to_features(self.train)
         if self._memorisation_tau is None:
             self._memorisation_tau = memorisation_threshold(train, self.train_groups)
@@ -148,8 +150,6 @@ def _fresh_builtin(config: Config, offset: int) -> tuple[np.ndarray, np.ndarray]
 
 def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") -> Reference:
     """The reference for ``choice`` (see :data:`REFERENCE_CHOICES`) given a run's config and data splits."""
-    from unet1d.data.loading import is_builtin
-
     width = config.model.pose_dim
     builtin = is_builtin(config.data.data)
     limits, kind = _limits(splits, width, builtin)
@@ -177,8 +177,6 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") ->
 
 
 def _read_reference_path(config: Config, choice: str) -> np.ndarray:
-    from unet1d.data.files import read_pose_path
-
     path = Path(choice).expanduser()
     if not path.exists():
         raise UserError(f"--reference {choice!r}: no such file or folder; allowed: {REFERENCE_CHOICES}")
@@ -341,7 +339,6 @@ def baselines(
     (:mod:`unet1d.evaluation.baseline_cache`), so only a reference's first evaluation pays for them.
     ``pool``: the classifier folds' threads to share (an evaluation's own); None opens one.
     """
-    from unet1d.evaluation.baseline_cache import cached_baselines
 
     def compute() -> dict[str, dict[str, Any]]:
         drawn = {

@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from unet1d.precision import sampling_precision
+from unet1d.body.heading import random_heading
+from unet1d.data.representation import network_config
+from unet1d.data.up_axis import run_up_axis
+from unet1d.diffusion import NoiseSchedule, sample
+from unet1d.precision import autocast, sampling_precision
 
 if TYPE_CHECKING:
     from unet1d.config import Config
@@ -25,12 +29,6 @@ def sample_poses(
     (:func:`sampling_precision`); with ``data.heading=canonical`` each pose gets a uniform random
     heading about the data's up axis (the model only ever saw poses at heading 0).
     """
-    from unet1d.body.heading import random_heading
-    from unet1d.data.representation import network_config
-    from unet1d.data.up_axis import run_up_axis
-    from unet1d.diffusion import NoiseSchedule, sample
-    from unet1d.precision import autocast
-
     schedule = NoiseSchedule.from_config(config.diffusion)
     generator = torch.Generator(device=device).manual_seed(seed)
     with autocast(sampling_precision(config, device), device):

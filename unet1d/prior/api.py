@@ -36,6 +36,7 @@ from unet1d.diffusion.completion import (
 from unet1d.diffusion.schedules import NoiseSchedule
 from unet1d.errors import UserError
 from unet1d.precision import autocast, resolve_device, sampling_precision
+from unet1d.store.checkpoints import load_for_eval
 
 if TYPE_CHECKING:
     from unet1d.config import Config
@@ -85,7 +86,6 @@ class PosePrior:
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto", ema: bool = True) -> PosePrior:
         """From a run folder (its latest checkpoint) or a checkpoint folder; EMA weights when the run has them."""
-        from unet1d.store.checkpoints import load_for_eval
 
         torch_device = resolve_device(device)
         checkpoint = load_for_eval(path)
