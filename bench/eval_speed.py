@@ -2,6 +2,7 @@
 where the classifier test's folds run fastest.
 
     python bench/eval_speed.py RUN [--num-samples 2000] [--task-poses 32] [--json bench/results/eval_speed.json]
+    python bench/eval_speed.py RUN --eval-only --against d2cd1af --rounds 2   # today's eval beside that commit's
     python bench/eval_speed.py --folds-only                 # the fold pool alone, no checkpoint needed
 
 Two parts, each side by side in one invocation (timings on a shared machine are noisy: read the
@@ -11,6 +12,10 @@ ratios, and the load average printed with them):
   scores the baselines, the second reads them back): wall and CPU seconds (user + system, the
   eval's fold processes included), each stage's wall seconds from the report (``stage_seconds``),
   and start-up + figure + writing as the rest. Both runs must give the same scores.
+  ``--against REV`` runs the same pair with the code of another commit (``git archive`` into a
+  temporary folder, put first on ``PYTHONPATH``) beside today's, ``--rounds`` times, alternating
+  which goes first, each first run on its own fresh cache: today's and the other's seconds side by
+  side, and which scores differ between them (none, when a change only moves time).
 * **The fold pool.** The model's classifier test at ``--fold-poses`` a side (whole body and four
   parts: 15 fits, the fits `unet1d eval` makes) under four settings: folds one at a time on one
   OpenMP thread, one at a time on every core's OpenMP thread, side by side in threads (one OpenMP
@@ -69,13 +74,20 @@ def machine() -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ the eval
 
 
-def run_eval(run: Path, cache: Path, out: Path, num_samples: int, task_poses: int) -> dict[str, Any]:
-    """One ``unet1d eval`` subprocess: wall, CPU (its children included) and the report's stages."""
+def run_eval(
+    run: Path, cache: Path, out: Path, num_samples: int, task_poses: int, source: Path | None = None
+) -> dict[str, Any]:
+    """One ``unet1d eval`` subprocess (``source``: another source tree's package instead of the installed one):
+    wall, CPU (its children included), the report's stages and its scores, and the load average around it."""
     command = [sys.executable, "-m", "unet1d.cli", "eval", str(run), "--num-samples", str(num_samples), "-o",
                str(out), "--cache_dir", str(cache), "--task_poses", str(task_poses)]  # fmt: skip
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(source), *filter(None, [env.get("PYTHONPATH")])])
+    load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     report = json.loads(out.read_text())
@@ -85,15 +97,35 @@ def run_eval(run: Path, cache: Path, out: Path, num_samples: int, task_poses: in
         "wall": wall,
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "stages": stages,
-        "scores": {key: value for key, value in report.items() if isinstance(value, float) and "seconds" not in key},
+        "task_seconds": report.get("task_seconds", 0.0),
+        "load_average": [load, os.getloadavg()[0]],
+        "scores": scores_of(report),
     }
 
 
-def bench_eval(run: Path, num_samples: int, task_poses: int) -> dict[str, Any]:
+def scores_of(report: dict[str, Any]) -> dict[str, Any]:
+    """Every number a report scores, the baselines' included; its timings and file names left out."""
+    skip = {"checkpoint", "overrides", "stage_seconds"}
+    return {key: value for key, value in report.items() if key not in skip and "seconds" not in key}
+
+
+def differing(first: dict[str, Any], second: dict[str, Any], prefix: str = "") -> list[str]:
+    """The keys (dotted, nested dicts walked) whose values are not equal, NaN equal to NaN."""
+    keys = []
+    for key in sorted(set(first) | set(second)):
+        a, b = first.get(key), second.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += differing(a, b, f"{prefix}{key}.")
+        elif not (a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)):
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def bench_eval(run: Path, num_samples: int, task_poses: int, source: Path | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         cache, out = Path(folder) / "cache", Path(folder) / "eval.json"
-        first = run_eval(run, cache, out, num_samples, task_poses)
-        cached = run_eval(run, cache, out, num_samples, task_poses)
+        first = run_eval(run, cache, out, num_samples, task_poses, source)
+        cached = run_eval(run, cache, out, num_samples, task_poses, source)
     return {
         "run": str(run),
         "num_samples": num_samples,
@@ -101,6 +133,38 @@ def bench_eval(run: Path, num_samples: int, task_poses: int) -> dict[str, Any]:
         "first": {key: value for key, value in first.items() if key != "scores"},
         "cached": {key: value for key, value in cached.items() if key != "scores"},
         "same_scores": first["scores"] == cached["scores"],
+        "scores": first["scores"],
+    }
+
+
+def source_tree(revision: str, folder: Path) -> Path:
+    """The package as of ``revision`` (``git archive``), unpacked under ``folder``."""
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(repo), "archive", revision], check=True, capture_output=True).stdout
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def bench_against(run: Path, num_samples: int, task_poses: int, revision: str, rounds: int) -> dict[str, Any]:
+    """Today's eval (first and cached) beside ``revision``'s, ``rounds`` times, alternating which goes first."""
+    with tempfile.TemporaryDirectory() as folder:
+        other = source_tree(revision, Path(folder) / "source")
+        sides: dict[str, list[dict[str, Any]]] = {"today": [], revision: []}
+        for round_ in range(rounds):
+            order = [("today", None), (revision, other)]
+            for name, source in order if round_ % 2 == 0 else order[::-1]:
+                result = bench_eval(run, num_samples, task_poses, source)
+                print(f"round {round_ + 1}: {name}: first {result['first']['wall']:.1f} s, cached "
+                      f"{result['cached']['wall']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
+                sides[name].append(result)
+    today, earlier = sides["today"][0]["scores"], sides[revision][0]["scores"]
+    return {
+        "against": revision,
+        "rounds": rounds,
+        "sides": {name: [{k: v for k, v in r.items() if k != "scores"} for r in runs] for name, runs in sides.items()},
+        "differing_scores": differing(today, earlier),
+        "scores": {"today": today, revision: earlier},
     }
 
 
@@ -194,6 +258,10 @@ def _in_threads(workers: int, tasks: list, threads: int) -> tuple[float, list]:
 # ------------------------------------------------------------------------------------------------ report
 
 
+def _wall_and_load(run: dict[str, Any]) -> str:
+    return f"{run['wall']:.1f} s ({run['load_average'][0]:.1f}-{run['load_average'][1]:.1f})"
+
+
 def table(result: dict[str, Any]) -> str:
     lines = [f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, SMT siblings of cpu0 "
              f"{result['machine']['smt_siblings_of_cpu0']}; load {result['machine']['load_average'][0]:.1f} at start, "
@@ -206,6 +274,23 @@ def table(result: dict[str, Any]) -> str:
         lines += [f"| {stage} | {first[stage]:.1f} | {cached.get(stage, 0):.1f} |" for stage in first]
         lines.append(f"| **wall** | **{ev['first']['wall']:.1f}** | **{ev['cached']['wall']:.1f}** |")
         lines.append(f"| CPU (user + system) | {ev['first']['cpu']:.1f} | {ev['cached']['cpu']:.1f} |")
+    if "against" in result:
+        against = result["against"]
+        names = list(against["sides"])
+        lines += ["", f"today beside {against['against']}, {against['rounds']} rounds (load average before/after "
+                  "each run in brackets)", "", f"| run | {' | '.join(names)} |", "|---|---|---|"]  # fmt: skip
+        for kind in ("first", "cached"):
+            cells = [" / ".join(_wall_and_load(r[kind]) for r in against["sides"][name]) for name in names]
+            lines.append(f"| {kind} wall | {' | '.join(cells)} |")
+            cpu = [" / ".join(f"{r[kind]['cpu']:.1f}" for r in against["sides"][name]) for name in names]
+            lines.append(f"| {kind} CPU s | {' | '.join(cpu)} |")
+        for name in names:
+            stages = against["sides"][name][0]
+            lines += ["", f"{name}, round 1 stages: first " + ", ".join(
+                f"{k} {v:.1f}" for k, v in stages["first"]["stages"].items()) + "; cached " + ", ".join(
+                f"{k} {v:.1f}" for k, v in stages["cached"]["stages"].items())]  # fmt: skip
+        differ = against["differing_scores"]
+        lines += ["", f"scores that differ between the two: {', '.join(differ) if differ else 'none'}"]
     if "folds" in result:
         folds = result["folds"]
         header = f"classifier folds: {folds['fits']} fits at {folds['poses']} poses a side, {folds['rounds']} rounds"
@@ -239,9 +324,10 @@ def main() -> None:
     parser.add_argument("--num-samples", type=int, default=2000)
     parser.add_argument("--task-poses", type=int, default=32)
     parser.add_argument("--fold-poses", type=int, default=2000, help="Poses a side in the fold-pool part.")
-    parser.add_argument("--rounds", type=int, default=2, help="Rounds of the fold-pool settings, interleaved.")
+    parser.add_argument("--rounds", type=int, default=2, help="Rounds of the fold-pool settings (or of --against).")
     parser.add_argument("--folds-only", action="store_true", help="Only the fold pool (no checkpoint needed).")
     parser.add_argument("--eval-only", action="store_true", help="Only the eval.")
+    parser.add_argument("--against", metavar="REV", help="Also run the eval with this commit's code, side by side.")
     parser.add_argument(
         "--skip-all-threads",
         action="store_true",
@@ -254,7 +340,9 @@ def main() -> None:
     if not args.eval_only and not c2st.start_fold_workers():  # first, while this process is one thread
         parser.error("fold processes could not start here (no fork, or threads already running)")
     result: dict[str, Any] = {"machine": machine(), "command": sys.argv}
-    if not args.folds_only:
+    if not args.folds_only and args.against:
+        result["against"] = bench_against(args.run, args.num_samples, args.task_poses, args.against, args.rounds)
+    elif not args.folds_only:
         result["eval"] = bench_eval(args.run, args.num_samples, args.task_poses)
     if not args.eval_only:
         result["folds"] = bench_folds(args.fold_poses, args.rounds, args.skip_all_threads)

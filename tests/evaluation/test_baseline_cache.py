@@ -123,3 +123,25 @@ def test_the_key_follows_the_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert baseline_cache.code_fingerprint() != before
     finally:
         baseline_cache.code_fingerprint.cache_clear()
+
+
+def test_started_baselines_are_scored_on_a_miss_stored_when_finished_and_read_back_on_a_hit(tmp_path: Path) -> None:
+    """The eval command starts the baselines before it samples: on a miss the scoring begins at once and the
+    entry is written only when the scores are in; on a hit nothing is started."""
+    from unet1d.evaluation.baseline_cache import start_cached_baselines
+
+    reference = _reference(tmp_path)
+    calls, compute = _counting()
+    started: list[int] = []
+
+    def start():
+        started.append(1)
+        return compute
+
+    finish = start_cached_baselines(reference, 60, 0, reference.cache_dir, start)
+    assert started == [1] and calls == [] and not list((tmp_path / "cache").glob("baselines/*.json"))
+    first = finish()
+    assert calls == [1] and len(list((tmp_path / "cache").glob("baselines/*.json"))) == 1
+    again = start_cached_baselines(reference, 60, 0, reference.cache_dir, start)
+    assert started == [1], "a cached reference started its baselines again"
+    assert again()["data"]["c2st_auc"] == first["data"]["c2st_auc"] == 1.5 and calls == [1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -254,3 +255,50 @@ def test_evals_task_line_counts_the_parts_below_both_baselines():
     line = task_summary(model, {"gaussian": gaussian, "nearest": nearest, "data": {}})
     assert "completion 3.00 cm (gaussian 4.00, nearest 5.00)" in line
     assert "below both baselines on 6 of 7 parts, not on denoising" in line
+
+
+SIDE_BY_SIDE = """
+import json, sys
+from unet1d.evaluation import c2st, quality
+started = c2st.start_fold_workers()
+import torch
+from unet1d.evaluation.evaluate import evaluate
+quality.REFERENCE_POSES = 300
+threads = torch.get_num_threads()
+report, _, _ = evaluate(sys.argv[1], num_samples=64, device="cpu", overrides=["--task_poses", "6"])
+print(json.dumps({"started": started, "report": report.to_dict(), "threads_after": torch.get_num_threads(),
+                  "threads_before": threads}))
+"""
+
+
+def _numbers(payload: dict) -> dict:
+    """A report without its timings: every score, the baselines' included."""
+    return {key: value for key, value in payload.items() if "seconds" not in key}
+
+
+@pytest.mark.slow  # a 20-step run, an evaluation here and one in a fresh interpreter with its fold processes
+def test_the_eval_commands_side_by_side_layout_gives_the_numbers_of_the_layout_in_turn(tiny_config, monkeypatch):
+    """`unet1d eval` (fold processes started) sends the task scores to a fold process, starts the baselines
+    before sampling and keeps torch on one thread here; the report must be the in-turn one to the last bit,
+    its stages the side-by-side ones, and torch's thread count given back."""
+    import json
+    import subprocess
+    import sys
+
+    from unet1d.evaluation import quality
+    from unet1d.evaluation.evaluate import evaluate
+    from unet1d.training import train
+
+    monkeypatch.setattr(quality, "REFERENCE_POSES", 300)
+    config = tiny_config("--max_steps", "20", "--checkpoint_every", "20", "--eval_every", "20")
+    train(config)
+    in_turn, _, _ = evaluate(config.train.output_dir, num_samples=64, device="cpu", overrides=["--task_poses", "6"])
+    run = subprocess.run([sys.executable, "-c", SIDE_BY_SIDE, str(config.train.output_dir)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "2"})  # fmt: skip
+    got = json.loads(run.stdout.splitlines()[-1])
+    assert got["started"] and got["threads_before"] == got["threads_after"] == 2
+    side_by_side = got["report"]
+    assert _numbers(side_by_side) == json.loads(json.dumps(_numbers(in_turn.to_dict())))
+    assert side_by_side["completion_cm"] > 0 and side_by_side["task_seconds"] > 0
+    stages = ["load, reference, val loss", "baselines", "sampling", "scores", "classifier wait", "tasks wait"]
+    assert list(side_by_side["stage_seconds"]) == stages

@@ -96,18 +96,38 @@ def cached_baselines(
 
     ``cache_dir`` None (``--cache false``) always computes.
     """
+    return start_cached_baselines(reference, count, seed, cache_dir, lambda: compute)()
+
+
+def start_cached_baselines(
+    reference: Reference,
+    count: int,
+    seed: int,
+    cache_dir: Path | None,
+    start: Callable[[], Callable[[], dict[str, Any]]],
+) -> Callable[[], dict[str, Any]]:
+    """:func:`cached_baselines` begun: on a miss ``start()`` begins the scoring and returns what finishes it;
+    calling the result waits for the scores (stored on a miss, read back on a hit).
+
+    So an evaluation can start the baselines' classifier folds first and sample while they run.
+    """
     if cache_dir is None:
-        return compute()
+        return start()
     key = baseline_key(reference, count, seed)
     path = Path(cache_dir).expanduser() / SUBDIR / f"{key}.json"
     stored = _read_entry(path, key)
     if stored is not None:
-        return stored
-    scores = compute()
-    with contextlib.suppress(OSError):  # a read-only or full cache costs only the time saved
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(path, json.dumps({**scores, CHECK: {"key": key, "sha256": _digest(scores)}}))
-    return scores
+        return lambda: stored
+    finish = start()
+
+    def finish_and_store() -> dict[str, Any]:
+        scores = finish()
+        with contextlib.suppress(OSError):  # a read-only or full cache costs only the time saved
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomically(path, json.dumps({**scores, CHECK: {"key": key, "sha256": _digest(scores)}}))
+        return scores
+
+    return finish_and_store
 
 
 def _digest(scores: dict[str, Any]) -> str:

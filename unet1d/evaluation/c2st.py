@@ -232,6 +232,12 @@ def classifier_pool(tasks: int | None = None) -> Iterator[Executor]:
 _fold_processes: ProcessPoolExecutor | None = None  # started by start_fold_workers, closed at exit
 
 
+def fold_processes() -> ProcessPoolExecutor | None:
+    """The fold processes :func:`start_fold_workers` started (None where it did not): fresh interpreters'
+    children forked before torch, so an evaluation may hand them other work that loads torch itself."""
+    return _fold_processes
+
+
 def start_fold_workers() -> bool:
     """Fork the fold processes (:func:`parallel_tests` of them) now and have them import scikit-learn
     (:data:`PRELOAD`) while the caller goes on: ``unet1d eval`` calls this first, so that import runs on

@@ -10,13 +10,18 @@ the ``data`` and ``gaussian`` baselines scored the same way.
 from __future__ import annotations
 
 import json
+import pickle
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from unet1d.config_sources import with_overrides
 from unet1d.data import load_pose_data
@@ -36,6 +41,9 @@ from unet1d.store.summary import write_text_atomically
 if TYPE_CHECKING:
     from unet1d.config import Config
     from unet1d.store.checkpoints import EvalCheckpoint
+
+# torch threads of each process while an eval's work runs side by side in processes (one per core between them)
+SIDE_BY_SIDE_THREADS = 1
 
 
 @dataclass
@@ -135,19 +143,24 @@ def evaluate(
     splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
     ref = quality.build_reference(config, splits, reference or config.evaluation.eval_reference)
 
-    network = checkpoint.build_model(ema=ema, device=torch_device)
-    held_out = splits.val if len(splits.val) >= 2 else splits.train
-    normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=torch_device)
-    # the draws of the training loop's rank 0: the same number its val/loss reports on one process
-    loss = validation_loss(
-        network, NoiseSchedule.from_config(config.diffusion), normalised, prediction=config.diffusion.prediction,
-        seed=validation_seed(config.train.seed), batch_size=config.train.batch_size,
-    )  # fmt: skip
-    report, samples = score_network(
-        network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,
-        checkpoint=checkpoint.path, step=checkpoint.step,
-        weights="ema" if ema and checkpoint.ema_weights is not None else "raw", val_loss=loss, started=started,
-    )  # fmt: skip
+    # With the fold processes beside it (the eval command), this process's torch keeps to one thread: the
+    # other core has the processes' work (docs/speed.md, "The evaluation": two torch threads beside any
+    # other busy thread wait at every barrier, 6x slower than one). The same numbers on one thread or two.
+    one_thread = c2st.fold_processes() is not None and torch_device.type == "cpu"
+    with torch_threads(SIDE_BY_SIDE_THREADS if one_thread else None):
+        network = checkpoint.build_model(ema=ema, device=torch_device)
+        held_out = splits.val if len(splits.val) >= 2 else splits.train
+        normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=torch_device)
+        # the draws of the training loop's rank 0: the same number its val/loss reports on one process
+        loss = validation_loss(
+            network, NoiseSchedule.from_config(config.diffusion), normalised, prediction=config.diffusion.prediction,
+            seed=validation_seed(config.train.seed), batch_size=config.train.batch_size,
+        )  # fmt: skip
+        report, samples = score_network(
+            network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,
+            checkpoint=checkpoint.path, step=checkpoint.step,
+            weights="ema" if ema and checkpoint.ema_weights is not None else "raw", val_loss=loss, started=started,
+        )  # fmt: skip
     report.overrides = list(overrides or [])
     return report, samples, ref
 
@@ -171,30 +184,22 @@ def score_network(
 
     The one path from weights to a report: ``unet1d eval`` and the end of training both take it.
     ``started`` is when the caller's evaluation began (``time.perf_counter()``), for ``eval_seconds``.
+    Where the fold processes run (:func:`c2st.fold_processes`: the eval command), the work is laid out
+    side by side (:func:`_score_side_by_side`); elsewhere in turn, the folds in threads. Same numbers.
     """
 
     clock = StageClock(started)
     clock.mark("load, reference, val loss")  # everything the caller did before: load, data, reference, val loss
-    samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
-    sample_seconds = clock.mark("sampling")
-    with c2st.classifier_pool() as pool:  # the model's classifier folds and the baselines' share the cores
-        finish = quality.start_score(samples, reference, pool, seed=seed)
-        clock.mark("scores")
-        baselines = quality.baselines(reference, num_samples, seed=seed, pool=pool)
-        clock.mark("baselines")
-        scores = finish()
-        clock.mark("classifier wait")
-    if config.evaluation.task_poses > 0:  # the prior at work: completion and denoising, beside two baselines
-        ours, task_baselines = score_tasks(network, config, stats, reference, seed=seed, device=device)
-        scores.update(ours)
-        baselines["gaussian"] = {**baselines["gaussian"], **task_baselines["gaussian"]}  # after the cached scores
-        baselines["nearest"] = task_baselines["nearest"]
-    task_seconds = clock.mark("tasks") if config.evaluation.task_poses > 0 else 0.0
+    processes = c2st.fold_processes()
+    score = _score_in_turn if processes is None else _score_side_by_side
+    samples, scores, baselines, task_seconds = score(
+        network, config, stats, reference, num_samples, seed=seed, device=device, clock=clock
+    )
     report = EvalReport(
         checkpoint=str(checkpoint), step=step, weights=weights, sampler=config.diffusion.sampler,
         sample_steps=config.diffusion.sampling_steps, num_samples=num_samples, reference=reference.name,
         val_loss=val_loss, scores=scores, baselines=baselines,
-        sample_seconds=sample_seconds, eval_seconds=0.0,
+        sample_seconds=clock.seconds["sampling"], eval_seconds=0.0,
         compute_dtype=precision_label(sampling_precision(config, device)), task_seconds=task_seconds,
         stage_seconds=clock.seconds,
     )  # fmt: skip
@@ -203,11 +208,97 @@ def score_network(
     return report, samples
 
 
-def score_tasks(
+Scored = tuple[np.ndarray, dict[str, Any], dict[str, dict[str, Any]], float]  # samples, scores, baselines, task s
+
+
+def _score_in_turn(
     network: torch.nn.Module,
     config: Config,
     stats: Any,
     reference: quality.Reference,
+    num_samples: int,
+    *,
+    seed: int,
+    device: torch.device,
+    clock: StageClock,
+) -> Scored:
+    """One stage after another in this process, the classifier folds in threads beside the other scores
+    (training's probe and final evaluation, library callers): sampling on the caller's torch threads alone."""
+    samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
+    clock.mark("sampling")
+    with c2st.classifier_pool() as pool:  # the model's classifier folds and the baselines' share the cores
+        finish = quality.start_score(samples, reference, pool, seed=seed)
+        clock.mark("scores")
+        baselines = quality.baselines(reference, num_samples, seed=seed, pool=pool)
+        clock.mark("baselines")
+        scores = finish()
+        clock.mark("classifier wait")
+    task_seconds = 0.0
+    if config.evaluation.task_poses > 0:  # the prior at work: completion and denoising, beside two baselines
+        ours, task_baselines = score_tasks(network, config, stats, reference, seed=seed, device=device)
+        _merge_tasks(scores, baselines, ours, task_baselines)
+        task_seconds = clock.mark("tasks")
+    return samples, scores, baselines, task_seconds
+
+
+def _score_side_by_side(
+    network: torch.nn.Module,
+    config: Config,
+    stats: Any,
+    reference: quality.Reference,
+    num_samples: int,
+    *,
+    seed: int,
+    device: torch.device,
+    clock: StageClock,
+) -> Scored:
+    """The eval command's layout, every process on one thread so none waits on another's barrier: the task
+    scores (on the CPU) go to one fold process and the baselines' classifier folds to the pool before
+    sampling, so the second core has work from the start; the model's folds follow the samples; this
+    process samples and computes every other score meanwhile, then waits for the rest.
+
+    Stages: ``baselines`` (read from the cache, or their scores here and their folds handed over),
+    ``sampling``, ``scores``, ``classifier wait`` and ``tasks wait``; the tasks' own seconds are the
+    report's ``task_seconds``."""
+    processes = c2st.fold_processes()
+    assert processes is not None, "side by side needs c2st.start_fold_workers()"
+    tasks_done = (
+        start_task_scores(network, config, stats, reference, seed=seed, device=device, pool=processes)
+        if config.evaluation.task_poses > 0
+        else None
+    )
+    with c2st.classifier_pool() as pool:  # the fold processes; this process's BLAS and OpenMP on one thread
+        baselines_done = quality.start_baselines(reference, num_samples, seed, pool)
+        clock.mark("baselines")
+        samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
+        clock.mark("sampling")
+        finish = quality.start_score(samples, reference, pool, seed=seed)
+        clock.mark("scores")
+        baselines = baselines_done()
+        scores = finish()
+        clock.mark("classifier wait")
+    task_seconds = 0.0
+    if tasks_done is not None:
+        ours, task_baselines, task_seconds = tasks_done()
+        _merge_tasks(scores, baselines, ours, task_baselines)
+        clock.mark("tasks wait")
+    return samples, scores, baselines, task_seconds
+
+
+def _merge_tasks(
+    scores: dict[str, Any], baselines: dict[str, dict[str, Any]], ours: dict[str, float], task_baselines: dict
+) -> None:
+    """The task scores into the report's: the model's beside its own, the baselines' beside theirs."""
+    scores.update(ours)
+    baselines["gaussian"] = {**baselines["gaussian"], **task_baselines["gaussian"]}  # after the cached scores
+    baselines["nearest"] = task_baselines["nearest"]
+
+
+def score_tasks(
+    network: torch.nn.Module,
+    config: Config,
+    stats: Any,
+    reference: tasks.TaskReference,
     *,
     seed: int,
     device: torch.device,
@@ -217,3 +308,57 @@ def score_tasks(
 
     prior = PosePrior(network, config, stats, device)
     return tasks.score_tasks(prior, reference, config.evaluation.task_poses, seed=seed)
+
+
+TaskResult = tuple[dict[str, float], dict[str, dict[str, float]], float]  # the model's, the baselines', seconds
+
+
+def start_task_scores(
+    network: torch.nn.Module,
+    config: Config,
+    stats: Any,
+    reference: quality.Reference,
+    *,
+    seed: int,
+    device: torch.device,
+    pool: Executor | None,
+) -> Callable[[], TaskResult]:
+    """:func:`score_tasks` begun in a process of ``pool`` (on the CPU, the network sent pickled, run on one
+    torch thread there: the same numbers), else in this process when the result is asked for.
+
+    Only the task poses, the training poses and the up axis travel (:class:`tasks.TaskPoses`)."""
+    inputs = tasks.TaskPoses.of(reference, config.evaluation.task_poses, seed)
+    if pool is None or device.type != "cpu":
+        return lambda: _timed_task_scores(network, config, stats, inputs, seed, device)
+    future = pool.submit(_task_scores_in_process, pickle.dumps(network), config, stats, inputs, seed)
+    return future.result
+
+
+def _timed_task_scores(
+    network: torch.nn.Module, config: Config, stats: Any, inputs: tasks.TaskPoses, seed: int, device: torch.device
+) -> TaskResult:
+    started = time.perf_counter()
+    ours, baselines = score_tasks(network, config, stats, inputs, seed=seed, device=device)
+    return ours, baselines, time.perf_counter() - started
+
+
+def _task_scores_in_process(
+    network: bytes, config: Config, stats: Any, inputs: tasks.TaskPoses, seed: int
+) -> TaskResult:
+    """A fold process's share of an eval: the task scores on :data:`SIDE_BY_SIDE_THREADS` torch and BLAS threads."""
+    with torch_threads(SIDE_BY_SIDE_THREADS), threadpool_limits(limits=SIDE_BY_SIDE_THREADS):
+        return _timed_task_scores(pickle.loads(network), config, stats, inputs, seed, torch.device("cpu"))
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op threads held at ``count`` inside (None: left as they are), restored after."""
+    if count is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

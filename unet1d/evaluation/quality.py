@@ -27,7 +27,6 @@ Shapes: pose sets are (N, D) axis-angle radians, D = 72 (SMPL) or 63 (body only)
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ from unet1d.data.loading import is_builtin
 from unet1d.data.normalization import NormStats
 from unet1d.errors import UserError
 from unet1d.evaluation import c2st, metrics
-from unet1d.evaluation.baseline_cache import cached_baselines
+from unet1d.evaluation.baseline_cache import start_cached_baselines
 from unet1d.evaluation.c2st import JITTER_RAD
 from unet1d.evaluation.memorisation import memorisation_score, memorisation_threshold
 from unet1d.metric_registry import BY_NAME, better_than, structure_metrics
@@ -339,20 +338,29 @@ def baselines(
     (:mod:`unet1d.evaluation.baseline_cache`), so only a reference's first evaluation pays for them.
     ``pool``: the classifier folds' threads to share (an evaluation's own); None opens one.
     """
+    if pool is not None:
+        return start_baselines(reference, count, seed, pool)()
+    with c2st.classifier_pool() as threads:
+        return start_baselines(reference, count, seed, threads)()
 
-    def compute() -> dict[str, dict[str, Any]]:
+
+def start_baselines(
+    reference: Reference, count: int, seed: int, pool: Executor
+) -> Callable[[], dict[str, dict[str, Any]]]:
+    """:func:`baselines` begun: read from the cache, or their scores computed here and their classifier folds
+    handed to ``pool``; calling the result waits for the folds (and stores the scores). Same numbers."""
+
+    def start() -> Callable[[], dict[str, dict[str, Any]]]:
         drawn = {
             "data": reference.floor[_pick(len(reference.floor), count, seed=seed + 2)],
             "gaussian": gaussian_poses(reference, count, seed + 3),
         }
-        with contextlib.nullcontext(pool) if pool is not None else c2st.classifier_pool() as threads:
-            started = {
-                name: start_score(poses, reference, threads, seed=seed, parts=BASELINE_PARTS)
-                for name, poses in drawn.items()
-            }
-            return {name: finish() for name, finish in started.items()}
+        started = {
+            name: start_score(poses, reference, pool, seed=seed, parts=BASELINE_PARTS) for name, poses in drawn.items()
+        }
+        return lambda: {name: finish() for name, finish in started.items()}
 
-    return cached_baselines(reference, count, seed, reference.cache_dir, compute)
+    return start_cached_baselines(reference, count, seed, reference.cache_dir, start)
 
 
 def verdict_withheld(reference: Reference, baselines: dict[str, dict[str, Any]]) -> str | None:

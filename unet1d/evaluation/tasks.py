@@ -26,7 +26,7 @@ J = D / 3, True = hidden.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -35,9 +35,6 @@ from unet1d.body.rotations import axis_angle_to_quaternion, quaternion_to_axis_a
 from unet1d.body.skeleton import COMPLETION_PARTS, JOINT_NAMES, joint_names_for_width
 from unet1d.data.formats import BODY_COLUMNS
 from unet1d.evaluation.quality import heading_free
-
-if TYPE_CHECKING:
-    from unet1d.evaluation.quality import Reference
 
 NOISE_LEVELS: tuple[float, ...] = (0.1, 0.2)  # radians per axis-angle component
 TASK_HYPOTHESES = 10  # DPoser's protocol: 10 hypotheses per completed pose
@@ -56,6 +53,29 @@ class Prior(Protocol):
     def denoise(
         self, poses: np.ndarray, noise_std: float = ..., hypotheses: int = ..., seed: int = ...
     ) -> np.ndarray: ...
+
+
+class TaskReference(Protocol):
+    """What the task scores read of a reference (:class:`unet1d.evaluation.quality.Reference` is one)."""
+
+    poses: np.ndarray  # (N, D) held-out poses: the task poses are drawn from these
+    train: np.ndarray  # (M, D) training poses: the baselines' fits
+    up_axis: str
+
+
+@dataclass(frozen=True)
+class TaskPoses:
+    """Only what :func:`score_tasks` reads of a reference: its task poses already drawn, so a process the
+    scores are sent to gets a few megabytes instead of the whole reference, and the same numbers."""
+
+    poses: np.ndarray
+    train: np.ndarray
+    up_axis: str
+
+    @classmethod
+    def of(cls, reference: TaskReference, count: int, seed: int) -> TaskPoses:
+        """The ``count`` task poses of ``reference`` for ``seed`` (:func:`task_poses` of these returns them all)."""
+        return cls(task_poses(reference, count, seed), np.asarray(reference.train), reference.up_axis)
 
 
 def noise_key(noise_std: float) -> str:
@@ -228,7 +248,7 @@ def _denoise_keys(errors: dict[float, np.ndarray]) -> dict[str, float]:
     return scores
 
 
-def task_poses(reference: Reference, count: int, seed: int) -> np.ndarray:
+def task_poses(reference: TaskReference, count: int, seed: int) -> np.ndarray:
     """``count`` held-out poses of the reference (all of them when it holds fewer), the same for a seed."""
     total = len(reference.poses)
     if count >= total:
@@ -244,7 +264,7 @@ def noisy_poses(poses: np.ndarray, noise_std: float, seed: int) -> np.ndarray:
 
 
 def score_tasks(
-    prior: Prior | None, reference: Reference, count: int, *, hypotheses: int = TASK_HYPOTHESES, seed: int = 0
+    prior: Prior | None, reference: TaskReference, count: int, *, hypotheses: int = TASK_HYPOTHESES, seed: int = 0
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Completion and denoising scores of ``prior`` on ``count`` held-out poses, and the two baselines'.
 
