@@ -262,8 +262,10 @@ import json, sys
 from unet1d.evaluation import c2st, quality
 started = c2st.start_fold_workers()
 import torch
+from unet1d.evaluation import sampling
 from unet1d.evaluation.evaluate import evaluate
 quality.REFERENCE_POSES = 300
+sampling.SAMPLE_CHUNK = 16  # four chunks: two sampled here, two in a fold process
 threads = torch.get_num_threads()
 report, _, _ = evaluate(sys.argv[1], num_samples=64, device="cpu", overrides=["--task_poses", "6"])
 print(json.dumps({"started": started, "report": report.to_dict(), "threads_after": torch.get_num_threads(),
@@ -278,20 +280,22 @@ def _numbers(payload: dict) -> dict:
 
 @pytest.mark.slow  # a 20-step run, an evaluation here and one in a fresh interpreter with its fold processes
 def test_the_eval_commands_side_by_side_layout_gives_the_numbers_of_the_layout_in_turn(tiny_config, monkeypatch):
-    """`unet1d eval` (fold processes started) sends the task scores to a fold process, starts the baselines
-    before sampling and keeps torch on one thread here; the report must be the in-turn one to the last bit,
-    its stages the side-by-side ones, and torch's thread count given back."""
+    """`unet1d eval` (fold processes started) sends the task scores to one fold process and the later half of
+    the sampling (its generator's state after this process's chunks) to the other, and keeps torch on one
+    thread here; the report must be the in-turn one to the last bit, its stages the side-by-side ones, and
+    torch's thread count given back."""
     import json
     import subprocess
     import sys
 
-    from unet1d.evaluation import quality
+    from unet1d.evaluation import quality, sampling
     from unet1d.evaluation.evaluate import evaluate
     from unet1d.training import train
 
     monkeypatch.setattr(quality, "REFERENCE_POSES", 300)
     config = tiny_config("--max_steps", "20", "--checkpoint_every", "20", "--eval_every", "20")
     train(config)
+    monkeypatch.setattr(sampling, "SAMPLE_CHUNK", 16)
     in_turn, _, _ = evaluate(config.train.output_dir, num_samples=64, device="cpu", overrides=["--task_poses", "6"])
     run = subprocess.run([sys.executable, "-c", SIDE_BY_SIDE, str(config.train.output_dir)], capture_output=True,
                          text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "2"})  # fmt: skip
@@ -300,5 +304,6 @@ def test_the_eval_commands_side_by_side_layout_gives_the_numbers_of_the_layout_i
     side_by_side = got["report"]
     assert _numbers(side_by_side) == json.loads(json.dumps(_numbers(in_turn.to_dict())))
     assert side_by_side["completion_cm"] > 0 and side_by_side["task_seconds"] > 0
-    stages = ["load, reference, val loss", "baselines", "sampling", "scores", "classifier wait", "tasks wait"]
+    stages = ["load, reference, val loss", "sampling", "baselines", "sampling wait", "scores", "classifier wait",
+              "tasks wait"]  # fmt: skip
     assert list(side_by_side["stage_seconds"]) == stages

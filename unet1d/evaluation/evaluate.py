@@ -10,27 +10,24 @@ the ``data`` and ``gaussian`` baselines scored the same way.
 from __future__ import annotations
 
 import json
-import pickle
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Executor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from unet1d.config_sources import with_overrides
 from unet1d.data import load_pose_data
 from unet1d.diffusion import NoiseSchedule
 from unet1d.diffusion.validation import validation_loss, validation_seed
 from unet1d.errors import UserError
-from unet1d.evaluation import c2st, quality, tasks
+from unet1d.evaluation import c2st, quality, side_by_side, tasks
 from unet1d.evaluation.figures import pose_figure
-from unet1d.evaluation.sampling import sample_poses, sampling_precision
+from unet1d.evaluation.sampling import sample_poses, sampling_precision, start_sampling
 from unet1d.evaluation.timing import StageClock
 from unet1d.precision import precision_label, resolve_device
 from unet1d.prior import PosePrior
@@ -41,9 +38,6 @@ from unet1d.store.summary import write_text_atomically
 if TYPE_CHECKING:
     from unet1d.config import Config
     from unet1d.store.checkpoints import EvalCheckpoint
-
-# torch threads of each process while an eval's work runs side by side in processes (one per core between them)
-SIDE_BY_SIDE_THREADS = 1
 
 
 @dataclass
@@ -147,7 +141,7 @@ def evaluate(
     # other core has the processes' work (docs/speed.md, "The evaluation": two torch threads beside any
     # other busy thread wait at every barrier, 6x slower than one). The same numbers on one thread or two.
     one_thread = c2st.fold_processes() is not None and torch_device.type == "cpu"
-    with torch_threads(SIDE_BY_SIDE_THREADS if one_thread else None):
+    with side_by_side.torch_threads(side_by_side.THREADS if one_thread else None):
         network = checkpoint.build_model(ema=ema, device=torch_device)
         held_out = splits.val if len(splits.val) >= 2 else splits.train
         normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=torch_device)
@@ -199,7 +193,7 @@ def score_network(
         checkpoint=str(checkpoint), step=step, weights=weights, sampler=config.diffusion.sampler,
         sample_steps=config.diffusion.sampling_steps, num_samples=num_samples, reference=reference.name,
         val_loss=val_loss, scores=scores, baselines=baselines,
-        sample_seconds=clock.seconds["sampling"], eval_seconds=0.0,
+        sample_seconds=clock.seconds["sampling"] + clock.seconds.get("sampling wait", 0.0), eval_seconds=0.0,
         compute_dtype=precision_label(sampling_precision(config, device)), task_seconds=task_seconds,
         stage_seconds=clock.seconds,
     )  # fmt: skip
@@ -252,14 +246,13 @@ def _score_side_by_side(
     device: torch.device,
     clock: StageClock,
 ) -> Scored:
-    """The eval command's layout, every process on one thread so none waits on another's barrier: the task
-    scores (on the CPU) go to one fold process and the baselines' classifier folds to the pool before
-    sampling, so the second core has work from the start; the model's folds follow the samples; this
-    process samples and computes every other score meanwhile, then waits for the rest.
+    """The eval command's layout (:mod:`unet1d.evaluation.side_by_side`), every process on one thread so none
+    waits on another's barrier. On the CPU the task scores go to one fold process and the later half of
+    the sampling to the other; this process samples the earlier half, then scores the baselines (or reads
+    them back) and hands their classifier folds over; then the model's scores, its folds handed over too.
 
-    Stages: ``baselines`` (read from the cache, or their scores here and their folds handed over),
-    ``sampling``, ``scores``, ``classifier wait`` and ``tasks wait``; the tasks' own seconds are the
-    report's ``task_seconds``."""
+    Stages: ``sampling`` (this process's half), ``baselines``, ``sampling wait`` (for the other half),
+    ``scores``, ``classifier wait`` and ``tasks wait``; the tasks' own seconds are the report's ``task_seconds``."""
     processes = c2st.fold_processes()
     assert processes is not None, "side by side needs c2st.start_fold_workers()"
     tasks_done = (
@@ -268,10 +261,12 @@ def _score_side_by_side(
         else None
     )
     with c2st.classifier_pool() as pool:  # the fold processes; this process's BLAS and OpenMP on one thread
+        sampled = start_sampling(network, config, stats, num_samples, seed=seed, device=device, pool=pool)
+        clock.mark("sampling")
         baselines_done = quality.start_baselines(reference, num_samples, seed, pool)
         clock.mark("baselines")
-        samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
-        clock.mark("sampling")
+        samples = sampled()
+        clock.mark("sampling wait")
         finish = quality.start_score(samples, reference, pool, seed=seed)
         clock.mark("scores")
         baselines = baselines_done()
@@ -330,7 +325,7 @@ def start_task_scores(
     inputs = tasks.TaskPoses.of(reference, config.evaluation.task_poses, seed)
     if pool is None or device.type != "cpu":
         return lambda: _timed_task_scores(network, config, stats, inputs, seed, device)
-    future = pool.submit(_task_scores_in_process, pickle.dumps(network), config, stats, inputs, seed)
+    future = pool.submit(_task_scores_in_process, side_by_side.pack(network), config, stats, inputs, seed)
     return future.result
 
 
@@ -345,20 +340,6 @@ def _timed_task_scores(
 def _task_scores_in_process(
     network: bytes, config: Config, stats: Any, inputs: tasks.TaskPoses, seed: int
 ) -> TaskResult:
-    """A fold process's share of an eval: the task scores on :data:`SIDE_BY_SIDE_THREADS` torch and BLAS threads."""
-    with torch_threads(SIDE_BY_SIDE_THREADS), threadpool_limits(limits=SIDE_BY_SIDE_THREADS):
-        return _timed_task_scores(pickle.loads(network), config, stats, inputs, seed, torch.device("cpu"))
-
-
-@contextmanager
-def torch_threads(count: int | None) -> Iterator[None]:
-    """torch's intra-op threads held at ``count`` inside (None: left as they are), restored after."""
-    if count is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    """A fold process's share of an eval: the task scores, on one thread (:func:`side_by_side.one_thread`)."""
+    with side_by_side.one_thread():
+        return _timed_task_scores(side_by_side.unpack(network), config, stats, inputs, seed, torch.device("cpu"))

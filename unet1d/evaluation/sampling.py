@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,6 +13,7 @@ from unet1d.body.heading import random_heading
 from unet1d.data.representation import network_config
 from unet1d.data.up_axis import run_up_axis
 from unet1d.diffusion import NoiseSchedule, sample
+from unet1d.evaluation import side_by_side
 from unet1d.precision import autocast, sampling_precision
 
 if TYPE_CHECKING:
@@ -29,15 +32,76 @@ def sample_poses(
     (:func:`sampling_precision`); with ``data.heading=canonical`` each pose gets a uniform random
     heading about the data's up axis (the model only ever saw poses at heading 0).
     """
+    return start_sampling(network, config, stats, num_samples, seed=seed, device=device)()
+
+
+def start_sampling(
+    network: torch.nn.Module,
+    config: Config,
+    stats: NormStats,
+    num_samples: int,
+    *,
+    seed: int,
+    device: torch.device,
+    pool: Executor | None = None,
+) -> Callable[[], np.ndarray]:
+    """:func:`sample_poses` with its later chunks handed to a process of ``pool`` (on the CPU): the earlier
+    ones are sampled here before this returns; calling the result waits for the rest. The same poses.
+
+    The chunks share one generator, so the process starts where this one will end: the generator is
+    run through this process's chunks with a network that only returns zeros (:func:`_draws_only`: the
+    samplers' random draws never depend on the network's values), and its state travels with the chunks.
+    """
     schedule = NoiseSchedule.from_config(config.diffusion)
-    generator = torch.Generator(device=device).manual_seed(seed)
+    sizes = [min(SAMPLE_CHUNK, num_samples - start) for start in range(0, num_samples, SAMPLE_CHUNK)]
+    handed = len(sizes) // 2 if pool is not None and torch.device(device).type == "cpu" else 0
+    own, theirs = sizes[: len(sizes) - handed], sizes[len(sizes) - handed :]
+    later = None
+    if pool is not None and theirs:
+        skipped = _generator(seed, device)
+        for size in own:
+            sample(_draws_only, schedule, config.diffusion, size, network_config(config).pose_dim,
+                   generator=skipped, device=device)  # fmt: skip
+        state = skipped.get_state().numpy().tobytes()
+        later = pool.submit(_chunks_in_process, side_by_side.pack(network), config, theirs, state)
+    chunks = _chunks(network, config, own, _generator(seed, device), device)
+
+    def finish() -> np.ndarray:
+        drawn = chunks + (later.result() if later is not None else [])
+        poses = stats.denormalize(np.concatenate(drawn))
+        if config.data.heading == "canonical":  # about the data's own up axis: poses come back in its convention
+            poses = random_heading(poses, np.random.default_rng([seed, 1]), run_up_axis(config.data, stats))
+        return poses
+
+    return finish
+
+
+def _generator(seed: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def _chunks(
+    network: torch.nn.Module, config: Config, sizes: list[int], generator: torch.Generator, device: torch.device
+) -> list[np.ndarray]:
+    """One (size, W) array of network-space samples per size, in order, from one generator."""
+    schedule = NoiseSchedule.from_config(config.diffusion)
     with autocast(sampling_precision(config, device), device):
-        chunks = [
-            sample(network, schedule, config.diffusion, min(SAMPLE_CHUNK, num_samples - start),
-                   network_config(config).pose_dim, generator=generator, device=device).float().cpu().numpy()
-            for start in range(0, num_samples, SAMPLE_CHUNK)
+        return [
+            sample(network, schedule, config.diffusion, size, network_config(config).pose_dim,
+                   generator=generator, device=device).float().cpu().numpy()
+            for size in sizes
         ]  # fmt: skip
-    poses = stats.denormalize(np.concatenate(chunks))
-    if config.data.heading == "canonical":  # about the data's own up axis: poses come back in its convention
-        poses = random_heading(poses, np.random.default_rng([seed, 1]), run_up_axis(config.data, stats))
-    return poses
+
+
+def _chunks_in_process(network: bytes, config: Config, sizes: list[int], state: bytes) -> list[np.ndarray]:
+    """A fold process's share of the sampling: ``sizes`` chunks from the generator ``state``, on one thread."""
+    device = torch.device("cpu")
+    generator = torch.Generator(device=device)
+    generator.set_state(torch.tensor(np.frombuffer(state, dtype=np.uint8)))
+    with side_by_side.one_thread():
+        return _chunks(side_by_side.unpack(network), config, sizes, generator, device)
+
+
+def _draws_only(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """A stand-in network for running a generator through a chunk: zeros, as the samplers' arithmetic keeps them."""
+    return torch.zeros_like(x)
