@@ -3,6 +3,7 @@ where the classifier test's folds run fastest.
 
     python bench/eval_speed.py RUN [--num-samples 2000] [--task-poses 32] [--json bench/results/eval_speed.json]
     python bench/eval_speed.py RUN --eval-only --against d2cd1af --rounds 2   # today's eval beside that commit's
+    python bench/eval_speed.py RUN --eval-only --against d2cd1af --this HEAD  # both sides from commits
     python bench/eval_speed.py --folds-only                 # the fold pool alone, no checkpoint needed
 
 Two parts, each side by side in one invocation (timings on a shared machine are noisy: read the
@@ -146,25 +147,32 @@ def source_tree(revision: str, folder: Path) -> Path:
     return folder
 
 
-def bench_against(run: Path, num_samples: int, task_poses: int, revision: str, rounds: int) -> dict[str, Any]:
-    """Today's eval (first and cached) beside ``revision``'s, ``rounds`` times, alternating which goes first."""
+def bench_against(
+    run: Path, num_samples: int, task_poses: int, revision: str, rounds: int, this: str | None = None
+) -> dict[str, Any]:
+    """Today's eval (first and cached) beside ``revision``'s, ``rounds`` times, alternating which goes first.
+
+    ``this``: a commit for today's side too (the working tree may hold other people's unfinished edits)."""
     with tempfile.TemporaryDirectory() as folder:
         other = source_tree(revision, Path(folder) / "source")
-        sides: dict[str, list[dict[str, Any]]] = {"today": [], revision: []}
+        ours = source_tree(this, Path(folder) / "this") if this else None
+        name = this or "today"
+        sides: dict[str, list[dict[str, Any]]] = {name: [], revision: []}
         for round_ in range(rounds):
-            order = [("today", None), (revision, other)]
-            for name, source in order if round_ % 2 == 0 else order[::-1]:
+            order = [(name, ours), (revision, other)]
+            for side, source in order if round_ % 2 == 0 else order[::-1]:
                 result = bench_eval(run, num_samples, task_poses, source)
-                print(f"round {round_ + 1}: {name}: first {result['first']['wall']:.1f} s, cached "
+                print(f"round {round_ + 1}: {side}: first {result['first']['wall']:.1f} s, cached "
                       f"{result['cached']['wall']:.1f} s", file=sys.stderr, flush=True)  # fmt: skip
-                sides[name].append(result)
-    today, earlier = sides["today"][0]["scores"], sides[revision][0]["scores"]
+                sides[side].append(result)
+    today, earlier = sides[name][0]["scores"], sides[revision][0]["scores"]
     return {
         "against": revision,
         "rounds": rounds,
-        "sides": {name: [{k: v for k, v in r.items() if k != "scores"} for r in runs] for name, runs in sides.items()},
+        "sides": {side: [{k: v for k, v in r.items() if k != "scores"} for r in runs] for side, runs in sides.items()},
         "differing_scores": differing(today, earlier),
-        "scores": {"today": today, revision: earlier},
+        "same_scores_every_round": all(r["scores"] == runs[0]["scores"] for runs in sides.values() for r in runs),
+        "scores": {name: today, revision: earlier},
     }
 
 
@@ -290,7 +298,8 @@ def table(result: dict[str, Any]) -> str:
                 f"{k} {v:.1f}" for k, v in stages["first"]["stages"].items()) + "; cached " + ", ".join(
                 f"{k} {v:.1f}" for k, v in stages["cached"]["stages"].items())]  # fmt: skip
         differ = against["differing_scores"]
-        lines += ["", f"scores that differ between the two: {', '.join(differ) if differ else 'none'}"]
+        lines += ["", f"scores that differ between the two: {', '.join(differ) if differ else 'none'}; each side's "
+                  f"scores the same every round: {against['same_scores_every_round']}"]  # fmt: skip
     if "folds" in result:
         folds = result["folds"]
         header = f"classifier folds: {folds['fits']} fits at {folds['poses']} poses a side, {folds['rounds']} rounds"
@@ -328,6 +337,7 @@ def main() -> None:
     parser.add_argument("--folds-only", action="store_true", help="Only the fold pool (no checkpoint needed).")
     parser.add_argument("--eval-only", action="store_true", help="Only the eval.")
     parser.add_argument("--against", metavar="REV", help="Also run the eval with this commit's code, side by side.")
+    parser.add_argument("--this", metavar="REV", help="With --against: today's side from this commit, not the tree.")
     parser.add_argument(
         "--skip-all-threads",
         action="store_true",
@@ -341,7 +351,9 @@ def main() -> None:
         parser.error("fold processes could not start here (no fork, or threads already running)")
     result: dict[str, Any] = {"machine": machine(), "command": sys.argv}
     if not args.folds_only and args.against:
-        result["against"] = bench_against(args.run, args.num_samples, args.task_poses, args.against, args.rounds)
+        result["against"] = bench_against(
+            args.run, args.num_samples, args.task_poses, args.against, args.rounds, args.this
+        )
     elif not args.folds_only:
         result["eval"] = bench_eval(args.run, args.num_samples, args.task_poses)
     if not args.eval_only:
