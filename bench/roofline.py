@@ -218,14 +218,12 @@ def step_profile(trainer: Any, run_steps: Callable[[int], None], steps: int = 5)
 # ------------------------------------------------------------------------------ quickstart split
 
 
-def quickstart_split(
-    steps: int, device: str = "cpu", final_eval_samples: int | None = None, threads: int | None = None
-) -> dict[str, Any]:
+def quickstart_split(steps: int, device: str = "cpu", threads: int | None = None, **overrides: Any) -> dict[str, Any]:
     """A quickstart-shaped run of ``steps`` steps, its wall time split into phases, and the 2,000-step projection.
 
     Validations, quality probes and checkpoints come as often per step as in the README's run (the
     cadences are scaled by steps / 2,000), so each phase's share carries over; the final evaluation is
-    the real one (``final_eval_samples`` poses, the config's default unless given).
+    the real one. ``overrides`` (config fields, e.g. ``final_eval_samples``) shrink a phase for a smoke run.
     """
     from unet1d.config import Config
     from unet1d.config_sources import build_config, resolve_name
@@ -243,10 +241,8 @@ def quickstart_split(
             **QUICKSTART, "max_steps": steps, "device": device, "output_dir": str(Path(tmp) / "quickstart"),
             "eval_every": every(defaults.train.eval_every), "checkpoint_every": every(defaults.train.checkpoint_every),
             "quality_every": every(defaults.evaluation.quality_every or full), "wandb_mode": "disabled",
-            "progress": "none", "threads": threads,
+            "progress": "none", "threads": threads, **overrides,
         }  # fmt: skip
-        if final_eval_samples is not None:
-            values["final_eval_samples"] = final_eval_samples
         config = build_config([(".".join(resolve_name(k)), v, "bench/roofline.py") for k, v in values.items()])
         timings: dict[str, float] = dict.fromkeys(("validation", "probes", "checkpoints", "final_evaluation"), 0.0)
         started = time.perf_counter()
@@ -301,7 +297,7 @@ def bench_section(training: dict[str, Any], settings: Any, device: torch.device,
     the quickstart network's speed-up over the tree before the faster step, and the quickstart's time split."""
     from bench.run import HarnessRun, bench_config, interleaved
 
-    peaks = matmul_peak(device)
+    peaks = matmul_peak(device, settings.peak_size)
     precision = {name: contender_precision(name, training["harness_precision"]) for name in training["samples_per_s"]}
     flop = {name: 1e9 * value for name, value in training["gflop_per_sample"].items()}
     section: dict[str, Any] = {
@@ -332,9 +328,9 @@ def bench_section(training: dict[str, Any], settings: Any, device: torch.device,
     except Exception as err:  # no git history (an exported tree): said, not hidden
         section["quickstart_vs_earlier"] = {"missing": f"{type(err).__name__}: {err}"}
     split_steps = {"full": 200, "quick": 40}.get(settings_mode(settings), 4)
-    section["quickstart_split"] = quickstart_split(
-        split_steps, device.type, final_eval_samples=None if split_steps > 4 else 64
-    )
+    smoke = {"final_eval_samples": 64, "quality_samples": 16, "task_poses": 2, "builtin_samples": 2048}
+    smoke = smoke if split_steps <= 4 else {}
+    section["quickstart_split"] = quickstart_split(split_steps, device.type, **smoke)
     return section
 
 

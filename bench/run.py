@@ -87,6 +87,7 @@ class Settings:
     mid_lengths: tuple[int, ...] = (18, 36, 72, 144, 288, 576, 1152)
     mid_repeats: int = 5
     help_repeats: int = 5
+    peak_size: int = 1024  # the roofline's square matrices (bf16 emulated at ~0.25 GFLOP/s: 8 s a 1024 product)
 
 
 MODES = {
@@ -98,7 +99,7 @@ MODES = {
     "smoke": Settings(
         base_channels=8, batch_size=32, rounds=2, steps=2, warmup=1, sample_base_channels=8, sample_train_steps=20,
         sample_poses=64, budget_s=2.0, budget_poses=64, mid_batch=2, mid_lengths=(18, 36), mid_repeats=1,
-        help_repeats=1,
+        help_repeats=1, peak_size=128,
     ),
 }  # fmt: skip
 
