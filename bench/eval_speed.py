@@ -80,7 +80,7 @@ def run_eval(
 ) -> dict[str, Any]:
     """One ``unet1d eval`` subprocess (``source``: another source tree's package instead of the installed one):
     wall, CPU (its children included), the report's stages and its scores, and the load average around it."""
-    command = [sys.executable, "-m", "unet1d.cli", "eval", str(run), "--num-samples", str(num_samples), "-o",
+    command = [sys.executable, "-m", "unet1d.cli", "eval", str(run.resolve()), "--num-samples", str(num_samples), "-o",
                str(out), "--cache_dir", str(cache), "--task_poses", str(task_poses)]  # fmt: skip
     env = dict(os.environ)
     if source is not None:
@@ -88,7 +88,8 @@ def run_eval(
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    # in the source tree: `python -m` puts the working folder first on sys.path, before PYTHONPATH
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env, cwd=source)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     report = json.loads(out.read_text())
@@ -144,6 +145,10 @@ def source_tree(revision: str, folder: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(repo), "archive", revision], check=True, capture_output=True).stdout
     folder.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    env = {**os.environ, "PYTHONPATH": str(folder)}
+    found = subprocess.run([sys.executable, "-c", "import unet1d; print(unet1d.__file__)"], env=env, cwd=folder,
+                           check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    assert Path(found).is_relative_to(folder), f"{revision}'s tree imports {found}, not its own package"
     return folder
 
 
