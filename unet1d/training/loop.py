@@ -106,7 +106,7 @@ class Trainer:
             cpu=use_cpu,
             mixed_precision=self.precision,
             step_scheduler_with_optimizer=False,  # we step it once per optimiser step, whatever the world size
-            log_with=self.tracking.trackers,
+            log_with=self.tracking.trackers or None,  # none: Accelerate warns of an empty list
             kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(seconds=config.launch.collective_timeout_s))],
             **compile_options(config),
         )
