@@ -25,7 +25,7 @@ import torch
 
 from unet1d.body.skeleton import COMPLETION_PARTS
 from unet1d.data import load_pose_data
-from unet1d.diffusion.completion import RESAMPLE
+from unet1d.diffusion.completion import GUIDED_STEPS, RESAMPLE
 from unet1d.evaluation import quality
 from unet1d.evaluation.quality import heading_free
 from unet1d.evaluation.tasks import (
@@ -50,14 +50,19 @@ CANDIDATES: tuple[tuple[str, int, float], ...] = (
     ("dposer", 50, 1.0),
     ("anneal", 10, 1.0),
     ("anneal", 10, 0.5),
+    ("guided", 5, 1.0),
+    ("guided", 5, 0.5),
 )
 HYPOTHESES = 10
 NOISE_STD = 0.1
 
 
-def network_calls(method: str, steps: int) -> int:
-    """Network evaluations per hypothesis (repaint's last step is not resampled; dps adds a backward pass)."""
-    return (steps - 1) * RESAMPLE + 1 if method == "repaint" else steps
+def network_calls(method: str, steps: int) -> float:
+    """Network evaluations per hypothesis (repaint's last step is not resampled; dps adds a backward pass; guided's
+    shared trajectory, a backward pass with each of its calls but the last, is once per pose of HYPOTHESES)."""
+    if method == "repaint":
+        return (steps - 1) * RESAMPLE + 1
+    return steps + GUIDED_STEPS / HYPOTHESES if method == "guided" else steps
 
 
 def evaluation_poses(reference: quality.Reference, count: int, validation: bool, seed: int = 123) -> np.ndarray:

@@ -172,15 +172,16 @@ class PosePrior:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         prediction = self.config.diffusion.prediction
         drawn = []
-        # No autograd bookkeeping where no gradient is taken (dps and dposer take theirs).
+        # No autograd bookkeeping where no gradient is taken (dps, dposer and guided take theirs).
         grad_mode = contextlib.nullcontext() if method in GRADIENT_METHODS else torch.inference_mode()
+        chunk = max(1, CHUNK // hypotheses) * hypotheses  # whole poses: a pose's hypotheses share guided's work
         with grad_mode, autocast(sampling_precision(self.config, self.device), self.device):
-            for start in range(0, len(encoded), CHUNK):
-                rows = slice(start, start + CHUNK)
+            for start in range(0, len(encoded), chunk):
+                rows = slice(start, start + chunk)
                 observed = torch.as_tensor(encoded[rows], device=self.device)
                 level = torch.as_tensor(levels[rows], device=self.device)
                 out = impute(self.network, self.schedule, observed, level, method=method, steps=steps,
-                             prediction=prediction, generator=generator)  # fmt: skip
+                             prediction=prediction, generator=generator, group=hypotheses)  # fmt: skip
                 drawn.append(out.float().cpu())
         network_draws = torch.cat(drawn).view(len(poses), hypotheses, -1)
         known = torch.as_tensor(noise == 0)
