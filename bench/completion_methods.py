@@ -25,7 +25,7 @@ import torch
 
 from unet1d.body.skeleton import COMPLETION_PARTS
 from unet1d.data import load_pose_data
-from unet1d.diffusion.completion import GUIDED_STEPS, RESAMPLE
+from unet1d.diffusion.completion import GUIDED_STARTS, GUIDED_STEPS, RESAMPLE
 from unet1d.evaluation import quality
 from unet1d.evaluation.quality import heading_free
 from unet1d.evaluation.tasks import (
@@ -59,10 +59,10 @@ NOISE_STD = 0.1
 
 def network_calls(method: str, steps: int) -> float:
     """Network evaluations per hypothesis (repaint's last step is not resampled; dps adds a backward pass; guided's
-    shared trajectory, a backward pass with each of its calls but the last, is once per pose of HYPOTHESES)."""
+    shared trajectories, a backward pass with each of their calls but the last, run once per pose of HYPOTHESES)."""
     if method == "repaint":
         return (steps - 1) * RESAMPLE + 1
-    return steps + GUIDED_STEPS / HYPOTHESES if method == "guided" else steps
+    return steps + GUIDED_STARTS * GUIDED_STEPS / HYPOTHESES if method == "guided" else steps
 
 
 def evaluation_poses(reference: quality.Reference, count: int, validation: bool, seed: int = 123) -> np.ndarray:
