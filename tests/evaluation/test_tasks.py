@@ -265,9 +265,11 @@ import torch
 from unet1d.evaluation import sampling
 from unet1d.evaluation.evaluate import evaluate
 quality.REFERENCE_POSES = 300
-sampling.SAMPLE_CHUNK = 16  # four chunks: two sampled here, two in a fold process
+sampling.SAMPLE_CHUNK = 64  # two chunks: one sampled here (in 32-row pieces), one in a fold process
+from unet1d.evaluation import side_by_side
+side_by_side.PIECE_ROWS = 32  # here (the processes keep 256: the tasks call 420 rows, cut 256 + 164)
 threads = torch.get_num_threads()
-report, _, _ = evaluate(sys.argv[1], num_samples=64, device="cpu", overrides=["--task_poses", "6"])
+report, _, _ = evaluate(sys.argv[1], num_samples=128, device="cpu", overrides=["--task_poses", "6"])
 print(json.dumps({"started": started, "report": report.to_dict(), "threads_after": torch.get_num_threads(),
                   "threads_before": threads}))
 """
@@ -295,8 +297,8 @@ def test_the_eval_commands_side_by_side_layout_gives_the_numbers_of_the_layout_i
     monkeypatch.setattr(quality, "REFERENCE_POSES", 300)
     config = tiny_config("--max_steps", "20", "--checkpoint_every", "20", "--eval_every", "20")
     train(config)
-    monkeypatch.setattr(sampling, "SAMPLE_CHUNK", 16)
-    in_turn, _, _ = evaluate(config.train.output_dir, num_samples=64, device="cpu", overrides=["--task_poses", "6"])
+    monkeypatch.setattr(sampling, "SAMPLE_CHUNK", 64)
+    in_turn, _, _ = evaluate(config.train.output_dir, num_samples=128, device="cpu", overrides=["--task_poses", "6"])
     run = subprocess.run([sys.executable, "-c", SIDE_BY_SIDE, str(config.train.output_dir)], capture_output=True,
                          text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "2"})  # fmt: skip
     got = json.loads(run.stdout.splitlines()[-1])

@@ -64,7 +64,8 @@ def start_sampling(
                    generator=skipped, device=device)  # fmt: skip
         state = skipped.get_state().numpy().tobytes()
         later = pool.submit(_chunks_in_process, side_by_side.pack(network), config, theirs, state)
-    chunks = _chunks(network, config, own, _generator(seed, device), device)
+    chunks = _chunks(side_by_side.in_pieces(network) if pool is not None else network, config, own,
+                     _generator(seed, device), device)  # fmt: skip
 
     def finish() -> np.ndarray:
         drawn = chunks + (later.result() if later is not None else [])
