@@ -32,7 +32,7 @@ from unet1d.data.loading import is_builtin
 from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import ConfigError, UserError
 from unet1d.metric_registry import METRICS, compare_columns, eval_metrics
-from unet1d.store import checkpoints
+from unet1d.store import checkpoint_files
 from unet1d.store.curves import read_curves
 from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, read_run_config
 from unet1d.store.summary import TrainResult
@@ -207,7 +207,7 @@ def latest_eval(run: Path) -> dict | None:
         if evaluation is not None:
             return evaluation
         instead = f"using {reports[newer + 1].name} instead" if newer + 1 < len(reports) else "no whole one is left"
-        checkpoints.warn(f"evaluation {report} is damaged ({reason}); {instead}")
+        checkpoint_files.warn(f"evaluation {report} is damaged ({reason}); {instead}")
     return None
 
 
@@ -223,7 +223,7 @@ def read_summary(run: Path) -> dict[str, Any]:
         stored, _ = _json_object(path)
         if stored is not None:
             return stored
-        checkpoints.warn(f"{refused}; the run is compared without it")
+        checkpoint_files.warn(f"{refused}; the run is compared without it")
         return {}
 
 
@@ -240,11 +240,11 @@ def read_config(run: Path) -> dict[str, Any] | None:
         return read_run_config(path).model_dump(mode="json")
     except UserError as err:
         problem = err
-    latest = checkpoints.latest_checkpoint(run)
+    latest = checkpoint_files.latest_checkpoint(run)
     fallback, missing = None, "no whole checkpoint holds the run's config"
     if latest is not None:
         try:
-            fallback = checkpoints.read_config(latest).model_dump(mode="json")
+            fallback = checkpoint_files.read_config(latest).model_dump(mode="json")
         except UserError as refused:
             missing = f"{latest} does not hold one this version reads either ({refused})"
     if fallback is None and isinstance(problem, ConfigError):
@@ -257,9 +257,9 @@ def read_config(run: Path) -> dict[str, Any] | None:
         else str(problem).split("; restore")[0]
     )
     if fallback is not None:
-        checkpoints.warn(f"{damaged}; the run's config is read from {latest}")
+        checkpoint_files.warn(f"{damaged}; the run's config is read from {latest}")
         return fallback
-    checkpoints.warn(f"{damaged}; {missing}, so it is compared as a variant of its own")
+    checkpoint_files.warn(f"{damaged}; {missing}, so it is compared as a variant of its own")
     return None
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from unet1d.errors import UserError
 from unet1d.metric_registry import task_metrics
-from unet1d.store.checkpoints import warn
+from unet1d.store.checkpoint_files import warn
 from unet1d.store.rundir import read_run_id
 from unet1d.wandb_access import has_wandb_credentials
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util import tb_logging
 
-from unet1d.store.checkpoints import warn
+from unet1d.store.checkpoint_files import warn
 from unet1d.store.rundir import TENSORBOARD_DIR
 
 # The debug line TensorBoard's event file loader writes when a record cannot be read (path, error).

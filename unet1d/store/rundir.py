@@ -18,7 +18,7 @@ import yaml
 from unet1d.config import RESUMABLE_FIELDS, Config
 from unet1d.config_sources import build_config, config_from_dict, expand_output_dir, given_values
 from unet1d.errors import UserError
-from unet1d.store import checkpoints
+from unet1d.store import checkpoint_files
 from unet1d.store.summary import TrainResult, write_text_atomically
 
 RUN_CONFIG_FILE = "config.yaml"  # the resolved config, written when the run starts
@@ -29,7 +29,7 @@ RUN_ID_FILE = "wandb_run_id"  # the W&B run id, so a resumed run continues the s
 EVAL_DIR = "eval"  # eval/step-N.json and .png: the final evaluation, or `unet1d eval`
 # What a run writes into output_dir; --overwrite removes exactly these.
 RUN_OUTPUTS = (
-    checkpoints.CHECKPOINTS_DIR, TENSORBOARD_DIR, WANDB_DIR, EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, RUN_ID_FILE,
+    checkpoint_files.CHECKPOINTS_DIR, TENSORBOARD_DIR, WANDB_DIR, EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, RUN_ID_FILE,
 )  # fmt: skip
 
 
@@ -68,13 +68,13 @@ def plan_run(config: Config) -> RunPlan:
         return RunPlan(output_dir, None, None, wipe=True)
     resume_from = _resume_source(config)
     if resume_from is not None:
-        differences = run_differences(checkpoints.read_config(resume_from), config)
+        differences = run_differences(checkpoint_files.read_config(resume_from), config)
         if differences:
             raise UserError(
                 f"cannot resume {resume_from}: the run's config differs from this one in"
                 f"{_listing(differences)}\n{RESUME_HINT}"
             )
-        step = int(checkpoints.read_marker(resume_from)["step"])
+        step = int(checkpoint_files.read_marker(resume_from)["step"])
         return RunPlan(output_dir, resume_from, step, wipe=False)
     stored = output_dir / RUN_CONFIG_FILE
     if stored.is_file():
@@ -85,7 +85,7 @@ def plan_run(config: Config) -> RunPlan:
                 f"{output_dir} holds a different run; its config differs in{_listing(differences)}\n"
                 "choose another --output_dir, or pass --overwrite to replace that run"
             )
-        latest = checkpoints.latest_checkpoint(output_dir)
+        latest = checkpoint_files.latest_checkpoint(output_dir)
         if latest is not None:
             raise UserError(
                 f"{output_dir} already holds this run's checkpoints (up to {latest.name}); "
@@ -137,7 +137,7 @@ def _stored_config_file(config: Config) -> Path | None:
         return None
     source = _resume_source(config)
     if source is not None:
-        return source / checkpoints.CONFIG_FILE
+        return source / checkpoint_files.CONFIG_FILE
     stored = Path(config.train.output_dir) / RUN_CONFIG_FILE
     return stored if stored.is_file() else None
 
@@ -153,11 +153,11 @@ def finished_run(config: Config) -> TrainResult | None:
     summary_file = Path(config.train.output_dir) / SUMMARY_FILE
     if source is None or not summary_file.is_file():
         return None
-    step = int(checkpoints.read_marker(source)["step"])
+    step = int(checkpoint_files.read_marker(source)["step"])
     try:
         summary = TrainResult.read(summary_file)
     except UserError as err:  # resuming at max_steps runs no step and writes the summary again
-        checkpoints.warn(f"{err}; it is written again from {source}")
+        checkpoint_files.warn(f"{err}; it is written again from {source}")
         return None
     return summary if step >= config.train.max_steps and summary.final_step == step else None
 
@@ -168,8 +168,8 @@ def _resume_source(config: Config) -> Path | None:
     if not resume:
         return None
     if resume.strip().lower() == "auto":
-        return checkpoints.latest_checkpoint(Path(config.train.output_dir))
-    return checkpoints.find_checkpoint(resume)
+        return checkpoint_files.latest_checkpoint(Path(config.train.output_dir))
+    return checkpoint_files.find_checkpoint(resume)
 
 
 def wipe_run(output_dir: Path) -> None:
@@ -193,12 +193,12 @@ def _previous_run_config(stored: Path, output_dir: Path) -> Config | None:
     try:
         return read_run_config(stored)
     except UserError as err:
-        latest = checkpoints.latest_checkpoint(output_dir)
+        latest, damage = checkpoint_files.latest_checkpoint(output_dir), err.args[0].split("; restore")[0]
         if latest is None:
-            checkpoints.warn(f"{err.args[0].split('; restore')[0]}; no checkpoint holds the run, so it starts afresh")
+            checkpoint_files.warn(f"{damage}; no checkpoint holds the run, so it starts afresh")
             return None
-        checkpoints.warn(f"{err.args[0].split('; restore')[0]}; the run's config is read from {latest}")
-        return checkpoints.read_config(latest)
+        checkpoint_files.warn(f"{damage}; the run's config is read from {latest}")
+        return checkpoint_files.read_config(latest)
 
 
 def read_run_config(path: Path) -> Config:

@@ -30,7 +30,7 @@ import torch
 from unet1d.cadence import Every
 from unet1d.diffusion.validation import loss_from_sums, validation_seed, validation_sums
 from unet1d.errors import UserError
-from unet1d.store import checkpoints
+from unet1d.store import checkpoint_files, checkpoints
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -69,7 +69,7 @@ class TrainingState:
     in ``accelerate/`` (:meth:`save_state`, :meth:`load_state`).
     """
 
-    folder = checkpoints.ACCELERATE_DIR
+    folder = checkpoint_files.ACCELERATE_DIR
 
     def __init__(
         self,
@@ -253,7 +253,7 @@ class NonFiniteGuard:
         return self.in_a_row >= self.limit
 
     def error(self, step: int) -> TrainingDiverged:
-        last_good = checkpoints.latest_checkpoint(self.output_dir)
+        last_good = checkpoint_files.latest_checkpoint(self.output_dir)
         kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
         return TrainingDiverged(
             f"training diverged: {self.limit} steps in a row had a non-finite loss or gradient norm "
@@ -363,11 +363,11 @@ class Checkpointer:
 
     def model_size_mb(self) -> float | None:
         """Size of the last checkpoint's raw weights."""
-        return (self.path / checkpoints.MODEL_FILE).stat().st_size / 2**20 if self.path is not None else None
+        return (self.path / checkpoint_files.MODEL_FILE).stat().st_size / 2**20 if self.path is not None else None
 
     def eval_files(self) -> list[str]:
         """The files of the last checkpoint evaluation reads (what W&B keeps of it)."""
-        return [name for name in checkpoints.EVAL_FILES if self.path is not None and (self.path / name).is_file()]
+        return [name for name in checkpoint_files.EVAL_FILES if self.path is not None and (self.path / name).is_file()]
 
 
 # ---------------------------------------------------------------------------------- probe
