@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from unet1d.diffusion import NoiseSchedule
-from unet1d.diffusion.completion import METHODS, complete, denoise, impute, shrink_hypotheses
+from unet1d.diffusion.completion import METHODS, complete, denoise, guided_start, impute, shrink_hypotheses
 
 SCHEDULE = NoiseSchedule.cosine(1000)
 
@@ -177,6 +177,21 @@ def test_guided_finds_the_mode_a_small_observed_cue_picks_where_anneal_guesses(c
 
     assert wrong_mode("guided") < 0.03
     assert wrong_mode("anneal") > 0.15
+    starts = guided_start(model, SCHEDULE, observed[::10], torch.tensor([0.0, 0.0, np.inf, np.inf]),
+                          generator=torch.Generator().manual_seed(2)).double().numpy()  # fmt: skip
+    assert np.array_equal(starts[:, :2], observed[::10, :2].double().numpy())  # known components as observed
+    assert (np.sign(starts[:, 2:]) != np.sign(starts[:, :2])).mean() < 0.03  # the start alone has the mode
+
+
+def test_a_given_start_is_where_guided_starts():
+    """``impute(start=...)`` (how PosePrior batches the starts) skips the trajectories: with no anneal calls the
+    hidden components are the start's, the known ones the observation's."""
+    mean, cov = correlated(3)
+    observed = torch.randn(4, 3, generator=torch.Generator().manual_seed(3))
+    start = torch.randn(4, 3, generator=torch.Generator().manual_seed(4))
+    noise = torch.tensor([0.0, np.inf, np.inf])
+    out = impute(gaussian_denoiser(mean, cov), SCHEDULE, observed, noise, method="guided", steps=0, start=start)
+    assert torch.equal(out[:, 0], observed[:, 0]) and torch.equal(out[:, 1:], start[:, 1:])
 
 
 def test_a_group_must_divide_the_rows():

@@ -43,7 +43,9 @@ Methods (measured against each other in docs/quality.md; :data:`DEFAULT_METHOD` 
   model which hidden values explain the observed ones, and the pick among a few tries stops one
   unlucky trajectory from deciding all the hypotheses. The mode is a property of the input, so its
   price is shared by the hypotheses: rows come in groups of ``group`` copies of one input
-  (``impute(..., group=H)``).
+  (``impute(..., group=H)``), or the starts come from :func:`guided_start`, run once per input
+  in batches as large as the caller likes (``impute(..., start=...)``: what PosePrior does, since
+  the trajectories' small batches are what threads and a loaded CPU handle worst).
 
 Hypotheses of one input can be pulled towards their common mean (:func:`shrink_hypotheses`): for
 a Gaussian posterior, draws shrunk by ``factor`` are draws at temperature ``factor**2``. Each
@@ -110,13 +112,15 @@ def impute(
     prediction: str = "eps",
     generator: torch.Generator | None = None,
     group: int = 1,
+    start: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Draw x0 given ``observed`` components with per-component noise ``noise`` (0 known, inf hidden) -> (B, W).
 
     Components with ``noise == 0`` come back exactly as ``observed``. Each call with another
     generator state is another hypothesis. ``group``: the rows come in runs of ``group`` copies of
     one input (its hypotheses); ``guided`` does its per-input work once per run, the other methods
-    treat every row alone.
+    treat every row alone. ``start`` (B, W): ``guided``'s start for every row, from :func:`guided_start`
+    (then ``group`` is not used).
     """
     check_method(method)
     if group < 1 or observed.shape[0] % group:
@@ -133,8 +137,11 @@ def impute(
     elif method == "anneal":
         x = _anneal(model, schedule, y, noise, iterations=steps, prediction=prediction, generator=generator)
     elif method == "guided":
-        x = _guided(model, schedule, y, noise, iterations=steps, prediction=prediction, generator=generator,
-                    group=group)  # fmt: skip
+        if start is None:
+            start = guided_start(model, schedule, y[::group], noise[::group], prediction=prediction,
+                                 generator=generator).repeat_interleave(group, dim=0)  # fmt: skip
+        x = torch.where(noise > 0, start.to(y.dtype), y)
+        x = _anneal_from(model, schedule, x, y, noise, iterations=steps, prediction=prediction, generator=generator)
     else:
         resample = RESAMPLE if method == "repaint" else 1
         x = _reverse(model, schedule, y, noise, steps=steps, prediction=prediction, generator=generator,
@@ -347,28 +354,25 @@ def _anneal_from(
     return x
 
 
-def _guided(
+def guided_start(
     model: Denoiser,
     schedule: NoiseSchedule,
-    y: torch.Tensor,
+    observed: torch.Tensor,
     noise: torch.Tensor,
     *,
-    iterations: int,
-    prediction: str,
-    generator: torch.Generator | None,
-    group: int,
+    prediction: str = "eps",
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """``guided``: GUIDED_STARTS guided trajectories per input (rows ``::group``); the one whose x0 estimate fits the
-    observations best starts each of the input's hypotheses, then ``iterations`` anneal calls per hypothesis."""
-    inputs = y.shape[0] // group
-    tries_y = y[::group].repeat_interleave(GUIDED_STARTS, dim=0)
-    tries_noise = noise[::group].repeat_interleave(GUIDED_STARTS, dim=0)
+    """``guided``'s start for each input (B, W): GUIDED_STARTS guided trajectories each; the one whose x0 estimate
+    fits the observations best. Known components come back as observed; hidden ones are never read."""
+    noise = torch.as_tensor(noise, device=observed.device, dtype=torch.float32).expand_as(observed)
+    y = torch.where(noise.isinf(), torch.zeros_like(observed), observed).float()
+    tries_y = y.repeat_interleave(GUIDED_STARTS, dim=0)
+    tries_noise = noise.repeat_interleave(GUIDED_STARTS, dim=0)
     tries, misfit = _guided_start(model, schedule, tries_y, tries_noise, prediction=prediction, generator=generator)
-    best = misfit.view(inputs, GUIDED_STARTS).argmin(dim=1)
-    start = tries.view(inputs, GUIDED_STARTS, -1)[torch.arange(inputs, device=y.device), best]
-    x = torch.where(noise > 0, start.repeat_interleave(group, dim=0), y)
-    return _anneal_from(model, schedule, x, y, noise, iterations=iterations, prediction=prediction,
-                        generator=generator)  # fmt: skip
+    best = misfit.view(len(y), GUIDED_STARTS).argmin(dim=1)
+    chosen = tries.view(len(y), GUIDED_STARTS, -1)[torch.arange(len(y), device=y.device), best]
+    return torch.where(noise == 0, observed, chosen.to(observed.dtype))
 
 
 def guided_timesteps(num_timesteps: int) -> list[int]:

@@ -30,6 +30,7 @@ from unet1d.diffusion.completion import (
     DEFAULT_SHRINK,
     GRADIENT_METHODS,
     METHODS,
+    guided_start,
     impute,
     shrink_hypotheses,
 )
@@ -167,21 +168,24 @@ class PosePrior:
         turn = self.config.data.heading == "canonical" and has_root(poses)
         headings = heading_of(poses, self.up_axis) if turn else None
         network_poses = canonical_heading(poses, self.up_axis) if turn else poses
-        encoded = np.repeat(np.asarray(self.stats.normalize(network_poses), dtype=np.float32), hypotheses, axis=0)
-        levels = np.repeat(np.asarray(noise, dtype=np.float32), hypotheses, axis=0)
+        inputs = np.asarray(self.stats.normalize(network_poses), dtype=np.float32)
+        input_levels = np.asarray(np.broadcast_to(noise, inputs.shape), dtype=np.float32)
+        encoded = np.repeat(inputs, hypotheses, axis=0)
+        levels = np.repeat(input_levels, hypotheses, axis=0)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         prediction = self.config.diffusion.prediction
         drawn = []
         # No autograd bookkeeping where no gradient is taken (dps, dposer and guided take theirs).
         grad_mode = contextlib.nullcontext() if method in GRADIENT_METHODS else torch.inference_mode()
-        chunk = max(1, CHUNK // hypotheses) * hypotheses  # whole poses: a pose's hypotheses share guided's work
         with grad_mode, autocast(sampling_precision(self.config, self.device), self.device):
-            for start in range(0, len(encoded), chunk):
-                rows = slice(start, start + chunk)
+            starts = self._guided_starts(inputs, input_levels, hypotheses, generator) if method == "guided" else None
+            for first in range(0, len(encoded), CHUNK):
+                rows = slice(first, first + CHUNK)
                 observed = torch.as_tensor(encoded[rows], device=self.device)
                 level = torch.as_tensor(levels[rows], device=self.device)
+                start = None if starts is None else starts[rows].to(self.device)
                 out = impute(self.network, self.schedule, observed, level, method=method, steps=steps,
-                             prediction=prediction, generator=generator, group=hypotheses)  # fmt: skip
+                             prediction=prediction, generator=generator, start=start)  # fmt: skip
                 drawn.append(out.float().cpu())
         network_draws = torch.cat(drawn).view(len(poses), hypotheses, -1)
         known = torch.as_tensor(noise == 0)
@@ -190,3 +194,19 @@ class PosePrior:
         if turn:
             decoded = apply_heading(decoded, np.repeat(headings, hypotheses), self.up_axis)
         return decoded.reshape(len(poses), hypotheses, self.pose_dim)
+
+    def _guided_starts(
+        self, inputs: np.ndarray, levels: np.ndarray, hypotheses: int, generator: torch.Generator
+    ) -> torch.Tensor:
+        """``guided``'s start for each pose, computed once per pose (not per hypothesis) in chunks of CHUNK poses:
+        its trajectories take gradients, and small batches are what threads and a loaded CPU handle worst.
+        -> (N x hypotheses, W) on the CPU, each pose's start repeated for its hypotheses."""
+        pieces = []
+        for first in range(0, len(inputs), CHUNK):
+            rows = slice(first, first + CHUNK)
+            observed = torch.as_tensor(inputs[rows], device=self.device)
+            level = torch.as_tensor(levels[rows], device=self.device)
+            start = guided_start(self.network, self.schedule, observed, level,
+                                 prediction=self.config.diffusion.prediction, generator=generator)  # fmt: skip
+            pieces.append(start.float().cpu())
+        return torch.cat(pieces).repeat_interleave(hypotheses, dim=0)
