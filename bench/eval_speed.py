@@ -152,6 +152,12 @@ def source_tree(revision: str, folder: Path) -> Path:
     return folder
 
 
+def _tree(revision: str, folder: Path) -> Path:
+    """A commit's package unpacked under ``folder``, or ``revision`` itself where it names a source folder
+    (a tree made by hand: one commit's files with another's folder, to tell two changes apart)."""
+    return Path(revision).resolve() if Path(revision).is_dir() else source_tree(revision, folder)
+
+
 def bench_against(
     run: Path, num_samples: int, task_poses: int, revision: str, rounds: int, this: str | None = None
 ) -> dict[str, Any]:
@@ -159,8 +165,8 @@ def bench_against(
 
     ``this``: a commit for today's side too (the working tree may hold other people's unfinished edits)."""
     with tempfile.TemporaryDirectory() as folder:
-        other = source_tree(revision, Path(folder) / "source")
-        ours = source_tree(this, Path(folder) / "this") if this else None
+        other = _tree(revision, Path(folder) / "source")
+        ours = _tree(this, Path(folder) / "this") if this else None
         name = this or "today"
         sides: dict[str, list[dict[str, Any]]] = {name: [], revision: []}
         for round_ in range(rounds):
@@ -341,7 +347,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="Rounds of the fold-pool settings (or of --against).")
     parser.add_argument("--folds-only", action="store_true", help="Only the fold pool (no checkpoint needed).")
     parser.add_argument("--eval-only", action="store_true", help="Only the eval.")
-    parser.add_argument("--against", metavar="REV", help="Also run the eval with this commit's code, side by side.")
+    parser.add_argument(
+        "--against", metavar="REV", help="Also run the eval with this commit's code (or source folder), side by side."
+    )
     parser.add_argument("--this", metavar="REV", help="With --against: today's side from this commit, not the tree.")
     parser.add_argument(
         "--skip-all-threads",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 
 import torch
 
@@ -72,3 +73,22 @@ def test_torch_threads_are_held_inside_and_given_back() -> None:
     with side_by_side.torch_threads(None):
         assert torch.get_num_threads() == before
     assert torch.get_num_threads() == before
+
+
+def test_a_busy_machine_is_seen_and_the_layout_can_be_fixed(monkeypatch) -> None:
+    """Another process spinning a core is 'busy' (the side-by-side layout); this process's own CPU is not."""
+    import subprocess
+    import sys
+
+    spin = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        time.sleep(0.5)
+        assert side_by_side.machine_busy()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    monkeypatch.setattr(side_by_side, "LAYOUT", "never")
+    assert not side_by_side.machine_busy()
+    monkeypatch.setattr(side_by_side, "LAYOUT", "always")
+    assert side_by_side.machine_busy()

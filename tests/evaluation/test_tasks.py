@@ -268,6 +268,7 @@ quality.REFERENCE_POSES = 300
 sampling.SAMPLE_CHUNK = 64  # two chunks: one sampled here (in 32-row pieces), one in a fold process
 from unet1d.evaluation import side_by_side
 side_by_side.PIECE_ROWS = 32  # here (the processes keep 256: the tasks call 420 rows, cut 256 + 164)
+side_by_side.LAYOUT = "always"  # whatever the machine's load
 threads = torch.get_num_threads()
 report, _, _ = evaluate(sys.argv[1], num_samples=128, device="cpu", overrides=["--task_poses", "6"])
 print(json.dumps({"started": started, "report": report.to_dict(), "threads_after": torch.get_num_threads(),

@@ -238,6 +238,11 @@ def fold_processes() -> ProcessPoolExecutor | None:
     return _fold_processes
 
 
+def fold_process_ids() -> list[int]:
+    """The fold processes' pids (none where they do not run)."""
+    return list(getattr(_fold_processes, "_processes", None) or {})
+
+
 def start_fold_workers() -> bool:
     """Fork the fold processes (:func:`parallel_tests` of them) now and have them import scikit-learn
     (:data:`PRELOAD`) while the caller goes on: ``unet1d eval`` calls this first, so that import runs on

@@ -140,7 +140,12 @@ def evaluate(
     # With the fold processes beside it (the eval command), this process's torch keeps to one thread: the
     # other core has the processes' work (docs/speed.md, "The evaluation": two torch threads beside any
     # other busy thread wait at every barrier, 6x slower than one). The same numbers on one thread or two.
-    one_thread = c2st.fold_processes() is not None and torch_device.type == "cpu"
+    # When the machine is idle its two threads scale well and the layout in turn is the quicker (machine_busy).
+    one_thread = (
+        c2st.fold_processes() is not None
+        and torch_device.type == "cpu"
+        and side_by_side.machine_busy(c2st.fold_process_ids())
+    )
     with side_by_side.torch_threads(side_by_side.THREADS if one_thread else None):
         network = checkpoint.build_model(ema=ema, device=torch_device)
         held_out = splits.val if len(splits.val) >= 2 else splits.train
@@ -154,6 +159,7 @@ def evaluate(
             network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,
             checkpoint=checkpoint.path, step=checkpoint.step,
             weights="ema" if ema and checkpoint.ema_weights is not None else "raw", val_loss=loss, started=started,
+            side_by_side_layout=one_thread,
         )  # fmt: skip
     report.overrides = list(overrides or [])
     return report, samples, ref
@@ -173,19 +179,20 @@ def score_network(
     weights: str,
     val_loss: float,
     started: float,
+    side_by_side_layout: bool = False,
 ) -> tuple[EvalReport, np.ndarray]:
     """Draw ``num_samples`` poses from ``network`` and score them beside both baselines.
 
     The one path from weights to a report: ``unet1d eval`` and the end of training both take it.
     ``started`` is when the caller's evaluation began (``time.perf_counter()``), for ``eval_seconds``.
-    Where the fold processes run (:func:`c2st.fold_processes`: the eval command), the work is laid out
-    side by side (:func:`_score_side_by_side`); elsewhere in turn, the folds in threads. Same numbers.
+    ``side_by_side_layout`` (the eval command on a busy machine, its fold processes running): the work
+    laid out side by side (:func:`_score_side_by_side`); else in turn, the folds in the fold processes
+    or threads. The same numbers (but see side_by_side.py on gradients and threads).
     """
 
     clock = StageClock(started)
     clock.mark("load, reference, val loss")  # everything the caller did before: load, data, reference, val loss
-    processes = c2st.fold_processes()
-    score = _score_in_turn if processes is None else _score_side_by_side
+    score = _score_side_by_side if side_by_side_layout and c2st.fold_processes() is not None else _score_in_turn
     samples, scores, baselines, task_seconds = score(
         network, config, stats, reference, num_samples, seed=seed, device=device, clock=clock
     )

@@ -5,15 +5,21 @@ and hands them more than folds: the task scores and half of the sampling. Every 
 torch thread and one BLAS thread (:data:`THREADS`), so two processes fill two cores and none waits on a
 thread the scheduler has put aside: on this project's 2-core VM, two torch threads beside any other busy
 thread (a fold, a neighbour's job) waited at every barrier and ran a network call 6x slower than one
-thread (docs/speed.md, "The evaluation"). A network computes the same numbers on one thread or two, and in
-pieces of :data:`PIECE_ROWS` rows (:class:`InPieces`) as in one batch, for less CPU.
+thread (docs/speed.md, "The evaluation"). A network's forward pass computes the same numbers on one thread
+or two, and in pieces of :data:`PIECE_ROWS` rows (:class:`InPieces`) as in one batch, for less CPU. Its
+backward pass does not quite: a completion method that takes gradients (the ``guided`` default's DPS
+trajectories) sums in an order that follows the thread count, and its scores move by ~1e-5 cm.
+On an idle machine the layout in turn is quicker, so ``unet1d eval`` looks first (:func:`machine_busy`).
 """
 
 from __future__ import annotations
 
+import os
 import pickle
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -26,6 +32,41 @@ THREADS = 1  # torch and BLAS threads of each process while an eval's work runs 
 # bit (under 16 another kernel runs: ~1e-6 apart), so no piece is cut below MIN_PIECE_ROWS (tested).
 PIECE_ROWS = 256
 MIN_PIECE_ROWS = 32
+
+
+# Where `unet1d eval` lays its work out side by side: "auto" (when the rest of the machine is busy), "always", "never".
+# On two idle cores torch's two threads scale well and the in-turn layout was 5-7 s faster (less start-up in the
+# fold processes); beside one busy neighbour it was 2-4x slower. Auto leans to side by side: wrong there costs ~15 %.
+LAYOUT = "auto"
+BUSY_CORES = 0.2  # the rest of the machine's CPU, in cores, from which the eval counts it busy
+BUSY_WINDOW_S = 0.3  # how long it looks
+
+
+def machine_busy(ours: Iterable[int] = (), window: float = BUSY_WINDOW_S) -> bool:
+    """Whether processes other than this one and ``ours`` (pids) used :data:`BUSY_CORES` or more over ``window``
+    seconds, read from ``/proc`` while this process sleeps; True where it cannot be read (the safe layout)."""
+    if LAYOUT != "auto":
+        return LAYOUT == "always"
+    try:
+        before = _cpu_seconds(ours)
+        time.sleep(window)
+        after = _cpu_seconds(ours)
+    except (OSError, ValueError, IndexError):
+        return True
+    return (after[0] - before[0]) - (after[1] - before[1]) >= BUSY_CORES * window
+
+
+def _cpu_seconds(ours: Iterable[int]) -> tuple[float, float]:
+    """(every CPU's busy seconds, this process's and ``ours``' seconds) from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)  # all but idle and iowait
+    mine = 0
+    for pid in (os.getpid(), *ours):
+        with Path(f"/proc/{pid}/stat").open() as stat:
+            values = stat.read().rsplit(")", 1)[1].split()
+        mine += int(values[11]) + int(values[12])  # utime, stime
+    return busy / ticks, mine / ticks
 
 
 @contextmanager
