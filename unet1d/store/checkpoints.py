@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from unet1d.config import Config
+PRUNED_PREFIX = ".pruned-"  # a checkpoint being removed by prune_checkpoints
 # How a failed file write shows besides OSError: safetensors passes Rust's io::Error on as text, and
 # torch.save's C++ writer drops the errno ("basic_ios::clear: iostream error", then "unexpected pos").
 WRITE_FAILURE_TEXT = ("IoError", "iostream error", "unexpected pos", "file write failed", "PytorchStreamWriter failed")
@@ -285,8 +286,13 @@ def prune_checkpoints(output_dir: Path, keep: int) -> None:
         cutoff = step_of(whole[-keep])
         for old in published:
             if step_of(old) < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
-    for leftover in [*root.glob(".tmp-step-*"), *root.glob(".old-step-*")]:  # saves are never concurrent
+                # Renamed first (atomic): a kill during the removal leaves a leftover, never a damaged checkpoint.
+                doomed = old.with_name(f"{PRUNED_PREFIX}{old.name}")
+                with contextlib.suppress(OSError):
+                    old.rename(doomed)
+                    shutil.rmtree(doomed, ignore_errors=True)
+    leftovers = [*root.glob(".tmp-step-*"), *root.glob(".old-step-*"), *root.glob(f"{PRUNED_PREFIX}*")]
+    for leftover in leftovers:  # saves are never concurrent
         shutil.rmtree(leftover, ignore_errors=True)
 
 
