@@ -1,6 +1,7 @@
 """Which completion method: accuracy against cost, side by side on one checkpoint.
 
     python bench/completion_methods.py RUN [--poses 30] [--validation] [--parts all] [--json FILE] [--threads N]
+        [--only METHODS] [--guided-check LEVELS|none]
 
 Every candidate (method, steps, shrink) of :mod:`unet1d.diffusion.completion` completes DPoser's parts
 of the same held-out poses, 10 hypotheses each, scored as ``unet1d eval`` scores them
@@ -25,6 +26,7 @@ import torch
 
 from unet1d.body.skeleton import COMPLETION_PARTS
 from unet1d.data import load_pose_data
+from unet1d.diffusion import completion
 from unet1d.diffusion.completion import GUIDED_STARTS, GUIDED_STEPS, RESAMPLE
 from unet1d.evaluation import quality
 from unet1d.evaluation.quality import heading_free
@@ -130,7 +132,15 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="comma-separated methods: run just these candidates")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--guided-check",
+        default=None,
+        help="guided's pick: comma-separated levels "
+        "(fractions of the schedule; default GUIDED_CHECK), or 'none' for the tries' own misfit",
+    )
     args = parser.parse_args()
+    if args.guided_check is not None:
+        completion.GUIDED_CHECK = () if args.guided_check == "none" else tuple(map(float, args.guided_check.split(",")))
     if args.threads:
         torch.set_num_threads(args.threads)
     parts = tuple(COMPLETION_PARTS) if args.parts == "all" else tuple(args.parts.split(","))
@@ -158,7 +168,7 @@ def main() -> None:
               + " ".join(f"{row.get(k, float('nan')):>14.2f}" for k in keys))  # fmt: skip
     if args.json:
         payload = {"run": str(args.run), "poses": args.poses, "validation": args.validation, "hypotheses": HYPOTHESES,
-                   "rows": rows}  # fmt: skip
+                   "guided_check": list(completion.GUIDED_CHECK), "rows": rows}  # fmt: skip
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
 
 

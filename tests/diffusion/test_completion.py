@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from unet1d.diffusion import NoiseSchedule
+from unet1d.diffusion import NoiseSchedule, completion
 from unet1d.diffusion.completion import METHODS, complete, denoise, guided_start, impute, shrink_hypotheses
 
 SCHEDULE = NoiseSchedule.cosine(1000)
@@ -181,6 +181,39 @@ def test_guided_finds_the_mode_a_small_observed_cue_picks_where_anneal_guesses(c
                           generator=torch.Generator().manual_seed(2)).double().numpy()  # fmt: skip
     assert np.array_equal(starts[:, :2], observed[::10, :2].double().numpy())  # known components as observed
     assert (np.sign(starts[:, 2:]) != np.sign(starts[:, :2])).mean() < 0.03  # the start alone has the mode
+
+
+def test_the_pick_keeps_the_try_whose_hidden_part_goes_with_the_observed_one():
+    """guided's pick (``_consistency``), on the exact denoiser of two tight modes: of two tries per input, one
+    with the hidden part of the observed cue's mode and one with the other mode's, the consistency misfit is
+    smaller for the first on every input, whichever row it comes in, and the same tries scored twice with the
+    same generator state score the same (the levels' noise is drawn per input, shared by its tries)."""
+    cue = 0.3
+    means = [np.array([cue, cue, 2.0, 2.0]), np.array([-cue, -cue, -2.0, -2.0])]
+    covs = [np.diag([0.05, 0.05, 0.1, 0.1]) ** 2] * 2
+    model = mixture_denoiser([0.5, 0.5], means, covs)
+    rng = np.random.default_rng(5)
+    truth = np.array([rng.multivariate_normal(means[k], covs[k]) for k in rng.integers(0, 2, 200)])
+    right_first = rng.integers(0, 2, len(truth)).astype(bool)
+    right, wrong = truth[:, 2:], -truth[:, 2:]
+    first = np.where(right_first[:, None], right, wrong)
+    second = np.where(right_first[:, None], wrong, right)
+    observed = np.concatenate([truth[:, :2], np.zeros((len(truth), 2))], axis=1)
+    y = torch.as_tensor(np.repeat(observed, 2, axis=0), dtype=torch.float32)
+    tries = y.clone()
+    tries[0::2, 2:] = torch.as_tensor(first, dtype=torch.float32)
+    tries[1::2, 2:] = torch.as_tensor(second, dtype=torch.float32)
+    noise = torch.tensor([0.0, 0.0, np.inf, np.inf]).expand_as(y)
+    assert completion.GUIDED_STARTS == 2  # the rows above come in runs of two tries per input
+
+    def misfit() -> np.ndarray:
+        return completion._consistency(model, SCHEDULE, tries, y, noise, prediction="eps",
+                                       generator=torch.Generator().manual_seed(7)).view(-1, 2).numpy()  # fmt: skip
+
+    scores = misfit()
+    picked_first = scores[:, 0] < scores[:, 1]
+    assert (picked_first == right_first).all()
+    assert np.array_equal(scores, misfit())
 
 
 def test_a_given_start_is_where_guided_starts():

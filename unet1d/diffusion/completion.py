@@ -33,17 +33,20 @@ Methods (measured against each other in docs/quality.md; :data:`DEFAULT_METHOD` 
   network call per iteration and no gradients, so it is the cheapest.
 * ``guided``: ``anneal`` started from where gradient guidance puts the hidden part. Once per input
   (not per hypothesis), ``GUIDED_STARTS`` short ``dps``-style trajectories from pure noise, the
-  observations also imposed by replacement, each stopped at ``GUIDED_STOP`` of the schedule, give
-  x0 estimates; the one the network finds most consistent with the observations (the smallest
-  misfit of its own estimate of the observed components there) starts every hypothesis of that
-  input, which then takes ``steps`` ``anneal`` calls. Why: replacement hears the observed part
-  only through copies noised to each step's level, so a subtle observed cue (a head tilted up) is
-  drowned exactly where the hidden part's mode is chosen (arms up or down), and ``anneal`` from
-  the mean keeps the mode it starts near; the misfit's gradient through the network asks the
-  model which hidden values explain the observed ones, and the pick among a few tries stops one
-  unlucky trajectory from deciding all the hypotheses. The mode is a property of the input, so its
-  price is shared by the hypotheses: rows come in groups of ``group`` copies of one input
-  (``impute(..., group=H)``), or the starts come from :func:`guided_start`, run once per input
+  observations also imposed by replacement, each stopped at ``GUIDED_STOP`` of the schedule, give x0
+  estimates; the one the network finds most consistent with the observations starts every hypothesis
+  of that input, which then takes ``steps`` ``anneal`` calls. Consistent: each try's hidden part is
+  put beside the observed one, the whole noised to each level of ``GUIDED_CHECK`` (the same noise
+  for every try of an input), and the network's estimate of the observed components from it is
+  compared with the observations; the smallest misfit summed over the levels wins. A hidden part
+  from the wrong mode pulls that estimate away from what was seen. Why the trajectories: replacement
+  hears the observed part only through copies noised to each step's level, so a subtle observed cue
+  (a head tilted up) is drowned exactly where the hidden part's mode is chosen (arms up or down),
+  and ``anneal`` from the mean keeps the mode it starts near; the misfit's gradient through the
+  network asks the model which hidden values explain the observed ones, and the pick among a few
+  tries stops one unlucky trajectory from deciding all the hypotheses. The mode is a property of the
+  input, so its price is shared by the hypotheses: rows come in groups of ``group`` copies of one
+  input (``impute(..., group=H)``), or the starts come from :func:`guided_start`, run once per input
   in batches as large as the caller likes (``impute(..., start=...)``: what PosePrior does, since
   the trajectories' small batches are what threads and a loaded CPU handle worst).
 
@@ -84,8 +87,9 @@ DPOSER_LR = 0.1  # dposer: Adam's step in standardised units (DPoser's)
 DPOSER_T = (0.05, 0.3)  # dposer: the timestep range, as fractions of the schedule (DPoser's t_min, t_max)
 ANNEAL_T = (0.2, 0.5)  # anneal: the level falls from 0.5 to 0.2 of the schedule (tuned on validation poses)
 GUIDED_STEPS = 15  # guided: the shared trajectory's steps per input (a network call and a backward pass each)
-GUIDED_STARTS = 2  # guided: trajectories per input; the one that fits the observations best starts its hypotheses
+GUIDED_STARTS = 2  # guided: trajectories per input; the most consistent one (GUIDED_CHECK) starts its hypotheses
 GUIDED_STOP = 0.4  # guided: it stops at this fraction of the schedule and hands on its x0 estimate
+GUIDED_CHECK = (0.3, 0.4, 0.5)  # guided: the levels at which each try, completed, is checked: the pick
 GUIDED_GUIDANCE = 3.0  # guided: its step along the misfit's gradient, relative to the misfit's norm (dps's is 1)
 DEFAULT_SHRINK = 0.5  # completion's hypotheses pulled halfway to their mean (temperature 0.25 for a Gaussian)
 NOISE_FLOOR = 1e-3  # dps: the misfit of exactly known components is weighted as if their noise were this
@@ -363,16 +367,51 @@ def guided_start(
     prediction: str = "eps",
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """``guided``'s start for each input (B, W): GUIDED_STARTS guided trajectories each; the one whose x0 estimate
-    fits the observations best. Known components come back as observed; hidden ones are never read."""
+    """``guided``'s start for each input (B, W): GUIDED_STARTS guided trajectories each; the one that, completed,
+    the network finds most consistent with the observations (:func:`_consistency`; with GUIDED_CHECK empty, the
+    one whose own x0 estimate fits them best). Known components come back as observed; hidden ones never read."""
     noise = torch.as_tensor(noise, device=observed.device, dtype=torch.float32).expand_as(observed)
     y = torch.where(noise.isinf(), torch.zeros_like(observed), observed).float()
     tries_y = y.repeat_interleave(GUIDED_STARTS, dim=0)
     tries_noise = noise.repeat_interleave(GUIDED_STARTS, dim=0)
     tries, misfit = _guided_start(model, schedule, tries_y, tries_noise, prediction=prediction, generator=generator)
+    if GUIDED_CHECK:
+        misfit = _consistency(model, schedule, tries, tries_y, tries_noise, prediction=prediction, generator=generator)
     best = misfit.view(len(y), GUIDED_STARTS).argmin(dim=1)
     chosen = tries.view(len(y), GUIDED_STARTS, -1)[torch.arange(len(y), device=y.device), best]
     return torch.where(noise == 0, observed, chosen.to(observed.dtype))
+
+
+def _consistency(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    tries: torch.Tensor,
+    y: torch.Tensor,
+    noise: torch.Tensor,
+    *,
+    prediction: str,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """How badly each try, completed (hidden numbers from the try, the others as observed), explains what was
+    observed: the network's estimate of the observed numbers from the completed pose noised to each level of
+    GUIDED_CHECK, its weighted squared misfit summed over the levels -> (rows,). Rows come in runs of
+    GUIDED_STARTS tries of one input, and the tries of an input share each level's noise, so the sum compares
+    the tries, not the draws. No gradients: one network call per level."""
+    abar = schedule.alphas_cumprod.tolist()
+    last = schedule.num_timesteps - 1
+    weight = 1.0 / noise.clamp_min(NOISE_FLOOR)
+    weight = weight / weight.amax(dim=1, keepdim=True).clamp_min(1e-12)
+    completed = torch.where(noise > 0, tries, y)
+    total = torch.zeros(len(y), device=y.device)
+    with torch.no_grad():
+        for fraction in GUIDED_CHECK:
+            step = max(1, round(fraction * last))
+            z = _randn(y[::GUIDED_STARTS], generator).repeat_interleave(GUIDED_STARTS, dim=0)
+            x_t = math.sqrt(abar[step]) * completed + math.sqrt(1.0 - abar[step]) * z
+            t = torch.full((len(y),), step, dtype=torch.long, device=y.device)
+            x0_hat, _ = schedule.split_prediction(model(x_t, t), x_t, t, prediction)
+            total += ((y - x0_hat.float()) * weight).square().sum(dim=1)
+    return total
 
 
 def guided_timesteps(num_timesteps: int) -> list[int]:
