@@ -22,8 +22,9 @@ something only on an otherwise idle GPU; on a CPU quote the ratios.
    DDPM loop) trained for the same wall-clock budget, sampled with our DDIM-50 and scored alike.
 5. ``mid_block``: the middle block alone, conv vs attention-8 at 512 channels, lengths 18 to 1152:
    forward and forward+backward time, bytes saved for backward, and CUDA's peak memory.
-6. ``scoring``: the classifier test's fifteen fits (five tests x three folds) in turn vs side by side
-   (``c2st_parallel_speedup``), and the two baselines scored vs read from their cache (``baselines_cached_speedup``).
+6. ``scoring``: the classifier test's fifteen fits (five tests x three folds) in turn vs side by side in the
+   fold processes ``unet1d eval`` uses (``c2st_parallel_speedup``; in a thread pool: ``c2st_threads_speedup``),
+   and the two baselines scored vs read from their cache (``baselines_cached_speedup``).
 7. ``help_s``: wall time of ``unet1d --help`` in a fresh process.
 
 Peers need ``pip install -e '.[bench]'`` and ``pip install --no-deps denoising-diffusion-pytorch==2.3.4``;
@@ -48,6 +49,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -365,36 +367,40 @@ def bench_sampling(settings: Settings, device: torch.device, run: Path) -> dict[
 
 
 def bench_scoring(settings: Settings, reference: quality.Reference, cache_dir: Path) -> dict[str, Any]:
-    """What scoring costs: the classifier test's fifteen fold fits one after another vs side by side, and the two
-    baselines scored vs read back from the cache (``sample_poses`` real poses against as many)."""
-    from unet1d.evaluation import c2st
-
+    """What scoring costs: the classifier test's fifteen fold fits in turn, in a thread pool and in the fold
+    processes ``unet1d eval`` runs them in (bench/c2st_pool.py, a fresh interpreter: the processes fork only
+    from one that never ran torch), and the two baselines scored vs read back from the cache (``sample_poses``
+    real poses against as many)."""
     count = settings.sample_poses
     real = reference.floor[:count]
     fake = real + 0.05 * torch.randn(real.shape, generator=torch.Generator().manual_seed(0)).numpy()
-    seconds: dict[str, list[float]] = {"c2st_one_at_a_time": [], "c2st_side_by_side": []}
-    chosen = c2st.parallel_tests
-    try:
-        for _ in range(2):  # interleaved rounds: a busy machine slows both alike
-            for name, workers in (("c2st_one_at_a_time", lambda n: 1), ("c2st_side_by_side", chosen)):
-                c2st.parallel_tests = workers
-                started = time.perf_counter()
-                c2st.c2st_scores(fake, real)
-                seconds[name].append(time.perf_counter() - started)
-    finally:
-        c2st.parallel_tests = chosen
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    np.save(cache_dir / "c2st-fake.npy", fake)
+    np.save(cache_dir / "c2st-real.npy", real)
+    script = Path(__file__).resolve().parent / "c2st_pool.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(cache_dir / "c2st-fake.npy"), str(cache_dir / "c2st-real.npy")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    pools = json.loads(done.stdout)
+    seconds = {f"c2st_{name}": rounds for name, rounds in pools["seconds"].items()}
+    if len(set(pools["auc"].values())) != 1:
+        raise RuntimeError(f"the classifier's layouts disagree: {pools['auc']}")
     reference.cache_dir = cache_dir
     for name in ("baselines_scored", "baselines_cached"):  # the first call fills the cache, the second reads it
         started = time.perf_counter()
         quality.baselines(reference, count)
         seconds[name] = [time.perf_counter() - started]
     mean = {name: statistics.mean(rounds) for name, rounds in seconds.items()}
+    eval_pool = "c2st_processes" if pools["processes"] else "c2st_threads"
     return {
         "num_poses": count,
         "seconds": mean,
         "seconds_rounds": seconds,
-        "cores": chosen(5),
-        "c2st_parallel_speedup": mean["c2st_one_at_a_time"] / mean["c2st_side_by_side"],
+        "cores": pools["cores"],
+        "c2st_pool": eval_pool.removeprefix("c2st_"),
+        "c2st_parallel_speedup": mean["c2st_in_turn"] / mean[eval_pool],
+        "c2st_threads_speedup": mean["c2st_in_turn"] / mean["c2st_threads"],
         "baselines_cached_speedup": mean["baselines_scored"] / mean["baselines_cached"],
     }
 
@@ -573,7 +579,8 @@ def table(result: dict[str, Any]) -> str:
         f"| dpm20_speedup (DDIM-50 time / DPM-Solver++ 2M-20) | {fmt(result.get('dpm20_speedup'))} | |",
         f"| dpm20_bf16_speedup (DDIM-50 fp32 / DPM-20 bf16) | {fmt(result.get('dpm20_bf16_speedup'))} | |",
         f"| dpm20_fd_ratio (DPM-20 FD / DDIM-50 FD) | {fmt(result.get('dpm20_fd_ratio'), '.3f')} | |",
-        f"| c2st_parallel_speedup (15 fits in turn / side by side) | {fmt(result.get('c2st_parallel_speedup'))} | |",
+        f"| c2st_parallel_speedup (in turn / eval's fold processes) | {fmt(result.get('c2st_parallel_speedup'))} | |",
+        f"| c2st_threads_speedup (in turn / a thread pool) | {fmt(result.get('c2st_threads_speedup'))} | |",
         f"| baselines_cached_speedup (scored / cached) | {fmt(result.get('baselines_cached_speedup'), '.0f')} | |",
         f"| unet1d --help | {fmt(result.get('help_s'))} s | |",
         "",
@@ -663,7 +670,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             config = Config()
             reference = quality.build_reference(config, load_pose_data(config.data, 72, seed=0), "auto")
             result["scoring"] = bench_scoring(settings, reference, root / "cache")
-            for key in ("c2st_parallel_speedup", "baselines_cached_speedup"):
+            for key in ("c2st_parallel_speedup", "c2st_threads_speedup", "baselines_cached_speedup"):
                 result[key] = result["scoring"][key]
         if args.only == "all":
             harness_rate = result["training"]["samples_per_s"]["harness"]

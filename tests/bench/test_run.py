@@ -20,7 +20,14 @@ def test_smoke_run_writes_every_key(tmp_path, isolated_wandb):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
-    for key in ("harness_efficiency", "ddim50_speedup", "ddim50_fd_ratio", "help_s", "c2st_parallel_speedup"):
+    for key in (
+        "harness_efficiency",
+        "ddim50_speedup",
+        "ddim50_fd_ratio",
+        "help_s",
+        "c2st_parallel_speedup",
+        "c2st_threads_speedup",
+    ):
         assert math.isfinite(result[key]) and result[key] > 0, key
     assert set(result["vs_peers"]) == {"lucidrains", "diffusers"}
     assert set(result["sampling"]["samplers"]) == {"ddpm1000", "ddim50", "ddim20", "dpm20", "dpm20-bf16"}
@@ -33,4 +40,5 @@ def test_smoke_run_writes_every_key(tmp_path, isolated_wandb):
     lengths = {(row["block"], row["length"]) for row in result["mid_block"]}
     assert lengths == {(block, length) for block in ("conv", "attention") for length in (18, 36)}
     assert result["baselines_cached_speedup"] > 10  # read back, not scored again
+    assert result["scoring"]["c2st_pool"] == "processes"  # timed where unet1d eval runs its folds (Linux forks)
     assert "| harness_efficiency" in done.stdout and "| ddim50_speedup" in done.stdout
