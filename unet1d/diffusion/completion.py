@@ -192,6 +192,13 @@ def _randn(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tenso
     return torch.randn(like.shape, generator=generator, device=like.device, dtype=torch.float32)
 
 
+def _observation_weight(noise: torch.Tensor) -> torch.Tensor:
+    """How much each observed component's misfit counts (``dps``, ``guided``): 1 / its noise, a hidden one (inf) 0,
+    an exact one as if its noise were NOISE_FLOOR, scaled so the most precise of each row weigh 1."""
+    weight = 1.0 / noise.clamp_min(NOISE_FLOOR)
+    return weight / weight.amax(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 def _observe(x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor, abar: float, z: torch.Tensor) -> torch.Tensor:
     """``x`` (a state at noise level abar) with every component observed at least that precisely replaced by its
     observation noised up to the level: ``sqrt(abar) (y + sqrt(sigma^2 - s^2) z)``, ``q(x_t | x0)`` exactly."""
@@ -218,8 +225,7 @@ def _reverse(
     """``replace`` / ``repaint`` / ``dps``: a stochastic DDIM (eta = 1) trajectory over ``steps`` timesteps."""
     timesteps = ddim_timesteps(schedule.num_timesteps, steps)
     abar = schedule.alphas_cumprod.tolist()
-    weight = 1.0 / noise.clamp_min(NOISE_FLOOR)  # dps: inf noise -> weight 0; the most precise weigh 1
-    weight = weight / weight.amax(dim=1, keepdim=True).clamp_min(1e-12)
+    weight = _observation_weight(noise)
     x = _randn(y, generator)
     for index, step in enumerate(timesteps):
         abar_t = abar[step]
@@ -399,8 +405,7 @@ def _consistency(
     the tries, not the draws. No gradients: one network call per level."""
     abar = schedule.alphas_cumprod.tolist()
     last = schedule.num_timesteps - 1
-    weight = 1.0 / noise.clamp_min(NOISE_FLOOR)
-    weight = weight / weight.amax(dim=1, keepdim=True).clamp_min(1e-12)
+    weight = _observation_weight(noise)
     completed = torch.where(noise > 0, tries, y)
     total = torch.zeros(len(y), device=y.device)
     with torch.no_grad():
@@ -437,8 +442,7 @@ def _guided_start(
     taken, and its misfit per row: how well the network's estimate there explains what was observed)."""
     abar = schedule.alphas_cumprod.tolist()
     timesteps = guided_timesteps(schedule.num_timesteps)
-    weight = 1.0 / noise.clamp_min(NOISE_FLOOR)  # inf noise -> weight 0; the most precise weigh 1
-    weight = weight / weight.amax(dim=1, keepdim=True).clamp_min(1e-12)
+    weight = _observation_weight(noise)
     x = _randn(y, generator)
     for step, following in itertools.pairwise(timesteps):
         x = _observe(x, y, noise, abar[step], _randn(y, generator))
