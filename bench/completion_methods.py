@@ -61,10 +61,12 @@ NOISE_STD = 0.1
 
 def network_calls(method: str, steps: int) -> float:
     """Network evaluations per hypothesis (repaint's last step is not resampled; dps adds a backward pass; guided's
-    shared trajectories, a backward pass with each of their calls but the last, run once per pose of HYPOTHESES)."""
+    shared trajectories, a backward pass with each of their calls but the last, and the pick's checks of each try
+    run once per pose of HYPOTHESES)."""
     if method == "repaint":
         return (steps - 1) * RESAMPLE + 1
-    return steps + GUIDED_STARTS * GUIDED_STEPS / HYPOTHESES if method == "guided" else steps
+    per_pose = GUIDED_STARTS * (GUIDED_STEPS + len(completion.GUIDED_CHECK))
+    return steps + per_pose / HYPOTHESES if method == "guided" else steps
 
 
 def evaluation_poses(reference: quality.Reference, count: int, validation: bool, seed: int = 123) -> np.ndarray:
