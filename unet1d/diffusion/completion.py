@@ -192,6 +192,11 @@ def _randn(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tenso
     return torch.randn(like.shape, generator=generator, device=like.device, dtype=torch.float32)
 
 
+def _level_step(schedule: NoiseSchedule, fraction: float) -> int:
+    """The timestep at ``fraction`` of the schedule (at least 1: timestep 0 adds no noise to check or refine)."""
+    return max(1, round(fraction * (schedule.num_timesteps - 1)))
+
+
 def _observation_weight(noise: torch.Tensor) -> torch.Tensor:
     """How much each observed component's misfit counts (``dps``, ``guided``): 1 / its noise, a hidden one (inf) 0,
     an exact one as if its noise were NOISE_FLOOR, scaled so the most precise of each row weigh 1."""
@@ -301,11 +306,10 @@ def _dposer(
     optimizer = torch.optim.Adam([variable], lr=DPOSER_LR)
     abar = schedule.alphas_cumprod.tolist()
     t_min, t_max = DPOSER_T
-    last = schedule.num_timesteps - 1
     precision = torch.where(noisy, 1.0 / noise.clamp_min(NOISE_FLOOR).square(), torch.zeros_like(noise))
     for iteration in range(iterations):
         fraction = t_min + (iterations - 1 - iteration) / iterations * (t_max - t_min)
-        step = max(1, round(fraction * last))
+        step = _level_step(schedule, fraction)
         t = torch.full((y.shape[0],), step, dtype=torch.long, device=y.device)
         with torch.no_grad():
             x_t = math.sqrt(abar[step]) * variable + math.sqrt(1.0 - abar[step]) * _randn(y, generator)
@@ -349,11 +353,10 @@ def _anneal_from(
 ) -> torch.Tensor:
     """``iterations`` anneal updates of the estimate ``x`` (one network call each, no gradients)."""
     abar = schedule.alphas_cumprod.tolist()
-    last = schedule.num_timesteps - 1
     low, high = ANNEAL_T
     for iteration in range(iterations):
         fraction = high - (high - low) * iteration / max(iterations - 1, 1)
-        step = max(1, round(fraction * last))
+        step = _level_step(schedule, fraction)
         abar_t = abar[step]
         x_t = math.sqrt(abar_t) * x + math.sqrt(1.0 - abar_t) * _randn(y, generator)
         x_t = _observe(x_t, y, noise, abar_t, _randn(y, generator))
@@ -404,13 +407,12 @@ def _consistency(
     GUIDED_STARTS tries of one input, and the tries of an input share each level's noise, so the sum compares
     the tries, not the draws. No gradients: one network call per level."""
     abar = schedule.alphas_cumprod.tolist()
-    last = schedule.num_timesteps - 1
     weight = _observation_weight(noise)
     completed = torch.where(noise > 0, tries, y)
     total = torch.zeros(len(y), device=y.device)
     with torch.no_grad():
         for fraction in GUIDED_CHECK:
-            step = max(1, round(fraction * last))
+            step = _level_step(schedule, fraction)
             z = _randn(y[::GUIDED_STARTS], generator).repeat_interleave(GUIDED_STARTS, dim=0)
             x_t = math.sqrt(abar[step]) * completed + math.sqrt(1.0 - abar[step]) * z
             t = torch.full((len(y),), step, dtype=torch.long, device=y.device)
