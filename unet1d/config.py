@@ -258,6 +258,12 @@ class TrainConfig(Section):
     checkpoint_every: int = Field(500, gt=0, description="Save a checkpoint every N steps (and at the end).")
     keep_checkpoints: int = Field(3, gt=0, description="Keep the last K checkpoints.")
     eval_every: int = Field(250, gt=0, description="Validation loss every N steps.")
+    val_max_poses: int | None = Field(
+        2048,
+        gt=0,
+        description="Held-out poses each validation loss scores: at most this many, evenly spaced and the same every "
+        "time (null = all). Bounds validation's cost on large data; the built-in default holds out 2,010.",
+    )
     resume: str | None = Field(None, description="'auto' (latest in output_dir), a checkpoint path, or null.")
     overwrite: bool = Field(False, description="Allow output_dir to hold a different run (it is replaced).")
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
@@ -399,7 +405,8 @@ SECTIONS: dict[str, type[Section]] = {
 NO_EFFECT_FIELDS: frozenset[str] = frozenset(
     {
         "train.output_dir", "train.resume", "train.overwrite", "train.checkpoint_every", "train.keep_checkpoints",
-        "train.eval_every", "train.max_nonfinite_steps", "train.threads", "data.cache", "data.cache_dir",
+        "train.eval_every", "train.val_max_poses", "train.max_nonfinite_steps", "train.threads", "data.cache",
+        "data.cache_dir",
         "launch.machine_rank", "launch.main_process_ip", "launch.main_process_port", "launch.collective_timeout_s",
         "evaluation.quality_every", "evaluation.quality_samples", "evaluation.final_eval_samples",
         "evaluation.task_poses",

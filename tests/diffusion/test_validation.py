@@ -15,6 +15,7 @@ from unet1d.diffusion.validation import (
     loss_from_sums,
     validation_loss,
     validation_seed,
+    validation_subset,
     validation_sums,
 )
 
@@ -85,3 +86,17 @@ def test_no_poses_is_nan_and_seeds_stay_apart_from_the_training_seed() -> None:
     assert math.isnan(loss_from_sums(empty))
     assert validation_seed(5) == 5 + VALIDATION_SEED_OFFSET
     assert validation_seed(5, rank=2) == validation_seed(5) + 2  # each rank its own draws
+
+
+@pytest.mark.parametrize(("count", "limit"), [(2010, 2048), (2010, 2010), (10_000, 2048), (11, 3), (7, 2)])
+def test_the_validation_subset_is_evenly_spaced_and_only_cut_above_its_limit(count: int, limit: int) -> None:
+    poses = torch.arange(count, dtype=torch.float32).unsqueeze(1).expand(count, 2)
+    subset = validation_subset(poses, limit)
+    if count <= limit:
+        assert subset is poses
+        return
+    rows = subset[:, 0].long()
+    gaps = rows.diff()
+    assert len(rows) == limit and rows[0] == 0 and rows[-1] == count - 1
+    assert bool((gaps > 0).all()) and int(gaps.max() - gaps.min()) <= 1  # in order, none twice, even spacing
+    assert validation_subset(poses, None) is poses

@@ -20,9 +20,13 @@ pytestmark = pytest.mark.slow
 NUM_SAMPLES, SEED = 256, 3
 
 
+VAL_MAX_POSES = 20  # fewer than the tiny run holds out: validation scores a subset
+
+
 def cadence(steps: str) -> list[str]:
     """``steps`` steps with one checkpoint and one validation, at the end: only the final weights are scored."""
-    return ["--max_steps", steps, "--checkpoint_every", steps, "--eval_every", steps]
+    cap = ["--val_max_poses", str(VAL_MAX_POSES)]
+    return ["--max_steps", steps, "--checkpoint_every", steps, "--eval_every", steps, *cap]
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +99,28 @@ def test_scores_are_computed_on_normalised_poses(runs: dict[str, Path], scored: 
     assert report.scores["frechet_distance"] == pytest.approx(frechet_distance(samples, reference), rel=1e-9)
     in_radians = frechet_distance(poses, reference_set.poses)
     assert abs(in_radians - report.scores["frechet_distance"]) > 0.1 * report.scores["frechet_distance"]
+
+
+def test_eval_scores_the_held_out_subset_the_training_loop_validated(runs: dict[str, Path], scored: dict) -> None:
+    """``train.val_max_poses`` caps validation at evenly spaced held-out poses; ``eval`` reports the loss of the
+    same poses with the same draws: the training loop's last val/loss_ema, and not the loss of every held-out pose."""
+    import json
+
+    from unet1d.diffusion import NoiseSchedule
+    from unet1d.diffusion.validation import validation_loss, validation_seed, validation_subset
+
+    summary = json.loads((runs["trained"] / "summary.json").read_text())
+    assert scored["trained"][0].val_loss == summary["val_loss_ema"]
+    checkpoint = load_for_eval(runs["trained"])
+    config = checkpoint.config
+    held_out = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed).val
+    assert len(held_out) > VAL_MAX_POSES
+    poses = torch.as_tensor(checkpoint.stats.normalize(held_out))
+    every = validation_loss(
+        checkpoint.build_model(ema=True, device=torch.device("cpu")), NoiseSchedule.from_config(config.diffusion),
+        poses, prediction=config.diffusion.prediction, seed=validation_seed(config.train.seed),
+        batch_size=config.train.batch_size,
+    )  # fmt: skip
+    assert every != summary["val_loss_ema"]
+    subset = validation_subset(poses, VAL_MAX_POSES)
+    assert len(subset) == VAL_MAX_POSES and torch.equal(subset[[0, -1]], poses[[0, -1]])

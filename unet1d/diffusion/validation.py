@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 VALIDATION_SEED_OFFSET = 7_919  # keeps the validation draws apart from the training seed's
 
 
+def validation_subset(poses: torch.Tensor, limit: int | None) -> torch.Tensor:
+    """At most ``limit`` of ``poses``, evenly spaced from the first to the last (all when ``limit`` is None or
+    not smaller): the held-out poses a validation scores. Spaced rather than the first ``limit``, since held-out
+    poses come clip by clip and the first would be a few clips."""
+    if limit is None or len(poses) <= limit:
+        return poses
+    return poses[torch.linspace(0, len(poses) - 1, limit).round().long()]
+
+
 def validation_seed(train_seed: int, rank: int = 0) -> int:
     """The seed of rank ``rank``'s validation draws in a run trained with ``train_seed``."""
     return train_seed + VALIDATION_SEED_OFFSET + rank

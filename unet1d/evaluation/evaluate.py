@@ -23,7 +23,7 @@ import torch
 from unet1d.config_sources import with_overrides
 from unet1d.data import load_pose_data
 from unet1d.diffusion import NoiseSchedule
-from unet1d.diffusion.validation import validation_loss, validation_seed
+from unet1d.diffusion.validation import validation_loss, validation_seed, validation_subset
 from unet1d.errors import UserError
 from unet1d.evaluation import c2st, quality, side_by_side, tasks
 from unet1d.evaluation.figures import pose_figure
@@ -149,7 +149,9 @@ def evaluate(
     with side_by_side.torch_threads(side_by_side.THREADS if one_thread else None):
         network = checkpoint.build_model(ema=ema, device=torch_device)
         held_out = splits.val if len(splits.val) >= 2 else splits.train
-        normalised = torch.as_tensor(checkpoint.stats.normalize(held_out), device=torch_device)
+        normalised = validation_subset(
+            torch.as_tensor(checkpoint.stats.normalize(held_out), device=torch_device), config.train.val_max_poses
+        )
         # the draws of the training loop's rank 0: the same number its val/loss reports on one process
         loss = validation_loss(
             network, NoiseSchedule.from_config(config.diffusion), normalised, prediction=config.diffusion.prediction,
