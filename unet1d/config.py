@@ -182,7 +182,7 @@ class DataConfig(Section):
         100_000,
         gt=0,
         description="Poses generated when data=builtin (clips of 30 frames): 100,000 rather than 20,000 cost one more "
-        "second to generate and, at the quickstart's steps, give samples closer to the data (docs/quality.md).",
+        "second to generate and, at the quickstart's steps, give samples closer to the data (docs/classifier-test.md).",
     )
     data_seed: int = Field(
         0, ge=0, description="Seed of the built-in pose generator; fixed so runs with other train.seed see equal data."
@@ -267,7 +267,7 @@ class TrainConfig(Section):
         2048,
         gt=0,
         description="Held-out poses each validation loss scores: at most this many, evenly spaced and the same every "
-        "time (null = all). Bounds validation's cost on large data; the built-in default holds out 2,010.",
+        "time (null = all). Bounds validation's cost on large data: the built-in 100,000 hold out 10,000.",
     )
     resume: str | None = Field(None, description="'auto' (latest in output_dir), a checkpoint path, or null.")
     overwrite: bool = Field(False, description="Allow output_dir to hold a different run (it is replaced).")

@@ -29,7 +29,7 @@ def validation_subset(poses: torch.Tensor, limit: int | None) -> torch.Tensor:
     poses come clip by clip and the first would be a few clips."""
     if limit is None or len(poses) <= limit:
         return poses
-    return poses[torch.linspace(0, len(poses) - 1, limit).round().long()]
+    return poses[torch.linspace(0, len(poses) - 1, limit, dtype=torch.float64).round().long()]
 
 
 def validation_seed(train_seed: int, rank: int = 0) -> int:
