@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from unet1d.cadence import Every
-from unet1d.diffusion.validation import loss_from_sums, validation_seed, validation_sums
+from unet1d.diffusion.validation import loss_from_sums, validation_seed, validation_subset, validation_sums
 from unet1d.errors import UserError
 from unet1d.store import checkpoint_files, checkpoints
 
@@ -299,13 +299,15 @@ def batch_norm_buffers(network: nn.Module) -> list[torch.Tensor]:
 class Validator:
     """The validation loss (:mod:`unet1d.diffusion.validation`) every ``train.eval_every`` steps.
 
-    Each rank scores every ``world_size``-th held-out pose with its own fixed draws, under the run's
-    autocast, and the sums are added across ranks. Remembers the last step it validated.
+    Each rank scores every ``world_size``-th held-out pose (of at most ``train.val_max_poses``) with its own
+    fixed draws, under the run's autocast, and the sums are added across ranks. Remembers the last step it
+    validated.
     """
 
     def __init__(self, accelerator: Accelerator, poses: torch.Tensor, schedule: NoiseSchedule, config: Config) -> None:
         self.accelerator = accelerator
         rank, world = accelerator.process_index, accelerator.num_processes
+        poses = validation_subset(poses, config.train.val_max_poses)  # the same subset `unet1d eval` scores
         self.poses, self.held_out = poses[rank::world], len(poses)
         self.schedule, self.prediction = schedule, config.diffusion.prediction
         self.seed, self.batch_size = validation_seed(config.train.seed, rank), config.train.batch_size

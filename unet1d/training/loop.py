@@ -35,7 +35,6 @@ from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.data.representation import network_config
 from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss
-from unet1d.diffusion.validation import validation_subset
 from unet1d.errors import UserError
 from unet1d.model import UNet1D, count_parameters
 from unet1d.precision import precision_label, resolve_precision
@@ -145,9 +144,7 @@ class Trainer:
         self.counters = LoopCounters(self.run_id)
         self.nonfinite = NonFiniteGuard(config.train.max_nonfinite_steps, self.plan.output_dir)
         self.batch_norm = BatchNormGuard(self.network)
-        val_poses = validation_subset(
-            torch.as_tensor(self.stats.normalize(splits.val), device=self.device), config.train.val_max_poses
-        )
+        val_poses = torch.as_tensor(self.stats.normalize(splits.val), device=self.device)
         self.validator = Validator(accelerator, val_poses, self.schedule, config)
         self.checkpointer = Checkpointer(accelerator, self.plan.output_dir, config, self.stats)
         self.probe = probe(config, splits, self.stats, self.device) if probe is not None and self.is_main else None
