@@ -57,6 +57,19 @@ fail() {
     echo "docker/check.sh: $STEP: $*" >&2
     exit 1
 }
+# buildah re-executes itself from a sealed in-memory copy before it runs anything; on some kernels
+# sealing fails now and then (EBUSY). The command never started then, so it is safe to run again.
+ENGINE_FLAKE='sealing memfd copy|Error during reexec'
+retry_engine() { # run "$@" (its stderr shown once it ends); again, up to twice, when the engine itself failed to start
+    local attempt status
+    for attempt in 1 2 3; do
+        status=0
+        "$@" 2>"$WORK/stderr" || status=$?
+        cat "$WORK/stderr" >&2
+        if ((status == 0)) || ! grep -qE "$ENGINE_FLAKE" "$WORK/stderr" || ((attempt == 3)); then return "$status"; fi
+        say "the engine failed before the command started ($(grep -m1 -oE "($ENGINE_FLAKE).*" "$WORK/stderr")); again"
+    done
+}
 
 # ---- engine ---------------------------------------------------------------------------------
 if [[ -z $ENGINE ]]; then
@@ -200,7 +213,7 @@ start=$SECONDS
 if [[ $ENGINE == docker ]]; then
     docker build -f "$ROOT/$DOCKERFILE" -t "$IMAGE" "${ARGS[@]}" "$ROOT"
 else
-    buildah bud --isolation chroot --layers --pull-never -f "$ROOT/$DOCKERFILE" -t "$IMAGE" \
+    retry_engine buildah bud --isolation chroot --layers --pull-never -f "$ROOT/$DOCKERFILE" -t "$IMAGE" \
         "${ARGS[@]}" "${MOUNTS[@]}" "$ROOT" 2>&1 | tee "$WORK/build.log"
     # --layers keeps each step as an image, the cache of the next build. Drop the previous build's
     # steps that this one did not reuse (a 1.5 GB copy of the venv per code change, otherwise).
@@ -228,7 +241,7 @@ in_image() { # run a command in the image as its own user, with $RUNS at /app/ru
     if [[ $ENGINE == docker ]]; then
         docker run --rm -v "$RUNS:/app/runs" -e OMP_NUM_THREADS=1 --entrypoint "" "$IMAGE" "$@"
     else
-        buildah run --isolation chroot --volume "$RUNS:/app/runs" --env OMP_NUM_THREADS=1 "$CTR" -- "$@"
+        retry_engine buildah run --isolation chroot --volume "$RUNS:/app/runs" --env OMP_NUM_THREADS=1 "$CTR" -- "$@"
     fi
 }
 
