@@ -1,7 +1,8 @@
 """The CPU and CUDA images' definitions, checked statically (docker/check.sh builds and runs them in CI).
 
 hadolint lints them; the rest checks what hadolint does not know about this project: what they
-copy exists, the final stage carries no build tools and no secrets, and it runs `unet1d` unprivileged.
+copy exists, the final stage carries no build tools and no secrets, and it runs `unet1d` unprivileged;
+and that check.sh runs a step again only when the engine, not the command, failed.
 """
 
 from __future__ import annotations
@@ -69,3 +70,31 @@ def test_no_credentials_are_baked_in(dockerfile):
     assert not re.search(r"^(ENV|ARG)\b.*(API_KEY|TOKEN|SECRET|PASSWORD|NETRC)", text, flags=re.MULTILINE | re.I)
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".netrc", ".env", "wandb", "runs", ".git"} <= ignored
+
+
+CHECK_SCRIPT = ROOT / "docker" / "check.sh"
+# A stand-in for buildah: its first FLAKY calls fail as buildah does when it cannot re-execute itself
+# (the command never starts); then it runs, exiting with EXIT.
+FAKE_ENGINE = """calls=$(( $(cat "$WORK/calls" 2>/dev/null || echo 0) + 1 )); echo "$calls" >"$WORK/calls"
+if (( calls <= FLAKY )); then echo "Close_Fd sealing memfd copy: Device or resource busy" >&2; exit 1; fi
+echo ran; exit "$EXIT\""""
+
+
+@pytest.mark.parametrize(
+    ("flaky", "exit_code", "status", "calls"),
+    [(0, 0, 0, 1), (2, 0, 0, 3), (3, 0, 1, 3), (0, 3, 3, 1)],
+    ids=["runs-once", "engine-fails-twice-then-runs", "engine-fails-every-time", "command-fails-not-retried"],
+)
+def test_check_runs_a_step_again_only_when_the_engine_failed_to_start_it(tmp_path, flaky, exit_code, status, calls):
+    """docker/check.sh's retry_engine, as the script defines it, around a fake engine."""
+    script = CHECK_SCRIPT.read_text()
+    helpers = re.search(r"^say\(\).*?^ENGINE_FLAKE=.*?^retry_engine\(\) \{.*?^\}$", script, flags=re.MULTILINE | re.S)
+    assert helpers, "docker/check.sh no longer defines say, ENGINE_FLAKE and retry_engine together"
+    (tmp_path / "engine").write_text(FAKE_ENGINE)
+    program = f"set -euo pipefail\nexport WORK={tmp_path} FLAKY={flaky} EXIT={exit_code}\n{helpers.group(0)}\n"
+    program += 'status=0\nretry_engine bash "$WORK/engine" || status=$?\nexit "$status"\n'
+    done = subprocess.run(["bash", "-c", program], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == status, done.stderr
+    assert int((tmp_path / "calls").read_text()) == calls
+    assert done.stdout == ("ran\n" if flaky < 3 else "")
+    assert done.stderr.count("the engine failed before the command started") == min(flaky, 2)
