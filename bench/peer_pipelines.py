@@ -29,9 +29,10 @@ closest (lucidrains ``Unet1D`` dim 8: 347k; diffusers temporal ``UNet1DModel`` b
 Contenders, as a user who follows each one's documentation would run them:
 
 * ``ours``: ``unet1d train`` with the README quickstart's flags (``--ours-flags``, default
-  ``--max_steps 2000 --batch_size 64 --base_channels 32 --lr 2e-3``) through :class:`unet1d.training.loop.Trainer`
-  at every other default (bf16 autocast where the CPU runs it natively, EMA, validation every 250
-  steps, checkpoints), probes and W&B off (``--final_eval_samples 0 --quality_every 0``). It stops at
+  ``--max_steps 2000 --batch_size 64 --base_channels 32 --lr 2e-3 --beta2 0.99``) through
+  :class:`unet1d.training.loop.Trainer` at every other default (bf16 autocast where the CPU runs it natively,
+  EMA, validation every 250 steps, checkpoints), probes and W&B off (``--final_eval_samples 0
+  --quality_every 0``). It stops at
   ``max_steps`` or at the budget, whichever comes first, the way a SIGTERM stops it (the step ends,
   a checkpoint is written). Samples: ``unet1d eval``'s path: the last checkpoint's EMA weights,
   :func:`unet1d.evaluation.sampling.sample_poses` with the run's sampler (DPM-Solver++ 2M, 20 steps, by default).
@@ -126,7 +127,8 @@ from unet1d.model import UNet1D, count_parameters  # noqa: E402
 from unet1d.training.launch import available_cores  # noqa: E402
 
 CONTENDERS = ("ours", "lucidrains", "diffusers")
-QUICKSTART = "--max_steps 2000 --batch_size 64 --base_channels 32 --lr 2e-3"  # the README's (333k parameters)
+# The README quickstart's flags (333k parameters); docs/speed.md's peer tables were measured before --beta2 0.99
+QUICKSTART = "--max_steps 2000 --batch_size 64 --base_channels 32 --lr 2e-3 --beta2 0.99"
 SMOKE_OURS = "--max_steps 4 --batch_size 16 --base_channels 16 --builtin_samples 1000"
 PEER_TIMESTEPS, SMOKE_TIMESTEPS = 1000, 50  # the peers' documented T and sampler steps; smoke: plumbing only
 MATCH_TOLERANCE = 0.20  # the peers' widths come in steps (lucidrains 2, diffusers 8): no exact match

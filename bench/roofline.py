@@ -45,7 +45,7 @@ MATRIX_OPS = (
 )  # fmt: skip
 BUCKETS = ("matrix", "norm_elementwise", "optimiser", "ema", "grad_norm", "overhead")
 PHASES = {"Optimizer.step": "optimiser", "roofline/ema": "ema", "roofline/grad_norm": "grad_norm"}
-QUICKSTART = {"base_channels": 32, "batch_size": 64, "lr": 2e-3, "max_steps": 2000}
+QUICKSTART = {"base_channels": 32, "batch_size": 64, "lr": 2e-3, "beta2": 0.99, "max_steps": 2000}  # the README's
 
 
 # ------------------------------------------------------------------------------------------ peaks
