@@ -95,6 +95,35 @@ def test_sigterm_saves_a_checkpoint_exits_nonzero_and_resume_continues_the_wandb
     assert len(list((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))) == 2  # the same W&B run, continued
 
 
+@pytest.mark.slow
+def test_a_run_that_probes_forks_fold_processes_and_a_sigterm_to_its_group_still_checkpoints(
+    start_cli, tiny_flags, tmp_path
+):
+    """`unet1d train` with a quality probe runs the classifier's folds in processes of their own; a cluster's
+    SIGTERM reaches the whole process group, probes in flight included (a probe every 2 steps), and must still
+    end in a checkpoint and exit 143 (the fold processes leave the signal to the run), leaving no process."""
+    import psutil
+
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--output_dir", str(run_dir), "--wandb_mode", "disabled", "--checkpoint_every", "20",
+             "--quality_every", "2", "--quality_samples", "32", "--max_steps", "100000"]  # fmt: skip
+    process = start_cli("train", *flags)
+    wait_for_checkpoint(run_dir, process)
+    family = psutil.Process(process.pid).children(recursive=True)
+    assert family and all(child.cmdline() == psutil.Process(process.pid).cmdline() for child in family)  # forked
+    deadline = time.monotonic() + 60
+    while not any(child.status() == psutil.STATUS_RUNNING for child in family):  # a probe's fold is being fitted
+        assert time.monotonic() < deadline, "no fold process ever ran"
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert "SIGTERM: saving a checkpoint at step" in output and "Traceback" not in output
+    _, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, f"fold processes outlived the run: {alive}"
+    assert latest_checkpoint(run_dir) is not None
+
+
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     train(tiny_config("--max_steps", "10"))

@@ -14,7 +14,9 @@ from __future__ import annotations
 import typer
 
 from unet1d.cli.common import ConfigFileOption
+from unet1d.config import Config
 from unet1d.errors import UserError
+from unet1d.training.lock import is_main_process
 
 
 def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
@@ -41,6 +43,11 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
             raise typer.Exit(code)
         return
 
+    if probes_here(resolved):
+        from unet1d.evaluation.c2st import start_fold_workers
+
+        start_fold_workers()  # before any thread: the probe's and final evaluation's classifier folds in processes
+
     from unet1d.evaluation.probe import QualityProbe
     from unet1d.training import train as run_training
     from unet1d.training.launcher_watch import lost_peer_message, watch_launcher
@@ -56,3 +63,13 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
         raise typer.Exit(1) from None
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+def probes_here(config: Config) -> bool:
+    """Whether this process scores sample quality (the main one of a launch, a probe or final evaluation on).
+
+    There the classifier's folds are worth processes of their own: in threads of the training process two fits
+    wait on each other for the GIL (docs/speed.md, "How `unet1d eval` lays out its work").
+    """
+    quality = config.evaluation.quality_every > 0 or config.evaluation.final_eval_samples > 0
+    return quality and is_main_process()

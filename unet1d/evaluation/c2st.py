@@ -19,9 +19,9 @@ Built so its numbers are comparable across runs and cheap enough for every evalu
   :data:`CLASSIFIER` (fixed random_state), stratified :data:`FOLDS`-fold cross-validation with
   shuffled folds (fixed seed), ROC AUC pooled over the out-of-fold predictions. Every fold is a
   task of one pool (:func:`classifier_pool`), so an evaluation's tests, and the other scores
-  computed beside them, share the cores fold by fold. ``unet1d eval``'s pool is of processes
-  (:func:`start_fold_workers`): a fit hands Python's GIL back and forth thousands of times (around
-  each histogram and split), and two fits in one process wait on each other for it
+  computed beside them, share the cores fold by fold. ``unet1d eval``'s and ``unet1d train``'s pool
+  is of processes (:func:`start_fold_workers`): a fit hands Python's GIL back and forth thousands of
+  times (around each histogram and split), and two fits in one process wait on each other for it
   (docs/speed.md, "The evaluation"); elsewhere it is of threads. Either gives the same numbers.
 * **Body parts.** The same test on each part's joints alone (:data:`BODY_PARTS`, SMPL joint
   names) says which part gives the samples away.
@@ -64,8 +64,8 @@ THREADS = 1
 # fits wait on each other for the GIL hundreds of times a second (schedstat: 0.47 s blocked per 1.85 s fit, 320
 # voluntary switches per fit, against 3 one at a time), which is how a fold pool that gains 1.32x on one 2-core
 # machine loses (0.92x) on another. Processes only where start_fold_workers() forked them while the process was
-# still one thread (the eval command does, before torch): elsewhere (training's probe and final evaluation, the
-# library) the folds run in threads, as safe to start at any point.
+# still one thread (the eval command does, before torch; the train command too, for its probes and final
+# evaluation): elsewhere (the library, in-process callers) the folds run in threads, as safe to start at any point.
 POOL = "processes"
 # What a fold process imports as soon as it starts, on the core the eval's start-up leaves idle: ~1 CPU s.
 PRELOAD = ("sklearn.ensemble", "sklearn.model_selection", "sklearn.metrics")
@@ -265,9 +265,11 @@ def start_fold_workers() -> bool:
 
 
 def _fold_process_start(parent: int) -> None:
-    """A fold process's first act: leave Ctrl-C to the parent (which closes the pool), end when the parent is
-    gone however it ended (a SIGTERM or SIGKILL skips the parent's clean-up), and import scikit-learn."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A fold process's first act: leave Ctrl-C and SIGTERM to the parent (which closes the pool; a training run
+    finishes its step, checkpoints and exits, the probe's folds done), end when the parent is gone however it
+    ended (a SIGKILL skips the parent's clean-up), and import scikit-learn."""
+    for stop in (signal.SIGINT, signal.SIGTERM):  # a Ctrl-C or a cluster's SIGTERM reaches the whole group
+        signal.signal(stop, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:

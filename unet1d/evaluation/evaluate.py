@@ -225,8 +225,8 @@ def _score_in_turn(
     device: torch.device,
     clock: StageClock,
 ) -> Scored:
-    """One stage after another in this process, the classifier folds in threads beside the other scores
-    (training's probe and final evaluation, library callers): sampling on the caller's torch threads alone."""
+    """One stage after another in this process, the classifier folds in the fold processes (the eval and train
+    commands) or threads (library callers) beside the other scores: sampling on the caller's torch threads alone."""
     samples = sample_poses(network, config, stats, num_samples, seed=seed, device=device)
     clock.mark("sampling")
     with c2st.classifier_pool() as pool:  # the model's classifier folds and the baselines' share the cores
