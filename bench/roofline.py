@@ -400,6 +400,9 @@ def split_table(split: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from unet1d.evaluation.c2st import start_fold_workers
+
+    start_fold_workers()  # first, as `unet1d train` does: the quickstart split's probes fit their folds in processes
     from bench.run import MODES, HarnessRun, bench_config, interleaved
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

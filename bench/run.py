@@ -623,6 +623,9 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from unet1d.evaluation.c2st import start_fold_workers
+
+    start_fold_workers()  # first, as `unet1d train` does: the quickstart split's probes fit their folds in processes
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="Small settings: under 15 minutes on 2 CPU cores.")
     parser.add_argument("--smoke", action="store_true", help="Tiny settings: checks the plumbing, measures nothing.")
