@@ -44,20 +44,38 @@ def schedule() -> NoiseSchedule:
 
 def test_a_zero_prediction_of_x0_scores_the_mean_square_of_the_poses() -> None:
     """With the x0 target a zero output misses each pose by the pose itself, whatever the noise or level."""
-    sums = validation_sums(Zero(), schedule(), POSES, prediction="x0", seed=1, batch_size=4)
+    sums = validation_sums(Zero(), schedule(), POSES, prediction="x0", seed=1, chunk=4)
     assert sums.dtype == torch.float64
     assert sums[1].item() == 11
     assert sums[0].item() == pytest.approx(POSES.double().square().mean(dim=1).sum().item(), rel=1e-6)
-    assert validation_loss(Zero(), schedule(), POSES, prediction="x0", seed=1, batch_size=4) == pytest.approx(
+    assert validation_loss(Zero(), schedule(), POSES, prediction="x0", seed=1, chunk=4) == pytest.approx(
         POSES.double().square().mean().item(), rel=1e-6
     )
 
 
 def test_the_same_seed_draws_the_same_noise_and_another_seed_other_noise() -> None:
     network = Scale()
-    first = validation_loss(network, schedule(), POSES, prediction="eps", seed=7, batch_size=4)
-    assert validation_loss(network, schedule(), POSES, prediction="eps", seed=7, batch_size=4) == first
-    assert validation_loss(network, schedule(), POSES, prediction="eps", seed=8, batch_size=4) != first
+    first = validation_loss(network, schedule(), POSES, prediction="eps", seed=7, chunk=4)
+    assert validation_loss(network, schedule(), POSES, prediction="eps", seed=7, chunk=4) == first
+    assert validation_loss(network, schedule(), POSES, prediction="eps", seed=8, chunk=4) != first
+
+
+def test_the_chunk_bounds_memory_only_each_pose_meets_the_same_noise_at_any_chunk() -> None:
+    """Every draw is made before the first pass: with an eps target a zero output misses each pose by its own
+    noise, so the sums are the same to the last bit at any chunk (a run's batch size no longer changes them),
+    and equal the draws of one generator seeded with the seed: all timesteps, then all noise."""
+    sums = {
+        chunk: validation_sums(Zero(), schedule(), POSES, prediction="eps", seed=5, chunk=chunk)
+        for chunk in (1, 4, 512)
+    }
+    assert torch.equal(sums[1], sums[4]) and torch.equal(sums[4], sums[512])
+    generator = torch.Generator().manual_seed(5)
+    torch.randint(0, schedule().num_timesteps, (len(POSES),), generator=generator)
+    noise = torch.randn(POSES.shape, generator=generator)
+    assert sums[4][0].item() == pytest.approx(noise.double().square().mean(dim=1).sum().item(), rel=1e-6)
+    network = Scale()  # a network that reads the noised input: the noise levels matter too
+    losses = {validation_loss(network, schedule(), POSES, prediction="eps", seed=5, chunk=chunk) for chunk in (3, 11)}
+    assert len(losses) == 1
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -76,13 +94,13 @@ def test_the_network_is_scored_in_eval_mode_under_the_given_autocast_and_keeps_i
         yield
 
     network = Watch().train(training)
-    validation_sums(network, schedule(), POSES, prediction="x0", seed=0, batch_size=4, autocast=autocast)
-    assert seen == [False, False, False] and entered == ["in"]  # three batches of at most 4, in eval mode
+    validation_sums(network, schedule(), POSES, prediction="x0", seed=0, chunk=4, autocast=autocast)
+    assert seen == [False, False, False] and entered == ["in"]  # three chunks of at most 4, in eval mode
     assert network.training is training
 
 
 def test_no_poses_is_nan_and_seeds_stay_apart_from_the_training_seed() -> None:
-    empty = validation_sums(Zero(), schedule(), POSES[:0], prediction="x0", seed=0, batch_size=4)
+    empty = validation_sums(Zero(), schedule(), POSES[:0], prediction="x0", seed=0, chunk=4)
     assert math.isnan(loss_from_sums(empty))
     assert validation_seed(5) == 5 + VALIDATION_SEED_OFFSET
     assert validation_seed(5, rank=2) == validation_seed(5) + 2  # each rank its own draws

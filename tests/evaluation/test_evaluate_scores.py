@@ -119,7 +119,6 @@ def test_eval_scores_the_held_out_subset_the_training_loop_validated(runs: dict[
     every = validation_loss(
         checkpoint.build_model(ema=True, device=torch.device("cpu")), NoiseSchedule.from_config(config.diffusion),
         poses, prediction=config.diffusion.prediction, seed=validation_seed(config.train.seed),
-        batch_size=config.train.batch_size,
     )  # fmt: skip
     assert every != summary["val_loss_ema"]
     subset = validation_subset(poses, VAL_MAX_POSES)

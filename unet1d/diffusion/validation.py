@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from unet1d.diffusion.schedules import NoiseSchedule, Prediction
 
 VALIDATION_SEED_OFFSET = 7_919  # keeps the validation draws apart from the training seed's
+VALIDATION_CHUNK = 128  # rows per pass: only speed and memory, since every draw is made before the first pass
 
 
 def validation_subset(poses: torch.Tensor, limit: int | None) -> torch.Tensor:
@@ -45,25 +46,33 @@ def validation_sums(
     *,
     prediction: Prediction,
     seed: int,
-    batch_size: int,
+    chunk: int = VALIDATION_CHUNK,
     autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> torch.Tensor:
     """(2,) float64 on the poses' device: the summed unweighted denoising MSE of ``poses`` (M, D, normalised)
     and M, so ranks that each score a share add their sums before dividing.
 
-    A generator seeded afresh with ``seed`` draws every timestep and noise, so the same poses always
-    meet the same noise. Unweighted, so runs with different min-SNR weighting compare. Uses the
-    network as given (raw or EMA) in eval mode under ``autocast()``, and restores its train mode.
+    A generator seeded afresh with ``seed`` draws every timestep and noise at once, before the first
+    forward pass, so the same poses always meet the same noise whatever the run's batch size (runs
+    that differ in it compare) and ``chunk`` rows per pass only bound memory: a small training batch
+    no longer makes validation hundreds of tiny passes. Unweighted, so runs with different min-SNR
+    weighting compare. Uses the network as given (raw or EMA) in eval mode under ``autocast()``, and
+    restores its train mode.
     """
     generator = torch.Generator(device=poses.device).manual_seed(seed)
+    timesteps = torch.randint(0, schedule.num_timesteps, (len(poses),), generator=generator, device=poses.device)
+    noise = torch.randn(poses.shape, generator=generator, device=poses.device, dtype=poses.dtype)
     totals = torch.zeros(2, device=poses.device, dtype=torch.float64)
     was_training = network.training
     network.eval()
     try:
         with autocast():
-            for batch in poses.split(batch_size) if len(poses) else ():
-                out = diffusion_loss(network, schedule, batch, prediction=prediction, generator=generator)
-                count = torch.tensor(float(len(batch)), device=poses.device, dtype=torch.float64)
+            for first in range(0, len(poses), chunk):
+                rows = slice(first, first + chunk)
+                out = diffusion_loss(
+                    network, schedule, poses[rows], prediction=prediction, t=timesteps[rows], noise=noise[rows]
+                )
+                count = torch.tensor(float(len(out.per_sample)), device=poses.device, dtype=torch.float64)
                 totals += torch.stack([out.per_sample.double().sum(), count])
     finally:
         network.train(was_training)
@@ -83,11 +92,9 @@ def validation_loss(
     *,
     prediction: Prediction,
     seed: int,
-    batch_size: int,
+    chunk: int = VALIDATION_CHUNK,
     autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> float:
     """Mean unweighted denoising MSE over ``poses`` (M, D, normalised): :func:`validation_sums` divided out."""
-    sums = validation_sums(
-        network, schedule, poses, prediction=prediction, seed=seed, batch_size=batch_size, autocast=autocast
-    )
+    sums = validation_sums(network, schedule, poses, prediction=prediction, seed=seed, chunk=chunk, autocast=autocast)
     return loss_from_sums(sums)

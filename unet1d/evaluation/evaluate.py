@@ -155,7 +155,7 @@ def evaluate(
         # the draws of the training loop's rank 0: the same number its val/loss reports on one process
         loss = validation_loss(
             network, NoiseSchedule.from_config(config.diffusion), normalised, prediction=config.diffusion.prediction,
-            seed=validation_seed(config.train.seed), batch_size=config.train.batch_size,
+            seed=validation_seed(config.train.seed),
         )  # fmt: skip
         report, samples = score_network(
             network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,

@@ -310,7 +310,7 @@ class Validator:
         poses = validation_subset(poses, config.train.val_max_poses)  # the same subset `unet1d eval` scores
         self.poses, self.held_out = poses[rank::world], len(poses)
         self.schedule, self.prediction = schedule, config.diffusion.prediction
-        self.seed, self.batch_size = validation_seed(config.train.seed, rank), config.train.batch_size
+        self.seed = validation_seed(config.train.seed, rank)
         self.every = Every(config.train.eval_every)
         self.last: dict[str, float] = {}
         self.last_step: int | None = None
@@ -322,7 +322,7 @@ class Validator:
         """Collective: every rank calls it."""
         sums = validation_sums(
             network, self.schedule, self.poses, prediction=self.prediction, seed=self.seed,
-            batch_size=self.batch_size, autocast=self.accelerator.autocast,
+            autocast=self.accelerator.autocast,
         )  # fmt: skip
         if self.accelerator.num_processes > 1:
             sums = self.accelerator.reduce(sums, "sum")
