@@ -16,7 +16,8 @@ from unet1d.body.heading import body_up as heading_body_up
 from unet1d.body.limits import constant_components, frames_beyond, human_limits_for_width
 from unet1d.body.skeleton import joint_limit_violations, limits_for_width
 from unet1d.config import DataConfig
-from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
+from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES
+from unet1d.data.builtin_cache import cached_builtin_poses
 from unet1d.data.cache import configured_cache_dir
 from unet1d.data.files import ReadResult, read_pose_path
 from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
@@ -119,7 +120,7 @@ def check_batch_size(splits: PoseSplits, batch_size: int) -> None:
 
 
 def _builtin_sequences(cfg: DataConfig, seed: int) -> _Sequences:
-    generated = generate_builtin_poses(cfg.builtin_samples, seed)
+    generated = cached_builtin_poses(cfg.builtin_samples, seed, configured_cache_dir(cfg))
     poses = generated.poses if cfg.pose_format == "smpl72" else generated.poses[:, BODY_COLUMNS]
     cuts = np.arange(CLIP_FRAMES, poses.shape[0], CLIP_FRAMES)  # clips are consecutive runs of frames
     names = [f"builtin/clip{i:06d}" for i in range(len(cuts) + 1)]

@@ -40,7 +40,8 @@ from unet1d.body.kinematics import forward_kinematics
 from unet1d.body.limits import LIMIT_TOLERANCE, constant_components, human_limits_for_width
 from unet1d.body.rotations import axis_angle_to_quaternion
 from unet1d.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
-from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES, generate_builtin_poses
+from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES
+from unet1d.data.builtin_cache import cached_builtin_poses
 from unet1d.data.cache import configured_cache_dir
 from unet1d.data.files import read_pose_path
 from unet1d.data.formats import BODY_COLUMNS
@@ -142,7 +143,7 @@ def _fresh_builtin(config: Config, offset: int) -> tuple[np.ndarray, np.ndarray]
     seed = config.data.data_seed + REFERENCE_SEED_OFFSET + offset
     frame = np.random.default_rng(seed).integers(0, CLIP_FRAMES, REFERENCE_POSES)
     rows = np.arange(REFERENCE_POSES) * CLIP_FRAMES + frame
-    drawn = generate_builtin_poses(REFERENCE_POSES * CLIP_FRAMES, seed, frames=rows)  # only the kept frames
+    drawn = cached_builtin_poses(REFERENCE_POSES * CLIP_FRAMES, seed, configured_cache_dir(config.data), rows)
     poses = drawn.poses
     return (poses if config.model.pose_dim == 72 else poses[:, BODY_COLUMNS]), drawn.labels
 

@@ -1,0 +1,116 @@
+"""The built-in poses' cache: read back to the last bit, keyed on everything the poses depend on, and a damaged or
+unwritable cache never costs more than generating the poses again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unet1d.data import builtin_cache
+from unet1d.data.builtin import generate_builtin_poses
+from unet1d.data.builtin_cache import builtin_key, cached_builtin_poses, generator_fingerprint
+
+COUNT, SEED = 700, 4
+
+
+def same(a, b) -> bool:
+    return (
+        np.array_equal(a.poses, b.poses) and a.poses.dtype == b.poses.dtype and np.array_equal(a.labels, b.labels)
+        and np.array_equal(a.sequence_ids, b.sequence_ids) and a.family_names == b.family_names
+    )  # fmt: skip
+
+
+def entries(cache: Path) -> list[Path]:
+    return sorted((cache / "builtin").glob("*.npz"))
+
+
+def test_a_stored_set_reads_back_bit_for_bit_without_generating(tmp_path: Path, monkeypatch) -> None:
+    generated = generate_builtin_poses(COUNT, SEED)
+    frames = np.array([3, 64, COUNT - 1])
+    assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generated)
+    assert same(cached_builtin_poses(COUNT, SEED, tmp_path, frames), generate_builtin_poses(COUNT, SEED, frames))
+    assert len(entries(tmp_path)) == 2  # the whole set and the frames are entries of their own
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert {entry.stat().st_mode & 0o777 for entry in entries(tmp_path)} == {0o666 & ~umask}  # others may read it
+    assert [path.name for path in (tmp_path / "builtin").iterdir() if path.name.startswith(".")] == []  # no staging
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("generated again although an entry was there")
+
+    monkeypatch.setattr(builtin_cache, "generate_builtin_poses", refuse)
+    assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generated)
+    read_frames = cached_builtin_poses(COUNT, SEED, tmp_path, frames)
+    assert np.array_equal(read_frames.poses, generated.poses[frames])
+
+
+def test_no_cache_folder_generates_and_writes_nothing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert same(cached_builtin_poses(COUNT, SEED, None), generate_builtin_poses(COUNT, SEED))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_key_follows_size_seed_frames_and_the_generators_code(tmp_path: Path, monkeypatch) -> None:
+    keys = {
+        builtin_key(COUNT, SEED, None), builtin_key(COUNT + 1, SEED, None), builtin_key(COUNT, SEED + 1, None),
+        builtin_key(COUNT, SEED, np.array([1, 2])), builtin_key(COUNT, SEED, np.array([1, 3])),
+    }  # fmt: skip
+    assert len(keys) == 5
+    package = tmp_path / "unet1d"
+    for name in builtin_cache.GENERATOR_SOURCES:
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(builtin_cache.PACKAGE_ROOT / name, package / name)
+    monkeypatch.setattr(builtin_cache, "PACKAGE_ROOT", package)
+    generator_fingerprint.cache_clear()
+    before = builtin_key(COUNT, SEED, None)
+    with (package / "body" / "skeleton.py").open("a") as source:
+        source.write("\n# a joint limit changed\n")
+    generator_fingerprint.cache_clear()
+    assert builtin_key(COUNT, SEED, None) != before
+    generator_fingerprint.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "cut short",
+        "a byte flipped in the poses",
+        "not a zip at all",
+        "another set under this key",
+    ],
+)
+def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, capsys, damage: str) -> None:
+    generated = generate_builtin_poses(COUNT, SEED)
+    cached_builtin_poses(COUNT, SEED, tmp_path)
+    (entry,) = entries(tmp_path)
+    data = bytearray(entry.read_bytes())
+    if damage == "cut short":
+        data = data[: len(data) // 2]
+    elif damage == "a byte flipped in the poses":
+        data[len(data) // 3] ^= 0xFF  # inside the poses array, the entry's largest member
+    elif damage == "not a zip at all":
+        data = bytearray(b"not an npz")
+    else:  # a whole, valid entry of another seed (arrays of the same shapes), copied over this one's name
+        other = cached_builtin_poses(COUNT, SEED + 1, tmp_path / "other")
+        assert other.poses.shape == generated.poses.shape and not np.array_equal(other.poses, generated.poses)
+        data = bytearray(entries(tmp_path / "other")[0].read_bytes())
+    entry.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generated)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(entry) in lines[0] and "damaged" in lines[0], lines
+    assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generated)
+    assert capsys.readouterr().err == ""  # written again whole: read back without a word
+
+
+def test_a_cache_that_cannot_be_written_warns_once_and_the_poses_are_generated(tmp_path: Path, capsys) -> None:
+    blocked = tmp_path / "cache"
+    blocked.mkdir()
+    (blocked / "builtin").write_text("a file where the cache's folder would go")
+    assert same(cached_builtin_poses(COUNT, SEED, blocked), generate_builtin_poses(COUNT, SEED))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "cannot store the built-in poses" in lines[0], lines
