@@ -1,6 +1,6 @@
 """The built-in poses, generated once and then read back from disk.
 
-Generating the default 100,000 built-in poses takes ~1.7 CPU s, and every ``unet1d train``,
+Generating the default 100,000 built-in poses takes ~1.6 CPU s, and every ``unet1d train``,
 ``eval``, ``sample``, ``complete`` and ``denoise`` of a built-in run did it again at start-up (an
 evaluation twice more: the reference's fresh draws). The set is a pure function of its size, its
 seed, the frames asked for, the generator's code and numpy, so it is kept under
