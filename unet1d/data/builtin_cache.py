@@ -16,21 +16,19 @@ Nothing is pickled.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
-import os
-import secrets
 import zipfile
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from unet1d.atomic_files import write_bytes_atomically
 from unet1d.data import builtin
 from unet1d.data.builtin import NUM_JOINTS, BuiltinPoses, generate_builtin_poses
-from unet1d.data.cache import STAGING_SUFFIX, warn
+from unet1d.data.cache import warn
 
 BUILTIN_CACHE_VERSION = 1  # bump when the entry's layout changes
 GENERATOR_SOURCES = ("data/builtin.py", "body/rotations.py", "body/skeleton.py")  # what the poses are a function of
@@ -72,7 +70,7 @@ def cached_builtin_poses(
     poses = generate_builtin_poses(num_samples, seed, frames)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        _write_whole(entry, _pack(poses, key))
+        write_bytes_atomically(entry, _pack(poses, key))
     except OSError as err:
         warn(f"cannot store the built-in poses in the cache at {entry} ({_reason(err)}); generated without it")
     return poses
@@ -83,21 +81,6 @@ def _pack(poses: BuiltinPoses, key: str) -> bytes:
     np.savez(out, key=np.array(key), poses=poses.poses, labels=poses.labels, sequence_ids=poses.sequence_ids,
              family_names=np.array(poses.family_names, dtype=str))  # fmt: skip
     return out.getvalue()
-
-
-def _write_whole(entry: Path, data: bytes) -> None:
-    """``entry`` holds ``data`` whole or not at all: a file of this writer's own beside it (made by a plain
-    ``open``, so with the mode others on a shared machine can read), flushed to disk, then renamed into place."""
-    staging = entry.with_name(f".{entry.name}-{secrets.token_hex(4)}{STAGING_SUFFIX}")
-    try:
-        with open(staging, "xb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staging, entry)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(staging)
 
 
 def _read(entry: Path, key: str, rows: int) -> BuiltinPoses:

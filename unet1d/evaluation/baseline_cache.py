@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from unet1d.store.summary import write_text_atomically
+from unet1d.atomic_files import write_text_atomically
 
 
 class Reference(Protocol):

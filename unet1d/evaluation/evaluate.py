@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from unet1d.atomic_files import write_text_atomically
 from unet1d.config_sources import with_overrides
 from unet1d.data import load_pose_data
 from unet1d.diffusion import NoiseSchedule
@@ -33,7 +34,6 @@ from unet1d.precision import precision_label, resolve_device
 from unet1d.prior import PosePrior
 from unet1d.store.checkpoints import CONFIG_FILE, load_for_eval
 from unet1d.store.rundir import EVAL_DIR
-from unet1d.store.summary import write_text_atomically
 
 if TYPE_CHECKING:
     from unet1d.config import Config

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import torch
 from safetensors.torch import load_file, save_file
 
+from unet1d.atomic_files import plain_file_mode
 from unet1d.data import NormStats
 from unet1d.data.representation import network_config, wrap_stats
 from unet1d.errors import UserError
@@ -70,7 +71,6 @@ from unet1d.store.checkpoint_files import (
     reason_of,
     step_of,
 )
-from unet1d.store.summary import plain_file_mode
 
 if TYPE_CHECKING:
     from accelerate import Accelerator

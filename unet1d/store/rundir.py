@@ -15,11 +15,12 @@ from pathlib import Path
 
 import yaml
 
+from unet1d.atomic_files import write_text_atomically
 from unet1d.config import RESUMABLE_FIELDS, Config
 from unet1d.config_sources import build_config, config_from_dict, expand_output_dir, given_values
 from unet1d.errors import UserError
 from unet1d.store import checkpoint_files
-from unet1d.store.summary import TrainResult, write_text_atomically
+from unet1d.store.summary import TrainResult
 
 RUN_CONFIG_FILE = "config.yaml"  # the resolved config, written when the run starts
 SUMMARY_FILE = "summary.json"  # the trainer's result (store.summary.TrainResult), written when it finishes

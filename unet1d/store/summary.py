@@ -6,53 +6,12 @@ summary or none, never half of one; a damaged one is a :class:`UserError` naming
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from unet1d.atomic_files import write_text_atomically
 from unet1d.errors import UserError
-
-
-def current_umask() -> int:
-    """This process's umask, read without changing it where the system says it (Linux: /proc), since
-    setting it to read it back would leave other threads' files unmasked for that moment."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def plain_file_mode() -> int:
-    """The permissions a plain ``open(path, "w")`` gives a new file (0o644 under the usual umask).
-
-    Temporary files (``mkstemp``, safetensors' writer) are made 0o600, readable by their owner
-    alone; a run's files are read by others on a shared machine, so they get this mode instead."""
-    return 0o666 & ~current_umask()
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """``path`` holds ``text`` whole, or what it held before: a temporary file in the same folder,
-    flushed to disk, then renamed over it (with the mode a plain ``open`` would give it)."""
-    path = Path(path)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as out:
-            os.fchmod(out.fileno(), plain_file_mode())
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staging, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(staging)
 
 
 @dataclass

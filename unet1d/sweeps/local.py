@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unet1d.atomic_files import write_text_atomically
 from unet1d.config import FIELD_PATHS
 from unet1d.errors import UserError
 from unet1d.store.curves import read_curves
 from unet1d.store.rundir import SUMMARY_FILE
-from unet1d.store.summary import write_text_atomically
 from unet1d.sweeps.agent import run_command
 from unet1d.sweeps.schema import engine
 from unet1d.wandb_access import new_run_id
