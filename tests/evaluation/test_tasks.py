@@ -182,7 +182,15 @@ def test_score_tasks_asks_each_part_of_the_same_poses_and_scores_the_answers(sma
     that returns the noisy pose scores the noise itself; the baselines' keys are the model's."""
     prior = PartZeroingPrior()
     ours, baselines = tasks.score_tasks(prior, small_reference, 20, hypotheses=3, seed=4)
+    intervals = ours.pop("task_intervals")
     assert set(ours) == set(baselines["gaussian"]) == set(baselines["nearest"]) == set(tasks.task_keys())
+    # each mean-of-hypotheses key against both baselines: the mean of the paired differences is the difference
+    # of the means, inside its interval
+    assert set(intervals) == {key for key in ours if "best" not in key}
+    for key, gaps in intervals.items():
+        assert set(gaps) == {"gaussian", "nearest"}
+        for name, (difference, low, high) in gaps.items():
+            assert difference == pytest.approx(ours[key] - baselines[name][key]) and low <= difference <= high
     poses = tasks.task_poses(small_reference, 20, seed=4)
     assert len(np.unique(poses, axis=0)) == 20
     assert prior.hidden is not None and prior.hidden.shape == (7 * 20, 24)
@@ -244,17 +252,69 @@ def test_the_eval_report_carries_the_task_scores_and_task_poses_0_leaves_them_ou
     assert "nearest" not in report.baselines and report.task_seconds == 0
 
 
-def test_evals_task_line_counts_the_parts_below_both_baselines():
-    from unet1d.cli.evaluate import task_summary
+def test_t_quantile_is_scipys_at_every_degree_of_freedom():
+    """The series and bisection against scipy's inverse of the t distribution (another route: the incomplete
+    beta function), odd and even degrees, tails and centre; and the closed forms at 1 and 2 degrees."""
+    from scipy.special import stdtrit
+
+    for dof in [*range(1, 120), 499, 2000]:
+        for probability in (0.5, 0.6, 0.9, 0.975, 0.995):
+            assert tasks.t_quantile(probability, dof) == pytest.approx(stdtrit(dof, probability), rel=1e-10, abs=1e-12)
+    assert tasks.t_quantile(0.975, 1) == pytest.approx(math.tan(0.95 * math.pi / 2), rel=1e-12)  # Cauchy
+    assert tasks.t_quantile(0.975, 2) == pytest.approx(0.95 / math.sqrt((1 - 0.95**2) / 2), rel=1e-12)
+
+
+def test_paired_interval_is_scipys_paired_t_test_and_covers_the_true_gap_95_percent_of_the_time():
+    """The interval by hand (mean, std, t quantile) against scipy's paired t-test; then on draws whose true
+    mean difference is known, the share of intervals holding it is 95 % (within its binomial spread)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    model, baseline = rng.normal(3.0, 1.0, 32), rng.normal(3.2, 1.0, 32) + 0.5 * rng.normal(size=32)
+    difference, low, high = tasks.paired_interval(model, baseline)
+    expected = stats.ttest_rel(model, baseline).confidence_interval(0.95)
+    assert difference == pytest.approx(np.mean(model - baseline))
+    assert (low, high) == pytest.approx((expected.low, expected.high), rel=1e-12)
+    assert tasks.paired_interval(np.array([1.0]), np.array([3.0])) == [-2.0, -2.0, -2.0]  # one pose: no spread
+
+    trials, true_gap = 4000, -0.3
+    shared = rng.exponential(2.0, (trials, 8))  # the poses' own difficulty cancels in the pairs
+    held = sum(
+        low <= true_gap <= high
+        for low, high in (tasks.paired_interval(row + true_gap + rng.normal(0, 0.2, 8), row)[1:] for row in shared)
+    )
+    assert abs(held / trials - 0.95) < 3 * math.sqrt(0.95 * 0.05 / trials)
+
+
+def test_evals_task_lines_give_the_errors_and_where_the_model_is_ahead_beyond_the_poses_noise():
+    from unet1d.cli.evaluate import task_summary, task_verdict
 
     keys = tasks.task_keys()
     model = dict.fromkeys(keys, 3.0)
     gaussian, nearest = dict.fromkeys(keys, 4.0), dict.fromkeys(keys, 5.0)
     nearest["completion_cm_trunk"] = 2.0  # the nearest pose wins one part
     gaussian["denoise_cm"] = 1.0  # and the Gaussian denoising
-    line = task_summary(model, {"gaussian": gaussian, "nearest": nearest, "data": {}})
-    assert "completion 3.00 cm (gaussian 4.00, nearest 5.00)" in line
-    assert "below both baselines on 6 of 7 parts, not on denoising" in line
+    baselines = {"gaussian": gaussian, "nearest": nearest, "data": {}}
+    line = task_summary(model, baselines)
+    assert line.startswith("completion 3.00 cm (gaussian 4.00, nearest 5.00), best of hypotheses 3.00")
+    assert line.endswith("denoising 3.00 cm (gaussian 1.00, nearest 5.00)")
+    # a report without intervals (written before them): plain wins
+    assert task_verdict(model, baselines) == "below both baselines on 6 of 7 parts, not on denoising"
+
+    ahead = {"gaussian": [-1.0, -1.5, -0.5], "nearest": [-2.0, -2.4, -1.6]}
+    intervals = {f"completion_cm_{part}": ahead for part in COMPLETION_PARTS} | {"denoise_cm": ahead}
+    intervals["completion_cm_trunk"] = {"gaussian": [0.04, -0.02, 0.10], "nearest": [-0.5, -0.9, 0.05]}
+    intervals["completion_cm_legs"] = {"gaussian": [-0.3, -0.6, -0.1], "nearest": [0.2, 0.1, 0.3]}
+    line = task_verdict({**model, "task_intervals": intervals}, baselines)
+    assert line == (
+        "ahead of both baselines beyond the task poses' noise (paired 95 %) on 5 of 7 parts and on denoising; "
+        "within noise: trunk +0.04 [-0.02, +0.10] cm against gaussian; behind: legs +0.20 [+0.10, +0.30] cm "
+        "against nearest"
+    )
+    intervals["denoise_cm"] = {"gaussian": [-0.1, -0.3, 0.1], "nearest": ahead["nearest"]}
+    assert "5 of 7 parts, not on denoising; within noise: trunk" in task_verdict(
+        {**model, "task_intervals": intervals}, baselines
+    )
 
 
 SIDE_BY_SIDE = """

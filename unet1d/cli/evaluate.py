@@ -85,6 +85,7 @@ def eval_command(
     typer.echo(f"beats Gaussian {summary}")
     if "completion_cm" in payload:
         typer.echo(f"prior tasks    {task_summary(payload, report.baselines)}")
+        typer.echo(f"task verdict   {task_verdict(payload, report.baselines)}")
     tasks = f", {report.task_seconds:.1f} s prior tasks" if report.task_seconds else ""
     typer.echo(f"time           {report.sample_seconds:.1f} s sampling{tasks}, {report.eval_seconds:.1f} s in all")
     typer.echo(f"stages         {', '.join(f'{name} {seconds:.1f} s' for name, seconds in stages.items())}")
@@ -92,26 +93,55 @@ def eval_command(
 
 
 def task_summary(scores: dict, baselines: dict[str, dict]) -> str:
-    """One line: the model's completion and denoising errors beside both baselines', and where it beats both."""
-    from unet1d.body.skeleton import COMPLETION_PARTS
-
+    """One line: the model's completion and denoising errors beside both baselines'."""
     others = [baselines.get(name, {}) for name in ("gaussian", "nearest")]
 
     def trio(key: str) -> str:
         gaussian, nearest = (other.get(key, float("nan")) for other in others)
         return f"{scores[key]:.2f} cm (gaussian {gaussian:.2f}, nearest {nearest:.2f})"
 
-    won = [
-        part
-        for part in COMPLETION_PARTS
-        if all(scores[f"completion_cm_{part}"] < o.get(f"completion_cm_{part}", float("inf")) for o in others)
-    ]
-    denoised = all(scores["denoise_cm"] < o.get("denoise_cm", float("inf")) for o in others)
     return (
         f"completion {trio('completion_cm')}, best of hypotheses {scores['completion_best_cm']:.2f}; denoising "
-        f"{trio('denoise_cm')}; below both baselines on {len(won)} of {len(COMPLETION_PARTS)} parts"
-        f"{' and on denoising' if denoised else ', not on denoising'}"
+        f"{trio('denoise_cm')}"
     )
+
+
+def task_verdict(scores: dict, baselines: dict[str, dict]) -> str:
+    """One line: on which parts (and on denoising) the model's mean error is below both baselines'.
+
+    With the report's paired intervals (``task_intervals``), "ahead" means below both beyond the task poses'
+    noise (both 95 % intervals of model minus baseline below 0) and every other part is named with its least
+    favourable interval; a report written without them counts plain wins."""
+    from unet1d.body.skeleton import COMPLETION_PARTS
+
+    keys = {part: f"completion_cm_{part}" for part in COMPLETION_PARTS} | {"denoising": "denoise_cm"}
+    intervals = scores.get("task_intervals")
+    if not intervals:
+        others = [baselines.get(name, {}) for name in ("gaussian", "nearest")]
+        won = {name for name, key in keys.items() if all(scores[key] < o.get(key, float("inf")) for o in others)}
+        return f"below both baselines on {len(won - {'denoising'})} of {len(COMPLETION_PARTS)} parts" + (
+            " and on denoising" if "denoising" in won else ", not on denoising"
+        )
+    ahead, within, behind = [], [], []
+    for name, key in keys.items():
+        gaps = intervals.get(key, {})
+        if not gaps:
+            continue
+        if all(high < 0 for _, _, high in gaps.values()):
+            ahead.append(name)
+            continue
+        lost = any(low > 0 for _, low, _ in gaps.values())  # a baseline ahead beyond noise
+        worst = max(gaps, key=lambda baseline: gaps[baseline][1 if lost else 2])
+        difference, low, high = gaps[worst]
+        shown = f"{name} {difference:+.2f} [{low:+.2f}, {high:+.2f}] cm against {worst}"
+        (behind if lost else within).append(shown)
+    parts = [name for name in ahead if name != "denoising"]
+    line = f"ahead of both baselines beyond the task poses' noise (paired 95 %) on {len(parts)} of "
+    line += f"{len(COMPLETION_PARTS)} parts" + (" and on denoising" if "denoising" in ahead else ", not on denoising")
+    for label, named in (("within noise", within), ("behind", behind)):
+        if named:
+            line += f"; {label}: {', '.join(named)}"
+    return line
 
 
 def sample_command(

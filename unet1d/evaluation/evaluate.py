@@ -290,7 +290,7 @@ def _score_side_by_side(
 
 
 def _merge_tasks(
-    scores: dict[str, Any], baselines: dict[str, dict[str, Any]], ours: dict[str, float], task_baselines: dict
+    scores: dict[str, Any], baselines: dict[str, dict[str, Any]], ours: dict[str, Any], task_baselines: dict
 ) -> None:
     """The task scores into the report's: the model's beside its own, the baselines' beside theirs."""
     scores.update(ours)
@@ -306,7 +306,7 @@ def score_tasks(
     *,
     seed: int,
     device: torch.device,
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """The prior's task scores (:mod:`unet1d.evaluation.tasks`) of ``network`` on ``evaluation.task_poses`` held-out
     poses of ``reference``, and the ``gaussian`` and ``nearest`` baselines' on the same poses."""
 
@@ -314,7 +314,7 @@ def score_tasks(
     return tasks.score_tasks(prior, reference, config.evaluation.task_poses, seed=seed)
 
 
-TaskResult = tuple[dict[str, float], dict[str, dict[str, float]], float]  # the model's, the baselines', seconds
+TaskResult = tuple[dict[str, Any], dict[str, dict[str, float]], float]  # the model's, the baselines', seconds
 
 
 def start_task_scores(

@@ -13,6 +13,9 @@ one part of the body constrains another (DPoser's protocol, Lu et al. 2024):
   posterior mean the baselines' point estimates are read against (one draw alone errs by ~sqrt(2) x
   as much: 5.37 against 4.11 cm at 0.1 rad on a quickstart checkpoint); MPJPE over all 24 joints
   (``denoise_cm_010``, ``denoise_cm_020``).
+* **Intervals.** The task poses are a sample: a gap of a few hundredths of a cm between the model and a
+  baseline may flip with other poses. :func:`paired_intervals` gives each mean-of-hypotheses key's
+  difference, model minus baseline, over the same poses with its paired 95 % t-interval.
 * **Baselines** that need no network, on the same poses and noise: ``gaussian``, the full-covariance
   Gaussian of the heading-free training poses (its exact conditional mean of the hidden components,
   its exact posterior mean given the noisy pose and the noise's std); ``nearest``, the training poses
@@ -25,8 +28,9 @@ J = D / 3, True = hidden.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -40,6 +44,7 @@ NOISE_LEVELS: tuple[float, ...] = (0.1, 0.2)  # radians per axis-angle component
 TASK_HYPOTHESES = 10  # DPoser's protocol: 10 hypotheses per completed pose
 TASK_SEED_OFFSET = 31  # the task poses and their noise are drawn apart from the samples' seed
 NEAREST_CHUNK = 4096  # training poses per distance block of the nearest search (memory, not results)
+INTERVAL_CONFIDENCE = 0.95  # of the paired intervals between the model and each baseline
 PINV_RCOND = 1e-10  # relative cut-off of the Gaussian's pseudo-inverse: components that never move have no variance
 
 
@@ -248,6 +253,66 @@ def _denoise_keys(errors: dict[float, np.ndarray]) -> dict[str, float]:
     return scores
 
 
+def _per_pose(errors: dict[str, dict]) -> dict[str, np.ndarray]:
+    """Each mean-of-hypotheses key's (N,) errors per pose: per part, per noise level and their averages."""
+    rows = {f"completion_cm_{part}": error.mean(axis=1) for part, error in errors["completion"].items()}
+    if rows:
+        rows["completion_cm"] = np.mean(list(rows.values()), axis=0)
+    levels = {noise_key(std): np.asarray(error) for std, error in errors["denoise"].items()}
+    if levels:
+        rows.update(levels, denoise_cm=np.mean(list(levels.values()), axis=0))
+    return rows
+
+
+def t_quantile(probability: float, dof: int) -> float:
+    """Student's t quantile of ``probability`` (0.5 to 1) at integer ``dof`` >= 1.
+
+    The exact finite series of P(|T| <= t) in theta = arctan(t / sqrt(dof)) (Abramowitz & Stegun 26.7.3),
+    inverted by bisection on theta. scipy.stats would add a second of import to every evaluation.
+    """
+    central = 2 * probability - 1
+
+    def central_mass(theta: float) -> float:
+        cos, sin = math.cos(theta), math.sin(theta)
+        if dof == 1:
+            return 2 * theta / math.pi
+        odd = dof % 2
+        term = total = cos if odd else 1.0  # the series' first term: cos(theta) (odd dof), 1 (even)
+        for k in range((dof - 2 - odd) // 2):  # each next term: cos² times a ratio of odd and even numbers
+            term *= cos * cos * ((2 * k + 2) / (2 * k + 3) if odd else (2 * k + 1) / (2 * k + 2))
+            total += term
+        return 2 / math.pi * (theta + sin * total) if odd else sin * total
+
+    low, high = 0.0, math.pi / 2
+    for _ in range(80):  # the bracket halves each time: far below a float's spacing
+        middle = (low + high) / 2
+        low, high = (middle, high) if central_mass(middle) < central else (low, middle)
+    return math.sqrt(dof) * math.tan((low + high) / 2)
+
+
+def paired_interval(model: np.ndarray, baseline: np.ndarray, confidence: float = INTERVAL_CONFIDENCE) -> list[float]:
+    """[difference, low, high]: the mean of ``model - baseline`` over the same poses (N,) with its paired
+    t-interval (N - 1 degrees of freedom); low and high are the difference itself with fewer than 2 poses."""
+    differences = np.asarray(model, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    mean = float(differences.mean())
+    if len(differences) < 2:
+        return [mean, mean, mean]
+    spread = differences.std(ddof=1) / math.sqrt(len(differences))
+    half = t_quantile(0.5 + confidence / 2, len(differences) - 1) * spread
+    return [mean, float(mean - half), float(mean + half)]
+
+
+def paired_intervals(
+    model: dict[str, np.ndarray], baselines: dict[str, dict[str, np.ndarray]]
+) -> dict[str, dict[str, list[float]]]:
+    """{key: {baseline: [difference, low, high]}} for every per-pose key both sides have (:func:`paired_interval`):
+    negative is the model ahead; an interval that holds 0 is a gap the task poses cannot decide."""
+    return {
+        key: {name: paired_interval(errors, rows[key]) for name, rows in baselines.items() if key in rows}
+        for key, errors in model.items()
+    }
+
+
 def task_poses(reference: TaskReference, count: int, seed: int) -> np.ndarray:
     """``count`` held-out poses of the reference (all of them when it holds fewer), the same for a seed."""
     total = len(reference.poses)
@@ -265,11 +330,12 @@ def noisy_poses(poses: np.ndarray, noise_std: float, seed: int) -> np.ndarray:
 
 def score_tasks(
     prior: Prior | None, reference: TaskReference, count: int, *, hypotheses: int = TASK_HYPOTHESES, seed: int = 0
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Completion and denoising scores of ``prior`` on ``count`` held-out poses, and the two baselines'.
 
     Returns (the model's keys, {"gaussian": keys, "nearest": keys}); ``prior`` None scores the
-    baselines only (the model's dict is then empty). Every part is completed in one call of the prior.
+    baselines only (the model's dict is then empty). The model's dict also holds ``task_intervals``
+    (:func:`paired_intervals`, against both baselines). Every part is completed in one call of the prior.
     """
     poses = task_poses(reference, count, seed)
     width, up = poses.shape[1], reference.up_axis
@@ -309,5 +375,9 @@ def score_tasks(
     def keys(errors: dict[str, dict]) -> dict[str, float]:
         return {**_completion_keys(errors["completion"]), **_denoise_keys(errors["denoise"])}
 
-    ours = keys(model) if prior is not None else {}
+    ours: dict[str, Any] = keys(model) if prior is not None else {}
+    if prior is not None:
+        ours["task_intervals"] = paired_intervals(
+            _per_pose(model), {name: _per_pose(errors) for name, errors in fitted.items()}
+        )
     return ours, {name: keys(errors) for name, errors in fitted.items()}
