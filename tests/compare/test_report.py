@@ -281,3 +281,27 @@ def test_sweep_needs_a_sweep_record(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["compare"])
     assert exit_.value.code == 2
+
+
+def test_the_tables_say_whether_a_task_scores_difference_is_beyond_the_poses_noise(tmp_path: Path) -> None:
+    """Runs that carry their per-pose errors on the same poses: the terminal's `pose noise` column and the
+    report's interval over the task poses, for the task scores only; the other columns keep "-"."""
+    from unet1d.compare.runs import PoseErrors
+
+    rows = wide_rows()
+    for row in rows:  # per pose: the run's mean plus a spread every run shares (it cancels in the pairs)
+        errors = row.completion_cm + np.array([-3.0, 3.0, -2.0, 2.0, 0.0])
+        row.pose_errors = PoseErrors("same-poses", {"completion_cm": list(errors)})
+    rows[0].pose_errors.errors["completion_cm"][0] -= 6.0  # one run's pose 0 out of step: the pairs scatter
+    rows[0].values["completion_cm"] = float(np.mean(rows[0].pose_errors.errors["completion_cm"]))
+    found = {d.column: d for d in differences(rows, [c for c, _, _ in COLUMNS])}
+    completion = found["completion_cm"]
+    assert completion.within_pose_noise is True and completion.poses == 5
+    assert found["final_val_loss"].pose_low is None
+    line = next(line for line in printed(rows) if "│ completion cm" in line and "[" in line)
+    assert line.rstrip(" │").endswith("within")
+    markdown = write_report(tmp_path, rows, summarize_variants(rows), list(found.values()), COLUMNS, {}, None)
+    text = markdown.read_text()
+    cell = f"[{completion.pose_low:.2f}, {completion.pose_high:.2f}] (5 poses) | within pose noise |"
+    assert "| interval over the task poses | pose noise |" in text and cell in text
+    assert "*interval over the task poses*" in text

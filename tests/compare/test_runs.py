@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from unet1d.compare.runs import RunRow, summarize_variants
+from unet1d.compare.runs import PoseErrors, RunRow, summarize_variants
 
 
 def run(variant: str, seed: int, **numbers: float | None) -> RunRow:
@@ -41,3 +41,11 @@ def test_variant_statistics_match_numpy_on_many_seeds() -> None:
     for column, column_values in zip(["final_train_loss", "samples_per_s"], values.T, strict=True):
         assert conv.mean[column] == pytest.approx(np.mean(column_values), rel=1e-12)
         assert conv.std[column] == pytest.approx(np.std(column_values, ddof=1), rel=1e-12)
+
+
+def test_pose_errors_come_from_an_evaluation_that_has_them_whole() -> None:
+    evaluation = {"task_poses_digest": "abc", "task_errors": {"completion_cm": [1, 2.5], "trunk": "cut"}}
+    assert PoseErrors.of(evaluation) == PoseErrors("abc", {"completion_cm": [1.0, 2.5]})
+    assert PoseErrors.of({"task_errors": {"completion_cm": [1.0]}}) is None  # no digest: cannot pair
+    assert PoseErrors.of({"task_poses_digest": "abc", "task_errors": [1.0]}) is None
+    assert PoseErrors.of({}) is None  # written before per-pose errors, or task scores off

@@ -175,3 +175,36 @@ def test_power_is_finite_and_rises_from_the_tests_size_to_one() -> None:
         assert 0.02 < values[0] <= 0.0501 and values[-1] == pytest.approx(1.0, abs=1e-3)
     assert power(0.0, 1.0, 2, 2) == pytest.approx(0.023, abs=2e-3)
     assert power(0.0, 1.0, 100, 100) == pytest.approx(0.05, abs=1e-3)
+
+
+def test_a_task_scores_difference_carries_its_interval_over_the_poses_the_runs_share() -> None:
+    """Seeds that agree on per-pose errors that scatter: the difference is beyond seed noise and within the
+    poses' noise. The pose interval is the one-sample t-interval of the per-pose differences of the seed
+    means, by hand; on other poses (another digest), a missing column or a run without errors there is none."""
+    from unet1d.compare.runs import PoseErrors
+
+    rng = np.random.default_rng(3)
+    difficulty = rng.exponential(2.0, 12)  # each pose's own difficulty, shared by every run
+    scatter = rng.normal(size=12)
+    gap = 0.1 + scatter - scatter.mean()  # b minus a per pose: 0.1 on average, ~1 either way
+
+    def row(variant: str, seed: int, errors: np.ndarray, digest: str = "same-poses") -> SimpleNamespace:
+        pose_errors = PoseErrors(digest, {"completion_cm": [float(e) for e in errors]})
+        return SimpleNamespace(variant=variant, completion_cm=float(errors.mean()), pose_errors=pose_errors)
+
+    rows = [row("a", seed, difficulty + 0.001 * seed) for seed in range(3)]
+    rows += [row("b", seed, difficulty + gap + 0.002 * seed) for seed in range(3)]
+    (found,) = differences(rows, ["completion_cm"])
+    assert found.difference == pytest.approx(0.1 + 0.001) and found.within_noise is False  # b - a, seeds agree
+    per_pose = gap + 0.001  # b's seed mean minus a's, pose by pose
+    half = scipy_stats.t.ppf(0.975, 11) * per_pose.std(ddof=1) / math.sqrt(12)
+    assert (found.pose_low, found.pose_high) == pytest.approx((per_pose.mean() - half, per_pose.mean() + half))
+    assert found.poses == 12 and found.within_pose_noise is True
+
+    other_poses = [*rows[:-1], row("b", 2, difficulty + gap, digest="other-poses")]
+    assert differences(other_poses, ["completion_cm"])[0].within_pose_noise is None
+    without = [*rows[:-1], SimpleNamespace(variant="b", completion_cm=1.0)]
+    assert differences(without, ["completion_cm"])[0].pose_low is None
+    for member in rows:  # a column no run has per-pose errors of
+        member.precision = 0.9
+    assert differences(rows, ["precision"])[0].pose_low is None

@@ -207,15 +207,18 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
     from unet1d.compare.report import decision_cells, elide
     from unet1d.compare.stats import CONFIDENCE, MAX_SEEDS, POWER
 
-    headings = ("variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds")
+    headings = ("variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds", "pose noise")
     cells = []
+    words = {True: "within", False: "beyond", None: "-"}
     for d in found:
         heading, fmt = shown[d.column]
         detectable, seeds = decision_cells(d, fmt)
         interval = "-" if d.low is None else f"[{fmt.format(d.low)}, {fmt.format(d.high)}]"
-        noise = {True: "within", False: "beyond", None: "-"}[d.within_noise]
         seeds = seeds.replace(f"more than {MAX_SEEDS}", f">{MAX_SEEDS}")
-        cells.append([d.variant, heading, fmt.format(d.difference), interval, noise, detectable, seeds])
+        poses = words[d.within_pose_noise]
+        cells.append(
+            [d.variant, heading, fmt.format(d.difference), interval, words[d.within_noise], detectable, seeds, poses]
+        )
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headings)]
     widths[0] = min(widths[0], NAME_WIDTH)
     name_width = max(len(headings[0]), NAME_WIDTH - max(0, table_width(widths) - WIDTH))
@@ -229,7 +232,8 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
         f"detectable: the smallest true difference these seeds resolve (their {100 * CONFIDENCE:.0f} % interval "
         f"without 0) with {100 * POWER:.0f} % power, two-sided, at the pooled std over seeds. seeds: per variant, "
         f"to resolve the observed difference with that power (within seed noise only; >{MAX_SEEDS}: more than "
-        f"{MAX_SEEDS})."
+        f"{MAX_SEEDS}). pose noise: a task score's paired {100 * CONFIDENCE:.0f} % interval over the task poses every "
+        "run was scored on (compare --out holds it)."
     )
 
 

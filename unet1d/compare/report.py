@@ -46,6 +46,22 @@ def decision_cells(found: Any, fmt: str) -> tuple[str, str]:
     return detectable, "-"
 
 
+POSE_NOTE = (
+    "*interval over the task poses*: for a task score, where every run was scored on the same held-out poses, "
+    f"the paired {100 * CONFIDENCE:.0f} % t-interval of the variants' per-pose errors (each averaged over its "
+    "seeds): how the difference would move with other poses. A difference decides only when it is beyond "
+    "both kinds of noise."
+)
+
+
+def pose_cells(found: Any, fmt: str) -> tuple[str, str]:
+    """(interval over the task poses, pose noise) of a :class:`~unet1d.compare.stats.Difference`; "-" without one."""
+    if found.pose_low is None:
+        return "-", "-"
+    interval = f"[{fmt.format(found.pose_low)}, {fmt.format(found.pose_high)}] ({found.poses} poses)"
+    return interval, "within pose noise" if found.within_pose_noise else "beyond pose noise"
+
+
 def decision_note() -> str:
     """One sentence on the two columns of :func:`decision_cells`: what they mean, at which power."""
     confidence, power = f"{100 * CONFIDENCE:.0f} %", f"{100 * POWER:.0f} %"
@@ -103,17 +119,23 @@ def write_report(
         lines += [f"Each variant minus {found[0].reference}, with the 95 % Welch interval over seeds.", ""]
         lines += [decision_note(), ""]
         lines += _table(
-            ["variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds to resolve"],
+            [
+                "variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds to resolve",
+                "interval over the task poses", "pose noise",
+            ],
             [
                 [
                     d.variant,
                     headings.get(d.column, d.column),
                     *difference_cells(d, formats[d.column]),
                     *decision_cells(d, formats[d.column]),
+                    *pose_cells(d, formats[d.column]),
                 ]
                 for d in found
             ],
-        )
+        )  # fmt: skip
+        if any(d.pose_low is not None for d in found):
+            lines += ["", POSE_NOTE]
     else:
         lines += ["One variant only: nothing to compare."]
     lines += [""]

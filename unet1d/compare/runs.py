@@ -45,8 +45,25 @@ EVAL_KEYS = tuple(m.name for m in eval_metrics())
 ROW_KEYS = tuple(m.name for m in METRICS if m.compare or m.source == "eval")
 
 
+@dataclass(frozen=True)
+class PoseErrors:
+    """A run's task scores per held-out pose (the evaluation's ``task_errors``), and which poses they are."""
+
+    digest: str  # tasks.poses_digest of the task poses: runs pair up only on the same poses
+    errors: dict[str, list[float]]  # per task key (completion_cm_<part>, denoise_cm, ...): one error per pose
+
+    @classmethod
+    def of(cls, evaluation: dict[str, Any]) -> PoseErrors | None:
+        """From an eval/step-N.json payload; None where it has none (task scores off, or written before them)."""
+        digest, errors = evaluation.get("task_poses_digest"), evaluation.get("task_errors")
+        if not isinstance(digest, str) or not isinstance(errors, dict):
+            return None
+        return cls(digest, {key: list(map(float, rows)) for key, rows in errors.items() if isinstance(rows, list)})
+
+
 class RunRow:
-    """One run's numbers: ``row.<key>`` for every :data:`ROW_KEYS` (None where the run did not produce it)."""
+    """One run's numbers: ``row.<key>`` for every :data:`ROW_KEYS` (None where the run did not produce it),
+    and ``row.pose_errors`` (its task scores per pose, None without them)."""
 
     def __init__(
         self,
@@ -55,6 +72,7 @@ class RunRow:
         seed: int | None,  # None: the run's config is lost (compare.runs.read_config)
         final_step: int | None,
         values: dict | None = None,
+        pose_errors: PoseErrors | None = None,
         **keys: float | None,
     ) -> None:
         values = {**(values or {}), **keys}
@@ -62,6 +80,7 @@ class RunRow:
         if unknown:
             raise TypeError(f"RunRow: {', '.join(unknown)} not in the metric registry (unet1d/metric_registry.py)")
         self.run, self.variant, self.seed, self.final_step, self.values = run, variant, seed, final_step, values
+        self.pose_errors = pose_errors
 
     def __getattr__(self, name: str) -> Any:
         if name in ROW_KEYS:
@@ -297,9 +316,10 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
     if final_step is None:  # no whole summary: the last step the run logged, if any
         final_step = max((steps[-1] for tag in curves.points if (steps := curves.steps(tag))), default=None)
     final_step = int(final_step) if final_step is not None else None
+    poses = PoseErrors.of(evaluation)
     if config is None:
-        return RunRow(str(run), unknown_variant(run), None, final_step, values)
-    return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), final_step, values)
+        return RunRow(str(run), unknown_variant(run), None, final_step, values, poses)
+    return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), final_step, values, poses)
 
 
 def unknown_variant(run: Path) -> str:

@@ -14,6 +14,11 @@ three seeds Welch's degrees of freedom fall with the sample variances and the in
 three 70 %). A difference within seed noise also says how many seeds per variant would resolve it
 at that power, were the observed difference the true one and the spread the pooled one (at most
 :data:`MAX_SEEDS`; beyond it, "more than 100").
+
+Every run is scored on the same held-out task poses, so the seeds' interval of a task score holds
+the poses fixed. Where every run of both variants carries its errors per pose on the same poses
+(:class:`~unet1d.compare.runs.PoseErrors`), a task score's difference also carries a paired
+t-interval over those poses (:func:`pose_interval`): a difference that decides needs both.
 """
 
 from __future__ import annotations
@@ -47,11 +52,20 @@ class Difference:
     detectable: float | None = None  # the minimum detectable difference of these seeds (POWER, CONFIDENCE)
     seeds_needed: int | None = None  # seeds per variant resolving `difference` at POWER (within seed noise only)
     seeds_needed_more_than: int | None = None  # MAX_SEEDS when even that many would not
+    pose_low: float | None = None  # a task score's paired interval over the task poses (pose_interval)
+    pose_high: float | None = None
+    poses: int | None = None  # how many task poses it pairs
 
     @property
     def within_noise(self) -> bool | None:
         """True when the interval contains 0 (None without an interval)."""
         return None if self.low is None or self.high is None else self.low <= 0.0 <= self.high
+
+    @property
+    def within_pose_noise(self) -> bool | None:
+        """True when the interval over the task poses contains 0 (None without one: not a task score, or
+        the runs were not scored on the same poses)."""
+        return None if self.pose_low is None or self.pose_high is None else self.pose_low <= 0.0 <= self.pose_high
 
 
 def welch_interval(a: list[float], b: list[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
@@ -163,8 +177,33 @@ def differences(rows: list[Any], columns: list[str], reference: str | None = Non
             a, b = _values(members, column), _values(by_variant[reference], column)
             if not a or not b:
                 continue
-            found.append(_difference(column, variant, reference, a, b))
+            difference = _difference(column, variant, reference, a, b)
+            interval = pose_interval(members, by_variant[reference], column)
+            if interval is not None:
+                difference.pose_low, difference.pose_high, difference.poses = interval
+            found.append(difference)
     return found
+
+
+def pose_interval(
+    a: list[Any], b: list[Any], column: str, confidence: float = CONFIDENCE
+) -> tuple[float, float, int] | None:
+    """(low, high, poses): the paired t-interval over the task poses of ``column``'s per-pose mean over the
+    runs of ``a`` minus that over ``b``; None unless every run holds that column's errors on the same poses.
+
+    The seeds' interval says how the score moves with training; this one how it would move with other
+    held-out poses, which every run shares (a difference can be beyond one and within the other)."""
+    rows = [getattr(row, "pose_errors", None) for row in [*a, *b]]
+    if any(row is None or column not in row.errors for row in rows) or len({row.digest for row in rows}) != 1:
+        return None
+    errors = [np.asarray(row.errors[column], dtype=np.float64) for row in rows]
+    if len({len(error) for error in errors}) != 1 or len(errors[0]) < 2:
+        return None
+    per_pose = np.mean(errors[: len(a)], axis=0) - np.mean(errors[len(a) :], axis=0)
+    if np.ptp(per_pose) == 0:
+        return None
+    interval = stats.ttest_1samp(per_pose, 0.0).confidence_interval(confidence)
+    return float(interval.low), float(interval.high), len(per_pose)
 
 
 def _difference(column: str, variant: str, reference: str, a: list[float], b: list[float]) -> Difference:

@@ -28,6 +28,7 @@ J = D / 3, True = hidden.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -44,6 +45,7 @@ NOISE_LEVELS: tuple[float, ...] = (0.1, 0.2)  # radians per axis-angle component
 TASK_HYPOTHESES = 10  # DPoser's protocol: 10 hypotheses per completed pose
 TASK_SEED_OFFSET = 31  # the task poses and their noise are drawn apart from the samples' seed
 NEAREST_CHUNK = 4096  # training poses per distance block of the nearest search (memory, not results)
+ERROR_DECIMALS = 4  # per-pose errors in the report, in cm: a micrometre, far below any gap a score reads
 INTERVAL_CONFIDENCE = 0.95  # of the paired intervals between the model and each baseline
 PINV_RCOND = 1e-10  # relative cut-off of the Gaussian's pseudo-inverse: components that never move have no variance
 
@@ -302,6 +304,13 @@ def paired_interval(model: np.ndarray, baseline: np.ndarray, confidence: float =
     return [mean, float(mean - half), float(mean + half)]
 
 
+def poses_digest(poses: np.ndarray) -> str:
+    """A short fingerprint of the task poses (float32 bytes and shape): two evaluations' per-pose errors pair
+    up only when it matches (`unet1d compare`'s interval over the poses)."""
+    flat = np.ascontiguousarray(poses, dtype=np.float32)
+    return hashlib.sha256(str(flat.shape).encode() + flat.tobytes()).hexdigest()[:16]
+
+
 def paired_intervals(
     model: dict[str, np.ndarray], baselines: dict[str, dict[str, np.ndarray]]
 ) -> dict[str, dict[str, list[float]]]:
@@ -335,7 +344,9 @@ def score_tasks(
 
     Returns (the model's keys, {"gaussian": keys, "nearest": keys}); ``prior`` None scores the
     baselines only (the model's dict is then empty). The model's dict also holds ``task_intervals``
-    (:func:`paired_intervals`, against both baselines). Every part is completed in one call of the prior.
+    (:func:`paired_intervals`, against both baselines), ``task_errors`` (each mean-of-hypotheses key's
+    errors per pose, for `compare` to pair two runs' poses) and ``task_poses_digest`` (:func:`poses_digest`).
+    Every part is completed in one call of the prior.
     """
     poses = task_poses(reference, count, seed)
     width, up = poses.shape[1], reference.up_axis
@@ -377,7 +388,12 @@ def score_tasks(
 
     ours: dict[str, Any] = keys(model) if prior is not None else {}
     if prior is not None:
+        per_pose = _per_pose(model)
         ours["task_intervals"] = paired_intervals(
-            _per_pose(model), {name: _per_pose(errors) for name, errors in fitted.items()}
+            per_pose, {name: _per_pose(errors) for name, errors in fitted.items()}
         )
+        ours["task_errors"] = {
+            key: [round(float(error), ERROR_DECIMALS) for error in rows] for key, rows in per_pose.items()
+        }
+        ours["task_poses_digest"] = poses_digest(poses)
     return ours, {name: keys(errors) for name, errors in fitted.items()}
