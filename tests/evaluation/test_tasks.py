@@ -281,7 +281,7 @@ def test_paired_interval_is_scipys_paired_t_test_and_covers_the_true_gap_95_perc
     expected = stats.ttest_rel(model, baseline).confidence_interval(0.95)
     assert difference == pytest.approx(np.mean(model - baseline))
     assert (low, high) == pytest.approx((expected.low, expected.high), rel=1e-12)
-    assert tasks.paired_interval(np.array([1.0]), np.array([3.0])) == [-2.0, -2.0, -2.0]  # one pose: no spread
+    assert tasks.paired_interval(np.array([1.0]), np.array([3.0])) == [-2.0, None, None]  # one pose: no spread
 
     trials, true_gap = 4000, -0.3
     shared = rng.exponential(2.0, (trials, 8))  # the poses' own difficulty cancels in the pairs
@@ -317,6 +317,10 @@ def test_evals_task_lines_give_the_errors_and_where_the_model_is_ahead_beyond_th
         "within noise: trunk +0.04 [-0.02, +0.10] cm against gaussian; behind: legs +0.20 [+0.10, +0.30] cm "
         "against nearest"
     )
+    one_pose = {"gaussian": [-1.0, None, None], "nearest": [-2.0, None, None]}  # --task_poses 1: no interval
+    line = task_verdict({**model, "task_intervals": dict.fromkeys(intervals, one_pose)}, baselines)
+    assert line.startswith("ahead of both baselines beyond the task poses' noise (paired 95 %) on 0 of 7 parts")
+    assert "within noise: left_leg (one pose, no interval)" in line
     intervals["denoise_cm"] = {"gaussian": [-0.1, -0.3, 0.1], "nearest": ahead["nearest"]}
     assert "5 of 7 parts, not on denoising; within noise: trunk" in task_verdict(
         {**model, "task_intervals": intervals}, baselines

@@ -127,6 +127,9 @@ def task_verdict(scores: dict, baselines: dict[str, dict]) -> str:
         gaps = intervals.get(key, {})
         if not gaps:
             continue
+        if any(low is None for _, low, _ in gaps.values()):  # one task pose: no interval, nothing decided
+            within.append(f"{name} (one pose, no interval)")
+            continue
         if all(high < 0 for _, _, high in gaps.values()):
             ahead.append(name)
             continue

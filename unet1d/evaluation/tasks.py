@@ -292,13 +292,15 @@ def t_quantile(probability: float, dof: int) -> float:
     return math.sqrt(dof) * math.tan((low + high) / 2)
 
 
-def paired_interval(model: np.ndarray, baseline: np.ndarray, confidence: float = INTERVAL_CONFIDENCE) -> list[float]:
+def paired_interval(
+    model: np.ndarray, baseline: np.ndarray, confidence: float = INTERVAL_CONFIDENCE
+) -> list[float | None]:
     """[difference, low, high]: the mean of ``model - baseline`` over the same poses (N,) with its paired
-    t-interval (N - 1 degrees of freedom); low and high are the difference itself with fewer than 2 poses."""
+    t-interval (N - 1 degrees of freedom); low and high are None with one pose (no spread to read)."""
     differences = np.asarray(model, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
     mean = float(differences.mean())
     if len(differences) < 2:
-        return [mean, mean, mean]
+        return [mean, None, None]
     spread = differences.std(ddof=1) / math.sqrt(len(differences))
     half = t_quantile(0.5 + confidence / 2, len(differences) - 1) * spread
     return [mean, float(mean - half), float(mean + half)]
@@ -313,7 +315,7 @@ def poses_digest(poses: np.ndarray) -> str:
 
 def paired_intervals(
     model: dict[str, np.ndarray], baselines: dict[str, dict[str, np.ndarray]]
-) -> dict[str, dict[str, list[float]]]:
+) -> dict[str, dict[str, list[float | None]]]:
     """{key: {baseline: [difference, low, high]}} for every per-pose key both sides have (:func:`paired_interval`):
     negative is the model ahead; an interval that holds 0 is a gap the task poses cannot decide."""
     return {
