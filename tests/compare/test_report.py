@@ -298,10 +298,12 @@ def test_the_tables_say_whether_a_task_scores_difference_is_beyond_the_poses_noi
     completion = found["completion_cm"]
     assert completion.within_pose_noise is True and completion.poses == 5
     assert found["final_val_loss"].pose_low is None
+    assert completion.poses_needed is not None and completion.poses_needed > 5  # more poses would resolve it
     line = next(line for line in printed(rows) if "│ completion cm" in line and "[" in line)
-    assert line.rstrip(" │").endswith("within")
+    assert line.rstrip(" │").endswith(f"within ({completion.poses_needed})")
     markdown = write_report(tmp_path, rows, summarize_variants(rows), list(found.values()), COLUMNS, {}, None)
     text = markdown.read_text()
-    cell = f"[{completion.pose_low:.2f}, {completion.pose_high:.2f}] (5 poses) | within pose noise |"
-    assert "| interval over the task poses | pose noise |" in text and cell in text
-    assert "*interval over the task poses*" in text
+    cell = f"[{completion.pose_low:.2f}, {completion.pose_high:.2f}] (5 poses) | within pose noise | "
+    assert "| interval over the task poses | pose noise | poses to resolve |" in text
+    assert f"{cell}{completion.poses_needed:,} |" in text
+    assert "*interval over the task poses*" in text and "*poses to resolve*" in text

@@ -16,6 +16,8 @@ from unet1d.compare.stats import (
     POWER,
     detectable_difference,
     differences,
+    paired_power,
+    poses_needed,
     power,
     seeds_needed,
     welch_interval,
@@ -200,6 +202,8 @@ def test_a_task_scores_difference_carries_its_interval_over_the_poses_the_runs_s
     half = scipy_stats.t.ppf(0.975, 11) * per_pose.std(ddof=1) / math.sqrt(12)
     assert (found.pose_low, found.pose_high) == pytest.approx((per_pose.mean() - half, per_pose.mean() + half))
     assert found.poses == 12 and found.within_pose_noise is True
+    assert found.pose_std == pytest.approx(per_pose.std(ddof=1))
+    assert found.poses_needed == poses_needed(found.difference, found.pose_std) and found.poses_needed > 12
 
     other_poses = [*rows[:-1], row("b", 2, difficulty + gap, digest="other-poses")]
     assert differences(other_poses, ["completion_cm"])[0].within_pose_noise is None
@@ -208,3 +212,25 @@ def test_a_task_scores_difference_carries_its_interval_over_the_poses_the_runs_s
     for member in rows:  # a column no run has per-pose errors of
         member.precision = 0.9
     assert differences(rows, ["precision"])[0].pose_low is None
+
+
+def test_poses_needed_is_the_paired_t_tests_sample_size_table() -> None:
+    """The paired (one-sample) t-test's sample sizes at 80 % power, two-sided 5 % (Cohen's d = difference / std;
+    the values G*Power and Cohen's tables give), and the normal approximation far out."""
+    assert [poses_needed(d, 1.0) for d in (0.2, 0.3, 0.5, 0.8, 1.0)] == [199, 90, 34, 15, 10]
+    assert poses_needed(0.05, 2.0) == poses_needed(0.025, 1.0)  # only the ratio counts
+    assert abs(poses_needed(0.05, 1.0) - ((1.959964 + 0.841621) / 0.05) ** 2) < 5
+    assert poses_needed(0.001, 1.0) is None and poses_needed(0.0, 1.0) is None  # past MAX_POSES
+    with pytest.raises(ValueError):
+        poses_needed(0.1, 0.0)
+
+
+def test_paired_power_is_the_share_of_simulated_intervals_that_exclude_zero() -> None:
+    rng = np.random.default_rng(11)
+    trials, poses, difference = 20_000, 34, 0.5
+    draws = rng.normal(difference, 1.0, (trials, poses))
+    half = scipy_stats.t.ppf(0.975, poses - 1) * draws.std(axis=1, ddof=1) / math.sqrt(poses)
+    excluded = np.mean(np.abs(draws.mean(axis=1)) > half)
+    expected = paired_power(difference, 1.0, poses)
+    assert abs(excluded - expected) < 3 * math.sqrt(expected * (1 - expected) / trials)
+    assert 0.8 <= expected < paired_power(difference, 1.0, 60)

@@ -216,6 +216,8 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
         interval = "-" if d.low is None else f"[{fmt.format(d.low)}, {fmt.format(d.high)}]"
         seeds = seeds.replace(f"more than {MAX_SEEDS}", f">{MAX_SEEDS}")
         poses = words[d.within_pose_noise]
+        if d.poses_needed is not None or d.poses_needed_more_than is not None:
+            poses += f" ({d.poses_needed or f'>{d.poses_needed_more_than}'})"
         cells.append(
             [d.variant, heading, fmt.format(d.difference), interval, words[d.within_noise], detectable, seeds, poses]
         )
@@ -233,7 +235,8 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
         f"without 0) with {100 * POWER:.0f} % power, two-sided, at the pooled std over seeds. seeds: per variant, "
         f"to resolve the observed difference with that power (within seed noise only; >{MAX_SEEDS}: more than "
         f"{MAX_SEEDS}). pose noise: a task score's paired {100 * CONFIDENCE:.0f} % interval over the task poses every "
-        "run was scored on (compare --out holds it)."
+        "run was scored on (compare --out holds it); in brackets, the task poses (--task_poses) that would resolve "
+        "it with that power."
     )
 
 

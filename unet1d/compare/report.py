@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from unet1d.compare.runs import format_cell
-from unet1d.compare.stats import CONFIDENCE, MAX_SEEDS, POWER
+from unet1d.compare.stats import CONFIDENCE, MAX_POSES, MAX_SEEDS, POWER
 
 REPORT_FILE = "report.md"
 NOISE_NOTES = {True: "within seed noise", False: "beyond seed noise", None: "no interval (one seed, or no spread)"}
@@ -50,16 +50,25 @@ POSE_NOTE = (
     "*interval over the task poses*: for a task score, where every run was scored on the same held-out poses, "
     f"the paired {100 * CONFIDENCE:.0f} % t-interval of the variants' per-pose errors (each averaged over its "
     "seeds): how the difference would move with other poses. A difference decides only when it is beyond "
-    "both kinds of noise."
+    f"both kinds of noise. *poses to resolve*: for one within pose noise, the task poses that would resolve it "
+    f"with {100 * POWER:.0f} % power (`unet1d eval RUN --task_poses N` on every run) were it the true mean "
+    f"difference per pose and the spread the one seen (2 to {MAX_POSES:,})."
 )
 
 
-def pose_cells(found: Any, fmt: str) -> tuple[str, str]:
-    """(interval over the task poses, pose noise) of a :class:`~unet1d.compare.stats.Difference`; "-" without one."""
+def pose_cells(found: Any, fmt: str) -> tuple[str, str, str]:
+    """(interval over the task poses, pose noise, poses to resolve) of a :class:`~unet1d.compare.stats.Difference`;
+    "-" without an interval, and for poses to resolve where it is resolved."""
     if found.pose_low is None:
-        return "-", "-"
+        return "-", "-", "-"
     interval = f"[{fmt.format(found.pose_low)}, {fmt.format(found.pose_high)}] ({found.poses} poses)"
-    return interval, "within pose noise" if found.within_pose_noise else "beyond pose noise"
+    if found.poses_needed is not None:
+        needed = f"{found.poses_needed:,}"
+    elif found.poses_needed_more_than is not None:
+        needed = f"more than {found.poses_needed_more_than:,}"
+    else:
+        needed = "-"
+    return interval, "within pose noise" if found.within_pose_noise else "beyond pose noise", needed
 
 
 def decision_note() -> str:
@@ -121,7 +130,7 @@ def write_report(
         lines += _table(
             [
                 "variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds to resolve",
-                "interval over the task poses", "pose noise",
+                "interval over the task poses", "pose noise", "poses to resolve",
             ],
             [
                 [

@@ -18,7 +18,10 @@ at that power, were the observed difference the true one and the spread the pool
 Every run is scored on the same held-out task poses, so the seeds' interval of a task score holds
 the poses fixed. Where every run of both variants carries its errors per pose on the same poses
 (:class:`~unet1d.compare.runs.PoseErrors`), a task score's difference also carries a paired
-t-interval over those poses (:func:`pose_interval`): a difference that decides needs both.
+t-interval over those poses (:func:`pose_interval`): a difference that decides needs both. One
+within the poses' noise also says how many task poses would resolve it at :data:`POWER`, were it the
+true mean difference per pose and the per-pose spread the one seen (:func:`poses_needed`, from the
+noncentral t; at most :data:`MAX_POSES`): more task poses cost an evaluation, not a training run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from scipy import optimize, stats
 CONFIDENCE = 0.95
 POWER = 0.80  # the probability that the interval excludes 0 when the true difference is the detectable one
 MAX_SEEDS = 100  # seeds per variant searched for the observed difference; beyond it: "more than 100"
+MAX_POSES = 10_000  # task poses searched for the observed difference (a built-in reference holds 10,000)
 
 
 @dataclass
@@ -55,6 +59,9 @@ class Difference:
     pose_low: float | None = None  # a task score's paired interval over the task poses (pose_interval)
     pose_high: float | None = None
     poses: int | None = None  # how many task poses it pairs
+    pose_std: float | None = None  # the standard deviation of the per-pose differences
+    poses_needed: int | None = None  # task poses resolving `difference` at POWER (within pose noise only)
+    poses_needed_more_than: int | None = None  # MAX_POSES when even that many would not
 
     @property
     def within_noise(self) -> bool | None:
@@ -180,16 +187,20 @@ def differences(rows: list[Any], columns: list[str], reference: str | None = Non
             difference = _difference(column, variant, reference, a, b)
             interval = pose_interval(members, by_variant[reference], column)
             if interval is not None:
-                difference.pose_low, difference.pose_high, difference.poses = interval
+                difference.pose_low, difference.pose_high, difference.poses, difference.pose_std = interval
+                if difference.within_pose_noise:
+                    difference.poses_needed = poses_needed(difference.difference, difference.pose_std)
+                    difference.poses_needed_more_than = MAX_POSES if difference.poses_needed is None else None
             found.append(difference)
     return found
 
 
 def pose_interval(
     a: list[Any], b: list[Any], column: str, confidence: float = CONFIDENCE
-) -> tuple[float, float, int] | None:
-    """(low, high, poses): the paired t-interval over the task poses of ``column``'s per-pose mean over the
-    runs of ``a`` minus that over ``b``; None unless every run holds that column's errors on the same poses.
+) -> tuple[float, float, int, float] | None:
+    """(low, high, poses, std of the per-pose differences): the paired t-interval over the task poses of
+    ``column``'s per-pose mean over the runs of ``a`` minus that over ``b``; None unless every run holds that
+    column's errors on the same poses.
 
     The seeds' interval says how the score moves with training; this one how it would move with other
     held-out poses, which every run shares (a difference can be beyond one and within the other)."""
@@ -203,7 +214,38 @@ def pose_interval(
     if np.ptp(per_pose) == 0:
         return None
     interval = stats.ttest_1samp(per_pose, 0.0).confidence_interval(confidence)
-    return float(interval.low), float(interval.high), len(per_pose)
+    return float(interval.low), float(interval.high), len(per_pose), float(per_pose.std(ddof=1))
+
+
+def paired_power(difference: float, std: float, poses: int, confidence: float = CONFIDENCE) -> float:
+    """Probability that the paired t-interval of ``poses`` poses excludes 0 when the per-pose differences
+    are normal with mean ``difference`` and spread ``std``: the noncentral t's mass past both critical values."""
+    dof = poses - 1
+    critical = stats.t.ppf(0.5 + confidence / 2, dof)
+    shift = abs(difference) / std * math.sqrt(poses)
+    return float(stats.nct.sf(critical, dof, shift) + stats.nct.sf(critical, dof, -shift))  # cdf(-c) is nan far out
+
+
+def poses_needed(
+    difference: float,
+    std: float,
+    target_power: float = POWER,
+    confidence: float = CONFIDENCE,
+    max_poses: int = MAX_POSES,
+) -> int | None:
+    """The fewest task poses (2 to ``max_poses``) that resolve a true mean per-pose ``difference`` with
+    per-pose spread ``std`` at ``target_power``; None when ``max_poses`` would not. A bisection."""
+    if not std > 0:
+        raise ValueError(f"need a positive spread, got {std}")
+    if difference == 0 or paired_power(difference, std, max_poses, confidence) < target_power:
+        return None
+    low, high = 1, max_poses  # high resolves it; low stands for "not enough" (one pose has no interval)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (
+            (low, middle) if paired_power(difference, std, middle, confidence) >= target_power else (middle, high)
+        )
+    return high
 
 
 def _difference(column: str, variant: str, reference: str, a: list[float], b: list[float]) -> Difference:
