@@ -311,9 +311,11 @@ def test_evals_task_lines_give_the_errors_and_where_the_model_is_ahead_beyond_th
     intervals = {f"completion_cm_{part}": ahead for part in COMPLETION_PARTS} | {"denoise_cm": ahead}
     intervals["completion_cm_trunk"] = {"gaussian": [0.04, -0.02, 0.10], "nearest": [-0.5, -0.9, 0.05]}
     intervals["completion_cm_legs"] = {"gaussian": [-0.3, -0.6, -0.1], "nearest": [0.2, 0.1, 0.3]}
-    line = task_verdict({**model, "task_intervals": intervals}, baselines)
+    per_pose = dict.fromkeys(intervals, [3.0] * 32)
+    line = task_verdict({**model, "task_intervals": intervals, "task_errors": per_pose}, baselines)
     assert line == (
-        "ahead of both baselines beyond the task poses' noise (paired 95 %) on 5 of 7 parts and on denoising; "
+        "ahead of both baselines beyond the task poses' noise (paired 95 %, 32 poses) on 5 of 7 parts and on "
+        "denoising; "
         "within noise: trunk +0.04 [-0.02, +0.10] cm against gaussian; behind: legs +0.20 [+0.10, +0.30] cm "
         "against nearest"
     )

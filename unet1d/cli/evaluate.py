@@ -139,7 +139,9 @@ def task_verdict(scores: dict, baselines: dict[str, dict]) -> str:
         shown = f"{name} {difference:+.2f} [{low:+.2f}, {high:+.2f}] cm against {worst}"
         (behind if lost else within).append(shown)
     parts = [name for name in ahead if name != "denoising"]
-    line = f"ahead of both baselines beyond the task poses' noise (paired 95 %) on {len(parts)} of "
+    counts = {len(errors) for errors in scores.get("task_errors", {}).values()}
+    poses = f", {counts.pop()} poses" if len(counts) == 1 else ""
+    line = f"ahead of both baselines beyond the task poses' noise (paired 95 %{poses}) on {len(parts)} of "
     line += f"{len(COMPLETION_PARTS)} parts" + (" and on denoising" if "denoising" in ahead else ", not on denoising")
     for label, named in (("within noise", within), ("behind", behind)):
         if named:
