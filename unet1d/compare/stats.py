@@ -30,6 +30,7 @@ import functools
 import math
 import statistics
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,13 +156,15 @@ def seeds_needed(
 ) -> int | None:
     """The fewest seeds per variant (2 to ``max_seeds``) that resolve a true ``difference`` with spread ``std``
     at ``target_power``; None when ``max_seeds`` would not. Power rises with the seeds: a bisection."""
+    return fewest(lambda seeds: float(power(difference, std, seeds, seeds, confidence)) >= target_power, max_seeds)
 
-    def enough(seeds: int) -> bool:
-        return float(power(difference, std, seeds, seeds, confidence)) >= target_power
 
-    if not enough(max_seeds):
+def fewest(enough: Callable[[int], bool], most: int) -> int | None:
+    """The smallest n in 2..``most`` with ``enough(n)``, for an ``enough`` that stays true once true (power
+    rises with n); None when ``enough(most)`` is false. A bisection: 1 stands for "not enough" (no interval)."""
+    if not enough(most):
         return None
-    low, high = 1, max_seeds  # enough(high), and low stands for "not enough" (one seed has no interval)
+    low, high = 1, most
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if enough(middle) else (middle, high)
@@ -237,15 +240,9 @@ def poses_needed(
     per-pose spread ``std`` at ``target_power``; None when ``max_poses`` would not. A bisection."""
     if not std > 0:
         raise ValueError(f"need a positive spread, got {std}")
-    if difference == 0 or paired_power(difference, std, max_poses, confidence) < target_power:
+    if difference == 0:
         return None
-    low, high = 1, max_poses  # high resolves it; low stands for "not enough" (one pose has no interval)
-    while high - low > 1:
-        middle = (low + high) // 2
-        low, high = (
-            (low, middle) if paired_power(difference, std, middle, confidence) >= target_power else (middle, high)
-        )
-    return high
+    return fewest(lambda poses: paired_power(difference, std, poses, confidence) >= target_power, max_poses)
 
 
 def _difference(column: str, variant: str, reference: str, a: list[float], b: list[float]) -> Difference:
