@@ -11,6 +11,7 @@ import pytest
 from unet1d.body.skeleton import COMPLETION_PARTS, JOINT_NAMES, joint_names_for_width
 from unet1d.evaluation import tasks
 from unet1d.evaluation.tasks import GaussianPrior
+from unet1d.paired_interval import paired_interval, t_quantile
 
 
 def random_covariance(dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -265,9 +266,9 @@ def test_t_quantile_is_scipys_at_every_degree_of_freedom():
 
     for dof in [*range(1, 120), 499, 2000]:
         for probability in (0.5, 0.6, 0.9, 0.975, 0.995):
-            assert tasks.t_quantile(probability, dof) == pytest.approx(stdtrit(dof, probability), rel=1e-10, abs=1e-12)
-    assert tasks.t_quantile(0.975, 1) == pytest.approx(math.tan(0.95 * math.pi / 2), rel=1e-12)  # Cauchy
-    assert tasks.t_quantile(0.975, 2) == pytest.approx(0.95 / math.sqrt((1 - 0.95**2) / 2), rel=1e-12)
+            assert t_quantile(probability, dof) == pytest.approx(stdtrit(dof, probability), rel=1e-10, abs=1e-12)
+    assert t_quantile(0.975, 1) == pytest.approx(math.tan(0.95 * math.pi / 2), rel=1e-12)  # Cauchy
+    assert t_quantile(0.975, 2) == pytest.approx(0.95 / math.sqrt((1 - 0.95**2) / 2), rel=1e-12)
 
 
 def test_paired_interval_is_scipys_paired_t_test_and_covers_the_true_gap_95_percent_of_the_time():
@@ -277,17 +278,17 @@ def test_paired_interval_is_scipys_paired_t_test_and_covers_the_true_gap_95_perc
 
     rng = np.random.default_rng(5)
     model, baseline = rng.normal(3.0, 1.0, 32), rng.normal(3.2, 1.0, 32) + 0.5 * rng.normal(size=32)
-    difference, low, high = tasks.paired_interval(model, baseline)
+    difference, low, high = paired_interval(model, baseline)
     expected = stats.ttest_rel(model, baseline).confidence_interval(0.95)
     assert difference == pytest.approx(np.mean(model - baseline))
     assert (low, high) == pytest.approx((expected.low, expected.high), rel=1e-12)
-    assert tasks.paired_interval(np.array([1.0]), np.array([3.0])) == [-2.0, None, None]  # one pose: no spread
+    assert paired_interval(np.array([1.0]), np.array([3.0])) == [-2.0, None, None]  # one pose: no spread
 
     trials, true_gap = 4000, -0.3
     shared = rng.exponential(2.0, (trials, 8))  # the poses' own difficulty cancels in the pairs
     held = sum(
         low <= true_gap <= high
-        for low, high in (tasks.paired_interval(row + true_gap + rng.normal(0, 0.2, 8), row)[1:] for row in shared)
+        for low, high in (paired_interval(row + true_gap + rng.normal(0, 0.2, 8), row)[1:] for row in shared)
     )
     assert abs(held / trials - 0.95) < 3 * math.sqrt(0.95 * 0.05 / trials)
 

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+from unet1d.paired_interval import paired_interval
+
 CONFIDENCE = 0.95
 POWER = 0.80  # the probability that the interval excludes 0 when the true difference is the detectable one
 MAX_SEEDS = 100  # seeds per variant searched for the observed difference; beyond it: "more than 100"
@@ -213,11 +215,12 @@ def pose_interval(
     errors = [np.asarray(row.errors[column], dtype=np.float64) for row in rows]
     if len({len(error) for error in errors}) != 1 or len(errors[0]) < 2:
         return None
-    per_pose = np.mean(errors[: len(a)], axis=0) - np.mean(errors[len(a) :], axis=0)
+    mean_a, mean_b = np.mean(errors[: len(a)], axis=0), np.mean(errors[len(a) :], axis=0)
+    per_pose = mean_a - mean_b
     if np.ptp(per_pose) == 0:
         return None
-    interval = stats.ttest_1samp(per_pose, 0.0).confidence_interval(confidence)
-    return float(interval.low), float(interval.high), len(per_pose), float(per_pose.std(ddof=1))
+    _, low, high = paired_interval(mean_a, mean_b, confidence)
+    return low, high, len(per_pose), float(per_pose.std(ddof=1))
 
 
 def paired_power(difference: float, std: float, poses: int, confidence: float = CONFIDENCE) -> float:

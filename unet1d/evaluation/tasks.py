@@ -29,7 +29,6 @@ J = D / 3, True = hidden.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,13 +39,13 @@ from unet1d.body.rotations import axis_angle_to_quaternion, quaternion_to_axis_a
 from unet1d.body.skeleton import COMPLETION_PARTS, JOINT_NAMES, joint_names_for_width
 from unet1d.data.formats import BODY_COLUMNS
 from unet1d.evaluation.quality import heading_free
+from unet1d.paired_interval import paired_interval
 
 NOISE_LEVELS: tuple[float, ...] = (0.1, 0.2)  # radians per axis-angle component
 TASK_HYPOTHESES = 10  # DPoser's protocol: 10 hypotheses per completed pose
 TASK_SEED_OFFSET = 31  # the task poses and their noise are drawn apart from the samples' seed
 NEAREST_CHUNK = 4096  # training poses per distance block of the nearest search (memory, not results)
 ERROR_DECIMALS = 4  # per-pose errors in the report, in cm: a micrometre, far below any gap a score reads
-INTERVAL_CONFIDENCE = 0.95  # of the paired intervals between the model and each baseline
 PINV_RCOND = 1e-10  # relative cut-off of the Gaussian's pseudo-inverse: components that never move have no variance
 
 
@@ -264,46 +263,6 @@ def _per_pose(errors: dict[str, dict]) -> dict[str, np.ndarray]:
     if levels:
         rows.update(levels, denoise_cm=np.mean(list(levels.values()), axis=0))
     return rows
-
-
-def t_quantile(probability: float, dof: int) -> float:
-    """Student's t quantile of ``probability`` (0.5 to 1) at integer ``dof`` >= 1.
-
-    The exact finite series of P(|T| <= t) in theta = arctan(t / sqrt(dof)) (Abramowitz & Stegun 26.7.3),
-    inverted by bisection on theta. scipy.stats would add a second of import to every evaluation.
-    """
-    central = 2 * probability - 1
-
-    def central_mass(theta: float) -> float:
-        cos, sin = math.cos(theta), math.sin(theta)
-        if dof == 1:
-            return 2 * theta / math.pi
-        odd = dof % 2
-        term = total = cos if odd else 1.0  # the series' first term: cos(theta) (odd dof), 1 (even)
-        for k in range((dof - 2 - odd) // 2):  # each next term: cos² times a ratio of odd and even numbers
-            term *= cos * cos * ((2 * k + 2) / (2 * k + 3) if odd else (2 * k + 1) / (2 * k + 2))
-            total += term
-        return 2 / math.pi * (theta + sin * total) if odd else sin * total
-
-    low, high = 0.0, math.pi / 2
-    for _ in range(80):  # the bracket halves each time: far below a float's spacing
-        middle = (low + high) / 2
-        low, high = (middle, high) if central_mass(middle) < central else (low, middle)
-    return math.sqrt(dof) * math.tan((low + high) / 2)
-
-
-def paired_interval(
-    model: np.ndarray, baseline: np.ndarray, confidence: float = INTERVAL_CONFIDENCE
-) -> list[float | None]:
-    """[difference, low, high]: the mean of ``model - baseline`` over the same poses (N,) with its paired
-    t-interval (N - 1 degrees of freedom); low and high are None with one pose (no spread to read)."""
-    differences = np.asarray(model, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
-    mean = float(differences.mean())
-    if len(differences) < 2:
-        return [mean, None, None]
-    spread = differences.std(ddof=1) / math.sqrt(len(differences))
-    half = t_quantile(0.5 + confidence / 2, len(differences) - 1) * spread
-    return [mean, float(mean - half), float(mean + half)]
 
 
 def poses_digest(poses: np.ndarray) -> str:
