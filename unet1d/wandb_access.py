@@ -1,4 +1,5 @@
-"""Whether and how a process reaches W&B: credentials, the mode ``auto`` resolves to, run ids.
+"""Whether and how a process reaches W&B: credentials, the mode ``auto`` resolves to, whether the
+server answers, run ids.
 
 In the bottom layer because training (its trackers), sweeps (run ids for local runs) and compare
 (the W&B report) all ask it; none of them should import another to find out. Reads the
@@ -10,12 +11,16 @@ from __future__ import annotations
 import netrc
 import os
 import secrets
+import socket
 import string
+import threading
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_WANDB_HOSTS = ("api.wandb.ai",)
+SERVER_CONNECT_TIMEOUT_S = 5.0  # how long a run waits for the W&B server to take a connection
 
 
 def has_wandb_credentials(environ: Mapping[str, str] | None = None) -> bool:
@@ -48,6 +53,46 @@ def resolve_wandb_mode(mode: str, environ: Mapping[str, str] | None = None) -> s
     if from_env == "dryrun":
         return "offline"
     return "online" if has_wandb_credentials(env) else "offline"
+
+
+def server_address(url: str) -> str:
+    """``scheme://host[:port]`` of a W&B base URL: what a message may name (no user, password or path)."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+def unreachable_reason(url: str, timeout_s: float = SERVER_CONNECT_TIMEOUT_S) -> str | None:
+    """Why the server at ``url`` takes no TCP connection within ``timeout_s`` (name lookup included);
+    None when it does, or when ``url`` names no host.
+
+    ``wandb.init`` retries a server it cannot reach until its init timeout (90 s), after some
+    10 s of login retries: a run on a node with no route out would wait ~100 s for its first step,
+    each time. A connection says as much in at most ``timeout_s``. Where the environment routes the
+    URL through a proxy (``HTTPS_PROXY``, ``NO_PROXY``), the proxy is what must answer.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    if not host:
+        return None
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxy_parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = proxy_parts.hostname, proxy_parts.port or (443 if proxy_parts.scheme == "https" else 80)
+    outcome: list[str | None] = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout_s).close()
+            outcome.append(None)
+        except OSError as err:  # refused, no route, unknown name, timed out
+            outcome.append(err.strerror or str(err) or type(err).__name__)
+
+    # A thread, because a name lookup takes no timeout of its own; a daemon, so a stuck one never holds the run.
+    attempt = threading.Thread(target=connect, name="wandb-server-probe", daemon=True)
+    attempt.start()
+    attempt.join(timeout_s)
+    return outcome[0] if outcome else f"no connection within {timeout_s:g} s"
 
 
 def new_run_id() -> str:

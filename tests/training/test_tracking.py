@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from unet1d.training import train
-from unet1d.wandb_access import has_wandb_credentials, resolve_wandb_mode
+from unet1d.wandb_access import has_wandb_credentials, resolve_wandb_mode, server_address, unreachable_reason
 
 PER_BLOCK = ["time_embed", "input", "down0", "down1", "mid", "up0", "output"]
 
@@ -97,19 +100,49 @@ def test_wandb_without_credentials_warns_and_trains_offline(tiny_config, tmp_pat
 
 
 @pytest.mark.slow
-def test_unreachable_wandb_server_times_out_and_training_goes_on(start_cli, tiny_flags, tmp_path):
+def test_an_unreachable_wandb_server_sends_the_run_offline_at_once(start_cli, tiny_flags, tmp_path):
     unreachable = {
-        "WANDB_BASE_URL": "http://127.0.0.1:9",  # nothing listens: refused at once, retried until the timeout
+        "WANDB_BASE_URL": "http://user:secret@127.0.0.1:9/path",  # nothing listens: wandb.init would retry ~100 s
         "WANDB_API_KEY": "k" * 40,
-        "WANDB_INIT_TIMEOUT": "3",
+        "no_proxy": "127.0.0.1",  # asked directly, whatever proxy this machine names
     }
     run_dir = tmp_path / "run"
+    started = time.monotonic()
     process = start_cli("train", *tiny_flags, "--output_dir", str(run_dir), "--max_steps", "5", env=unreachable)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 0, output
-    assert "warning: W&B could not start (CommError" in output
-    assert "k" * 40 not in output  # the key is never printed
+    assert "warning: W&B server http://127.0.0.1:9 is unreachable (Connection refused); logging offline" in output
+    assert time.monotonic() - started < 60  # not wandb.init's 90 s init timeout
+    assert "k" * 40 not in output and "secret" not in output  # neither the key nor the URL's password
     assert wandb_history(run_dir)  # the same run, kept offline for `wandb sync`
+
+
+def test_unreachable_reason_names_what_failed_and_waits_at_most_its_timeout(monkeypatch):
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        port = listening.getsockname()[1]
+        assert unreachable_reason(f"http://127.0.0.1:{port}/graphql") is None
+    assert unreachable_reason(f"http://127.0.0.1:{port}") == "Connection refused"  # closed now
+    assert unreachable_reason("not a url") is None  # no host: wandb.init decides
+    assert server_address("https://user:pw@wandb.example.org:8443/x?y") == "https://wandb.example.org:8443"
+
+    hung = threading.Event()
+    hangs = lambda *args, **kwargs: (hung.wait(30), socket.socket())[1]  # noqa: E731  a lookup that hangs
+    monkeypatch.setattr(socket, "create_connection", hangs)
+    started = time.monotonic()
+    assert unreachable_reason("http://wandb.example.org", timeout_s=0.3) == "no connection within 0.3 s"
+    assert time.monotonic() - started < 2
+    hung.set()  # the abandoned attempt ends (a daemon thread: it never held the caller)
+
+
+def test_unreachable_reason_asks_the_proxy_where_the_environment_names_one(monkeypatch):
+    with socket.create_server(("127.0.0.1", 0)) as proxy:
+        monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{proxy.getsockname()[1]}")
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        assert unreachable_reason("https://127.0.0.1:9") is None  # the proxy answers for a server we cannot reach
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        assert unreachable_reason("https://127.0.0.1:9") == "Connection refused"  # bypassed: asked directly
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ Accelerate decides which rank talks to trackers (``init_trackers`` and ``log`` r
 process only); :class:`Tracking` adds what Accelerate leaves to us: choosing W&B's mode, keeping
 the run id (a resumed run continues the same W&B run with the id its checkpoint carries; ``output_dir``'s
 ``wandb_run_id`` names it for ``unet1d compare --wandb-report``), falling back to offline when W&B
-cannot start, and marking a run as preempted. No secret is ever logged.
+cannot start or its server takes no connection, and marking a run as preempted. No secret is ever logged.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
 
 from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR, record_run_id
 from unet1d.training.console import warn
-from unet1d.wandb_access import resolve_wandb_mode
+from unet1d.wandb_access import (
+    SERVER_CONNECT_TIMEOUT_S,
+    has_wandb_credentials,
+    resolve_wandb_mode,
+    server_address,
+    unreachable_reason,
+)
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -51,6 +57,8 @@ class WandB(WandBTracker):
         # Our own W&B service rather than one a parent process shares through WANDB_SERVICE: recovering
         # from a failed start tears the service down, which must never stop someone else's runs.
         os.environ.pop("WANDB_SERVICE", None)
+        if self.init_kwargs.get("mode") == "online" and has_wandb_credentials():
+            self._offline_if_unreachable()
         try:
             super().start()
             return
@@ -67,6 +75,23 @@ class WandB(WandBTracker):
             super().start()
         except Exception as err:
             self._give_up(err)
+
+    def _offline_if_unreachable(self) -> None:
+        """Start offline at once when the W&B server takes no connection, rather than after
+        ``wandb.init``'s ~100 s of retries (see :func:`unreachable_reason`)."""
+        import wandb
+
+        try:
+            url = wandb.setup().settings.base_url  # WANDB_BASE_URL, `wandb login --host`'s settings, or W&B's own
+        except Exception:  # unreadable settings: wandb.init says what is wrong, and the fallback below handles it
+            return
+        reason = unreachable_reason(url, SERVER_CONNECT_TIMEOUT_S)
+        if reason is not None:
+            warn(
+                f"W&B server {server_address(url)} is unreachable ({reason}); logging offline: "
+                "`wandb sync` uploads the run later"
+            )
+            self.init_kwargs["mode"] = "offline"
 
     def _give_up(self, err: Exception) -> None:
         warn(f"W&B is unavailable ({type(err).__name__}: {_first_line(err)}); training goes on without it")
