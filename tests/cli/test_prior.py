@@ -154,3 +154,42 @@ def test_bad_masks_widths_and_files_exit_2_with_one_line(
         assert code == 2 and err.startswith("error: ") and fragment in err, err
     code, _, err = run_main(capsys, "complete", str(tmp_path / "no_run"), "--poses", ok, "--mask", "legs")
     assert code == 2 and "no_run" in err, err
+
+
+def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_keep_their_names(
+    tiny_run: Path, held_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o` under a file, or naming a folder: one line before any pose is drawn; a name without .npz is kept."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder\n")
+    poses = ["--poses", str(held_out)]
+    commands = {
+        "sample": ["sample", str(tiny_run), "--num-samples", "16"],
+        "complete": ["complete", str(tiny_run), *poses, "--mask", "legs"],
+        "denoise": ["denoise", str(tiny_run), *poses],
+        "eval": ["eval", str(tiny_run), "--num_samples", "16", "--task_poses", "0"],
+    }
+    for name, command in commands.items():
+        for out, fragment in ((blocker / "out.npz", "cannot write there"), (tmp_path, "is a folder")):
+            code, printed, err = run_main(capsys, *command, "--device", "cpu", "-o", str(out))
+            assert code == 2 and err.startswith(f"error: --out {out}: {fragment}"), (name, err)
+            assert err.count("\n") == 1 and printed == "", (name, printed)  # nothing ran before the refusal
+
+    for name in ("sample", "complete", "denoise"):
+        out = tmp_path / f"{name}_poses"  # no suffix: numpy's savez would have written <name>_poses.npz
+        code, printed, err = run_main(capsys, *commands[name], "--device", "cpu", "-o", str(out))
+        assert code == 0 and str(out) in printed, err
+        assert np.load(out)["poses"].shape[-1] == 72 and not out.with_suffix(".npz").exists()
+
+
+def test_eval_says_where_to_write_when_the_runs_own_eval_folder_cannot_be_written(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval", "wandb", "tensorboard"))
+    (run / "eval").write_text("a file where the reports' folder goes\n")
+    code, _, err = run_main(capsys, "eval", str(run), "--num_samples", "16", "--task_poses", "0", "--device", "cpu")
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: cannot write the report to {run / 'eval' / 'step-50.json'} (") and "-o FILE" in err

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from unet1d.allocator import keep_freed_memory
+from unet1d.cli.output import save_npz, writable_output
+from unet1d.errors import UserError
 from unet1d.metric_registry import eval_table
 
 RunArgument = Annotated[
@@ -38,6 +40,8 @@ def eval_command(
     Any config field can follow as an override for the sampling, e.g. --sampler ddpm, --sample_steps 20,
     --clip_x0 null.
     """
+    if out is not None:
+        writable_output(out)  # before the work: an eval takes tens of seconds
     from unet1d.evaluation.c2st import start_fold_workers
 
     start_fold_workers()  # first: the classifier's workers import scikit-learn on the other core while torch loads
@@ -49,9 +53,15 @@ def eval_command(
     report, samples, ref = evaluate(
         run, num_samples=num_samples, seed=seed, device=device, ema=not raw, reference=reference, overrides=ctx.args
     )
-    path = report.save(out)
-    drawing = time.perf_counter()
-    picture = save_figure(report, samples, ref, out)
+    try:
+        path = report.save(out)
+        drawing = time.perf_counter()
+        picture = save_figure(report, samples, ref, out)
+    except OSError as err:  # the run's own folder, read-only or full: the scores are lost, the way out is -o
+        raise UserError(
+            f"cannot write the report to {out or report.default_path()} ({err.strerror or err}); "
+            "pass -o FILE to write it elsewhere"
+        ) from None
     stages = {**report.stage_seconds, "figure": time.perf_counter() - drawing}
     payload = report.to_dict()
     sources = [payload, *(report.baselines.get(name, {}) for name in ("data", "gaussian", "nearest"))]
@@ -158,9 +168,9 @@ def sample_command(
     from unet1d.evaluation.evaluate import draw_samples, resolve_device
     from unet1d.store.checkpoints import load_for_eval
 
+    writable_output(out)
     keep_freed_memory()
     checkpoint = load_for_eval(run)
     poses = draw_samples(checkpoint, num_samples, seed=seed, device=resolve_device(device), ema=not raw)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, poses=poses.astype(np.float32), step=np.int64(checkpoint.step))
+    save_npz(out, poses=poses.astype(np.float32), step=np.int64(checkpoint.step))
     typer.echo(f"wrote {num_samples} poses ({poses.shape[1]} numbers each) from step {checkpoint.step} to {out}")

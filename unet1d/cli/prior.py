@@ -15,6 +15,7 @@ import typer
 
 from unet1d.allocator import keep_freed_memory
 from unet1d.cli.evaluate import Device, Raw, RunArgument, Seed
+from unet1d.cli.output import save_npz, writable_output
 from unet1d.errors import UserError
 
 if TYPE_CHECKING:
@@ -74,8 +75,7 @@ def write(out: Path, poses: np.ndarray, prior: PosePrior, names: list[str], rows
     """``out``.npz: ``poses`` (N, H, D) float32 and what reading them back needs."""
     import numpy as np
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
+    save_npz(
         out,
         poses=poses.astype(np.float32),
         joint_names=np.array(prior.joint_names),
@@ -127,6 +127,7 @@ def complete_command(
         raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
     if not 0.0 <= shrink <= 1.0:
         raise UserError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
+    writable_output(out)
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
     poses, names, rows = read_poses(poses_path, prior)
@@ -163,6 +164,7 @@ def denoise_command(
 
     if not noise_std > 0:
         raise UserError(f"--noise-std {noise_std}: must be > 0 radians (the noise the poses carry)")
+    writable_output(out)
     prior = load_prior(run, device, raw)
     poses, names, rows = read_poses(poses_path, prior)
     denoised = prior.denoise(poses, noise_std=noise_std, hypotheses=hypotheses, seed=seed)

@@ -1,0 +1,47 @@
+"""Where a command writes its result: checked before the work, then written whole, to the name given.
+
+`eval`, `sample`, `complete` and `denoise` take ``--out``/``-o`` and work for seconds to minutes
+before they write. A path that cannot be written (a read-only folder, a folder given for a file)
+must end the command at once with one line naming it, not in a traceback after the work. numpy's
+``savez`` also appends ``.npz`` to a name without it, so ``-o poses`` used to write ``poses.npz``
+while the command said ``poses``; the bytes now go to exactly the name given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from unet1d.atomic_files import write_bytes_atomically
+from unet1d.errors import UserError
+
+
+def writable_output(out: Path, flag: str = "--out") -> Path:
+    """``out`` once its folder exists and a file can be created in it; exit 2 naming why not."""
+    if out.is_dir():
+        raise UserError(f"{flag} {out}: is a folder; give the file to write in it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle, trial = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
+        os.close(handle)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(trial)
+    except OSError as err:
+        raise UserError(f"{flag} {out}: cannot write there ({err.strerror or err})") from None
+    return out
+
+
+def save_npz(out: Path, flag: str = "--out", **arrays: Any) -> None:
+    """``arrays`` as an .npz at exactly ``out`` (no suffix added), whole or not at all; exit 2 on a full disk."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    try:
+        write_bytes_atomically(out, buffer.getvalue())
+    except OSError as err:
+        raise UserError(f"{flag} {out}: could not be written ({err.strerror or err})") from None
