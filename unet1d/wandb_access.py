@@ -3,11 +3,13 @@ server answers, run ids.
 
 In the bottom layer because training (its trackers), sweeps (run ids for local runs) and compare
 (the W&B report) all ask it; none of them should import another to find out. Reads the
-environment and ~/.netrc only to learn that a key exists; never a key's value.
+environment, ~/.netrc and W&B's settings file only to learn that a key exists and for which server;
+never a key's value.
 """
 
 from __future__ import annotations
 
+import configparser
 import netrc
 import os
 import secrets
@@ -23,22 +25,42 @@ DEFAULT_WANDB_HOSTS = ("api.wandb.ai",)
 SERVER_CONNECT_TIMEOUT_S = 5.0  # how long a run waits for the W&B server to take a connection
 
 
+def _home(env: Mapping[str, str]) -> Path:
+    return Path(env.get("HOME", str(Path.home())))
+
+
+def configured_base_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The server ``wandb login --host URL`` recorded: ``base_url`` in W&B's global settings file
+    (``$WANDB_CONFIG_DIR/settings``, else ``~/.config/wandb/settings``); None when there is none."""
+    env = os.environ if environ is None else environ
+    folder = Path(env["WANDB_CONFIG_DIR"]) if env.get("WANDB_CONFIG_DIR") else _home(env) / ".config" / "wandb"
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(folder / "settings")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    return parser.get("default", "base_url", fallback=None) or None
+
+
 def has_wandb_credentials(environ: Mapping[str, str] | None = None) -> bool:
-    """True when W&B could authenticate: ``WANDB_API_KEY`` or a netrc entry for the W&B host.
+    """True when W&B could authenticate: ``WANDB_API_KEY`` or a netrc entry for the W&B host
+    (W&B's own, ``WANDB_BASE_URL``'s, or the one ``wandb login --host`` recorded, as a self-hosted
+    server's users have).
 
     Only checks that a key exists; whether it is valid is learnt (and survived) at ``wandb.init``.
     """
     env = os.environ if environ is None else environ
     if env.get("WANDB_API_KEY", "").strip():
         return True
-    netrc_path = Path(env.get("NETRC") or Path(env.get("HOME", str(Path.home()))) / ".netrc")
+    netrc_path = Path(env.get("NETRC") or _home(env) / ".netrc")
     try:
         entries = netrc.netrc(str(netrc_path))
     except (FileNotFoundError, netrc.NetrcParseError, OSError):
         return False
     hosts = set(DEFAULT_WANDB_HOSTS)
-    if env.get("WANDB_BASE_URL"):
-        hosts.add(urlsplit(env["WANDB_BASE_URL"]).netloc)
+    for url in (env.get("WANDB_BASE_URL"), configured_base_url(env)):
+        if url:
+            hosts |= {urlsplit(url).netloc, urlsplit(url).hostname}
     return any(entries.authenticators(host) for host in hosts if host)
 
 

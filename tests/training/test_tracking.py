@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from unet1d.training import train
-from unet1d.wandb_access import has_wandb_credentials, resolve_wandb_mode, server_address, unreachable_reason
+from unet1d.wandb_access import (
+    configured_base_url,
+    has_wandb_credentials,
+    resolve_wandb_mode,
+    server_address,
+    unreachable_reason,
+)
 
 PER_BLOCK = ["time_embed", "input", "down0", "down1", "mid", "up0", "output"]
 
@@ -58,6 +64,25 @@ def test_wandb_mode_auto_goes_online_only_with_credentials(tmp_path):
     (home / ".netrc").chmod(0o600)
     assert has_wandb_credentials(bare)
     assert resolve_wandb_mode("auto", bare) == "online"
+
+
+def test_a_self_hosted_server_that_wandb_login_recorded_counts_as_credentials(tmp_path):
+    """`wandb login --host https://wandb.example.org` keeps the key in ~/.netrc under that host and the
+    host in W&B's settings file; `auto` must go online for it, as for W&B's own server."""
+    home = tmp_path / "home"
+    (home / ".config" / "wandb").mkdir(parents=True)
+    (home / ".netrc").write_text("machine wandb.example.org login user password " + "k" * 40 + "\n")
+    (home / ".netrc").chmod(0o600)
+    bare = {"HOME": str(home)}
+    assert resolve_wandb_mode("auto", bare) == "offline"  # a key for a host W&B was never pointed at
+    (home / ".config" / "wandb" / "settings").write_text("[default]\nbase_url = https://wandb.example.org\n")
+    assert configured_base_url(bare) == "https://wandb.example.org"
+    assert resolve_wandb_mode("auto", bare) == "online"
+    elsewhere = tmp_path / "config"
+    elsewhere.mkdir()
+    assert resolve_wandb_mode("auto", {**bare, "WANDB_CONFIG_DIR": str(elsewhere)}) == "offline"  # read from there
+    (elsewhere / "settings").write_text("not an ini file")
+    assert configured_base_url({**bare, "WANDB_CONFIG_DIR": str(elsewhere)}) is None
 
 
 @pytest.mark.slow
