@@ -64,6 +64,21 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["XDG_CACHE_HOME"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def folds_in_threads_in_this_process() -> Iterator[None]:
+    """A command run in a test's own process (``main(["eval", ...])``) keeps its classifier folds in threads.
+
+    `unet1d eval` and `unet1d train` fork the fold processes once and keep them for the life of the process
+    (``c2st.start_fold_workers``): forked in a pytest worker, they would outlive the test and turn every later
+    evaluation in that worker side by side whenever the machine looked busy. Subprocesses fork their own.
+    """
+    from unet1d.evaluation import c2st
+
+    before, c2st.POOL = c2st.POOL, "threads"
+    yield
+    c2st.POOL = before
+
+
 @pytest.fixture
 def free_port() -> int:
     """A TCP port free on this host now: for a test's process group, so tests can run side by side (pytest -n)."""

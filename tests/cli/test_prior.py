@@ -156,17 +156,8 @@ def test_bad_masks_widths_and_files_exit_2_with_one_line(
     assert code == 2 and "no_run" in err, err
 
 
-@pytest.fixture
-def no_fold_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`eval` run in this process must not fork the fold processes: they would outlive the test in this worker
-    and turn a later evaluation's layout side by side."""
-    from unet1d.evaluation import c2st
-
-    monkeypatch.setattr(c2st, "POOL", "threads")
-
-
 def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_keep_their_names(
-    tiny_run: Path, held_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_fold_processes: None
+    tiny_run: Path, held_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`-o` under a file, or naming a folder: one line before any pose is drawn; a name without .npz is kept."""
     blocker = tmp_path / "a_file"
@@ -192,7 +183,7 @@ def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_ke
 
 
 def test_eval_says_where_to_write_when_the_runs_own_eval_folder_cannot_be_written(
-    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_fold_processes: None
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import shutil
 
