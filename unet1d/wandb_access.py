@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+DEFAULT_WANDB_URL = "https://api.wandb.ai"
 DEFAULT_WANDB_HOSTS = ("api.wandb.ai",)
 SERVER_CONNECT_TIMEOUT_S = 5.0  # how long a run waits for the W&B server to take a connection
 
@@ -40,6 +41,13 @@ def configured_base_url(environ: Mapping[str, str] | None = None) -> str | None:
     except (configparser.Error, OSError, UnicodeDecodeError):
         return None
     return parser.get("default", "base_url", fallback=None) or None
+
+
+def wandb_base_url(environ: Mapping[str, str] | None = None) -> str:
+    """The W&B server this environment talks to: ``WANDB_BASE_URL``, else the one ``wandb login --host``
+    recorded, else W&B's own."""
+    env = os.environ if environ is None else environ
+    return env.get("WANDB_BASE_URL", "").strip() or configured_base_url(env) or DEFAULT_WANDB_URL
 
 
 def has_wandb_credentials(environ: Mapping[str, str] | None = None) -> bool:

@@ -3,6 +3,7 @@ without any W&B server (the library's API client is made to fail if anything rea
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,24 @@ def test_older_runs_group_by_the_structure_and_heads_pair(no_server: None) -> No
 def test_saving_needs_credentials_and_targets_are_entity_slash_project(isolated_wandb: dict[str, str]) -> None:
     with pytest.raises(UserError, match="WANDB_API_KEY"):
         save_report(object(), environ=isolated_wandb)
+
+
+def test_saving_to_an_unreachable_server_says_so_at_once(isolated_wandb: dict[str, str], monkeypatch) -> None:
+    class NeverSaved:
+        entity, project = "team", "p"
+
+        def save(self) -> None:
+            raise AssertionError("no upload is tried when the server takes no connection")
+
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    unreachable = {**isolated_wandb, "WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": "http://127.0.0.1:9"}
+    started = time.monotonic()
+    with pytest.raises(UserError) as refused:
+        save_report(NeverSaved(), environ=unreachable)
+    assert str(refused.value).startswith(
+        "--wandb-report team/p: W&B server http://127.0.0.1:9 is unreachable (Connection refused)"
+    )
+    assert time.monotonic() - started < 5  # W&B's client retried for 23 s before giving up
     assert parse_target("team/unet1d") == ("team", "unet1d")
     for bad in ("unet1d", "team/", "a/b/c"):
         with pytest.raises(UserError, match="ENTITY/PROJECT"):

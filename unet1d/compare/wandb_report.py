@@ -18,7 +18,7 @@ from unet1d.errors import UserError
 from unet1d.metric_registry import task_metrics
 from unet1d.store.checkpoint_files import warn
 from unet1d.store.rundir import read_run_id
-from unet1d.wandb_access import has_wandb_credentials
+from unet1d.wandb_access import has_wandb_credentials, server_address, unreachable_reason, wandb_base_url
 
 GROUP_BY = ("model.mid",)  # older runs without model.mid: ("model.mid_structure", "model.mid_num_heads")
 LOSS_TAGS = ("train/loss", "val/loss")
@@ -102,11 +102,19 @@ def build_report(
 
 
 def save_report(report: Any, environ: dict[str, str] | None = None) -> str:
-    """Upload ``report``; its URL. A UserError (exit 2) without W&B credentials or when W&B refuses."""
+    """Upload ``report``; its URL. A UserError (exit 2) without W&B credentials, when the server takes no
+    connection, or when W&B refuses."""
     if not has_wandb_credentials(environ):
         raise UserError(
             "--wandb-report needs W&B credentials: set WANDB_API_KEY or run `wandb login`; "
             "the comparison itself was written without it"
+        )
+    url = wandb_base_url(environ)
+    reason = unreachable_reason(url)  # at once, where W&B's client would retry for tens of seconds
+    if reason is not None:
+        raise UserError(
+            f"--wandb-report {report.entity}/{report.project}: W&B server {server_address(url)} is unreachable "
+            f"({reason}); the comparison itself was written without it"
         )
     try:
         report.save()
