@@ -21,6 +21,7 @@ from unet1d.wandb_access import (
     resolve_wandb_mode,
     server_address,
     unreachable_reason,
+    wandb_base_url,
 )
 
 PER_BLOCK = ["time_embed", "input", "down0", "down1", "mid", "up0", "output"]
@@ -75,8 +76,11 @@ def test_a_self_hosted_server_that_wandb_login_recorded_counts_as_credentials(tm
     (home / ".netrc").chmod(0o600)
     bare = {"HOME": str(home)}
     assert resolve_wandb_mode("auto", bare) == "offline"  # a key for a host W&B was never pointed at
+    assert wandb_base_url(bare) == "https://api.wandb.ai"
     (home / ".config" / "wandb" / "settings").write_text("[default]\nbase_url = https://wandb.example.org\n")
     assert configured_base_url(bare) == "https://wandb.example.org"
+    assert wandb_base_url(bare) == "https://wandb.example.org"  # the server a run probes and talks to
+    assert wandb_base_url({**bare, "WANDB_BASE_URL": "http://localhost:8080"}) == "http://localhost:8080"
     assert resolve_wandb_mode("auto", bare) == "online"
     elsewhere = tmp_path / "config"
     elsewhere.mkdir()

@@ -24,6 +24,7 @@ from unet1d.wandb_access import (
     resolve_wandb_mode,
     server_address,
     unreachable_reason,
+    wandb_base_url,
 )
 
 if TYPE_CHECKING:
@@ -79,12 +80,7 @@ class WandB(WandBTracker):
     def _offline_if_unreachable(self) -> None:
         """Start offline at once when the W&B server takes no connection, rather than after
         ``wandb.init``'s ~100 s of retries (see :func:`unreachable_reason`)."""
-        import wandb
-
-        try:
-            url = wandb.setup().settings.base_url  # WANDB_BASE_URL, `wandb login --host`'s settings, or W&B's own
-        except Exception:  # unreadable settings: wandb.init says what is wrong, and the fallback below handles it
-            return
+        url = wandb_base_url()
         reason = unreachable_reason(url, SERVER_CONNECT_TIMEOUT_S)
         if reason is not None:
             warn(
