@@ -20,8 +20,8 @@ from unet1d.atomic_files import write_bytes_atomically
 from unet1d.errors import UserError
 
 
-def writable_output(out: Path, flag: str = "--out") -> Path:
-    """``out`` once its folder exists and a file can be created in it; exit 2 naming why not."""
+def writable_output(out: Path, flag: str = "--out") -> None:
+    """Make ``out``'s folder and check a file can be created in it; exit 2 naming why not."""
     if out.is_dir():
         raise UserError(f"{flag} {out}: is a folder; give the file to write in it")
     try:
@@ -32,7 +32,6 @@ def writable_output(out: Path, flag: str = "--out") -> Path:
             os.unlink(trial)
     except OSError as err:
         raise UserError(f"{flag} {out}: cannot write there ({err.strerror or err})") from None
-    return out
 
 
 def save_npz(out: Path, flag: str = "--out", **arrays: Any) -> None:

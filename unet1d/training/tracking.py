@@ -19,7 +19,6 @@ from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
 from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR, record_run_id
 from unet1d.training.console import warn
 from unet1d.wandb_access import (
-    SERVER_CONNECT_TIMEOUT_S,
     has_wandb_credentials,
     resolve_wandb_mode,
     server_address,
@@ -81,7 +80,7 @@ class WandB(WandBTracker):
         """Start offline at once when the W&B server takes no connection, rather than after
         ``wandb.init``'s ~100 s of retries (see :func:`unreachable_reason`)."""
         url = wandb_base_url()
-        reason = unreachable_reason(url, SERVER_CONNECT_TIMEOUT_S)
+        reason = unreachable_reason(url)
         if reason is not None:
             warn(
                 f"W&B server {server_address(url)} is unreachable ({reason}); logging offline: "
