@@ -7,6 +7,7 @@ one machine must stop the other instead of leaving it waiting.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -53,6 +54,24 @@ def start_machines(launcher: list[str], train_args: list[str], env: dict[str, st
     return started
 
 
+def outputs_within(launchers: list[subprocess.Popen], timeout: float) -> list[str]:
+    """Each launcher's output once all have exited; a group still running at ``timeout`` fails the test with
+    every rank's stacks (SIGUSR2, :func:`unet1d.training.signals.dump_stacks_on_request`) in the message."""
+    deadline = time.monotonic() + timeout
+    try:
+        return [process.communicate(timeout=max(deadline - time.monotonic(), 1))[0] for process in launchers]
+    except subprocess.TimeoutExpired:
+        for launcher in launchers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for rank in psutil.Process(launcher.pid).children(recursive=True):
+                    rank.send_signal(signal.SIGUSR2)
+        time.sleep(3)
+        kill_leftovers(launchers)
+        outputs = [process.communicate()[0] for process in launchers]
+        shown = "\n".join(f"--- machine {rank}:\n{output[-6000:]}" for rank, output in enumerate(outputs))
+        raise AssertionError(f"the group still ran after {timeout:.0f} s; stacks at the end:\n{shown}") from None
+
+
 def kill_leftovers(started: list[subprocess.Popen]) -> None:
     """Kill (with their process groups) the launchers a test left running."""
     for process in started:
@@ -79,7 +98,7 @@ def test_two_machines_train_one_run_with_one_writer(machines, tiny_flags, tmp_pa
     run_dir = tmp_path / "run"
     args = [*tiny_flags, "--batch_size", "16", "--max_steps", "20", "--output_dir", str(run_dir)]
     launchers = machines(["--multi_gpu", "--num_processes", "2"], [*args, "--wandb_mode", "offline"])
-    outputs = [process.communicate(timeout=240)[0] for process in launchers]
+    outputs = outputs_within(launchers, timeout=240)
     assert [process.returncode for process in launchers] == [0, 0], outputs
     assert "world size 2 (2 x cpu" in outputs[0]
     assert "".join(outputs).count("done: step 20") == 1  # one main process in the whole group
@@ -111,7 +130,7 @@ def test_losing_one_machine_stops_the_other_with_a_message(machines, tiny_flags,
         process.kill()
     machine1.wait()
     started = time.monotonic()
-    output, _ = machine0.communicate(timeout=120)  # bounded: a hang fails here
+    output = outputs_within([machine0], timeout=120)[0]  # bounded: a hang fails here, with the stacks
     assert machine0.returncode != 0, output
     assert time.monotonic() - started < 90
     if lost == "launcher":  # its rank stops itself; the group agrees to stop and saves a checkpoint
@@ -127,7 +146,7 @@ def test_accelerate_cpu_launcher_across_machines_is_refused_not_raced(machines, 
     run_dir = tmp_path / "run"
     args = [*tiny_flags, "--max_steps", "20", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
     launchers = machines(["--cpu", "--num_processes", "2"], args)  # the form that used to train two runs
-    outputs = [process.communicate(timeout=120)[0] for process in launchers]
+    outputs = outputs_within(launchers, timeout=120)
     assert all(process.returncode != 0 for process in launchers), outputs
     assert all("joined no process group" in output and "--multi_gpu" in output for output in outputs), outputs
     assert not (run_dir / "checkpoints").exists() and not (run_dir / "config.yaml").exists()

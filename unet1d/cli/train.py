@@ -17,6 +17,7 @@ from unet1d.cli.common import ConfigFileOption
 from unet1d.config import Config
 from unet1d.errors import UserError
 from unet1d.training.lock import is_main_process
+from unet1d.training.signals import dump_stacks_on_request
 
 
 def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
@@ -53,6 +54,7 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     from unet1d.training.launcher_watch import lost_peer_message, watch_launcher
 
     watch_launcher()
+    dump_stacks_on_request()
     try:
         result = run_training(resolved, probe=QualityProbe)  # the loop's quality probe, built here
     except RuntimeError as err:  # a collective failed: say that another machine is gone, not a traceback

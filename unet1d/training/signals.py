@@ -7,10 +7,15 @@ checkpoint, marks the W&B run as preempting and exits with ``128 + signal`` (143
 Ctrl-C stops at once, for a person who does not want to wait for the checkpoint; one within
 ``DUPLICATE_WINDOW_S`` of the first is the same press delivered twice (by the terminal and by
 torchrun's agent, which forwards signals to its workers) and is ignored.
+
+A run that seems stuck (a distributed rank waiting on a peer, a tracker that does not return) is
+asked where it is with SIGUSR2: every thread's Python stack goes to stderr and training goes on
+(:func:`dump_stacks_on_request`). Neither Slurm nor torchrun uses that signal for its own ends.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import threading
 import time
@@ -18,6 +23,16 @@ from types import FrameType, TracebackType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 DUPLICATE_WINDOW_S = 2.0
+STACKS_SIGNAL = signal.SIGUSR2
+
+
+def dump_stacks_on_request() -> None:
+    """``kill -USR2 <pid>`` prints every thread's stack to stderr, without stopping the process.
+
+    faulthandler writes from C, so a process whose main thread is blocked in a collective or on a
+    lock still answers, and py-spy need not be installed on the cluster.
+    """
+    faulthandler.register(STACKS_SIGNAL, all_threads=True)
 
 
 class StopSignals:

@@ -1,0 +1,35 @@
+"""Signals a training process answers: SIGUSR2 prints where every thread is and training goes on
+(preemption by SIGTERM/SIGINT is exercised end to end in tests/scenarios/test_resume.py)."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+
+def read_until(process, marker: str) -> list[str]:
+    """Lines of ``process`` up to and including the first that contains ``marker`` (all of them if none does)."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if marker in line:
+            break
+    return lines
+
+
+@pytest.mark.slow  # a training process
+def test_sigusr2_prints_every_threads_stack_and_training_goes_on(start_cli, tiny_flags, tmp_path):
+    args = [*tiny_flags, "--max_steps", "100000", "--output_dir", str(tmp_path / "run"), "--wandb_mode", "disabled"]
+    process = start_cli("train", *args)
+    before = read_until(process, "step 5/")
+    assert "step 5/" in before[-1], "".join(before)
+    process.send_signal(signal.SIGUSR2)
+    dumped = read_until(process, "step ")  # the dump, then a step logged after it: the run went on
+    process.send_signal(signal.SIGTERM)
+    rest = process.communicate(timeout=120)[0]
+    text = "".join(dumped)
+    assert "most recent call first" in text and "unet1d/training/loop.py" in text, text + rest
+    assert text.lower().count("thread 0x") >= 2, text  # every thread (TensorBoard's writer too), not only the current
+    assert dumped[-1].startswith("step "), text
+    assert process.returncode == 128 + signal.SIGTERM, rest  # and the usual preemption path still works
