@@ -42,15 +42,22 @@ def free_port_between(low: int, high: int) -> int:
     raise AssertionError(f"no free port in {low}-{high}")
 
 
-def start_machines(launcher: list[str], train_args: list[str], env: dict[str, str]) -> list[subprocess.Popen]:
-    """One ``accelerate launch`` per machine rank, each in its own session (so it can be killed whole)."""
+def start_machines(
+    launcher: list[str], train_args: list[str], env: dict[str, str], logs: Path
+) -> list[subprocess.Popen]:
+    """One ``accelerate launch`` per machine rank, each in its own session (so it can be killed whole), its
+    output in ``logs/machine-R.txt``: a file, not a pipe, so a machine whose output nobody reads yet can
+    never block on a full pipe and hold up its peer's collective."""
     port, started = str(free_port()), []
+    logs.mkdir(parents=True, exist_ok=True)
     for rank in (0, 1):
         command = [sys.executable, "-m", "accelerate.commands.launch", *launcher, "--num_machines", "2"]
         command += ["--machine_rank", str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", port]
         command += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "unet1d.cli", "train", *train_args]
-        output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
-        started.append(subprocess.Popen(command, env=env, start_new_session=True, **output))
+        with open(logs / f"machine-{rank}.txt", "w") as log:
+            process = subprocess.Popen(command, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+        process.log = logs / f"machine-{rank}.txt"  # type: ignore[attr-defined]
+        started.append(process)
     return started
 
 
@@ -59,7 +66,8 @@ def outputs_within(launchers: list[subprocess.Popen], timeout: float) -> list[st
     every rank's stacks (SIGUSR2, :func:`unet1d.training.signals.dump_stacks_on_request`) in the message."""
     deadline = time.monotonic() + timeout
     try:
-        return [process.communicate(timeout=max(deadline - time.monotonic(), 1))[0] for process in launchers]
+        for process in launchers:
+            process.wait(timeout=max(deadline - time.monotonic(), 1))
     except subprocess.TimeoutExpired:
         for launcher in launchers:
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -67,9 +75,9 @@ def outputs_within(launchers: list[subprocess.Popen], timeout: float) -> list[st
                     rank.send_signal(signal.SIGUSR2)
         time.sleep(3)
         kill_leftovers(launchers)
-        outputs = [process.communicate()[0] for process in launchers]
-        shown = "\n".join(f"--- machine {rank}:\n{output[-6000:]}" for rank, output in enumerate(outputs))
+        shown = "\n".join(f"--- {process.log.name}:\n{process.log.read_text()[-6000:]}" for process in launchers)
         raise AssertionError(f"the group still ran after {timeout:.0f} s; stacks at the end:\n{shown}") from None
+    return [process.log.read_text() for process in launchers]
 
 
 def kill_leftovers(started: list[subprocess.Popen]) -> None:
@@ -81,12 +89,12 @@ def kill_leftovers(started: list[subprocess.Popen]) -> None:
 
 
 @pytest.fixture
-def machines(isolated_wandb):
+def machines(isolated_wandb, tmp_path):
     """``machines(launcher_flags, train_args)`` -> the two launchers; any left running are killed afterwards."""
     started: list[subprocess.Popen] = []
 
     def start(launcher: list[str], train_args: list[str]) -> list[subprocess.Popen]:
-        started.extend(start_machines(launcher, train_args, dict(isolated_wandb)))
+        started.extend(start_machines(launcher, train_args, dict(isolated_wandb), tmp_path / f"logs-{len(started)}"))
         return started[-2:]
 
     yield start
