@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import faulthandler
 import signal
+import sys
 import threading
 import time
 from types import FrameType, TracebackType
@@ -26,13 +27,20 @@ DUPLICATE_WINDOW_S = 2.0
 STACKS_SIGNAL = signal.SIGUSR2
 
 
-def dump_stacks_on_request() -> None:
-    """``kill -USR2 <pid>`` prints every thread's stack to stderr, without stopping the process.
+def dump_stacks_on_request() -> bool:
+    """``kill -USR2 <pid>`` prints every thread's stack to the process's stderr (file descriptor 2, even
+    where ``sys.stderr`` was swapped for a capture), without stopping it; False where there is no such file.
 
     faulthandler writes from C, so a process whose main thread is blocked in a collective or on a
     lock still answers, and py-spy need not be installed on the cluster.
     """
-    faulthandler.register(STACKS_SIGNAL, all_threads=True)
+    if sys.__stderr__ is None:  # no stderr at all (pythonw, some embedding hosts)
+        return False
+    try:
+        faulthandler.register(STACKS_SIGNAL, file=sys.__stderr__, all_threads=True)
+    except (ValueError, OSError):  # a stderr without a file descriptor
+        return False
+    return True
 
 
 class StopSignals:
