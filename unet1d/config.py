@@ -19,6 +19,8 @@ from unet1d.network_arguments import model_argument_problem, valid_head_counts
 # Each sampler's steps when diffusion.sample_steps is null: DPM-Solver++ 2M is second order, and at 20
 # steps scored as DDIM does at 50 (docs/classifier-test.md, docs/speed.md).
 SAMPLER_STEPS = {"ddim": 50, "dpmpp_2m": 20}
+# The largest seed: numpy's legacy seeding (Accelerate's set_seed) takes 32 bits.
+SEED_MAX = 2**32 - 1
 
 
 class Section(BaseModel):
@@ -185,7 +187,10 @@ class DataConfig(Section):
         "second to generate and, at the quickstart's steps, give samples closer to the data (docs/classifier-test.md).",
     )
     data_seed: int = Field(
-        0, ge=0, description="Seed of the built-in pose generator; fixed so runs with other train.seed see equal data."
+        0,
+        ge=0,
+        le=SEED_MAX,
+        description="Seed of the built-in pose generator; fixed so runs with other train.seed see equal data.",
     )
     pose_format: Literal["smpl72", "body63"] = Field(
         "smpl72", description="smpl72: root + 23 joints; body63: root-less 21 body joints (set pose_dim to match)."
@@ -255,7 +260,7 @@ class TrainConfig(Section):
 
     batch_size: int = Field(256, gt=0, description="Poses per optimiser step per process.")
     max_steps: int = Field(2000, gt=0, description="Optimiser steps to train for.")
-    seed: int = Field(0, ge=0, description="Seed for weights, data order and noise.")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed for weights, data order and noise.")
     output_dir: Path = Field(
         Path("runs/default"),
         description="Where checkpoints, logs and samples go; {run_id} and {sweep_id} are filled by a W&B agent.",

@@ -28,8 +28,8 @@ def model_argument_problem(
         return f"mid_structure={mid_structure!r} is not allowed; choose 'conv' or 'attention'"
     if pose_dim <= 0:
         return f"pose_dim={pose_dim} must be a positive integer"
-    if base_channels <= 0:
-        return f"base_channels={base_channels} must be a positive integer"
+    if base_channels <= 0 or base_channels % 2:
+        return f"base_channels={base_channels} must be a positive even number (the timestep's sin/cos features)"
     if not mults or any(m <= 0 for m in mults):
         return f"channel_mults={mults} must be a non-empty list of positive integers"
     mid_channels = base_channels * mults[-1]

@@ -9,6 +9,7 @@ sampling and evaluation resolve the setting the same way, and reports name the r
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,21 @@ def cpu_has_native_bf16() -> bool:
     except OSError:
         return False
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def device_problem(device: str) -> str | None:
+    """Why ``device`` (``auto``, ``cpu``, ``cuda`` or ``cuda:N``) cannot run here; None when it can."""
+    if device in ("auto", "cpu"):
+        return None
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if match is None:
+        return "not a device; use auto, cpu, cuda or cuda:N"
+    if not torch.cuda.is_available():
+        return "no CUDA device is available; use auto or cpu"
+    count = torch.cuda.device_count()
+    if int(match.group(1) or 0) >= count:
+        return f"this machine has {count} CUDA device{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})"
+    return None
 
 
 def resolve_device(device: str) -> torch.device:

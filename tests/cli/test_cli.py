@@ -70,6 +70,13 @@ def test_info_reports_the_parameter_count(structure: str, millions: str, capsys:
         assert "18x18 = 324 floats per head, 2,592 for 8 heads" in out
 
 
+def test_any_even_width_builds_the_output_heads_norm_taking_the_groups_that_divide_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run_main(capsys, "info", "--base_channels", "12", "--mid", "attention-4")
+    assert code == 0 and "attention" in out
+
+
 def test_info_at_full_length_reports_the_seeds_72x72_attention(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(capsys, "info", "--mid_structure=attention", "--downsample=false")
     assert code == 0 and "72x72 = 5,184 floats per head, 41,472 for 8 heads" in out
@@ -84,6 +91,11 @@ def test_info_at_full_length_reports_the_seeds_72x72_attention(capsys: pytest.Ca
         (["config", "show", "--config", "nowhere.yaml"], "nowhere.yaml' does not exist"),
         (["eval", "no/such/run"], "no/such/run"),
         (["sweep", "validate", "no_such.yaml"], "no_such.yaml' does not exist"),
+        (["info", "--base_channels", "7"], "base_channels=7 must be a positive even number"),
+        (["train", "--seed", "4294967296"], "train.seed='4294967296' (from --seed): Input should be less than"),
+        (["sample", "no/such/run", "--device", "gpu"], "--device gpu: not a device; use auto, cpu, cuda or cuda:N"),
+        (["denoise", "no/such/run", "--poses", "p.npy", "--device", "cuda:99"], "--device cuda:99: "),
+        (["eval", "no/such/run", "--device", "mps"], "--device mps: not a device"),
     ],
 )
 def test_user_errors_exit_2_with_one_message(argv: list[str], fragment: str, capsys) -> None:

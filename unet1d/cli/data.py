@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 
 from unet1d.cli.common import ConfigFileOption, command_group, resolve_config
-from unet1d.config import DataConfig, TrainConfig
+from unet1d.config import SEED_MAX, DataConfig, TrainConfig
 from unet1d.errors import ConfigError, UserError
 
 app = command_group("Inspect pose data.")
@@ -56,7 +56,9 @@ def check(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(help="Seed of the built-in generator (training passes train.seed). [config default: 0]"),
+        typer.Option(
+            min=0, max=SEED_MAX, help="Seed of the built-in generator (training passes train.seed). [config default: 0]"
+        ),
     ] = None,
     list_files: Annotated[bool, typer.Option("--list-files", help="List every file, not just the first 20.")] = False,
 ) -> None:

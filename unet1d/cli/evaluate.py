@@ -10,6 +10,7 @@ import typer
 
 from unet1d.allocator import keep_freed_memory
 from unet1d.cli.output import save_npz, writable_output
+from unet1d.config import SEED_MAX
 from unet1d.errors import UserError
 from unet1d.metric_registry import eval_table
 
@@ -17,9 +18,20 @@ RunArgument = Annotated[
     Path, typer.Argument(help="A run's output_dir (its latest checkpoint) or one checkpoint directory.")
 ]
 NumSamples = Annotated[int, typer.Option("--num-samples", "--num_samples", min=16, help="Poses to draw.")]
-Seed = Annotated[int, typer.Option("--seed", help="Sampling seed (same seed, same poses).")]
+Seed = Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX, help="Sampling seed (same seed, same poses).")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 Raw = Annotated[bool, typer.Option("--raw", help="Use the raw weights instead of the EMA weights.")]
+
+
+def checked_device(device: str) -> str:
+    """``--device`` as given, once this machine can run it; else exit 2 with the choices. Called in the
+    command, not as an option callback: that would load torch before the eval's fold processes fork."""
+    from unet1d.precision import device_problem
+
+    problem = device_problem(device)
+    if problem is not None:
+        raise UserError(f"--device {device}: {problem}")
+    return device
 
 
 def eval_command(
@@ -47,6 +59,8 @@ def eval_command(
     start_fold_workers()  # first: the classifier's workers import scikit-learn on the other core while torch loads
 
     from unet1d.evaluation.evaluate import evaluate, save_figure
+
+    checked_device(device)
 
     keep_freed_memory()  # a fifth of eval's CPU time was page faults
 
@@ -169,6 +183,7 @@ def sample_command(
     from unet1d.store.checkpoints import load_for_eval
 
     writable_output(out)
+    checked_device(device)
     keep_freed_memory()
     checkpoint = load_for_eval(run)
     poses = draw_samples(checkpoint, num_samples, seed=seed, device=resolve_device(device), ema=not raw)

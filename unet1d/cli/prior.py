@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from unet1d.allocator import keep_freed_memory
-from unet1d.cli.evaluate import Device, Raw, RunArgument, Seed
+from unet1d.cli.evaluate import Device, Raw, RunArgument, Seed, checked_device
 from unet1d.cli.output import save_npz, writable_output
 from unet1d.errors import UserError
 
@@ -67,6 +67,7 @@ def read_poses(path: Path, prior: PosePrior) -> tuple[np.ndarray, list[str], np.
 def load_prior(run: Path, device: str, raw: bool) -> PosePrior:
     from unet1d.prior import PosePrior
 
+    checked_device(device)
     keep_freed_memory()
     return PosePrior.load(run, device=device, ema=not raw)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -83,7 +84,10 @@ class UNet1D(nn.Module):
             self.up_blocks.append(ResBlock1D(channels + width, width, time_dim, dropout, norm))
             channels = width
         self.output = nn.Sequential(
-            nn.GroupNorm(8, channels), nn.GELU(), nn.Conv1d(channels, 1, kernel_size=3, padding=1)
+            # 8 groups where they divide the channels (every width a multiple of 8: the same layer as always)
+            nn.GroupNorm(math.gcd(8, channels), channels),
+            nn.GELU(),
+            nn.Conv1d(channels, 1, kernel_size=3, padding=1),
         )
 
     @classmethod
