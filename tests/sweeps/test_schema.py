@@ -76,12 +76,31 @@ def write(tmp_path: Path, sweep: dict) -> Path:
         ({"method": "random", "parameters": {"lr": {"min": -1.0, "max": 1e-3}}}, "'lr': -1.0"),
         ({"method": "hyperband", "parameters": {"lr": {"value": 1e-3}}}, "method='hyperband' is not allowed"),
         ({"method": "grid", "parameters": {}}, "'parameters' must map"),
+        ({"method": "grid", "command": ["${program}", "train"], "program": "cli.py",
+          "parameters": {"lr": {"value": 1}}},
+         "passes no parameters: without ${args} every run would train the same config"),
+        ({"method": "grid", "command": ["${program}", "train", "${args}"], "parameters": {"lr": {"value": 1}}},
+         "'program' is missing"),
+        ({"method": "bayes", "parameters": {"lr": {"min": 1e-4, "max": 1e-3}}}, "method: bayes needs a metric"),
+        ({"method": "grid", "early_terminate": {"type": "hyperband", "min_iter": 3},
+          "parameters": {"lr": {"value": 1e-3}}}, "early_terminate needs a metric"),
+        ({"method": "bayes", "metric": {"name": "val/los", "goal": "minimize"},
+          "parameters": {"lr": {"min": 1e-4, "max": 1e-3}}}, "metric.name='val/los' is not a metric a run logs; did "
+         "you mean 'val/loss'?"),
+        ({"method": "grid", "metric": {"name": "eval/c2st", "goal": "minimize"}, "parameters": {"lr": {"value": 1e-3}}},
+         "did you mean 'eval/c2st_auc'?"),
     ],
 )  # fmt: skip
 def test_bad_sweeps_are_refused_with_the_reason(tmp_path: Path, sweep: dict, fragment: str) -> None:
     with pytest.raises(UserError) as caught:
         validate_sweep(write(tmp_path, sweep))
     assert fragment in str(caught.value) and "sweep.yaml" in str(caught.value)
+
+
+def test_a_metric_a_run_logs_and_no_metric_where_none_is_needed_pass(tmp_path: Path) -> None:
+    for metric in ("train/grad_norm/mid_block", "quality/c2st_auc", "eval/completion_cm", "val/loss_ema", None):
+        named = {"metric": {"name": metric, "goal": "minimize"}} if metric else {}
+        validate_sweep(write(tmp_path, {"method": "grid", "parameters": {"lr": {"value": 1e-3}}, **named}))
 
 
 def test_middles_sweep_trains_each_middle_and_seed_once() -> None:

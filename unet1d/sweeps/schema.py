@@ -9,6 +9,7 @@ supplies the schema, the parameter distributions and the grid, so what passes he
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 import random
@@ -19,6 +20,7 @@ from typing import Any
 
 from unet1d.config_sources import load_config, read_yaml
 from unet1d.errors import ConfigError, UserError
+from unet1d.metric_registry import eval_metrics
 
 with warnings.catch_warnings():  # W&B's sweep engine declares pydantic-v1-style models: its import warns
     warnings.simplefilter("ignore")
@@ -38,20 +40,70 @@ class InvalidPoint:
     reason: str
 
 
+EXAMPLE_COMMAND = (
+    "[${env}, ${interpreter}, ${program}, train, --output_dir=runs/sweeps/{sweep_id}/{run_id}, --resume=auto, ${args}]"
+)
+# W&B's macros that pass a point's parameters as --name=value (booleans too, or all but booleans).
+ARGUMENT_MACROS = ("${args}", "${args_no_boolean_flags}")
+
+
 def read_sweep(path: Path) -> dict[str, Any]:
     """Load a sweep YAML and check it against W&B's sweep schema and our command; every problem at once."""
     sweep = read_yaml(path)
-    problems = schema_problems(sweep)
-    command = sweep.get("command")
-    if not isinstance(command, list) or "train" not in command:
-        problems.append(
-            f"command={command} must run the `train` subcommand, e.g. "
-            "[${env}, ${interpreter}, ${program}, train, --output_dir=runs/sweeps/{sweep_id}/{run_id}, --resume=auto, "
-            "${args}] (W&B's default command would pass the arguments to cli.py without it)"
-        )
+    problems = schema_problems(sweep) + command_problems(sweep) + metric_problems(sweep)
     if problems:
         raise UserError(f"{path}: not a valid sweep:\n  " + "\n  ".join(problems))
     return sweep
+
+
+def command_problems(sweep: dict[str, Any]) -> list[str]:
+    """Whether the sweep's command runs ``train`` with each point's parameters, from a program it names."""
+    command = sweep.get("command")
+    if not isinstance(command, list) or "train" not in command:
+        return [
+            f"command={command} must run the `train` subcommand, e.g. {EXAMPLE_COMMAND} "
+            "(W&B's default command would pass the arguments to cli.py without it)"
+        ]
+    problems = []
+    if not any(macro in command for macro in ARGUMENT_MACROS):
+        problems.append(
+            f"command={command} passes no parameters: without ${{args}} every run would train the same "
+            f"config; e.g. {EXAMPLE_COMMAND}"
+        )
+    if "${program}" in command and not sweep.get("program"):
+        problems.append("'program' is missing: the command runs ${program}; this project's sweeps use program: cli.py")
+    return problems
+
+
+def metric_problems(sweep: dict[str, Any]) -> list[str]:
+    """A metric that bayes search and early termination need, named as a run logs it."""
+    metric = sweep.get("metric")
+    name = metric.get("name") if isinstance(metric, dict) else None
+    needs = [why for why, needed in (("method: bayes", sweep.get("method") == "bayes"),
+                                     ("early_terminate", bool(sweep.get("early_terminate")))) if needed]  # fmt: skip
+    if name is None and needs:
+        verb = "needs" if len(needs) == 1 else "need"
+        return [f"{' and '.join(needs)} {verb} a metric: e.g. metric: {{name: val/loss, goal: minimize}}"]
+    if name is None:
+        return []
+    if not isinstance(name, str) or not logged_metric(name):
+        close = difflib.get_close_matches(str(name), known_metrics(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return [
+            f"metric.name={name!r} is not a metric a run logs{hint} (train/..., val/loss, val/loss_ema, "
+            "or quality/NAME and eval/NAME for a score of eval/step-N.json)"
+        ]
+    return []
+
+
+def known_metrics() -> list[str]:
+    """The val/, quality/ and eval/ names a run logs (train/ names are many and all allowed)."""
+    scores = [metric.name for metric in eval_metrics()]
+    return ["val/loss", "val/loss_ema", *(f"{prefix}{name}" for prefix in ("quality/", "eval/") for name in scores)]
+
+
+def logged_metric(name: str) -> bool:
+    return (name.startswith("train/") and len(name) > len("train/")) or name in known_metrics()
 
 
 def engine() -> Any:
