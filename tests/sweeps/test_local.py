@@ -156,3 +156,52 @@ def test_random_sweeps_need_a_count(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_overrides_may_not_replace_what_the_sweep_varies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
     assert "--lr given on the command line would override" in refused(tmp_path, capsys, sweep, "--lr", "1e-4")
+
+
+@pytest.mark.slow  # a sweep of two runs, stopped by SIGTERM
+def test_sigterm_to_the_sweep_alone_stops_its_runs_which_checkpoint_and_are_recorded_for_resumption(
+    tmp_path: Path,
+) -> None:
+    """A scheduler's SIGTERM, or a closed terminal's SIGHUP, reaches the sweep and not its runs (their own
+    sessions): the sweep must pass it on and wait, not leave them training with no parent."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    from unet1d.store.checkpoints import latest_checkpoint
+
+    sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 2e-3]}}, "program": "cli.py",
+             "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"]}  # fmt: skip
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump(sweep))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNET1D_", "WANDB_"))} | {"OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "unet1d.cli", "sweep", "local", str(sweep_file), "--output-root", str(tmp_path),
+               "--parallel", "2", *TINY_BUT_LR, "--max_steps", "100000", "--wandb_mode", "disabled"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
+                               start_new_session=True)  # fmt: skip
+    try:
+        state = tmp_path / "tiny" / "sweep.json"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and process.poll() is None:
+            runs = json.loads(state.read_text())["runs"] if state.is_file() else []
+            if len(runs) == 2 and all(latest_checkpoint(tmp_path / "tiny" / r["run_id"]) for r in runs):
+                break
+            time.sleep(0.2)
+        trainers = psutil.Process(process.pid).children()
+        assert len(trainers) == 2, process.communicate(timeout=5)[0][-3000:]
+        process.send_signal(signal.SIGTERM)  # the sweep alone
+        output = process.communicate(timeout=120)[0]
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 128 + signal.SIGTERM, output[-3000:]
+    assert "stopped by SIGTERM" in output and "run this command again to resume" in output
+    assert "Traceback" not in output, output[-3000:]
+    _, alive = psutil.wait_procs(trainers, timeout=30)
+    assert not alive  # no run left training without its sweep
+    runs = json.loads(state.read_text())["runs"]
+    assert [(r["state"], r["exit_code"]) for r in runs] == [("interrupted", 143)] * 2
+    assert output.count("SIGTERM: saving a checkpoint") == 2, output[-3000:]  # each run's own preemption path
+    assert not any((tmp_path / "tiny" / run["run_id"] / "run.lock").exists() for run in runs)

@@ -92,7 +92,7 @@ def local(
 
     Extra --field overrides apply to every run (e.g. --max_steps 200 --base_channels 32 on a CPU).
     """
-    from unet1d.sweeps.local import LocalSweep, sweep_id_for
+    from unet1d.sweeps.local import LocalSweep, SweepInterrupted, sweep_id_for
     from unet1d.sweeps.schema import read_sweep, validate_sweep
 
     validate_sweep(sweep_file, ctx.args)
@@ -108,7 +108,11 @@ def local(
             "varies; drop it there or from the sweep's parameters"
         )
     root = output_root / sweep_file.stem
-    runs = LocalSweep(sweep, sweep_id_for(sweep_file), root, list(ctx.args), parallel, typer.echo).run(count)
+    try:
+        runs = LocalSweep(sweep, sweep_id_for(sweep_file), root, list(ctx.args), parallel, typer.echo).run(count)
+    except SweepInterrupted as stop:
+        typer.echo(f"{root}: stopped by {stop}; its running runs saved checkpoints: run this command again to resume")
+        raise typer.Exit(128 + stop.signum) from None
     failed = [run.run_id for run in runs if run.state == "failed"]
     stopped = [run.run_id for run in runs if run.state == "stopped"]
     typer.echo(f"{root}: {len(runs)} runs, {len(stopped)} early-terminated, {len(failed)} failed")
