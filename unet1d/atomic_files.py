@@ -53,3 +53,20 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
 def write_text_atomically(path: Path, text: str) -> None:
     """``path`` holds ``text`` (UTF-8) whole, or what it held before."""
     write_bytes_atomically(path, text.encode())
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Make ``folder`` (and its parents) and check a file can be created in it; why not, for a person, or
+    None. Said before the work, so a command does not fail on its first write minutes later."""
+    blocker = next((path for path in (folder, *folder.parents) if path.exists() and not path.is_dir()), None)
+    if blocker is not None:
+        return f"{blocker} is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, trial = tempfile.mkstemp(prefix=".write-check-", suffix=".tmp", dir=folder)
+        os.close(handle)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(trial)
+    except OSError as err:
+        return f"cannot write there ({err.strerror or err})"
+    return None

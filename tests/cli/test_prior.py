@@ -170,7 +170,7 @@ def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_ke
         "eval": ["eval", str(tiny_run), "--num_samples", "16", "--task_poses", "0"],
     }
     for name, command in commands.items():
-        for out, fragment in ((blocker / "out.npz", "cannot write there"), (tmp_path, "is a folder")):
+        for out, fragment in ((blocker / "out.npz", f"{blocker} is a file, not a folder"), (tmp_path, "is a folder")):
             code, printed, err = run_main(capsys, *command, "--device", "cpu", "-o", str(out))
             assert code == 2 and err.startswith(f"error: --out {out}: {fragment}"), (name, err)
             assert err.count("\n") == 1 and printed == "", (name, printed)  # nothing ran before the refusal

@@ -307,3 +307,22 @@ def test_the_tables_say_whether_a_task_scores_difference_is_beyond_the_poses_noi
     assert "| interval over the task poses | pose noise | poses to resolve |" in text
     assert f"{cell}{completion.poses_needed:,} |" in text
     assert "*interval over the task poses*" in text and "*poses to resolve*" in text
+
+
+def test_an_out_or_report_that_cannot_be_written_exits_2_before_any_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unet1d.cli import main
+
+    run = make_run(tmp_path / "run", "--seed", "0", summary={"val_loss": 1.0})
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder\n")
+    for flags, message in (
+        (["--out", str(blocker / "c.json")], f"error: --out {blocker / 'c.json'}: {blocker} is a file, not a folder"),
+        (["--out", str(tmp_path)], f"error: --out {tmp_path}: is a folder"),
+        (["--report", str(blocker)], f"error: --report {blocker}: {blocker} is a file, not a folder"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(["compare", str(run), *flags])
+        captured = capsys.readouterr()
+        assert exited.value.code == 2 and captured.err.startswith(message) and captured.out == "", captured

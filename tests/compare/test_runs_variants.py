@@ -123,3 +123,23 @@ def test_compare_on_runs_differing_in_lr_shows_two_variants(tiny_config, tmp_pat
     together = next(v for v in variants if v.runs == 2)
     losses = [r.final_train_loss for r in rows if r.variant == "attention-8-c8 lr=2e-3"]
     assert together.mean["final_train_loss"] == pytest.approx(sum(losses) / 2)
+
+
+def test_a_run_named_twice_counts_once_and_a_repeated_seed_or_unlike_evaluations_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.run_folders import make_run
+
+    evaluation = {"num_samples": 1000, "reference": "builtin-fresh", "weights": "ema", "c2st_auc": 0.7}
+    one = make_run(tmp_path / "runs" / "one", "--seed", "0", evaluation=evaluation)
+    make_run(tmp_path / "runs" / "two", "--seed", "1", evaluation=evaluation)
+    rows, variants = compare_runs([one, tmp_path / "runs", tmp_path / "runs" / ".." / "runs" / "one"])
+    assert [Path(row.run).name for row in rows] == ["one", "two"] and variants[0].runs == 2
+    assert capsys.readouterr().err == ""  # two seeds of one variant, evaluated alike: nothing to say
+
+    copy = make_run(tmp_path / "copy", "--seed", "0", evaluation={**evaluation, "num_samples": 64})
+    rows, variants = compare_runs([tmp_path / "runs", copy])
+    warned = capsys.readouterr().err
+    assert f"{copy} and {one} are both seed 0 of" in warned and "intervals read too narrow" in warned
+    assert "the evaluations differ in num_samples: 1000 (one, two); 64 (copy)" in warned
+    assert warned.count("warning: ") == 2, warned

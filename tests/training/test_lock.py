@@ -56,6 +56,21 @@ def test_the_lock_is_exclusive_within_a_process_and_free_again_after_the_block(t
         assert lock is None and not (tmp_path / "other").exists()
 
 
+def test_a_file_in_the_way_is_refused_and_a_folder_made_for_a_run_that_failed_is_not_left_behind(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a run folder\n")
+    for output_dir in (blocker, blocker / "run"):
+        with pytest.raises(UserError, match=f"train.output_dir {output_dir}: {blocker} is a file, not a folder"):
+            RunLock.acquire(output_dir)
+
+    new, kept = tmp_path / "new", tmp_path / "kept"
+    kept.mkdir()
+    for output_dir in (new, kept):
+        with pytest.raises(UserError), hold_run_dir(output_dir, environ={}):
+            raise UserError("the data could not be read")  # what a refused run raises inside the hold
+    assert not new.exists() and kept.is_dir()  # only the folder the hold itself made goes
+
+
 def test_only_rank_0_is_the_main_process():
     assert is_main_process({}) and is_main_process({"RANK": "0", "LOCAL_RANK": "0"})
     assert not is_main_process({"RANK": "1"}) and not is_main_process({"OMPI_COMM_WORLD_RANK": "3"})

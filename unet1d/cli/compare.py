@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from unet1d import metric_registry
+from unet1d.cli.output import writable_folder, writable_output
 from unet1d.errors import UserError
 
 if TYPE_CHECKING:
@@ -64,6 +65,10 @@ def compare_command(
         from unet1d.compare.wandb_report import parse_target
 
         parse_target(wandb_report)  # a malformed target fails before any work
+    if out is not None:
+        writable_output(out)
+    if report is not None:
+        writable_folder(report, "--report")
     paths = list(runs or [])
     if sweep is not None:
         from unet1d.sweeps.local import sweep_run_dirs

@@ -9,14 +9,11 @@ while the command said ``poses``; the bytes now go to exactly the name given.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from unet1d.atomic_files import write_bytes_atomically
+from unet1d.atomic_files import folder_problem, write_bytes_atomically
 from unet1d.errors import UserError
 
 
@@ -24,14 +21,16 @@ def writable_output(out: Path, flag: str = "--out") -> None:
     """Make ``out``'s folder and check a file can be created in it; exit 2 naming why not."""
     if out.is_dir():
         raise UserError(f"{flag} {out}: is a folder; give the file to write in it")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        handle, trial = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
-        os.close(handle)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(trial)
-    except OSError as err:
-        raise UserError(f"{flag} {out}: cannot write there ({err.strerror or err})") from None
+    problem = folder_problem(out.parent)
+    if problem is not None:
+        raise UserError(f"{flag} {out}: {problem}")
+
+
+def writable_folder(folder: Path, flag: str) -> None:
+    """Make ``folder`` and check files can be created in it; exit 2 naming why not."""
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise UserError(f"{flag} {folder}: {problem}")
 
 
 def save_npz(out: Path, flag: str = "--out", **arrays: Any) -> None:

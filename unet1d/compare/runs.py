@@ -73,6 +73,7 @@ class RunRow:
         final_step: int | None,
         values: dict | None = None,
         pose_errors: PoseErrors | None = None,
+        evaluated: dict[str, Any] | None = None,
         **keys: float | None,
     ) -> None:
         values = {**(values or {}), **keys}
@@ -81,6 +82,7 @@ class RunRow:
             raise TypeError(f"RunRow: {', '.join(unknown)} not in the metric registry (unet1d/metric_registry.py)")
         self.run, self.variant, self.seed, self.final_step, self.values = run, variant, seed, final_step, values
         self.pose_errors = pose_errors
+        self.evaluated = evaluated  # how its evaluation was made (EVAL_SETTINGS); None without one
 
     def __getattr__(self, name: str) -> Any:
         if name in ROW_KEYS:
@@ -186,7 +188,8 @@ def short_value(value: object, digits: int | None = SHORT_DIGITS) -> str:
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
-    """Run directories (holding config.yaml and summary.json) given directly or one level below."""
+    """Run directories (holding config.yaml and summary.json) given directly or one level below; a run
+    named twice (itself and through its folder, or two spellings) once."""
     runs: list[Path] = []
     for path in paths:
         if not path.exists():
@@ -198,7 +201,13 @@ def find_runs(paths: list[Path]) -> list[Path]:
         if not below:
             raise UserError(f"'{path}' holds no finished run (no summary.json in it or its subfolders)")
         runs.extend(below)
-    return runs
+    seen: set[Path] = set()
+    unique = []
+    for run in runs:  # the first spelling of each
+        if run.resolve() not in seen:
+            seen.add(run.resolve())
+            unique.append(run)
+    return unique
 
 
 EVAL_REPORT = re.compile(r"^step-(\d+)\.json$")
@@ -317,9 +326,45 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
         final_step = max((steps[-1] for tag in curves.points if (steps := curves.steps(tag))), default=None)
     final_step = int(final_step) if final_step is not None else None
     poses = PoseErrors.of(evaluation)
+    evaluated = {key: evaluation.get(key) for key in EVAL_SETTINGS} if evaluation else None
     if config is None:
-        return RunRow(str(run), unknown_variant(run), None, final_step, values, poses)
-    return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), final_step, values, poses)
+        return RunRow(str(run), unknown_variant(run), None, final_step, values, poses, evaluated)
+    return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), final_step, values, poses, evaluated)
+
+
+# What an evaluation's scores depend on besides the weights: runs compared on scores should share them.
+EVAL_SETTINGS = ("num_samples", "reference", "weights", "sampler", "sample_steps", "task_poses_digest")
+
+
+def comparability_warnings(rows: list[RunRow]) -> list[str]:
+    """What makes these runs' numbers less comparable than they look: one run given twice counts once,
+    but a seed repeated within a variant is not another sample; evaluations made with other settings
+    (C2ST grows with the poses scored) or of an earlier step than the run's last."""
+    warnings = []
+    first: dict[tuple[str, int], str] = {}
+    for row in rows:
+        if row.seed is None:
+            continue
+        if (row.variant, row.seed) in first:
+            warnings.append(
+                f"{row.run} and {first[(row.variant, row.seed)]} are both seed {row.seed} of {row.variant}: a "
+                "repeated seed is not another sample, so that variant's spread and intervals read too narrow"
+            )
+        first.setdefault((row.variant, row.seed), row.run)
+    evaluated = [row for row in rows if row.evaluated is not None]
+    for key in EVAL_SETTINGS:
+        values: dict[str, list[str]] = {}
+        for row in evaluated:
+            values.setdefault(str(row.evaluated[key]), []).append(Path(row.run).name)
+        if len(values) > 1:
+            listed = "; ".join(f"{value} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+                               for value, names in values.items())  # fmt: skip
+            warnings.append(f"the evaluations differ in {key}: {listed}; their scores do not compare")
+    for row in evaluated:
+        step = row.evaluated.get("step")
+        if step is not None and row.final_step is not None and step != row.final_step:
+            warnings.append(f"{row.run}'s evaluation is of step {step}; the run ended at step {row.final_step}")
+    return warnings
 
 
 def unknown_variant(run: Path) -> str:
@@ -354,6 +399,8 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
         row.variant = next(names) if config is not None else unknown_variant(Path(row.run))
 
     add_common_convergence(rows)
+    for warning in comparability_warnings(rows):
+        checkpoint_files.warn(warning)
     return rows, summarize_variants(rows)
 
 

@@ -18,11 +18,12 @@ import os
 import socket
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from unet1d.atomic_files import folder_problem
 from unet1d.errors import UserError
 
 LOCK_FILE = "run.lock"
@@ -70,7 +71,9 @@ class RunLock:
     @classmethod
     def acquire(cls, output_dir: Path) -> RunLock:
         """Lock ``output_dir`` for this process, or raise :class:`UserError` naming the live holder."""
-        output_dir.mkdir(parents=True, exist_ok=True)
+        problem = folder_problem(output_dir)  # makes it, or says why it cannot be written
+        if problem is not None:
+            raise UserError(f"train.output_dir {output_dir}: {problem}")
         path = output_dir / LOCK_FILE
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -124,6 +127,7 @@ def hold_run_dir(output_dir: Path, environ: Mapping[str, str] | None = None) -> 
     if not is_main_process(environ):
         yield None
         return
+    created = not output_dir.exists()
     lock = RunLock.acquire(output_dir)
     if lock.previous is not None:
         print(f"{output_dir}: took over the lock of a process that has ended ({lock.previous.describe()})",
@@ -132,6 +136,9 @@ def hold_run_dir(output_dir: Path, environ: Mapping[str, str] | None = None) -> 
         yield lock
     finally:
         lock.release()
+        if created:  # a run refused before it wrote anything leaves no empty folder behind
+            with suppress(OSError):
+                output_dir.rmdir()
 
 
 def _refusal(output_dir: Path, holder: Holder | None) -> str:
