@@ -19,6 +19,8 @@ from unet1d.network_arguments import model_argument_problem, valid_head_counts
 # Each sampler's steps when diffusion.sample_steps is null: DPM-Solver++ 2M is second order, and at 20
 # steps scored as DDIM does at 50 (docs/classifier-test.md, docs/speed.md).
 SAMPLER_STEPS = {"ddim": 50, "dpmpp_2m": 20}
+# The fewest poses an evaluation scores (`unet1d eval --num_samples`, the final evaluation, the probes).
+MIN_EVAL_SAMPLES = 16
 # The largest seed: numpy's legacy seeding (Accelerate's set_seed) takes 32 bits.
 SEED_MAX = 2**32 - 1
 
@@ -306,9 +308,14 @@ class EvaluationConfig(Section):
         description="Score quality_samples poses every N steps, logged as quality/*; 0 = off. "
         "500: four probes over the default 2,000 steps.",
     )
-    quality_samples: int = Field(256, ge=16, description="Poses drawn by each quality probe during training.")
+    quality_samples: int = Field(
+        256, ge=MIN_EVAL_SAMPLES, description="Poses drawn by each quality probe during training."
+    )
     final_eval_samples: int = Field(
-        1000, ge=0, description="Poses of the full evaluation at the end of training (eval/step-N.json); 0 = off."
+        1000,
+        ge=0,
+        description="Poses of the full evaluation at the end of training (eval/step-N.json); 0 = off, else at "
+        "least 16, as for `unet1d eval`.",
     )
     eval_reference: str = Field(
         "auto", description="What quality is scored against: auto (fresh built-in draw, else val), val, train, PATH."
@@ -319,6 +326,15 @@ class EvaluationConfig(Section):
         description="Radians of Gaussian jitter on both sets before the classifier test (c2st_auc): "
         "hides exact values a generator produces (a tilt that is exactly 0); 0 = none.",
     )
+
+    @field_validator("final_eval_samples")
+    @classmethod
+    def _off_or_enough(cls, value: int) -> int:
+        """Refused when set, not after training: the scores need 16 poses (the classifier's folds, k-NN)."""
+        if 0 < value < MIN_EVAL_SAMPLES:
+            raise ValueError(f"must be 0 (off) or at least {MIN_EVAL_SAMPLES}")
+        return value
+
     task_poses: int = Field(
         32,
         ge=0,

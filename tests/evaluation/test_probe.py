@@ -10,7 +10,7 @@ import torch
 from tests.conftest import isolate_wandb, tiny_run_config
 from tests.training.test_loop import tensorboard_scalars
 from unet1d.evaluation import quality
-from unet1d.evaluation.probe import QualityProbe
+from unet1d.evaluation.probe import QualityProbe, gaussian_verdict
 from unet1d.store import load_for_eval
 from unet1d.training import train
 
@@ -81,3 +81,9 @@ def test_without_a_probe_the_loop_scores_nothing(tiny_config, tmp_path):
     result = train(tiny_config("--max_steps", "5", "--quality_every", "5", "--final_eval_samples", "48"))
     assert result.quality is None and not (tmp_path / "run" / "eval").exists()
     assert not any(tag.startswith("quality/") for tag in tensorboard_scalars(tmp_path / "run"))
+
+
+def test_the_final_evaluations_line_says_when_the_model_loses_on_every_metric() -> None:
+    assert gaussian_verdict({"precision": True, "c2st_auc": True}).endswith("on every structure-aware metric")
+    assert gaussian_verdict({"precision": True, "c2st_auc": False}).endswith("except on c2st_auc")
+    assert gaussian_verdict({"precision": False, "c2st_auc": False}).endswith("on none of the structure-aware metrics")

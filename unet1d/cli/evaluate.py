@@ -10,14 +10,14 @@ import typer
 
 from unet1d.allocator import keep_freed_memory
 from unet1d.cli.output import save_npz, writable_output
-from unet1d.config import SEED_MAX
+from unet1d.config import MIN_EVAL_SAMPLES, SEED_MAX
 from unet1d.errors import UserError
 from unet1d.metric_registry import eval_table
 
 RunArgument = Annotated[
     Path, typer.Argument(help="A run's output_dir (its latest checkpoint) or one checkpoint directory.")
 ]
-NumSamples = Annotated[int, typer.Option("--num-samples", "--num_samples", min=16, help="Poses to draw.")]
+NumSamples = Annotated[int, typer.Option("--num-samples", "--num_samples", min=MIN_EVAL_SAMPLES, help="Poses to draw.")]
 Seed = Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX, help="Sampling seed (same seed, same poses).")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 Raw = Annotated[bool, typer.Option("--raw", help="Use the raw weights instead of the EMA weights.")]

@@ -84,13 +84,11 @@ class QualityProbe:
         )  # fmt: skip
         report.save()
         figure = save_figure(report, samples, self.reference)
-        lost = [name for name, won in report.to_dict()["beats_gaussian"].items() if not won]
+        beats = gaussian_verdict(report.to_dict()["beats_gaussian"])
         note = (
             f"final evaluation ({report.num_samples} poses): precision {report.scores['precision']:.3f}, recall "
             f"{report.scores['recall']:.3f}, 1-NN {report.scores['one_nn_accuracy']:.3f}, outside limits "
-            f"{report.scores['poses_outside_limits_tol']:.1%}, C2ST AUC {report.scores['c2st_auc']:.3f}; beats the "
-            "Gaussian baseline "
-            + ("on every structure-aware metric" if not lost else f"except on {', '.join(lost)}")
+            f"{report.scores['poses_outside_limits_tol']:.1%}, C2ST AUC {report.scores['c2st_auc']:.3f}; {beats}"
             + (f" (verdict withheld: {report.verdict_withheld})" if report.verdict_withheld else "")
             + (
                 f"; completion {report.scores['completion_cm']:.2f} cm (Gaussian "
@@ -101,3 +99,13 @@ class QualityProbe:
             + f"; {report.default_path()}"
         )
         return FinalEvaluation(numeric(report.scores, ""), figure, note)
+
+
+def gaussian_verdict(beats_gaussian: dict[str, bool]) -> str:
+    """The final evaluation's line on the Gaussian baseline, from the report's ``beats_gaussian``."""
+    lost = [name for name, won in beats_gaussian.items() if not won]
+    if not lost:
+        return "beats the Gaussian baseline on every structure-aware metric"
+    if len(lost) == len(beats_gaussian):
+        return "beats the Gaussian baseline on none of the structure-aware metrics"
+    return f"beats the Gaussian baseline except on {', '.join(lost)}"
