@@ -221,6 +221,31 @@ def test_score_tasks_asks_each_part_of_the_same_poses_and_scores_the_answers(sma
         assert gauss[f"completion_best_cm_{part}"] == gauss[f"completion_cm_{part}"]
 
 
+def test_with_the_training_poses_as_reference_the_nearest_baseline_never_looks_a_pose_up(small_reference):
+    """--reference train: each task pose is a row of the nearest baseline's pool. Its scores must be those of
+    the pool without that pose (leave one out), not the 0 cm of looking the answer up."""
+    from dataclasses import replace
+
+    from unet1d.evaluation.tasks import TaskPoses
+
+    on_train = replace(TaskPoses.of(small_reference, 12, 0), poses=small_reference.train[:12])
+    own = tasks.own_rows(on_train.poses, on_train.train)
+    assert {i: list(rows) for i, rows in own.items()} == {i: [i] for i in range(12)}
+    assert tasks.own_rows(small_reference.poses[:12], small_reference.train) == {}  # held out: none
+    _, baselines = tasks.score_tasks(None, on_train, 12, hypotheses=3)
+    left_out = {}
+    for i in range(12):  # each pose alone against the pool without its own row
+        alone = TaskPoses(on_train.poses[i : i + 1], np.delete(on_train.train, i, axis=0), on_train.up_axis)
+        left_out[i] = tasks.score_tasks(None, alone, 1, hypotheses=3)[1]["nearest"]
+    nearest = baselines["nearest"]
+    assert nearest["completion_best_cm_trunk"] > 0 and nearest["denoise_cm_010"] > 0
+    for key in ("completion_cm_legs", "completion_best_cm_trunk", "completion_cm_arms"):  # (noise draws differ)
+        assert nearest[key] == pytest.approx(np.mean([left_out[i][key] for i in range(12)]))
+    barely_noisy = on_train.poses + 1e-4  # its own row is by far the nearest: excluded, the next one answers
+    chosen = tasks.nearest_denoised(barely_noisy, on_train.train, own)
+    assert not (chosen == on_train.poses).all(axis=1).any()
+
+
 def test_the_gaussian_denoises_better_than_leaving_the_noise(small_reference):
     """On the built-in poses the posterior mean must remove part of the noise (a sign error or a wrong noise
     variance would not), and a part's conditional mean must beat putting the part at rest."""

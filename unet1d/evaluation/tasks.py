@@ -188,9 +188,27 @@ class GaussianPrior:
         return self.mean + (noisy - self.mean) @ gain
 
 
-def nearest_rows(queries: np.ndarray, pool: np.ndarray, count: int, columns: np.ndarray | None = None) -> np.ndarray:
+def own_rows(queries: np.ndarray, pool: np.ndarray) -> dict[int, np.ndarray]:
+    """For each query that is itself a row of ``pool`` (bit for bit), those rows' indices: what the nearest
+    baseline must not look up when the task poses come from its own training poses (``--reference train``)."""
+    queries, pool = np.asarray(queries), np.asarray(pool)
+    if not len(pool) or queries.shape[1:] != pool.shape[1:]:
+        return {}
+    candidates = np.flatnonzero(np.isin(queries[:, 0], pool[:, 0]))  # one column first: usually none share it
+    found = {int(i): np.flatnonzero((pool == queries[i]).all(axis=1)) for i in candidates}
+    return {i: rows for i, rows in found.items() if len(rows)}
+
+
+def nearest_rows(
+    queries: np.ndarray,
+    pool: np.ndarray,
+    count: int,
+    columns: np.ndarray | None = None,
+    exclude: dict[int, np.ndarray] | None = None,
+) -> np.ndarray:
     """(N, count) indices of the ``count`` rows of ``pool`` nearest to each query (Euclidean over ``columns``,
-    a (D,) bool mask; None: all), nearest first. Searched in blocks of :data:`NEAREST_CHUNK` pool rows."""
+    a (D,) bool mask; None: all), nearest first, never the rows ``exclude`` lists for a query (:func:`own_rows`).
+    Searched in blocks of :data:`NEAREST_CHUNK` pool rows."""
     columns = np.ones(queries.shape[1], dtype=bool) if columns is None else np.asarray(columns, dtype=bool)
     queries = np.asarray(queries, dtype=np.float64)[:, columns]
     count = min(count, len(pool))
@@ -200,6 +218,9 @@ def nearest_rows(queries: np.ndarray, pool: np.ndarray, count: int, columns: np.
     for start in range(0, len(pool), NEAREST_CHUNK):
         block = np.asarray(pool[start : start + NEAREST_CHUNK], dtype=np.float64)[:, columns]
         distance = query_norms + (block**2).sum(axis=1) - 2 * queries @ block.T
+        for query, excluded in (exclude or {}).items():
+            inside = excluded[(excluded >= start) & (excluded < start + len(block))]
+            distance[query, inside - start] = np.inf
         rows = np.broadcast_to(np.arange(start, start + len(block)), distance.shape)
         distance = np.concatenate([best_distance, distance], axis=1)
         index = np.concatenate([best_index, rows], axis=1)
@@ -211,11 +232,18 @@ def nearest_rows(queries: np.ndarray, pool: np.ndarray, count: int, columns: np.
     return np.take_along_axis(best_index, order, axis=1)
 
 
-def nearest_completions(poses: np.ndarray, hidden: np.ndarray, train: np.ndarray, hypotheses: int) -> np.ndarray:
+def nearest_completions(
+    poses: np.ndarray,
+    hidden: np.ndarray,
+    train: np.ndarray,
+    hypotheses: int,
+    exclude: dict[int, np.ndarray] | None = None,
+) -> np.ndarray:
     """(N, H, D): for each pose, the ``hypotheses`` training poses nearest on the observed components, each
-    lending its hidden components; the observed ones are the pose's own. ``hidden``: (D,) bool components."""
+    lending its hidden components; the observed ones are the pose's own. ``hidden``: (D,) bool components;
+    ``exclude``: the pose's own rows of ``train`` (:func:`own_rows`)."""
     hidden = np.asarray(hidden, dtype=bool)
-    nearest = nearest_rows(poses, train, hypotheses, columns=~hidden)
+    nearest = nearest_rows(poses, train, hypotheses, columns=~hidden, exclude=exclude)
     out = np.repeat(np.asarray(poses, dtype=np.float64)[:, None], nearest.shape[1], axis=1)
     out[:, :, hidden] = np.asarray(train, dtype=np.float64)[nearest][:, :, hidden]
     return out
@@ -232,9 +260,9 @@ def mean_pose(draws: np.ndarray) -> np.ndarray:
     return quaternion_to_axis_angle(mean).reshape(len(draws), -1).astype(np.float32)
 
 
-def nearest_denoised(noisy: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """(N, D): the training pose nearest to each noisy pose."""
-    return np.asarray(train, dtype=np.float64)[nearest_rows(noisy, train, 1)[:, 0]]
+def nearest_denoised(noisy: np.ndarray, train: np.ndarray, exclude: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """(N, D): the training pose nearest to each noisy pose (never its clean pose's own rows, ``exclude``)."""
+    return np.asarray(train, dtype=np.float64)[nearest_rows(noisy, train, 1, exclude=exclude)[:, 0]]
 
 
 def _completion_keys(errors: dict[str, np.ndarray]) -> dict[str, float]:
@@ -313,6 +341,7 @@ def score_tasks(
     width, up = poses.shape[1], reference.up_axis
     free = heading_free(poses, up).astype(np.float64)  # the baselines' view: their fits are heading-free
     train = heading_free(reference.train, up).astype(np.float64)
+    own = own_rows(poses, reference.train)  # --reference train: a pose's own row would answer for it
     gaussian = GaussianPrior.fit(train)
     parts = {part: part_mask(part, width) for part in COMPLETION_PARTS}
 
@@ -333,7 +362,7 @@ def score_tasks(
         hidden = component_mask(joints)
         conditional = gaussian.conditional_mean(free, hidden)
         fitted["gaussian"]["completion"][part] = mpjpe_cm(conditional, free, scored, up)[:, None]
-        near = nearest_completions(free, hidden, train, hypotheses)
+        near = nearest_completions(free, hidden, train, hypotheses, exclude=own)
         fitted["nearest"]["completion"][part] = mpjpe_cm(near, free, scored, up)
     for std in NOISE_LEVELS:
         noisy = noisy_poses(poses, std, seed)
@@ -342,7 +371,7 @@ def score_tasks(
             model["denoise"][std] = mpjpe_cm(mean_pose(denoised), poses, None, up)
         noisy_free = heading_free(noisy, up).astype(np.float64)
         fitted["gaussian"]["denoise"][std] = mpjpe_cm(gaussian.posterior_mean(noisy_free, std), free, None, up)
-        fitted["nearest"]["denoise"][std] = mpjpe_cm(nearest_denoised(noisy_free, train), free, None, up)
+        fitted["nearest"]["denoise"][std] = mpjpe_cm(nearest_denoised(noisy_free, train, own), free, None, up)
 
     def keys(errors: dict[str, dict]) -> dict[str, float]:
         return {**_completion_keys(errors["completion"]), **_denoise_keys(errors["denoise"])}
