@@ -28,6 +28,7 @@ TENSORBOARD_DIR = "tensorboard"  # TensorBoard event files (every logged scalar)
 WANDB_DIR = "wandb"  # W&B's own run files (offline runs sync from here)
 RUN_ID_FILE = "wandb_run_id"  # the W&B run id, so a resumed run continues the same W&B run
 EVAL_DIR = "eval"  # eval/step-N.json and .png: the final evaluation, or `unet1d eval`
+DAMAGED_DIR = "damaged"  # checkpoints/damaged/: checkpoints --resume auto could not use (set_aside)
 # What a run writes into output_dir; --overwrite removes exactly these.
 RUN_OUTPUTS = (
     checkpoint_files.CHECKPOINTS_DIR, TENSORBOARD_DIR, WANDB_DIR, EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, RUN_ID_FILE,
@@ -57,6 +58,7 @@ class RunPlan:
     resume_from: Path | None
     resume_step: int | None
     wipe: bool
+    set_aside: tuple[Path, ...] = ()  # --resume auto found only damaged checkpoints: kept, out of the new run's way
 
 
 def plan_run(config: Config) -> RunPlan:
@@ -77,6 +79,7 @@ def plan_run(config: Config) -> RunPlan:
             )
         step = int(checkpoint_files.read_marker(resume_from)["step"])
         return RunPlan(output_dir, resume_from, step, wipe=False)
+    damaged = tuple(checkpoint_files.list_checkpoints(output_dir)) if train.resume else ()  # none of them whole
     stored = output_dir / RUN_CONFIG_FILE
     if stored.is_file():
         previous = _previous_run_config(stored, output_dir)
@@ -92,7 +95,7 @@ def plan_run(config: Config) -> RunPlan:
                 f"{output_dir} already holds this run's checkpoints (up to {latest.name}); "
                 "pass --resume auto to continue it, or --overwrite to start it again"
             )
-    return RunPlan(output_dir, None, None, wipe=False)
+    return RunPlan(output_dir, None, None, wipe=False, set_aside=damaged)
 
 
 RESUME_HINT = (
@@ -171,6 +174,25 @@ def _resume_source(config: Config) -> Path | None:
     if resume.strip().lower() == "auto":
         return checkpoint_files.latest_checkpoint(Path(config.train.output_dir))
     return checkpoint_files.find_checkpoint(resume)
+
+
+def set_aside(plan: RunPlan) -> str | None:
+    """Move the damaged checkpoints ``--resume auto`` could not use into ``checkpoints/damaged/`` (what is
+    left of them may still be read by hand; the new run's saves would replace them), and say so."""
+    if not plan.set_aside:
+        return None
+    folder = plan.output_dir / checkpoint_files.CHECKPOINTS_DIR / DAMAGED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for checkpoint in plan.set_aside:
+        target, copy = folder / checkpoint.name, 1
+        while target.exists():
+            copy += 1
+            target = folder / f"{checkpoint.name}-{copy}"
+        checkpoint.rename(target)
+    return (
+        f"--resume auto: no whole checkpoint in {plan.output_dir} ({len(plan.set_aside)} damaged, moved to "
+        f"{folder}); training starts again at step 0"
+    )
 
 
 def wipe_run(output_dir: Path) -> None:

@@ -123,6 +123,7 @@ class Trainer:
         self.device, self.is_main = accelerator.device, accelerator.is_main_process
         if self.is_main and self.plan.wipe:
             rundir.wipe_run(self.plan.output_dir)
+        set_aside = rundir.set_aside(self.plan) if self.is_main else None
         accelerator.wait_for_everyone()
         set_seed(config.train.seed)  # identical initial weights on every rank
         # data.data_seed, not train.seed: runs that differ in seed still see the same poses.
@@ -167,6 +168,8 @@ class Trainer:
         )
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
+        if set_aside is not None:
+            self.progress.note(set_aside)
 
     def state_components(self) -> dict[str, checkpoints.Stateful]:
         """Every piece of state a checkpoint holds, by name: the one table save and restore both walk, in

@@ -117,6 +117,22 @@ def test_a_damaged_summary_is_written_again_by_resume(run, tmp_path) -> None:
     assert show(run)["checkpoints"] == {"step-10": "whole", "step-20": "whole"}
 
 
+@pytest.mark.slow  # a run as a process
+def test_resume_auto_with_every_checkpoint_damaged_keeps_them_aside_and_says_it_starts_again(run, tmp_path) -> None:
+    for step in (10, 20):
+        _cut(run / "checkpoints" / f"step-{step}" / "model.safetensors", 1000)
+    (run / "summary.json").unlink()  # killed before it finished: resume auto has only the two checkpoints
+    result = train(tmp_path, run, "--max_steps", "20", "--resume", "auto")
+    said(f"resume auto with both checkpoints cut short: exit {result.returncode}")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    damaged = run / "checkpoints" / "damaged"
+    note = f"--resume auto: no whole checkpoint in {run} (2 damaged, moved to {damaged}); training starts again"
+    assert note in result.stdout, result.stdout[-3000:]
+    assert sorted(p.name for p in damaged.iterdir()) == ["step-10", "step-20"]  # kept as they were, to read by hand
+    assert (damaged / "step-20" / "model.safetensors").stat().st_size == 1000
+    assert show(run)["checkpoints"] == {"step-10": "whole", "step-20": "whole"}  # the new run's own
+
+
 def test_a_damaged_run_config_is_read_from_the_latest_checkpoint(run, capsys) -> None:
     from tests.conftest import TINY_RUN
     from unet1d.config_sources import load_config
