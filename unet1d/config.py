@@ -26,9 +26,9 @@ SEED_MAX = 2**32 - 1
 
 
 class Section(BaseModel):
-    """A config section: unknown keys are errors, and assignment re-validates."""
+    """A config section: unknown keys are errors, assignment re-validates, and no number is inf or nan."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True, allow_inf_nan=False)
 
 
 class ModelConfig(Section):

@@ -147,7 +147,8 @@ def test_bad_masks_widths_and_files_exit_2_with_one_line(
         assert "Traceback" not in out + err and not (tmp_path / "x.npz").exists(), case
     ok = str(tmp_path / "ok.npy")
     for args, fragment in (
-        (["--noise-std", "0"], "--noise-std 0.0: must be > 0"),
+        (["--noise-std", "0"], "--noise-std 0.0: must be a finite number > 0"),
+        (["--noise-std", "inf"], "--noise-std inf: must be a finite number > 0"),
         (["--poses", str(tmp_path / "body.npy")], "63 numbers"),
     ):
         code, _, err = run_main(capsys, "denoise", str(tiny_run), "--poses", ok, *args, "--device", "cpu")

@@ -8,6 +8,7 @@ beside what reading it back needs: the hidden joints, the joint names, the metho
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -163,8 +164,8 @@ def denoise_command(
 
     from unet1d.prior import DEFAULT_DENOISE_METHOD
 
-    if not noise_std > 0:
-        raise UserError(f"--noise-std {noise_std}: must be > 0 radians (the noise the poses carry)")
+    if not 0 < noise_std < math.inf:
+        raise UserError(f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)")
     writable_output(out)
     prior = load_prior(run, device, raw)
     poses, names, rows = read_poses(poses_path, prior)
