@@ -143,6 +143,22 @@ def test_yaml_errors_name_the_file_and_line(tmp_path: Path) -> None:
     listed.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         resolve(config_file=listed)
+    with pytest.raises(ConfigError, match=r"config file '.*' is a folder; give the YAML file"):
+        resolve(config_file=tmp_path)
+    misplaced = tmp_path / "misplaced.yaml"
+    misplaced.write_text("model:\n  lr: 0.1\n")
+    with pytest.raises(ConfigError, match=r"unknown config field 'model.lr'; did you mean 'optim.lr'\?"):
+        resolve(config_file=misplaced)
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("model:\n  mid_structure: conv\nmid_structure: attention\n")
+    with pytest.raises(ConfigError, match=r"sets model.mid_structure twice: as model.mid_structure and as mid_"):
+        resolve(config_file=twice)
+
+
+def test_a_yaml_list_may_be_written_as_on_the_command_line(tmp_path: Path) -> None:
+    commas = tmp_path / "commas.yaml"
+    commas.write_text("channel_mults: 1,2\nmodel:\n  base_channels: 16\n")
+    assert resolve(config_file=commas).model.channel_mults == [1, 2]
 
 
 def test_output_dir_placeholders_come_from_the_wandb_agent() -> None:

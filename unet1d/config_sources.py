@@ -49,6 +49,9 @@ def _resolve_from(name: str, origin: str) -> tuple[str, str]:
 
 
 def _suggest(key: str) -> str:
+    _, dot, field = key.rpartition(".")
+    if dot and field in FIELD_PATHS:  # a field under the wrong section: model.lr -> optim.lr
+        return f"; did you mean {'.'.join(FIELD_PATHS[field])!r}?"
     close = difflib.get_close_matches(key, all_field_names(), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else "; `unet1d config show` lists every field"
 
@@ -114,6 +117,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML config; sections may be nested (``model: {mid_num_heads: 8}``) or flat names."""
     import yaml
 
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a folder; give the YAML file")
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
@@ -143,7 +148,13 @@ def _flatten_yaml(data: Mapping[str, Any], origin: str) -> list[tuple[str, Any, 
         )
         for name, item in names:
             section, field = _resolve_from(name, origin)
-            items.append((f"{section}.{field}", item, f"{origin} ({name})"))
+            path = f"{section}.{field}"
+            twice = next((source for known, _, source in items if known == path), None)
+            if twice is not None:  # nested and flat spellings of one field: which one wins would be a guess
+                raise ConfigError(f"{origin} sets {path} twice: as {twice.partition(' (')[2][:-1]} and as {name}")
+            if isinstance(item, str) and _is_list(_annotation(section, field)):  # `1,2,4`, as on the command line
+                item = parse_text_value(section, field, item)
+            items.append((path, item, f"{origin} ({name})"))
     return items
 
 

@@ -55,7 +55,9 @@ def test_config_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     good = tmp_path / "good.yaml"
     good.write_text("mid_structure: attention\nmid_num_heads: 8\n")
     code, out, _ = run_main(capsys, "config", "validate", str(good))
-    assert code == 0 and "valid" in out
+    assert code == 0 and out.strip() == f"{good}: valid (attention middle, 8 heads)"
+    code, out, _ = run_main(capsys, "config", "validate", str(good), "--mid_structure", "conv")
+    assert code == 0 and out.strip() == f"{good}: valid (conv middle)"  # heads mean nothing there
     bad = tmp_path / "bad.yaml"
     bad.write_text("mid_structure: attention\nmid_num_heads: 12\n")
     code, _, err = run_main(capsys, "config", "validate", str(bad))

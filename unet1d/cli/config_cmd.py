@@ -26,4 +26,5 @@ def validate(
     """Check a config file (plus any overrides); exit code 2 and the problem if it is invalid."""
     resolved = resolve_config(config_file, ctx.args)
     model = resolved.model
-    typer.echo(f"{config_file}: valid ({model.mid_structure} middle, {model.mid_num_heads} heads)")
+    heads = f", {model.mid_num_heads} heads" if model.mid_structure == "attention" else ""  # a conv middle has none
+    typer.echo(f"{config_file}: valid ({model.mid_structure} middle{heads})")
