@@ -118,7 +118,7 @@ def local(
     typer.echo(f"{root}: {len(runs)} runs, {len(stopped)} early-terminated, {len(failed)} failed")
     if failed:
         typer.echo(f"failed (resume them by running this command again): {', '.join(failed)}")
-    if any(run.state in ("finished", "stopped") for run in runs):
+    if any(run.state == "finished" for run in runs):
         compare_command(sweep=root, out=root / "compare.json", report=root / "report")
     if failed:
         raise typer.Exit(1)

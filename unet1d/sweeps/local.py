@@ -27,6 +27,7 @@ from typing import Any
 from unet1d.atomic_files import write_text_atomically
 from unet1d.config import FIELD_PATHS
 from unet1d.errors import UserError
+from unet1d.store import checkpoint_files
 from unet1d.store.curves import read_curves
 from unet1d.store.rundir import SUMMARY_FILE
 from unet1d.sweeps.agent import run_command
@@ -98,22 +99,26 @@ def load_state(root: Path) -> list[LocalRun]:
         raise UserError(f"{path}: not a local sweep record ({err}); move it away to start the sweep afresh") from None
 
 
-COMPARED = ("finished", "stopped")  # states whose runs `compare --sweep` lines up (stopped ones left a summary)
-
-
 def sweep_run_dirs(root: Path) -> list[Path]:
-    """The folders of the finished and early-stopped runs ``root/sweep.json`` lists; a UserError if it lists none."""
+    """The folders of the finished runs ``root/sweep.json`` lists; a UserError if it lists none. Early-stopped
+    runs are named and left out: stopped part way, they have no final scores to set beside the others'."""
     if not (root / STATE_FILE).is_file():
         raise UserError(
             f"--sweep {root}: no {STATE_FILE} there; give the folder `unet1d sweep local` made (runs/sweeps/<sweep>)"
         )
     runs = load_state(root)
     folders = [
-        root / run.run_id for run in runs if run.state in COMPARED and (root / run.run_id / SUMMARY_FILE).is_file()
+        root / run.run_id for run in runs if run.state == "finished" and (root / run.run_id / SUMMARY_FILE).is_file()
     ]
+    stopped = [run.run_id for run in runs if run.state == "stopped"]
+    if stopped:
+        checkpoint_files.warn(
+            f"--sweep {root}: {len(stopped)} early-stopped run{'s' if len(stopped) > 1 else ''} left out "
+            f"({', '.join(stopped)}): stopped part way, they have no final scores"
+        )
     if not folders:
         states = ", ".join(f"{run.run_id}: {run.state}" for run in runs) or "no runs"
-        raise UserError(f"--sweep {root}: no finished or stopped run with a summary.json to compare ({states})")
+        raise UserError(f"--sweep {root}: no finished run with a summary.json to compare ({states})")
     return folders
 
 
