@@ -38,7 +38,7 @@ def compare_command(
     ] = None,
     sweep: Annotated[
         Path | None,
-        typer.Option("--sweep", help="A `sweep local` folder (with sweep.json): its finished and stopped runs."),
+        typer.Option("--sweep", help="A `sweep local` folder (with sweep.json): its finished runs."),
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the numbers as JSON.")] = None,
     report: Annotated[
