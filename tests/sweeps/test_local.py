@@ -205,3 +205,23 @@ def test_sigterm_to_the_sweep_alone_stops_its_runs_which_checkpoint_and_are_reco
     assert [(r["state"], r["exit_code"]) for r in runs] == [("interrupted", 143)] * 2
     assert output.count("SIGTERM: saving a checkpoint") == 2, output[-3000:]  # each run's own preemption path
     assert not any((tmp_path / "tiny" / run["run_id"] / "run.lock").exists() for run in runs)
+
+
+def test_a_data_path_that_is_not_here_is_refused_before_any_run(tmp_path: Path, capsys) -> None:
+    sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
+    err = refused(tmp_path, capsys, sweep, "--data", str(tmp_path / "nowhere.npy"))
+    assert f"data path '{tmp_path / 'nowhere.npy'}' does not exist; no run was started" in err
+
+
+def test_a_reason_every_point_shares_is_said_once(tmp_path: Path) -> None:
+    from unet1d.errors import UserError
+    from unet1d.sweeps.schema import validate_sweep
+
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump({"method": "grid", "command": ["train", "${args}"],
+                                          "parameters": {"midd": {"values": ["conv", "attention-8"]}}}))  # fmt: skip
+    with pytest.raises(UserError) as caught:
+        validate_sweep(sweep_file)
+    message = str(caught.value)
+    assert "2 of 2 points are invalid" in message and message.count("unknown config field 'midd'") == 1
+    assert "every point: " in message

@@ -10,7 +10,7 @@ import typer
 
 from unet1d.cli.common import CONFIG_COMMAND, command_group
 from unet1d.cli.compare import compare_command
-from unet1d.config_sources import parse_overrides, resolve_name
+from unet1d.config_sources import load_config, parse_overrides, resolve_name
 from unet1d.errors import UserError
 from unet1d.sweeps.agent import agent_command
 
@@ -68,6 +68,18 @@ def agent(
     raise typer.Exit(subprocess.run(command).returncode)
 
 
+def missing_data(checked: list[dict], args: list[str]) -> str | None:
+    """A data path the sweep's runs would read (the points' and the overrides') that is not here, if any.
+    Runs start from this folder (sweep local checks that ``program`` is a file here)."""
+    from unet1d.sweeps.schema import agent_args
+
+    for point in checked:
+        data = load_config(None, [*args, *agent_args(point)], environ={}).data.data
+        if data != "builtin" and not Path(data).exists():
+            return data
+    return None
+
+
 def overridden_parameters(sweep: dict, args: list[str]) -> list[str]:
     """Sweep parameters that ``--field`` overrides for every run would replace (they come after ${args})."""
     given = {path for path, _, _ in parse_overrides(args)}
@@ -95,8 +107,11 @@ def local(
     from unet1d.sweeps.local import LocalSweep, SweepInterrupted, sweep_id_for
     from unet1d.sweeps.schema import read_sweep, validate_sweep
 
-    validate_sweep(sweep_file, ctx.args)
+    checked = validate_sweep(sweep_file, ctx.args)
     sweep = read_sweep(sweep_file)
+    missing = missing_data(checked, ctx.args)
+    if missing:  # every run would fail on it, one after another
+        raise UserError(f"{sweep_file}: data path '{missing}' does not exist; no run was started")
     if sweep["method"] != "grid" and count is None:
         raise UserError(f"{sweep_file}: a {sweep['method']} sweep never runs out of points; give --count N")
     if not Path(str(sweep.get("program", ""))).is_file():
@@ -104,8 +119,8 @@ def local(
     overridden = overridden_parameters(sweep, ctx.args)
     if overridden:
         raise UserError(
-            f"{sweep_file}: {', '.join(overridden)} given on the command line would override what the sweep "
-            "varies; drop it there or from the sweep's parameters"
+            f"{sweep_file}: {', '.join(overridden)} given on the command line would override the sweep's own "
+            "parameters (its runs record the sweep's values); drop it there, or change it in a copy of the sweep file"
         )
     root = output_root / sweep_file.stem
     try:

@@ -209,7 +209,11 @@ def validate_sweep(path: Path, base_args: list[str] | None = None) -> list[dict[
     checked = points(sweep) if sweep["method"] == "grid" else search_points(sweep)
     invalid = invalid_points(checked, base_args)
     if invalid:
-        lines = [f"{bad.point}: {bad.reason}" for bad in invalid]
+        reasons = {bad.reason for bad in invalid}
+        if len(invalid) == len(checked) > 1 and len(reasons) == 1:  # one reason for all (a misspelt name): once
+            lines = [f"every point: {reasons.pop()}"]
+        else:
+            lines = [f"{bad.point}: {bad.reason}" for bad in invalid]
         raise UserError(f"{path}: {len(invalid)} of {len(checked)} points are invalid:\n  " + "\n  ".join(lines))
     return checked
 
