@@ -31,7 +31,18 @@ class Metric:
     task: bool = False  # a prior task score (evaluation/tasks.py: completion, denoising), not quality.score's
 
     def format(self, value: float | None) -> str:
-        return "-" if value is None else self.fmt.format(value)
+        return "-" if value is None else format_number(self.fmt, value)
+
+
+def format_number(fmt: str, value: float) -> str:
+    """``fmt.format(value)``, without the minus of a value that rounds to zero ("-0.0" reads as a loss)."""
+    text = fmt.format(value)
+    return text[1:] if text.startswith("-") and not any(ch in "123456789" for ch in text) else text
+
+
+def unit_share(metric: Metric) -> bool:
+    """A share of poses or components, shown in %: its values lie in [0, 1], so its differences in [-1, 1]."""
+    return "%" in metric.fmt
 
 
 _E, _R = "eval", "run"

@@ -234,3 +234,22 @@ def test_paired_power_is_the_share_of_simulated_intervals_that_exclude_zero() ->
     expected = paired_power(difference, 1.0, poses)
     assert abs(excluded - expected) < 3 * math.sqrt(expected * (1 - expected) / trials)
     assert 0.8 <= expected < paired_power(difference, 1.0, 60)
+
+
+def test_a_share_differences_interval_stays_within_plus_minus_one_and_other_columns_are_not_clipped() -> None:
+    from unet1d.compare.stats import differences
+
+    rows = [SimpleNamespace(variant=v, poses_outside_limits_tol=x, final_val_loss=x) for v, x in
+            (("conv", 0.0), ("conv", 0.9), ("attention-8", 0.1), ("attention-8", 0.7))]  # fmt: skip
+    found = {d.column: d for d in differences(rows, ["poses_outside_limits_tol", "final_val_loss"])}
+    share, loss = found["poses_outside_limits_tol"], found["final_val_loss"]
+    assert loss.low < -1 and loss.high > 1  # two seeds each: t with ~1.5 degrees of freedom is wide
+    assert (share.low, share.high) == (-1.0, 1.0) and share.difference == loss.difference
+
+
+@pytest.mark.parametrize(("value", "fmt", "text"), [(-0.01, "{:.1f}", "0.0"), (-0.0, "{:.1%}", "0.0%"),
+                                                    (-0.05, "{:.1f}", "-0.1"), (0.0, "{:.3f}", "0.000")])  # fmt: skip
+def test_a_value_that_rounds_to_zero_shows_no_minus(value: float, fmt: str, text: str) -> None:
+    from unet1d.metric_registry import format_number
+
+    assert format_number(fmt, value) == text

@@ -20,6 +20,7 @@ import typer
 from unet1d import metric_registry
 from unet1d.cli.output import writable_folder, writable_output
 from unet1d.errors import UserError
+from unet1d.metric_registry import format_number
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -218,14 +219,13 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
     for d in found:
         heading, fmt = shown[d.column]
         detectable, seeds = decision_cells(d, fmt)
-        interval = "-" if d.low is None else f"[{fmt.format(d.low)}, {fmt.format(d.high)}]"
+        interval = "-" if d.low is None else f"[{format_number(fmt, d.low)}, {format_number(fmt, d.high)}]"
         seeds = seeds.replace(f"more than {MAX_SEEDS}", f">{MAX_SEEDS}")
         poses = words[d.within_pose_noise]
         if d.poses_needed is not None or d.poses_needed_more_than is not None:
             poses += f" ({d.poses_needed or f'>{d.poses_needed_more_than}'})"
-        cells.append(
-            [d.variant, heading, fmt.format(d.difference), interval, words[d.within_noise], detectable, seeds, poses]
-        )
+        difference = format_number(fmt, d.difference)
+        cells.append([d.variant, heading, difference, interval, words[d.within_noise], detectable, seeds, poses])
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headings)]
     widths[0] = min(widths[0], NAME_WIDTH)
     name_width = max(len(headings[0]), NAME_WIDTH - max(0, table_width(widths) - WIDTH))

@@ -15,6 +15,7 @@ from typing import Any
 
 from unet1d.compare.runs import format_cell
 from unet1d.compare.stats import CONFIDENCE, MAX_POSES, MAX_SEEDS, POWER
+from unet1d.metric_registry import format_number
 
 REPORT_FILE = "report.md"
 NOISE_NOTES = {True: "within seed noise", False: "beyond seed noise", None: "no interval (one seed, or no spread)"}
@@ -31,14 +32,14 @@ def elide(text: str, width: int) -> str:
 def difference_cells(found: Any, fmt: str) -> tuple[str, str, str]:
     """(difference, interval, note) of one :class:`~unet1d.compare.stats.Difference`, in the column's format
     (a share's difference reads as percentage points: 15.4% for 0.154)."""
-    interval = "-" if found.low is None else f"[{fmt.format(found.low)}, {fmt.format(found.high)}]"
-    return fmt.format(found.difference), interval, NOISE_NOTES[found.within_noise]
+    interval = "-" if found.low is None else f"[{format_number(fmt, found.low)}, {format_number(fmt, found.high)}]"
+    return format_number(fmt, found.difference), interval, NOISE_NOTES[found.within_noise]
 
 
 def decision_cells(found: Any, fmt: str) -> tuple[str, str]:
     """(detectable difference, seeds per variant to resolve the observed one) of a
     :class:`~unet1d.compare.stats.Difference`: "-" where there is no interval, or (seeds) it is resolved."""
-    detectable = "-" if found.detectable is None else fmt.format(found.detectable)
+    detectable = "-" if found.detectable is None else format_number(fmt, found.detectable)
     if found.seeds_needed is not None:
         return detectable, str(found.seeds_needed)
     if found.seeds_needed_more_than is not None:
@@ -61,7 +62,7 @@ def pose_cells(found: Any, fmt: str) -> tuple[str, str, str]:
     "-" without an interval, and for poses to resolve where it is resolved."""
     if found.pose_low is None:
         return "-", "-", "-"
-    interval = f"[{fmt.format(found.pose_low)}, {fmt.format(found.pose_high)}] ({found.poses} poses)"
+    interval = f"[{format_number(fmt, found.pose_low)}, {format_number(fmt, found.pose_high)}] ({found.poses} poses)"
     if found.poses_needed is not None:
         needed = f"{found.poses_needed:,}"
     elif found.poses_needed_more_than is not None:

@@ -31,7 +31,7 @@ from unet1d.config_sources import config_from_dict
 from unet1d.data.loading import is_builtin
 from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import ConfigError, UserError
-from unet1d.metric_registry import METRICS, compare_columns, eval_metrics
+from unet1d.metric_registry import METRICS, compare_columns, eval_metrics, format_number
 from unet1d.store import checkpoint_files
 from unet1d.store.curves import read_curves
 from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, read_run_config
@@ -412,5 +412,5 @@ def write_json(path: Path, rows: list[RunRow], variants: list[VariantRow]) -> No
 def format_cell(value: float | None, fmt: str, spread: float | None = None) -> str:
     if value is None:
         return "-"
-    text = fmt.format(value)
-    return f"{text} ± {fmt.format(spread)}" if spread is not None else text
+    text = format_number(fmt, value)
+    return f"{text} ± {format_number(fmt, spread)}" if spread is not None else text

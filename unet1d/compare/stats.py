@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
+from unet1d.metric_registry import BY_NAME, unit_share
 from unet1d.paired_interval import paired_interval
 
 CONFIDENCE = 0.95
@@ -254,6 +255,9 @@ def _difference(column: str, variant: str, reference: str, a: list[float], b: li
     if interval is None:
         return found
     found.low, found.high = interval
+    metric = BY_NAME.get(column)
+    if metric is not None and unit_share(metric):  # a t-interval of 2 seeds can pass +-100 points; no share can
+        found.low, found.high = max(found.low, -1.0), min(found.high, 1.0)
     found.pooled_std = pooled_std(a, b)  # positive: an interval needs spread on one side at least
     found.detectable = detectable_difference(found.pooled_std, len(a), len(b))
     if found.within_noise:
