@@ -32,6 +32,9 @@ def test_a_variant_reports_the_mean_and_sample_std_over_its_seeds() -> None:
     assert conv.mean["wall_time_s"] is None and conv.std["wall_time_s"] is None
     attention = variants["attention-8"]
     assert attention.runs == 1 and attention.mean["final_val_loss"] == 0.4 and attention.std["final_val_loss"] is None
+    # a cell over fewer runs than the variant has says how many: 20.0 is 2 of conv's 3
+    assert conv.counted["frechet_distance"] == 2 and conv.cell("frechet_distance", "{:.1f}") == "20.0 ± 14.1 (2/3)"
+    assert conv.cell("final_val_loss", "{:.1f}") == "0.8 ± 0.4" and conv.cell("wall_time_s", "{:.1f}") == "-"
 
 
 def test_variant_statistics_match_numpy_on_many_seeds() -> None:

@@ -183,7 +183,7 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
         [("variant", False), ("runs", True)],
         [[elide(v.variant, NAME_WIDTH), str(v.runs)] for v in variants],
         columns,
-        [[format_cell(v.mean[c], f, v.std[c]).replace(" ± ", "±") for c, _, f in columns] for v in variants],
+        [[v.cell(c, f).replace(" ± ", "±") for c, _, f in columns] for v in variants],
     )
     print_split(
         console,

@@ -119,10 +119,7 @@ def write_report(
     lines += ["## Variants", ""]
     lines += _table(
         ["variant", "runs", *(headings[c] for c in formats)],
-        [
-            [v.variant, str(v.runs), *(format_cell(v.mean[c], f, v.std[c]) for c, f in formats.items())]
-            for v in variants
-        ],
+        [[v.variant, str(v.runs), *(v.cell(c, f) for c, f in formats.items())] for v in variants],
     )
     lines += ["", "## Differences", ""]
     if found:

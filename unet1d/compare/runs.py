@@ -101,6 +101,13 @@ class VariantRow:
     runs: int
     mean: dict[str, float | None] = field(default_factory=dict)
     std: dict[str, float | None] = field(default_factory=dict)
+    counted: dict[str, int] = field(default_factory=dict)  # runs with a value (steps to common: those that reached it)
+
+    def cell(self, column: str, fmt: str) -> str:
+        """The mean ± std, and ``(k/n)`` when only k of the variant's n runs have a value."""
+        text = format_cell(self.mean[column], fmt, self.std[column])
+        counted = self.counted.get(column, self.runs)
+        return f"{text} ({counted}/{self.runs})" if 0 < counted < self.runs else text
 
 
 def variant_name(config: dict) -> str:
@@ -385,6 +392,7 @@ def summarize_variants(rows: list[RunRow]) -> list[VariantRow]:
             values = [v for v in values if not math.isnan(v)]
             summary.mean[column] = statistics.fmean(values) if values else None
             summary.std[column] = statistics.stdev(values) if len(values) > 1 else None
+            summary.counted[column] = len(values)
         summaries.append(summary)
     return summaries
 
