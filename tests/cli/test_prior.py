@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -197,3 +198,17 @@ def test_eval_says_where_to_write_when_the_runs_own_eval_folder_cannot_be_writte
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"error: cannot write the report to {run / 'eval' / 'step-50.json'} (") and "-o FILE" in err
     assert c2st.fold_processes() is None
+
+
+def test_compare_eval_evaluates_a_run_without_one_as_eval_does_and_says_so(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval", "wandb"))
+    code, printed, err = run_main(capsys, "compare", str(run), "--eval", "--num_samples", "16")
+    assert code == 0, err
+    assert printed.startswith(f"evaluating {run} (16 poses)")
+    assert (run / "eval" / "step-50.json").is_file() and (run / "eval" / "step-50.png").is_file()
+    assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 16

@@ -78,11 +78,14 @@ def compare_command(
     if not paths:
         raise UserError("nothing to compare: give run directories, or --sweep DIR")
     if evaluate_missing:
-        from unet1d.evaluation.evaluate import evaluate
+        from unet1d.evaluation.evaluate import evaluate, save_figure
 
         for run in find_runs(paths):
-            if latest_eval(run) is None:
-                evaluate(run, num_samples=num_samples)[0].save()
+            if latest_eval(run) is None:  # what `unet1d eval RUN --num_samples N` writes: the report and its figure
+                typer.echo(f"evaluating {run} ({num_samples} poses)")
+                evaluation, samples, reference = evaluate(run, num_samples=num_samples)
+                evaluation.save()
+                save_figure(evaluation, samples, reference)
     rows, variants = compare_runs(paths)
     threshold = common_threshold(rows)
     found = differences(rows, [column for column, _, _ in COLUMNS])
