@@ -57,11 +57,13 @@ def damage(path: Path, how: str) -> None:
         path.write_text(flow[: flow.index("[1,") + 3])
     elif how == "empty":  # a full disk when it was written in place
         path.write_text("")
+    elif how == "missing":
+        path.unlink()
     else:
         path.write_bytes(b"\x00\xff" * 40)
 
 
-@pytest.mark.parametrize("how", ["cut inside a value", "cut inside a list", "empty", "not text"])
+@pytest.mark.parametrize("how", ["cut inside a value", "cut inside a list", "empty", "not text", "missing"])
 def test_a_damaged_config_is_named_once_and_read_from_the_latest_checkpoint(tmp_path, capsys, accelerator, how) -> None:
     whole = make_run(tmp_path / "whole", *CONV, summary=SUMMARY, scalars={"val/loss": VAL_LOSS})
     run = make_run(tmp_path / "run", *CONV, summary=SUMMARY, scalars={"val/loss": VAL_LOSS})
@@ -76,6 +78,8 @@ def test_a_damaged_config_is_named_once_and_read_from_the_latest_checkpoint(tmp_
     (line,) = warnings(capsys.readouterr().err)
     assert line.startswith(f"warning: {run / 'config.yaml'}: "), line
     assert line.endswith(f"the run's config is read from {latest}"), line
+    if how == "missing":  # said as it is, not as "damaged (No such file or directory)"
+        assert f"{run / 'config.yaml'}: the run config is missing;" in line, line
     assert (row.variant, row.seed) == (expected.variant, 3) == ("conv", 3)
     assert (row.best_val_loss, row.final_val_loss, row.final_step) == (pytest.approx(0.6), 0.7, 30)
     assert variant.runs == 1

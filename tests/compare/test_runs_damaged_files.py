@@ -38,6 +38,9 @@ def test_a_damaged_summary_is_named_once_and_the_run_compared_on_the_rest(tmp_pa
 
     lines = warnings(capsys.readouterr().err)
     assert len(lines) == 1 and str(summary) in lines[0], lines
+    assert "AttributeError" not in lines[0] and "'list' object" not in lines[0]  # said for a person, not Python
+    if damage == "a JSON list":
+        assert "damaged run summary (a JSON list, not an object)" in lines[0]
     assert row.final_val_loss is None and row.final_train_loss is None and row.wall_time_s is None
     assert row.best_val_loss == pytest.approx(0.6)  # the curve is whole: still read
     assert row.precision == 0.25  # so is the evaluation

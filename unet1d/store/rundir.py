@@ -228,6 +228,10 @@ def read_run_config(path: Path) -> Config:
     """A run folder's ``config.yaml``; a :class:`UserError` naming it when it is unreadable or not a config."""
     try:
         stored = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(
+            f"{path}: the run config is missing; restore it, or pass --overwrite to start the run again"
+        ) from None
     except (OSError, ValueError, yaml.YAMLError) as err:
         reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
         raise UserError(

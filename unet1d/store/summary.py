@@ -61,7 +61,9 @@ class TrainResult:
         known = {f.name for f in fields(cls)}
         try:
             stored = json.loads(Path(path).read_text())
+            if not isinstance(stored, dict):
+                raise UserError(f"{path}: damaged run summary (a JSON {type(stored).__name__}, not an object)")
             return cls(**{key: value for key, value in stored.items() if key in known})
-        except (OSError, ValueError, TypeError, AttributeError) as err:
+        except (OSError, ValueError, TypeError) as err:
             reason = getattr(err, "strerror", None) or f"{type(err).__name__}: {str(err).splitlines()[0]}"
             raise UserError(f"{path}: damaged run summary ({reason})") from None
