@@ -107,14 +107,14 @@ def save_report(report: Any, environ: dict[str, str] | None = None) -> str:
     if not has_wandb_credentials(environ):
         raise UserError(
             "--wandb-report needs W&B credentials: set WANDB_API_KEY or run `wandb login`; "
-            "the comparison itself was written without it"
+            "the comparison above stands without it"
         )
     url = wandb_base_url(environ)
     reason = unreachable_reason(url)  # at once, where W&B's client would retry for tens of seconds
     if reason is not None:
         raise UserError(
             f"--wandb-report {report.entity}/{report.project}: W&B server {server_address(url)} is unreachable "
-            f"({reason}); the comparison itself was written without it"
+            f"({reason}); the comparison above stands without it"
         )
     try:
         report.save()
