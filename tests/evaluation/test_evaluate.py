@@ -106,3 +106,17 @@ def test_compare_lines_up_both_runs(two_runs: dict, tmp_path: Path) -> None:
         curves = read_curves(Path(row["run"]))
         assert curves.steps("val/loss") == [10, 20, 30]
         assert row["best_val_loss"] == pytest.approx(min(curves.values("val/loss")))
+
+
+def test_a_run_without_validation_poses_has_no_val_loss_in_eval_either(tiny_config, capsys) -> None:
+    """Training logs no val loss with val_fraction 0; eval used to report the loss on training poses as one."""
+    from unet1d.cli import main
+    from unet1d.training import train
+
+    run = Path(train(tiny_config("--val_fraction", "0", "--max_steps", "4", "--eval_every", "4")).output_dir)
+    assert json.loads((run / "summary.json").read_text())["val_loss"] is None
+    with pytest.raises(SystemExit) as exited:
+        main(["eval", str(run), "--num-samples", "16", "--task_poses", "0", "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert exited.value.code == 0 and "val loss - (the run holds no validation poses)" in printed, printed
+    assert np.isnan(json.loads((run / "eval" / "step-4.json").read_text())["val_loss"])

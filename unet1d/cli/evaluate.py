@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated
@@ -84,7 +85,8 @@ def eval_command(
         f"sampler        {report.sampler}, {report.sample_steps} steps, {report.num_samples} poses, "
         f"{report.compute_dtype} network"
     )
-    typer.echo(f"reference      {report.reference}; val loss {report.val_loss:.4f}")
+    loss = f"{report.val_loss:.4f}" if math.isfinite(report.val_loss) else "- (the run holds no validation poses)"
+    typer.echo(f"reference      {report.reference}; val loss {loss}")
     typer.echo(f"{'':16}{'model':>9}{'data':>9}{'gaussian':>10}{'nearest':>9}")
     for metric in eval_table():  # the registry's lines: label, format and meaning in one place ("-": no value)
         if metric.task and metric.name not in payload:

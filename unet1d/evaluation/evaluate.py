@@ -10,6 +10,7 @@ the ``data`` and ``gaussian`` baselines scored the same way.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -148,15 +149,17 @@ def evaluate(
     )
     with side_by_side.torch_threads(side_by_side.THREADS if one_thread else None):
         network = checkpoint.build_model(ema=ema, device=torch_device)
-        held_out = splits.val if len(splits.val) >= 2 else splits.train
-        normalised = validation_subset(
-            torch.as_tensor(checkpoint.stats.normalize(held_out), device=torch_device), config.train.val_max_poses
-        )
-        # the draws of the training loop's rank 0: the same number its val/loss reports on one process
-        loss = validation_loss(
-            network, NoiseSchedule.from_config(config.diffusion), normalised, prediction=config.diffusion.prediction,
-            seed=validation_seed(config.train.seed),
-        )  # fmt: skip
+        loss = math.nan  # a run with no validation poses (val_fraction 0) has no val loss, as in training
+        if len(splits.val) >= 2:
+            normalised = validation_subset(
+                torch.as_tensor(checkpoint.stats.normalize(splits.val), device=torch_device), config.train.val_max_poses
+            )
+            # the draws of the training loop's rank 0: the same number its val/loss reports on one process
+            schedule = NoiseSchedule.from_config(config.diffusion)
+            loss = validation_loss(
+                network, schedule, normalised, prediction=config.diffusion.prediction,
+                seed=validation_seed(config.train.seed),
+            )  # fmt: skip
         report, samples = score_network(
             network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,
             checkpoint=checkpoint.path, step=checkpoint.step,
