@@ -194,7 +194,7 @@ def test_the_readme_resume_line_continues_the_stored_run_verbatim(tiny_config, i
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "resumed from runs/attn8/checkpoints/step-10 at step 10" in done.stdout
-    assert "world size 1 (1 x cpu, 1 CPU threads each)" in done.stdout
+    assert "world size 1 (1 x cpu, 1 CPU thread each)" in done.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["final_step"] == 20 and summary["session_steps"] == 10
     # the stored config (attention, 8 heads, the tiny network), not the defaults, trained on: bit-identical weights

@@ -117,7 +117,8 @@ def test_a_grid_sweep_resumes_where_it_stopped_runs_in_parallel_and_leaves_finis
     assert [r["config"]["mid"] for r in runs] == ["conv", "attention-2", "attention-4"]  # the grid's order, once each
     assert all(r["state"] == "finished" and len(r["history"]) == 1 for r in runs)
     threads = max(1, available_cores() // 2)
-    assert second.stdout.count(f"cpu, {threads} CPU threads each)") == 2  # the two runs the second pass started
+    each = f"{threads} CPU thread{'s' * (threads != 1)} each"
+    assert second.stdout.count(f"cpu, {each})") == 2  # the two runs the second pass started
     compared = json.loads((tmp_path / "tiny" / "compare.json").read_text())
     assert sorted(r["variant"] for r in compared["runs"]) == ["attention-2-c8", "attention-4-c8", "conv-c8"]
     loss = next(d for d in compared["differences"] if d["column"] == "final_val_loss")

@@ -90,9 +90,10 @@ def check(
     except UserError as err:  # what was found is still worth reporting; only `train` must refuse it
         typer.echo(f"warning: {err}", err=True)
         return
+    fits = splits.train.shape[0] // batch
     typer.echo(
         f"ok: {splits.train.shape[0]} training and {splits.val.shape[0]} validation poses of "
-        f"{pose_dim} numbers; a batch of {batch} fits {splits.train.shape[0] // batch} times per epoch"
+        f"{pose_dim} numbers; a batch of {batch} fits {fits} time{'s' * (fits != 1)} per epoch"
     )
 
 

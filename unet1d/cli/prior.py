@@ -139,8 +139,8 @@ def complete_command(
           shrink=np.float64(shrink))  # fmt: skip
     shown = ", ".join(name for name, gone in zip(prior.joint_names, hidden, strict=True) if gone)
     typer.echo(
-        f"wrote {len(poses)} poses x {hypotheses} completions ({prior.pose_dim} numbers each; {chosen}) of "
-        f"{shown} to {out}"
+        f"wrote {len(poses)} pose{'s' * (len(poses) != 1)} x {hypotheses} completions ({prior.pose_dim} numbers "
+        f"each; {chosen}) of {shown} to {out}"
     )
 
 
@@ -173,6 +173,6 @@ def denoise_command(
     method = DEFAULT_DENOISE_METHOD
     write(out, denoised, prior, names, rows, noise_std=np.float64(noise_std), method=method, seed=np.int64(seed))
     typer.echo(
-        f"wrote {len(poses)} poses x {hypotheses} denoised ({prior.pose_dim} numbers each, noise {noise_std:g} rad) "
-        f"to {out}"
+        f"wrote {len(poses)} pose{'s' * (len(poses) != 1)} x {hypotheses} denoised ({prior.pose_dim} numbers each, "
+        f"noise {noise_std:g} rad) to {out}"
     )

@@ -161,9 +161,10 @@ class Trainer:
         self.progress = Progress(
             config.logging.progress, total_steps=config.train.max_steps, start_step=self.step, enabled=self.is_main
         )
+        threads = f"{self.threads} CPU thread{'s' * (self.threads != 1)}"
         self.progress.note(
             f"training {config.model.mid_structure}-middle UNet1D ({self.num_parameters:,} parameters) on "
-            f"world size {world} ({world} x {self.device.type}, {self.threads} CPU threads each), "
+            f"world size {world} ({world} x {self.device.type}, {threads} each), "
             f"{self.global_batch} poses a step, {precision_label(self.precision)}, into {self.plan.output_dir}"
         )
         if self.plan.resume_from is not None:
