@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from unet1d.body.heading import apply_heading, canonical_heading, heading_of, random_heading
+from unet1d.body.heading import (
+    apply_heading,
+    canonical_heading,
+    change_up_axis,
+    heading_of,
+    random_heading,
+    upright_share,
+)
 from unet1d.body.rotations import axis_angle_to_quaternion
 
 
@@ -28,3 +35,18 @@ def test_heading_is_removed_idempotently_and_restored_exactly() -> None:
 def test_body_only_poses_have_no_heading() -> None:
     body = np.random.default_rng(0).normal(scale=0.5, size=(10, 72)).astype(np.float32)[:, 3:66]
     np.testing.assert_array_equal(canonical_heading(body), body)
+
+
+def test_a_change_of_up_axis_keeps_bodies_upright_and_facing_the_same_way_and_goes_back() -> None:
+    from unet1d.data.builtin import generate_builtin_poses
+
+    y_up = generate_builtin_poses(300, seed=3).poses.astype(np.float64)
+    z_up = change_up_axis(y_up, "y", "z")
+    assert z_up.dtype == np.float64 and change_up_axis(y_up.astype(np.float32), "y", "z").dtype == np.float32
+    assert upright_share(y_up, "y") == upright_share(z_up, "z") > 0.9 and upright_share(z_up, "y") < 0.1
+    turn = np.angle(np.exp(1j * (heading_of(z_up, "z") - heading_of(y_up, "y"))))
+    assert np.abs(turn).max() < 1e-9  # the same heading in either world
+    assert np.array_equal(z_up[:, 3:], y_up[:, 3:])  # only the root moves
+    assert np.abs(change_up_axis(z_up, "z", "y") - y_up).max() < 1e-9
+    body_only = y_up[:, 9:]  # 63 numbers: no root, nothing to turn
+    assert np.array_equal(change_up_axis(body_only, "y", "z"), body_only)

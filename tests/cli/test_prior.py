@@ -212,3 +212,34 @@ def test_compare_eval_evaluates_a_run_without_one_as_eval_does_and_says_so(
     assert printed.startswith(f"evaluating {run} (16 poses)")
     assert (run / "eval" / "step-50.json").is_file() and (run / "eval" / "step-50.png").is_file()
     assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 16
+
+
+def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_their_own_world(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same bodies as a y-up array and as a z-up AMASS take: the take's answers are the array's, turned to
+    z-up, and say so (up_axis z); its observed numbers are its own, bit for bit."""
+    from unet1d.body.heading import change_up_axis
+    from unet1d.data.synthetic_amass import amass_arrays
+
+    y_up = generate_builtin_poses(240, seed=987).poses[::20].astype(np.float32)  # 12 poses, 30 fps
+    y_up[:, 66:] = 0.0  # SMPL's hands at rest, as an AMASS take (SMPL-H) is read
+    np.save(tmp_path / "y_up.npy", y_up)
+    take = tmp_path / "amass" / "subject1"
+    take.mkdir(parents=True)
+    np.savez(take / "walk_poses.npz", **amass_arrays(y_up, np.random.default_rng(0), fps=30.0))
+    common = ["--mask", "left_leg", "--hypotheses", "2", "--device", "cpu", "--seed", "3"]
+    answers = {}
+    for name, poses in (("y", tmp_path / "y_up.npy"), ("z", tmp_path / "amass")):
+        code, printed, err = run_main(capsys, "complete", str(tiny_run), "--poses", str(poses), *common,
+                                      "-o", str(tmp_path / f"{name}.npz"))  # fmt: skip
+        assert code == 0, err
+        answers[name] = np.load(tmp_path / f"{name}.npz")
+        assert str(answers[name]["up_axis"]) == name
+        assert ("AMASS files are z-up and this run's poses y-up" in printed) == (name == "z")
+    given = np.load(take / "walk_poses.npz")["poses"][:, :72].astype(np.float32)
+    given[:, 66:] = 0.0  # SMPL's hands at rest, as the take is read
+    hidden = np.repeat(answers["z"]["hidden"], 3)
+    assert np.array_equal(answers["z"]["poses"][:, :, ~hidden], np.repeat(given[:, None, ~hidden], 2, axis=1))
+    turned = change_up_axis(answers["y"]["poses"].reshape(-1, 72), "y", "z").reshape(12, 2, 72)
+    assert np.abs(answers["z"]["poses"] - turned).max() < 1e-2  # (bf16 sampling carries the 1e-7 turn error)

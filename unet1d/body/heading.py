@@ -70,6 +70,20 @@ def apply_heading(poses: np.ndarray, heading: np.ndarray, up: str = "y") -> np.n
     return out
 
 
+def change_up_axis(poses: np.ndarray, source: str, target: str) -> np.ndarray:
+    """Poses of a world whose vertical is ``source`` re-expressed in one whose vertical is ``target``: the root
+    turned +-90 deg about x (AMASS's z-up world is SMPL's y-up one turned +90 deg about x); new poses, float32
+    or float64 as given. A person standing upright stays upright, facing the other world's heading 0 when they
+    faced its own."""
+    _world(source), _world(target)
+    out = np.array(poses, dtype=np.result_type(np.asarray(poses).dtype, np.float32), copy=True)
+    if source == target or not has_root(out):
+        return out
+    turn = axis_quaternion(np.full(len(out), np.pi / 2 if target == "z" else -np.pi / 2), 0)
+    out[:, :3] = quaternion_to_axis_angle(quaternion_multiply(turn, axis_angle_to_quaternion(_root(poses))))
+    return out
+
+
 def canonical_heading(poses: np.ndarray, up: str = "y") -> np.ndarray:
     """Poses turned to heading 0 about ``up``; idempotent. Body-only poses come back unchanged."""
     if not has_root(np.asarray(poses)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
@@ -34,11 +34,42 @@ PosesOption = Annotated[
 ]
 
 
-def read_poses(path: Path, prior: PosePrior) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Every pose under ``path`` in the run's pose format: (N, D) float32, the sequences' names, each row's sequence.
+class GivenPoses(NamedTuple):
+    """What ``--poses`` holds, in the run's pose format: (N, D) float32 poses, the sequences' names, each row's
+    sequence, and the world they are in (``up_axis``: AMASS files are z-up, other files the run's own)."""
+
+    poses: np.ndarray
+    names: list[str]
+    rows: np.ndarray
+    up_axis: str
+
+    def for_network(self, prior: PosePrior) -> np.ndarray:
+        """The poses in the run's world: AMASS's z-up ones turned to a y-up run's (and the other way)."""
+        from unet1d.body.heading import change_up_axis
+
+        return change_up_axis(self.poses, self.up_axis, prior.up_axis)
+
+    def back(self, answers: np.ndarray, prior: PosePrior, observed: np.ndarray | None = None) -> np.ndarray:
+        """(N, H, D) answers from the run's world back to the poses' own; the ``observed`` (D,) numbers
+        are the input's, bit for bit."""
+        from unet1d.body.heading import change_up_axis
+
+        if self.up_axis == prior.up_axis:
+            return answers
+        count, draws, width = answers.shape
+        out = change_up_axis(answers.reshape(-1, width), prior.up_axis, self.up_axis).reshape(count, draws, width)
+        if observed is not None:
+            out[:, :, observed] = self.poses[:, None, observed]
+        return out
+
+
+def read_poses(path: Path, prior: PosePrior) -> GivenPoses:
+    """Every pose under ``path`` in the run's pose format, and the world it is in.
 
     Read with the run's ``pose_format`` and ``target_fps``, as its training data was; a file the
     run cannot take (63 numbers for a 72-number run) is one line naming the file and the widths allowed.
+    AMASS files are z-up: given to a y-up run (built-in poses), they are turned to its world for the
+    network and the answers turned back, so the output is in their own convention.
     """
     import numpy as np
 
@@ -60,9 +91,21 @@ def read_poses(path: Path, prior: PosePrior) -> tuple[np.ndarray, list[str], np.
     poses = np.concatenate([sequence.poses for sequence in read.sequences]).astype(np.float32)
     if len(poses) == 0:
         raise UserError(f"--poses {path}: holds no poses")
+    amass = {sequence.kind == "amass" for sequence in read.sequences}
+    if len(amass) > 1:
+        raise UserError(
+            f"--poses {path}: mixes AMASS files (z-up) with plain pose arrays (taken in the run's {prior.up_axis}-up "
+            "world); give them in separate calls"
+        )
+    up = "z" if amass == {True} else prior.up_axis
+    if up != prior.up_axis:
+        typer.echo(
+            f"--poses {path}: AMASS files are z-up and this run's poses {prior.up_axis}-up: turned for the network "
+            "and back; the output is z-up like them"
+        )
     names = [sequence.name for sequence in read.sequences]
     rows = np.repeat(np.arange(len(names)), [len(sequence.poses) for sequence in read.sequences])
-    return poses, names, rows
+    return GivenPoses(poses, names, rows, up)
 
 
 def load_prior(run: Path, device: str, raw: bool) -> PosePrior:
@@ -73,17 +116,17 @@ def load_prior(run: Path, device: str, raw: bool) -> PosePrior:
     return PosePrior.load(run, device=device, ema=not raw)
 
 
-def write(out: Path, poses: np.ndarray, prior: PosePrior, names: list[str], rows: np.ndarray, **extra: object) -> None:
-    """``out``.npz: ``poses`` (N, H, D) float32 and what reading them back needs."""
+def write(out: Path, poses: np.ndarray, prior: PosePrior, given: GivenPoses, **extra: object) -> None:
+    """``out``.npz: ``poses`` (N, H, D) float32, in the given poses' world, and what reading them back needs."""
     import numpy as np
 
     save_npz(
         out,
         poses=poses.astype(np.float32),
         joint_names=np.array(prior.joint_names),
-        up_axis=np.array(prior.up_axis),
-        sequence_names=np.array(names),
-        sequence_index=rows.astype(np.int64),
+        up_axis=np.array(given.up_axis),
+        sequence_names=np.array(given.names),
+        sequence_index=given.rows.astype(np.int64),
         **{key: np.asarray(value) for key, value in extra.items()},
     )
 
@@ -132,10 +175,14 @@ def complete_command(
     writable_output(out)
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
-    poses, names, rows = read_poses(poses_path, prior)
-    completed = prior.complete(poses, hidden, hypotheses=hypotheses, seed=seed, method=method, shrink=shrink)
+    given = read_poses(poses_path, prior)
+    poses = given.poses
+    completed = prior.complete(
+        given.for_network(prior), hidden, hypotheses=hypotheses, seed=seed, method=method, shrink=shrink
+    )
+    completed = given.back(completed, prior, observed=~np.repeat(hidden, 3))
     chosen = method or DEFAULT_METHOD
-    write(out, completed, prior, names, rows, hidden=hidden, method=chosen, mask=mask, seed=np.int64(seed),
+    write(out, completed, prior, given, hidden=hidden, method=chosen, mask=mask, seed=np.int64(seed),
           shrink=np.float64(shrink))  # fmt: skip
     shown = ", ".join(name for name, gone in zip(prior.joint_names, hidden, strict=True) if gone)
     typer.echo(
@@ -168,10 +215,12 @@ def denoise_command(
         raise UserError(f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)")
     writable_output(out)
     prior = load_prior(run, device, raw)
-    poses, names, rows = read_poses(poses_path, prior)
-    denoised = prior.denoise(poses, noise_std=noise_std, hypotheses=hypotheses, seed=seed)
+    given = read_poses(poses_path, prior)
+    poses = given.poses
+    denoised = given.back(prior.denoise(given.for_network(prior), noise_std=noise_std, hypotheses=hypotheses,
+                                        seed=seed), prior)  # fmt: skip
     method = DEFAULT_DENOISE_METHOD
-    write(out, denoised, prior, names, rows, noise_std=np.float64(noise_std), method=method, seed=np.int64(seed))
+    write(out, denoised, prior, given, noise_std=np.float64(noise_std), method=method, seed=np.int64(seed))
     typer.echo(
         f"wrote {len(poses)} pose{'s' * (len(poses) != 1)} x {hypotheses} denoised ({prior.pose_dim} numbers each, "
         f"noise {noise_std:g} rad) to {out}"

@@ -17,12 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unet1d.body.rotations import (
-    axis_angle_to_quaternion,
-    axis_quaternion,
-    quaternion_multiply,
-    quaternion_to_axis_angle,
-)
+from unet1d.body.heading import change_up_axis
 from unet1d.data.builtin import CLIP_FRAMES, FPS, generate_builtin_poses
 
 SMPLH_WIDTH = 156
@@ -31,11 +26,8 @@ DEFAULT_DATASETS = ("CMU", "ACCAD", "BMLmovi", "KIT", "HumanEva", "SFU", "SSM_sy
 
 
 def to_z_up(poses: np.ndarray) -> np.ndarray:
-    """(N, 72+) y-up poses -> the same bodies in a z-up world (roots turned +90 deg about x); float64 copy."""
-    out = np.array(poses, dtype=np.float64, copy=True)
-    turn = axis_quaternion(np.full(len(out), np.pi / 2), 0)
-    out[:, :3] = quaternion_to_axis_angle(quaternion_multiply(turn, axis_angle_to_quaternion(out[:, :3])))
-    return out
+    """(N, 72) y-up poses -> the same bodies in a z-up world (roots turned +90 deg about x); float64 copy."""
+    return change_up_axis(np.asarray(poses, dtype=np.float64), "y", "z")
 
 
 def amass_arrays(poses72: np.ndarray, rng: np.random.Generator, fps: float = 120.0) -> dict[str, np.ndarray]:
