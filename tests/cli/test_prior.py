@@ -243,3 +243,21 @@ def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_
     assert np.array_equal(answers["z"]["poses"][:, :, ~hidden], np.repeat(given[:, None, ~hidden], 2, axis=1))
     turned = change_up_axis(answers["y"]["poses"].reshape(-1, 72), "y", "z").reshape(12, 2, 72)
     assert np.abs(answers["z"]["poses"] - turned).max() < 1e-2  # (bf16 sampling carries the 1e-7 turn error)
+
+
+def test_eval_at_other_settings_keeps_the_earlier_report_of_the_step_and_not_at_the_same(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval", "wandb"))
+    base = ["eval", str(run), "--task_poses", "0", "--device", "cpu"]
+    for samples, kept in (("16", False), ("16", False), ("20", True)):
+        code, printed, err = run_main(capsys, *base, "--num_samples", samples)
+        assert code == 0, err
+        assert ("kept the earlier evaluation of step 50, made with other settings, as" in printed) == kept, printed
+    reports = sorted(path.name for path in (run / "eval").iterdir())
+    assert reports == ["step-50.1.json", "step-50.1.png", "step-50.json", "step-50.png"]
+    assert json.loads((run / "eval" / "step-50.1.json").read_text())["num_samples"] == 16  # the end of training's, say
+    assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 20  # what compare reads

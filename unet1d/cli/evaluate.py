@@ -59,7 +59,7 @@ def eval_command(
 
     start_fold_workers()  # first: the classifier's workers import scikit-learn on the other core while torch loads
 
-    from unet1d.evaluation.evaluate import evaluate, save_figure
+    from unet1d.evaluation.evaluate import evaluate, keep_earlier, save_figure
 
     checked_device(device)
 
@@ -69,6 +69,7 @@ def eval_command(
         run, num_samples=num_samples, seed=seed, device=device, ema=not raw, reference=reference, overrides=ctx.args
     )
     try:
+        kept = keep_earlier(report.default_path(), report.to_dict()) if out is None else None
         path = report.save(out)
         drawing = time.perf_counter()
         picture = save_figure(report, samples, ref, out)
@@ -116,6 +117,8 @@ def eval_command(
     typer.echo(f"time           {report.sample_seconds:.1f} s sampling{tasks}, {report.eval_seconds:.1f} s in all")
     typer.echo(f"stages         {', '.join(f'{name} {seconds:.1f} s' for name, seconds in stages.items())}")
     typer.echo(f"wrote {path} and {picture}")
+    if kept is not None:
+        typer.echo(f"kept the earlier evaluation of step {report.step}, made with other settings, as {kept}")
 
 
 def task_summary(scores: dict, baselines: dict[str, dict]) -> str:

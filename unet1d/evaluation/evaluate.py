@@ -85,6 +85,31 @@ class EvalReport:
         return path
 
 
+# What a report's scores depend on besides the weights: reports that differ here are different measurements.
+REPORT_SETTINGS = ("num_samples", "reference", "weights", "sampler", "sample_steps", "task_poses_digest", "overrides")
+
+
+def keep_earlier(path: Path, payload: dict[str, Any]) -> Path | None:
+    """Move the report at ``path`` (and its figure) to ``step-N.K.json`` when it was made with other settings
+    than ``payload``; where it went, or None (no report there, a damaged one, or the same settings). So
+    `unet1d eval` at other settings does not replace the end of training's evaluation, which summary.json
+    quotes; `compare` reads ``step-N.json``, the newest."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(earlier, dict) or all(earlier.get(key) == payload.get(key) for key in REPORT_SETTINGS):
+        return None
+    number = 1
+    while path.with_name(f"{path.stem}.{number}.json").exists():
+        number += 1
+    kept = path.with_name(f"{path.stem}.{number}.json")
+    path.rename(kept)
+    if path.with_suffix(".png").exists():
+        path.with_suffix(".png").rename(kept.with_suffix(".png"))
+    return kept
+
+
 def save_figure(report: EvalReport, samples: np.ndarray, reference: Any, out: Path | None = None) -> Path:
     """The report's picture (``step-N.png`` beside its JSON): samples beside reference poses."""
 
