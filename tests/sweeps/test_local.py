@@ -226,3 +226,21 @@ def test_a_reason_every_point_shares_is_said_once(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "2 of 2 points are invalid" in message and message.count("unknown config field 'midd'") == 1
     assert "every point: " in message
+
+
+def test_a_sweep_folder_refuses_runs_under_other_overrides_than_its_own(tmp_path: Path, capsys) -> None:
+    """Runs of 30 and 60 steps in one sweep folder would sit side by side in its comparison as if the sweep
+    had not changed their budget."""
+    from unet1d.cli import main
+    from unet1d.sweeps.local import LocalRun, save_state
+
+    sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
+    sweep_file = tmp_path / "tiny.yaml"
+    sweep_file.write_text(yaml.safe_dump({"program": "cli.py", **sweep}))
+    save_state(tmp_path / "tiny", [LocalRun("abc", {"lr": 1e-3}, "finished", 0)], [*TINY_BUT_LR, "--max_steps", "30"])
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "local", str(sweep_file), "--output-root", str(tmp_path), *TINY_BUT_LR, "--max_steps=60"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1, err
+    assert "holds runs started with other overrides (train.max_steps: 30 before, 60 now)" in err
+    assert [r["run_id"] for r in json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]] == ["abc"]

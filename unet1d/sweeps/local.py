@@ -26,6 +26,7 @@ from typing import Any
 
 from unet1d.atomic_files import write_text_atomically
 from unet1d.config import FIELD_PATHS
+from unet1d.config_sources import parse_overrides
 from unet1d.errors import UserError
 from unet1d.store import checkpoint_files
 from unet1d.store.curves import read_curves
@@ -122,11 +123,45 @@ def sweep_run_dirs(root: Path) -> list[Path]:
     return folders
 
 
-def save_state(root: Path, runs: list[LocalRun]) -> None:
+def save_state(root: Path, runs: list[LocalRun], overrides: list[str] | None = None) -> None:
     """Write ``sweep.json`` atomically: a killed sweep never leaves half a record, and two sweeps
-    writing one folder never share a temporary file (a unique name, flushed to disk, then renamed)."""
+    writing one folder never share a temporary file (a unique name, flushed to disk, then renamed).
+    ``overrides``: the ``--field value`` flags every run got, which a later call must repeat."""
     root.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(root / STATE_FILE, json.dumps({"runs": [asdict(run) for run in runs]}, indent=2) + "\n")
+    record = {"runs": [asdict(run) for run in runs], "overrides": overrides or []}
+    write_text_atomically(root / STATE_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def recorded_overrides(root: Path) -> dict[str, str] | None:
+    """The overrides ``sweep.json`` records, by config field; None when it records none (older sweeps)."""
+    path = root / STATE_FILE
+    try:
+        stored = json.loads(path.read_text()).get("overrides")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None if stored is None else override_values(stored)
+
+
+def override_values(args: list[str]) -> dict[str, str]:
+    """``--lr 1e-3`` / ``--optim.lr=1e-3`` alike: {``optim.lr``: ``1e-3``}."""
+    return {path: value for path, value, _ in parse_overrides(list(args))}
+
+
+def check_same_overrides(root: Path, runs: list[LocalRun], args: list[str]) -> None:
+    """Refuse to add runs to a sweep folder under other overrides: its runs would mix budgets or settings
+    that the sweep does not vary, and compare would put them side by side as if they did not differ."""
+    recorded = recorded_overrides(root)
+    if not runs or recorded is None:
+        return
+    given = override_values(args)
+    differing = sorted(name for name in recorded.keys() | given.keys() if recorded.get(name) != given.get(name))
+    if differing:
+        said = "; ".join(f"{name}: {recorded.get(name, 'not given')} before, {given.get(name, 'not given')} now"
+                         for name in differing)  # fmt: skip
+        raise UserError(
+            f"{root} holds runs started with other overrides ({said}); give the same ones to resume this sweep, "
+            "or another --output-root for a new one"
+        )
 
 
 def child_environment(run: LocalRun, sweep_id: str, parallel: int) -> dict[str, str]:
@@ -183,6 +218,7 @@ class LocalSweep:
         self.extra_args, self.parallel, self.echo = extra_args, parallel, echo
         self.metric = (sweep.get("metric") or {}).get("name")
         self.runs = load_state(root)
+        check_same_overrides(root, self.runs, extra_args)
         self.active: dict[str, subprocess.Popen] = {}
         self.stop_sent: dict[str, float] = {}
         self.exhausted = False
@@ -206,7 +242,7 @@ class LocalSweep:
             command, env=child_environment(run, self.sweep_id, self.parallel), start_new_session=True
         )
         run.state, run.exit_code = "running", None
-        save_state(self.root, self.runs)
+        save_state(self.root, self.runs, self.extra_args)
 
     def propose(self) -> LocalRun | None:
         """The engine's next run, or None once a grid is exhausted."""
@@ -232,7 +268,7 @@ class LocalSweep:
             if self.metric:
                 run.history = metric_history(self.run_dir(run), self.metric)
             self.echo(f"[{run_id}] {run.state} (exit code {code})")
-            save_state(self.root, self.runs)
+            save_state(self.root, self.runs, self.extra_args)
 
     def early_terminate(self) -> None:
         """Ask the engine which running runs to stop; stop them as W&B's agent does (SIGTERM, then kill)."""
@@ -286,4 +322,4 @@ class LocalSweep:
             run = next(r for r in self.runs if r.run_id == run_id)
             run.state, run.exit_code = "interrupted", process.returncode
         self.active.clear()
-        save_state(self.root, self.runs)
+        save_state(self.root, self.runs, self.extra_args)
