@@ -329,3 +329,19 @@ def test_an_out_or_report_that_cannot_be_written_exits_2_before_any_table(
             main(["compare", str(run), *flags])
         captured = capsys.readouterr()
         assert exited.value.code == 2 and captured.err.startswith(message) and captured.out == "", captured
+
+
+def test_variant_names_the_terminal_elides_are_spelled_out_below_its_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unet1d.cli import main
+
+    long = ("--lr", "0.00123", "--warmup_steps", "17", "--ema_decay", "0.9876")
+    short = make_run(tmp_path / "short", "--seed", "0", summary={"val_loss": 1.0})
+    longer = make_run(tmp_path / "long", "--seed", "0", *long, summary={"val_loss": 0.9})
+    with pytest.raises(SystemExit) as exited:
+        main(["compare", str(short), str(longer)])
+    lines = capsys.readouterr().out.splitlines()
+    listed = lines[lines.index("Variants in full:") + 1 :][:2]
+    assert exited.value.code == 0
+    assert listed[1] == "  attention-8…p_steps=17 = attention-8 ema_decay=0.988 lr=0.00123 warmup_steps=17", listed

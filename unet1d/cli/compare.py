@@ -196,6 +196,9 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
         columns,
         [[format_cell(getattr(r, c), f) for c, _, f in columns] for r in rows],
     )
+    elided = [v.variant for v in variants if elide(v.variant, NAME_WIDTH) != v.variant]
+    if elided:  # what an elided name hides may be the very difference between two variants
+        console.print("Variants in full:\n" + "\n".join(f"  {elide(name, NAME_WIDTH)} = {name}" for name in elided))
     common = f"val loss {threshold:.4f}, the worst variant's mean final" if threshold is not None else "none"
     console.print(
         f"Common threshold: {common}. Every column (steps and seconds to the threshold, quality, memory, size) "
