@@ -99,7 +99,7 @@ def test_info_at_full_length_reports_the_seeds_72x72_attention(capsys: pytest.Ca
         (["denoise", "no/such/run", "--poses", "p.npy", "--device", "cuda:99"], "--device cuda:99: "),
         (["eval", "no/such/run", "--device", "mps"], "--device mps: not a device"),
         (["train", "--lr", "inf"], "optim.lr='inf' (from --lr): Input should be a finite number"),
-        (["train", "--final_eval_samples", "5"], "final_eval_samples='5' (from --final_eval_samples): must be 0 (off)"),
+        (["train", "--final_eval_samples", "16"], "final_eval_samples='16' (from --final_eval_samples): must be 0"),
     ],
 )
 def test_user_errors_exit_2_with_one_message(argv: list[str], fragment: str, capsys) -> None:

@@ -169,7 +169,7 @@ def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_ke
         "sample": ["sample", str(tiny_run), "--num-samples", "16"],
         "complete": ["complete", str(tiny_run), *poses, "--mask", "legs"],
         "denoise": ["denoise", str(tiny_run), *poses],
-        "eval": ["eval", str(tiny_run), "--num_samples", "16", "--task_poses", "0"],
+        "eval": ["eval", str(tiny_run), "--num_samples", "32", "--task_poses", "0"],
     }
     for name, command in commands.items():
         for out, fragment in ((blocker / "out.npz", f"{blocker} is a file, not a folder"), (tmp_path, "is a folder")):
@@ -194,7 +194,7 @@ def test_eval_says_where_to_write_when_the_runs_own_eval_folder_cannot_be_writte
     (run / "eval").write_text("a file where the reports' folder goes\n")
     from unet1d.evaluation import c2st
 
-    code, _, err = run_main(capsys, "eval", str(run), "--num_samples", "16", "--task_poses", "0", "--device", "cpu")
+    code, _, err = run_main(capsys, "eval", str(run), "--num_samples", "32", "--task_poses", "0", "--device", "cpu")
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"error: cannot write the report to {run / 'eval' / 'step-50.json'} (") and "-o FILE" in err
     assert c2st.fold_processes() is None
@@ -207,11 +207,11 @@ def test_compare_eval_evaluates_a_run_without_one_as_eval_does_and_says_so(
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval", "wandb"))
-    code, printed, err = run_main(capsys, "compare", str(run), "--eval", "--num_samples", "16")
+    code, printed, err = run_main(capsys, "compare", str(run), "--eval", "--num_samples", "32")
     assert code == 0, err
-    assert printed.startswith(f"evaluating {run} (16 poses)")
+    assert printed.startswith(f"evaluating {run} (32 poses)")
     assert (run / "eval" / "step-50.json").is_file() and (run / "eval" / "step-50.png").is_file()
-    assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 16
+    assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 32
 
 
 def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_their_own_world(
@@ -253,11 +253,11 @@ def test_eval_at_other_settings_keeps_the_earlier_report_of_the_step_and_not_at_
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval", "wandb"))
     base = ["eval", str(run), "--task_poses", "0", "--device", "cpu"]
-    for samples, kept in (("16", False), ("16", False), ("20", True)):
+    for samples, kept in (("32", False), ("32", False), ("40", True)):
         code, printed, err = run_main(capsys, *base, "--num_samples", samples)
         assert code == 0, err
         assert ("kept the earlier evaluation of step 50, made with other settings, as" in printed) == kept, printed
     reports = sorted(path.name for path in (run / "eval").iterdir())
     assert reports == ["step-50.1.json", "step-50.1.png", "step-50.json", "step-50.png"]
-    assert json.loads((run / "eval" / "step-50.1.json").read_text())["num_samples"] == 16  # the end of training's, say
-    assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 20  # what compare reads
+    assert json.loads((run / "eval" / "step-50.1.json").read_text())["num_samples"] == 32  # the end of training's, say
+    assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 40  # what compare reads

@@ -156,3 +156,17 @@ def test_eval_and_compare_list_every_body_part() -> None:
     registered = {m.name for m in eval_table() if m.name.startswith("c2st_auc")}
     assert registered == keys
     assert keys <= {m.name for m in compare_columns()} and keys <= set(EVAL_KEYS) and keys <= set(ROW_KEYS)
+
+
+def test_the_fewest_poses_an_evaluation_takes_are_enough_for_the_classifier_to_tell_two_sets_apart() -> None:
+    """Below ~30 poses a side the folds' trees never split and the AUC is one number for any pair (0.46 at 16):
+    MIN_EVAL_SAMPLES must stay where far-apart sets score near 1 and one set against itself near 0.5."""
+    from unet1d.config import MIN_EVAL_SAMPLES
+
+    rng = np.random.default_rng(0)
+    n = MIN_EVAL_SAMPLES
+    apart = c2st.classifier_auc(rng.normal(0, 1, (n, 10)), rng.normal(5, 1, (n, 10)))
+    alike = c2st.classifier_auc(rng.normal(0, 1, (n, 10)), rng.normal(0, 1, (n, 10)))
+    assert apart > 0.9 and abs(alike - 0.5) < 0.25
+    stuck = c2st.classifier_auc(rng.normal(0, 1, (16, 10)), rng.normal(5, 1, (16, 10)))
+    assert stuck < 0.6  # what 16 poses gave: the reason for the floor

@@ -116,7 +116,7 @@ def test_a_run_without_validation_poses_has_no_val_loss_in_eval_either(tiny_conf
     run = Path(train(tiny_config("--val_fraction", "0", "--max_steps", "4", "--eval_every", "4")).output_dir)
     assert json.loads((run / "summary.json").read_text())["val_loss"] is None
     with pytest.raises(SystemExit) as exited:
-        main(["eval", str(run), "--num-samples", "16", "--task_poses", "0", "--device", "cpu"])
+        main(["eval", str(run), "--num-samples", "32", "--task_poses", "0", "--device", "cpu"])
     printed = capsys.readouterr().out
     assert exited.value.code == 0 and "val loss - (the run holds no validation poses)" in printed, printed
     assert np.isnan(json.loads((run / "eval" / "step-4.json").read_text())["val_loss"])

@@ -19,6 +19,7 @@ import typer
 
 from unet1d import metric_registry
 from unet1d.cli.output import writable_folder, writable_output
+from unet1d.config import MIN_EVAL_SAMPLES
 from unet1d.errors import UserError
 from unet1d.metric_registry import format_number
 
@@ -52,7 +53,9 @@ def compare_command(
     evaluate_missing: Annotated[
         bool, typer.Option("--eval", help="Run `unet1d eval` first for runs without an evaluation.")
     ] = False,
-    num_samples: Annotated[int, typer.Option("--num-samples", "--num_samples", min=2, help="Poses per eval.")] = 1000,
+    num_samples: Annotated[
+        int, typer.Option("--num-samples", "--num_samples", min=MIN_EVAL_SAMPLES, help="Poses per eval.")
+    ] = 1000,
 ) -> None:
     """Final loss, convergence (steps and seconds to a common val loss), sample quality, time, memory and
     size on disk of finished runs."""

@@ -176,7 +176,7 @@ def sample_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the .npz (key 'poses', radians).")] = Path(
         "samples.npz"
     ),
-    num_samples: NumSamples = 64,
+    num_samples: Annotated[int, typer.Option("--num-samples", "--num_samples", min=1, help="Poses to draw.")] = 64,
     seed: Seed = 0,
     device: Device = "auto",
     raw: Raw = False,
