@@ -16,6 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.training.test_loop import tensorboard_scalars
 from unet1d.errors import UserError
 from unet1d.store.checkpoints import latest_checkpoint, list_checkpoints
 from unet1d.training import train
@@ -219,7 +220,7 @@ def test_a_flag_that_contradicts_the_stored_run_exits_2_naming_both_values(tiny_
 
 @pytest.mark.slow
 def test_resuming_a_finished_run_changes_nothing_and_a_larger_max_steps_extends_it(
-    tiny_config, isolated_wandb, tiny_flags, tmp_path
+    tiny_config, isolated_wandb, tiny_flags, tmp_path, capsys
 ):
     run_dir = tmp_path / "run"
     first = unet1d_cli("train", *tiny_flags, "--max_steps", "10", "--wandb_mode", "offline",
@@ -236,6 +237,12 @@ def test_resuming_a_finished_run_changes_nothing_and_a_larger_max_steps_extends_
 
     extended = train(tiny_config("--max_steps", "20", "--resume", "auto", output_dir=run_dir))
     assert extended.final_step == 20 and extended.session_steps == 10
+    printed = capsys.readouterr().out
+    assert "max_steps 10 -> 20: the cosine schedule now spans 20 steps, so at step 10 the learning rate" in printed
+    scalars = tensorboard_scalars(run_dir)
+    assert [step for step, _ in scalars["train/num_parameters"]] == [0]  # not again at the resume step W&B has
+    lrs = dict(scalars["train/lr"])
+    assert lrs[10] < lrs[15]  # the schedule, rebuilt over 20 steps, rises again: what the note says
     summary = json.loads((run_dir / "summary.json").read_text())
     # throughput and time cover one span, the whole run: both sessions
     assert summary["wall_time_s"] > summary["session_time_s"] > 0

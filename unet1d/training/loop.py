@@ -56,7 +56,7 @@ from unet1d.training.console import Progress
 from unet1d.training.launch import apply_threads, launch_shortfall
 from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
-from unet1d.training.optimization import build_optimizer
+from unet1d.training.optimization import build_optimizer, extension_note
 from unet1d.training.signals import StopSignals
 from unet1d.training.tracking import Tracking
 from unet1d.wandb_access import resolve_run_id
@@ -169,6 +169,10 @@ class Trainer:
         )
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
+            stored = checkpoints.read_config(self.plan.resume_from).train.max_steps
+            note = extension_note(config.optim, self.step, stored, config.train.max_steps)
+            if note is not None:
+                self.progress.note(note)
         if set_aside is not None:
             self.progress.note(set_aside)
 
@@ -207,8 +211,8 @@ class Trainer:
     def train_until(self, last_step: int, *, stop: Callable[[], bool] = never) -> bool:
         """Steps up to ``last_step``, each component's periodic work as it falls due; True when a stop was
         asked for (``stop()``, polled before each step, on any rank). The loop without its ending."""
-        if self.counters.begin_session(self.batches.epoch):
-            self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)
+        if self.counters.begin_session(self.batches.epoch) and self.step == 0:  # a resumed run logged it already,
+            self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)  # at a step W&B has
         while self.step < last_step:
             tick = time.perf_counter()
             outcome = self.train_step(stop=stop())

@@ -50,3 +50,20 @@ def build_optimizer(
         min_lr_ratio=config.min_lr_ratio,
     )
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def extension_note(config: OptimConfig, step: int, before: int, after: int) -> str | None:
+    """What a resume with another ``max_steps`` does to the learning rate at ``step``, for a person: the cosine
+    is rebuilt over the new length, so the lr jumps where the old schedule had it (None when it does not move)."""
+    if before == after or config.lr_schedule == "constant" or step < config.warmup_steps:
+        return None
+    factors = [
+        lr_factor(step, warmup_steps=config.warmup_steps, max_steps=steps, schedule=config.lr_schedule,
+                  min_lr_ratio=config.min_lr_ratio)
+        for steps in (before, after)
+    ]  # fmt: skip
+    return (
+        f"max_steps {before} -> {after}: the cosine schedule now spans {after} steps, so at step {step} the "
+        f"learning rate moves from {config.lr * factors[0]:.2e} to {config.lr * factors[1]:.2e}; this run is not "
+        f"one trained for {after} steps from the start"
+    )
