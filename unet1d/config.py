@@ -329,14 +329,6 @@ class EvaluationConfig(Section):
         "hides exact values a generator produces (a tilt that is exactly 0); 0 = none.",
     )
 
-    @field_validator("final_eval_samples")
-    @classmethod
-    def _off_or_enough(cls, value: int) -> int:
-        """Refused when set, not after training: the classifier test needs MIN_EVAL_SAMPLES poses a side."""
-        if 0 < value < MIN_EVAL_SAMPLES:
-            raise ValueError(f"must be 0 (off) or at least {MIN_EVAL_SAMPLES}")
-        return value
-
     task_poses: int = Field(
         32,
         ge=0,
@@ -345,6 +337,14 @@ class EvaluationConfig(Section):
         "guided starts (2 x 15 network calls with a backward pass, 2 x 3 to pick one), 2,240 hypotheses of 5 calls "
         "and 640 denoisings of 20, run beside the eval's sampling.",
     )
+
+    @field_validator("final_eval_samples")
+    @classmethod
+    def _off_or_enough(cls, value: int) -> int:
+        """Refused when set, not after training: the classifier test needs MIN_EVAL_SAMPLES poses a side."""
+        if 0 < value < MIN_EVAL_SAMPLES:
+            raise ValueError(f"must be 0 (off) or at least {MIN_EVAL_SAMPLES}")
+        return value
 
 
 class LaunchConfig(Section):
@@ -358,6 +358,16 @@ class LaunchConfig(Section):
     collective_timeout_s: int = Field(
         600, gt=0, description="Seconds a process waits for the others (joining, each collective) before failing."
     )
+
+    @model_validator(mode="after")
+    def _rank_of_the_job(self) -> LaunchConfig:
+        """A machine rank the job has: machine 5 of 2 would wait for a rendezvous that never completes."""
+        if self.machine_rank >= self.num_machines:
+            raise ValueError(
+                f"machine_rank={self.machine_rank} is not a machine of num_machines={self.num_machines}: "
+                f"ranks go from 0 to {self.num_machines - 1}"
+            )
+        return self
 
 
 class LoggingConfig(Section):

@@ -98,6 +98,8 @@ def test_info_at_full_length_reports_the_seeds_72x72_attention(capsys: pytest.Ca
         (["sample", "no/such/run", "--device", "gpu"], "--device gpu: not a device; use auto, cpu, cuda or cuda:N"),
         (["denoise", "no/such/run", "--poses", "p.npy", "--device", "cuda:99"], "--device cuda:99: "),
         (["eval", "no/such/run", "--device", "mps"], "--device mps: not a device"),
+        (["train", "--machine_rank", "5", "--num_machines", "2"], "machine_rank=5 is not a machine of num_machines=2"),
+        (["train", "--num_processes", "2", "--data", "no/such.npz"], "data path 'no/such.npz' does not exist"),
         (["train", "--lr", "inf"], "optim.lr='inf' (from --lr): Input should be a finite number"),
         (["train", "--final_eval_samples", "16"], "final_eval_samples='16' (from --final_eval_samples): must be 0"),
     ],

@@ -11,6 +11,8 @@ checkpoint was saved: ``--resume auto`` continues).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from unet1d.cli.common import ConfigFileOption
@@ -37,7 +39,13 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
             "were. To train further, resume with a larger --max_steps"
         )
         return
-    if needs_launcher(resolved):
+    if needs_launcher(resolved):  # what every rank would refuse, refused once here, before any rank starts
+        from unet1d.data.files import require_pose_path
+        from unet1d.data.loading import is_builtin
+
+        if not is_builtin(resolved.data.data):
+            require_pose_path(Path(resolved.data.data))
+        rundir.plan_run(resolved)
         forwarded = [*(["--config", str(config)] if config is not None else []), *ctx.args]
         code = run_launcher(resolved, forwarded)
         if code:

@@ -36,15 +36,20 @@ class _NotPoseData(Exception):
     """A file that is fine but holds no poses: skipped inside a folder, an error when named directly."""
 
 
+def require_pose_path(path: Path) -> None:
+    """A UserError naming ``path`` when there is nothing there (checked before a launch starts its ranks too)."""
+    if not path.exists():
+        hint = " (use 'builtin' for the built-in poses)" if "/" not in str(path) and "." not in path.name else ""
+        raise UserError(f"data path '{path}' does not exist{hint}")
+
+
 def read_pose_path(path: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None) -> ReadResult:
     """Every sequence under ``path`` (a file or a folder searched recursively), in sorted order.
 
     With ``cache_dir``, a folder of :data:`~unet1d.data.cache.CACHE_MIN_FILES` or more files is read
     through the cache (:mod:`unet1d.data.cache`): the sequences' poses are then views of one array.
     """
-    if not path.exists():
-        hint = " (use 'builtin' for the built-in poses)" if "/" not in str(path) and "." not in path.name else ""
-        raise UserError(f"data path '{path}' does not exist{hint}")
+    require_pose_path(path)
     if path.is_dir():
         return _read_directory(path, pose_format, target_fps, cache_dir)
     if path.suffix.lower() not in POSE_SUFFIXES:
