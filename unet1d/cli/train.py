@@ -27,6 +27,7 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     from unet1d.store import rundir
     from unet1d.training.launch import launch_shortfall, needs_launcher, run_launcher
 
+    dump_stacks_on_request()  # here too when this process only launches the ranks: USR2 must not end it
     shortfall = launch_shortfall()
     if shortfall:
         raise UserError(shortfall)
@@ -62,7 +63,6 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     from unet1d.training.launcher_watch import lost_peer_message, watch_launcher
 
     watch_launcher()
-    dump_stacks_on_request()
     try:
         result = run_training(resolved, probe=QualityProbe)  # the loop's quality probe, built here
     except RuntimeError as err:  # a collective failed: say that another machine is gone, not a traceback

@@ -148,7 +148,9 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     try:
         code = process.wait()
         # torchrun reports ranks stopped by our signal as a failure (1); say what happened, like a single run.
-        return 128 + forwarded[0] if forwarded and code else code
+        if forwarded and code:
+            return 128 + forwarded[0]
+        return 128 - code if code < 0 else code  # the launcher killed by a signal: the shell's 128 + its number
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)

@@ -1,4 +1,4 @@
-"""Preemption: SIGTERM or SIGINT asks the loop to stop at the end of the current step.
+"""Preemption: SIGTERM or SIGINT asks the loop to stop once every rank knows: after the next step.
 
 A cluster preempting a job, ``wandb agent`` stopping a run, and Ctrl-C all arrive as signals.
 The handler only records which signal came; the loop agrees on it across ranks, saves a
