@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 
 from unet1d.config_sources import load_config
@@ -114,6 +116,18 @@ def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(
     generators = [load_file(str(run_dir / "checkpoints" / "step-20" / f"rank-{r}.safetensors")) for r in (0, 1)]
     assert not torch.equal(generators[0]["noise/state"], generators[1]["noise/state"])  # ranks draw their own noise
 
+    # accelerate launch left launch.num_processes at 1: the run stores the world it ran in, so `unet1d train
+    # --resume auto` starts the two processes its checkpoints need, with no flag repeated but a free port
+    stored = yaml.safe_load((run_dir / "config.yaml").read_text())["launch"]
+    assert (stored["num_processes"], stored["num_machines"]) == (2, 1)
+    resume = ["--output_dir", str(run_dir), "--resume", "auto", "--max_steps", "24", "--main_process_port"]
+    with socket.socket() as sock:  # another free port: the first launch's may linger in TIME_WAIT
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    again = subprocess.run([sys.executable, "-m", "unet1d.cli", "train", *resume, str(port)],
+                           env=isolated_wandb, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert again.returncode == 0 and again.stdout.count("done: step 24") == 1, again.stdout + again.stderr
+
 
 @pytest.mark.slow
 def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_sigterm(
@@ -187,3 +201,14 @@ def test_a_simple_launcher_process_that_joined_no_group_is_refused():
     assert launch_shortfall({**simple, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}) is None  # torchrun
     assert launch_shortfall({"ACCELERATE_USE_CPU": "True"}) is None  # one process, nothing to join
     assert launch_shortfall({}) is None
+
+
+def test_a_run_another_launcher_started_records_the_world_it_ran_in() -> None:
+    from unet1d.training.launch import with_launched_world
+
+    config = load_config(None, [], environ={})
+    one_machine = with_launched_world(config, {"LOCAL_WORLD_SIZE": "2", "WORLD_SIZE": "2"})
+    assert (one_machine.launch.num_processes, one_machine.launch.num_machines) == (2, 1)
+    two_machines = with_launched_world(config, {"LOCAL_WORLD_SIZE": "4", "WORLD_SIZE": "8"})
+    assert (two_machines.launch.num_processes, two_machines.launch.num_machines) == (4, 2)
+    assert with_launched_world(config, {}) is config and config.launch.num_processes == 1  # not launched: as given

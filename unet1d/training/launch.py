@@ -35,6 +35,28 @@ def inside_distributed_launch(environ: Mapping[str, str] | None = None) -> bool:
     return any(name in env for name in RANK_VARIABLES)
 
 
+def with_launched_world(config: Config, environ: Mapping[str, str] | None = None) -> Config:
+    """``config`` with ``launch`` saying the world this process was launched into (torchrun's LOCAL_WORLD_SIZE
+    and WORLD_SIZE), when a launcher other than ours started it: ``accelerate launch --multi_gpu
+    --num_processes 2`` leaves ``launch.num_processes`` at 1, and the run it stores could then not be
+    resumed by ``unet1d train --resume auto``, which starts the processes its stored config names."""
+    env = os.environ if environ is None else environ
+    try:
+        local, world = int(env["LOCAL_WORLD_SIZE"]), int(env["WORLD_SIZE"])
+    except (KeyError, ValueError):
+        return config
+    if (
+        local < 1
+        or world % local
+        or (config.launch.num_processes, config.launch.num_machines) == (local, world // local)
+    ):
+        return config
+    launched = config.model_copy(deep=True)
+    launched.launch.num_machines = world // local  # first: machine_rank must stay below it
+    launched.launch.num_processes = local
+    return launched
+
+
 def launch_shortfall(environ: Mapping[str, str] | None = None) -> str | None:
     """Why this process is a degraded launch, or None.
 

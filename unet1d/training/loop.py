@@ -53,7 +53,7 @@ from unet1d.training.components import (
     Validator,
 )
 from unet1d.training.console import Progress
-from unet1d.training.launch import apply_threads, launch_shortfall
+from unet1d.training.launch import apply_threads, launch_shortfall, with_launched_world
 from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
 from unet1d.training.optimization import build_optimizer, extension_note
@@ -99,6 +99,7 @@ class Trainer:
         self.precision = resolve_precision(train_cfg.mixed_precision, "cpu" if use_cpu else "cuda")
         self.threads = apply_threads(config.train.threads)
         self.plan = rundir.plan_run(config)  # read-only: refuses on every rank alike
+        self.config = config = with_launched_world(config)  # what it stores: `unet1d train --resume` relaunches it
         resumed = checkpoints.stored_json_state(self.plan.resume_from) if self.plan.resume_from else {}
         self.run_id = resolve_run_id(resumed.get("counters", {}).get("wandb_run_id"))  # before W&B starts
         self.tracking = Tracking(config, run_id=self.run_id, resume_step=self.plan.resume_step)
