@@ -33,3 +33,21 @@ def test_sigusr2_prints_every_threads_stack_and_training_goes_on(start_cli, tiny
     assert text.lower().count("thread 0x") >= 2, text  # every thread (TensorBoard's writer too), not only the current
     assert dumped[-1].startswith("step "), text
     assert process.returncode == 128 + signal.SIGTERM, rest  # and the usual preemption path still works
+
+
+def test_a_second_ctrl_c_stops_at_once_and_says_so_and_one_within_the_window_is_the_first_again(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from unet1d.training import signals as signals_module
+    from unet1d.training.signals import StopSignals
+
+    with StopSignals() as stop:
+        os.kill(os.getpid(), signal.SIGINT)  # the terminal's press
+        os.kill(os.getpid(), signal.SIGINT)  # torchrun's copy of it, within the window: ignored
+        assert stop.requested and stop.exit_code == 130
+        monkeypatch.setattr(signals_module, "DUPLICATE_WINDOW_S", -1.0)  # the next press comes "later"
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert "a second Ctrl-C: stopping now, without a checkpoint" in capsys.readouterr().err

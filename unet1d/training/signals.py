@@ -68,6 +68,7 @@ class StopSignals:
         now = time.monotonic()
         if self.received is not None:
             if signum == signal.SIGINT and now - self._received_at > DUPLICATE_WINDOW_S:
+                print("a second Ctrl-C: stopping now, without a checkpoint", file=sys.stderr, flush=True)
                 raise KeyboardInterrupt  # a second Ctrl-C: no checkpoint, stop now
             return
         self.received, self._received_at = signum, now
