@@ -73,13 +73,25 @@ def step_of(path: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
+def unmarked_checkpoints(output_dir: Path) -> list[Path]:
+    """``step-N`` folders without ``checkpoint.json``: a save publishes its folder whole, marker included, so
+    one without is damaged (its marker deleted or lost), never a save in progress (that is ``.tmp-step-N``)."""
+    root = Path(output_dir) / CHECKPOINTS_DIR
+    if not root.is_dir():
+        return []
+    return sorted(
+        (p for p in root.iterdir() if checkpoint_step(p) is not None and not (p / MARKER).exists()), key=step_of
+    )
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
     """The newest whole checkpoint (what ``--resume auto`` continues); newer damaged ones are reported, passed over."""
-    passed = []
+    passed = unmarked_checkpoints(output_dir)
     for checkpoint in reversed(list_checkpoints(output_dir)):
         if checkpoint_damage(checkpoint) is None:
             for damaged in passed:
-                warn(f"checkpoint {damaged} is damaged ({damage_of(damaged)}); using {checkpoint} instead")
+                if step_of(damaged) > step_of(checkpoint):
+                    warn(f"checkpoint {damaged} is damaged ({damage_of(damaged)}); using {checkpoint} instead")
             return checkpoint
         passed.append(checkpoint)
     for damaged in passed:
@@ -181,6 +193,8 @@ def damage_of(checkpoint: Path) -> str:
 
 
 def _damage(checkpoint: Path) -> str | None:
+    if not (checkpoint / MARKER).exists():
+        return f"no {MARKER}"
     try:
         marker = read_marker(checkpoint)
     except UserError as err:

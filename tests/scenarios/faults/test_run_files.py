@@ -72,6 +72,15 @@ def test_a_damaged_newest_checkpoint_is_passed_over_in_one_line(run, capsys, dam
     assert found["checkpoints"]["step-10"] == "whole" and reason in found["checkpoints"]["step-20"]
 
 
+def test_a_newest_checkpoint_whose_marker_was_deleted_is_named_and_passed_over(run, capsys) -> None:
+    """Listed only by their marker, such folders used to be passed over without a word."""
+    newest, previous = run / "checkpoints" / "step-20", run / "checkpoints" / "step-10"
+    (newest / "checkpoint.json").unlink()
+    assert checkpoints.latest_checkpoint(run) == previous
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"warning: checkpoint {newest} is damaged (no checkpoint.json); using {previous} instead"
+
+
 def test_eval_of_a_damaged_checkpoint_is_exit_2_and_one_line(run, capsys) -> None:
     from unet1d.cli import main
 
