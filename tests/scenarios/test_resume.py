@@ -140,6 +140,18 @@ def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_p
     assert not partial.exists()
 
 
+def test_going_back_to_an_earlier_checkpoint_moves_the_later_ones_out_of_resume_autos_way(tiny_config, capsys):
+    run = Path(train(tiny_config("--max_steps", "40", "--checkpoint_every", "10")).output_dir)
+    back = train(tiny_config("--max_steps", "30", "--resume", str(run / "checkpoints" / "step-20")))
+    assert back.final_step == 30
+    superseded = run / "checkpoints" / "superseded"
+    assert "the later step-30, step-40 moved to" in capsys.readouterr().out
+    assert sorted(p.name for p in superseded.iterdir()) == ["step-30", "step-40"]  # the abandoned branch, kept
+    assert latest_checkpoint(run) == run / "checkpoints" / "step-30"  # the new branch's own step 30
+    again = train(tiny_config("--max_steps", "35", "--resume", "auto", "--checkpoint_every", "10"))
+    assert again.final_step == 35 and again.session_steps == 5  # forward from the new branch, not from step 40
+
+
 def test_resume_refuses_what_it_cannot_continue_exactly(tiny_config, tmp_path):
     train(tiny_config("--max_steps", "10"))
     with pytest.raises(

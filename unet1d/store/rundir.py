@@ -29,6 +29,7 @@ WANDB_DIR = "wandb"  # W&B's own run files (offline runs sync from here)
 RUN_ID_FILE = "wandb_run_id"  # the W&B run id, so a resumed run continues the same W&B run
 EVAL_DIR = "eval"  # eval/step-N.json and .png: the final evaluation, or `unet1d eval`
 DAMAGED_DIR = "damaged"  # checkpoints/damaged/: checkpoints --resume auto could not use (set_aside)
+SUPERSEDED_DIR = "superseded"  # checkpoints/superseded/: newer than the one --resume PATH went back to
 # What a run writes into output_dir; --overwrite removes exactly these.
 RUN_OUTPUTS = (
     checkpoint_files.CHECKPOINTS_DIR, TENSORBOARD_DIR, WANDB_DIR, EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, RUN_ID_FILE,
@@ -58,7 +59,9 @@ class RunPlan:
     resume_from: Path | None
     resume_step: int | None
     wipe: bool
-    set_aside: tuple[Path, ...] = ()  # --resume auto found only damaged checkpoints: kept, out of the new run's way
+    # Kept, out of the new run's way: the damaged checkpoints when --resume auto found no whole one, or the
+    # newer ones of this run when --resume PATH went back to an older one (--resume auto would go forward again)
+    set_aside: tuple[Path, ...] = ()
 
 
 def plan_run(config: Config) -> RunPlan:
@@ -69,7 +72,7 @@ def plan_run(config: Config) -> RunPlan:
         raise UserError("--overwrite starts the run again and --resume continues it; give one of them")
     if train.overwrite:
         return RunPlan(output_dir, None, None, wipe=True)
-    resume_from = _resume_source(config)
+    resume, resume_from = train.resume or "", _resume_source(config)
     if resume_from is not None:
         differences = run_differences(checkpoint_files.read_config(resume_from), config)
         if differences:
@@ -78,7 +81,8 @@ def plan_run(config: Config) -> RunPlan:
                 f"{_listing(differences)}\n{RESUME_HINT}"
             )
         step = int(checkpoint_files.read_marker(resume_from)["step"])
-        return RunPlan(output_dir, resume_from, step, wipe=False)
+        newer = () if resume.strip().lower() == "auto" else _newer_checkpoints(output_dir, resume_from, step)
+        return RunPlan(output_dir, resume_from, step, wipe=False, set_aside=newer)
     damaged = tuple(checkpoint_files.list_checkpoints(output_dir)) if train.resume else ()  # none of them whole
     stored = output_dir / RUN_CONFIG_FILE
     if stored.is_file():
@@ -176,12 +180,21 @@ def _resume_source(config: Config) -> Path | None:
     return checkpoint_files.find_checkpoint(resume)
 
 
+def _newer_checkpoints(output_dir: Path, resume_from: Path, step: int) -> tuple[Path, ...]:
+    """This run's checkpoints after ``step`` when ``resume_from`` is one of its own: a branch going back."""
+    if resume_from.resolve().parent != (output_dir / checkpoint_files.CHECKPOINTS_DIR).resolve():
+        return ()
+    return tuple(c for c in checkpoint_files.list_checkpoints(output_dir) if checkpoint_files.step_of(c) > step)
+
+
 def set_aside(plan: RunPlan) -> str | None:
-    """Move the damaged checkpoints ``--resume auto`` could not use into ``checkpoints/damaged/`` (what is
-    left of them may still be read by hand; the new run's saves would replace them), and say so."""
+    """Move :attr:`RunPlan.set_aside` into ``checkpoints/damaged/`` (what is left of them may still be read by
+    hand; the new run's saves would replace them) or ``checkpoints/superseded/`` (a resume went back past
+    them: ``--resume auto`` would otherwise go forward to them again), and say so."""
     if not plan.set_aside:
         return None
-    folder = plan.output_dir / checkpoint_files.CHECKPOINTS_DIR / DAMAGED_DIR
+    went_back = plan.resume_from is not None
+    folder = plan.output_dir / checkpoint_files.CHECKPOINTS_DIR / (SUPERSEDED_DIR if went_back else DAMAGED_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     for checkpoint in plan.set_aside:
         target, copy = folder / checkpoint.name, 1
@@ -189,6 +202,9 @@ def set_aside(plan: RunPlan) -> str | None:
             copy += 1
             target = folder / f"{checkpoint.name}-{copy}"
         checkpoint.rename(target)
+    if went_back:
+        names = ", ".join(checkpoint.name for checkpoint in plan.set_aside)
+        return f"resumed from an earlier checkpoint: the later {names} moved to {folder}, out of --resume auto's way"
     return (
         f"--resume auto: no whole checkpoint in {plan.output_dir} ({len(plan.set_aside)} damaged, moved to "
         f"{folder}); training starts again at step 0"
