@@ -245,7 +245,7 @@ def format_validation_error(
             origin = f" (from {sources[path]})" if path in sources else ""
             lines.append(f"{path}={value!r}{origin}: {message}")
         elif len(loc) == 1 and loc[0] in SECTIONS:
-            given = [sources[p] for p in sources if p.startswith(loc[0] + ".")]
+            given = list(dict.fromkeys(sources[p] for p in sources if p.startswith(loc[0] + ".")))  # each source once
             origin = f" (set by {', '.join(given)})" if given else ""
             lines.append(f"{loc[0]}: {message}{origin}")
         else:
