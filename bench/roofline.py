@@ -328,7 +328,7 @@ def bench_section(training: dict[str, Any], settings: Any, device: torch.device,
     except Exception as err:  # no git history (an exported tree): said, not hidden
         section["quickstart_vs_earlier"] = {"missing": f"{type(err).__name__}: {err}"}
     split_steps = {"full": 200, "quick": 40}.get(settings_mode(settings), 4)
-    smoke = {"final_eval_samples": 64, "quality_samples": 16, "task_poses": 2, "builtin_samples": 2048}
+    smoke = {"final_eval_samples": 64, "quality_samples": 32, "task_poses": 2, "builtin_samples": 2048}
     smoke = smoke if split_steps <= 4 else {}
     section["quickstart_split"] = quickstart_split(split_steps, device.type, **smoke)
     return section
