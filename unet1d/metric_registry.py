@@ -34,6 +34,19 @@ class Metric:
         return "-" if value is None else format_number(self.fmt, value)
 
 
+# What an evaluation's scores depend on besides the weights (keys of eval/step-N.json): reports that differ in
+# these are different measurements (`unet1d eval` keeps the earlier one; `compare` warns).
+EVALUATION_SETTINGS = (
+    "num_samples",
+    "reference",
+    "weights",
+    "sampler",
+    "sample_steps",
+    "task_poses_digest",
+    "overrides",
+)
+
+
 def format_number(fmt: str, value: float) -> str:
     """``fmt.format(value)``, without the minus of a value that rounds to zero ("-0.0" reads as a loss)."""
     text = fmt.format(value)

@@ -24,15 +24,14 @@ Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N
 Raw = Annotated[bool, typer.Option("--raw", help="Use the raw weights instead of the EMA weights.")]
 
 
-def checked_device(device: str) -> str:
-    """``--device`` as given, once this machine can run it; else exit 2 with the choices. Called in the
-    command, not as an option callback: that would load torch before the eval's fold processes fork."""
+def checked_device(device: str) -> None:
+    """Exit 2 with the choices unless this machine can run ``--device``. Called in the command, not as an
+    option callback: that would load torch before the eval's fold processes fork."""
     from unet1d.precision import device_problem
 
     problem = device_problem(device)
     if problem is not None:
         raise UserError(f"--device {device}: {problem}")
-    return device
 
 
 def eval_command(

@@ -71,11 +71,12 @@ def agent(
 def missing_data(checked: list[dict], args: list[str]) -> str | None:
     """A data path the sweep's runs would read (the points' and the overrides') that is not here, if any.
     Runs start from this folder (sweep local checks that ``program`` is a file here)."""
+    from unet1d.data.loading import is_builtin
     from unet1d.sweeps.schema import agent_args
 
     for point in checked:
         data = load_config(None, [*args, *agent_args(point)], environ={}).data.data
-        if data != "builtin" and not Path(data).exists():
+        if not is_builtin(data) and not Path(data).exists():
             return data
     return None
 

@@ -31,7 +31,7 @@ from unet1d.config_sources import config_from_dict
 from unet1d.data.loading import is_builtin
 from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import ConfigError, UserError
-from unet1d.metric_registry import METRICS, compare_columns, eval_metrics, format_number
+from unet1d.metric_registry import EVALUATION_SETTINGS, METRICS, compare_columns, eval_metrics, format_number
 from unet1d.store import checkpoint_files
 from unet1d.store.curves import read_curves
 from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, read_run_config
@@ -82,7 +82,7 @@ class RunRow:
             raise TypeError(f"RunRow: {', '.join(unknown)} not in the metric registry (unet1d/metric_registry.py)")
         self.run, self.variant, self.seed, self.final_step, self.values = run, variant, seed, final_step, values
         self.pose_errors = pose_errors
-        self.evaluated = evaluated  # how its evaluation was made (EVAL_SETTINGS); None without one
+        self.evaluated = evaluated  # how its evaluation was made (EVALUATION_SETTINGS); None without one
 
     def __getattr__(self, name: str) -> Any:
         if name in ROW_KEYS:
@@ -333,14 +333,10 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
         final_step = max((steps[-1] for tag in curves.points if (steps := curves.steps(tag))), default=None)
     final_step = int(final_step) if final_step is not None else None
     poses = PoseErrors.of(evaluation)
-    evaluated = {key: evaluation.get(key) for key in EVAL_SETTINGS} if evaluation else None
+    evaluated = {key: evaluation.get(key) for key in EVALUATION_SETTINGS} if evaluation else None
     if config is None:
         return RunRow(str(run), unknown_variant(run), None, final_step, values, poses, evaluated)
     return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), final_step, values, poses, evaluated)
-
-
-# What an evaluation's scores depend on besides the weights: runs compared on scores should share them.
-EVAL_SETTINGS = ("num_samples", "reference", "weights", "sampler", "sample_steps", "task_poses_digest")
 
 
 def comparability_warnings(rows: list[RunRow]) -> list[str]:
@@ -359,7 +355,7 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
             )
         first.setdefault((row.variant, row.seed), row.run)
     evaluated = [row for row in rows if row.evaluated is not None]
-    for key in EVAL_SETTINGS:
+    for key in EVALUATION_SETTINGS:
         values: dict[str, list[str]] = {}
         for row in evaluated:
             values.setdefault(str(row.evaluated[key]), []).append(Path(row.run).name)

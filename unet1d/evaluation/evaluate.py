@@ -31,6 +31,7 @@ from unet1d.evaluation import c2st, quality, side_by_side, tasks
 from unet1d.evaluation.figures import pose_figure
 from unet1d.evaluation.sampling import sample_poses, sampling_precision, start_sampling
 from unet1d.evaluation.timing import StageClock
+from unet1d.metric_registry import EVALUATION_SETTINGS
 from unet1d.precision import precision_label, resolve_device
 from unet1d.prior import PosePrior
 from unet1d.store.checkpoints import CONFIG_FILE, load_for_eval
@@ -85,10 +86,6 @@ class EvalReport:
         return path
 
 
-# What a report's scores depend on besides the weights: reports that differ here are different measurements.
-REPORT_SETTINGS = ("num_samples", "reference", "weights", "sampler", "sample_steps", "task_poses_digest", "overrides")
-
-
 def keep_earlier(path: Path, payload: dict[str, Any]) -> Path | None:
     """Move the report at ``path`` (and its figure) to ``step-N.K.json`` when it was made with other settings
     than ``payload``; where it went, or None (no report there, a damaged one, or the same settings). So
@@ -98,7 +95,7 @@ def keep_earlier(path: Path, payload: dict[str, Any]) -> Path | None:
         earlier = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(earlier, dict) or all(earlier.get(key) == payload.get(key) for key in REPORT_SETTINGS):
+    if not isinstance(earlier, dict) or all(earlier.get(key) == payload.get(key) for key in EVALUATION_SETTINGS):
         return None
     number = 1
     while path.with_name(f"{path.stem}.{number}.json").exists():
