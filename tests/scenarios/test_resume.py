@@ -97,6 +97,33 @@ def test_sigterm_saves_a_checkpoint_exits_nonzero_and_resume_continues_the_wandb
 
 
 @pytest.mark.slow
+def test_sigterm_during_the_final_evaluation_says_so_and_resume_auto_evaluates_the_saved_last_step(
+    tiny_config, start_cli, tiny_flags, tmp_path
+):
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--output_dir", str(run_dir), "--wandb_mode", "disabled", "--max_steps", "10"]
+    process = start_cli("train", *flags, "--final_eval_samples", "4000", "--task_poses", "64")  # seconds of scoring
+    deadline = time.monotonic() + 120
+    while latest_checkpoint(run_dir) != run_dir / "checkpoints" / "step-10" and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the evaluation
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert "SIGTERM during the final evaluation: stopping; step 10's checkpoint is saved" in output, output[-2000:]
+    assert "Traceback" not in output and not (run_dir / "summary.json").exists()
+    assert not (run_dir / "run.lock").exists()  # released on the way out, not left for the next run to take over
+
+    from unet1d.evaluation.probe import QualityProbe
+
+    again = tiny_config("--resume", "auto", "--max_steps", "10", "--final_eval_samples", "64", output_dir=run_dir)
+    resumed = train(again, probe=QualityProbe)  # the probe `unet1d train` hands the loop: it evaluates
+    assert resumed.exit_code == 0 and resumed.final_step == 10 and resumed.session_steps == 0
+    assert resumed.quality is not None and (run_dir / "eval" / "step-10.json").is_file()
+
+
+@pytest.mark.slow
 def test_a_run_that_probes_forks_fold_processes_and_a_sigterm_to_its_group_still_checkpoints(
     start_cli, tiny_flags, tmp_path
 ):

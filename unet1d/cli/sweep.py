@@ -105,8 +105,9 @@ def local(
 
     Extra --field overrides apply to every run (e.g. --max_steps 200 --base_channels 32 on a CPU).
     """
-    from unet1d.sweeps.local import LocalSweep, SweepInterrupted, sweep_id_for
+    from unet1d.sweeps.local import LocalSweep, sweep_id_for
     from unet1d.sweeps.schema import read_sweep, validate_sweep
+    from unet1d.training.signals import Interrupted
 
     checked = validate_sweep(sweep_file, ctx.args)
     sweep = read_sweep(sweep_file)
@@ -126,7 +127,7 @@ def local(
     root = output_root / sweep_file.stem
     try:
         runs = LocalSweep(sweep, sweep_id_for(sweep_file), root, list(ctx.args), parallel, typer.echo).run(count)
-    except SweepInterrupted as stop:
+    except Interrupted as stop:
         typer.echo(f"{root}: stopped by {stop}; its running runs saved checkpoints: run this command again to resume")
         raise typer.Exit(128 + stop.signum) from None
     failed = [run.run_id for run in runs if run.state == "failed"]

@@ -17,7 +17,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +32,7 @@ from unet1d.store.curves import read_curves
 from unet1d.store.rundir import SUMMARY_FILE
 from unet1d.sweeps.agent import run_command
 from unet1d.sweeps.schema import engine
+from unet1d.training.signals import Interrupted, signals_raise
 from unet1d.wandb_access import new_run_id
 
 STATE_FILE = "sweep.json"
@@ -40,38 +40,6 @@ POLL_S = 1.0
 KILL_AFTER_S = 60.0  # a stopped run that ignores SIGTERM this long is killed
 # Runs in these states are started again (resumed) when the sweep is; "stopped" ones never are.
 RESUMABLE = ("running", "failed", "interrupted")
-
-
-class SweepInterrupted(Exception):
-    """The sweep was stopped by a signal (Ctrl-C, SIGTERM, a closed terminal); its runs were checkpointed."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def signals_interrupt() -> Any:
-    """SIGTERM and SIGHUP end the sweep's loop as Ctrl-C does. Its runs live in sessions of their own, so a
-    signal to the sweep alone (a scheduler, a closed terminal) would otherwise leave them training orphaned.
-    The first signal restores the previous handlers: a second one ends the sweep at once."""
-    if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread only
-        yield
-        return
-    previous: dict[int, Any] = {}
-
-    def handle(signum: int, frame: Any) -> None:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        raise SweepInterrupted(signum)
-
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        previous[number] = signal.signal(number, handle)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 @dataclass
@@ -289,13 +257,13 @@ class LocalSweep:
 
     def run(self, count: int | None) -> list[LocalRun]:
         """Resume unfinished runs, then run the engine's proposals until ``count`` runs or the grid ends.
-        Stopped by a signal, it stops its runs (they checkpoint) and raises :class:`SweepInterrupted`."""
-        try:
-            with signals_interrupt():
+        Stopped by a signal, it stops its runs (they checkpoint) and raises :class:`Interrupted`."""
+        try:  # its runs live in sessions of their own: a scheduler's SIGTERM or a closed terminal's SIGHUP
+            with signals_raise((signal.SIGTERM, signal.SIGHUP)):  # reaches the sweep alone, and must reach them
                 return self._run(count)
-        except (KeyboardInterrupt, SweepInterrupted) as stop:
+        except (KeyboardInterrupt, Interrupted) as stop:
             self.interrupt()
-            raise SweepInterrupted(getattr(stop, "signum", signal.SIGINT)) from None
+            raise Interrupted(getattr(stop, "signum", signal.SIGINT)) from None
 
     def _run(self, count: int | None) -> list[LocalRun]:
         queue = [run for run in self.runs if run.state in RESUMABLE]

@@ -57,7 +57,7 @@ from unet1d.training.launch import apply_threads, launch_shortfall, with_launche
 from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
 from unet1d.training.optimization import build_optimizer, extension_note
-from unet1d.training.signals import StopSignals
+from unet1d.training.signals import Interrupted, StopSignals, signals_raise
 from unet1d.training.tracking import Tracking
 from unet1d.wandb_access import resolve_run_id
 
@@ -365,6 +365,18 @@ class Trainer:
         return self.finish(exit_code=signals.exit_code if signals.requested else 128 + signal.SIGTERM)
 
     def finish(self, exit_code: int = 0) -> TrainResult:
+        quality = None
+        if exit_code == 0:
+            try:  # minutes of sampling and scoring that poll for no stop: a signal ends them, not the run's record
+                with signals_raise():
+                    quality = self.final_evaluation()
+            except Interrupted as stop:
+                self.progress.note(
+                    f"{stop} during the final evaluation: stopping; step {self.step}'s checkpoint is saved and "
+                    "--resume auto evaluates it"
+                )
+                self.tracking.mark_preempting()
+                exit_code = stop.exit_code
         counters, checkpoint = self.counters, self.checkpointer.path
         run_time = counters.run_time_s()  # all sessions; each earlier one up to its checkpoint
         result = TrainResult(
@@ -385,7 +397,7 @@ class Trainer:
             session_time_s=counters.session_s(),
             preempted=exit_code != 0,
             exit_code=exit_code,
-            quality=self.final_evaluation() if exit_code == 0 else None,
+            quality=quality,
             compute_dtype=precision_label(self.precision),
         )
         if self.is_main and exit_code == 0:

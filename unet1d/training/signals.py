@@ -15,16 +15,54 @@ asked where it is with SIGUSR2: every thread's Python stack goes to stderr and t
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType, TracebackType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 DUPLICATE_WINDOW_S = 2.0
 STACKS_SIGNAL = signal.SIGUSR2
+
+
+class Interrupted(Exception):
+    """A stop signal came during work that cannot poll for one (:func:`signals_raise`)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def signals_raise(signums: tuple[int, ...] = STOP_SIGNALS) -> Iterator[None]:
+    """While inside, the first of ``signums`` raises :class:`Interrupted` in the main thread, for work that
+    cannot poll for a stop (the final evaluation, a sweep's wait on its runs). It puts the previous handlers
+    back as it raises, so a second signal acts as it would have; outside the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():  # handlers live in the main thread only
+        yield
+        return
+    previous: dict[int, object] = {}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+        raise Interrupted(signum)
+
+    for number in signums:
+        previous[number] = signal.signal(number, handle)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
 
 
 def dump_stacks_on_request() -> bool:
