@@ -13,6 +13,7 @@ from unet1d.cli.compare import compare_command
 from unet1d.config_sources import load_config, parse_overrides, resolve_name
 from unet1d.errors import UserError
 from unet1d.sweeps.agent import agent_command
+from unet1d.training.signals import Interrupted
 
 app = command_group("Validate, create or run W&B sweeps (sweeps/*.yaml), with or without a W&B server.")
 SweepFile = Annotated[Path, typer.Argument(help="A W&B sweep YAML, e.g. sweeps/middles.yaml.")]
@@ -107,7 +108,6 @@ def local(
     """
     from unet1d.sweeps.local import LocalSweep, sweep_id_for
     from unet1d.sweeps.schema import read_sweep, validate_sweep
-    from unet1d.training.signals import Interrupted
 
     checked = validate_sweep(sweep_file, ctx.args)
     sweep = read_sweep(sweep_file)
