@@ -83,7 +83,10 @@ def plan_run(config: Config) -> RunPlan:
         step = int(checkpoint_files.read_marker(resume_from)["step"])
         newer = () if resume.strip().lower() == "auto" else _newer_checkpoints(output_dir, resume_from, step)
         return RunPlan(output_dir, resume_from, step, wipe=False, set_aside=newer)
-    damaged = tuple(checkpoint_files.list_checkpoints(output_dir)) if train.resume else ()  # none of them whole
+    # --resume auto found no whole checkpoint: every one there is damaged, a marker-less one too (the new run's
+    # saves of those steps would land on them)
+    listed = [*checkpoint_files.list_checkpoints(output_dir), *checkpoint_files.unmarked_checkpoints(output_dir)]
+    damaged = tuple(sorted(listed, key=checkpoint_files.step_of)) if train.resume else ()
     stored = output_dir / RUN_CONFIG_FILE
     if stored.is_file():
         previous = _previous_run_config(stored, output_dir)
