@@ -30,6 +30,27 @@ def test_a_folder_that_holds_another_run_is_refused_naming_the_difference(tiny_c
     assert same.resume_from is None  # a setting that cannot change what is learnt is no other run
 
 
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--mid_structure", "conv"], "model.mid: the run has 'attention-8', --mid_structure gives 'conv'"),
+        (["--mid_num_heads", "4"], "model.mid: the run has 'attention-8', --mid_num_heads gives 'attention-4'"),
+        (["--mid", "conv"], "model.mid: the run has 'attention-8', --mid gives 'conv'"),
+    ],
+)
+def test_a_resume_that_changes_the_middle_names_the_change_once(tiny_config, tmp_path, flags, named) -> None:
+    # the stored config spells the middle twice (mid and the pair); the given spelling must not clash with the other
+    stored = tiny_config("--mid", "attention-8", output_dir=tmp_path)
+    rundir.write_run_config(tmp_path, stored)
+    args = ["--output_dir", str(tmp_path), "--resume", "auto", "--wandb_mode", "disabled"]
+    with pytest.raises(UserError, match="settings given differ") as refused:
+        rundir.resume_config(None, [*args, *flags], environ={})
+    assert refused.value.args[0].splitlines()[1] == f"  {named}"
+    assert "conflicts with" not in refused.value.args[0] and "mid_structure:" not in refused.value.args[0]
+    for same in (["--mid", "attention-8"], ["--mid_num_heads", "8"], ["--mid_structure", "attention"]):
+        assert rundir.resume_config(None, [*args, *same], environ={}).model.mid == "attention-8"
+
+
 def test_wiping_removes_the_run_outputs_and_nothing_else(tiny_config, tmp_path) -> None:
     tmp_path = tmp_path / "run"
     rundir.write_run_config(tmp_path, tiny_config(output_dir=tmp_path))

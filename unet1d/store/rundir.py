@@ -36,14 +36,39 @@ RUN_OUTPUTS = (
 )  # fmt: skip
 
 
+# The middle block has two spellings: ``mid`` (``attention-8``) and the pair it stands for.
+MIDDLE = "model.mid"
+MIDDLE_PAIR = ("model.mid_structure", "model.mid_num_heads")
+
+
 def run_differences(before: Config, after: Config, sources: Mapping[str, str] | None = None) -> list[str]:
-    """``["optim.lr: the run has 0.0002, --lr gives 0.001", ...]`` over the fields that define a run."""
+    """``["optim.lr: the run has 0.0002, --lr gives 0.001", ...]`` over the fields that define a run.
+
+    A changed middle is named once, as ``model.mid``, not again by the pair it spells.
+    """
     old, new = before.flat(), after.flat()
+    middle_changed = old.get(MIDDLE) != new.get(MIDDLE)
     return [
         f"{key}: the run has {old[key]!r}, {(sources or {}).get(key, 'this config')} gives {new[key]!r}"
         for key in new
-        if old.get(key) != new[key] and key not in RESUMABLE_FIELDS
+        if old.get(key) != new[key] and key not in RESUMABLE_FIELDS and not (middle_changed and key in MIDDLE_PAIR)
     ]
+
+
+def _stored_values(stored: Config, given: set[str]) -> dict[str, object]:
+    """The stored run's fields, less the middle's other spelling where the given settings name the middle.
+
+    Otherwise a resume with ``--mid_structure conv`` would stop on the stored ``mid: attention-8``
+    conflicting with it, instead of naming the change the run cannot take.
+    """
+    values = stored.flat()
+    if MIDDLE in given:
+        drop = {MIDDLE, *MIDDLE_PAIR}
+    elif given & set(MIDDLE_PAIR):
+        drop = {MIDDLE}
+    else:
+        drop = set()
+    return {key: value for key, value in values.items() if key not in drop}
 
 
 def _listing(differences: list[str]) -> str:
@@ -131,8 +156,12 @@ def resume_config(config_file: Path | None, args: list[str], environ: Mapping[st
             return config
     else:
         stored = read_run_config(stored_at)
-    merged = expand_output_dir(build_config([*((k, v, str(stored_at)) for k, v in stored.flat().items()), *given]), env)
+    kept = _stored_values(stored, {path for path, _, _ in given})
+    merged = expand_output_dir(build_config([*((k, v, str(stored_at)) for k, v in kept.items()), *given]), env)
     sources = {path: source for path, _, source in given}
+    for path, _, source in given:  # a middle given as the pair is named by its flag
+        if path in MIDDLE_PAIR:
+            sources[MIDDLE] = source
     conflicts = run_differences(stored, merged, sources)
     if conflicts:
         raise UserError(
