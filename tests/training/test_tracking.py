@@ -119,6 +119,35 @@ def test_offline_wandb_and_tensorboard_hold_loss_lr_and_gradient_norms(tiny_conf
     assert len(scalars["train/grad_norm"]) == 20
 
 
+def tensorboard_hparams(run_dir: Path) -> tuple[list[str], dict[str, object]]:
+    """The HParams table's metric columns and this run's settings, as the run's own event file holds them."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    start = HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    settings = {key: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind")) for key, value in
+                start.hparams.items()}  # fmt: skip
+    return [info.name.tag for info in experiment.metric_infos], settings
+
+
+def test_tensorboard_keeps_the_settings_in_the_run_itself_across_sessions(tiny_config, tmp_path):
+    # Accelerate's add_hparams made a timestamped sub-run per session: extra runs, and settings apart from scores
+    train(tiny_config("--max_steps", "4", "--mid", "conv"))
+    train(tiny_config("--max_steps", "8", "--mid", "conv", "--resume", "auto"))
+    board = tmp_path / "run" / "tensorboard"
+    assert [path for path in board.iterdir() if not path.name.startswith("events.out.tfevents.")] == []
+
+    metrics, settings = tensorboard_hparams(tmp_path / "run")
+    assert metrics[:2] == ["val/loss", "val/loss_ema"] and "eval/c2st_auc" in metrics
+    assert settings["model.mid"] == "conv" and settings["model.mid_structure"] == "conv"
+    assert settings["model.channel_mults"] == "[1, 2]"  # a list as text: hparams hold only scalars
+    assert "val/loss" in tensorboard_scalars(tmp_path / "run")  # the scores those columns show, in the same run
+
+
 def test_wandb_without_credentials_warns_and_trains_offline(tiny_config, tmp_path, capsys):
     config = tiny_config("--max_steps", "5", "--wandb_mode", "online")  # no API key anywhere (isolated HOME)
     result = train(config)

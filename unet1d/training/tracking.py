@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
 
+from unet1d.metric_registry import compare_columns
 from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR, record_run_id
 from unet1d.training.console import warn
 from unet1d.wandb_access import (
@@ -37,11 +38,30 @@ def _tensorboard_safe(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value if isinstance(value, (bool, int, float, str)) else str(value) for key, value in values.items()}
 
 
+# The scalars TensorBoard's HParams table shows beside each run's settings: what `unet1d compare` compares.
+HPARAMS_METRICS = (
+    "val/loss",
+    "val/loss_ema",
+    *(f"eval/{metric.name}" for metric in compare_columns() if metric.source == "eval"),
+)
+
+
 class TensorBoard(TensorBoardTracker):
-    """Accelerate's TensorBoard tracker, with hparams it can store (lists and nulls as text)."""
+    """Accelerate's TensorBoard tracker, with the run's settings in the run's own event file.
+
+    Accelerate's ``add_hparams`` writes them to a new timestamped sub-run each session (with a
+    ``hparams.yml`` beside it): TensorBoard lists those as extra runs with no scalars, so its HParams
+    table cannot show a run's middle beside its scores. Here one run holds both (lists and nulls as
+    text, the only values hparams take), and the table's columns are :data:`HPARAMS_METRICS`.
+    """
 
     def store_init_configuration(self, values: dict) -> None:
-        super().store_init_configuration(_tensorboard_safe(values))
+        from torch.utils.tensorboard.summary import hparams
+
+        experiment, session_start, _ = hparams(_tensorboard_safe(values), dict.fromkeys(HPARAMS_METRICS, 0.0))
+        self.writer.file_writer.add_summary(experiment)
+        self.writer.file_writer.add_summary(session_start)
+        self.writer.flush()
 
 
 class WandB(WandBTracker):
