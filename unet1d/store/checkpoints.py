@@ -368,9 +368,12 @@ class EvalCheckpoint:
     ema_weights: dict[str, torch.Tensor] | None
 
     def build_model(self, *, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
-        """The network in eval mode, with EMA weights when asked for and present, else the raw ones."""
+        """The network in eval mode, with EMA weights when asked for and present, else the raw ones.
 
-        model = UNet1D.from_config(network_config(self.config))
+        Its throwaway initial weights draw from a forked generator: loading leaves torch's global one as it was."""
+
+        with torch.random.fork_rng(devices=[]):
+            model = UNet1D.from_config(network_config(self.config))
         weights = self.ema_weights if ema and self.ema_weights is not None else self.model_weights
         model.load_state_dict(weights)
         return model.to(device).eval()
