@@ -9,8 +9,7 @@ import torch
 
 from unet1d.config_sources import load_config
 from unet1d.evaluation.probe import QualityProbe
-from unet1d.evaluation.sampling import sampling_precision
-from unet1d.precision import autocast, cpu_has_native_bf16, native_bf16, resolve_precision
+from unet1d.precision import autocast, cpu_has_native_bf16, native_bf16, resolve_precision, sampling_precision
 from unet1d.training import train
 from unet1d.training.launch import launcher_precision
 

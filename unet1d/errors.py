@@ -13,3 +13,7 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """An invalid configuration value; also a ``ValueError`` for library callers."""
+
+
+class ArgumentError(UserError, ValueError):
+    """A bad argument to a library call (``PosePrior``): exit 2 from the CLI, a ``ValueError`` to code."""

@@ -261,3 +261,17 @@ def test_eval_at_other_settings_keeps_the_earlier_report_of_the_step_and_not_at_
     assert reports == ["step-50.1.json", "step-50.1.png", "step-50.json", "step-50.png"]
     assert json.loads((run / "eval" / "step-50.1.json").read_text())["num_samples"] == 32  # the end of training's, say
     assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 40  # what compare reads
+
+
+def test_loading_a_run_leaves_the_global_generator_alone_and_names_a_bad_device(tiny_run):
+    import torch
+
+    from unet1d.prior import PosePrior
+
+    torch.manual_seed(3)
+    state = torch.get_rng_state()
+    prior = PosePrior.load(tiny_run)
+    assert torch.equal(state, torch.get_rng_state())
+    assert prior.sample(2).shape == (2, prior.pose_dim)
+    with pytest.raises(ValueError, match="device='CPU': not a device; use auto, cpu, cuda or cuda:N"):
+        PosePrior.load(tiny_run, device="CPU")

@@ -17,9 +17,9 @@ from unet1d.model import UNet1D
 from unet1d.prior import PosePrior, parse_mask
 
 
-def tiny_prior(**data: object) -> tuple[PosePrior, np.ndarray]:
+def tiny_prior(model: dict | None = None, **data: object) -> tuple[PosePrior, np.ndarray]:
     """An untrained 8-channel network: what is tested here is the plumbing around it, not its skill."""
-    config = Config.model_validate({"model": {"base_channels": 8, "mid_num_heads": 2}, "data": data})
+    config = Config.model_validate({"model": {"base_channels": 8, "mid_num_heads": 2, **(model or {})}, "data": data})
     torch.manual_seed(0)
     poses = generate_builtin_poses(600, 3).poses
     network = UNet1D.from_config(network_config(config))
@@ -74,7 +74,7 @@ def test_denoise_checks_its_inputs_and_keeps_the_width():
     prior, poses = tiny_prior()
     out = prior.denoise(poses, noise_std=0.1, hypotheses=2, steps=4)
     assert out.shape == (len(poses), 2, 72) and np.isfinite(out).all()
-    with pytest.raises(UserError, match="must be > 0"):
+    with pytest.raises(UserError, match="must be a finite number > 0"):
         prior.denoise(poses, noise_std=0.0)
     with pytest.raises(UserError, match=r"\(N, 72\)"):
         prior.complete(poses[:, :63], parse_mask("legs", 72))
@@ -102,3 +102,98 @@ def test_shrink_pulls_hypotheses_to_their_mean_and_keeps_the_observed_numbers():
         assert np.array_equal(out[:, :, ~columns], draws[:, :, ~columns])
     with pytest.raises(UserError, match="--shrink 2"):
         prior.complete(poses, hidden, shrink=2.0)
+
+
+def test_hidden_takes_names_or_a_bool_mask_and_refuses_anything_else():
+    prior, poses = tiny_prior()
+    mask = parse_mask("legs,left_wrist", 72)
+    by_mask = prior.complete(poses, mask, hypotheses=2, steps=4)
+    assert np.array_equal(prior.complete(poses, "legs,left_wrist", hypotheses=2, steps=4), by_mask)
+    assert np.array_equal(prior.complete(poses, ["legs", "left_wrist"], hypotheses=2, steps=4), by_mask)
+    per_pose = np.broadcast_to(mask, (len(poses), 24)).copy()
+    assert np.array_equal(prior.complete(poses, per_pose, hypotheses=2, steps=4), by_mask)
+    # np.asarray("legs", bool) is True: a name read as a mask would hide the whole body
+    for wrong in (np.ones(23, bool), np.repeat(mask, 3), np.array([1, 2]), mask.astype(int)):
+        with pytest.raises(ValueError, match=r"hidden of dtype .* allowed: part and joint names"):
+            prior.complete(poses, wrong, hypotheses=1, steps=2)
+
+
+def test_poses_of_another_up_axis_are_turned_for_the_network_and_back():
+    from unet1d.body.heading import change_up_axis
+
+    prior, poses = tiny_prior()
+    assert prior.up_axis == "y"
+    z_up = change_up_axis(poses, "y", "z")
+    columns = np.repeat(parse_mask("left_leg", 72), 3)
+    out = prior.complete(z_up, "left_leg", hypotheses=2, steps=4, up_axis="z")
+    by_hand = prior.complete(change_up_axis(z_up, "z", "y"), "left_leg", hypotheses=2, steps=4)
+    np.testing.assert_allclose(out[:, :, columns], by_hand[:, :, columns], atol=1e-5)  # local joints: unturned
+    assert np.array_equal(out[:, :, ~columns], np.broadcast_to(z_up[:, None, ~columns], out[:, :, ~columns].shape))
+    denoised = prior.denoise(z_up, noise_std=0.05, steps=4, up_axis="z")
+    np.testing.assert_allclose(change_up_axis(denoised[:, 0], "z", "y"),
+                               prior.denoise(poses, noise_std=0.05, steps=4)[:, 0], atol=1e-4)  # fmt: skip
+    with pytest.raises(ValueError, match="up_axis='x'"):
+        prior.denoise(poses, noise_std=0.1, up_axis="x")
+
+
+def test_float64_poses_come_back_float64_with_their_observed_numbers_exact():
+    prior, poses = tiny_prior()
+    given = poses.astype(np.float64) + 1e-12  # not representable in float32
+    out = prior.complete(given, "arms", hypotheses=2, steps=4)
+    observed = ~np.repeat(parse_mask("arms", 72), 3)
+    assert out.dtype == np.float64
+    assert np.array_equal(out[:, :, observed], np.broadcast_to(given[:, None, observed], out[:, :, observed].shape))
+
+
+def test_a_hidden_root_is_drawn_whatever_values_it_held():
+    prior, poses = tiny_prior(heading="canonical")
+    other = poses.copy()
+    other[:, :3] = [0.3, -2.0, 0.7]  # the hidden root's values (its heading among them) are never read
+    first = prior.complete(poses, "pelvis,left_leg", hypotheses=2, steps=4, seed=5)
+    second = prior.complete(other, "pelvis,left_leg", hypotheses=2, steps=4, seed=5)
+    assert np.array_equal(first, second)
+
+
+def test_gradient_methods_run_under_inference_mode_and_a_training_network_is_evaluated():
+    prior, poses = tiny_prior({"norm": "batch"})  # BatchNorm: train mode would normalise by the batch
+    expected = prior.complete(poses, "arms", hypotheses=2, steps=3, method="guided")
+    running = [buffer.clone() for buffer in prior.network.buffers()]
+    prior.network.train()
+    with torch.inference_mode():
+        for method in ("guided", "dps", "dposer"):
+            out = prior.complete(poses, "arms", hypotheses=2, steps=3, method=method)
+            assert np.isfinite(out).all()
+    assert np.array_equal(prior.complete(poses, "arms", hypotheses=2, steps=3, method="guided"), expected)
+    assert prior.network.training  # the caller's mode, restored
+    assert all(torch.equal(a, b) for a, b in zip(running, prior.network.buffers(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (lambda p, x: p.complete(x, "legs", steps=0), "steps 0"),
+        (lambda p, x: p.complete(x, "legs", hypotheses=2.0), "--hypotheses 2.0"),
+        (lambda p, x: p.complete(x, "legs", seed=-1), "seed=-1"),
+        (lambda p, x: p.denoise(x, noise_std=float("inf")), "--noise-std inf"),
+        (lambda p, x: p.denoise(x[:0], noise_std=0.1), r"shape \(0, 72\)"),
+        (lambda p, x: p.sample(0), "num_poses 0"),
+    ],
+)
+def test_bad_arguments_are_value_errors_naming_the_argument(call, named):
+    prior, poses = tiny_prior()
+    with pytest.raises(ValueError, match=named):
+        call(prior, poses)
+
+
+def test_sample_draws_what_the_evaluation_draws_and_leaves_the_global_generator_alone():
+    from unet1d.evaluation.sampling import sample_poses
+
+    prior, _ = tiny_prior(heading="canonical")
+    prior.config.diffusion.sample_steps = 3
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    drawn = prior.sample(5, seed=4)
+    assert torch.equal(state, torch.get_rng_state())
+    expected = sample_poses(prior.network, prior.config, prior.stats, 5, seed=4, device=torch.device("cpu"))
+    assert drawn.shape == (5, 72) and np.array_equal(drawn, expected)
+    assert not np.array_equal(prior.sample(5, seed=5), drawn)

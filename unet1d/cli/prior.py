@@ -43,25 +43,6 @@ class GivenPoses(NamedTuple):
     rows: np.ndarray
     up_axis: str
 
-    def for_network(self, prior: PosePrior) -> np.ndarray:
-        """The poses in the run's world: AMASS's z-up ones turned to a y-up run's (and the other way)."""
-        from unet1d.body.heading import change_up_axis
-
-        return change_up_axis(self.poses, self.up_axis, prior.up_axis)
-
-    def back(self, answers: np.ndarray, prior: PosePrior, observed: np.ndarray | None = None) -> np.ndarray:
-        """(N, H, D) answers from the run's world back to the poses' own; the ``observed`` (D,) numbers
-        are the input's, bit for bit."""
-        from unet1d.body.heading import change_up_axis
-
-        if self.up_axis == prior.up_axis:
-            return answers
-        count, draws, width = answers.shape
-        out = change_up_axis(answers.reshape(-1, width), prior.up_axis, self.up_axis).reshape(count, draws, width)
-        if observed is not None:
-            out[:, :, observed] = self.poses[:, None, observed]
-        return out
-
 
 def read_poses(path: Path, prior: PosePrior) -> GivenPoses:
     """Every pose under ``path`` in the run's pose format, and the world it is in.
@@ -178,9 +159,8 @@ def complete_command(
     given = read_poses(poses_path, prior)
     poses = given.poses
     completed = prior.complete(
-        given.for_network(prior), hidden, hypotheses=hypotheses, seed=seed, method=method, shrink=shrink
+        poses, hidden, hypotheses=hypotheses, seed=seed, method=method, shrink=shrink, up_axis=given.up_axis
     )
-    completed = given.back(completed, prior, observed=~np.repeat(hidden, 3))
     chosen = method or DEFAULT_METHOD
     write(out, completed, prior, given, hidden=hidden, method=chosen, mask=mask, seed=np.int64(seed),
           shrink=np.float64(shrink))  # fmt: skip
@@ -217,8 +197,7 @@ def denoise_command(
     prior = load_prior(run, device, raw)
     given = read_poses(poses_path, prior)
     poses = given.poses
-    denoised = given.back(prior.denoise(given.for_network(prior), noise_std=noise_std, hypotheses=hypotheses,
-                                        seed=seed), prior)  # fmt: skip
+    denoised = prior.denoise(poses, noise_std=noise_std, hypotheses=hypotheses, seed=seed, up_axis=given.up_axis)
     method = DEFAULT_DENOISE_METHOD
     write(out, denoised, prior, given, noise_std=np.float64(noise_std), method=method, seed=np.int64(seed))
     typer.echo(

@@ -8,8 +8,9 @@ seed reproduces a run.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -206,6 +207,20 @@ def dpmpp_2m_sample(
     return x
 
 
+@contextlib.contextmanager
+def evaluating(model: Denoiser) -> Iterator[None]:
+    """``model`` in eval mode (BatchNorm on its running statistics, not the batch's) and every submodule's mode
+    restored after; a plain callable is left as it is."""
+    modes = [(module, module.training) for module in model.modules()] if isinstance(model, nn.Module) else []
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        yield
+    finally:
+        for module, was_training in modes:
+            module.training = was_training
+
+
 def sample(
     model: Denoiser,
     schedule: NoiseSchedule,
@@ -223,10 +238,7 @@ def sample(
     is switched to eval mode (BatchNorm must use its running statistics, not the sample batch's)
     and every submodule's mode is restored after.
     """
-    modes = [(module, module.training) for module in model.modules()] if isinstance(model, nn.Module) else []
-    if isinstance(model, nn.Module):
-        model.eval()
-    try:
+    with evaluating(model):
         shape = (num_samples, pose_dim)
         if cfg.sampler == "ddpm":
             return ddpm_sample(
@@ -260,6 +272,3 @@ def sample(
             device=device,
             clip_x0=cfg.clip_x0,
         )
-    finally:
-        for module, was_training in modes:
-            module.training = was_training

@@ -29,10 +29,10 @@ from unet1d.diffusion.validation import validation_loss, validation_seed, valida
 from unet1d.errors import UserError
 from unet1d.evaluation import c2st, quality, side_by_side, tasks
 from unet1d.evaluation.figures import pose_figure
-from unet1d.evaluation.sampling import sample_poses, sampling_precision, start_sampling
+from unet1d.evaluation.sampling import sample_poses, start_sampling
 from unet1d.evaluation.timing import StageClock
 from unet1d.metric_registry import EVALUATION_SETTINGS
-from unet1d.precision import precision_label, resolve_device
+from unet1d.precision import precision_label, resolve_device, sampling_precision
 from unet1d.prior import PosePrior
 from unet1d.store.checkpoints import CONFIG_FILE, load_for_eval
 from unet1d.store.rundir import EVAL_DIR

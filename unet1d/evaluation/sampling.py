@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from unet1d.body.heading import random_heading
 from unet1d.data.representation import network_config
-from unet1d.data.up_axis import run_up_axis
 from unet1d.diffusion import NoiseSchedule, sample
 from unet1d.evaluation import side_by_side
-from unet1d.precision import autocast, sampling_precision
+from unet1d.prior.api import drawn_poses, network_draws
 
 if TYPE_CHECKING:
     from unet1d.config import Config
@@ -64,15 +62,11 @@ def start_sampling(
                    generator=skipped, device=device)  # fmt: skip
         state = skipped.get_state().numpy().tobytes()
         later = pool.submit(_chunks_in_process, side_by_side.pack(network), config, theirs, state)
-    chunks = _chunks(side_by_side.in_pieces(network) if pool is not None else network, config, own,
-                     _generator(seed, device), device)  # fmt: skip
+    chunks = network_draws(side_by_side.in_pieces(network) if pool is not None else network, config, own,
+                           _generator(seed, device), device)  # fmt: skip
 
     def finish() -> np.ndarray:
-        drawn = chunks + (later.result() if later is not None else [])
-        poses = stats.denormalize(np.concatenate(drawn))
-        if config.data.heading == "canonical":  # about the data's own up axis: poses come back in its convention
-            poses = random_heading(poses, np.random.default_rng([seed, 1]), run_up_axis(config.data, stats))
-        return poses
+        return drawn_poses(chunks + (later.result() if later is not None else []), config, stats, seed)
 
     return finish
 
@@ -81,26 +75,13 @@ def _generator(seed: int, device: torch.device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
-def _chunks(
-    network: torch.nn.Module, config: Config, sizes: list[int], generator: torch.Generator, device: torch.device
-) -> list[np.ndarray]:
-    """One (size, W) array of network-space samples per size, in order, from one generator."""
-    schedule = NoiseSchedule.from_config(config.diffusion)
-    with autocast(sampling_precision(config, device), device):
-        return [
-            sample(network, schedule, config.diffusion, size, network_config(config).pose_dim,
-                   generator=generator, device=device).float().cpu().numpy()
-            for size in sizes
-        ]  # fmt: skip
-
-
 def _chunks_in_process(network: bytes, config: Config, sizes: list[int], state: bytes) -> list[np.ndarray]:
     """A fold process's share of the sampling: ``sizes`` chunks from the generator ``state``, on one thread."""
     device = torch.device("cpu")
     generator = torch.Generator(device=device)
     generator.set_state(torch.tensor(np.frombuffer(state, dtype=np.uint8)))
     with side_by_side.one_thread():
-        return _chunks(side_by_side.unpack(network), config, sizes, generator, device)
+        return network_draws(side_by_side.unpack(network), config, sizes, generator, device)
 
 
 def _draws_only(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -1,26 +1,38 @@
 """`PosePrior`: a trained run as a prior over poses, for code that fits bodies to images or IMUs.
 
     prior = PosePrior.load("runs/quickstart")
-    hidden = parse_mask("legs", prior.pose_dim)
-    completed = prior.complete(poses, hidden, hypotheses=10)   # (N, 10, D)
+    completed = prior.complete(poses, "legs", hypotheses=10)   # (N, 10, D)
     cleaned = prior.denoise(noisy, noise_std=0.1)               # (N, 1, D)
+    drawn = prior.sample(1000, seed=0)                          # (1000, D), as `unet1d sample` draws them
 
 Poses go in and come out as the data holds them: (N, D) axis-angle radians, D = 72 (SMPL) or 63
-(body only), in the data's own up axis and heading. A run trained with ``data.heading canonical``
+(body only), in the data's own heading and in the run's up axis unless ``up_axis`` names theirs
+(AMASS takes are z-up; the built-in poses y-up). A run trained with ``data.heading canonical``
 saw every pose turned to heading 0: inputs are turned there and the result turned back, so a
-completed pose faces where its input faced. Observed components come back bit for bit.
+completed pose faces where its input faced. Observed components come back bit for bit, in the
+input's float dtype. Each call draws from one generator seeded by ``seed``: a pose's answer
+depends on the poses before it in the batch, so the same poses in another batch get other draws.
+Bad arguments raise :class:`~unet1d.errors.ArgumentError`, a ``ValueError``.
 """
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from unet1d.body.heading import apply_heading, canonical_heading, has_root, heading_of
+from unet1d.body.heading import (
+    WORLDS,
+    apply_heading,
+    canonical_heading,
+    change_up_axis,
+    has_root,
+    heading_of,
+    random_heading,
+)
 from unet1d.body.skeleton import COMPLETION_PARTS, joint_names_for_width
 from unet1d.data.representation import NUMBERS_PER_JOINT, network_config
 from unet1d.data.up_axis import run_up_axis
@@ -34,13 +46,18 @@ from unet1d.diffusion.completion import (
     impute,
     shrink_hypotheses,
 )
+from unet1d.diffusion.samplers import evaluating, sample
 from unet1d.diffusion.schedules import NoiseSchedule
-from unet1d.errors import UserError
-from unet1d.precision import autocast, resolve_device, sampling_precision
+from unet1d.errors import ArgumentError, UserError
+from unet1d.precision import autocast, device_problem, resolve_device, sampling_precision
 from unet1d.store.checkpoints import load_for_eval
 
 if TYPE_CHECKING:
     from unet1d.config import Config
+    from unet1d.data import NormStats
+
+Mask = str | Sequence[str] | np.ndarray  # part and joint names, or (J,) / (N, J) bool: True where hidden
+SEED_LIMIT = 2**64  # what torch.Generator.manual_seed takes
 
 CHUNK = 512  # rows (poses x hypotheses) per network batch: bounded activations, as sampling (no page-fault storms)
 
@@ -70,7 +87,7 @@ def parse_mask(spec: str, pose_dim: int) -> np.ndarray:
 
 
 class PosePrior:
-    """A trained network with its run's config and statistics, completing and denoising poses."""
+    """A trained network with its run's config and statistics: draws, completes and denoises poses."""
 
     def __init__(self, network: torch.nn.Module, config: Config, stats: Any, device: torch.device | str) -> None:
         self.network = network.eval()
@@ -86,37 +103,56 @@ class PosePrior:
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto", ema: bool = True) -> PosePrior:
-        """From a run folder (its latest checkpoint) or a checkpoint folder; EMA weights when the run has them."""
+        """From a run folder (its latest checkpoint) or a checkpoint folder; EMA weights when the run has them.
 
+        ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``."""
+        problem = device_problem(device) if isinstance(device, str) else "not a device name"
+        if problem:
+            raise ArgumentError(f"device={device!r}: {problem}")
         torch_device = resolve_device(device)
         checkpoint = load_for_eval(path)
         network = checkpoint.build_model(ema=ema, device=torch_device)
         return cls(network, checkpoint.config, checkpoint.stats, torch_device)
 
+    def sample(self, num_poses: int, *, seed: int = 0) -> np.ndarray:
+        """(num_poses, D) float32 poses drawn from the prior with the run's sampler, in the run's up axis; the
+        same poses as ``unet1d sample RUN --num-samples num_poses --seed seed``."""
+        _check_count("num_poses", num_poses)
+        generator = self._generator(seed)
+        sizes = [min(CHUNK, num_poses - first) for first in range(0, num_poses, CHUNK)]
+        return drawn_poses(network_draws(self.network, self.config, sizes, generator, self.device),
+                           self.config, self.stats, seed)  # fmt: skip
+
     def complete(
         self,
         poses: np.ndarray,
-        hidden: np.ndarray,
+        hidden: Mask,
         *,
         hypotheses: int = 10,
         seed: int = 0,
         method: str | None = None,
         steps: int | None = None,
         shrink: float = DEFAULT_SHRINK,
+        up_axis: str | None = None,
     ) -> np.ndarray:
-        """(N, hypotheses, D): the ``hidden`` joints ((J,) or (N, J) bool) of ``poses`` (N, D) drawn from the prior.
+        """(N, hypotheses, D): the ``hidden`` joints of ``poses`` (N, D) drawn from the prior.
 
-        ``method`` None is :data:`~unet1d.diffusion.completion.DEFAULT_METHOD`; ``steps`` None its default steps.
+        ``hidden``: part and joint names (``"legs,left_wrist"`` or a list, as :func:`parse_mask` reads them),
+        or a (J,) or (N, J) bool mask, True where hidden. ``method`` None is
+        :data:`~unet1d.diffusion.completion.DEFAULT_METHOD`; ``steps`` None its default steps.
         ``shrink`` pulls each pose's hypotheses towards their mean (1: plain draws; see
-        :func:`~unet1d.diffusion.completion.shrink_hypotheses`)."""
-        if not 0.0 <= shrink <= 1.0:
-            raise UserError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
-        poses = self._check(poses)
-        hidden = np.broadcast_to(np.asarray(hidden, dtype=bool), (len(poses), len(self.joint_names)))
+        :func:`~unet1d.diffusion.completion.shrink_hypotheses`). ``up_axis``: the poses' vertical
+        (``"y"`` or ``"z"``), None for the run's."""
+        if isinstance(shrink, bool) or not isinstance(shrink, (int, float)) or not 0.0 <= shrink <= 1.0:
+            raise ArgumentError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
+        given, up = self._check(poses), self._up_axis(up_axis)
+        hidden = self._hidden(hidden, len(given))
         noise = np.where(np.repeat(hidden, self._numbers, axis=1), np.inf, 0.0)
-        out = self._impute(poses, noise, hypotheses, seed, method or DEFAULT_METHOD, steps, shrink)
+        root_hidden = hidden[:, 0] if has_root(given) else None
+        out = self._impute(self._to_run(given, up), noise, hypotheses, seed, method or DEFAULT_METHOD, steps, shrink,
+                           root_hidden)  # fmt: skip
         observed = ~np.repeat(hidden, 3, axis=1)[:, None, :]
-        return np.where(observed, poses[:, None, :], out)
+        return np.where(observed, given[:, None, :], self._from_run(out, up, given.dtype))
 
     def denoise(
         self,
@@ -127,27 +163,78 @@ class PosePrior:
         seed: int = 0,
         method: str | None = None,
         steps: int | None = None,
+        up_axis: str | None = None,
     ) -> np.ndarray:
         """(N, hypotheses, D) clean poses given ``poses`` (N, D) with Gaussian noise of ``noise_std`` radians per
         axis-angle component. In the network's standardised units that noise is ``noise_std / std`` per
         component (for 6D rotations the same, a first-order approximation). ``method`` None is
-        :data:`~unet1d.diffusion.completion.DEFAULT_DENOISE_METHOD`."""
-        if not noise_std > 0:
-            raise UserError(f"--noise-std {noise_std}: must be > 0 radians (the noise the poses carry)")
-        poses = self._check(poses)
+        :data:`~unet1d.diffusion.completion.DEFAULT_DENOISE_METHOD`; ``up_axis`` as in :meth:`complete`."""
+        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not 0 < noise_std < np.inf:
+            raise ArgumentError(
+                f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)"
+            )
+        given, up = self._check(poses), self._up_axis(up_axis)
         inner = getattr(self.stats, "inner", self.stats)  # 6D statistics when the network sees 6D
-        noise = np.broadcast_to(noise_std / np.asarray(inner.std, dtype=np.float64), (len(poses), self._width))
-        return self._impute(poses, noise, hypotheses, seed, method or DEFAULT_DENOISE_METHOD, steps, 1.0)
+        noise = np.broadcast_to(noise_std / np.asarray(inner.std, dtype=np.float64), (len(given), self._width))
+        out = self._impute(self._to_run(given, up), noise, hypotheses, seed, method or DEFAULT_DENOISE_METHOD,
+                           steps, 1.0, None)  # fmt: skip
+        return self._from_run(out, up, given.dtype)
 
     def _check(self, poses: np.ndarray) -> np.ndarray:
-        poses = np.asarray(poses, dtype=np.float32)
-        if poses.ndim != 2 or poses.shape[1] != self.pose_dim:
-            raise UserError(
-                f"poses of shape {poses.shape}: this run's poses are (N, {self.pose_dim}) axis-angle radians"
+        """The poses as a float array (float32 unless given float64), refused unless (N, D) and finite."""
+        try:
+            given = np.asarray(poses.detach().cpu() if isinstance(poses, torch.Tensor) else poses)
+        except (TypeError, ValueError) as err:
+            raise ArgumentError(f"poses: not an array of numbers ({err})") from None
+        if given.dtype.kind not in "fiu":
+            raise ArgumentError(f"poses of dtype {given.dtype}: allowed: float (N, {self.pose_dim}) arrays")
+        given = given if given.dtype in (np.float32, np.float64) else given.astype(np.float32)
+        if given.ndim != 2 or given.shape[1] != self.pose_dim or len(given) == 0:
+            raise ArgumentError(
+                f"poses of shape {given.shape}: this run's poses are (N, {self.pose_dim}) axis-angle radians, N >= 1"
             )
-        if not np.isfinite(poses).all():
-            raise UserError("poses hold NaN or infinite values; allowed: finite axis-angle radians")
-        return poses
+        if not np.isfinite(given).all():
+            raise ArgumentError("poses hold NaN or infinite values; allowed: finite axis-angle radians")
+        return given
+
+    def _hidden(self, hidden: Mask, count: int) -> np.ndarray:
+        """(count, J) bool from names or a (J,) / (count, J) bool mask."""
+        joints = len(self.joint_names)
+        if isinstance(hidden, str) or (
+            isinstance(hidden, Sequence) and len(hidden) and all(isinstance(name, str) for name in hidden)
+        ):
+            names = hidden if isinstance(hidden, str) else ",".join(hidden)
+            return np.broadcast_to(parse_mask(names, self.pose_dim), (count, joints))
+        mask = np.asarray(hidden.cpu() if isinstance(hidden, torch.Tensor) else hidden)
+        if mask.dtype != bool or mask.shape not in ((joints,), (count, joints)):
+            raise ArgumentError(
+                f"hidden of dtype {mask.dtype} and shape {mask.shape}: allowed: part and joint names "
+                f"(e.g. 'legs,left_wrist'), or a bool mask of shape ({joints},) or ({count}, {joints}), "
+                "True where hidden"
+            )
+        return np.broadcast_to(mask, (count, joints))
+
+    def _up_axis(self, up_axis: str | None) -> str:
+        if up_axis is None:
+            return self.up_axis
+        if up_axis not in WORLDS:
+            raise ArgumentError(f"up_axis={up_axis!r}: allowed: {', '.join(WORLDS)} (None: the run's)")
+        return up_axis
+
+    def _to_run(self, poses: np.ndarray, up: str) -> np.ndarray:
+        """The poses as the network's world holds them: float32, turned to the run's up axis."""
+        return np.asarray(change_up_axis(poses, up, self.up_axis), dtype=np.float32)
+
+    def _from_run(self, answers: np.ndarray, up: str, dtype: np.dtype) -> np.ndarray:
+        """(N, H, D) answers from the run's world back to the poses' up axis and float dtype."""
+        count, draws, width = answers.shape
+        turned = change_up_axis(answers.reshape(-1, width), self.up_axis, up) if up != self.up_axis else answers
+        return np.asarray(turned, dtype=dtype).reshape(count, draws, width)
+
+    def _generator(self, seed: int) -> torch.Generator:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < SEED_LIMIT:
+            raise ArgumentError(f"seed={seed!r}: allowed: a whole number from 0 to 2**64 - 1")
+        return torch.Generator(device=self.device).manual_seed(int(seed))
 
     def _impute(
         self,
@@ -158,26 +245,35 @@ class PosePrior:
         method: str,
         steps: int | None,
         shrink: float,
+        root_hidden: np.ndarray | None,
     ) -> np.ndarray:
         """Run :func:`impute` on every pose ``hypotheses`` times in the network's space, shrink each pose's
-        hypotheses towards their mean by ``shrink``; -> (N, H, D) radians."""
+        hypotheses towards their mean by ``shrink``; -> (N, H, D) float32 radians in the run's world.
+
+        A canonical-heading run gets each pose at heading 0 and its answers turned back, except a pose whose
+        root (``root_hidden``) is drawn: its heading is not known, and its answers keep the network's."""
         if method not in METHODS:
-            raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
-        if hypotheses < 1:
-            raise UserError(f"--hypotheses {hypotheses}: must be at least 1")
+            raise ArgumentError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
+        _check_count("--hypotheses", hypotheses)
+        if steps is not None:
+            _check_count("steps", steps)
+        generator = self._generator(seed)
         turn = self.config.data.heading == "canonical" and has_root(poses)
         headings = heading_of(poses, self.up_axis) if turn else None
         network_poses = canonical_heading(poses, self.up_axis) if turn else poses
+        if turn and root_hidden is not None and root_hidden.any():
+            headings = np.where(root_hidden, 0.0, headings)
+            network_poses = np.where(root_hidden[:, None], poses, network_poses)
         inputs = np.asarray(self.stats.normalize(network_poses), dtype=np.float32)
         input_levels = np.asarray(np.broadcast_to(noise, inputs.shape), dtype=np.float32)
         encoded = np.repeat(inputs, hypotheses, axis=0)
         levels = np.repeat(input_levels, hypotheses, axis=0)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
         prediction = self.config.diffusion.prediction
         drawn = []
-        # No autograd bookkeeping where no gradient is taken (dps, dposer and guided take theirs).
-        grad_mode = contextlib.nullcontext() if method in GRADIENT_METHODS else torch.inference_mode()
-        with grad_mode, autocast(sampling_precision(self.config, self.device), self.device):
+        # No autograd bookkeeping where no gradient is taken; dps, dposer and guided take theirs, even
+        # when the caller is in torch.inference_mode (their tensors are made here, outside it).
+        grad_mode = torch.inference_mode(method not in GRADIENT_METHODS)
+        with grad_mode, evaluating(self.network), autocast(sampling_precision(self.config, self.device), self.device):
             starts = self._guided_starts(inputs, input_levels, hypotheses, generator) if method == "guided" else None
             for first in range(0, len(encoded), CHUNK):
                 rows = slice(first, first + CHUNK)
@@ -210,3 +306,31 @@ class PosePrior:
                                  prediction=self.config.diffusion.prediction, generator=generator)  # fmt: skip
             pieces.append(start.float().cpu())
         return torch.cat(pieces).repeat_interleave(hypotheses, dim=0)
+
+
+def _check_count(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ArgumentError(f"{name} {value!r}: must be a whole number >= 1")
+
+
+def network_draws(
+    network: torch.nn.Module, config: Config, sizes: list[int], generator: torch.Generator, device: torch.device
+) -> list[np.ndarray]:
+    """One (size, W) array of network-space samples per size, in order, from one generator, with the run's
+    sampler under its sampling precision."""
+    schedule = NoiseSchedule.from_config(config.diffusion)
+    with autocast(sampling_precision(config, device), device):
+        return [
+            sample(network, schedule, config.diffusion, size, network_config(config).pose_dim,
+                   generator=generator, device=device).float().cpu().numpy()
+            for size in sizes
+        ]  # fmt: skip
+
+
+def drawn_poses(draws: list[np.ndarray], config: Config, stats: NormStats, seed: int) -> np.ndarray:
+    """Network-space draws as (N, D) poses in radians; a canonical-heading run's get a uniform random heading
+    about the data's own up axis (the model only ever saw poses at heading 0)."""
+    poses = stats.denormalize(np.concatenate(draws))
+    if config.data.heading == "canonical":
+        poses = random_heading(poses, np.random.default_rng([seed, 1]), run_up_axis(config.data, stats))
+    return poses
