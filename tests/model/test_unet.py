@@ -71,6 +71,11 @@ def test_output_depends_on_every_input_position() -> None:
         ({"pose_dim": -72}, ["pose_dim=-72", "positive"]),
         ({"pose_dim": 70}, ["pose_dim=70", "multiple of 4", "68 or 72", "downsample=false"]),
         ({"channel_mults": (1, 0)}, ["channel_mults=[1, 0]"]),
+        ({"mid_structure": "attention", "mid_num_heads": "8"}, ["mid_num_heads='8'", "whole number", "not str"]),
+        ({"mid_structure": "attention", "mid_num_heads": True}, ["mid_num_heads=True", "not bool"]),
+        ({"mid_structure": "attention", "mid_num_heads": 0}, ["mid_num_heads=0 must be positive", "1, 2, 4, 8"]),
+        ({"base_channels": 128.0}, ["base_channels=128.0", "not float"]),
+        ({"downsample": "no"}, ["downsample='no' must be True or False"]),
     ],
 )
 def test_invalid_arguments_raise_value_error_naming_value_and_allowed(kwargs: dict, fragments: list[str]) -> None:
@@ -88,6 +93,29 @@ def test_odd_length_works_without_downsampling() -> None:
 def test_wrong_input_width_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"\(B, 72\)"):
         UNet1D(base_channels=8)(torch.randn(2, 70), torch.tensor([1, 2]))
+
+
+def test_wrong_timesteps_input_types_and_dtypes_are_named() -> None:
+    model = UNet1D(base_channels=8).eval()
+    x = torch.randn(3, 72)
+    with pytest.raises(ValueError, match=r"expected t of shape \(3,\) .* got \(3, 1\)"):
+        model(x, torch.zeros(3, 1))
+    with pytest.raises(ValueError, match=r"got \(2,\)"):
+        model(x, torch.zeros(2))
+    with pytest.raises(TypeError, match=r"must be a torch\.Tensor"):
+        model(x.numpy(), 5)
+    with pytest.raises(TypeError, match=r"x is torch\.float64 and the network's weights torch\.float32"):
+        model(x.double(), 5)
+    assert torch.equal(model(x, torch.tensor([5])), model(x, torch.full((3,), 5)))  # one timestep for every row
+
+
+def test_a_network_cast_to_bf16_runs_and_keeps_its_time_phases_in_float32() -> None:
+    model = UNet1D(base_channels=8, norm="group").eval()
+    x, t = torch.randn(3, 72), torch.tensor([1, 500, 999])
+    expected = model(x, t)
+    cast = model.to(torch.bfloat16)(x.bfloat16(), t)
+    assert cast.dtype == torch.bfloat16
+    torch.testing.assert_close(cast.float(), expected, atol=0.1, rtol=0.1)  # bf16 weights: a coarser answer
 
 
 def reference_forward(model: UNet1D, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -21,8 +21,9 @@ class SinusoidalTimeEmbedding(nn.Module):
         self.register_buffer("freqs", freqs, persistent=False)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        args = t.float()[:, None] * self.freqs[None, :]
-        return torch.cat([args.sin(), args.cos()], dim=-1)
+        # phases in float32 (t reaches 1,000), features in the network's dtype (bf16 after .to(torch.bfloat16))
+        args = t.float()[:, None] * self.freqs.float()[None, :]
+        return torch.cat([args.sin(), args.cos()], dim=-1).to(self.freqs.dtype)
 
 
 def make_position_encoding(kind: str, channels: int, length: int) -> torch.Tensor:

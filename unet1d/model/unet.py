@@ -106,6 +106,8 @@ class UNet1D(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """x: (B, pose_dim) or (B, 1, pose_dim); t: (B,) or scalar, int or float. Returns x's shape."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor of shape (B, {self.pose_dim}), not {type(x).__name__}")
         flat = x.dim() == 2
         if flat:
             x = x[:, None, :]
@@ -113,9 +115,19 @@ class UNet1D(nn.Module):
             raise ValueError(
                 f"expected x of shape (B, {self.pose_dim}) or (B, 1, {self.pose_dim}), got {tuple(x.shape)}"
             )
+        weights = self.input_conv.weight.dtype
+        if x.dtype != weights and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(
+                f"x is {x.dtype} and the network's weights {weights}: cast one to the other "
+                f"(x.to({weights}) or model.to({x.dtype})), or run under torch.autocast"
+            )
         t = torch.as_tensor(t, device=x.device)
-        if t.dim() == 0:
-            t = t.expand(x.shape[0])
+        if t.dim() == 0 or t.shape == (1,):
+            t = t.reshape(()).expand(x.shape[0])
+        if t.shape != (x.shape[0],):
+            raise ValueError(
+                f"expected t of shape ({x.shape[0]},) (one timestep per row) or a scalar, got {tuple(t.shape)}"
+            )
         time_emb = self.time_embed(t)
         blocks = [*self.down_blocks, self.mid_block, *self.up_blocks]
         shifts = iter(time_projections(blocks, time_emb))
