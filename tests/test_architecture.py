@@ -424,3 +424,15 @@ def test_the_test_file_rule_reads_names_as_meant():
     assert what_a_test_file_names(TESTS / "data" / "test_amass_split_cache.py") is None  # no module amass
     assert what_a_test_file_names(TESTS / "training" / "test_nowhere.py") is None
     assert what_a_test_file_names(TESTS / "nowhere" / "test_x.py") is None
+
+
+def test_every_lazy_export_is_listed_by_dir_before_its_first_use():
+    import subprocess
+
+    import unet1d.prior
+
+    # a fresh interpreter: in this one the exports may already have been used
+    code = "import unet1d, unet1d.prior; print(all(n in dir(p) for p in (unet1d, unet1d.prior) for n in p.__all__))"
+    listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert listed.strip() == "True"
+    assert "UNet1D" in unet1d.__all__ and "PosePrior" in unet1d.prior.__all__  # what the check above walked

@@ -18,8 +18,8 @@ def block(language: str) -> str:
 def test_the_model_snippet_runs_as_written(single_thread):
     namespace: dict = {}
     exec(compile(block("python"), "README.md", "exec"), namespace)
-    assert namespace["eps_hat"].shape == namespace["x_t"].shape == (4, 72)
-    assert torch.isfinite(namespace["eps_hat"]).all()
+    assert namespace["prediction"].shape == namespace["x_t"].shape == (4, 72)
+    assert torch.isfinite(namespace["prediction"]).all()
 
 
 def test_the_run_yaml_example_is_a_valid_config(tmp_path):

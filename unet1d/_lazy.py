@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,20 @@ def type_checking_imports(init_file: str | Path) -> dict[str, str]:
 
 
 def lazy_exports(package: str, init_file: str) -> tuple[Callable[[str], Any], list[str]]:
-    """``(__getattr__, __all__)`` for ``package`` from the ``TYPE_CHECKING`` imports of its ``__init__``."""
+    """``(__getattr__, __all__)`` for ``package`` from the ``TYPE_CHECKING`` imports of its ``__init__``.
+
+    Also gives the package a ``__dir__`` that lists them, so ``dir()`` and a notebook's tab completion
+    show the exports before their first use."""
     exports = type_checking_imports(init_file)
+    module = sys.modules[package]
 
     def __getattr__(name: str) -> Any:
         if name in exports:
             return getattr(importlib.import_module(exports[name]), name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
+    def __dir__() -> list[str]:
+        return sorted({*vars(module), *exports})
+
+    module.__dir__ = __dir__
     return __getattr__, sorted(exports)

@@ -429,6 +429,8 @@ class Config(BaseModel):
         }
 
     def to_yaml(self) -> str:
+        """The whole config as YAML, sections in order: what a run folder's ``config.yaml`` holds, and what
+        ``--config`` reads back."""
         import yaml
 
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -92,6 +92,8 @@ class UNet1D(nn.Module):
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> UNet1D:
+        """The network a run's ``model`` section describes (GroupNorm and a position code by default, where the
+        plain constructor keeps the reference design's BatchNorm and none)."""
         return cls(
             pose_dim=config.pose_dim,
             base_channels=config.base_channels,
