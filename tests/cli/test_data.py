@@ -48,6 +48,17 @@ def test_data_check_builtin_and_body63(capsys):
     assert "train 18 clips / 540 poses, val 2 clips / 60 poses" in out and "pelvis" not in out
 
 
+def test_data_check_shows_the_built_in_poses_training_gets(capsys, monkeypatch):
+    # training draws the built-in poses with data.data_seed, whatever train.seed a sweep gives each run
+    args = ["data", "check", "builtin", "--builtin-samples", "600"]
+    default = run_cli(args, capsys)[1]
+    monkeypatch.setenv("UNET1D_SEED", "5")
+    assert run_cli(args, capsys)[1] == default
+    monkeypatch.setenv("UNET1D_DATA_SEED", "5")
+    other = run_cli(args, capsys)[1]
+    assert other != default and run_cli([*args, "--data-seed", "5"], capsys)[1] == other
+
+
 def test_data_smaller_than_a_batch_is_reported_with_a_warning(tmp_path, capsys):
     path = tiny(tmp_path)
     code, out, err = run_cli(["data", "check", str(path), "--batch-size", "16"], capsys)

@@ -54,10 +54,10 @@ def check(
     val_files: Annotated[
         str | None, typer.Option("--val-files", "--val_files", help=_describe(DataConfig, "val_files"))
     ] = None,
-    seed: Annotated[
+    data_seed: Annotated[
         int | None,
         typer.Option(
-            min=0, max=SEED_MAX, help="Seed of the built-in generator (training passes train.seed). [config default: 0]"
+            "--data-seed", "--data_seed", "--seed", min=0, max=SEED_MAX, help=_describe(DataConfig, "data_seed")
         ),
     ] = None,
     list_files: Annotated[bool, typer.Option("--list-files", help="List every file, not just the first 20.")] = False,
@@ -76,13 +76,14 @@ def check(
         "up_axis": up_axis,
         "split": split,
         "val_files": val_files,
+        "data_seed": data_seed,
     }
     data_cfg = _data_config(resolved.data.model_dump(), {k: v for k, v in given.items() if v is not None})
     batch = resolved.train.batch_size if batch_size is None else batch_size
     if batch <= 0:
         raise ConfigError(f"--batch-size={batch}: must be a positive integer")
     pose_dim = {"smpl72": 72, "body63": 63}[data_cfg.pose_format]
-    splits = load_pose_data(data_cfg, pose_dim, seed=resolved.train.seed if seed is None else seed)
+    splits = load_pose_data(data_cfg, pose_dim, seed=data_cfg.data_seed)  # as training and eval load it
     for line in splits.report.lines(max_files=None if list_files else 20):
         typer.echo(line)
     try:
