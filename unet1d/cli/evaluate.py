@@ -49,8 +49,8 @@ def eval_command(
 ) -> None:
     """Score a checkpoint's samples beside the data and Gaussian baselines; writes <run>/eval/step-N.json.
 
-    Any config field can follow as an override for the sampling, e.g. --sampler ddpm, --sample_steps 20,
-    --clip_x0 null.
+    Sampler, data and evaluation fields can follow as overrides, e.g. --sampler ddpm, --sample_steps 20,
+    --clip_x0 null, --task_poses 0 (`unet1d config show` lists them); what the network learned with cannot change.
     """
     if out is not None:
         writable_output(out)  # before the work: an eval takes tens of seconds

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from unet1d.atomic_files import write_text_atomically
-from unet1d.config_sources import with_overrides
+from unet1d.config_sources import parse_overrides, with_overrides
 from unet1d.data import load_pose_data
 from unet1d.diffusion import NoiseSchedule
 from unet1d.diffusion.validation import validation_loss, validation_seed, validation_subset
@@ -123,18 +123,37 @@ def draw_samples(
     return sample_poses(network, checkpoint.config, checkpoint.stats, num_samples, seed=seed, device=device)
 
 
+# What an evaluation may change: how it samples and what it scores against; the network and its training are the run's.
+EVAL_OVERRIDE_SECTIONS = ("diffusion", "data", "evaluation")
+# Fields of those sections the network learned with: its noise levels and target, width, statistics and heading
+LEARNED_FIELDS = (
+    "diffusion.num_timesteps",
+    "diffusion.schedule",
+    "diffusion.prediction",
+    "data.representation",
+    "data.pose_format",
+    "data.normalize",
+    "data.heading",
+)
+
+
 def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> None:
-    """Replace the checkpoint's config by one with ``--name value`` overrides; the network must not change."""
+    """Replace the checkpoint's config by one with ``--name value`` overrides of :data:`EVAL_OVERRIDE_SECTIONS`."""
 
     if not overrides:
         return
-    changed = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/{CONFIG_FILE}")
-    if changed.model != checkpoint.config.model:
+    refused = [
+        flag
+        for path, _, flag in parse_overrides(overrides)
+        if path.split(".")[0] not in EVAL_OVERRIDE_SECTIONS or path in LEARNED_FIELDS
+    ]
+    if refused:
         raise UserError(
-            f"model fields cannot be overridden in eval ({' '.join(overrides)}): the network comes from the "
-            "checkpoint; allowed: diffusion fields (sampler, sample_steps, eta, clip_x0) and data/evaluation fields"
+            f"{', '.join(refused)}: not a setting an evaluation can change (the network and its training are the "
+            "run's); allowed: evaluation fields, the sampler's (sampler, sample_steps, eta, clip_x0, "
+            "sample_precision) and data fields but representation, pose_format, normalize and heading"
         )
-    checkpoint.config = changed
+    checkpoint.config = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/{CONFIG_FILE}")
 
 
 def evaluate(

@@ -1,0 +1,44 @@
+"""`unet1d eval RUN --field value`: what an evaluation may change, and the flags it refuses by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from unet1d.config import Config
+from unet1d.errors import UserError
+from unet1d.evaluation.evaluate import apply_overrides
+
+
+def checkpoint() -> SimpleNamespace:
+    return SimpleNamespace(config=Config(), path=Path("run/checkpoints/step-10"))
+
+
+def test_sampling_data_and_evaluation_fields_change_the_evaluations_config():
+    held = checkpoint()
+    apply_overrides(held, ["--sample_steps", "5", "--task_poses", "0", "--val_fraction", "0.2", "--clip_x0=null"])
+    assert held.config.diffusion.sample_steps == 5 and held.config.evaluation.task_poses == 0
+    assert held.config.data.val_fraction == 0.2 and held.config.diffusion.clip_x0 is None
+    assert held.config.model == Config().model and held.config.optim == Config().optim
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["--base_channels", "32", "--task_poses", "0"],  # only the refused flag is named
+        ["--lr", "0.1"],  # training settings change nothing an evaluation does: a mistake to say so
+        ["--prediction", "eps"],  # the network learned v: sampling it as eps draws noise
+        ["--representation=rot6d"],
+        ["--task_poses", "0", "--heading", "none"],
+    ],
+)
+def test_what_the_network_learned_with_is_refused_naming_only_those_flags(overrides):
+    held = checkpoint()
+    with pytest.raises(UserError, match="not a setting an evaluation can change") as refused:
+        apply_overrides(held, overrides)
+    named = refused.value.args[0].split(":")[0]
+    assert named == next(token.split("=")[0] for token in overrides if token.startswith("--") and token not in
+                         ("--task_poses",))  # fmt: skip
+    assert held.config == Config()  # unchanged
