@@ -289,7 +289,7 @@ class TrainConfig(Section):
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default",
         description="torch.compile mode when compile is on: 'reduce-overhead' and 'max-autotune' add CUDA graphs "
-        "of the network's forward and backward (GPU; a 5.8M network is launch-bound there).",
+        "of the network's forward and backward (GPU; the 5.3M default network is launch-bound there).",
     )
     max_nonfinite_steps: int = Field(20, gt=0, description="Stop after this many non-finite steps in a row.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
