@@ -109,3 +109,11 @@ def test_null_sample_steps_means_each_samplers_own_and_follows_a_later_sampler()
     assert load_config(None, ["--sampler", "ddim", "--sample_steps", "25"], environ={}).diffusion.sampling_steps == 25
     with pytest.raises(ConfigError, match=r"sample_steps=null \(dpmpp_2m's default 20\) exceeds"):
         load_config(None, ["--num_timesteps", "10"], environ={})
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_data_path_is_refused_rather_than_reading_the_working_folder(value: str) -> None:
+    from unet1d.config_sources import load_config
+
+    with pytest.raises(ConfigError, match="is empty; allowed: builtin, or a pose file or folder"):
+        load_config(None, ["--data", value], environ={})

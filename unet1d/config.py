@@ -184,6 +184,14 @@ class DataConfig(Section):
     data: str = Field(
         "builtin", description="'builtin' (procedural SMPL poses) or a path: AMASS .npz file/folder, .npy, .npz."
     )
+
+    @field_validator("data")
+    @classmethod
+    def _a_path_or_builtin(cls, value: str) -> str:
+        if not value.strip():  # Path("") is the working folder: it would be read, however large
+            raise ValueError("is empty; allowed: builtin, or a pose file or folder")
+        return value
+
     builtin_samples: int = Field(
         100_000,
         gt=0,

@@ -137,6 +137,30 @@ def text_file(tmp_path: Path) -> Path:
     return tmp_path / "poses.csv"
 
 
+def huge_values(tmp_path: Path) -> Path:
+    """Finite in float64, inf once read as float32: the statistics would overflow."""
+    poses = amass_poses(50, 72)
+    poses[7, 9] = 1e39
+    np.save(tmp_path / "huge.npy", poses)
+    return tmp_path / "huge.npy"
+
+
+def foreign_zip(tmp_path: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "notes.npz", "w") as archive:
+        archive.writestr("notes.txt", "not an array")
+    return tmp_path / "notes.npz"
+
+
+def promised_npy(tmp_path: Path) -> Path:
+    """A .npy whose header promises 52 TiB: a large download cut short."""
+    with open(tmp_path / "cut.npy", "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False, "shape": (10**11, 72)})
+        handle.write(b"\0" * 4096)
+    return tmp_path / "cut.npy"
+
+
 BAD_INPUTS = {
     "missing path": (lambda tmp: tmp / "nowhere", r"data path '.*nowhere' does not exist"),
     "empty directory": (empty_dir, r"empty: directory is empty"),
@@ -147,7 +171,8 @@ BAD_INPUTS = {
     ),
     "NaN and Inf": (
         nan_file,
-        r"DS/nan_poses\.npz: `poses` has 3 non-finite values \(1 NaN, 2 Inf\) in 2 of 300 frames \(first at frame 10\)",
+        r"DS/nan_poses\.npz: `poses` has 3 values that are not finite or beyond \+-10000 radians \(1 NaN\) in 2 of "
+        r"300 frames \(first at frame 10: nan\)",
     ),
     "wrong width": (wrong_width, r"w_poses\.npz: `poses` has 70 columns \(shape \(480, 70\)\); expected one of 156"),
     "non-numeric": (strings_npy, r"names\.npy: `array` holds <U1 values, not numbers \(non-numeric array\)"),
@@ -161,6 +186,9 @@ BAD_INPUTS = {
     "body63 into smpl72": (body_into_smpl72, r"body\.npy: `array` poses have 63 columns .* use --pose_format body63"),
     "1-D array": (one_dimensional, r"flat\.npy: `array` has shape \(72,\); expected \(frames, width\)"),
     "unsupported type": (text_file, r"poses\.csv: unsupported file type '\.csv'"),
+    "huge values": (huge_values, r"huge\.npy: `array` has 1 values that are not finite or beyond .*frame 7: 1e\+39"),
+    "foreign zip": (foreign_zip, r"notes\.npz: `notes\.txt` is not a NumPy array"),
+    "promised npy": (promised_npy, r"cut\.npy: corrupt or truncated \.npy file \(.*MemoryError"),
 }
 SMALLER_THAN_A_BATCH = (
     r"short_poses\.npz: 9 training poses \(after subsampling and holding out 1 for validation\) "

@@ -83,6 +83,7 @@ def test_extra_amass_keys_and_string_gender_are_ignored(tmp_path):
         (10, 30.0, np.arange(10)),
         (10, 24.0, np.arange(10)),  # never upsampled
         (10, 100.0, np.array([0, 3, 7])),  # nearest frames to t = 0, 1/30, 2/30 s
+        (10, 1e300, np.array([0])),  # a ratio beyond the frames keeps the first (and must not overflow)
     ],
 )
 def test_subsample_indices(frames, source_fps, expected):
@@ -115,6 +116,8 @@ def test_plain_npy_and_single_array_npz(tmp_path):
         splits = load_pose_data(cfg(tmp_path / name, val_fraction=0.0), 72, seed=0)
         np.testing.assert_allclose(splits.train, poses, rtol=1e-6)
         assert splits.report.files[0].kind == "array" and splits.report.files[0].fps is None
+    np.savez(tmp_path / "lone.npz", poses=poses)  # a lone `poses`: a plain array, not an AMASS take (z-up)
+    assert load_pose_data(cfg(tmp_path / "lone.npz", val_fraction=0.0), 72, seed=0).report.files[0].kind == "array"
     np.save(tmp_path / "joints.npy", poses.reshape(50, 24, 3))  # (N, 24, 3) is flattened
     np.testing.assert_array_equal(load_pose_data(cfg(tmp_path / "joints.npy", val_fraction=0), 72, seed=0).train, poses)
     np.save(tmp_path / "body.npy", poses[:, 3:66])
@@ -257,3 +260,30 @@ def test_a_betas_only_npz_in_a_folder_is_skipped_with_a_reason(tmp_path):
     assert len(splits.train) == 120
     with pytest.raises(UserError, match=r"betas\.npz: no pose data: no `poses` array, only `betas`"):
         load_pose_data(cfg(tmp_path / "S1" / "betas.npz"), 72, seed=0)
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_cached(tmp_path, monkeypatch):
+    import os
+
+    from unet1d.data import cache
+
+    monkeypatch.setattr(cache, "CACHE_MIN_FILES", 2)  # the cache's key and the split hash every name
+    tree = tmp_path / "tree"
+    write_amass(tree / "a_poses.npz", frames=40)
+    write_amass(tree / "b_poses.npz", frames=40, tag=1.0)
+    os.rename(tree / "b_poses.npz", os.fsencode(tree) + b"/b\xff_poses.npz")  # Latin-1 bytes from an old archive
+    config = cfg(tree, val_fraction=0.5, cache_dir=str(tmp_path / "cache"))
+    first, again = (load_pose_data(config, 72, seed=0) for _ in range(2))
+    assert len(first.train) + len(first.val) == 20 and np.array_equal(first.train, again.train)
+    assert (tmp_path / "cache").is_dir()
+
+
+def test_a_pipe_given_as_data_is_refused_not_read(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "poses.npy")  # opening it to read would wait for a writer forever
+    checked = subprocess.run([sys.executable, "-m", "unet1d.cli", "data", "check", str(tmp_path / "poses.npy")],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert checked.returncode == 2 and "poses.npy: not a regular file" in checked.stderr

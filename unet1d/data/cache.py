@@ -78,7 +78,8 @@ def cache_key(root: Path, files: list[Path], pose_format: str, target_fps: float
     digest = hashlib.sha256(json.dumps([CACHE_VERSION, pose_format, float(target_fps)]).encode())
     for file in files:
         stat = file.stat()
-        digest.update(f"{file.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        line = f"{file.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))  # a name that is not UTF-8: its own bytes
     return digest.hexdigest()[:32]
 
 

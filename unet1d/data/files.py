@@ -23,6 +23,8 @@ from unet1d.data.sequences import ReadResult, Sequence, Skipped
 from unet1d.errors import UserError
 
 POSE_SUFFIXES = (".npz", ".npy")
+# No pose is thousands of turns: beyond this a value is another unit or damage (and overflows float32 statistics)
+MAX_ANGLE = 1e4
 FRAMERATE_KEYS = ("mocap_framerate", "mocap_frame_rate")  # SMPL-H and SMPL-X releases of AMASS
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -54,6 +56,8 @@ def read_pose_path(path: Path, pose_format: str, target_fps: float, cache_dir: P
         return _read_directory(path, pose_format, target_fps, cache_dir)
     if path.suffix.lower() not in POSE_SUFFIXES:
         raise UserError(f"{path}: unsupported file type '{path.suffix}'; expected .npz (AMASS or one array) or .npy")
+    if not path.is_file():  # a pipe or a device would block the read forever
+        raise UserError(f"{path}: not a regular file; expected a .npz or .npy file, or a folder of them")
     try:
         sequence = read_pose_file(path, path.name, pose_format, target_fps)
     except _NotPoseData as reason:
@@ -187,8 +191,8 @@ def _load_npy(file: Path) -> np.ndarray:
         if "allow_pickle" in str(err):
             raise UserError(_pickle_message(file, "array")) from None
         raise UserError(f"{file}: corrupt or truncated .npy file ({err})") from None
-    except (OSError, EOFError) as err:
-        raise UserError(f"{file}: corrupt or truncated .npy file ({err})") from None
+    except (OSError, EOFError, MemoryError) as err:  # MemoryError: a header promising more than the file holds
+        raise UserError(f"{file}: corrupt or truncated .npy file ({type(err).__name__}: {err})") from None
 
 
 def _load_npz(file: Path) -> tuple[str, str, np.ndarray, float | None]:
@@ -200,7 +204,10 @@ def _load_npz(file: Path) -> tuple[str, str, np.ndarray, float | None]:
         keys = list(archive.files)
         if "poses" in keys:
             poses = _member(archive, "poses", file)
-            return "amass", "poses", poses, _framerate(archive, keys, file)
+            # AMASS stores its frame rate, shape and translation beside the poses; a lone `poses` is a plain array
+            # (np.savez(f, poses=...)), in the run's world rather than AMASS's z-up one
+            kind = "amass" if NON_POSE_KEYS & set(keys) else "array"
+            return kind, "poses", poses, _framerate(archive, keys, file)
         if len(keys) == 1 and keys[0] in NON_POSE_KEYS:
             raise _NotPoseData(f"no `poses` array, only `{keys[0]}` (body shape or metadata, not poses)")
         if len(keys) == 1:
@@ -213,7 +220,12 @@ def _load_npz(file: Path) -> tuple[str, str, np.ndarray, float | None]:
 
 def _member(archive: np.lib.npyio.NpzFile, key: str, file: Path) -> np.ndarray:
     try:
-        return archive[key]
+        value = archive[key]
+        if not isinstance(value, np.ndarray):  # numpy hands a member that is no .npy back as its bytes
+            raise UserError(f"{file}: `{key}` is not a NumPy array (a .zip that numpy.savez did not write?)")
+        return value
+    except UserError:
+        raise
     except ValueError as err:
         if "allow_pickle" in str(err):
             raise UserError(_pickle_message(file, key)) from None
@@ -252,12 +264,14 @@ def _validated(array: np.ndarray, file: Path, key: str) -> np.ndarray:
             f"{file}: `{key}` has {array.shape[1]} columns (shape {array.shape}); expected one of {accepted}"
         )
     if array.dtype.kind == "f":
-        bad = ~np.isfinite(array)
+        bad = ~np.isfinite(array) | (np.abs(array) > MAX_ANGLE)
         if bad.any():
             nan = int(np.isnan(array).sum())
             rows = np.flatnonzero(bad.any(axis=1))
+            first = rows[0]
             raise UserError(
-                f"{file}: `{key}` has {int(bad.sum())} non-finite values ({nan} NaN, {int(bad.sum()) - nan} Inf) "
-                f"in {rows.size} of {array.shape[0]} frames (first at frame {rows[0]})"
+                f"{file}: `{key}` has {int(bad.sum())} values that are not finite or beyond +-{MAX_ANGLE:g} radians "
+                f"({nan} NaN) in {rows.size} of {array.shape[0]} frames (first at frame {first}: "
+                f"{array[first][bad[first]][0]:.6g}); allowed: finite axis-angle radians within +-{MAX_ANGLE:g}"
             )
     return array

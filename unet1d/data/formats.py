@@ -64,6 +64,8 @@ def subsample_indices(num_frames: int, source_fps: float, target_fps: float) -> 
     ratio = source_fps / target_fps
     if ratio <= 1.0 + 1e-9:
         return np.arange(num_frames)
+    if ratio >= num_frames:  # only frame 0 falls before the end (and a huge ratio overflows the arithmetic below)
+        return np.arange(min(num_frames, 1))
     nearest = round(ratio)
     if abs(ratio - nearest) <= 0.02 * nearest:
         return np.arange(0, num_frames, nearest)

@@ -31,7 +31,9 @@ def split_sequences(names: Sequence[str], val_fraction: float) -> np.ndarray:
     spread evenly over datasets and subjects rather than taking the last folder.
     """
     count = num_val_sequences(len(names), val_fraction)
-    order = sorted(range(len(names)), key=lambda i: hashlib.sha1(names[i].encode("utf-8")).hexdigest())
+    order = sorted(
+        range(len(names)), key=lambda i: hashlib.sha1(names[i].encode("utf-8", "surrogateescape")).hexdigest()
+    )
     is_val = np.zeros(len(names), dtype=bool)
     is_val[order[:count]] = True
     return is_val
