@@ -69,3 +69,30 @@ def test_score_without_the_classifier_leaves_only_its_keys_out(tmp_path) -> None
     assert all(
         np.all(light[key] == full[key]) if not isinstance(full[key], dict) else light[key] == full[key] for key in light
     )
+
+
+def test_a_reference_too_small_to_score_against_is_refused_or_replaced_by_the_training_poses(tmp_path) -> None:
+    """The classifier test needs 32 poses a side (MIN_EVAL_SAMPLES): fewer failed deep in it, after training."""
+    import dataclasses
+
+    from unet1d.config_sources import load_config
+    from unet1d.data import load_pose_data
+    from unet1d.data.builtin import generate_builtin_poses
+    from unet1d.errors import UserError
+    from unet1d.evaluation.quality import build_reference, score
+
+    np.save(tmp_path / "one_take.npy", generate_builtin_poses(40, seed=0).poses)  # one sequence: 36 train, 4 val
+    np.save(tmp_path / "five.npy", generate_builtin_poses(5, seed=1).poses)
+    config = load_config(None, ["--data", str(tmp_path / "one_take.npy")], environ={})
+    splits = load_pose_data(config.data, 72, seed=0)
+    assert len(splits.val) < 32 <= len(splits.train)
+    reference = build_reference(config, splits)  # auto: the training poses, named as such in the report
+    assert reference.name == "train" and len(reference.poses) == len(splits.train)
+    scores = score(generate_builtin_poses(32, seed=2).poses, reference)
+    assert 0 <= scores["c2st_auc"] <= 1 and scores["memorisation"] is None  # one sequence: nothing to be near
+    with pytest.raises(UserError, match=r"--reference val: this run holds out 4 validation poses; .* at least 32"):
+        build_reference(config, splits, "val")
+    with pytest.raises(UserError, match=r"five\.npy'?: holds 5 poses; scores need at least 32"):
+        build_reference(config, splits, str(tmp_path / "five.npy"))
+    with pytest.raises(UserError, match=r"reference \(train\) holds 20 poses; scores need at least 32"):
+        build_reference(config, dataclasses.replace(splits, train=splits.train[:20]), "train")

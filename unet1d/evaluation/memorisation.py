@@ -14,6 +14,8 @@ the base rate means samples sit on top of training poses more than new data woul
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 QUANTILE = 0.1  # the base rate: what fresh draws from the data score
@@ -47,7 +49,8 @@ def memorisation_threshold(train: np.ndarray, groups: np.ndarray | None = None, 
     pool = rng.choice(len(train), min(POOL, len(train)), replace=False)
     probes = pool[: min(PROBES, len(pool))]  # a random subset of the pool (the pool is a random permutation)
     distances = nearest_distances(train[probes], train[pool], groups[probes], groups[pool])
-    return float(np.quantile(distances[np.isfinite(distances)], QUANTILE))
+    finite = distances[np.isfinite(distances)]
+    return float(np.quantile(finite, QUANTILE)) if len(finite) else math.nan  # one sequence: no other to be near
 
 
 def memorisation_score(samples: np.ndarray, train: np.ndarray, tau: float, seed: int = 0) -> float:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from unet1d.cadence import Every
+from unet1d.data.loading import is_builtin
 from unet1d.evaluation.evaluate import save_figure, score_network
 from unet1d.evaluation.quality import build_reference, score
 from unet1d.evaluation.sampling import sample_poses
@@ -52,6 +53,11 @@ class QualityProbe:
         self.config, self.splits, self.stats, self.device = config, splits, stats, device
         self.every = Every(config.evaluation.quality_every)
         self._reference: Reference | None = None
+        scoring = config.evaluation.quality_every > 0 or config.evaluation.final_eval_samples > 0
+        if scoring and not is_builtin(config.data.data):  # too few of your own poses to score against stops the
+            self._reference = build_reference(
+                config, splits, config.evaluation.eval_reference
+            )  # run now, not at its end
 
     @property
     def reference(self) -> Reference:

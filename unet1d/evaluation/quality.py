@@ -40,6 +40,7 @@ from unet1d.body.kinematics import forward_kinematics
 from unet1d.body.limits import LIMIT_TOLERANCE, constant_components, human_limits_for_width
 from unet1d.body.rotations import axis_angle_to_quaternion
 from unet1d.body.skeleton import BODY_JOINT_NAMES, JOINT_NAMES, limits_for_width
+from unet1d.config import MIN_EVAL_SAMPLES
 from unet1d.data.builtin import CLIP_FRAMES, FAMILY_NAMES
 from unet1d.data.builtin_cache import cached_builtin_poses
 from unet1d.data.cache import configured_cache_dir
@@ -111,11 +112,14 @@ class Reference:
         """Radians -> the evaluation space: heading removed, standardised by the training statistics."""
         return self.feature_stats.normalize(heading_free(poses, self.up_axis)).astype(np.float64)
 
-    def memorisation(self, features: np.ndarray) -> float:
-        """See :mod:`unet1d.evaluation.memorisation`; the threshold is computed once."""
+    def memorisation(self, features: np.ndarray) -> float | None:
+        """See :mod:`unet1d.evaluation.memorisation`; the threshold is computed once. None where the training poses
+        are one sequence: no pose of another sequence to set the threshold by."""
         train = self.to_features(self.train)
         if self._memorisation_tau is None:
             self._memorisation_tau = memorisation_threshold(train, self.train_groups)
+        if np.isnan(self._memorisation_tau):
+            return None
         return memorisation_score(features, train, self._memorisation_tau)
 
     @property
@@ -163,17 +167,31 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") ->
         return Reference("builtin-fresh", poses, "builtin-fresh (another draw)", floor, labels=labels,
                          family_names=list(FAMILY_NAMES), **common)  # fmt: skip
     if choice in ("auto", "val"):
-        if len(splits.val) < 2:
+        if len(splits.val) < MIN_EVAL_SAMPLES:  # too few to score against: auto takes the training poses
             if choice == "val":
-                raise UserError("--reference val: this run holds out no validation poses (data.val_fraction is 0)")
-            return Reference("train", splits.train, "train", splits.train, **common)
+                raise UserError(
+                    f"--reference val: this run holds out {len(splits.val)} validation poses; scores need at least "
+                    f"{MIN_EVAL_SAMPLES} (raise data.val_fraction, or use --reference train)"
+                )
+            return _enough(Reference("train", splits.train, "train", splits.train, **common), "train")
         return Reference("val", splits.val, "train", splits.train, labels=splits.val_labels,
                          family_names=splits.family_names, **common)  # fmt: skip
     if choice == "train":
         floor = splits.val if len(splits.val) >= 2 else splits.train
-        return Reference("train", splits.train, "val" if len(splits.val) >= 2 else "train", floor,
-                         labels=splits.train_labels, family_names=splits.family_names, **common)  # fmt: skip
+        reference = Reference("train", splits.train, "val" if len(splits.val) >= 2 else "train", floor,
+                              labels=splits.train_labels, family_names=splits.family_names, **common)  # fmt: skip
+        return _enough(reference, "train")
     return Reference(choice, _read_reference_path(config, choice), "train", splits.train, **common)
+
+
+def _enough(reference: Reference, choice: str) -> Reference:
+    """``reference``, unless it holds fewer poses than the classifier test needs a side (it would fail)."""
+    if len(reference.poses) < MIN_EVAL_SAMPLES:
+        raise UserError(
+            f"the evaluation's reference ({choice}) holds {len(reference.poses)} poses; scores need at least "
+            f"{MIN_EVAL_SAMPLES}: bring more data, or turn the scoring off (--quality_every 0 --final_eval_samples 0)"
+        )
+    return reference
 
 
 def _read_reference_path(config: Config, choice: str) -> np.ndarray:
@@ -182,8 +200,8 @@ def _read_reference_path(config: Config, choice: str) -> np.ndarray:
         raise UserError(f"--reference {choice!r}: no such file or folder; allowed: {REFERENCE_CHOICES}")
     read = read_pose_path(path, config.data.pose_format, config.data.target_fps)
     poses = np.concatenate([s.poses for s in read.sequences])
-    if len(poses) < 2:
-        raise UserError(f"--reference {choice!r}: holds {len(poses)} poses; need at least 2")
+    if len(poses) < MIN_EVAL_SAMPLES:
+        raise UserError(f"--reference {choice!r}: holds {len(poses)} poses; scores need at least {MIN_EVAL_SAMPLES}")
     return poses
 
 
