@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -48,6 +49,16 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(staging)
+
+
+def remove_path(path: Path) -> None:
+    """Remove whatever ``path`` is (a file, a link, a folder tree) if it can; a damaged cache entry in the way of
+    its rebuild may have become any of them."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
 
 
 def write_text_atomically(path: Path, text: str) -> None:

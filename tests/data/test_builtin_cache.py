@@ -81,6 +81,7 @@ def test_the_key_follows_size_seed_frames_and_the_generators_code(tmp_path: Path
         "a byte flipped in the poses",
         "not a zip at all",
         "another set under this key",
+        "a folder in its place",
     ],
 )
 def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, capsys, damage: str) -> None:
@@ -94,11 +95,15 @@ def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, 
         data[len(data) // 3] ^= 0xFF  # inside the poses array, the entry's largest member
     elif damage == "not a zip at all":
         data = bytearray(b"not an npz")
-    else:  # a whole, valid entry of another seed (arrays of the same shapes), copied over this one's name
+    elif damage == "another set under this key":  # a whole, valid entry of another seed, copied over this one's name
         other = cached_builtin_poses(COUNT, SEED + 1, tmp_path / "other")
         assert other.poses.shape == generated.poses.shape and not np.array_equal(other.poses, generated.poses)
         data = bytearray(entries(tmp_path / "other")[0].read_bytes())
-    entry.write_bytes(bytes(data))
+    if damage == "a folder in its place":  # the rename that stores the entry again cannot replace a folder
+        entry.unlink()
+        (entry / "stray").mkdir(parents=True)
+    else:
+        entry.write_bytes(bytes(data))
     capsys.readouterr()
     assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generated)
     lines = capsys.readouterr().err.strip().splitlines()

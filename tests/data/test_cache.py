@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -86,6 +87,7 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda e: _overwrite(e / "poses.f32", 4096, b"\xff" * 64),
         r"poses\.f32 does not match the checksum in its index",
     ),
+    "entry a file": (lambda e: (shutil.rmtree(e), e.write_bytes(b"x")), r"is damaged \(not a folder\)"),
 }
 
 
@@ -115,6 +117,18 @@ def test_a_damaged_entry_is_reported_in_one_line_and_rebuilt(tree, tmp_path, cap
     assert capsys.readouterr().err == "" and isinstance(third.sequences[0].poses, np.memmap)
     assert _same(third, plain)
     print(f"survived: the tree's {len(plain.sequences)} sequences, from a rebuilt entry")
+
+
+def test_a_file_where_the_entries_folder_goes_is_set_aside_in_one_line(tree, tmp_path, capsys) -> None:
+    store = tmp_path / "cache"
+    store.mkdir()
+    (store / "poses").write_bytes(b"not a folder")  # before: every run warned it could not store, for ever
+    first = read_pose_path(tree, "smpl72", 30.0, store)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file, not a folder (damaged); storing the cache anew" in err[0]
+    assert isinstance(first.sequences[0].poses, np.memmap)  # stored, and read from the entry
+    read_pose_path(tree, "smpl72", 30.0, store)
+    assert capsys.readouterr().err == ""
 
 
 def test_a_cache_that_cannot_be_written_costs_one_line(tree, tmp_path, capsys) -> None:

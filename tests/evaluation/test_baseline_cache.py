@@ -105,6 +105,12 @@ def test_an_unreadable_entry_is_computed_again(tmp_path: Path) -> None:
     assert stored["data"]["c2st_auc"] == 2.5 and np.isnan(stored["gaussian"]["c2st_auc"])  # NaN survives
     assert cached_baselines(reference, 60, 0, reference.cache_dir, compute)["data"]["c2st_auc"] == 2.5
     assert len(calls) == 2
+    entry.unlink()
+    (entry / "stray").mkdir(parents=True)  # a folder in the entry's place: the store's rename cannot replace it
+    cached_baselines(reference, 60, 0, reference.cache_dir, compute)
+    assert len(calls) == 3 and entry.is_file()
+    cached_baselines(reference, 60, 0, reference.cache_dir, compute)
+    assert len(calls) == 3  # stored again: read back
 
 
 def test_the_key_follows_the_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

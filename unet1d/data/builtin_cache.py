@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unet1d.atomic_files import write_bytes_atomically
+from unet1d.atomic_files import remove_path, write_bytes_atomically
 from unet1d.data import builtin
 from unet1d.data.builtin import NUM_JOINTS, BuiltinPoses, generate_builtin_poses
 from unet1d.data.cache import warn
@@ -67,6 +67,8 @@ def cached_builtin_poses(
         pass  # no entry yet (or no folder for one: the write below says why)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
         warn(f"built-in pose cache entry {entry} is damaged ({_reason(err)}); generating the poses again")
+        if entry.is_dir():  # a file's place taken by a folder: the rename below cannot replace it
+            remove_path(entry)
     poses = generate_builtin_poses(num_samples, seed, frames)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
@@ -100,4 +102,6 @@ def _read(entry: Path, key: str, rows: int) -> BuiltinPoses:
 
 def _reason(err: BaseException) -> str:
     text = (err.strerror if isinstance(err, OSError) and err.strerror else str(err)) or type(err).__name__
+    if "allow_pickle" in text:  # numpy's reading of bytes that are no array: its advice to unpickle does not apply
+        return "not a NumPy archive: unreadable bytes"
     return text.splitlines()[0]

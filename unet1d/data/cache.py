@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from unet1d.atomic_files import remove_path
 from unet1d.data.sequences import ReadResult, Sequence, Skipped
 
 if TYPE_CHECKING:
@@ -105,6 +106,9 @@ def read_through_cache(
     """
     key = cache_key(root, files, pose_format, target_fps)
     entry = Path(cache_dir).expanduser() / "poses" / key
+    if entry.parent.is_file():  # the entries' folder itself
+        warn(f"pose cache folder {entry.parent} is a file, not a folder (damaged); storing the cache anew")
+        set_aside(entry.parent)
     try:
         return load_entry(entry, key, unreadable)
     except FileNotFoundError:
@@ -182,6 +186,8 @@ def load_entry(entry: Path, key: str, unreadable: list[Skipped]) -> ReadResult:
     Raises FileNotFoundError when there is no entry and :class:`DamagedEntry` when it is not whole.
     """
     if not entry.is_dir():
+        if entry.exists() or entry.is_symlink():
+            raise DamagedEntry("not a folder")
         raise FileNotFoundError(entry)
     try:
         index = _checked_index(entry, key)
@@ -269,7 +275,7 @@ def set_aside(entry: Path) -> None:
         os.replace(entry, aside)
     except OSError:
         return  # already moved by another process, or not ours to move: the write below decides
-    shutil.rmtree(aside, ignore_errors=True)
+    remove_path(aside)
 
 
 def remove_leftovers(folder: Path) -> None:
@@ -277,7 +283,7 @@ def remove_leftovers(folder: Path) -> None:
     now = time.time()
     for path in folder.glob(".*"):
         if path.name.startswith(DAMAGED_PREFIX):
-            shutil.rmtree(path, ignore_errors=True)
+            remove_path(path)
         elif path.name.endswith(STAGING_SUFFIX):
             with contextlib.suppress(OSError):
                 newest = max([path.stat().st_mtime, *(p.stat().st_mtime for p in path.iterdir())])

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from unet1d.atomic_files import write_text_atomically
+from unet1d.atomic_files import remove_path, write_text_atomically
 
 
 class Reference(Protocol):
@@ -153,4 +153,6 @@ def _read_entry(path: Path, key: str) -> dict[str, Any] | None:
 def _damaged(path: Path, reason: str) -> None:
     print(f"warning: baselines cache entry {path} is damaged ({reason}); scoring the baselines again",
           file=sys.stderr, flush=True)  # fmt: skip
+    if path.is_dir():  # a file's place taken by a folder: the rename that stores the new scores cannot replace it
+        remove_path(path)
     return None
