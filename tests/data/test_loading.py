@@ -246,8 +246,24 @@ def test_linked_dataset_folders_are_followed_and_broken_links_reported(tmp_path)
     splits = load_pose_data(cfg(root, val_fraction=0), 72, seed=0)
     assert [f.name for f in splits.report.files] == ["CMU/a_poses.npz"] and len(splits.train) == 30
     assert [(s.name, s.reason) for s in splits.report.skipped] == [
-        ("gone_poses.npz", "broken link or not a regular file")
+        ("gone_poses.npz", "broken link or not a regular file"),
+        ("loop", "the same folder as . (a link): read once"),
     ]
+
+
+def test_a_folder_or_file_under_two_names_is_read_once_under_its_real_one(tmp_path):
+    # a held-out dataset reached first through a link named like a training one went to training
+    write_amass(tmp_path / "HumanEva" / "s1" / "walk_poses.npz", frames=120)
+    write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120, tag=1.0)
+    (tmp_path / "A_link").symlink_to(tmp_path / "HumanEva", target_is_directory=True)  # sorts first
+    (tmp_path / "CMU" / "01" / "again_poses.npz").symlink_to(tmp_path / "CMU" / "01" / "run_poses.npz")
+    splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    assert sorted(f.name for f in splits.report.files) == ["CMU/01/run_poses.npz", "HumanEva/s1/walk_poses.npz"]
+    assert sorted((s.name, s.reason) for s in splits.report.skipped) == [
+        ("A_link", "the same folder as HumanEva (a link): read once"),
+        ("CMU/01/again_poses.npz", "the same file as CMU/01/run_poses.npz (a link): read once"),
+    ]
+    assert len(splits.train) == 30 and len(splits.val) == 30  # HumanEva held out, each take once
 
 
 def test_a_betas_only_npz_in_a_folder_is_skipped_with_a_reason(tmp_path):

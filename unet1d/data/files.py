@@ -68,23 +68,35 @@ def read_pose_path(path: Path, pose_format: str, target_fps: float, cache_dir: P
 
 
 def _walk(root: Path) -> tuple[list[Path], list[Skipped]]:
-    """Every file below ``root``, following linked folders (datasets are often symlinked into
-    one tree) but never the same folder twice; broken links are reported, not dropped."""
+    """Every file below ``root``, following linked folders (datasets are often symlinked into one tree) but
+    reading each folder and file once: under its real name where the walk meets that first (real folders
+    before links at each level), the other names listed as skipped; broken links are reported, not dropped.
+    A folder read under two names could put one take in both splits, or a held-out dataset in training."""
     files: list[Path] = []
     skipped: list[Skipped] = []
-    seen: set[str] = set()
+    folders_seen: dict[str, str] = {}
+    files_seen: dict[str, str] = {}
     for folder, subfolders, names in os.walk(root, followlinks=True):
+        name_here = Path(folder).relative_to(root).as_posix()
         real = os.path.realpath(folder)
-        if real in seen:  # a link back up the tree
+        if real in folders_seen:  # a second name for a folder, or a link back up the tree
+            skipped.append(Skipped(name_here, f"the same folder as {folders_seen[real]} (a link): read once"))
             subfolders.clear()
             continue
-        seen.add(real)
-        for name in names:
+        folders_seen[real] = name_here
+        subfolders.sort(key=lambda sub: (os.path.islink(os.path.join(folder, sub)), sub))
+        for name in sorted(names, key=lambda entry: (os.path.islink(os.path.join(folder, entry)), entry)):
             path = Path(folder) / name
-            if path.is_file():
-                files.append(path)
-            else:
-                skipped.append(Skipped(path.relative_to(root).as_posix(), "broken link or not a regular file"))
+            relative = path.relative_to(root).as_posix()
+            if not path.is_file():
+                skipped.append(Skipped(relative, "broken link or not a regular file"))
+                continue
+            real_file = os.path.realpath(path)
+            if real_file in files_seen:
+                skipped.append(Skipped(relative, f"the same file as {files_seen[real_file]} (a link): read once"))
+                continue
+            files_seen[real_file] = relative
+            files.append(path)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix()), skipped
 
 
