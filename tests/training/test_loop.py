@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -109,3 +110,14 @@ def test_lr_warms_up_then_decays_to_the_floor():
     assert lr_factor(60, **schedule) == pytest.approx(0.55)
     assert lr_factor(110, **schedule) == pytest.approx(0.1)
     assert lr_factor(50, **{**schedule, "schedule": "constant"}) == 1.0
+
+
+def test_training_on_data_that_data_check_would_flag_says_so(tiny_config, tmp_path, capsys):
+    from unet1d.data.builtin import generate_builtin_poses
+
+    degrees = np.degrees(generate_builtin_poses(400, 2).poses)  # radians are expected; nothing stopped this before
+    np.save(tmp_path / "degrees.npy", degrees)
+    train(tiny_config("--data", str(tmp_path / "degrees.npy"), "--max_steps", "2"))
+    err = capsys.readouterr().err
+    assert "warning: data: the largest |value| is" in err and "is this data in degrees?" in err
+    assert "warning: data: only one sequence" in err

@@ -103,6 +103,12 @@ class LoadReport:
         out += [f"note: {note}" for note in self.notes]
         return out
 
+    def concerns(self) -> list[str]:
+        """What `data check` flags that a run training on this data says too (bodies standing along another
+        axis, values that look like degrees, one sequence, missing frame rates), each without its prefix."""
+        flagged = [line.removeprefix("warning: ") for line in self._orientation_lines() if line.startswith("warning:")]
+        return flagged + list(self.notes)
+
     def _orientation_lines(self) -> list[str]:
         if self.up_axis is None:
             return []

@@ -52,7 +52,7 @@ from unet1d.training.components import (
     TrainingState,
     Validator,
 )
-from unet1d.training.console import Progress
+from unet1d.training.console import Progress, warn
 from unet1d.training.launch import apply_threads, launch_shortfall, with_launched_world
 from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
@@ -129,6 +129,8 @@ class Trainer:
         set_seed(config.train.seed)  # identical initial weights on every rank
         # data.data_seed, not train.seed: runs that differ in seed still see the same poses.
         splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
+        for concern in splits.report.concerns() if self.is_main else []:
+            warn(f"data: {concern}")  # what `unet1d data check` would flag
         self.stats = splits.stats
         rank, world = accelerator.process_index, accelerator.num_processes
         train_poses = torch.as_tensor(self.stats.normalize(splits.train), device=self.device)
