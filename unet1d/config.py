@@ -234,8 +234,8 @@ class DataConfig(Section):
     )
     cache: bool = Field(
         True,
-        description="Keep a folder of 100+ pose files, once read, as one float32 array in a cache keyed by the "
-        "files (names, sizes, mtimes), target_fps and pose_format; the next run over the same tree loads in seconds. "
+        description="Keep a folder of 100+ files (pose files or not), once read, as one float32 array in a cache keyed "
+        "by the files (names, sizes, mtimes), target_fps and pose_format; the next run over the tree loads in seconds. "
         "Evaluations keep their baselines' scores there too (keyed by the reference, count, seed and code).",
     )
     cache_dir: str | None = Field(

@@ -80,3 +80,18 @@ def test_bad_option_values_exit_2(tmp_path, capsys):
     assert code == 2 and "--val-fraction=1.5" in err
     code, _, err = run_cli(["data", "check", "builtin", "--pose-format", "smplx"], capsys)
     assert code == 2 and "'smpl72' or 'body63'" in err
+
+
+def test_data_check_reads_through_the_cache_it_is_told_to_use(tmp_path, capsys, monkeypatch):
+    from unet1d.data import cache
+
+    monkeypatch.setattr(cache, "CACHE_MIN_FILES", 2)
+    for index in range(3):
+        write_amass(tmp_path / "tree" / f"t{index}_poses.npz", frames=120, tag=float(index))
+    tree, store = str(tmp_path / "tree"), tmp_path / "store"
+    assert (
+        run_cli(["data", "check", tree, "--batch-size", "8", "--no-cache", "--cache-dir", str(store)], capsys)[0] == 0
+    )
+    assert not store.exists()
+    code, out, _ = run_cli(["data", "check", tree, "--batch-size", "8", "--cache_dir", str(store)], capsys)
+    assert code == 0 and "ok: " in out and len(list((store / "poses").iterdir())) == 1

@@ -17,7 +17,8 @@ app = command_group("Inspect pose data.")
 def _describe(section: type, name: str) -> str:
     """Help text for an option straight from the config field, so the two never drift apart."""
     info = section.model_fields[name]
-    return f"{info.description} [config default: {info.default}]"
+    default = "null" if info.default is None else info.default  # as the YAML and `config show` spell it
+    return f"{info.description} [config default: {default}]"
 
 
 @app.command()
@@ -60,6 +61,10 @@ def check(
             "--data-seed", "--data_seed", "--seed", min=0, max=SEED_MAX, help=_describe(DataConfig, "data_seed")
         ),
     ] = None,
+    cache: Annotated[bool | None, typer.Option("--cache/--no-cache", help=_describe(DataConfig, "cache"))] = None,
+    cache_dir: Annotated[
+        str | None, typer.Option("--cache-dir", "--cache_dir", help=_describe(DataConfig, "cache_dir"))
+    ] = None,
     list_files: Annotated[bool, typer.Option("--list-files", help="List every file, not just the first 20.")] = False,
 ) -> None:
     """Print what would be loaded (files, frames before/after subsampling, pose width, per-joint
@@ -77,6 +82,8 @@ def check(
         "split": split,
         "val_files": val_files,
         "data_seed": data_seed,
+        "cache": cache,
+        "cache_dir": cache_dir,
     }
     data_cfg = _data_config(resolved.data.model_dump(), {k: v for k, v in given.items() if v is not None})
     batch = resolved.train.batch_size if batch_size is None else batch_size
