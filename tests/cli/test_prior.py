@@ -275,3 +275,10 @@ def test_loading_a_run_leaves_the_global_generator_alone_and_names_a_bad_device(
     assert prior.sample(2).shape == (2, prior.pose_dim)
     with pytest.raises(ValueError, match="device='CPU': not a device; use auto, cpu, cuda or cuda:N"):
         PosePrior.load(tiny_run, device="CPU")
+
+
+def test_complete_help_names_the_default_method(capsys):
+    from unet1d.prior import DEFAULT_METHOD
+
+    code, out, _ = run_main(capsys, "complete", "--help")
+    assert code == 0 and f"default: {DEFAULT_METHOD}, the measured pick" in " ".join(out.split())

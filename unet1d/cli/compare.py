@@ -54,7 +54,8 @@ def compare_command(
         bool, typer.Option("--eval", help="Run `unet1d eval` first for runs without an evaluation.")
     ] = False,
     num_samples: Annotated[
-        int, typer.Option("--num-samples", "--num_samples", min=MIN_EVAL_SAMPLES, help="Poses per eval.")
+        int,
+        typer.Option("--num-samples", "--num_samples", min=MIN_EVAL_SAMPLES, help="Poses per eval that --eval runs."),
     ] = 1000,
 ) -> None:
     """Final loss, convergence (steps and seconds to a common val loss), sample quality, time, memory and

@@ -43,9 +43,15 @@ def eval_command(
     raw: Raw = False,
     reference: Annotated[
         str | None,
-        typer.Option("--reference", help="auto (fresh built-in draw, else val), val, train or a pose file/folder."),
+        typer.Option(
+            "--reference",
+            help="auto (fresh built-in draw, else val), val, train or a pose file/folder. "
+            "Default: the run's evaluation.eval_reference (auto).",
+        ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the JSON here instead.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the JSON (and its .png beside it) here instead.")
+    ] = None,
 ) -> None:
     """Score a checkpoint's samples beside the data and Gaussian baselines; writes <run>/eval/step-N.json.
 

@@ -130,7 +130,11 @@ def complete_command(
     hypotheses: Annotated[int, typer.Option("--hypotheses", min=1, help="Completions drawn per pose.")] = 10,
     method: Annotated[
         str | None,
-        typer.Option("--method", help="replace, repaint, dps, dposer, anneal or guided; default: the measured pick."),
+        typer.Option(
+            "--method",
+            help="replace, repaint, dps, dposer, anneal or guided; default: guided, the measured pick "
+            "(docs/quality.md).",
+        ),
     ] = None,
     shrink: Annotated[
         float,
