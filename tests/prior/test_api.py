@@ -136,6 +136,13 @@ def test_poses_of_another_up_axis_are_turned_for_the_network_and_back():
         prior.denoise(poses, noise_std=0.1, up_axis="x")
 
 
+def test_numpy_scalars_are_numbers_too():
+    prior, poses = tiny_prior()
+    out = prior.complete(poses, "arms", hypotheses=np.int64(2), steps=np.int32(3), shrink=np.float32(0.5))
+    assert out.shape == (len(poses), 2, 72)
+    assert prior.denoise(poses, noise_std=np.float32(0.1), steps=3, seed=np.uint32(4)).shape == (len(poses), 1, 72)
+
+
 def test_float64_poses_come_back_float64_with_their_observed_numbers_exact():
     prior, poses = tiny_prior()
     given = poses.astype(np.float64) + 1e-12  # not representable in float32

@@ -135,8 +135,9 @@ def impute(
         raise ValueError("noise levels must be >= 0 (0 = known, inf = hidden)")
     steps = DEFAULT_STEPS[method] if steps is None else steps
     least = 0 if method == "guided" else 1  # guided at 0: its start alone, the same for every hypothesis
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < least:
+    if isinstance(steps, bool) or not hasattr(steps, "__index__") or steps < least:
         raise ValueError(f"steps={steps!r} must be a whole number >= {least} (None: {method}'s default)")
+    steps = int(steps)
     known = noise == 0
     y = torch.where(noise.isinf(), torch.zeros_like(observed), observed)  # hidden values never read
     if method == "dposer":

@@ -17,6 +17,7 @@ Bad arguments raise :class:`~unet1d.errors.ArgumentError`, a ``ValueError``.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,7 +144,7 @@ class PosePrior:
         ``shrink`` pulls each pose's hypotheses towards their mean (1: plain draws; see
         :func:`~unet1d.diffusion.completion.shrink_hypotheses`). ``up_axis``: the poses' vertical
         (``"y"`` or ``"z"``), None for the run's."""
-        if isinstance(shrink, bool) or not isinstance(shrink, (int, float)) or not 0.0 <= shrink <= 1.0:
+        if isinstance(shrink, bool) or not isinstance(shrink, numbers.Real) or not 0.0 <= shrink <= 1.0:
             raise ArgumentError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
         given, up = self._check(poses), self._up_axis(up_axis)
         hidden = self._hidden(hidden, len(given))
@@ -169,7 +170,7 @@ class PosePrior:
         axis-angle component. In the network's standardised units that noise is ``noise_std / std`` per
         component (for 6D rotations the same, a first-order approximation). ``method`` None is
         :data:`~unet1d.diffusion.completion.DEFAULT_DENOISE_METHOD`; ``up_axis`` as in :meth:`complete`."""
-        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not 0 < noise_std < np.inf:
+        if isinstance(noise_std, bool) or not isinstance(noise_std, numbers.Real) or not 0 < noise_std < np.inf:
             raise ArgumentError(
                 f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)"
             )
