@@ -142,6 +142,19 @@ def test_random_sweeps_check_both_bounds_and_a_sample(tmp_path: Path) -> None:
     assert "model.dropout" in str(caught.value)
 
 
+def test_an_integer_range_is_checked_at_the_values_w_and_b_draws(tmp_path: Path) -> None:
+    # scipy's randint.ppf(0) is min - 1: seed 0..2 was refused for a seed of -1 no run ever gets
+    seeds = {"distribution": "int_uniform", "min": 0, "max": 2}
+    batches = {"distribution": "int_uniform", "min": 1, "max": 64}
+    sweep = {"method": "random", "parameters": {"seed": seeds, "batch_size": batches}}
+    checked = validate_sweep(write(tmp_path, sweep))
+    assert min(p["seed"] for p in checked) == 0 and max(p["seed"] for p in checked) == 2
+    assert min(p["batch_size"] for p in checked) == 1
+    sweep["parameters"]["batch_size"]["min"] = 0
+    with pytest.raises(UserError, match=r"'batch_size': 0"):
+        validate_sweep(write(tmp_path, sweep))
+
+
 def test_schema_problems_are_all_reported(tmp_path: Path) -> None:
     sweep = {"method": "random", "parameters": {"lr": {"min": 1e-2, "max": 1e-4}, "seed": {"valuez": [1]}}}
     with pytest.raises(UserError) as caught:

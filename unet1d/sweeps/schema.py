@@ -174,12 +174,21 @@ def search_points(sweep: dict[str, Any], samples: int = SAMPLED_POINTS, seed: in
     return list(unique.values())
 
 
+# Distributions whose min and max are values a run gets (log_uniform's are exponents, normal's absent)
+VALUE_BOUNDS = frozenset(
+    {"int_uniform", "uniform", "q_uniform", "log_uniform_values", "q_log_uniform_values", "inv_log_uniform_values"}
+)
+
+
 def _edges(parameter: Any) -> list[Any]:
     """Every value of a listed parameter; the two ends of a range (0.1% / 99.9% of an unbounded one)."""
     if "values" in parameter.config:
         return list(parameter.config["values"])
     if "value" in parameter.config:
         return [parameter.config["value"]]
+    if parameter.config.get("distribution") in VALUE_BOUNDS and {"min", "max"} <= set(parameter.config):
+        # the values W&B draws lie in [min, max]; an integer distribution's ppf(0) is min - 1, never drawn
+        return [parameter.config["min"], parameter.config["max"]]
     ends = [_plain(parameter.ppf(0.0)), _plain(parameter.ppf(1.0))]
     if not all(isinstance(end, (int, float)) and math.isfinite(end) for end in ends):
         ends = [_plain(parameter.ppf(0.001)), _plain(parameter.ppf(0.999))]
