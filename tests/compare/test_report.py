@@ -253,9 +253,7 @@ def test_compare_on_a_local_sweep_writes_tables_json_plots_and_a_report(tmp_path
     for variant in ("conv", "attention-2"):
         assert f"| {variant} |" in markdown
     headings = {column: (heading, fmt.replace("%", "f")) for column, heading, fmt in COLUMNS}
-    assert compared["differences"] and {d["reference"] for d in compared["differences"]} == {
-        "conv"
-    }  # first in sweep.json
+    assert compared["differences"] and {d["reference"] for d in compared["differences"]} == {"conv"}  # the conv middle
     for d in compared["differences"]:  # every difference is a row of the report
         heading, fmt = headings[d["column"]]
         assert f"| {d['variant']} | {heading} | {fmt.format(d['difference'])} |" in markdown
@@ -284,6 +282,22 @@ def test_sweep_needs_a_sweep_record(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["compare"])
     assert exit_.value.code == 2
+
+
+def test_baseline_names_the_variant_the_differences_are_measured_from(tmp_path: Path, capsys) -> None:
+    from unet1d.cli import main
+
+    make_sweep(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["compare", "--sweep", str(tmp_path), "--out", str(tmp_path / "c.json"), "--baseline", "attention-2"])
+    assert exit_.value.code in (0, None)
+    assert {d["reference"] for d in json.loads((tmp_path / "c.json").read_text())["differences"]} == {"attention-2"}
+    with pytest.raises(SystemExit) as exit_:
+        main(["compare", "--sweep", str(tmp_path), "--baseline", "attention-8"])
+    assert exit_.value.code == 2
+    assert (
+        "--baseline 'attention-8' is not a variant of these runs; allowed: attention-2, conv" in capsys.readouterr().err
+    )
 
 
 def test_the_tables_say_whether_a_task_scores_difference_is_beyond_the_poses_noise(tmp_path: Path) -> None:

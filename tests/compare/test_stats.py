@@ -14,6 +14,7 @@ from scipy import stats as scipy_stats
 from unet1d.compare.stats import (
     MAX_SEEDS,
     POWER,
+    default_reference,
     detectable_difference,
     differences,
     paired_power,
@@ -52,6 +53,18 @@ def test_differences_cover_every_column_and_mark_seed_noise() -> None:
     assert found[("attention-8", "frechet_distance")].within_noise is True
     assert found[("attention-4", "final_val_loss")].within_noise is None  # one seed
     assert ("attention-4", "frechet_distance") not in found  # no values: nothing to compare
+
+
+def test_the_differences_are_measured_from_conv_whatever_order_the_runs_came_in() -> None:
+    # a sweep's run ids are random: the first variant met made the signs of every difference follow them
+    rows = [SimpleNamespace(variant=v, final_val_loss=x) for v, x in [("attention-8-c16", 0.4), ("conv-c16", 0.5)]]
+    for ordered in (rows, rows[::-1]):
+        (found,) = differences(ordered, ["final_val_loss"])
+        assert found.reference == "conv-c16" and found.difference == pytest.approx(-0.1)
+    assert differences(rows, ["final_val_loss"], "attention-8-c16")[0].difference == pytest.approx(0.1)
+    assert default_reference(["attention-8 lr=2e-3", "attention-4 lr=2e-3"]) == "attention-4 lr=2e-3"  # by name
+    assert default_reference(["attention-8", "conv lr=2e-4", "conv lr=1e-3"]) == "conv lr=1e-3"
+    assert default_reference(["attention-8", "convex"]) == "attention-8"  # a middle named conv, not a prefix
 
 
 def test_one_side_without_spread_gives_welchs_interval_without_a_warning(recwarn) -> None:

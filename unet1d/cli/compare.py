@@ -57,6 +57,14 @@ def compare_command(
         int,
         typer.Option("--num-samples", "--num_samples", min=MIN_EVAL_SAMPLES, help="Poses per eval that --eval runs."),
     ] = 1000,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="The variant the differences are measured from. Default: the conv middle, else the first by name.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Final loss, convergence (steps and seconds to a common val loss), sample quality, time, memory and
     size on disk of finished runs."""
@@ -92,7 +100,10 @@ def compare_command(
                 save_figure(evaluation, samples, reference)
     rows, variants = compare_runs(paths)
     threshold = common_threshold(rows)
-    found = differences(rows, [column for column, _, _ in COLUMNS])
+    names = sorted({row.variant for row in rows})
+    if baseline is not None and baseline not in names:
+        raise UserError(f"--baseline {baseline!r} is not a variant of these runs; allowed: {', '.join(names)}")
+    found = differences(rows, [column for column, _, _ in COLUMNS], baseline)
     console = Console() if Console().is_terminal else Console(width=WIDTH)
     print_tables(console, rows, variants, found, threshold)
     if out is not None:

@@ -174,14 +174,23 @@ def fewest(enough: Callable[[int], bool], most: int) -> int | None:
     return high
 
 
+def default_reference(variants: list[str]) -> str:
+    """The variant the others are measured from: the conv middle (the reference design's), else the first by name.
+
+    Never the order the runs were found in: a sweep's run ids are random, and the signs of every difference
+    would follow them. Variant names begin with the middle (:func:`~unet1d.compare.runs.variant_name`)."""
+    names = sorted(variants)
+    return next((name for name in names if name.split(" ")[0].split("-")[0] == "conv"), names[0])
+
+
 def differences(rows: list[Any], columns: list[str], reference: str | None = None) -> list[Difference]:
-    """Every other variant against ``reference`` (default: the first variant met) in every column."""
+    """Every other variant against ``reference`` (default: :func:`default_reference`) in every column."""
     by_variant: dict[str, list[Any]] = {}
     for row in rows:
         by_variant.setdefault(row.variant, []).append(row)
     if not by_variant:
         return []
-    reference = reference or next(iter(by_variant))
+    reference = reference or default_reference(list(by_variant))
     found = []
     for variant, members in by_variant.items():
         if variant == reference:
