@@ -239,6 +239,7 @@ def test_compare_on_a_local_sweep_writes_tables_json_plots_and_a_report(tmp_path
         "conv-1",
     ]
     assert "1 early-stopped run left out (attention-2-2): stopped part way" in result.stderr
+    assert isinstance(compared["warnings"], list)  # what comparability_warnings says, kept with the numbers
     assert compared["common_val_loss_threshold"] == pytest.approx(max(np.mean(v) for v in finals.values()))
     markdown = (report / "report.md").read_text()
     pngs = sorted(report.glob("*.png"))
@@ -256,7 +257,11 @@ def test_compare_on_a_local_sweep_writes_tables_json_plots_and_a_report(tmp_path
     assert compared["differences"] and {d["reference"] for d in compared["differences"]} == {"conv"}  # the conv middle
     for d in compared["differences"]:  # every difference is a row of the report
         heading, fmt = headings[d["column"]]
-        assert f"| {d['variant']} | {heading} | {fmt.format(d['difference'])} |" in markdown
+        a, n, b, m = d["counted"]  # a mean over fewer runs than the variant has says so
+        partial = "" if (a, n, b, m) == (n, n, m, m) else f" ({a}/{n} vs {b}/{m} runs)"
+        assert f"| {d['variant']} | {heading} | {fmt.format(d['difference'])}{partial} |" in markdown
+    steps = next(d for d in compared["differences"] if d["column"] == "steps_to_common")
+    assert steps["counted"] == [2, 2, 1, 2]  # conv's seed 1 (0.52) never reaches the threshold (0.51)
     loss = next(d for d in compared["differences"] if d["column"] == "final_val_loss")
     expected = np.mean(finals["attention-2"]) - np.mean(finals["conv"])
     assert loss["variant"] == "attention-2" and loss["difference"] == pytest.approx(expected)
@@ -359,3 +364,23 @@ def test_variant_names_the_terminal_elides_are_spelled_out_below_its_tables(
     listed = lines[lines.index("Variants in full:") + 1 :][:2]
     assert exited.value.code == 0
     assert listed[1] == "  attention-8…p_steps=17 = attention-8 ema_decay=0.988 lr=0.00123 warmup_steps=17", listed
+
+
+def test_eval_scores_as_many_poses_as_the_other_runs_evaluations(tmp_path: Path) -> None:
+    from unet1d.compare.runs import evaluated_size
+
+    for name, size in (("a", 64), ("b", 64), ("c", 2000), ("d", None)):
+        if size is not None:
+            (tmp_path / name / "eval").mkdir(parents=True)
+            (tmp_path / name / "eval" / "step-40.json").write_text(json.dumps({"num_samples": size}))
+    assert evaluated_size([tmp_path / n for n in "abcd"]) == 64  # --eval of d at 1,000 made C2ST incomparable
+    assert evaluated_size([tmp_path / "d"]) is None
+
+
+def test_the_report_and_json_carry_the_caveats_before_any_number(tmp_path: Path) -> None:
+    from unet1d.compare.report import write_report
+
+    caveat = "the evaluations differ in num_samples: 1000 (d); 64 (a, b); their scores do not compare"
+    path = write_report(tmp_path, [], [], [], [], {}, None, [caveat])
+    text = path.read_text()
+    assert f"## Caveats\n\n- {caveat}" in text and text.index("## Caveats") < text.index("## Variants")

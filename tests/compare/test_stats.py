@@ -266,3 +266,14 @@ def test_a_value_that_rounds_to_zero_shows_no_minus(value: float, fmt: str, text
     from unet1d.metric_registry import format_number
 
     assert format_number(fmt, value) == text
+
+
+def test_a_difference_over_some_of_the_runs_says_how_many() -> None:
+    # steps to common: a seed that never reached the threshold has no value; the mean is over the others
+    rows = [SimpleNamespace(variant="conv", steps_to_common=v) for v in (100.0, 120.0)]
+    rows += [SimpleNamespace(variant="attention-8", steps_to_common=v) for v in (40.0, None)]
+    (found,) = differences(rows, ["steps_to_common"])
+    assert found.difference == pytest.approx(-70.0) and found.counted == (1, 2, 2, 2)
+    assert found.partial == " (1/2 vs 2/2 runs)"
+    rows[-1].steps_to_common = 60.0
+    assert differences(rows, ["steps_to_common"])[0].partial == ""

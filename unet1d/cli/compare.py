@@ -19,7 +19,7 @@ import typer
 
 from unet1d import metric_registry
 from unet1d.cli.output import writable_folder, writable_output
-from unet1d.config import MIN_EVAL_SAMPLES
+from unet1d.config import MIN_EVAL_SAMPLES, EvaluationConfig
 from unet1d.errors import UserError
 from unet1d.metric_registry import format_number
 
@@ -54,9 +54,16 @@ def compare_command(
         bool, typer.Option("--eval", help="Run `unet1d eval` first for runs without an evaluation.")
     ] = False,
     num_samples: Annotated[
-        int,
-        typer.Option("--num-samples", "--num_samples", min=MIN_EVAL_SAMPLES, help="Poses per eval that --eval runs."),
-    ] = 1000,
+        int | None,
+        typer.Option(
+            "--num-samples",
+            "--num_samples",
+            min=MIN_EVAL_SAMPLES,
+            help="Poses per eval that --eval runs. Default: as many as the runs' own evaluations score (the most "
+            "common count; C2ST grows with it), else 1,000.",
+            show_default=False,
+        ),
+    ] = None,
     baseline: Annotated[
         str | None,
         typer.Option(
@@ -71,7 +78,15 @@ def compare_command(
     from rich.console import Console
 
     from unet1d.compare.convergence import common_threshold
-    from unet1d.compare.runs import COLUMNS, compare_runs, find_runs, latest_eval, write_json
+    from unet1d.compare.runs import (
+        COLUMNS,
+        comparability_warnings,
+        compare_runs,
+        evaluated_size,
+        find_runs,
+        latest_eval,
+        write_json,
+    )
     from unet1d.compare.stats import CONFIDENCE, POWER, differences
 
     if wandb_report is not None:
@@ -92,13 +107,17 @@ def compare_command(
     if evaluate_missing:
         from unet1d.evaluation.evaluate import evaluate, save_figure
 
-        for run in find_runs(paths):
+        found_runs = find_runs(paths)
+        final_default = EvaluationConfig.model_fields["final_eval_samples"].default  # where no run was evaluated
+        size = num_samples or evaluated_size(found_runs) or final_default
+        for run in found_runs:
             if latest_eval(run) is None:  # what `unet1d eval RUN --num_samples N` writes: the report and its figure
-                typer.echo(f"evaluating {run} ({num_samples} poses)")
-                evaluation, samples, reference = evaluate(run, num_samples=num_samples)
+                typer.echo(f"evaluating {run} ({size} poses)")
+                evaluation, samples, reference = evaluate(run, num_samples=size)
                 evaluation.save()
                 save_figure(evaluation, samples, reference)
     rows, variants = compare_runs(paths)
+    caveats = comparability_warnings(rows)  # printed by compare_runs; carried into the JSON and the report
     threshold = common_threshold(rows)
     names = sorted({row.variant for row in rows})
     if baseline is not None and baseline not in names:
@@ -112,6 +131,7 @@ def compare_command(
         payload["common_val_loss_threshold"] = threshold
         payload["differences"] = [{**asdict(d), "within_noise": d.within_noise} for d in found]
         payload["differences_confidence"], payload["differences_power"] = CONFIDENCE, POWER
+        payload["warnings"] = caveats
         out.write_text(json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {out}")
     if report is not None:
@@ -119,7 +139,7 @@ def compare_command(
         from unet1d.compare.report import write_report
 
         figures = write_plots(rows, COLUMNS, report)
-        path = write_report(report, rows, variants, found, COLUMNS, figures, threshold)
+        path = write_report(report, rows, variants, found, COLUMNS, figures, threshold, caveats)
         console.print(f"wrote {path} and {len(figures)} figures")
     if wandb_report is not None:
         console.print(f"W&B report: {save_wandb_report(wandb_report, rows)}")
@@ -245,7 +265,7 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
         poses = words[d.within_pose_noise]
         if d.poses_needed is not None or d.poses_needed_more_than is not None:
             poses += f" ({d.poses_needed or f'>{d.poses_needed_more_than}'})"
-        difference = format_number(fmt, d.difference)
+        difference = format_number(fmt, d.difference) + d.partial
         cells.append([d.variant, heading, difference, interval, words[d.within_noise], detectable, seeds, poses])
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headings)]
     widths[0] = min(widths[0], NAME_WIDTH)

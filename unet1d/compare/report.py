@@ -33,7 +33,7 @@ def difference_cells(found: Any, fmt: str) -> tuple[str, str, str]:
     """(difference, interval, note) of one :class:`~unet1d.compare.stats.Difference`, in the column's format
     (a share's difference reads as percentage points: 15.4% for 0.154)."""
     interval = "-" if found.low is None else f"[{format_number(fmt, found.low)}, {format_number(fmt, found.high)}]"
-    return format_number(fmt, found.difference), interval, NOISE_NOTES[found.within_noise]
+    return format_number(fmt, found.difference) + found.partial, interval, NOISE_NOTES[found.within_noise]
 
 
 def decision_cells(found: Any, fmt: str) -> tuple[str, str]:
@@ -99,8 +99,10 @@ def write_report(
     columns: Sequence[tuple[str, str, str]],
     figures: dict[str, Path],
     threshold: float | None,
+    warnings: Sequence[str] = (),
 ) -> Path:
-    """Write ``folder/report.md``; returns its path."""
+    """Write ``folder/report.md``; returns its path. ``warnings``: what makes the runs less comparable than they
+    look (:func:`~unet1d.compare.runs.comparability_warnings`), said before any number."""
     formats = {column: fmt for column, _, fmt in columns}
     headings = {column: heading for column, heading, _ in columns}
     lines = ["# Comparison of runs", ""]
@@ -109,6 +111,8 @@ def write_report(
         "cannot change results) form one variant: mean ± std over its seeds.",
         "",
     ]
+    if warnings:
+        lines += ["## Caveats", "", *(f"- {warning}" for warning in warnings), ""]
     if threshold is not None:
         lines += [
             f"Common convergence threshold: val loss {threshold:.4f}, the worst variant's mean final val loss. "

@@ -19,6 +19,7 @@ import json
 import math
 import re
 import statistics
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -368,6 +369,14 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
         if step is not None and row.final_step is not None and step != row.final_step:
             warnings.append(f"{row.run}'s evaluation is of step {step}; the run ended at step {row.final_step}")
     return warnings
+
+
+def evaluated_size(runs: list[Path]) -> int | None:
+    """The poses the runs' latest evaluations scored, the most common count (None without any): what an
+    evaluation of another of these runs must score for its C2ST to compare (it grows with the poses)."""
+    sizes = [evaluation.get("num_samples") for run in runs if (evaluation := latest_eval(run)) is not None]
+    counted = Counter(size for size in sizes if isinstance(size, int))
+    return counted.most_common(1)[0][0] if counted else None
 
 
 def unknown_variant(run: Path) -> str:

@@ -66,6 +66,17 @@ class Difference:
     pose_std: float | None = None  # the standard deviation of the per-pose differences
     poses_needed: int | None = None  # task poses resolving `difference` at POWER (within pose noise only)
     poses_needed_more_than: int | None = None  # MAX_POSES when even that many would not
+    # (runs with a value, runs) of the variant and of the reference: steps to common counts only the runs
+    # that reached the threshold, so a difference over some of the seeds says so
+    counted: tuple[int, int, int, int] | None = None
+
+    @property
+    def partial(self) -> str:
+        """``" (1/2 vs 2/2 runs)"`` where a side's mean leaves runs out (they have no value), else ``""``."""
+        if self.counted is None or (self.counted[0] == self.counted[1] and self.counted[2] == self.counted[3]):
+            return ""
+        a, n, b, m = self.counted
+        return f" ({a}/{n} vs {b}/{m} runs)"
 
     @property
     def within_noise(self) -> bool | None:
@@ -200,6 +211,7 @@ def differences(rows: list[Any], columns: list[str], reference: str | None = Non
             if not a or not b:
                 continue
             difference = _difference(column, variant, reference, a, b)
+            difference.counted = (len(a), len(members), len(b), len(by_variant[reference]))
             interval = pose_interval(members, by_variant[reference], column)
             if interval is not None:
                 difference.pose_low, difference.pose_high, difference.poses, difference.pose_std = interval
