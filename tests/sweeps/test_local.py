@@ -157,6 +157,11 @@ def test_random_sweeps_need_a_count(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_overrides_may_not_replace_what_the_sweep_varies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sweep = {"method": "grid", "parameters": {"lr": {"values": [1e-3, 1e-2]}}, "command": ["train", "${args}"]}
     assert "--lr given on the command line would override" in refused(tmp_path, capsys, sweep, "--lr", "1e-4")
+    from unet1d.cli import main
+
+    with pytest.raises(SystemExit) as exited:  # validate says so too: it checked the sweep's lr, not the flag's
+        main(["sweep", "validate", str(tmp_path / "tiny.yaml"), "--lr", "1e-4"])
+    assert exited.value.code == 2 and "--lr given on the command line would override" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # a sweep of two runs, stopped by SIGTERM

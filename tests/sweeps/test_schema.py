@@ -73,6 +73,11 @@ def write(tmp_path: Path, sweep: dict) -> Path:
         (HEADS_SWEEP, "mid_num_heads=7"),
         ({"method": "grid", "parameters": {"mid_num_head": {"values": [8]}}}, "did you mean 'mid_num_heads'"),
         ({"method": "grid", "parameters": {"lr": {"min": 1e-4, "max": 1e-3}}}, "a grid cannot use ranges"),
+        (
+            {"method": "random", "parameters": {"optim": {"parameters": {"lr": {"values": [1e-3]}}}}},
+            "parameter 'optim' nests parameters, which unet1d sweeps do not take; name each field flat (lr) or "
+            "dotted (optim.lr)",
+        ),
         ({"method": "random", "parameters": {"lr": {"min": -1.0, "max": 1e-3}}}, "'lr': -1.0"),
         ({"method": "hyperband", "parameters": {"lr": {"value": 1e-3}}}, "method='hyperband' is not allowed"),
         ({"method": "grid", "parameters": {}}, "'parameters' must map"),

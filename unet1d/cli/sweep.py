@@ -23,10 +23,22 @@ SweepFile = Annotated[Path, typer.Argument(help="A W&B sweep YAML, e.g. sweeps/m
 def validate(ctx: typer.Context, sweep_file: SweepFile) -> None:
     """Check a sweep against W&B's schema and every point against the config (random/bayes: every bound
     and a sample of points), naming every invalid point; --field overrides given after it apply to all."""
-    from unet1d.sweeps.schema import validate_sweep
+    from unet1d.sweeps.schema import read_sweep, validate_sweep
 
     checked = validate_sweep(sweep_file, ctx.args)
+    refuse_overridden(sweep_file, read_sweep(sweep_file), ctx.args)  # as `sweep local` would
     typer.echo(f"{sweep_file}: all {len(checked)} points checked are valid configs")
+
+
+def refuse_overridden(sweep_file: Path, sweep: dict, args: list[str]) -> None:
+    """A UserError where a --field override names one of the sweep's own parameters (the sweep's value would
+    win in the check, and the runs would record it)."""
+    overridden = overridden_parameters(sweep, args)
+    if overridden:
+        raise UserError(
+            f"{sweep_file}: {', '.join(overridden)} given on the command line would override the sweep's own "
+            "parameters (its runs record the sweep's values); drop it there, or change it in a copy of the sweep file"
+        )
 
 
 @app.command()
@@ -118,12 +130,7 @@ def local(
         raise UserError(f"{sweep_file}: a {sweep['method']} sweep never runs out of points; give --count N")
     if not Path(str(sweep.get("program", ""))).is_file():
         raise UserError(f"{sweep_file}: program={sweep.get('program')!r} is not a file here; run from the repo root")
-    overridden = overridden_parameters(sweep, ctx.args)
-    if overridden:
-        raise UserError(
-            f"{sweep_file}: {', '.join(overridden)} given on the command line would override the sweep's own "
-            "parameters (its runs record the sweep's values); drop it there, or change it in a copy of the sweep file"
-        )
+    refuse_overridden(sweep_file, sweep, ctx.args)
     root = output_root / sweep_file.stem
     try:
         runs = LocalSweep(sweep, sweep_id_for(sweep_file), root, list(ctx.args), parallel, typer.echo).run(count)

@@ -125,6 +125,17 @@ def schema_problems(sweep: dict[str, Any]) -> list[str]:
     bad_specs = [name for name, spec in parameters.items() if not isinstance(spec, dict)]
     if bad_specs:
         return [*problems, *(f"parameter {name!r} must be a mapping such as {{values: [...]}}" for name in bad_specs)]
+    nested = [name for name, spec in parameters.items() if "parameters" in spec]
+    if nested:  # W&B nests them under a key of its own, which would reach the config as a field name
+        return [
+            *problems,
+            *(
+                f"parameter {name!r} nests parameters, which unet1d sweeps do not take; name each field flat "
+                f"({field}) or dotted ({name}.{field})"
+                for name in nested
+                for field in [next(iter(parameters[name]["parameters"] or {}), "FIELD")]
+            ),
+        ]
     try:
         problems += schema_violations_from_proposed_config(sweep)
     except ValueError as err:
