@@ -384,3 +384,11 @@ def test_the_report_and_json_carry_the_caveats_before_any_number(tmp_path: Path)
     path = write_report(tmp_path, [], [], [], [], {}, None, [caveat])
     text = path.read_text()
     assert f"## Caveats\n\n- {caveat}" in text and text.index("## Caveats") < text.index("## Variants")
+
+
+def test_the_differences_say_which_way_is_better() -> None:
+    from unet1d.compare.report import direction_note
+
+    note = direction_note(["c2st_auc", "precision", "final_val_loss", "c2st_auc", "num_parameters"],
+                          {"c2st_auc": "C2ST AUC", "precision": "precision", "final_val_loss": "val loss"})  # fmt: skip
+    assert note == "Lower is better: C2ST AUC, val loss; higher is better: precision"  # params: neither way

@@ -251,7 +251,7 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
     many would resolve it; variant names elided further where the table would pass :data:`WIDTH`."""
     from rich.table import Table
 
-    from unet1d.compare.report import decision_cells, elide
+    from unet1d.compare.report import decision_cells, direction_note, elide
     from unet1d.compare.stats import CONFIDENCE, MAX_SEEDS, POWER
 
     headings = ("variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds", "pose noise")
@@ -282,7 +282,7 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
         f"to resolve the observed difference with that power (within seed noise only; >{MAX_SEEDS}: more than "
         f"{MAX_SEEDS}). pose noise: a task score's paired {100 * CONFIDENCE:.0f} % interval over the task poses every "
         "run was scored on (compare --out holds it); in brackets, the task poses (--task_poses) that would resolve "
-        "it with that power."
+        f"it with that power. {direction_note([d.column for d in found], {c: h for c, (h, _) in shown.items()})}."
     )
 
 

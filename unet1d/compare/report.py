@@ -15,7 +15,7 @@ from typing import Any
 
 from unet1d.compare.runs import format_cell
 from unet1d.compare.stats import CONFIDENCE, MAX_POSES, MAX_SEEDS, POWER
-from unet1d.metric_registry import format_number
+from unet1d.metric_registry import BY_NAME, format_number
 
 REPORT_FILE = "report.md"
 NOISE_NOTES = {True: "within seed noise", False: "beyond seed noise", None: "no interval (one seed, or no spread)"}
@@ -84,6 +84,18 @@ def decision_note() -> str:
     )
 
 
+def direction_note(columns: Sequence[str], headings: dict[str, str]) -> str:
+    """Which way is better for each of ``columns`` (the metric registry's ``better``), so a signed difference reads
+    as a gain or a loss: "Lower is better: val loss, C2ST AUC; higher is better: precision"."""
+    sides = {"lower": [], "higher": []}
+    for column in dict.fromkeys(columns):
+        metric = BY_NAME.get(column)
+        if metric is not None and metric.better in sides:
+            sides[metric.better].append(headings.get(column, column))
+    text = "; ".join(f"{side} is better: {', '.join(names)}" for side, names in sides.items() if names)
+    return text[:1].upper() + text[1:]
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
@@ -128,7 +140,7 @@ def write_report(
     lines += ["", "## Differences", ""]
     if found:
         lines += [f"Each variant minus {found[0].reference}, with the 95 % Welch interval over seeds.", ""]
-        lines += [decision_note(), ""]
+        lines += [decision_note(), "", direction_note([d.column for d in found], headings) + ".", ""]
         lines += _table(
             [
                 "variant", "column", "difference", "95 % interval", "seed noise", "detectable", "seeds to resolve",
