@@ -293,6 +293,14 @@ def _per_pose(errors: dict[str, dict]) -> dict[str, np.ndarray]:
     return rows
 
 
+def _best_per_pose(errors: dict[str, dict]) -> dict[str, np.ndarray]:
+    """Each best-of-hypotheses key's (N,) errors per pose (per part and over the parts): `compare` pairs them too."""
+    rows = {f"completion_best_cm_{part}": error.min(axis=1) for part, error in errors["completion"].items()}
+    if rows:
+        rows["completion_best_cm"] = np.mean(list(rows.values()), axis=0)
+    return rows
+
+
 def poses_digest(poses: np.ndarray) -> str:
     """A short fingerprint of the task poses (float32 bytes and shape): two evaluations' per-pose errors pair
     up only when it matches (`unet1d compare`'s interval over the poses)."""
@@ -333,7 +341,7 @@ def score_tasks(
 
     Returns (the model's keys, {"gaussian": keys, "nearest": keys}); ``prior`` None scores the
     baselines only (the model's dict is then empty). The model's dict also holds ``task_intervals``
-    (:func:`paired_intervals`, against both baselines), ``task_errors`` (each mean-of-hypotheses key's
+    (:func:`paired_intervals`, against both baselines), ``task_errors`` (each mean- and best-of-hypotheses key's
     errors per pose, for `compare` to pair two runs' poses) and ``task_poses_digest`` (:func:`poses_digest`).
     Every part is completed in one call of the prior.
     """
@@ -383,7 +391,8 @@ def score_tasks(
             per_pose, {name: _per_pose(errors) for name, errors in fitted.items()}
         )
         ours["task_errors"] = {
-            key: [round(float(error), ERROR_DECIMALS) for error in rows] for key, rows in per_pose.items()
+            key: [round(float(error), ERROR_DECIMALS) for error in rows]
+            for key, rows in {**per_pose, **_best_per_pose(model)}.items()
         }
         ours["task_poses_digest"] = poses_digest(poses)
     return ours, {name: keys(errors) for name, errors in fitted.items()}
