@@ -143,3 +143,9 @@ def test_a_run_named_twice_counts_once_and_a_repeated_seed_or_unlike_evaluations
     assert f"{copy} and {one} are both seed 0 of" in warned and "intervals read too narrow" in warned
     assert "the evaluations differ in num_samples: 1000 (one, two); 64 (copy)" in warned
     assert warned.count("warning: ") == 2, warned
+
+    tasked = make_run(tmp_path / "tasked", "--seed", "2", evaluation={**evaluation, "task_poses_digest": "abc"})
+    compare_runs([tmp_path / "runs", tasked])
+    warned = capsys.readouterr().err  # an evaluation from before the task scores: only those do not compare
+    assert "scored the prior's tasks on other poses (None (one, two); abc (tasked)" in warned
+    assert "their task scores do not compare; `unet1d eval` them again" in warned

@@ -363,7 +363,13 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
         if len(values) > 1:
             listed = "; ".join(f"{value} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
                                for value, names in values.items())  # fmt: skip
-            warnings.append(f"the evaluations differ in {key}: {listed}; their scores do not compare")
+            if key == "task_poses_digest":  # the task poses alone: the other scores still compare
+                warnings.append(
+                    f"the evaluations scored the prior's tasks on other poses ({listed}; None: no per-pose errors, "
+                    "an older evaluation or task_poses 0): their task scores do not compare; `unet1d eval` them again"
+                )
+            else:
+                warnings.append(f"the evaluations differ in {key}: {listed}; their scores do not compare")
     for row in evaluated:
         step = row.evaluated.get("step")
         if step is not None and row.final_step is not None and step != row.final_step:
