@@ -194,3 +194,16 @@ def test_sweep_agent_runs_wandb_agent_for_the_sweep() -> None:
     assert shown.stdout.split() == [sys.executable, "-m", "wandb", "agent", "--count", "3", "team/unet1d/ab12cd34"]
     bad = cli("agent", "team/unet1d/ab12cd34/extra")
     assert bad.returncode == 2 and "is not a W&B sweep id" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_sweep_agent_without_w_and_b_credentials_points_to_sweep_local(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")} | {"HOME": str(tmp_path)}
+    root = Path(__file__).resolve().parents[2]  # where cli.py is
+    refused = subprocess.run([sys.executable, "-m", "unet1d.cli", "sweep", "agent", "team/unet1d/ab12cd34"],
+                             capture_output=True, text=True, env=env, cwd=root, timeout=120)  # fmt: skip
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "needs a W&B server and credentials" in refused.stderr and "unet1d sweep local" in refused.stderr

@@ -14,6 +14,7 @@ from unet1d.config_sources import load_config, parse_overrides, resolve_name
 from unet1d.errors import UserError
 from unet1d.sweeps.agent import agent_command
 from unet1d.training.signals import Interrupted
+from unet1d.wandb_access import has_wandb_credentials
 
 app = command_group("Validate, create or run W&B sweeps (sweeps/*.yaml), with or without a W&B server.")
 SweepFile = Annotated[Path, typer.Argument(help="A W&B sweep YAML, e.g. sweeps/middles.yaml.")]
@@ -78,6 +79,11 @@ def agent(
         return
     if not Path("cli.py").is_file():
         raise UserError("run `unet1d sweep agent` from the repository root: the sweeps' program is cli.py")
+    if not has_wandb_credentials():  # wandb agent would stop on its own error line, with no way on
+        raise UserError(
+            "`unet1d sweep agent` needs a W&B server and credentials (WANDB_API_KEY, or `wandb login`); "
+            "without them, run the sweep file here with `unet1d sweep local SWEEP.yaml`"
+        )
     raise typer.Exit(subprocess.run(command).returncode)
 
 
