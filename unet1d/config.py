@@ -145,7 +145,9 @@ class DiffusionConfig(Section):
             return self.num_timesteps
         return self.sample_steps or SAMPLER_STEPS[self.sampler]
 
-    num_timesteps: int = Field(1000, gt=0, description="Diffusion steps T of the forward process.")
+    num_timesteps: int = Field(
+        1000, ge=2, description="Diffusion steps T of the forward process (at least 2: one step is no trajectory)."
+    )
     schedule: Literal["linear", "cosine"] = Field("cosine", description="Noise schedule for beta_t.")
     prediction: Literal["eps", "x0", "v"] = Field(
         "v", description="What the network predicts: v (the default; measured best), eps or x0."

@@ -204,3 +204,14 @@ def test_sample_draws_what_the_evaluation_draws_and_leaves_the_global_generator_
     expected = sample_poses(prior.network, prior.config, prior.stats, 5, seed=4, device=torch.device("cpu"))
     assert drawn.shape == (5, 72) and np.array_equal(drawn, expected)
     assert not np.array_equal(prior.sample(5, seed=5), drawn)
+
+
+@pytest.mark.parametrize("timesteps", [2, 10])
+def test_a_schedule_shorter_than_the_methods_steps_takes_all_of_its_own(timesteps):
+    # the denoiser's and dps's 20 DDIM steps failed on T = 10: the run trained, then its evaluation crashed
+    prior, poses = tiny_prior()
+    diffusion = prior.config.diffusion.model_copy(update={"num_timesteps": timesteps, "sample_steps": timesteps})
+    prior = PosePrior(prior.network, prior.config.model_copy(update={"diffusion": diffusion}), prior.stats, "cpu")
+    for method in ("guided", "replace", "repaint", "dps", "dposer", "anneal"):
+        assert np.isfinite(prior.complete(poses, "legs", hypotheses=2, method=method)).all(), method
+    assert np.isfinite(prior.denoise(poses, noise_std=0.1)).all() and np.isfinite(prior.sample(4)).all()

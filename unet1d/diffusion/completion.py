@@ -232,7 +232,7 @@ def _reverse(
     guidance: float,
 ) -> torch.Tensor:
     """``replace`` / ``repaint`` / ``dps``: a stochastic DDIM (eta = 1) trajectory over ``steps`` timesteps."""
-    timesteps = ddim_timesteps(schedule.num_timesteps, steps)
+    timesteps = ddim_timesteps(schedule.num_timesteps, min(steps, schedule.num_timesteps))  # a short schedule: all
     abar = schedule.alphas_cumprod.tolist()
     weight = _observation_weight(noise)
     x = _randn(y, generator)
