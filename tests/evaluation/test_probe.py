@@ -87,3 +87,21 @@ def test_the_final_evaluations_line_says_when_the_model_loses_on_every_metric() 
     assert gaussian_verdict({"precision": True, "c2st_auc": True}).endswith("on every structure-aware metric")
     assert gaussian_verdict({"precision": True, "c2st_auc": False}).endswith("except on c2st_auc")
     assert gaussian_verdict({"precision": False, "c2st_auc": False}).endswith("on none of the structure-aware metrics")
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--eval_reference", "/nowhere/poses.npy"], "--eval_reference '/nowhere/poses.npy': no such file or folder"),
+        (["--val_fraction", "0", "--eval_reference", "val"], "--eval_reference val: this run holds out 0 validation"),
+    ],
+)
+def test_a_reference_that_cannot_be_scored_against_stops_the_run_before_its_first_step(
+    tiny_config, tmp_path, flags, named
+):
+    from unet1d.errors import UserError
+
+    config = tiny_config("--max_steps", "20", "--quality_every", "0", "--final_eval_samples", "48", *flags)
+    with pytest.raises(UserError, match=named):
+        train(config, probe=QualityProbe)  # it stopped at the final evaluation, after all the training
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -54,15 +54,17 @@ class QualityProbe:
         self.every = Every(config.evaluation.quality_every)
         self._reference: Reference | None = None
         scoring = config.evaluation.quality_every > 0 or config.evaluation.final_eval_samples > 0
-        if scoring and not is_builtin(config.data.data):  # too few of your own poses to score against stops the
-            self._reference = build_reference(
-                config, splits, config.evaluation.eval_reference
-            )  # run now, not at its end
+        choice = config.evaluation.eval_reference
+        if scoring and (choice != "auto" or not is_builtin(config.data.data)):
+            # a reference that cannot be scored against (a missing file, too few of your own poses) stops the run
+            # now, not after it trained; the built-in's fresh draw is always there, and made when first needed
+            self._reference = build_reference(config, splits, choice, "--eval_reference")
 
     @property
     def reference(self) -> Reference:
         if self._reference is None:
-            self._reference = build_reference(self.config, self.splits, self.config.evaluation.eval_reference)
+            choice = self.config.evaluation.eval_reference
+            self._reference = build_reference(self.config, self.splits, choice, "--eval_reference")
         return self._reference
 
     def due(self, step: int) -> bool:

@@ -152,8 +152,9 @@ def _fresh_builtin(config: Config, offset: int) -> tuple[np.ndarray, np.ndarray]
     return (poses if config.model.pose_dim == 72 else poses[:, BODY_COLUMNS]), drawn.labels
 
 
-def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") -> Reference:
-    """The reference for ``choice`` (see :data:`REFERENCE_CHOICES`) given a run's config and data splits."""
+def build_reference(config: Config, splits: PoseSplits, choice: str = "auto", flag: str = "--reference") -> Reference:
+    """The reference for ``choice`` (see :data:`REFERENCE_CHOICES`) given a run's config and data splits; a bad
+    one is a UserError naming ``flag`` (training's is ``--eval_reference``)."""
     width = config.model.pose_dim
     builtin = is_builtin(config.data.data)
     limits, kind = _limits(splits, width, builtin)
@@ -170,8 +171,8 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") ->
         if len(splits.val) < MIN_EVAL_SAMPLES:  # too few to score against: auto takes the training poses
             if choice == "val":
                 raise UserError(
-                    f"--reference val: this run holds out {len(splits.val)} validation poses; scores need at least "
-                    f"{MIN_EVAL_SAMPLES} (raise data.val_fraction, or use --reference train)"
+                    f"{flag} val: this run holds out {len(splits.val)} validation poses; scores need at least "
+                    f"{MIN_EVAL_SAMPLES} (raise data.val_fraction, or use {flag} train)"
                 )
             return _enough(Reference("train", splits.train, "train", splits.train, **common), "train")
         return Reference("val", splits.val, "train", splits.train, labels=splits.val_labels,
@@ -181,7 +182,7 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto") ->
         reference = Reference("train", splits.train, "val" if len(splits.val) >= 2 else "train", floor,
                               labels=splits.train_labels, family_names=splits.family_names, **common)  # fmt: skip
         return _enough(reference, "train")
-    return Reference(choice, _read_reference_path(config, choice), "train", splits.train, **common)
+    return Reference(choice, _read_reference_path(config, choice, flag), "train", splits.train, **common)
 
 
 def _enough(reference: Reference, choice: str) -> Reference:
@@ -194,14 +195,14 @@ def _enough(reference: Reference, choice: str) -> Reference:
     return reference
 
 
-def _read_reference_path(config: Config, choice: str) -> np.ndarray:
+def _read_reference_path(config: Config, choice: str, flag: str) -> np.ndarray:
     path = Path(choice).expanduser()
     if not path.exists():
-        raise UserError(f"--reference {choice!r}: no such file or folder; allowed: {REFERENCE_CHOICES}")
+        raise UserError(f"{flag} {choice!r}: no such file or folder; allowed: {REFERENCE_CHOICES}")
     read = read_pose_path(path, config.data.pose_format, config.data.target_fps)
     poses = np.concatenate([s.poses for s in read.sequences])
     if len(poses) < MIN_EVAL_SAMPLES:
-        raise UserError(f"--reference {choice!r}: holds {len(poses)} poses; scores need at least {MIN_EVAL_SAMPLES}")
+        raise UserError(f"{flag} {choice!r}: holds {len(poses)} poses; scores need at least {MIN_EVAL_SAMPLES}")
     return poses
 
 
