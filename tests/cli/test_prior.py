@@ -282,3 +282,18 @@ def test_complete_help_names_the_default_method(capsys):
 
     code, out, _ = run_main(capsys, "complete", "--help")
     assert code == 0 and f"default: {DEFAULT_METHOD}, the measured pick" in " ".join(out.split())
+
+
+def test_sample_warns_when_the_sampler_diverged(tiny_run, tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    from unet1d.evaluation import evaluate
+
+    def diverged(checkpoint, num_samples, **_):  # eps prediction without clip_x0 drew such poses, silently
+        poses = np.zeros((num_samples, 72), np.float32)
+        poses[0, 5], poses[1, 7] = 3.16e4, np.inf
+        return poses
+
+    monkeypatch.setattr(evaluate, "draw_samples", diverged)
+    code, _, err = run_main(capsys, "sample", str(tiny_run), "--num-samples", "4", "-o", str(tmp_path / "p.npz"))
+    assert code == 0 and "warning: 2 of 4 poses hold values beyond +-10000 rad or not finite (largest 3.16e+04)" in err
