@@ -123,3 +123,13 @@ def test_eval_scores_the_held_out_subset_the_training_loop_validated(runs: dict[
     assert every != summary["val_loss_ema"]
     subset = validation_subset(poses, VAL_MAX_POSES)
     assert len(subset) == VAL_MAX_POSES and torch.equal(subset[[0, -1]], poses[[0, -1]])
+
+
+def test_a_run_trained_in_bf16_is_validated_in_bf16_by_eval_too(tiny_config, tmp_path) -> None:
+    """The loop validates under the run's autocast; eval validated in fp32, 1e-4 away from val/loss_ema."""
+    import json
+
+    run = Path(train(tiny_config("--max_steps", "10", "--mixed_precision", "bf16")).output_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    report, _, _ = evaluate(run, num_samples=32, device="cpu", overrides=["--task_poses", "0"])
+    assert report.val_loss == summary["val_loss_ema"]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from unet1d.evaluation.figures import pose_figure
 from unet1d.evaluation.sampling import sample_poses, start_sampling
 from unet1d.evaluation.timing import StageClock
 from unet1d.metric_registry import EVALUATION_SETTINGS
-from unet1d.precision import precision_label, resolve_device, sampling_precision
+from unet1d.precision import autocast, precision_label, resolve_device, resolve_precision, sampling_precision
 from unet1d.prior import PosePrior
 from unet1d.store.checkpoints import CONFIG_FILE, load_for_eval
 from unet1d.store.rundir import EVAL_DIR
@@ -195,11 +196,13 @@ def evaluate(
             normalised = validation_subset(
                 torch.as_tensor(checkpoint.stats.normalize(splits.val), device=torch_device), config.train.val_max_poses
             )
-            # the draws of the training loop's rank 0: the same number its val/loss reports on one process
+            # the draws of the training loop's rank 0, in its precision: the number its val/loss_ema reported
             schedule = NoiseSchedule.from_config(config.diffusion)
+            trained_in = resolve_precision(config.train.mixed_precision, torch_device)
+            trained_in = "no" if trained_in == "fp16" and torch_device.type != "cuda" else trained_in
             loss = validation_loss(
                 network, schedule, normalised, prediction=config.diffusion.prediction,
-                seed=validation_seed(config.train.seed),
+                seed=validation_seed(config.train.seed), autocast=partial(autocast, trained_in, torch_device),
             )  # fmt: skip
         report, samples = score_network(
             network, config, checkpoint.stats, ref, num_samples, seed=seed, device=torch_device,
