@@ -138,11 +138,13 @@ LEARNED_FIELDS = (
 )
 
 
-def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> None:
-    """Replace the checkpoint's config by one with ``--name value`` overrides of :data:`EVAL_OVERRIDE_SECTIONS`."""
+def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> list[str]:
+    """Replace the checkpoint's config by one with ``--name value`` overrides of :data:`EVAL_OVERRIDE_SECTIONS`;
+    -> the overrides that changed a value (``--name``, ``value``): one that repeats the run's own changes nothing, and
+    a report that records it would read as made with other settings."""
 
     if not overrides:
-        return
+        return []
     refused = [
         flag
         for path, _, flag in parse_overrides(overrides)
@@ -154,7 +156,11 @@ def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> None:
             "run's); allowed: evaluation fields, the sampler's (sampler, sample_steps, eta, clip_x0, "
             "sample_precision) and data fields but representation, pose_format, normalize and heading"
         )
+    before = checkpoint.config.flat()
     checkpoint.config = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/{CONFIG_FILE}")
+    after = checkpoint.config.flat()
+    parsed = parse_overrides(overrides)
+    return [token for path, raw, flag in parsed if before.get(path) != after.get(path) for token in (flag, raw)]
 
 
 def evaluate(
@@ -174,7 +180,7 @@ def evaluate(
 
     started = time.perf_counter()
     checkpoint = load_for_eval(path)
-    apply_overrides(checkpoint, overrides or [])
+    effective = apply_overrides(checkpoint, overrides or [])
     config = checkpoint.config
     torch_device = resolve_device(device)
     splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
@@ -210,7 +216,7 @@ def evaluate(
             weights="ema" if ema and checkpoint.ema_weights is not None else "raw", val_loss=loss, started=started,
             side_by_side_layout=one_thread,
         )  # fmt: skip
-    report.overrides = list(overrides or [])
+    report.overrides = effective
     return report, samples, ref
 
 
