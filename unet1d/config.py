@@ -166,7 +166,9 @@ class DiffusionConfig(Section):
         description="Sampling steps of ddim and dpmpp_2m (at most num_timesteps; ddpm uses all); "
         "null = the sampler's own: 20 for dpmpp_2m, 50 for ddim.",
     )
-    eta: float = Field(0.0, ge=0.0, description="DDIM stochasticity: 0 = deterministic, 1 = DDPM-like.")
+    eta: float = Field(
+        0.0, ge=0.0, description="DDIM stochasticity: 0 = deterministic, 1 = DDPM-like (the ddim sampler only)."
+    )
     clip_x0: float | None = Field(
         6.0,
         gt=0,
@@ -261,7 +263,9 @@ class OptimConfig(Section):
     lr_schedule: Literal["cosine", "constant"] = Field("cosine", description="Decay after warm-up.")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine floor as a fraction of lr.")
     grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm; null = off.")
-    grad_accum_steps: int = Field(1, gt=0, description="Micro-batches accumulated per optimiser step.")
+    grad_accum_steps: int = Field(
+        1, gt=0, description="Micro-batches accumulated per optimiser step (batch_size must be a multiple of it)."
+    )
     ema: bool = Field(True, description="Keep an exponential moving average of the weights.")
     ema_decay: float = Field(0.999, gt=0, lt=1, description="EMA decay per optimiser step.")
     ema_warmup: bool = Field(

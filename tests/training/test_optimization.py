@@ -50,3 +50,18 @@ def test_norms_and_biases_do_not_decay_and_the_rest_decays_at_the_configured_rat
         )
     decayed = [n for n in before if n not in exempt]
     assert decayed and len(exempt) >= 10  # both groups are populated
+
+
+def test_extending_max_steps_names_the_learning_rate_jump_and_only_when_there_is_one() -> None:
+    from unet1d.config import OptimConfig
+    from unet1d.training.optimization import extension_note, lr_factor
+
+    optim = OptimConfig(lr=1e-3, warmup_steps=5, min_lr_ratio=0.1)
+    note = extension_note(optim, 40, 40, 60)
+    old, new = (
+        1e-3 * lr_factor(40, warmup_steps=5, max_steps=n, schedule="cosine", min_lr_ratio=0.1) for n in (40, 60)
+    )
+    assert note is not None and f"moves from {old:.2e} to {new:.2e}" in note and new > old
+    assert extension_note(optim, 40, 40, 40) is None
+    assert extension_note(optim.model_copy(update={"min_lr_ratio": 1.0}), 40, 40, 60) is None  # a flat cosine
+    assert extension_note(optim.model_copy(update={"lr_schedule": "constant"}), 40, 40, 60) is None

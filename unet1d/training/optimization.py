@@ -62,6 +62,8 @@ def extension_note(config: OptimConfig, step: int, before: int, after: int) -> s
                   min_lr_ratio=config.min_lr_ratio)
         for steps in (before, after)
     ]  # fmt: skip
+    if math.isclose(factors[0], factors[1]):  # min_lr_ratio 1: the cosine is flat
+        return None
     return (
         f"max_steps {before} -> {after}: the cosine schedule now spans {after} steps, so at step {step} the "
         f"learning rate moves from {config.lr * factors[0]:.2e} to {config.lr * factors[1]:.2e}; this run is not "
