@@ -275,7 +275,7 @@ def _validated(array: np.ndarray, file: Path, key: str) -> np.ndarray:
         raise UserError(
             f"{file}: `{key}` has {array.shape[1]} columns (shape {array.shape}); expected one of {accepted}"
         )
-    if array.dtype.kind == "f":
+    if array.size:  # numbers by now; integers can be absurd too
         bad = ~np.isfinite(array) | (np.abs(array) > MAX_ANGLE)
         if bad.any():
             nan = int(np.isnan(array).sum())
