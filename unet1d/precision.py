@@ -94,5 +94,9 @@ def sampling_precision(config: Any, device: torch.device | str) -> str:
     checkpoint (docs/speed.md), which says nothing about training in bf16. fp16 falls back to
     fp32 on the CPU, where it is not offered; the sampler's own arithmetic stays in fp32.
     """
-    precision = resolve_precision(config.diffusion.sample_precision, device)
+    return runnable_precision(resolve_precision(config.diffusion.sample_precision, device), device)
+
+
+def runnable_precision(precision: str, device: torch.device | str) -> str:
+    """A resolved precision as ``device`` runs it: fp16, offered on CUDA only, is fp32 (``no``) elsewhere."""
     return "no" if precision == "fp16" and torch.device(device).type != "cuda" else precision

@@ -33,7 +33,14 @@ from unet1d.evaluation.figures import pose_figure
 from unet1d.evaluation.sampling import sample_poses, start_sampling
 from unet1d.evaluation.timing import StageClock
 from unet1d.metric_registry import EVALUATION_SETTINGS
-from unet1d.precision import autocast, precision_label, resolve_device, resolve_precision, sampling_precision
+from unet1d.precision import (
+    autocast,
+    precision_label,
+    resolve_device,
+    resolve_precision,
+    runnable_precision,
+    sampling_precision,
+)
 from unet1d.prior import PosePrior
 from unet1d.store.checkpoints import CONFIG_FILE, load_for_eval
 from unet1d.store.rundir import EVAL_DIR
@@ -204,8 +211,7 @@ def evaluate(
             )
             # the draws of the training loop's rank 0, in its precision: the number its val/loss_ema reported
             schedule = NoiseSchedule.from_config(config.diffusion)
-            trained_in = resolve_precision(config.train.mixed_precision, torch_device)
-            trained_in = "no" if trained_in == "fp16" and torch_device.type != "cuda" else trained_in
+            trained_in = runnable_precision(resolve_precision(config.train.mixed_precision, torch_device), torch_device)
             loss = validation_loss(
                 network, schedule, normalised, prediction=config.diffusion.prediction,
                 seed=validation_seed(config.train.seed), autocast=partial(autocast, trained_in, torch_device),
