@@ -92,3 +92,22 @@ def test_reading_leaves_tensorboards_logger_as_it_was(run, caplog) -> None:
     with caplog.at_level(logging.DEBUG):
         read_curves(run)
     assert (logger.level, logger.filters) == (level, filters)
+
+
+def test_a_resumed_runs_second_session_reads_without_tensorboards_purge_warnings(tmp_path: Path, caplog) -> None:
+    # killed at step 40 with its last checkpoint at 20: the resumed session logs 21.. again (compare warned per tag)
+    import time
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    board = tmp_path / "run" / "tensorboard"
+    for steps, value, purge in ((range(1, 41), 1.0, None), (range(21, 31), 2.0, 21)):
+        with SummaryWriter(str(board), purge_step=purge) as writer:  # as the loop resumes (tracking.py)
+            for step in steps:
+                writer.add_scalar("val/loss", value, step)
+        time.sleep(0.01)  # a later file name: sessions are read in order
+    with caplog.at_level(logging.WARNING, logger="tensorboard"):
+        curves = read_curves(tmp_path / "run")
+    assert not [r for r in caplog.records if "out of order" in r.getMessage()]
+    values = {step: value for step, _, value in curves.points["val/loss"]}
+    assert sorted(values) == list(range(1, 31)) and values[25] == 2.0 and values[20] == 1.0  # the killed 31..40 gone

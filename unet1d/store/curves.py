@@ -27,6 +27,9 @@ from unet1d.store.rundir import TENSORBOARD_DIR
 
 # The debug line TensorBoard's event file loader writes when a record cannot be read (path, error).
 _UNREADABLE_RECORD = "Truncated record in %s (%s)"
+# What the reader says when a later session logs steps an earlier one had passed (a resume from a checkpoint
+# before the kill): it drops the killed session's later values, as the dashboards do, and warns for each tag.
+_RESUMED_RUN = "Detected out of order event.step"
 
 
 @dataclass
@@ -74,7 +77,8 @@ def _damaged_records() -> Iterator[dict[str, str]]:
     """Collect, per events file, the error at which TensorBoard's reader stopped on a damaged record.
 
     The reader reports it only as a debug record; a filter on its logger catches that record and
-    lets through exactly what the logger's own level would have, so nothing new reaches any handler.
+    lets through exactly what the logger's own level would have, so nothing new reaches any handler,
+    less the purge warnings of a resumed run (:data:`_RESUMED_RUN`).
     """
     logger = tb_logging.get_logger()
     shown_from = logger.getEffectiveLevel()
@@ -88,6 +92,8 @@ def _damaged_records() -> Iterator[dict[str, str]]:
                 reason = reason.removeprefix(named).strip()
             if "truncated" not in reason.lower():  # cut short at the end: a file still being written
                 damaged.setdefault(path, reason)
+        if str(record.msg).startswith(_RESUMED_RUN):  # a resumed run's later session: its purge is expected
+            return False
         return record.levelno >= shown_from
 
     previous_level = logger.level
