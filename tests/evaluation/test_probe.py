@@ -105,3 +105,18 @@ def test_a_reference_that_cannot_be_scored_against_stops_the_run_before_its_firs
     with pytest.raises(UserError, match=named):
         train(config, probe=QualityProbe)  # it stopped at the final evaluation, after all the training
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_the_runs_training_time_leaves_its_final_evaluation_out(tiny_config, tmp_path):
+    # compare's "time s" set two runs of one config apart by their --final_eval_samples
+    import time
+
+    started = time.perf_counter()
+    result = train(
+        tiny_config("--max_steps", "5", "--final_eval_samples", "48", "--task_poses", "4"), probe=QualityProbe
+    )
+    elapsed = time.perf_counter() - started
+    evaluation = json.loads((tmp_path / "run" / "eval" / "step-5.json").read_text())
+    assert evaluation["eval_seconds"] > 0
+    assert result.wall_time_s + evaluation["eval_seconds"] <= elapsed  # the two spans do not overlap
+    assert result.steps_per_s == pytest.approx(5 / result.wall_time_s)

@@ -367,7 +367,10 @@ class Trainer:
         return self.finish(exit_code=signals.exit_code if signals.requested else 128 + signal.SIGTERM)
 
     def finish(self, exit_code: int = 0) -> TrainResult:
-        quality = None
+        counters, quality = self.counters, None
+        # training time, read before the final evaluation: its sampling and scoring would count as training, and
+        # `compare` would set runs apart by their evaluation's settings
+        run_time, session_time = counters.run_time_s(), counters.session_s()  # run: all sessions
         if exit_code == 0:
             try:  # minutes of sampling and scoring that poll for no stop: a signal ends them, not the run's record
                 with signals_raise():
@@ -379,8 +382,7 @@ class Trainer:
                 )
                 self.tracking.mark_preempting()
                 exit_code = stop.exit_code
-        counters, checkpoint = self.counters, self.checkpointer.path
-        run_time = counters.run_time_s()  # all sessions; each earlier one up to its checkpoint
+        checkpoint = self.checkpointer.path
         result = TrainResult(
             output_dir=str(self.plan.output_dir),
             final_step=self.step,
@@ -396,7 +398,7 @@ class Trainer:
             nonfinite_steps=self.nonfinite.total,
             wall_time_s=run_time,
             session_steps=self.step - counters.session_start_step,
-            session_time_s=counters.session_s(),
+            session_time_s=session_time,
             preempted=exit_code != 0,
             exit_code=exit_code,
             quality=quality,
