@@ -114,8 +114,17 @@ def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, 
 
 def test_a_cache_that_cannot_be_written_warns_once_and_the_poses_are_generated(tmp_path: Path, capsys) -> None:
     blocked = tmp_path / "cache"
-    blocked.mkdir()
-    (blocked / "builtin").write_text("a file where the cache's folder would go")
+    blocked.write_text("a file where the cache's folder would go")  # the user's own file: never removed
     assert same(cached_builtin_poses(COUNT, SEED, blocked), generate_builtin_poses(COUNT, SEED))
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "cannot store the built-in poses" in lines[0], lines
+    assert blocked.read_text() == "a file where the cache's folder would go"
+
+
+def test_a_file_where_the_entries_folder_goes_is_replaced_in_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "builtin").write_text("x")  # before: every run warned it could not store, three times, for ever
+    generated = generate_builtin_poses(COUNT, SEED)
+    assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generated)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "is a file, not a folder (damaged); storing the cache anew" in lines[0]
+    assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generated) and capsys.readouterr().err == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,11 @@ def test_an_unreadable_entry_is_computed_again(tmp_path: Path) -> None:
     assert len(calls) == 3 and entry.is_file()
     cached_baselines(reference, 60, 0, reference.cache_dir, compute)
     assert len(calls) == 3  # stored again: read back
+    shutil.rmtree(entry.parent)
+    entry.parent.write_text("x")  # the entries' folder a file: every evaluation scored the baselines again
+    cached_baselines(reference, 60, 0, reference.cache_dir, compute)
+    cached_baselines(reference, 60, 0, reference.cache_dir, compute)
+    assert len(calls) == 4 and entry.is_file()
 
 
 def test_the_key_follows_the_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

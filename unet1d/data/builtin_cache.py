@@ -70,6 +70,9 @@ def cached_builtin_poses(
         if entry.is_dir():  # a file's place taken by a folder: the rename below cannot replace it
             remove_path(entry)
     poses = generate_builtin_poses(num_samples, seed, frames)
+    if entry.parent.is_file():  # the entries' folder itself, damaged into a file: every run would fail to store
+        warn(f"built-in pose cache folder {entry.parent} is a file, not a folder (damaged); storing the cache anew")
+        remove_path(entry.parent)
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomically(entry, _pack(poses, key))

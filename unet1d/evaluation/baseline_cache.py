@@ -115,6 +115,9 @@ def start_cached_baselines(
         return start()
     key = baseline_key(reference, count, seed)
     path = Path(cache_dir).expanduser() / SUBDIR / f"{key}.json"
+    if path.parent.is_file():  # the entries' folder itself, damaged into a file: every evaluation would rescore
+        _damaged(path.parent, "a file, not a folder")
+        remove_path(path.parent)
     stored = _read_entry(path, key)
     if stored is not None:
         return lambda: stored
