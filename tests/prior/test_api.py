@@ -116,6 +116,8 @@ def test_hidden_takes_names_or_a_bool_mask_and_refuses_anything_else():
     for wrong in (np.ones(23, bool), np.repeat(mask, 3), np.array([1, 2]), mask.astype(int)):
         with pytest.raises(ValueError, match=r"hidden of dtype .* allowed: part and joint names"):
             prior.complete(poses, wrong, hypotheses=1, steps=2)
+    with pytest.raises(ValueError, match=r"hidden 'legs,tail': 'tail' is no part or joint"):  # named as its argument
+        prior.complete(poses, "legs,tail", hypotheses=1, steps=2)
 
 
 def test_poses_of_another_up_axis_are_turned_for_the_network_and_back():

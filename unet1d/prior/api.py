@@ -49,7 +49,7 @@ from unet1d.diffusion.completion import (
 )
 from unet1d.diffusion.samplers import evaluating, sample
 from unet1d.diffusion.schedules import NoiseSchedule
-from unet1d.errors import ArgumentError, UserError
+from unet1d.errors import ArgumentError
 from unet1d.precision import autocast, device_problem, resolve_device, sampling_precision
 from unet1d.store.checkpoints import load_for_eval
 
@@ -63,10 +63,11 @@ SEED_LIMIT = 2**64  # what torch.Generator.manual_seed takes
 CHUNK = 512  # rows (poses x hypotheses) per network batch: bounded activations, as sampling (no page-fault storms)
 
 
-def parse_mask(spec: str, pose_dim: int) -> np.ndarray:
+def parse_mask(spec: str, pose_dim: int, name: str = "--mask") -> np.ndarray:
     """``"legs,left_wrist"`` -> (J,) bool, True for each joint to complete (J = 24 for width 72, 21 for 63).
 
-    Names are :data:`COMPLETION_PARTS` and SMPL joint names, comma-separated, case-insensitive.
+    Names are :data:`COMPLETION_PARTS` and SMPL joint names, comma-separated, case-insensitive; a bad
+    spec is an :class:`ArgumentError` naming ``name`` (the CLI's flag, or the Python argument).
     """
     names = joint_names_for_width(pose_dim)
     allowed = f"allowed: parts {', '.join(COMPLETION_PARTS)}; joints {', '.join(names)}"
@@ -79,11 +80,13 @@ def parse_mask(spec: str, pose_dim: int) -> np.ndarray:
         elif item in names:
             hidden[names.index(item)] = True
         else:
-            raise UserError(f"--mask {spec!r}: {item!r} is no part or joint of a {pose_dim}-number pose; {allowed}")
+            raise ArgumentError(f"{name} {spec!r}: {item!r} is no part or joint of a {pose_dim}-number pose; {allowed}")
     if not hidden.any():
-        raise UserError(f"--mask {spec!r} hides nothing; {allowed}")
+        raise ArgumentError(f"{name} {spec!r} hides nothing; {allowed}")
     if hidden.all():
-        raise UserError(f"--mask {spec!r} hides every joint: nothing is left to complete from (use `unet1d sample`)")
+        raise ArgumentError(
+            f"{name} {spec!r} hides every joint: nothing is left to complete from (use `unet1d sample`)"
+        )
     return hidden
 
 
@@ -205,7 +208,7 @@ class PosePrior:
             isinstance(hidden, Sequence) and len(hidden) and all(isinstance(name, str) for name in hidden)
         ):
             names = hidden if isinstance(hidden, str) else ",".join(hidden)
-            return np.broadcast_to(parse_mask(names, self.pose_dim), (count, joints))
+            return np.broadcast_to(parse_mask(names, self.pose_dim, "hidden"), (count, joints))
         mask = np.asarray(hidden.cpu() if isinstance(hidden, torch.Tensor) else hidden)
         if mask.dtype != bool or mask.shape not in ((joints,), (count, joints)):
             raise ArgumentError(
