@@ -76,6 +76,8 @@ def test_output_depends_on_every_input_position() -> None:
         ({"mid_structure": "attention", "mid_num_heads": 0}, ["mid_num_heads=0 must be positive", "1, 2, 4, 8"]),
         ({"base_channels": 128.0}, ["base_channels=128.0", "not float"]),
         ({"downsample": "no"}, ["downsample='no' must be True or False"]),
+        ({"dropout": "0.1"}, ["dropout='0.1' must be a number in [0, 1)"]),
+        ({"dropout": 1.5}, ["dropout=1.5"]),
     ],
 )
 def test_invalid_arguments_raise_value_error_naming_value_and_allowed(kwargs: dict, fragments: list[str]) -> None:

@@ -36,6 +36,8 @@ def test_a_folder_that_holds_another_run_is_refused_naming_the_difference(tiny_c
         (["--mid_structure", "conv"], "model.mid: the run has 'attention-8', --mid_structure gives 'conv'"),
         (["--mid_num_heads", "4"], "model.mid: the run has 'attention-8', --mid_num_heads gives 'attention-4'"),
         (["--mid", "conv"], "model.mid: the run has 'attention-8', --mid gives 'conv'"),
+        (["--mid_structure", "conv", "--mid_num_heads", "4"], "model.mid: the run has 'attention-8', --mid_structure"),
+        (["--mid_num_heads", "8", "--mid_structure", "conv"], "model.mid: the run has 'attention-8', --mid_structure"),
     ],
 )
 def test_a_resume_that_changes_the_middle_names_the_change_once(tiny_config, tmp_path, flags, named) -> None:
@@ -45,7 +47,7 @@ def test_a_resume_that_changes_the_middle_names_the_change_once(tiny_config, tmp
     args = ["--output_dir", str(tmp_path), "--resume", "auto", "--wandb_mode", "disabled"]
     with pytest.raises(UserError, match="settings given differ") as refused:
         rundir.resume_config(None, [*args, *flags], environ={})
-    assert refused.value.args[0].splitlines()[1] == f"  {named}"
+    assert refused.value.args[0].splitlines()[1].startswith(f"  {named}")
     assert "conflicts with" not in refused.value.args[0] and "mid_structure:" not in refused.value.args[0]
     for same in (["--mid", "attention-8"], ["--mid_num_heads", "8"], ["--mid_structure", "attention"]):
         assert rundir.resume_config(None, [*args, *same], environ={}).model.mid == "attention-8"

@@ -388,7 +388,8 @@ def verdict_withheld(reference: Reference, baselines: dict[str, dict[str, Any]])
     if len(reference.poses) < MIN_REFERENCE:
         return (
             f"reference '{reference.name}' holds {len(reference.poses):,} poses (< {MIN_REFERENCE:,}): too few to "
-            "judge; hold out more files (--val_files GLOB, --split amass) or pass --reference PATH"
+            "judge; hold out more files (--val_files GLOB, --split amass) or give a reference PATH (eval's "
+            "--reference, train's --eval_reference)"
         )
     data, gaussian = baselines["data"], baselines["gaussian"]
     lost = [name for name in VERDICT_METRICS if not better_than(BY_NAME[name], data[name], gaussian[name])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -51,6 +52,8 @@ class UNet1D(nn.Module):
         )
         if problem:
             raise ValueError(problem)
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout={dropout!r} must be a number in [0, 1)")
         self.pose_dim = pose_dim
         self.mid_structure = mid_structure
         self.downsample = downsample

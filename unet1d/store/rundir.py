@@ -159,9 +159,10 @@ def resume_config(config_file: Path | None, args: list[str], environ: Mapping[st
     kept = _stored_values(stored, {path for path, _, _ in given})
     merged = expand_output_dir(build_config([*((k, v, str(stored_at)) for k, v in kept.items()), *given]), env)
     sources = {path: source for path, _, source in given}
-    for path, _, source in given:  # a middle given as the pair is named by its flag
-        if path in MIDDLE_PAIR:
-            sources[MIDDLE] = source
+    was, now = stored.flat(), merged.flat()
+    for path, _, source in given:  # a middle given as the pair is named by the first flag that changes it
+        if path in MIDDLE_PAIR and was.get(path) != now.get(path):
+            sources.setdefault(MIDDLE, source)
     conflicts = run_differences(stored, merged, sources)
     if conflicts:
         raise UserError(
