@@ -156,6 +156,14 @@ def test_bad_masks_widths_and_files_exit_2_with_one_line(
         assert code == 2 and err.startswith("error: ") and fragment in err, err
     code, _, err = run_main(capsys, "complete", str(tmp_path / "no_run"), "--poses", ok, "--mask", "legs")
     assert code == 2 and "no_run" in err, err
+    for command, more in (
+        ("sample", []),
+        ("denoise", ["--poses", ok]),
+        ("complete", ["--poses", ok, "--mask", "legs"]),
+    ):
+        # an archive under a .npy name: numpy would read it back as one array
+        code, _, err = run_main(capsys, command, str(tiny_run), *more, "-o", str(tmp_path / "out.npy"))
+        assert code == 2 and "out.npy: the output is an .npz archive" in err and not (tmp_path / "out.npy").exists()
 
 
 def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_keep_their_names(

@@ -193,7 +193,7 @@ def sample_command(
     from unet1d.evaluation.evaluate import draw_samples, resolve_device
     from unet1d.store.checkpoints import load_for_eval
 
-    writable_output(out)
+    writable_output(out, archive=True)
     checked_device(device)
     keep_freed_memory()
     checkpoint = load_for_eval(run)

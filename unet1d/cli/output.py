@@ -17,10 +17,15 @@ from unet1d.atomic_files import folder_problem, write_bytes_atomically
 from unet1d.errors import UserError
 
 
-def writable_output(out: Path, flag: str = "--out") -> None:
-    """Make ``out``'s folder and check a file can be created in it; exit 2 naming why not."""
+def writable_output(out: Path, flag: str = "--out", archive: bool = False) -> None:
+    """Make ``out``'s folder and check a file can be created in it; exit 2 naming why not. ``archive``: the
+    command writes an .npz (several arrays), which a ``.npy`` name would misname: numpy reads that as one array."""
     if out.is_dir():
         raise UserError(f"{flag} {out}: is a folder; give the file to write in it")
+    if archive and out.suffix.lower() == ".npy":
+        raise UserError(
+            f"{flag} {out}: the output is an .npz archive (`poses` and what reading them back needs); name it .npz"
+        )
     problem = folder_problem(out.parent)
     if problem is not None:
         raise UserError(f"{flag} {out}: {problem}")

@@ -157,7 +157,7 @@ def complete_command(
         raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
     if not 0.0 <= shrink <= 1.0:
         raise UserError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
-    writable_output(out)
+    writable_output(out, archive=True)
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
     given = read_poses(poses_path, prior)
@@ -197,7 +197,7 @@ def denoise_command(
 
     if not 0 < noise_std < math.inf:
         raise UserError(f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)")
-    writable_output(out)
+    writable_output(out, archive=True)
     prior = load_prior(run, device, raw)
     given = read_poses(poses_path, prior)
     poses = given.poses
