@@ -217,3 +217,12 @@ def test_a_schedule_shorter_than_the_methods_steps_takes_all_of_its_own(timestep
     for method in ("guided", "replace", "repaint", "dps", "dposer", "anneal"):
         assert np.isfinite(prior.complete(poses, "legs", hypotheses=2, method=method)).all(), method
     assert np.isfinite(prior.denoise(poses, noise_std=0.1)).all() and np.isfinite(prior.sample(4)).all()
+
+
+def test_sample_warns_when_the_sampler_diverged(monkeypatch):
+    from unet1d.prior import api
+
+    prior, _ = tiny_prior()
+    monkeypatch.setattr(api, "network_draws", lambda *args: [np.full((4, 72), 1e6, np.float32)])  # eps, no clip_x0
+    with pytest.warns(RuntimeWarning, match=r"4 of 4 poses hold values beyond \+-10000 rad .* the sampler diverged"):
+        prior.sample(4)

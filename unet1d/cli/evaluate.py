@@ -189,8 +189,8 @@ def sample_command(
     """Draw poses from a checkpoint with its own sampler settings; saves (N, pose_dim) axis-angle radians."""
     import numpy as np
 
-    from unet1d.data.files import MAX_ANGLE
     from unet1d.evaluation.evaluate import draw_samples, resolve_device
+    from unet1d.prior.api import divergence
     from unet1d.store.checkpoints import load_for_eval
 
     writable_output(out, archive=True)
@@ -200,11 +200,6 @@ def sample_command(
     poses = draw_samples(checkpoint, num_samples, seed=seed, device=resolve_device(device), ema=not raw)
     save_npz(out, poses=poses.astype(np.float32), step=np.int64(checkpoint.step))
     typer.echo(f"wrote {num_samples} poses ({poses.shape[1]} numbers each) from step {checkpoint.step} to {out}")
-    wild = ~np.isfinite(poses) | (np.abs(poses) > MAX_ANGLE)
-    if wild.any():  # a sampler that diverged (eps prediction without clip_x0, say): no pose tool will take them
-        typer.echo(
-            f"warning: {int(wild.any(axis=1).sum())} of {len(poses)} poses hold values beyond +-{MAX_ANGLE:g} rad or "
-            f"not finite (largest {np.nanmax(np.abs(np.where(np.isfinite(poses), poses, 0))):.3g}): the sampler "
-            "diverged (eps prediction does without diffusion.clip_x0); complete, denoise and --data refuse them",
-            err=True,
-        )
+    problem = divergence(poses)
+    if problem is not None:
+        typer.echo(f"warning: {problem}", err=True)

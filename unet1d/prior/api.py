@@ -18,6 +18,7 @@ Bad arguments raise :class:`~unet1d.errors.ArgumentError`, a ``ValueError``.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from unet1d.body.heading import (
     random_heading,
 )
 from unet1d.body.skeleton import COMPLETION_PARTS, joint_names_for_width
+from unet1d.data.files import MAX_ANGLE
 from unet1d.data.representation import NUMBERS_PER_JOINT, network_config
 from unet1d.data.up_axis import run_up_axis
 from unet1d.diffusion.completion import (
@@ -124,8 +126,12 @@ class PosePrior:
         _check_count("num_poses", num_poses)
         generator = self._generator(seed)
         sizes = [min(CHUNK, num_poses - first) for first in range(0, num_poses, CHUNK)]
-        return drawn_poses(network_draws(self.network, self.config, sizes, generator, self.device),
-                           self.config, self.stats, seed)  # fmt: skip
+        poses = drawn_poses(network_draws(self.network, self.config, sizes, generator, self.device),
+                            self.config, self.stats, seed)  # fmt: skip
+        problem = divergence(poses)
+        if problem is not None:
+            warnings.warn(problem, RuntimeWarning, stacklevel=2)
+        return poses
 
     def complete(
         self,
@@ -310,6 +316,20 @@ class PosePrior:
                                  prediction=self.config.diffusion.prediction, generator=generator)  # fmt: skip
             pieces.append(start.float().cpu())
         return torch.cat(pieces).repeat_interleave(hypotheses, dim=0)
+
+
+def divergence(poses: np.ndarray) -> str | None:
+    """One line where drawn poses hold values no pose has (beyond :data:`MAX_ANGLE` radians, or not finite), else
+    None: the sampler diverged (eps prediction does without ``diffusion.clip_x0``), and no pose tool takes them."""
+    wild = ~np.isfinite(poses) | (np.abs(poses) > MAX_ANGLE)
+    if not wild.any():
+        return None
+    largest = float(np.max(np.abs(np.where(np.isfinite(poses), poses, 0.0))))
+    return (
+        f"{int(wild.any(axis=1).sum())} of {len(poses)} poses hold values beyond +-{MAX_ANGLE:g} rad or not finite "
+        f"(largest {largest:.3g}): the sampler diverged (eps prediction does without diffusion.clip_x0); complete, "
+        "denoise and --data refuse them"
+    )
 
 
 def _check_count(name: str, value: int) -> None:
