@@ -65,6 +65,7 @@ def eval_command(
     start_fold_workers()  # first: the classifier's workers import scikit-learn on the other core while torch loads
 
     from unet1d.evaluation.evaluate import evaluate, keep_earlier, save_figure
+    from unet1d.prior.api import divergence
 
     checked_device(device)
 
@@ -73,6 +74,9 @@ def eval_command(
     report, samples, ref = evaluate(
         run, num_samples=num_samples, seed=seed, device=device, ema=not raw, reference=reference, overrides=ctx.args
     )
+    problem = divergence(samples)
+    if problem is not None:  # the scores below then measure the divergence, not the model
+        typer.echo(f"warning: {problem}", err=True)
     try:
         kept = keep_earlier(report.default_path(), report.to_dict()) if out is None else None
         path = report.save(out)
