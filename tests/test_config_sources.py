@@ -124,35 +124,35 @@ def test_bad_environment_variable_is_named() -> None:
         resolve(environ={"UNET1D_BATCH_SIZE": "many"})
 
 
-def test_yaml_errors_name_the_file_and_line(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("model:\n  mid_structure: conv\n  mid_num_heads: [8\nlr: 1\n")
-    with pytest.raises(ConfigError, match=r"broken.yaml: YAML syntax error at line \d+"):
-        resolve(config_file=broken)
-    unknown = tmp_path / "unknown.yaml"
-    unknown.write_text("model:\n  mid_strcture: conv\n")
-    with pytest.raises(ConfigError, match=r"unknown.yaml.*did you mean 'model.mid_structure'"):
-        resolve(config_file=unknown)
-    wrong = tmp_path / "wrong.yaml"
-    wrong.write_text("lr: -3\n")
-    with pytest.raises(ConfigError, match=r"optim.lr=-3 \(from .*wrong.yaml \(lr\)\)"):
-        resolve(config_file=wrong)
-    with pytest.raises(ConfigError, match=r"missing.yaml.*does not exist"):
-        resolve(config_file=tmp_path / "missing.yaml")
-    listed = tmp_path / "list.yaml"
-    listed.write_text("- 1\n- 2\n")
-    with pytest.raises(ConfigError, match="expected a mapping"):
-        resolve(config_file=listed)
+YAML_ERRORS = {  # file name -> (its text, None: no such file; the message it must give)
+    "broken.yaml": (
+        "model:\n  mid_structure: conv\n  mid_num_heads: [8\nlr: 1\n",
+        r"broken.yaml: YAML syntax error at line \d+",
+    ),
+    "unknown.yaml": ("model:\n  mid_strcture: conv\n", r"unknown.yaml.*did you mean 'model.mid_structure'"),
+    "wrong.yaml": ("lr: -3\n", r"optim.lr=-3 \(from .*wrong.yaml \(lr\)\)"),
+    "missing.yaml": (None, r"missing.yaml.*does not exist"),
+    "list.yaml": ("- 1\n- 2\n", "expected a mapping"),
+    "misplaced.yaml": ("model:\n  lr: 0.1\n", r"unknown config field 'model.lr'; did you mean 'optim.lr'\?"),
+    "twice.yaml": (
+        "model:\n  mid_structure: conv\nmid_structure: attention\n",
+        r"sets model.mid_structure twice: as model.mid_structure and as mid_",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(YAML_ERRORS))
+def test_yaml_errors_name_the_file_and_line(tmp_path: Path, name: str) -> None:
+    text, message = YAML_ERRORS[name]
+    if text is not None:
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        resolve(config_file=tmp_path / name)
+
+
+def test_a_folder_given_as_the_config_file_is_named_as_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"config file '.*' is a folder; give the YAML file"):
         resolve(config_file=tmp_path)
-    misplaced = tmp_path / "misplaced.yaml"
-    misplaced.write_text("model:\n  lr: 0.1\n")
-    with pytest.raises(ConfigError, match=r"unknown config field 'model.lr'; did you mean 'optim.lr'\?"):
-        resolve(config_file=misplaced)
-    twice = tmp_path / "twice.yaml"
-    twice.write_text("model:\n  mid_structure: conv\nmid_structure: attention\n")
-    with pytest.raises(ConfigError, match=r"sets model.mid_structure twice: as model.mid_structure and as mid_"):
-        resolve(config_file=twice)
 
 
 def test_a_yaml_list_may_be_written_as_on_the_command_line(tmp_path: Path) -> None:
