@@ -39,6 +39,8 @@ def test_smoke_run_writes_every_key(tmp_path, isolated_wandb):
     assert {"ours conv", "ours attention-8"} <= set(result["quality_per_compute"]["rows"])
     lengths = {(row["block"], row["length"]) for row in result["mid_block"]}
     assert lengths == {(block, length) for block in ("conv", "attention") for length in (18, 36)}
-    assert result["baselines_cached_speedup"] > 10  # read back, not scored again
+    # read back, not scored again (that would be ~1): a bound with room for a busy machine, not a speed target,
+    # which the bench's own table reports (10x was missed at 9.86 on a loaded CI run)
+    assert result["baselines_cached_speedup"] > 3
     assert result["scoring"]["c2st_pool"] == "processes"  # timed where unet1d eval runs its folds (Linux forks)
     assert "| harness_efficiency" in done.stdout and "| ddim50_speedup" in done.stdout
