@@ -152,6 +152,32 @@ def test_a_run_that_probes_forks_fold_processes_and_a_sigterm_to_its_group_still
     assert latest_checkpoint(run_dir) is not None
 
 
+def test_a_stop_at_a_validation_step_leaves_that_validation_to_the_resumed_run(tiny_config, tmp_path):
+    """The stop's step returns before its periodic work (a cluster's grace period is for the checkpoint); the
+    resumed run does it first, so the dashboards keep val/loss at the step the run stopped on, as never stopped."""
+    from unet1d.training.loop import Trainer
+    from unet1d.training.signals import StopSignals
+
+    steps = ["--max_steps", "20", "--eval_every", "10"]
+    trainer = Trainer(tiny_config(*steps))
+    try:
+        with StopSignals() as signals:
+            assert trainer.train_until(20, stop=lambda: trainer.step == 9)  # step 10 carries the stop
+            signal.raise_signal(signal.SIGTERM)
+            assert trainer.preempt(signals).exit_code == 128 + signal.SIGTERM
+    finally:
+        trainer.close()
+    assert latest_checkpoint(tmp_path / "run").name == "step-10"
+    assert 10 not in dict(tensorboard_scalars(tmp_path / "run").get("val/loss", []))
+
+    resumed = train(tiny_config(*steps, "--resume", "auto"))
+    train(tiny_config(*steps, output_dir=tmp_path / "reference"))
+    stopped, never_stopped = tensorboard_scalars(tmp_path / "run"), tensorboard_scalars(tmp_path / "reference")
+    assert resumed.final_step == 20
+    assert dict(stopped["val/loss"]) == dict(never_stopped["val/loss"])  # steps 10 and 20, the same losses
+    assert_same_weights(Path(resumed.checkpoint), tmp_path / "reference" / "checkpoints" / "step-20")
+
+
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     train(tiny_config("--max_steps", "10"))

@@ -124,7 +124,8 @@ def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypat
     counters.window.add(outcome(False), 1.0)
     counters.window.add(outcome(True, loss=0.7), 1.0)
     state = counters.state_dict()  # read at 107.5
-    assert state == {"step": 45, "wandb_run_id": "abc123", "train_time_s": 27.5, "train_loss": pytest.approx(0.6)}
+    assert state == {"step": 45, "wandb_run_id": "abc123", "train_time_s": 27.5, "train_loss": pytest.approx(0.6),
+                     "periodic_pending": False}  # fmt: skip
 
     resumed = LoopCounters("fresh-id")
     resumed.load_state_dict(state)
@@ -132,6 +133,10 @@ def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypat
     assert resumed.recent_train_loss() == pytest.approx(0.6)  # no step since: the stored loss
     resumed.load_state_dict({**state, "wandb_run_id": None})
     assert resumed.wandb_run_id == "abc123"  # a checkpoint without an id keeps the one we have
+    resumed.load_state_dict({**state, "periodic_pending": True})
+    assert resumed.periodic_pending
+    resumed.load_state_dict({key: value for key, value in state.items() if key != "periodic_pending"})
+    assert not resumed.periodic_pending  # checkpoints from before the flag: nothing was left undone
     window = counters.new_window()
     assert (window.steps, counters.window.steps, counters.last_train_loss) == (3, 0, pytest.approx(0.6))
 

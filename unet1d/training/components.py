@@ -173,6 +173,7 @@ class LoopCounters:
     epoch: int = 0  # the epoch the loop is in, and since when (this session)
     epoch_started: float = 0.0
     last_train_loss: float | None = None  # the last logged window's mean loss
+    periodic_pending: bool = False  # the step's validation, probe and save were not run (a stop came first)
     window: Window = field(default_factory=Window)
 
     def begin_session(self, epoch: int) -> bool:
@@ -214,6 +215,7 @@ class LoopCounters:
             "wandb_run_id": self.wandb_run_id,
             "train_time_s": self.run_time_s(),
             "train_loss": self.recent_train_loss(),
+            "periodic_pending": self.periodic_pending,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -221,6 +223,7 @@ class LoopCounters:
         self.wandb_run_id = state.get("wandb_run_id") or self.wandb_run_id
         self.earlier_sessions_s = float(state.get("train_time_s", 0.0))
         self.last_train_loss = state.get("train_loss")
+        self.periodic_pending = bool(state.get("periodic_pending", False))  # absent from checkpoints before it
 
 
 # ----------------------------------------------------------------------------------- guards

@@ -216,6 +216,8 @@ class Trainer:
         asked for (``stop()``, polled before each step, on any rank). The loop without its ending."""
         if self.counters.begin_session(self.batches.epoch) and self.step == 0:  # a resumed run logged it already,
             self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)  # at a step W&B has
+        if self.counters.periodic_pending:  # a stop ended the session this checkpoint came from before them
+            self.periodic_work()
         while self.step < last_step:
             tick = time.perf_counter()
             outcome = self.train_step(stop=stop())
@@ -223,15 +225,21 @@ class Trainer:
             self.counters.window.add(outcome, time.perf_counter() - tick)
             self.check_finite(outcome)
             self.log_step(outcome)
-            if outcome.stop:
+            if outcome.stop:  # the step's validation and probe wait for the resumed run: a stop has seconds to save
+                self.counters.periodic_pending = True
                 return True
-            if self.validator.due(self.step):
-                self.validate()
-            if self.probe is not None and self.probe.due(self.step):
-                self.tracking.log(self.probe.probe(self.sampling_network()), step=self.step)
-            if self.checkpointer.due(self.step):
-                self.save()
+            self.periodic_work()
         return False
+
+    def periodic_work(self) -> None:
+        """Whatever of validation, the quality probe and a checkpoint is due at this step, in that order."""
+        if self.validator.due(self.step):
+            self.validate()
+        if self.probe is not None and self.probe.due(self.step):
+            self.tracking.log(self.probe.probe(self.sampling_network()), step=self.step)
+        if self.checkpointer.due(self.step) and self.checkpointer.saved_step != self.step:
+            self.save()
+        self.counters.periodic_pending = False
 
     def train_step(self, *, stop: bool) -> StepOutcome:
         """One optimiser step; the non-finite guard skips the update on every rank alike."""
