@@ -178,6 +178,36 @@ def test_a_stop_at_a_validation_step_leaves_that_validation_to_the_resumed_run(t
     assert_same_weights(Path(resumed.checkpoint), tmp_path / "reference" / "checkpoints" / "step-20")
 
 
+def test_a_run_stopped_mid_window_logs_what_a_run_never_stopped_logs(tiny_config, tmp_path):
+    """The log window a stop cuts (steps 11-12 of 11-15) travels in the checkpoint, so the resumed run's next
+    log covers it: the same train/loss and per-timestep losses as a run never stopped, and the last steps of a
+    run whose max_steps is no multiple of log_every are logged too (step 22)."""
+    from unet1d.training.loop import Trainer
+    from unet1d.training.signals import StopSignals
+
+    steps = ["--max_steps", "22", "--log_every", "5"]
+    trainer = Trainer(tiny_config(*steps))
+    try:
+        with StopSignals() as signals:
+            assert trainer.train_until(22, stop=lambda: trainer.step == 11)
+            signal.raise_signal(signal.SIGTERM)
+            trainer.preempt(signals)
+    finally:
+        trainer.close()
+    assert latest_checkpoint(tmp_path / "run").name == "step-12"
+
+    resumed = train(tiny_config(*steps, "--resume", "auto"))
+    uninterrupted = train(tiny_config(*steps, output_dir=tmp_path / "reference"))
+    stopped, never_stopped = tensorboard_scalars(tmp_path / "run"), tensorboard_scalars(tmp_path / "reference")
+    assert [step for step, _ in never_stopped["train/loss"]] == [5, 10, 15, 20, 22]
+    logged = [tag for tag in never_stopped if tag == "train/loss" or tag.startswith("train/loss_t")]
+    assert len(logged) == 5  # the loss and its four timestep buckets
+    for tag in logged:
+        assert stopped[tag] == never_stopped[tag], tag
+    assert resumed.train_loss == uninterrupted.train_loss  # summary.json's, which compare reads
+    assert uninterrupted.train_loss == pytest.approx(never_stopped["train/loss"][-1][1], rel=1e-6)  # float32
+
+
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     train(tiny_config("--max_steps", "10"))

@@ -32,6 +32,7 @@ from unet1d.training.components import (
     StepOutcome,
     TrainingState,
 )
+from unet1d.training.metrics import TimestepLosses
 
 FORMAT_1 = Path(__file__).parent / "format1"
 STATS = NormStats(mean=np.zeros(3), std=np.ones(3))
@@ -196,6 +197,7 @@ def format_1_table(accelerator) -> tuple[dict[str, checkpoints.Stateful], object
     table = {
         "model": training, "ema": ema, "counters": LoopCounters("new-id"),
         "nonfinite": NonFiniteGuard(3, Path(".")), "data": data, "noise": NoiseGenerator(torch.device("cpu"), 1),
+        "timestep_losses": TimestepLosses(config.diffusion.num_timesteps, 4, torch.device("cpu")),
     }  # fmt: skip
     return table, config
 
@@ -205,8 +207,11 @@ def test_a_format_1_checkpoint_restores_every_component(accelerator) -> None:
     marker = json.loads((checkpoint / "checkpoint.json").read_text())
     assert marker["format_version"] == 1 and "loop" in marker and "state" not in marker
     table, _ = format_1_table(accelerator)
+    table["timestep_losses"].add(torch.ones(3), torch.tensor([0, 1, 2]))  # a window the restore must empty
 
     assert checkpoints.restore_checkpoint(accelerator, checkpoint, table) == 4
+    assert not table["timestep_losses"].counts.any()  # state newer than the format: empty, not refused
+    assert table["counters"].window.steps == 0 and not table["counters"].periodic_pending
     assert table["counters"].step == 4
     assert table["counters"].wandb_run_id == marker["loop"]["wandb_run_id"]
     assert table["counters"].last_train_loss == marker["loop"]["train_loss"]

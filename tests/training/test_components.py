@@ -124,13 +124,16 @@ def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypat
     counters.window.add(outcome(False), 1.0)
     counters.window.add(outcome(True, loss=0.7), 1.0)
     state = counters.state_dict()  # read at 107.5
+    window = {"seconds": 3.0, "steps": 3, "finite_steps": 2, "loss_sum": pytest.approx(1.2)}
     assert state == {"step": 45, "wandb_run_id": "abc123", "train_time_s": 27.5, "train_loss": pytest.approx(0.6),
-                     "periodic_pending": False}  # fmt: skip
+                     "periodic_pending": False, "window": window}  # fmt: skip
 
     resumed = LoopCounters("fresh-id")
     resumed.load_state_dict(state)
     assert (resumed.step, resumed.wandb_run_id, resumed.earlier_sessions_s) == (45, "abc123", 27.5)
     assert resumed.recent_train_loss() == pytest.approx(0.6)  # no step since: the stored loss
+    resumed.window.add(outcome(True, loss=0.9), 1.0)
+    assert (resumed.window.steps, resumed.window.mean_loss) == (4, pytest.approx(0.7))  # the stored window goes on
     resumed.load_state_dict({**state, "wandb_run_id": None})
     assert resumed.wandb_run_id == "abc123"  # a checkpoint without an id keeps the one we have
     resumed.load_state_dict({**state, "periodic_pending": True})

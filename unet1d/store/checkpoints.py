@@ -91,7 +91,8 @@ class Stateful(Protocol):
     """A piece of a run's state: what a checkpoint holds of it, and how it takes that back.
 
     Tensor values of the state go to a safetensors file, everything else must be JSON. A class that
-    sets ``per_rank = True`` holds each rank's own tensors (and nothing else).
+    sets ``per_rank = True`` holds each rank's own tensors (and nothing else); one that sets
+    ``newer_than_format = True`` came after checkpoints that lack it, and takes an empty state from them.
     """
 
     def state_dict(self) -> dict[str, Any]: ...
@@ -326,6 +327,9 @@ def stored_state(checkpoint: Path, components: dict[str, Stateful], rank: int) -
         ranks_own = {"noise/state": ranks_own["generator"]}
     state = {}
     for name, part in components.items():
+        if name not in json_state and getattr(part, "newer_than_format", False):
+            state[name] = {}
+            continue
         if name not in json_state:
             raise UserError(
                 f"checkpoint {checkpoint} holds no state of {name!r}; it was written by another kind of run"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -216,6 +216,7 @@ class LoopCounters:
             "train_time_s": self.run_time_s(),
             "train_loss": self.recent_train_loss(),
             "periodic_pending": self.periodic_pending,
+            "window": asdict(self.window),  # the log window so far: a resumed run's next log covers it
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -224,6 +225,7 @@ class LoopCounters:
         self.earlier_sessions_s = float(state.get("train_time_s", 0.0))
         self.last_train_loss = state.get("train_loss")
         self.periodic_pending = bool(state.get("periodic_pending", False))  # absent from checkpoints before it
+        self.window = Window(**state.get("window", {}))
 
 
 # ----------------------------------------------------------------------------------- guards

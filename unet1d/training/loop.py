@@ -186,7 +186,7 @@ class Trainer:
         if self.ema is not None:
             table["ema"] = self.ema
         return {**table, "counters": self.counters, "nonfinite": self.nonfinite, "data": self.batches,
-                "noise": self.noise}  # fmt: skip
+                "noise": self.noise, "timestep_losses": self.timestep_losses}  # fmt: skip
 
     @property
     def step(self) -> int:
@@ -301,9 +301,10 @@ class Trainer:
             raise self.nonfinite.error(self.step)
 
     def log_step(self, outcome: StepOutcome) -> None:
-        """Every step's norms; the window's metrics when logging is due (collective); the epoch's time."""
+        """Every step's norms; the window's metrics when logging is due and at the last step (collective); the
+        epoch's time."""
         metrics = {"train/grad_norm": outcome.grad_norm, **outcome.block_norms}
-        if self.log_every.due(self.step):
+        if self.log_every.due(self.step) or self.step == self.config.train.max_steps:  # the last window too
             metrics.update(self.window_metrics(outcome))  # and starts a new window
             self.progress.report(self.step, metrics)
         epoch_time = self.counters.epoch_time_s(self.batches.epoch)

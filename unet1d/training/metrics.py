@@ -62,6 +62,21 @@ class TimestepLosses:
         self.sums = torch.zeros(self.num_buckets, device=device, dtype=torch.float64)
         self.counts = torch.zeros(self.num_buckets, device=device, dtype=torch.float64)
 
+    per_rank = True  # each rank's own sums until a log step adds them up
+    newer_than_format = True  # checkpoints from before it resume with empty buckets
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The sums since the last log step: a stopped run's next log covers the steps before the stop too."""
+        return {"sums": self.sums.clone(), "counts": self.counts.clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if not state:
+            self.sums.zero_()
+            self.counts.zero_()
+            return
+        self.sums.copy_(state["sums"])
+        self.counts.copy_(state["counts"])
+
     def add(self, per_sample: torch.Tensor, t: torch.Tensor) -> None:
         """per_sample: (B,) unweighted losses; t: (B,) timesteps."""
         bucket = (t.long() * self.num_buckets) // self.num_timesteps
