@@ -141,10 +141,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("knn_k", "k", "{:.0f}", None, "neighbours k of the k-NN scores (fewer for a probe's few hundred poses)",
            _E),
     Metric("wall_time_s", "time s", "{:,.1f}", "lower", "training time of all sessions", _R, compare=True),
-    Metric("samples_per_s", "samples/s", "{:,.0f}", "higher", "training poses per second", _R, compare=True),
+    Metric("samples_per_s", "samples/s", "{:,.0f}", "higher",
+           "training poses per second of training time (its validations, probes and saves included)", _R, compare=True),
     Metric("peak_memory_mb", "peak MiB", "{:,.0f}", "lower", "peak memory of the training process", _R,
            compare=True),
-    Metric("model_size_mb", "disk MiB", "{:.1f}", "lower", "size of the raw weights on disk", _R, compare=True),
+    Metric("model_size_mb", "disk MiB", "{:.2f}", "lower", "size of the raw weights on disk (MiB: 2^20 bytes)", _R,
+           compare=True),
 )  # fmt: skip
 BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 
