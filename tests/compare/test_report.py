@@ -366,6 +366,31 @@ def test_variant_names_the_terminal_elides_are_spelled_out_below_its_tables(
     assert listed[1] == "  attention-8…p_steps=17 = attention-8 ema_decay=0.988 lr=0.00123 warmup_steps=17", listed
 
 
+def test_the_differences_table_cuts_names_not_numbers_and_spells_out_what_it_cut() -> None:
+    """Names just under the elision width and a four-digit pose count: the table must shrink the names enough
+    for rich never to cut the last column, and name each shortened variant in full beneath it."""
+    from unet1d.compare.runs import PoseErrors
+
+    rows = wide_rows()
+    for row in rows:
+        row.variant = row.variant.replace("attention-16 lr=5e-4 warmup_steps=500 ema=false", "conv-c16 max_steps=60")
+        row.variant = row.variant.replace("conv lr=1e-3", "attention-2 steps=600")  # under NAME_WIDTH
+        spread = 3.0 * (row.seed + 1) * (1 if row.variant.startswith("conv") else -1)  # the means stay the runs'
+        errors = row.completion_cm + np.array([-spread, spread, 0.0, 0.0, 0.0])
+        row.pose_errors = PoseErrors("same-poses", {"completion_cm": list(errors)})
+    lines = printed(rows)
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("Differences from"))
+    body = [line for line in lines[start:] if line.startswith("│")]
+    assert any("within (" in line and len(line.split("(")[-1].split(")")[0]) >= 4 for line in body), body
+    assert body and max(len(line) for line in body) <= WIDTH
+    for line in body:
+        assert "…" not in "│".join(line.split("│")[2:]), line  # every cell but the name whole
+    shortened = {line.split("│")[1].strip() for line in body if "…" in line.split("│")[1]}
+    assert shortened, "the names were not cut: the test no longer tests the squeeze"
+    for name in shortened:
+        assert any(line.startswith(f"  {name} = ") for line in lines[start:]), name
+
+
 def test_eval_scores_as_many_poses_as_the_other_runs_evaluations(tmp_path: Path) -> None:
     from unet1d.compare.runs import evaluated_size
 

@@ -269,13 +269,16 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
         cells.append([d.variant, heading, difference, interval, words[d.within_noise], detectable, seeds, poses])
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headings)]
     widths[0] = min(widths[0], NAME_WIDTH)
-    name_width = max(len(headings[0]), NAME_WIDTH - max(0, table_width(widths) - WIDTH))
+    name_width = max(len(headings[0]), widths[0] - max(0, table_width(widths) - WIDTH))  # rich would cut a number
     table = Table(title=f"Differences from {elide(found[0].reference, NAME_WIDTH)} (95 % Welch interval over seeds)")
     for heading in headings:
         table.add_column(heading, justify="left" if heading in ("variant", "column") else "right", no_wrap=True)
     for row in cells:
         table.add_row(elide(row[0], name_width), *row[1:])
     console.print(table)
+    cut_further = sorted({d.variant for d in found if elide(d.variant, name_width) != elide(d.variant, NAME_WIDTH)})
+    if cut_further:  # shorter than in the tables above, where the names were spelled out
+        console.print("\n".join(f"  {elide(name, name_width)} = {name}" for name in cut_further))
     console.print(
         f"detectable: the smallest true difference these seeds resolve (their {100 * CONFIDENCE:.0f} % interval "
         f"without 0) with {100 * POWER:.0f} % power, two-sided, at the pooled std over seeds. seeds: per variant, "
