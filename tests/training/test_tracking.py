@@ -98,7 +98,9 @@ def test_offline_wandb_and_tensorboard_hold_loss_lr_and_gradient_norms(tiny_conf
     assert list((run_dir / "wandb").glob(f"offline-run-*-{run_id}"))  # syncable later: `wandb sync <dir>`
 
     records = wandb_records(run_dir)
-    assert next(r["run"] for r in records if r["type"] == "run")["run_id"] == run_id
+    run_record = next(r["run"] for r in records if r["type"] == "run")
+    assert run_record["run_id"] == run_id
+    assert run_record["tags"] == ["attention-8"]  # model.mid: what a dashboard filters the middles by
     run_config = {k: v for r in records if r["type"] == "config" for k, v in r["config"]["update"].items()}
     assert run_config == {**config.flat(), "model.channel_mults": [1, 2]}  # the resolved config, flat names
     assert "WANDB_API_KEY" not in json.dumps(records)

@@ -150,6 +150,7 @@ class Tracking:
                     logging.wandb_project,
                     entity=logging.wandb_entity,
                     name=logging.wandb_run_name,
+                    tags=[config.model.mid],  # a dashboard's filter: conv runs carry an unused mid_num_heads
                     id=run_id,
                     resume="allow",
                     mode=self.wandb_mode,
