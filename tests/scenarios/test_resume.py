@@ -329,6 +329,7 @@ def test_resuming_a_finished_run_changes_nothing_and_a_larger_max_steps_extends_
     assert again.returncode == 0, again.stderr
     assert "already finished at step 10" in again.stdout and "nothing to do" in again.stdout
     assert snapshot(run_dir) == before  # summary.json byte-identical; checkpoints and the W&B run untouched
+    assert json.loads((run_dir / "summary.json").read_text())["extended_from"] is None
 
     extended = train(tiny_config("--max_steps", "20", "--resume", "auto", output_dir=run_dir))
     assert extended.final_step == 20 and extended.session_steps == 10
@@ -344,6 +345,11 @@ def test_resuming_a_finished_run_changes_nothing_and_a_larger_max_steps_extends_
     assert summary["steps_per_s"] == pytest.approx(20 / summary["wall_time_s"])
     assert summary["samples_per_s"] == pytest.approx(20 * 32 / summary["wall_time_s"])
     assert summary["train_loss"] is not None
+    assert summary["extended_from"] == 10  # not a 20-step run: compare says so
+    from unet1d.compare.runs import comparability_warnings, read_run
+
+    warnings = comparability_warnings([read_run(run_dir)])
+    assert any("was trained for 10 steps, then resumed to 20: its learning-rate schedule" in w for w in warnings)
 
 
 def test_the_fields_resume_may_change_are_real_fields_and_listed_in_help():

@@ -126,7 +126,7 @@ def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypat
     state = counters.state_dict()  # read at 107.5
     window = {"seconds": 3.0, "steps": 3, "finite_steps": 2, "loss_sum": pytest.approx(1.2)}
     assert state == {"step": 45, "wandb_run_id": "abc123", "train_time_s": 27.5, "train_loss": pytest.approx(0.6),
-                     "periodic_pending": False, "window": window}  # fmt: skip
+                     "periodic_pending": False, "window": window, "extended_from": None}  # fmt: skip
 
     resumed = LoopCounters("fresh-id")
     resumed.load_state_dict(state)
@@ -136,8 +136,8 @@ def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypat
     assert (resumed.window.steps, resumed.window.mean_loss) == (4, pytest.approx(0.7))  # the stored window goes on
     resumed.load_state_dict({**state, "wandb_run_id": None})
     assert resumed.wandb_run_id == "abc123"  # a checkpoint without an id keeps the one we have
-    resumed.load_state_dict({**state, "periodic_pending": True})
-    assert resumed.periodic_pending
+    resumed.load_state_dict({**state, "periodic_pending": True, "extended_from": 30})
+    assert resumed.periodic_pending and resumed.extended_from == 30
     resumed.load_state_dict({key: value for key, value in state.items() if key != "periodic_pending"})
     assert not resumed.periodic_pending  # checkpoints from before the flag: nothing was left undone
     window = counters.new_window()

@@ -75,6 +75,7 @@ class RunRow:
         values: dict | None = None,
         pose_errors: PoseErrors | None = None,
         evaluated: dict[str, Any] | None = None,
+        extended_from: int | None = None,
         **keys: float | None,
     ) -> None:
         values = {**(values or {}), **keys}
@@ -84,6 +85,7 @@ class RunRow:
         self.run, self.variant, self.seed, self.final_step, self.values = run, variant, seed, final_step, values
         self.pose_errors = pose_errors
         self.evaluated = evaluated  # how its evaluation was made (EVALUATION_SETTINGS); None without one
+        self.extended_from = extended_from  # summary.json's: the max_steps a resume lengthened
 
     def __getattr__(self, name: str) -> Any:
         if name in ROW_KEYS:
@@ -335,15 +337,17 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
     final_step = int(final_step) if final_step is not None else None
     poses = PoseErrors.of(evaluation)
     evaluated = {key: evaluation.get(key) for key in EVALUATION_SETTINGS} if evaluation else None
+    extended = summary.get("extended_from")
     if config is None:
-        return RunRow(str(run), unknown_variant(run), None, final_step, values, poses, evaluated)
-    return RunRow(str(run), variant_name(config), int(config["train"]["seed"]), final_step, values, poses, evaluated)
+        return RunRow(str(run), unknown_variant(run), None, final_step, values, poses, evaluated, extended)
+    seed = int(config["train"]["seed"])
+    return RunRow(str(run), variant_name(config), seed, final_step, values, poses, evaluated, extended)
 
 
 def comparability_warnings(rows: list[RunRow]) -> list[str]:
     """What makes these runs' numbers less comparable than they look: one run given twice counts once,
     but a seed repeated within a variant is not another sample; evaluations made with other settings
-    (C2ST grows with the poses scored) or of an earlier step than the run's last."""
+    (C2ST grows with the poses scored) or of an earlier step than the run's last; a run a resume lengthened."""
     warnings = []
     first: dict[tuple[str, int], str] = {}
     for row in rows:
@@ -370,6 +374,12 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
                 )
             else:
                 warnings.append(f"the evaluations differ in {key}: {listed}; their scores do not compare")
+    for row in rows:
+        if row.extended_from is not None:
+            warnings.append(
+                f"{row.run} was trained for {row.extended_from} steps, then resumed to {row.final_step}: its "
+                f"learning-rate schedule is not a {row.final_step}-step run's, so it does not compare as one"
+            )
     for row in evaluated:
         step = row.evaluated.get("step")
         if step is not None and row.final_step is not None and step != row.final_step:

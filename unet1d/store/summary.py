@@ -42,6 +42,7 @@ class TrainResult:
     exit_code: int = 0
     quality: dict[str, float] | None = None  # the final evaluation's scalar scores (evaluation.final_eval_samples)
     compute_dtype: str | None = None  # the arithmetic that ran (train.mixed_precision resolved): fp32, bf16 or fp16
+    extended_from: int | None = None  # trained for this many steps, then resumed longer: not a run of final_step
 
     def to_json(self) -> str:
         def clean(value: object) -> object:  # JSON has no NaN: say null

@@ -174,6 +174,7 @@ class LoopCounters:
     epoch_started: float = 0.0
     last_train_loss: float | None = None  # the last logged window's mean loss
     periodic_pending: bool = False  # the step's validation, probe and save were not run (a stop came first)
+    extended_from: int | None = None  # the max_steps a resume lengthened, once that moved the learning rate
     window: Window = field(default_factory=Window)
 
     def begin_session(self, epoch: int) -> bool:
@@ -216,6 +217,7 @@ class LoopCounters:
             "train_time_s": self.run_time_s(),
             "train_loss": self.recent_train_loss(),
             "periodic_pending": self.periodic_pending,
+            "extended_from": self.extended_from,
             "window": asdict(self.window),  # the log window so far: a resumed run's next log covers it
         }
 
@@ -226,6 +228,7 @@ class LoopCounters:
         self.last_train_loss = state.get("train_loss")
         self.periodic_pending = bool(state.get("periodic_pending", False))  # absent from checkpoints before it
         self.window = Window(**state.get("window", {}))
+        self.extended_from = state.get("extended_from")
 
 
 # ----------------------------------------------------------------------------------- guards

@@ -176,6 +176,8 @@ class Trainer:
             note = extension_note(config.optim, self.step, stored, config.train.max_steps)
             if note is not None:
                 self.progress.note(note)
+                if self.counters.extended_from is None:  # the first length: what compare says it was
+                    self.counters.extended_from = stored
         if set_aside is not None:
             self.progress.note(set_aside)
 
@@ -412,6 +414,7 @@ class Trainer:
             exit_code=exit_code,
             quality=quality,
             compute_dtype=precision_label(self.precision),
+            extended_from=counters.extended_from,
         )
         if self.is_main and exit_code == 0:
             result.write(self.plan.output_dir / rundir.SUMMARY_FILE)
