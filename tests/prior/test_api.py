@@ -163,6 +163,21 @@ def test_a_hidden_root_is_drawn_whatever_values_it_held():
     assert np.array_equal(first, second)
 
 
+def test_a_drawn_root_faces_every_way_and_a_seen_root_keeps_its_heading():
+    """A canonical-heading run knows no heading: a drawn root gets the prior's, uniform about the up axis (before,
+    every completion faced the network's one way), seeded; a visible root comes back where it faced."""
+    from scipy.stats import kstest
+
+    prior, poses = tiny_prior(heading="canonical")
+    many = np.repeat(poses, 4, axis=0)  # 40 poses x 5 hypotheses: 200 headings
+    drawn = prior.complete(many, "pelvis", hypotheses=5, steps=2, seed=3, method="replace")
+    headings = heading_of(drawn.reshape(-1, 72), "y")
+    assert kstest(headings, "uniform", args=(-np.pi, 2 * np.pi)).pvalue > 1e-3, np.ptp(headings)
+    assert np.array_equal(drawn, prior.complete(many, "pelvis", hypotheses=5, steps=2, seed=3, method="replace"))
+    seen = prior.complete(poses, "left_leg", hypotheses=2, steps=2, method="replace")
+    assert np.allclose(heading_of(seen[:, 1], "y"), heading_of(poses, "y"), atol=1e-5)
+
+
 def test_gradient_methods_run_under_inference_mode_and_a_training_network_is_evaluated():
     prior, poses = tiny_prior({"norm": "batch"})  # BatchNorm: train mode would normalise by the batch
     expected = prior.complete(poses, "arms", hypotheses=2, steps=3, method="guided")

@@ -261,7 +261,8 @@ class PosePrior:
         hypotheses towards their mean by ``shrink``; -> (N, H, D) float32 radians in the run's world.
 
         A canonical-heading run gets each pose at heading 0 and its answers turned back, except a pose whose
-        root (``root_hidden``) is drawn: its heading is not known, and its answers keep the network's."""
+        root (``root_hidden``) is drawn: its heading is not known, so each answer gets a uniform random one (the
+        prior's, as :meth:`sample` gives), drawn from ``seed``; the network's own would face one way always."""
         if method not in METHODS:
             raise ArgumentError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
         _check_count("--hypotheses", hypotheses)
@@ -272,7 +273,6 @@ class PosePrior:
         headings = heading_of(poses, self.up_axis) if turn else None
         network_poses = canonical_heading(poses, self.up_axis) if turn else poses
         if turn and root_hidden is not None and root_hidden.any():
-            headings = np.where(root_hidden, 0.0, headings)
             network_poses = np.where(root_hidden[:, None], poses, network_poses)
         inputs = np.asarray(self.stats.normalize(network_poses), dtype=np.float32)
         input_levels = np.asarray(np.broadcast_to(noise, inputs.shape), dtype=np.float32)
@@ -298,7 +298,12 @@ class PosePrior:
         network_draws = shrink_hypotheses(network_draws, known, shrink).reshape(len(poses) * hypotheses, -1)
         decoded = np.asarray(self.stats.denormalize(network_draws.numpy()), dtype=np.float32)
         if turn:
-            decoded = apply_heading(decoded, np.repeat(headings, hypotheses), self.up_axis)
+            turns = np.repeat(headings, hypotheses)
+            if root_hidden is not None and root_hidden.any():
+                drawn_root = np.repeat(root_hidden, hypotheses)
+                uniform = np.random.default_rng([seed, 2]).uniform(-np.pi, np.pi, len(turns))
+                turns = np.where(drawn_root, uniform, turns)
+            decoded = apply_heading(decoded, turns, self.up_axis)
         return decoded.reshape(len(poses), hypotheses, self.pose_dim)
 
     def _guided_starts(
