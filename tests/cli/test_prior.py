@@ -252,6 +252,28 @@ def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_
     turned = change_up_axis(answers["y"]["poses"].reshape(-1, 72), "y", "z").reshape(12, 2, 72)
     assert np.abs(answers["z"]["poses"] - turned).max() < 1e-2  # (bf16 sampling carries the 1e-7 turn error)
 
+    np.save(tmp_path / "z_up.npy", given)  # the take's numbers as a plain array: taken as the run's y-up world
+    plain = ["complete", str(tiny_run), "--poses", str(tmp_path / "z_up.npy"), *common, "-o", str(tmp_path / "p.npz")]
+    code, _, err = run_main(capsys, *plain)
+    assert (
+        code == 0
+        and "the bodies stand along z, taken as y-up (plain arrays: the run's own world): pass --up-axis z" in err
+    ), err
+    code, _, err = run_main(capsys, *plain, "--up-axis", "z")
+    assert code == 0 and "warning" not in err, err
+    assert np.array_equal(np.load(tmp_path / "p.npz")["poses"], answers["z"]["poses"])  # as the AMASS take's
+    code, _, err = run_main(capsys, *plain, "--up-axis", "x")
+    assert code == 2 and err == "error: --up-axis 'x': allowed: auto, y, z\n", err
+
+
+def test_poses_in_degrees_are_flagged_as_data_check_flags_them() -> None:
+    from unet1d.cli.prior import input_concerns
+
+    poses = generate_builtin_poses(40, seed=3).poses[:8]
+    assert input_concerns(poses, "y", guessed=True) == []
+    (degrees,) = input_concerns(np.degrees(poses), "y", guessed=True)
+    assert "is this data in degrees?" in degrees
+
 
 def test_eval_at_other_settings_keeps_the_earlier_report_of_the_step_and_not_at_the_same(
     tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

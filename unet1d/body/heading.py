@@ -96,6 +96,13 @@ def random_heading(poses: np.ndarray, rng: np.random.Generator, up: str = "y") -
     return apply_heading(poses, rng.uniform(-np.pi, np.pi, len(poses)), up)
 
 
+def standing_axis(mean_body_up: np.ndarray) -> str | None:
+    """The vertical (y or z) bodies whose mean :func:`body_up` is ``mean_body_up`` clearly stand along; None when
+    they lie along x or their ups point every way (a mean shorter than 0.5)."""
+    nearest = "xyz"[int(np.argmax(np.abs(mean_body_up)))]
+    return nearest if np.linalg.norm(mean_body_up) > 0.5 and nearest in "yz" else None
+
+
 def body_up(poses: np.ndarray) -> np.ndarray:
     """(N, 3) unit vectors: where each root orientation sends the body's up (SMPL's y axis) in the world."""
     return rotate_vectors(axis_angle_to_quaternion(_root(poses)), _BODY_UP)

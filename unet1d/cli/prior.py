@@ -32,6 +32,14 @@ PosesOption = Annotated[
         show_default=False,
     ),
 ]
+UpAxisOption = Annotated[
+    str,
+    typer.Option(
+        "--up-axis",
+        "--up_axis",
+        help="The vertical the poses stand along: auto (AMASS takes z, plain arrays the run's own), y or z.",
+    ),
+]
 
 
 class GivenPoses(NamedTuple):
@@ -44,18 +52,21 @@ class GivenPoses(NamedTuple):
     up_axis: str
 
 
-def read_poses(path: Path, prior: PosePrior) -> GivenPoses:
+def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto") -> GivenPoses:
     """Every pose under ``path`` in the run's pose format, and the world it is in.
 
     Read with the run's ``pose_format`` and ``target_fps``, as its training data was; a file the
     run cannot take (63 numbers for a 72-number run) is one line naming the file and the widths allowed.
     AMASS files are z-up: given to a y-up run (built-in poses), they are turned to its world for the
-    network and the answers turned back, so the output is in their own convention.
+    network and the answers turned back, so the output is in their own convention. ``up_axis`` (y, z)
+    overrides the guess; poses that look lying down in it, or in degrees, get a warning (as in ``data check``).
     """
     import numpy as np
 
     from unet1d.data.files import read_pose_path
 
+    if up_axis not in ("auto", "y", "z"):
+        raise UserError(f"--up-axis {up_axis!r}: allowed: auto, y, z")
     if not path.exists():
         raise UserError(f"--poses {path}: no such file or folder")
     data = prior.config.data
@@ -78,7 +89,9 @@ def read_poses(path: Path, prior: PosePrior) -> GivenPoses:
             f"--poses {path}: mixes AMASS files (z-up) with plain pose arrays (taken in the run's {prior.up_axis}-up "
             "world); give them in separate calls"
         )
-    up = "z" if amass == {True} else prior.up_axis
+    up = up_axis if up_axis != "auto" else "z" if amass == {True} else prior.up_axis
+    for concern in input_concerns(poses, up, up_axis == "auto"):
+        typer.echo(f"warning: --poses {path}: {concern}", err=True)
     if up != prior.up_axis:
         typer.echo(
             f"--poses {path}: AMASS files are z-up and this run's poses {prior.up_axis}-up: turned for the network "
@@ -87,6 +100,25 @@ def read_poses(path: Path, prior: PosePrior) -> GivenPoses:
     names = [sequence.name for sequence in read.sequences]
     rows = np.repeat(np.arange(len(names)), [len(sequence.poses) for sequence in read.sequences])
     return GivenPoses(poses, names, rows, up)
+
+
+def input_concerns(poses: np.ndarray, up: str, guessed: bool) -> list[str]:
+    """What ``data check`` would flag in these poses, taken as standing along ``up``: values like degrees, and
+    bodies standing along the other axis (heading would turn them about the wrong one)."""
+    import numpy as np
+
+    from unet1d.body.heading import body_up, has_root, standing_axis
+    from unet1d.data.loading import DEGREES_HINT
+
+    concerns = []
+    peak = float(np.abs(poses).max())
+    if peak > DEGREES_HINT:
+        concerns.append(f"the largest |value| is {peak:.1f}: axis-angle poses are radians; is this data in degrees?")
+    standing = standing_axis(body_up(poses).mean(axis=0)) if has_root(poses) else None
+    if standing is not None and standing != up:
+        taken = f"taken as {up}-up" + (" (plain arrays: the run's own world)" if guessed else "")
+        concerns.append(f"the bodies stand along {standing}, {taken}: pass --up-axis {standing}")
+    return concerns
 
 
 def load_prior(run: Path, device: str, raw: bool) -> PosePrior:
@@ -144,6 +176,7 @@ def complete_command(
             "0 makes every hypothesis their mean. Default: the measured pick (docs/quality.md).",
         ),
     ] = 0.5,
+    up_axis: UpAxisOption = "auto",
     seed: Seed = 0,
     device: Device = "auto",
     raw: Raw = False,
@@ -160,7 +193,7 @@ def complete_command(
     writable_output(out, archive=True)
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
-    given = read_poses(poses_path, prior)
+    given = read_poses(poses_path, prior, up_axis)
     poses = given.poses
     completed = prior.complete(
         poses, hidden, hypotheses=hypotheses, seed=seed, method=method, shrink=shrink, up_axis=given.up_axis
@@ -186,6 +219,7 @@ def denoise_command(
         typer.Option("--noise-std", "--noise_std", help="The noise's standard deviation per axis-angle number (rad)."),
     ] = 0.1,
     hypotheses: Annotated[int, typer.Option("--hypotheses", min=1, help="Clean poses drawn per noisy pose.")] = 1,
+    up_axis: UpAxisOption = "auto",
     seed: Seed = 0,
     device: Device = "auto",
     raw: Raw = False,
@@ -199,7 +233,7 @@ def denoise_command(
         raise UserError(f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)")
     writable_output(out, archive=True)
     prior = load_prior(run, device, raw)
-    given = read_poses(poses_path, prior)
+    given = read_poses(poses_path, prior, up_axis)
     poses = given.poses
     denoised = prior.denoise(poses, noise_std=noise_std, hypotheses=hypotheses, seed=seed, up_axis=given.up_axis)
     method = DEFAULT_DENOISE_METHOD

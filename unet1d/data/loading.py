@@ -29,7 +29,7 @@ from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import UserError
 
 BUILTIN = "builtin"
-_DEGREES_HINT = 4 * np.pi  # axis-angle components beyond this are almost surely degrees
+DEGREES_HINT = 4 * np.pi  # axis-angle components beyond this are almost surely degrees
 
 
 @dataclass
@@ -261,7 +261,7 @@ def _report(
             "splitting needs two or more files)"
         )
     peak = max(float(np.abs(a).max()) for a in arrays)
-    if peak > _DEGREES_HINT:
+    if peak > DEGREES_HINT:
         notes.append(f"the largest |value| is {peak:.1f}: axis-angle poses are radians; is this data in degrees?")
     files: list[FileEntry] = []
     if read is not None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from unet1d.body.heading import standing_axis
 from unet1d.data.formats import INPUT_WIDTHS
 from unet1d.data.sequences import Skipped
 
@@ -120,8 +121,8 @@ class LoadReport:
         if self.upright is not None:
             line += f", {100 * self.upright:.1f}% of frames upright (within 30 deg of +{self.up_axis})"
         out = [line]
-        nearest = "xyz"[int(np.argmax(np.abs(self.mean_body_up)))]
-        if np.linalg.norm(self.mean_body_up) > 0.5 and nearest != self.up_axis and nearest in "yz":
+        nearest = standing_axis(self.mean_body_up)
+        if nearest is not None and nearest != self.up_axis:
             out.append(
                 f"warning: the bodies stand along {nearest}, not the up axis {self.up_axis}: heading would turn them "
                 f"about the wrong axis; set --up_axis {nearest}"
