@@ -94,6 +94,14 @@ def test_complete_reads_an_amass_folder_at_the_runs_frame_rate(
     assert written["poses"].shape == (10, 2, 72)
     assert np.array_equal(written["poses"][:, :, ~hidden], np.repeat(expected[:, None, ~hidden], 2, axis=1))
     assert list(written["sequence_names"]) == ["subject1/walk_poses.npz"]
+    assert list(written["frame_index"]) == list(range(0, 20, 2))  # which frame of the take each answer is
+
+    code, _, err = run_main(capsys, "complete", str(tiny_run), *args, "--all-frames", "-o", str(out))
+    assert code == 0, err
+    every = np.load(out)  # the take's every frame, as it was given
+    assert every["poses"].shape == (20, 2, 72) and list(every["frame_index"]) == list(range(20))
+    expected = np.concatenate([take[:, :66], np.zeros((20, 6))], axis=1).astype(np.float32)
+    assert np.array_equal(every["poses"][:, :, ~hidden], np.repeat(expected[:, None, ~hidden], 2, axis=1))
 
 
 def test_denoise_writes_one_clean_pose_per_noisy_pose(

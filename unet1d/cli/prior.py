@@ -32,6 +32,14 @@ PosesOption = Annotated[
         show_default=False,
     ),
 ]
+AllFramesOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-frames",
+        "--all_frames",
+        help="Every frame of each take; default: the run's data.target_fps, as it trained (120 fps AMASS: every 4th).",
+    ),
+]
 UpAxisOption = Annotated[
     str,
     typer.Option(
@@ -44,15 +52,17 @@ UpAxisOption = Annotated[
 
 class GivenPoses(NamedTuple):
     """What ``--poses`` holds, in the run's pose format: (N, D) float32 poses, the sequences' names, each row's
-    sequence, and the world they are in (``up_axis``: AMASS files are z-up, other files the run's own)."""
+    sequence and frame in it (at the file's own rate), and the world they are in (``up_axis``: AMASS files are
+    z-up, other files the run's own)."""
 
     poses: np.ndarray
     names: list[str]
     rows: np.ndarray
+    frames: np.ndarray
     up_axis: str
 
 
-def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto") -> GivenPoses:
+def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: bool = False) -> GivenPoses:
     """Every pose under ``path`` in the run's pose format, and the world it is in.
 
     Read with the run's ``pose_format`` and ``target_fps``, as its training data was; a file the
@@ -60,18 +70,21 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto") -> GivenPose
     AMASS files are z-up: given to a y-up run (built-in poses), they are turned to its world for the
     network and the answers turned back, so the output is in their own convention. ``up_axis`` (y, z)
     overrides the guess; poses that look lying down in it, or in degrees, get a warning (as in ``data check``).
+    ``all_frames`` keeps every frame of a take instead of subsampling it to the run's frame rate.
     """
     import numpy as np
 
     from unet1d.data.files import read_pose_path
+    from unet1d.data.formats import subsample_indices
 
     if up_axis not in ("auto", "y", "z"):
         raise UserError(f"--up-axis {up_axis!r}: allowed: auto, y, z")
     if not path.exists():
         raise UserError(f"--poses {path}: no such file or folder")
     data = prior.config.data
+    target_fps = math.inf if all_frames else data.target_fps  # no rate is above it: every frame is kept
     try:
-        read = read_pose_path(path, data.pose_format, data.target_fps)
+        read = read_pose_path(path, data.pose_format, target_fps)
     except UserError as err:
         if data.pose_format == "smpl72" and "63 columns" in str(err):
             raise UserError(
@@ -99,7 +112,11 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto") -> GivenPose
         )
     names = [sequence.name for sequence in read.sequences]
     rows = np.repeat(np.arange(len(names)), [len(sequence.poses) for sequence in read.sequences])
-    return GivenPoses(poses, names, rows, up)
+    frames = np.concatenate([
+        np.arange(len(s.poses)) if s.source_fps is None else subsample_indices(s.frames_in, s.source_fps, target_fps)
+        for s in read.sequences
+    ])  # fmt: skip
+    return GivenPoses(poses, names, rows, frames, up)
 
 
 def input_concerns(poses: np.ndarray, up: str, guessed: bool) -> list[str]:
@@ -140,6 +157,7 @@ def write(out: Path, poses: np.ndarray, prior: PosePrior, given: GivenPoses, **e
         up_axis=np.array(given.up_axis),
         sequence_names=np.array(given.names),
         sequence_index=given.rows.astype(np.int64),
+        frame_index=given.frames.astype(np.int64),
         **{key: np.asarray(value) for key, value in extra.items()},
     )
 
@@ -177,6 +195,7 @@ def complete_command(
         ),
     ] = 0.5,
     up_axis: UpAxisOption = "auto",
+    all_frames: AllFramesOption = False,
     seed: Seed = 0,
     device: Device = "auto",
     raw: Raw = False,
@@ -193,7 +212,7 @@ def complete_command(
     writable_output(out, archive=True)
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
-    given = read_poses(poses_path, prior, up_axis)
+    given = read_poses(poses_path, prior, up_axis, all_frames)
     poses = given.poses
     completed = prior.complete(
         poses, hidden, hypotheses=hypotheses, seed=seed, method=method, shrink=shrink, up_axis=given.up_axis
@@ -220,6 +239,7 @@ def denoise_command(
     ] = 0.1,
     hypotheses: Annotated[int, typer.Option("--hypotheses", min=1, help="Clean poses drawn per noisy pose.")] = 1,
     up_axis: UpAxisOption = "auto",
+    all_frames: AllFramesOption = False,
     seed: Seed = 0,
     device: Device = "auto",
     raw: Raw = False,
@@ -233,7 +253,7 @@ def denoise_command(
         raise UserError(f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)")
     writable_output(out, archive=True)
     prior = load_prior(run, device, raw)
-    given = read_poses(poses_path, prior, up_axis)
+    given = read_poses(poses_path, prior, up_axis, all_frames)
     poses = given.poses
     denoised = prior.denoise(poses, noise_std=noise_std, hypotheses=hypotheses, seed=seed, up_axis=given.up_axis)
     method = DEFAULT_DENOISE_METHOD
