@@ -178,6 +178,50 @@ def test_a_drawn_root_faces_every_way_and_a_seen_root_keeps_its_heading():
     assert np.allclose(heading_of(seen[:, 1], "y"), heading_of(poses, "y"), atol=1e-5)
 
 
+class ZeroV(torch.nn.Module):
+    """The exact v-prediction denoiser of standard normal data: E[x0 | x_t] = sqrt(abar) x_t, which is v = 0."""
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+def test_energys_gradient_is_the_score_of_the_data_times_sigma_squared_and_spares_the_root():
+    """Closed form: for N(0, I) data and its exact denoiser the energy's gradient is x - sqrt(abar) x_t, whose mean
+    over the noise is (1 - abar) x, the data's -score scaled by sigma^2; the root's three numbers get none."""
+    config = Config.model_validate({"data": {"heading": "keep"}, "diffusion": {"num_timesteps": 100}})
+    prior = PosePrior(ZeroV(), config, NormStats(mean=np.zeros(72), std=np.ones(72)), "cpu")
+    x = torch.linspace(-2.0, 2.0, 72).repeat(4000, 1).requires_grad_()  # one pose, 4,000 noise draws
+    generator = torch.Generator().manual_seed(0)
+    prior.energy(x, levels=(0.3, 0.3), generator=generator).sum().backward()
+    t = round(0.3 * 99)
+    sigma2 = 1.0 - float(prior.schedule.alphas_cumprod[t])
+    mean_gradient = x.grad.mean(dim=0)
+    assert torch.equal(mean_gradient[:3], torch.zeros(3))  # the root is the data term's
+    expected = sigma2 * x.detach()[0, 3:]
+    spread = float(np.sqrt(sigma2 * (1 - sigma2) / 4000))  # sqrt(abar) sigma eps averaged over 4,000 draws
+    assert torch.allclose(mean_gradient[3:], expected, atol=5 * spread), (mean_gradient[3:] - expected).abs().max()
+
+    pose = torch.full((1, 72), 1.5, requires_grad=True)  # far from the data: descending the energy comes back
+    optimiser = torch.optim.SGD([pose], lr=0.5)
+    for _ in range(200):
+        optimiser.zero_grad()
+        prior.energy(pose.expand(64, -1), generator=generator).mean().backward()  # 64 draws: a smooth term
+        optimiser.step()
+    assert pose.detach()[0, 3:].abs().mean() < 0.2 and torch.equal(pose.detach()[0, :3], torch.full((3,), 1.5))
+
+
+def test_energy_takes_numpy_and_float64_and_does_not_see_the_heading_of_a_canonical_run():
+    prior, poses = tiny_prior(heading="canonical")
+    turned = apply_heading(poses, np.full(len(poses), 1.2), "y")
+    same = [prior.energy(torch.as_tensor(p), generator=torch.Generator().manual_seed(1)) for p in (poses, turned)]
+    assert torch.allclose(same[0], same[1], atol=1e-4)  # the network sees both at heading 0
+    as_numpy = prior.energy(poses.astype(np.float64), generator=torch.Generator().manual_seed(1))
+    assert as_numpy.dtype == torch.float64 and as_numpy.shape == (len(poses),)
+    for bad, fragment in ((np.zeros((3, 70)), r"shape \(3, 70\)"), (poses, "levels")):
+        with pytest.raises(UserError, match=fragment):
+            prior.energy(bad, levels=(0.5, 0.2) if fragment == "levels" else (0.05, 0.3))
+
+
 def test_gradient_methods_run_under_inference_mode_and_a_training_network_is_evaluated():
     prior, poses = tiny_prior({"norm": "batch"})  # BatchNorm: train mode would normalise by the batch
     expected = prior.complete(poses, "arms", hypotheses=2, steps=3, method="guided")

@@ -4,6 +4,7 @@
     completed = prior.complete(poses, "legs", hypotheses=10)   # (N, 10, D)
     cleaned = prior.denoise(noisy, noise_std=0.1)               # (N, 1, D)
     drawn = prior.sample(1000, seed=0)                          # (1000, D), as `unet1d sample` draws them
+    loss = data_term(pose) + weight * prior.energy(pose).sum()  # a fitting loop's prior term (torch, autograd)
 
 Poses go in and come out as the data holds them: (N, D) axis-angle radians, D = 72 (SMPL) or 63
 (body only), in the data's own heading and in the run's up axis unless ``up_axis`` names theirs
@@ -63,6 +64,7 @@ Mask = str | Sequence[str] | np.ndarray  # part and joint names, or (J,) / (N, J
 SEED_LIMIT = 2**64  # what torch.Generator.manual_seed takes
 
 CHUNK = 512  # rows (poses x hypotheses) per network batch: bounded activations, as sampling (no page-fault storms)
+ENERGY_LEVELS = (0.05, 0.3)  # the schedule's share :meth:`PosePrior.energy` noises poses to: DPoser's truncated range
 
 
 def parse_mask(spec: str, pose_dim: int, name: str = "--mask") -> np.ndarray:
@@ -189,6 +191,58 @@ class PosePrior:
         out = self._impute(self._to_run(given, up), noise, hypotheses, seed, method or DEFAULT_DENOISE_METHOD,
                            steps, 1.0, None)  # fmt: skip
         return self._from_run(out, up, given.dtype)
+
+    def energy(
+        self,
+        poses: torch.Tensor,
+        *,
+        levels: tuple[float, float] = ENERGY_LEVELS,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """(N,) the prior's energy of ``poses`` (N, D) axis-angle radians in the run's up axis, differentiable with
+        respect to them: a fitting loop's prior term, ``loss = data_term + weight * prior.energy(poses).sum()``.
+
+        DPoser's optimisation prior: each pose is noised to a random timestep in ``levels`` (shares of the
+        schedule), the network's clean estimate is taken without a gradient, and the energy is half the squared
+        distance to it in the network's units (standardised per number). Its gradient, pose minus estimate, is
+        the noised density's score times -sigma^2 (Tweedie), so descending it pulls a pose towards where the
+        prior puts poses. The root's orientation is held as given (no gradient; its heading is turned to the
+        run's canonical one for the network): it is the data term's to fit, as in DPoser's body prior. One draw
+        a call: average several calls, or take many small steps, for a smoother term. Runs trained on rot6d are
+        refused (their encoding has no gradient here)."""
+        if self.config.data.representation != "axis_angle":
+            raise ArgumentError(
+                f"energy: this run's network sees {self.config.data.representation}; allowed: axis_angle runs"
+            )
+        low, high = levels
+        if not 0.0 < low <= high <= 1.0:
+            raise ArgumentError(f"levels={levels!r}: allowed: 0 < low <= high <= 1 (shares of the schedule)")
+        given = poses if isinstance(poses, torch.Tensor) else torch.as_tensor(self._check(poses))
+        if given.dim() != 2 or given.shape[1] != self.pose_dim or len(given) == 0:
+            raise ArgumentError(f"poses of shape {tuple(given.shape)}: this run's poses are (N, {self.pose_dim})")
+        x = given.to(self.device, torch.float32)
+        body = torch.ones(self.pose_dim, dtype=torch.bool, device=self.device)
+        if has_root(x.detach().cpu().numpy()):
+            root = x.detach().cpu().numpy()
+            if self.config.data.heading == "canonical":
+                root = canonical_heading(root, self.up_axis)
+            x = torch.cat([torch.as_tensor(root[:, :3], device=self.device), x[:, 3:]], dim=1)
+            body[:3] = False
+        mean = torch.as_tensor(self.stats.mean, device=self.device)
+        std = torch.as_tensor(self.stats.std, device=self.device)
+        normalised = (x - mean) / std
+        steps = self.schedule.num_timesteps - 1
+        t = torch.randint(max(1, round(low * steps)), max(1, round(high * steps)) + 1, (len(x),),
+                          generator=generator, device=self.device)  # fmt: skip
+        noise = torch.randn(normalised.shape, generator=generator, device=self.device)
+        with torch.no_grad(), evaluating(self.network), autocast(sampling_precision(self.config, self.device),
+                                                                 self.device):  # fmt: skip
+            x_t = self.schedule.add_noise(normalised.detach(), noise, t)
+            estimate, _ = self.schedule.split_prediction(
+                self.network(x_t, t).float(), x_t, t, self.config.diffusion.prediction
+            )
+        energy = 0.5 * (normalised - estimate)[:, body].square().sum(dim=1)
+        return energy.to(given.device, given.dtype if given.is_floating_point() else torch.float32)
 
     def _check(self, poses: np.ndarray) -> np.ndarray:
         """The poses as a float array (float32 unless given float64), refused unless (N, D) and finite."""
