@@ -1,7 +1,7 @@
 """Mutation check: each one-line bug (issues 10 and 19), introduced on its own, must make a test fail.
 
     python bench/mutations.py                 # all mutations; table + bench/results/mutations.json
-    python bench/mutations.py ema sigint      # some of them, by id
+    python bench/mutations.py ema sigint-143  # some of them, by id
 
 For every mutation the tracked files are copied to a temporary folder (the working tree is never
 touched), one exact snippet is replaced there (it must occur exactly once, so a drifted source
@@ -51,7 +51,7 @@ class Outcome:
 MUTATIONS = [
     Mutation(
         "ema", "the EMA is never updated inside the training loop", "unet1d/training/loop.py",
-        "            self.ema.update(self.network)\n", "            pass\n",
+        "            self.ema.update(training.network)\n", "            pass\n",
         [NUMBERS + "test_ema_weights_equal_the_closed_form_of_the_run"],
     ),
     Mutation(
@@ -82,7 +82,7 @@ MUTATIONS = [
     ),
     Mutation(
         "lr-never-stepped", "the run's lr ignores warm-up and cosine (scheduler never stepped)",
-        "unet1d/training/loop.py", "        self.scheduler.step()\n", "        pass\n",
+        "unet1d/training/loop.py", "        training.scheduler.step()\n", "        pass\n",
         [NUMBERS + "test_logged_lr_warms_up_then_follows_the_cosine"],
     ),
     Mutation(
@@ -93,13 +93,14 @@ MUTATIONS = [
     ),
     Mutation(
         "mixed-precision-ignored", "mixed_precision is ignored (bf16 requested, fp32 run)", "unet1d/training/loop.py",
-        "mixed_precision=train_cfg.mixed_precision,", 'mixed_precision="no",',
+        "mixed_precision=self.precision,", 'mixed_precision="no",',
         [NUMBERS + "test_bf16_runs_the_forward_in_bf16"],
     ),
     Mutation(
         "sigint-143", "SIGINT exits 143 instead of 130", "unet1d/training/signals.py",
         "return 128 + (self.received or 0)", "return 128 + signal.SIGTERM",
-        ["tests/scenarios/test_resume.py::test_sigint_saves_a_checkpoint_and_the_process_exits_130"],
+        ["tests/training/test_signals.py::"
+         "test_a_second_ctrl_c_stops_at_once_and_says_so_and_one_within_the_window_is_the_first_again"],
     ),
     Mutation(
         "compare-first-seed", "compare's variant mean is the first seed's value", "unet1d/compare/runs.py",
@@ -115,8 +116,9 @@ MUTATIONS = [
     ),
     Mutation(
         "sample-facing-z", "`unet1d sample` leaves every canonical-heading sample facing +z",
-        "unet1d/evaluation/sampling.py",
-        '    if config.data.heading == "canonical":', '    if False:',
+        "unet1d/prior/api.py",
+        '    if config.data.heading == "canonical":\n        poses = random_heading(',
+        '    if False:\n        poses = random_heading(',
         ["tests/cli/test_evaluate.py::test_sample_gives_canonical_heading_poses_a_uniform_heading"],
     ),
     Mutation(
@@ -172,6 +174,9 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help="first check the tests pass unmutated")
     parser.add_argument("--json", type=Path, default=ROOT / "bench/results/mutations.json")
     args = parser.parse_args()
+    unknown = sorted(set(args.ids) - {m.id for m in MUTATIONS})
+    if unknown:
+        parser.error(f"unknown mutation {', '.join(unknown)}; allowed: {', '.join(m.id for m in MUTATIONS)}")
     chosen = [m for m in MUTATIONS if not args.ids or m.id in args.ids]
 
     outcomes = []
