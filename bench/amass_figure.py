@@ -10,16 +10,20 @@ people stand. Front view only, small enough to commit.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/amass_figure.py` from anywhere
+from bench.arguments import positive_int
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--count", type=positive_int, default=8)
     args = parser.parse_args()
 
     import matplotlib
@@ -41,7 +45,7 @@ def main() -> None:
     data = checkpoint.config.data.model_copy(update={"heading": "keep"})
     real = load_pose_data(data, checkpoint.config.model.pose_dim, seed=0).val
     real = real[np.random.default_rng(0).choice(len(real), args.count, replace=False)]
-    figure, axes = plt.subplots(2, args.count, figsize=(1.1 * args.count, 3.2))
+    figure, axes = plt.subplots(2, args.count, figsize=(1.1 * args.count, 3.2), squeeze=False)
     for row, (name, poses, colour) in enumerate([("samples", samples[: args.count], "tab:blue"),
                                                   ("real (held out)", real, "tab:gray")]):  # fmt: skip
         positions = upright_positions(canonical_heading(poses, up), up)

@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/amass_tree.py` from anywhere
+from bench.arguments import positive_int
+
 TARGET_FIRST_S, TARGET_CACHED_S = 60.0, 3.0
 DATASETS = (
     *("ACCAD", "BMLmovi", "BMLrub", "CMU", "DanceDB", "DFaust", "EKUT", "EyesJapanDataset", "HDM05"),
@@ -86,8 +89,10 @@ def load(root: Path, cache: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--files", type=int, default=11_000)
-    parser.add_argument("--frames", type=int, default=240, help="frames per take at 120 fps (AMASS averages ~1,600)")
+    parser.add_argument("--files", type=positive_int, default=11_000)
+    parser.add_argument(
+        "--frames", type=positive_int, default=240, help="frames per take at 120 fps (AMASS averages ~1,600)"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where to write the tree (default: a temp folder)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/amass_tree.json"))
     args = parser.parse_args()

@@ -13,6 +13,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from unet1d.data.builtin import generate_builtin_poses
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/builtin_data.py` from anywhere
+from bench.arguments import positive_int
 
 TARGET_POSES, TARGET_SECONDS = 20_000, 1.0
 
@@ -45,8 +49,8 @@ def measure(poses: int, repeats: int) -> Result:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 5_000, TARGET_POSES, 50_000])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sizes", type=positive_int, nargs="+", default=[1_000, 5_000, TARGET_POSES, 50_000])
+    parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument("--json", type=Path, default=Path("bench/results/builtin_data.json"))
     args = parser.parse_args()
 

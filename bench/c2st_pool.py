@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/c2st_pool.py` from anywhere
-
+from bench.arguments import positive_int
 from unet1d.evaluation import c2st  # imports no torch: its fold processes fork only from a one-thread process
 
 
@@ -27,8 +27,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("fake", type=Path)
     parser.add_argument("real", type=Path)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=positive_int, default=2)
     args = parser.parse_args()
+    missing = [str(path) for path in (args.fake, args.real) if not path.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)} (.npy arrays of poses)")
     processes = c2st.start_fold_workers()  # before anything starts a thread
     fake, real = np.load(args.fake), np.load(args.real)
     pool, chosen = c2st._fold_processes, c2st.parallel_tests

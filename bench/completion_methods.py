@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -41,6 +42,9 @@ from unet1d.evaluation.tasks import (
     task_poses,
 )
 from unet1d.prior import PosePrior
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/completion_methods.py` from anywhere
+from bench.arguments import positive_int
 
 # (method, steps, shrink): the hypotheses of a pose pulled towards their mean by shrink (1 = plain draws)
 CANDIDATES: tuple[tuple[str, int, float], ...] = (
@@ -127,13 +131,13 @@ def score(prior: PosePrior, poses: np.ndarray, up: str, parts: tuple[str, ...], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a run folder or checkpoint")
-    parser.add_argument("--poses", type=int, default=30, help="held-out poses per task")
+    parser.add_argument("--poses", type=positive_int, default=30, help="held-out poses per task")
     parser.add_argument("--validation", action="store_true", help="poses no evaluation scores (to pick with)")
     parser.add_argument("--parts", default="left_leg,arms,trunk", help="comma-separated parts, or 'all'")
     parser.add_argument("--no-denoise", action="store_true")
     parser.add_argument("--only", default=None, help="comma-separated methods: run just these candidates")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument(
         "--guided-check",
         default=None,
@@ -146,6 +150,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     parts = tuple(COMPLETION_PARTS) if args.parts == "all" else tuple(args.parts.split(","))
+    unknown = sorted(set(parts) - set(COMPLETION_PARTS))
+    if unknown:
+        parser.error(f"--parts: unknown {', '.join(unknown)}; allowed: all, {', '.join(COMPLETION_PARTS)}")
+    methods = {name for name, *_ in CANDIDATES}
+    if args.only is not None and set(args.only.split(",")) - methods:
+        parser.error(f"--only {args.only!r}: allowed: {', '.join(sorted(methods))}, comma-separated")
 
     prior = PosePrior.load(args.run)
     config = prior.config

@@ -48,6 +48,9 @@ import numpy as np
 
 from unet1d.evaluation import c2st
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/eval_speed.py` from anywhere
+from bench.arguments import non_negative_int, positive_int
+
 SETTINGS = ("one at a time, 1 thread", "one at a time, all threads", "side by side, threads", "side by side, processes")
 
 
@@ -341,10 +344,12 @@ def table(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, nargs="?", help="A run folder or checkpoint for the eval part.")
-    parser.add_argument("--num-samples", type=int, default=2000)
-    parser.add_argument("--task-poses", type=int, default=32)
-    parser.add_argument("--fold-poses", type=int, default=2000, help="Poses a side in the fold-pool part.")
-    parser.add_argument("--rounds", type=int, default=2, help="Rounds of the fold-pool settings (or of --against).")
+    parser.add_argument("--num-samples", type=positive_int, default=2000)
+    parser.add_argument("--task-poses", type=non_negative_int, default=32)
+    parser.add_argument("--fold-poses", type=positive_int, default=2000, help="Poses a side in the fold-pool part.")
+    parser.add_argument(
+        "--rounds", type=positive_int, default=2, help="Rounds of the fold-pool settings (or of --against)."
+    )
     parser.add_argument("--folds-only", action="store_true", help="Only the fold pool (no checkpoint needed).")
     parser.add_argument("--eval-only", action="store_true", help="Only the eval.")
     parser.add_argument(
@@ -358,6 +363,8 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=Path("bench/results/eval_speed.json"))
     args = parser.parse_args()
+    if args.folds_only and args.eval_only:
+        parser.error("--folds-only and --eval-only leave nothing to measure together: give one")
     if not args.folds_only and args.run is None:
         parser.error("RUN is needed unless --folds-only")
     if not args.eval_only and not c2st.start_fold_workers():  # first, while this process is one thread

@@ -17,6 +17,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ from pathlib import Path
 import torch
 
 from unet1d.model import UNet1D, count_parameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/mid_block.py` from anywhere
+from bench.arguments import non_negative_int, positive_int
 
 
 @dataclass
@@ -121,13 +125,15 @@ def measure(structure: str, heads: int, downsample: bool, args: argparse.Namespa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--base-channels", type=int, default=128)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-size", type=positive_int, default=256)
+    parser.add_argument("--base-channels", type=positive_int, default=128)
+    parser.add_argument("--warmup", type=non_negative_int, default=2)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--json", type=Path, default=Path("bench/results/mid_block.json"))
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this torch sees no CUDA device; allowed here: cpu")
 
     results = [measure(structure, heads, downsample, args) for structure, heads, downsample in VARIANTS]
     baseline = results[0]

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/roofline.py` from anywhere
+from bench.arguments import non_negative_int, positive_int
 
 MATRIX_OPS = (
     "conv", "mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "scaled_dot_product", "flash_attention",
@@ -415,8 +416,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="Fewer steps and rounds.")
-    parser.add_argument("--threads", type=int, help="torch threads (default: the training default).")
-    parser.add_argument("--split-steps", type=int, default=200, help="Steps of the quickstart-shaped run (0: skip).")
+    parser.add_argument("--threads", type=positive_int, help="torch threads (default: the training default).")
+    parser.add_argument(
+        "--split-steps", type=non_negative_int, default=200, help="Steps of the quickstart-shaped run (0: skip)."
+    )
     parser.add_argument("--json", type=Path, default=Path("bench/results/roofline.json"))
     args = parser.parse_args(argv)
     if args.threads:

@@ -646,6 +646,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="'training': the harness and the peers only; 'sampling': the samplers only (--checkpoint: a real run).",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this torch sees no CUDA device; allowed here: cpu")
+    if args.checkpoint is not None and not Path(args.checkpoint).exists():
+        parser.error(f"--checkpoint {args.checkpoint}: no such run or checkpoint folder")
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     settings, device = MODES[mode], torch.device(args.device)
     started, cpu_started = time.perf_counter(), time.process_time()

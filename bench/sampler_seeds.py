@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/sampler_seeds.py` from anywhere
-
+from bench.arguments import positive_int
 from unet1d.data import load_pose_data
 from unet1d.evaluation import quality
 from unet1d.evaluation.sampling import sample_poses
@@ -46,10 +46,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--num-samples", type=int, default=2000)
+    parser.add_argument("--num-samples", type=positive_int, default=2000)
     parser.add_argument("--variants", default="ddim50-fp32,dpm20-bf16,dpm20-fp32")
     parser.add_argument("--json", type=Path, default=Path("bench/results/sampler_seeds.json"))
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.variants.split(",")) - set(VARIANTS))
+    if unknown:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}")
+    if not all(seed.strip().isdigit() for seed in args.seeds.split(",")):
+        parser.error(f"--seeds {args.seeds!r}: allowed: whole numbers >= 0, comma-separated")
     torch.set_num_threads(1)
     checkpoint = load_for_eval(args.run)
     base = checkpoint.config

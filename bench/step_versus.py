@@ -29,6 +29,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `python bench/step_versus.py` from anywhere
+from bench.arguments import positive_int  # noqa: E402
 
 EARLIER = {
     "blocks": "unet1d/model/blocks.py",
@@ -107,9 +108,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--base_channels", type=int, default=32)
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--mid", default="attention-8")
-    parser.add_argument("--threads", type=int, help="torch threads (default: the training default).")
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=5, help="Steps per contender per round.")
+    parser.add_argument("--threads", type=positive_int, help="torch threads (default: the training default).")
+    parser.add_argument("--rounds", type=positive_int, default=6)
+    parser.add_argument("--steps", type=positive_int, default=5, help="Steps per contender per round.")
     args = parser.parse_args(argv)
     settings = MODES["quick"].__class__(
         base_channels=args.base_channels, batch_size=args.batch_size, rounds=args.rounds, steps=args.steps, warmup=2

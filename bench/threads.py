@@ -29,9 +29,13 @@ from pathlib import Path
 
 from unet1d.training.launch import available_cores
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/threads.py` from anywhere
+from bench.arguments import positive_int
+
 RUN = [
     "--base_channels", "32", "--batch_size", "64", "--builtin_samples", "4096", "--eval_every", "100000",
     "--checkpoint_every", "100000", "--wandb_mode", "disabled", "--tensorboard", "false", "--progress", "none",
+    "--quality_every", "0", "--final_eval_samples", "0",  # steps alone: a final evaluation took minutes a run
 ]  # fmt: skip
 
 
@@ -55,7 +59,7 @@ def run_together(count: int, threads: int, steps: int, root: Path) -> list[float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=30, help="Steps per run.")
+    parser.add_argument("--steps", type=positive_int, default=30, help="Steps per run.")
     parser.add_argument("--json", type=Path, default=Path("bench/results/threads.json"))
     args = parser.parse_args()
     cores = available_cores()
