@@ -5,10 +5,22 @@
 # BENCH="" runs bench/run.py at its full size; COMPILE_MODES="reduce-overhead" measures one mode.
 #   OUT=bench/results STEPS=1500 bash bench/gpu_check.sh
 # A CPU dry run of the same plumbing: DEVICE=cpu STEPS=20 EXTRA="--base_channels 8" bash bench/gpu_check.sh
+# Settings come from the environment only (OUT, STEPS, DEVICE, EXTRA, BENCH, COMPILE_MODES, RESUME_MODES, STUDY).
 set -uo pipefail
+if [ $# -gt 0 ]; then  # -h, --help, or a flag meant for one of the scripts: say how, start nothing
+  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  [ "$1" = -h ] || [ "$1" = --help ] && exit 0
+  echo "bench/gpu_check.sh takes no arguments ($1); set its environment variables instead" >&2
+  exit 2
+fi
 OUT=${OUT:-bench/results}
 STEPS=${STEPS:-1500}
 DEVICE=${DEVICE:-cuda}
+if [ "$DEVICE" = cuda ] && ! python3 -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+  echo "bench/gpu_check.sh: DEVICE=cuda but torch sees no CUDA device; on a CPU: DEVICE=cpu STEPS=20 \
+EXTRA=\"--base_channels 8\" bash bench/gpu_check.sh" >&2
+  exit 2
+fi
 read -r -a EXTRA <<< "${EXTRA:-}"
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="${PYTHONPATH:-}:$PWD" WANDB_MODE=disabled
