@@ -11,8 +11,8 @@ something only on an otherwise idle GPU; on a CPU quote the ratios.
    defaults: EMA, clipping, per-step grad norm, per-block norms every 50 steps, TensorBoard
    logging) over a bare loop (forward, MSE, backward, AdamW) of the same network, batch and
    data. Validation, checkpoints and quality probes fall outside the measured windows.
-2. ``vs_peers``: our loop's samples/s over a bare loop around lucidrains' ``Unet1D`` (5.77M) and
-   diffusers' temporal ``UNet1DModel`` (6.20M), against our 5.80M conv network;
+2. ``vs_peers``: our loop's samples/s over a bare loop around lucidrains' ``Unet1D`` (6.05M) and
+   diffusers' temporal ``UNet1DModel`` (6.20M), against our default 5.28M attention-8 network;
    ``vs_peers_network`` the same with our network in the bare loop too.
 3. ``sampling``: poses/s and quality (``unet1d.evaluation.quality.score`` against the built-in
    reference) of DDPM-1000, DDIM-50, DDIM-20 and DPM-Solver++ 2M at 20 steps (fp32 and bf16
