@@ -35,6 +35,7 @@ def test_sample_gives_canonical_heading_poses_a_uniform_heading(tiny_config, tmp
     args = ["sample", str(tmp_path / "run"), "--num-samples", "2000", "--seed", "3", "--device", "cpu", "-o", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    assert str(np.load(out)["up_axis"]) == "y"  # the built-in poses' world, named as complete names it
     angle = headings(np.load(out)["poses"])
     n = len(angle)
     resultant = math.hypot(np.cos(angle).sum(), np.sin(angle).sum()) / n

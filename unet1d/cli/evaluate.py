@@ -12,6 +12,7 @@ import typer
 from unet1d.allocator import keep_freed_memory
 from unet1d.cli.output import save_npz, writable_output
 from unet1d.config import MIN_EVAL_SAMPLES, SEED_MAX
+from unet1d.data.up_axis import run_up_axis
 from unet1d.errors import UserError
 from unet1d.metric_registry import eval_table
 
@@ -202,7 +203,8 @@ def sample_command(
     keep_freed_memory()
     checkpoint = load_for_eval(run)
     poses = draw_samples(checkpoint, num_samples, seed=seed, device=resolve_device(device), ema=not raw)
-    save_npz(out, poses=poses.astype(np.float32), step=np.int64(checkpoint.step))
+    up_axis = run_up_axis(checkpoint.config.data, checkpoint.stats)  # as complete and denoise say theirs
+    save_npz(out, poses=poses.astype(np.float32), step=np.int64(checkpoint.step), up_axis=np.array(up_axis))
     typer.echo(f"wrote {num_samples} poses ({poses.shape[1]} numbers each) from step {checkpoint.step} to {out}")
     problem = divergence(poses)
     if problem is not None:
