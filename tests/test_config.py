@@ -117,3 +117,13 @@ def test_an_empty_data_path_is_refused_rather_than_reading_the_working_folder(va
 
     with pytest.raises(ConfigError, match="is empty; allowed: builtin, or a pose file or folder"):
         load_config(None, ["--data", value], environ={})
+
+
+@pytest.mark.parametrize("seconds", ["604801", "99999999999"])
+def test_a_collective_timeout_beyond_a_week_is_refused_before_torch_overflows_on_it(seconds: str) -> None:
+    """torch keeps the timeout in 64-bit milliseconds: 99999999999 s hung silently, larger values overflowed."""
+    from unet1d.config_sources import load_config
+
+    assert load_config(None, ["--collective_timeout_s", "604800"], environ={}).launch.collective_timeout_s == 604800
+    with pytest.raises(ConfigError, match=rf"collective_timeout_s='{seconds}'.*less than or equal to 604800"):
+        load_config(None, ["--collective_timeout_s", seconds], environ={})

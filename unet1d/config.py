@@ -370,7 +370,11 @@ class LaunchConfig(Section):
     main_process_ip: str | None = Field(None, description="Address of rank 0 for multi-node jobs.")
     main_process_port: int = Field(29500, gt=0, lt=65536, description="Port of rank 0.")
     collective_timeout_s: int = Field(
-        600, gt=0, description="Seconds a process waits for the others (joining, each collective) before failing."
+        600,
+        gt=0,
+        le=7 * 24 * 3600,  # a week; torch's own limit (milliseconds in 64 bits) overflowed into hangs and C++ stacks
+        description="Seconds a process waits for the others (joining, each collective) before failing (at most a "
+        "week).",
     )
 
     @model_validator(mode="after")
