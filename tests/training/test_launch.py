@@ -153,6 +153,31 @@ def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_s
     assert json.loads((run_dir / "summary.json").read_text())["final_step"] == stopped["step"] + 4
 
 
+@pytest.mark.slow
+def test_a_launch_whose_unet1d_train_is_killed_checkpoints_and_stops_instead_of_training_on(
+    start_cli, tiny_flags, tmp_path, free_port
+):
+    """kill -9 of `unet1d train --num_processes 2` (an OOM kill, a scheduler's): its launcher gets SIGTERM from
+    Linux and passes it to the ranks, which checkpoint and exit; before, they trained on headless, holding run.lock."""
+    import psutil
+
+    run_dir = tmp_path / "run"
+    flags = [*tiny_flags, "--batch_size", "16", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
+    flags += ["--num_processes", "2", "--checkpoint_every", "20", "--main_process_port", str(free_port)]
+    process = start_cli("train", *flags, "--max_steps", "100000")
+    deadline = time.monotonic() + 240
+    while latest_checkpoint(run_dir) is None and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    family = psutil.Process(process.pid).children(recursive=True)
+    assert len(family) >= 3, family  # the launcher and its two ranks
+    process.kill()
+    process.communicate(timeout=30)
+    _, alive = psutil.wait_procs(family, timeout=120)
+    assert not alive, f"still running after their unet1d train was killed: {alive}"
+    stopped = json.loads((latest_checkpoint(run_dir) / "checkpoint.json").read_text())
+    assert stopped["world_size"] == 2 and not (run_dir / "run.lock").exists()
+
+
 def test_a_single_process_launch_asked_for_several_is_recognised():
     simple = {"ACCELERATE_USE_CPU": "False", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
     assert "unet1d train --num_processes N" in launch_shortfall(simple)

@@ -9,11 +9,12 @@ inside a launch, and trains. The same path serves GPUs (NCCL) and CPU processes 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import FrameType
 
 import torch
@@ -156,9 +157,11 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     """Run every local rank through Accelerate's launcher; return its exit code.
 
     SIGTERM is passed on to the launcher, which passes it to the ranks (they checkpoint and exit
-    non-zero). Ctrl-C already reaches the ranks through the terminal, so we only keep waiting.
+    non-zero). Ctrl-C already reaches the ranks through the terminal, so we only keep waiting. Where
+    Linux allows, the launcher gets SIGTERM when this process dies, however it dies (``kill -9``, an
+    out-of-memory kill): its ranks checkpoint and stop instead of training on headless, holding the run.
     """
-    process = subprocess.Popen(launcher_command(config, train_args))
+    process = subprocess.Popen(launcher_command(config, train_args), preexec_fn=_terminate_with_parent())
     forwarded: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -176,6 +179,23 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
+
+
+def _terminate_with_parent() -> Callable[[], None] | None:
+    """For ``Popen(preexec_fn=...)``: the child asks Linux for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``);
+    None where there is no such call. libc is looked up here, in the parent: the child only makes the call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG, <linux/prctl.h>
+
+    def ask() -> None:
+        prctl(set_parent_death_signal, int(signal.SIGTERM), 0, 0, 0)
+
+    return ask
 
 
 def launcher_precision(config: Config) -> str:
