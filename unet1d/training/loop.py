@@ -382,6 +382,7 @@ class Trainer:
         # training time, read before the final evaluation: its sampling and scoring would count as training, and
         # `compare` would set runs apart by their evaluation's settings
         run_time, session_time = counters.run_time_s(), counters.session_s()  # run: all sessions
+        self.leave_process_group()
         if exit_code == 0:
             try:  # minutes of sampling and scoring that poll for no stop: a signal ends them, not the run's record
                 with signals_raise():
@@ -425,6 +426,14 @@ class Trainer:
             )
         self.exit_code = exit_code
         return result
+
+    def leave_process_group(self) -> None:
+        """Every rank leaves the process group together, after the last collective: the final evaluation is the
+        main process's alone, and a rank that tore its group down while the main one still evaluated aborted
+        at exit now and then ("terminate called without an active exception"; torchrun then stopped the run)."""
+        if self.accelerator.num_processes > 1 and torch.distributed.is_initialized():
+            self.accelerator.wait_for_everyone()
+            self.accelerator.state.destroy_process_group()
 
     def close(self) -> None:
         """Close trackers (W&B gets the exit code), stop the bar, and release Accelerate's state."""
