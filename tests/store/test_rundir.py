@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,24 @@ def test_the_run_id_round_trips_and_a_damaged_one_is_named(tmp_path: Path) -> No
     path.write_text("abc/def\n")
     with pytest.raises(UserError, match="holds '/', never in a run id"):
         rundir.read_run_id(tmp_path)
+
+
+def test_a_checkpoints_file_is_refused_before_any_step(tiny_config, tmp_path) -> None:
+    """Before, the whole run trained and then failed at its first save ("free some disk space")."""
+    folder = tmp_path / "run" / "checkpoints"
+    folder.parent.mkdir()
+    folder.write_text("not a folder\n")
+    with pytest.raises(UserError, match=f"{folder} is a file, not a folder: the run's checkpoints go there"):
+        rundir.plan_run(tiny_config())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to a read-only folder: nothing to refuse")
+def test_a_checkpoints_folder_this_user_cannot_write_is_refused_before_any_step(tiny_config, tmp_path) -> None:
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(UserError, match="this user cannot write there"):
+            rundir.plan_run(tiny_config())
+    finally:
+        folder.chmod(stat.S_IRWXU)

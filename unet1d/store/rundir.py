@@ -89,10 +89,23 @@ class RunPlan:
     set_aside: tuple[Path, ...] = ()
 
 
+def _check_checkpoints_folder(output_dir: Path) -> None:
+    """Refuse, before any step, a ``checkpoints`` that cannot take a checkpoint: the first save would otherwise
+    fail after the training it should keep."""
+    folder = output_dir / checkpoint_files.CHECKPOINTS_DIR
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file, not a folder: the run's checkpoints go there; move it away "
+                        "or choose another --output_dir")  # fmt: skip
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{folder}: this user cannot write there, and the run's checkpoints go there; "
+                        "fix its permissions or choose another --output_dir")  # fmt: skip
+
+
 def plan_run(config: Config) -> RunPlan:
     """Decide (without writing anything) how this run may use its output directory."""
     train = config.train
     output_dir = Path(train.output_dir)
+    _check_checkpoints_folder(output_dir)
     if train.overwrite and train.resume:
         raise UserError("--overwrite starts the run again and --resume continues it; give one of them")
     if train.overwrite:
