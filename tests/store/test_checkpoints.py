@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import pickle
 import shutil
 from collections.abc import Iterator
@@ -140,10 +141,13 @@ def test_the_table_decides_the_layout(accelerator, tiny_config, tmp_path) -> Non
 
 
 class FullDisk:
-    """A component whose state cannot be written: the disk is full."""
+    """A component whose state cannot be written: the disk is full (or, with another errno, the folder refuses)."""
+
+    def __init__(self, code: int = errno.ENOSPC) -> None:
+        self.code = code
 
     def state_dict(self) -> dict:
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise OSError(self.code, os.strerror(self.code))
 
     def load_state_dict(self, state: dict) -> None:
         pass
@@ -156,11 +160,18 @@ def test_a_save_that_fails_leaves_no_partial_checkpoint_and_the_last_one_latest(
     first = checkpoints.save_checkpoint(
         accelerator, tmp_path, step=10, components={"model": nn.Linear(2, 2)}, config=config, stats=STATS, keep=2
     )
-    with pytest.raises(UserError, match=r"cannot write checkpoint .*step-20 .*No space left.*still .*step-10"):
+    with pytest.raises(UserError, match=r"cannot write checkpoint .*step-20 .*No space left.*still .*step-10. Free "
+                       "some disk space"):  # fmt: skip
         checkpoints.save_checkpoint(
             accelerator, tmp_path, step=20, components={"model": nn.Linear(2, 2), "full": FullDisk()}, config=config,
             stats=STATS, keep=2,
         )  # fmt: skip
+    for code, remedy in ((errno.EACCES, "Make the folder writable"), (errno.EROFS, "Make the folder writable"),
+                         (errno.ENOTDIR, "Move away what is in the checkpoint's way")):  # fmt: skip
+        with pytest.raises(UserError, match=f"still .*step-10. {remedy}"):  # not "free some disk space"
+            checkpoints.save_checkpoint(
+                accelerator, tmp_path, step=20, components={"full": FullDisk(code)}, config=config, stats=STATS, keep=2
+            )
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-10"]
     assert checkpoints.latest_checkpoint(tmp_path) == first
 

@@ -37,6 +37,7 @@ checkpoint stays the latest (docs/faults.md).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -215,8 +216,18 @@ def _failed_write_is_a_user_error(staging: Path, final: Path) -> Any:
             first = first.__cause__ or first.__context__
         raise UserError(
             f"cannot write checkpoint {final} ({reason_of(first)}{space}); {kept}. "
-            "Free some disk space, then continue with --resume auto"
+            f"{_remedy(first)}, then continue with --resume auto"
         ) from None
+
+
+def _remedy(err: BaseException) -> str:
+    """What to do about a failed write: space for a full disk (and for what says no more), else the folder."""
+    code = getattr(err, "errno", None)
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "Make the folder writable for this user (or mounted read-write)"
+    if code in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST):
+        return "Move away what is in the checkpoint's way"
+    return "Free some disk space"
 
 
 def _free_bytes(folder: Path) -> int | None:
