@@ -208,6 +208,17 @@ def test_a_run_stopped_mid_window_logs_what_a_run_never_stopped_logs(tiny_config
     assert uninterrupted.train_loss == pytest.approx(never_stopped["train/loss"][-1][1], rel=1e-6)  # float32
 
 
+def test_resuming_another_runs_checkpoint_into_a_new_folder_gives_that_folder_its_own_checkpoint(tiny_config, tmp_path):
+    """`--resume PATH --output_dir NEW` forks a run: NEW must hold the checkpoint its summary names (before, the
+    summary pointed into the other folder, NEW held none, and `--resume auto` there started again at step 0)."""
+    train(tiny_config("--max_steps", "10"))
+    source = tmp_path / "run" / "checkpoints" / "step-10"
+    fork = train(tiny_config("--max_steps", "10", "--resume", str(source), output_dir=tmp_path / "fork"))
+    assert fork.exit_code == 0 and Path(fork.checkpoint) == tmp_path / "fork" / "checkpoints" / "step-10"
+    assert latest_checkpoint(tmp_path / "fork") == Path(fork.checkpoint)
+    assert_same_weights(Path(fork.checkpoint), source)
+
+
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     train(tiny_config("--max_steps", "10"))

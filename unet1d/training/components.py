@@ -368,8 +368,11 @@ class Checkpointer:
         return self.path
 
     def restore(self, checkpoint: Path, components: dict[str, checkpoints.Stateful]) -> None:
-        self.saved_step = checkpoints.restore_checkpoint(self.accelerator, checkpoint, components)
-        self.path = checkpoint
+        """The table from ``checkpoint``. One of another run's folder (``--resume PATH`` with another output_dir)
+        is not this run's: the run saves its own, at the end at the latest, so its folder holds what it reports."""
+        step = checkpoints.restore_checkpoint(self.accelerator, checkpoint, components)
+        own = Path(checkpoint).resolve().parent.parent == Path(self.output_dir).resolve()
+        self.saved_step, self.path = (step, checkpoint) if own else (None, None)
 
     def model_size_mb(self) -> float | None:
         """Size of the last checkpoint's raw weights."""
