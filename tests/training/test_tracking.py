@@ -160,6 +160,24 @@ def test_wandb_without_credentials_warns_and_trains_offline(tiny_config, tmp_pat
 
 
 @pytest.mark.slow
+def test_a_wandb_that_cannot_start_at_all_is_named_once_and_the_run_logs_its_figure_elsewhere(
+    tiny_config, tmp_path, capsys
+):
+    """<output_dir>/wandb a file: even offline W&B cannot start. One warning, and nothing after it speaks of
+    W&B's missing run (the final evaluation's figure logged "'NoneType' object has no attribute 'log'")."""
+    from unet1d.evaluation.probe import QualityProbe
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "wandb").write_text("in the way\n")
+    config = tiny_config("--max_steps", "5", "--wandb_mode", "offline", "--final_eval_samples", "32",
+                         "--task_poses", "0")  # fmt: skip
+    result = train(config, probe=QualityProbe)
+    err = capsys.readouterr().err
+    assert result.exit_code == 0 and result.quality is not None
+    assert err.count("warning: W&B is unavailable") == 1 and "NoneType" not in err and "could not log" not in err, err
+
+
+@pytest.mark.slow
 def test_an_unreachable_wandb_server_sends_the_run_offline_at_once(start_cli, tiny_flags, tmp_path):
     unreachable = {
         "WANDB_BASE_URL": "http://user:secret@127.0.0.1:9/path",  # nothing listens: wandb.init would retry ~100 s

@@ -205,7 +205,7 @@ class Tracking:
             return
         try:
             for tracker in self.accelerator.trackers:
-                if isinstance(tracker, WandB):
+                if isinstance(tracker, WandB) and tracker.run is not None:  # None: W&B gave up, and said so
                     import wandb
 
                     tracker.run.log({name: wandb.Image(str(path))}, step=step)
