@@ -72,7 +72,7 @@ def test_the_cli_relaunches_itself_only_outside_a_launch():
     assert inside_distributed_launch({"RANK": "1"}) and not inside_distributed_launch({})
 
     command = launcher_command(config, ["--config", "run.yaml", "--lr", "1e-3"])
-    assert command[1:4] == ["-m", "accelerate.commands.launch", "--multi_gpu"]
+    assert command[1:4] == ["-m", "unet1d.training.launcher", "--multi_gpu"]
     assert command[command.index("--num_processes") + 1] == "2"
     assert command[command.index("--mixed_precision") + 1] == "bf16"
     assert command[-7:] == ["-m", "unet1d.cli", "train", "--config", "run.yaml", "--lr", "1e-3"]
@@ -176,6 +176,24 @@ def test_a_launch_whose_unet1d_train_is_killed_checkpoints_and_stops_instead_of_
     assert not alive, f"still running after their unet1d train was killed: {alive}"
     stopped = json.loads((latest_checkpoint(run_dir) / "checkpoint.json").read_text())
     assert stopped["world_size"] == 2 and not (run_dir / "run.lock").exists()
+
+
+@pytest.mark.slow
+def test_a_user_error_inside_the_ranks_ends_the_launch_with_exit_2_and_no_traceback(
+    isolated_wandb, tiny_flags, tmp_path, free_port
+):
+    """A data file only the ranks read: each says why in one line, and the launch exits 2 as one process would
+    (before: torchrun's ChildFailedError traceback under them, and exit 1)."""
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not numpy\n")
+    flags = [*tiny_flags, "--output_dir", str(tmp_path / "run"), "--wandb_mode", "disabled", "--data", str(bad)]
+    flags += ["--num_processes", "2", "--main_process_port", str(free_port)]
+    result = subprocess.run([sys.executable, "-m", "unet1d.cli", "train", *flags], env=isolated_wandb,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert f"error: {bad}: not a valid .npy file" in output
+    assert "Traceback" not in output and "ChildFailedError" not in output and "failed (exitcode" not in output
 
 
 def test_a_single_process_launch_asked_for_several_is_recognised():

@@ -3,7 +3,8 @@
 Users should not need to remember ``accelerate launch --multi_gpu --num_processes ...``: when the
 config asks for more than one process (or machine) and we are not already one rank of a
 distributed launch, the CLI re-runs ``unet1d train`` with the same arguments under
-``python -m accelerate.commands.launch``. Each rank then parses the same argv, finds itself
+Accelerate's launcher (:mod:`unet1d.training.launcher`: its own, ending in one line rather than
+torchrun's traceback). Each rank then parses the same argv, finds itself
 inside a launch, and trains. The same path serves GPUs (NCCL) and CPU processes (gloo).
 """
 
@@ -133,7 +134,7 @@ def launcher_command(config: Config, train_args: list[str]) -> list[str]:
     command = [
         sys.executable,
         "-m",
-        "accelerate.commands.launch",
+        "unet1d.training.launcher",  # accelerate.commands.launch's main, ending in the project's terms
         "--multi_gpu",
         "--num_processes",
         str(launch.num_processes * launch.num_machines),
