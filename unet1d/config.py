@@ -368,7 +368,12 @@ class LaunchConfig(Section):
     num_machines: int = Field(1, gt=0, description="Machines in the job.")
     machine_rank: int = Field(0, ge=0, description="This machine's rank in a multi-node job.")
     main_process_ip: str | None = Field(None, description="Address of rank 0 for multi-node jobs.")
-    main_process_port: int = Field(29500, gt=0, lt=65536, description="Port of rank 0.")
+    main_process_port: int = Field(
+        29500,
+        gt=0,
+        lt=65536,
+        description="Port of rank 0 (several machines; on one machine the default 29500 means a free port).",
+    )
     collective_timeout_s: int = Field(
         600,
         gt=0,

@@ -33,6 +33,7 @@ from unet1d.training.launch import (
     launch_shortfall,
     launcher_command,
     needs_launcher,
+    rendezvous_port,
 )
 
 PROBE_DIR_VARIABLE = "PROBE_DIR_FOR_TEST_DISTRIBUTED"  # not UNET1D_*: those are config fields
@@ -83,6 +84,20 @@ def test_the_cli_relaunches_itself_only_outside_a_launch():
     assert multi[multi.index("--main_process_ip") + 1] == "10.0.0.1"
     with pytest.raises(UserError, match="main_process_ip"):
         launcher_command(load_config(None, ["--num_machines", "2"], environ={}), [])
+
+
+def test_one_machine_at_the_default_port_takes_a_free_one_and_a_set_port_or_machines_keep_theirs():
+    """Two `--num_processes 2` runs started at once both took 29500 and the second died in EADDRINUSE."""
+    import socket
+
+    ports = {rendezvous_port(load_config(None, ["--num_processes", "2"], environ={})) for _ in range(5)}
+    assert 29500 not in ports and len(ports) > 1  # the OS's free ones, another each time
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports.pop()))  # no longer free: never handed out while held
+        assert rendezvous_port(load_config(None, ["--num_processes", "2"], environ={})) != taken.getsockname()[1]
+    assert rendezvous_port(load_config(None, ["--num_processes", "2", "--main_process_port", "29611"], {})) == 29611
+    nodes = load_config(None, ["--num_machines", "2", "--main_process_ip", "10.0.0.1"], environ={})
+    assert rendezvous_port(nodes) == 29500  # every machine must agree on it
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -143,7 +144,7 @@ def launcher_command(config: Config, train_args: list[str]) -> list[str]:
         "--machine_rank",
         str(launch.machine_rank),
         "--main_process_port",
-        str(launch.main_process_port),
+        str(rendezvous_port(config)),
         "--mixed_precision",
         launcher_precision(config),
         "--dynamo_backend",
@@ -152,6 +153,18 @@ def launcher_command(config: Config, train_args: list[str]) -> list[str]:
     if launch.main_process_ip:
         command += ["--main_process_ip", launch.main_process_ip]
     return [*command, "-m", "unet1d.cli", "train", *train_args]
+
+
+def rendezvous_port(config: Config) -> int:
+    """``launch.main_process_port``, except on one machine at the default port: there a port the OS has free, so
+    two launches started at once on one machine do not both take 29500 (the second died in EADDRINUSE)."""
+    launch = config.launch
+    default = type(launch).model_fields["main_process_port"].default
+    if launch.num_machines > 1 or launch.main_process_port != default:
+        return launch.main_process_port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run_launcher(config: Config, train_args: list[str]) -> int:
