@@ -144,17 +144,24 @@ def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(
     assert again.returncode == 0 and again.stdout.count("done: step 24") == 1, again.stdout + again.stderr
 
 
+def two_processes_past_a_checkpoint(start_cli, tiny_flags, run_dir: Path, port: int):
+    """`unet1d train --num_processes 2` into ``run_dir``, running on once its first checkpoint is there; -> (the
+    process, its flags without --max_steps)."""
+    flags = [*tiny_flags, "--batch_size", "16", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
+    flags += ["--num_processes", "2", "--checkpoint_every", "20", "--main_process_port", str(port)]
+    process = start_cli("train", *flags, "--max_steps", "100000")
+    deadline = time.monotonic() + 240
+    while latest_checkpoint(run_dir) is None and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return process, flags
+
+
 @pytest.mark.slow
 def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_sigterm(
     start_cli, tiny_flags, tmp_path, free_port
 ):
     run_dir = tmp_path / "run"
-    flags = [*tiny_flags, "--batch_size", "16", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
-    flags += ["--num_processes", "2", "--checkpoint_every", "20", "--main_process_port", str(free_port)]
-    process = start_cli("train", *flags, "--max_steps", "100000")
-    deadline = time.monotonic() + 240
-    while latest_checkpoint(run_dir) is None and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    process, flags = two_processes_past_a_checkpoint(start_cli, tiny_flags, run_dir, free_port)
     process.send_signal(signal.SIGTERM)  # to `unet1d train`, which passes it on to the launcher and the ranks
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, output
@@ -177,12 +184,7 @@ def test_a_launch_whose_unet1d_train_is_killed_checkpoints_and_stops_instead_of_
     import psutil
 
     run_dir = tmp_path / "run"
-    flags = [*tiny_flags, "--batch_size", "16", "--output_dir", str(run_dir), "--wandb_mode", "disabled"]
-    flags += ["--num_processes", "2", "--checkpoint_every", "20", "--main_process_port", str(free_port)]
-    process = start_cli("train", *flags, "--max_steps", "100000")
-    deadline = time.monotonic() + 240
-    while latest_checkpoint(run_dir) is None and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    process, _ = two_processes_past_a_checkpoint(start_cli, tiny_flags, run_dir, free_port)
     family = psutil.Process(process.pid).children(recursive=True)
     assert len(family) >= 3, family  # the launcher and its two ranks
     process.kill()

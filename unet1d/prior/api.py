@@ -222,7 +222,7 @@ class PosePrior:
             raise ArgumentError(f"poses of shape {tuple(given.shape)}: this run's poses are (N, {self.pose_dim})")
         x = given.to(self.device, torch.float32)
         body = torch.ones(self.pose_dim, dtype=torch.bool, device=self.device)
-        if has_root(x.detach().cpu().numpy()):
+        if has_root(x):  # the root as given (turned to heading 0 for a canonical run), with no gradient
             root = x.detach().cpu().numpy()
             if self.config.data.heading == "canonical":
                 root = canonical_heading(root, self.up_axis)
