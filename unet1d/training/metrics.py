@@ -53,6 +53,9 @@ class TimestepLosses:
     wants to see; the total loss hides it.
     """
 
+    per_rank = True  # each rank's own sums until a log step adds them up
+    newer_than_format = True  # checkpoints from before it resume with empty buckets
+
     def __init__(self, num_timesteps: int, num_buckets: int, device: torch.device) -> None:
         self.num_timesteps = num_timesteps
         self.num_buckets = min(num_buckets, num_timesteps)
@@ -61,9 +64,6 @@ class TimestepLosses:
         self.names = [f"train/loss_t{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)]
         self.sums = torch.zeros(self.num_buckets, device=device, dtype=torch.float64)
         self.counts = torch.zeros(self.num_buckets, device=device, dtype=torch.float64)
-
-    per_rank = True  # each rank's own sums until a log step adds them up
-    newer_than_format = True  # checkpoints from before it resume with empty buckets
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The sums since the last log step: a stopped run's next log covers the steps before the stop too."""
