@@ -11,7 +11,7 @@ A checkpoint holds what evaluation needs, in formats that load without pickle::
 and what exact resume needs besides: Accelerate's full training state in ``accelerate/``
 (optimiser, LR schedule, global RNGs of every rank, grad scaler; loaded with
 ``torch.load(weights_only=True)``) and ``rank-<r>.safetensors`` (each rank's own tensors: its
-noise generator).
+noise generator and the log window's per-timestep loss sums).
 
 **One table.** The trainer hands :func:`save_checkpoint` and :func:`restore_checkpoint` the same
 ``{name: component}`` table (:class:`Stateful`: ``state_dict`` / ``load_state_dict``), and both
