@@ -62,6 +62,8 @@ def curves_figure(
 ) -> Path:
     """One panel per tag; in each, every variant's mean over seeds and its min–max band."""
     plt = _pyplot()
+    from matplotlib.ticker import FormatStrFormatter
+
     figure, axes = _grid(plt, len(tags))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, tag in zip(axes, tags, strict=True):
@@ -76,10 +78,13 @@ def curves_figure(
         ax.set_xlabel("step")
         if log_y and all(v > 0 for line in ax.get_lines() for v in line.get_ydata()):
             ax.set_yscale("log")
+            plain = FormatStrFormatter("%.3g")  # a loss spans less than a decade: 1.2, not
+            ax.yaxis.set_major_formatter(plain)  # 1.2x10^0 on the minor ticks
+            ax.yaxis.set_minor_formatter(plain)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.96))  # the title above the panels' own
     return _save(plt, figure, path)
 
 
@@ -107,7 +112,7 @@ def bars_figure(rows: Sequence[Any], columns: Sequence[tuple[str, str, str]], pa
         ax.set_xticks(list(positions), [elide(v, 24) for v in variants], rotation=30, ha="right", fontsize=7)
         ax.grid(axis="y", alpha=0.3)
     figure.suptitle("per variant: mean, ±1 std over seeds (bars), each seed (dots)")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.96))  # the title above the panels' own
     return _save(plt, figure, path)
 
 
