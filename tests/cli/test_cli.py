@@ -77,6 +77,7 @@ def test_any_even_width_builds_the_output_heads_norm_taking_the_groups_that_divi
 ) -> None:
     code, out, _ = run_main(capsys, "info", "--base_channels", "12", "--mid", "attention-4")
     assert code == 0 and "attention" in out
+    assert out.splitlines()[0] == "UNet1D: attention middle, 4 heads, base_channels 12"  # one line, never wrapped
 
 
 def test_info_at_full_length_reports_the_seeds_72x72_attention(capsys: pytest.CaptureFixture[str]) -> None:

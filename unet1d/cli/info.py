@@ -18,13 +18,15 @@ def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     summary = summarize(resolved.model)
     model = resolved.model
     heads = f", {model.mid_num_heads} heads" if model.mid_structure == "attention" else ""
-    table = Table(title=f"UNet1D: {model.mid_structure} middle{heads}, base_channels {model.base_channels}")
+    title = f"UNet1D: {model.mid_structure} middle{heads}, base_channels {model.base_channels}"
+    table = Table()  # the title on a line of its own: rich wraps a title to the table's width, mid-phrase
     table.add_column("block")
     table.add_column("parameters", justify="right")
     for name, count in summary.parameters_per_block.items():
         table.add_row(name, f"{count:,}")
     table.add_row("[bold]total[/bold]", f"[bold]{summary.total_parameters:,} ({summary.total_parameters / 1e6:.2f}M)")
     console = Console()
+    console.print(title)
     console.print(table)
     mid = summary.mid
     console.print(f"size on disk (fp32 weights): {summary.fp32_megabytes:.1f} MiB")
