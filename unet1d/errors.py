@@ -6,6 +6,10 @@ traceback. Anything else that escapes is a bug in unet1d and may show one.
 
 from __future__ import annotations
 
+# Where launched ranks leave their user errors for `unet1d train --num_processes N`'s launcher, which prints each
+# message once (not UNET1D_*: those are config fields).
+RANK_ERRORS_VARIABLE = "RANK_ERRORS_FOR_UNET1D"
+
 
 class UserError(Exception):
     """Bad input from a person: a file, a field, a flag. The message is written for them."""

@@ -147,3 +147,23 @@ def test_help_does_not_import_torch_wandb_or_accelerate() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_launched_rank_leaves_its_user_error_to_the_launcher_and_a_lone_process_prints_it(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """Under `unet1d train --num_processes N` every rank hit the same bad file and printed the same line."""
+    from unet1d.cli import report_user_error
+    from unet1d.errors import RANK_ERRORS_VARIABLE
+
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setenv(RANK_ERRORS_VARIABLE, str(tmp_path))
+    report_user_error("bad.npy: not a valid .npy file")
+    assert capsys.readouterr().err == "error: bad.npy: not a valid .npy file\n"  # not a launched rank: its own line
+    monkeypatch.setenv("RANK", "1")
+    report_user_error("bad.npy: not a valid .npy file")
+    assert capsys.readouterr().err == ""
+    assert (tmp_path / "rank-00001.txt").read_text() == "bad.npy: not a valid .npy file"
+    monkeypatch.setenv(RANK_ERRORS_VARIABLE, str(tmp_path / "gone"))
+    report_user_error("another")
+    assert capsys.readouterr().err == "error: another\n"  # the launcher cannot be told: said here

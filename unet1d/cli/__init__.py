@@ -6,13 +6,15 @@ Commands parse, call the library and report. :func:`main` is the only place that
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import typer
 
 from unet1d.cli import compare, config_cmd, data, evaluate, info, prior, sweep, train
 from unet1d.cli.common import CONFIG_COMMAND, fields_help
-from unet1d.errors import UserError
+from unet1d.errors import RANK_ERRORS_VARIABLE, UserError
 
 app = typer.Typer(
     name="unet1d",
@@ -44,5 +46,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except UserError as err:
-        typer.echo(f"error: {err}", err=True)
+        report_user_error(str(err))
         sys.exit(2)
+
+
+def report_user_error(message: str) -> None:
+    """``error: <message>`` on stderr; a rank of `unet1d train --num_processes N` leaves it to its launcher
+    instead, which prints each different message once (N ranks failing alike printed N copies)."""
+    folder = os.environ.get(RANK_ERRORS_VARIABLE)
+    rank = os.environ.get("RANK")
+    if folder and rank is not None:
+        try:
+            (Path(folder) / f"rank-{int(rank):05d}.txt").write_text(message)
+            return
+        except (OSError, ValueError):
+            pass  # the launcher cannot be told: say it here
+    typer.echo(f"error: {message}", err=True)

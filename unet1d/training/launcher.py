@@ -10,11 +10,16 @@ gets one line naming the rank and how it ended.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 from accelerate.commands.launch import main as accelerate_main
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+from unet1d.errors import RANK_ERRORS_VARIABLE
 
 # Exit codes of a rank that has already said why in one line: a user error, Ctrl-C and SIGTERM after the checkpoint.
 SAID_WHY = (2, 128 + signal.SIGINT, 128 + signal.SIGTERM)
@@ -24,6 +29,17 @@ def main(argv: list[str]) -> int:
     sys.argv = ["accelerate launch", *argv]  # Accelerate's parser reads them there
     # torchrun logs each failed rank as an ERROR line with its pid; the line below says it in the run's terms
     logging.getLogger("torch.distributed.elastic.multiprocessing.api").setLevel(logging.CRITICAL)
+    with tempfile.TemporaryDirectory(prefix="unet1d-rank-errors-") as folder:
+        os.environ[RANK_ERRORS_VARIABLE] = folder  # the ranks inherit it and leave their user errors there
+        try:
+            return launch()
+        finally:
+            for message in dict.fromkeys(path.read_text() for path in sorted(Path(folder).glob("rank-*.txt"))):
+                print(f"error: {message}", file=sys.stderr)  # each different message once, in rank order
+
+
+def launch() -> int:
+    """Accelerate's launcher; its ending as an exit code and at most one line."""
     try:
         accelerate_main()
     except ChildFailedError as err:
