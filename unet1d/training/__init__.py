@@ -6,6 +6,7 @@
 - ``metrics``: gradient/parameter norms, memory, loss per timestep bucket
 - ``signals``: SIGTERM/SIGINT -> checkpoint -> non-zero exit
 - ``launch``: ``--num_processes N`` re-runs the command under Accelerate's launcher
+- ``launcher``: that launcher, ending in an exit code and one line instead of torchrun's traceback
 - ``launcher_watch``: a rank whose launcher dies stops the run cleanly
 - ``lock``: one writer per run folder
 

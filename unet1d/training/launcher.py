@@ -2,9 +2,10 @@
 
 When a rank fails, torchrun raises ``ChildFailedError``, which Python prints as a 40-line traceback under
 the ranks' own lines, and the launch exits 1 whatever the ranks said. Here a rank that stopped for a
-reason it already gave in one line (a :class:`~unet1d.errors.UserError`: exit 2; a stop signal, after
-its checkpoint: 128 + the signal) ends the launch with that code and no traceback; any other failure
-gets one line naming the rank and how it ended.
+reason it gives in one line (a :class:`~unet1d.errors.UserError`: exit 2; a stop signal, after its
+checkpoint: 128 + the signal) ends the launch with that code and no traceback; any other failure gets
+one line naming the rank and how it ended. The ranks leave their user errors in a folder this process
+names (``RANK_ERRORS_VARIABLE``), and it prints each different one once: N ranks failing alike said it N times.
 """
 
 from __future__ import annotations
