@@ -120,3 +120,19 @@ def test_the_runs_training_time_leaves_its_final_evaluation_out(tiny_config, tmp
     assert evaluation["eval_seconds"] > 0
     assert result.wall_time_s + evaluation["eval_seconds"] <= elapsed  # the two spans do not overlap
     assert result.steps_per_s == pytest.approx(5 / result.wall_time_s)
+
+
+def test_the_runs_peak_memory_leaves_its_final_evaluation_out(tiny_config, monkeypatch):
+    # summary.json's peak MiB was read after the final evaluation: ~95 MiB over TensorBoard's and W&B's, and
+    # `compare` set two runs of one config apart by their --final_eval_samples
+    from unet1d.training import loop
+
+    evaluated = []
+    final_evaluation = loop.Trainer.final_evaluation
+    monkeypatch.setattr(loop.Trainer, "final_evaluation", lambda self: evaluated.append(1) or final_evaluation(self))
+    monkeypatch.setattr(loop, "peak_memory_mb", lambda device: 2000.0 if evaluated else 100.0)  # the RSS high-water
+    result = train(
+        tiny_config("--max_steps", "5", "--final_eval_samples", "48", "--task_poses", "4"), probe=QualityProbe
+    )
+    assert evaluated and result.quality is not None
+    assert result.peak_memory_mb == 100.0

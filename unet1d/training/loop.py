@@ -379,9 +379,10 @@ class Trainer:
 
     def finish(self, exit_code: int = 0) -> TrainResult:
         counters, quality = self.counters, None
-        # training time, read before the final evaluation: its sampling and scoring would count as training, and
-        # `compare` would set runs apart by their evaluation's settings
+        # training time and memory, read before the final evaluation: its sampling and scoring would count as
+        # training, and `compare` would set runs apart by their evaluation's settings
         run_time, session_time = counters.run_time_s(), counters.session_s()  # run: all sessions
+        peak_memory = peak_memory_mb(self.device)
         self.leave_process_group()
         if exit_code == 0:
             try:  # minutes of sampling and scoring that poll for no stop: a signal ends them, not the run's record
@@ -403,7 +404,7 @@ class Trainer:
             val_loss_ema=self.validator.last.get("val/loss_ema"),
             steps_per_s=self.step / run_time if run_time > 0 else 0.0,
             samples_per_s=self.step * self.global_batch / run_time if run_time > 0 else 0.0,
-            peak_memory_mb=peak_memory_mb(self.device),
+            peak_memory_mb=peak_memory,
             num_parameters=self.num_parameters,
             model_size_mb=self.checkpointer.model_size_mb() if self.is_main else None,
             checkpoint=str(checkpoint) if checkpoint else None,
