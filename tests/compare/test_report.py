@@ -391,6 +391,20 @@ def test_the_differences_table_cuts_names_not_numbers_and_spells_out_what_it_cut
         assert any(line.startswith(f"  {name} = ") for line in lines[start:]), name
 
 
+def test_the_differences_table_splits_where_a_partial_column_leaves_no_room_for_its_numbers() -> None:
+    """A variant with a run short of a score writes "(2/3 vs 3/3 runs)" beside the difference: with long names
+    and four-digit numbers even the shortest names left rich too little room, and it cut a number."""
+    rows = wide_rows()
+    rows[0].final_val_loss = None  # one attention run without a val loss
+    lines = printed(rows)
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("Differences from"))
+    body = [line for line in lines[start:] if line.startswith("│")]
+    assert any("(2/3 vs 3/3 runs)" in line for line in body), body
+    assert max(len(line) for line in body) <= WIDTH
+    for line in body:
+        assert "…" not in "│".join(line.split("│")[2:]), line  # every cell but the name whole
+
+
 def test_eval_scores_as_many_poses_as_the_other_runs_evaluations(tmp_path: Path) -> None:
     from unet1d.compare.runs import evaluated_size
 

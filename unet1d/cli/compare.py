@@ -249,8 +249,6 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
 def print_differences(console: Console, found: list, shown: dict[str, tuple[str, str]]) -> None:
     """Each difference with its interval, whether it is within seed noise, what the seeds detect and how
     many would resolve it; variant names elided further where the table would pass :data:`WIDTH`."""
-    from rich.table import Table
-
     from unet1d.compare.report import decision_cells, direction_note, elide
     from unet1d.compare.stats import CONFIDENCE, MAX_SEEDS, POWER
 
@@ -270,12 +268,14 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headings)]
     widths[0] = min(widths[0], NAME_WIDTH)
     name_width = max(len(headings[0]), widths[0] - max(0, table_width(widths) - WIDTH))  # rich would cut a number
-    table = Table(title=f"Differences from {elide(found[0].reference, NAME_WIDTH)} (95 % Welch interval over seeds)")
-    for heading in headings:
-        table.add_column(heading, justify="left" if heading in ("variant", "column") else "right", no_wrap=True)
-    for row in cells:
-        table.add_row(elide(row[0], name_width), *row[1:])
-    console.print(table)
+    print_split(  # in two tables where even the shortest names leave too little room (long "(3/4 vs 4/4 runs)")
+        console,
+        f"Differences from {elide(found[0].reference, NAME_WIDTH)} (95 % Welch interval over seeds)",
+        [("variant", False), ("column", False)],
+        [[elide(row[0], name_width), row[1]] for row in cells],
+        [(heading, heading, "") for heading in headings[2:]],
+        [row[2:] for row in cells],
+    )
     cut_further = sorted({d.variant for d in found if elide(d.variant, name_width) != elide(d.variant, NAME_WIDTH)})
     if cut_further:  # shorter than in the tables above, where the names were spelled out
         console.print("\n".join(f"  {elide(name, name_width)} = {name}" for name in cut_further))
