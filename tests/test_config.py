@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from unet1d import UNet1D
-from unet1d.config import FIELD_PATHS, SAMPLER_STEPS, SECTIONS, Config
+from unet1d.config import FIELD_PATHS, MEASUREMENT_FIELDS, NO_EFFECT_FIELDS, SAMPLER_STEPS, SECTIONS, Config
 from unet1d.config_sources import config_from_dict, load_config
 from unet1d.errors import ConfigError
 
@@ -22,6 +22,11 @@ def resolve(*args: str, config_file: Path | None = None, environ: dict[str, str]
 def test_flat_names_are_unique_across_sections() -> None:
     declared = [field for cls in SECTIONS.values() for field in cls.model_fields]
     assert len(declared) == len(set(declared)) == len(FIELD_PATHS)
+
+
+def test_the_fields_compare_warns_about_are_real_and_put_runs_in_one_variant() -> None:
+    sections_fields = {f"{section}.{name}" for section, cls in SECTIONS.items() for name in cls.model_fields}
+    assert set(MEASUREMENT_FIELDS) <= NO_EFFECT_FIELDS <= sections_fields
 
 
 def test_every_field_has_a_description_and_a_default() -> None:

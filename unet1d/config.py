@@ -478,6 +478,17 @@ NO_EFFECT_FIELDS: frozenset[str] = frozenset(
 )  # fmt: skip
 # What `--resume` may change in the run it continues: the above, and max_steps to extend it.
 RESUMABLE_FIELDS: frozenset[str] = NO_EFFECT_FIELDS | {"train.max_steps"}
+# Of NO_EFFECT_FIELDS, the ones that still move what a run measures, and which numbers: `compare` warns where the
+# runs it compares differ in one (their weights alike, their numbers not).
+MEASUREMENT_FIELDS: dict[str, str] = {
+    "train.val_max_poses": "their val loss and steps to common do not compare: each scores other validation poses",
+    "logging.log_every": "their train loss does not compare: it is the mean of the last log window",
+    "train.eval_every": "their time and samples/s do not compare (validation counts in them), nor steps to common",
+    "train.checkpoint_every": "their time and samples/s do not compare: saving counts in them",
+    "train.threads": "their time and samples/s do not compare",
+    "evaluation.quality_every": "their time, samples/s and peak MiB do not compare: the quality probes count in them",
+    "evaluation.quality_samples": "their time, samples/s and peak MiB do not compare: the quality probes count in them",
+}
 # flat name -> (section, field); built once, asserted unique by a test.
 FIELD_PATHS: dict[str, tuple[str, str]] = {
     field: (section, field) for section, cls in SECTIONS.items() for field in cls.model_fields

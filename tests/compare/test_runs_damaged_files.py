@@ -110,3 +110,24 @@ def test_unet1d_compare_on_a_damaged_run_exits_0_with_one_warning(tmp_path, caps
     assert runs["whole"]["final_val_loss"] == 0.7 and runs["whole"]["best_val_loss"] == pytest.approx(0.6)
     assert runs["damaged"]["final_val_loss"] is None and runs["damaged"]["precision"] is None
     assert runs["whole"]["run"] == str(whole)
+
+
+def test_every_warning_compare_prints_is_kept_in_its_json_and_report(tmp_path, capsys) -> None:
+    # a damaged summary and an unfinished run were said on stderr only: --out's warnings and the report's Caveats
+    # held the comparability warnings alone
+    from unet1d.cli import main
+
+    runs = tmp_path / "runs"
+    make_run(runs / "whole", "--seed", "0", summary=SUMMARY)
+    cut_short(make_run(runs / "damaged", "--seed", "1", summary=SUMMARY) / "summary.json")
+    (make_run(runs / "killed", "--seed", "2") / "summary.json").unlink()
+    out, report = tmp_path / "compare.json", tmp_path / "report"
+    with pytest.raises(SystemExit) as exited:
+        main(["compare", str(runs), "--out", str(out), "--report", str(report)])
+    printed = [line.removeprefix("warning: ") for line in warnings(capsys.readouterr().err)]
+    kept = json.loads(out.read_text())["warnings"]
+    assert exited.value.code == 0 and len(printed) == 2 and kept == printed, (printed, kept)
+    assert any("summary.json" in line and "damaged" in line for line in kept)
+    assert any("unfinished runs, left out: killed" in line for line in kept)
+    caveats = (report / "report.md").read_text().split("## Caveats")[1]
+    assert all(line in caveats for line in kept)

@@ -11,6 +11,7 @@ import yaml
 from unet1d.compare.runs import compare_runs, short_value, variant_key, variant_name, variant_names
 from unet1d.config import ModelConfig
 from unet1d.config_sources import load_config
+from unet1d.errors import UserError
 from unet1d.training import train
 
 
@@ -149,3 +150,54 @@ def test_a_run_named_twice_counts_once_and_a_repeated_seed_or_unlike_evaluations
     warned = capsys.readouterr().err  # an evaluation from before the task scores: only those do not compare
     assert "scored the prior's tasks on other poses (None (one, two); abc (tasked)" in warned
     assert "their task scores do not compare; `unet1d eval` them again" in warned
+
+
+def test_runs_alike_in_what_they_learn_but_not_in_what_they_measure_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one variant, as their weights are alike; but the probes count in the time and the memory, and a validation
+    # subset moves the val loss: seed noise 6x too wide, with no word said
+    from tests.run_folders import make_run
+
+    make_run(tmp_path / "a", "--seed", "0", "--quality_every", "20")
+    make_run(tmp_path / "b", "--seed", "1", "--quality_every", "20")
+    make_run(tmp_path / "c", "--seed", "2", "--quality_every", "1000", "--val_max_poses", "64")
+    _, variants = compare_runs([tmp_path])
+    warned = capsys.readouterr().err
+    assert len(variants) == 1 and variants[0].runs == 3
+    assert (
+        "the runs differ in evaluation.quality_every: 20 (a, b); 1000 (c); their time, samples/s and peak MiB do not "
+        "compare: the quality probes count in them" in warned
+    )
+    assert "the runs differ in train.val_max_poses: 2048 (a, b); 64 (c); their val loss" in warned
+    assert warned.count("warning: ") == 2, warned
+
+
+def test_an_unfinished_run_is_named_not_dropped_unsaid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a seed that crashed or was killed (config.yaml, no summary.json) vanished from its variant when its folder's
+    # parent was given
+    from tests.run_folders import make_run
+
+    make_run(tmp_path / "runs" / "seed0", "--seed", "0")
+    killed = make_run(tmp_path / "runs" / "seed1", "--seed", "1")
+    (killed / "summary.json").unlink()
+    rows, _ = compare_runs([tmp_path / "runs"])
+    assert [Path(row.run).name for row in rows] == ["seed0"]
+    assert "'" + str(tmp_path / "runs") + "' holds unfinished runs, left out: seed1 (no summary.json)" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(UserError, match=r"holds an unfinished run \(no summary.json\): stopped, crashed"):
+        compare_runs([killed])
+
+
+def test_a_run_without_an_evaluation_beside_evaluated_ones_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.run_folders import make_run
+
+    evaluation = {"num_samples": 1000, "reference": "builtin-fresh", "weights": "ema", "c2st_auc": 0.7}
+    make_run(tmp_path / "a", "--seed", "0", evaluation=evaluation)
+    bare = make_run(tmp_path / "b", "--seed", "1")
+    compare_runs([tmp_path])
+    warned = capsys.readouterr().err
+    assert f"{bare} has no evaluation" in warned and f"`unet1d eval {bare}`" in warned

@@ -80,7 +80,6 @@ def compare_command(
     from unet1d.compare.convergence import common_threshold
     from unet1d.compare.runs import (
         COLUMNS,
-        comparability_warnings,
         compare_runs,
         evaluated_size,
         find_runs,
@@ -88,6 +87,7 @@ def compare_command(
         write_json,
     )
     from unet1d.compare.stats import CONFIDENCE, POWER, differences
+    from unet1d.store.checkpoint_files import collected_warnings
 
     if wandb_report is not None:
         from unet1d.compare.wandb_report import parse_target
@@ -116,8 +116,8 @@ def compare_command(
                 evaluation, samples, reference = evaluate(run, num_samples=size)
                 evaluation.save()
                 save_figure(evaluation, samples, reference)
-    rows, variants = compare_runs(paths)
-    caveats = comparability_warnings(rows)  # printed by compare_runs; carried into the JSON and the report
+    with collected_warnings() as caveats:  # printed as they come; carried into the JSON and the report
+        rows, variants = compare_runs(paths)
     threshold = common_threshold(rows)
     names = sorted({row.variant for row in rows})
     if baseline is not None and baseline not in names:

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from unet1d.compare.convergence import add_common_convergence
-from unet1d.config import NO_EFFECT_FIELDS, ModelConfig, mid_name
+from unet1d.config import MEASUREMENT_FIELDS, NO_EFFECT_FIELDS, ModelConfig, mid_name
 from unet1d.config_sources import config_from_dict
 from unet1d.data.loading import is_builtin
 from unet1d.data.up_axis import resolve_up_axis
@@ -138,12 +138,18 @@ NAMED_FIELDS = {
 }
 
 
+def flat_config(config: dict) -> dict[str, object]:
+    """A stored config as ``section.field`` -> value, the fields an older run did not store at their defaults
+    (one written by another version: what it stored)."""
+    try:
+        return config_from_dict(config).flat()
+    except ConfigError:
+        return {f"{section}.{name}": value for section, sub in config.items() for name, value in sub.items()}
+
+
 def variant_key(config: dict) -> dict[str, object]:
     """The fields of a run's config that can change its results: all but the seed and :data:`NO_EFFECT_FIELDS`."""
-    try:
-        flat = config_from_dict(config).flat()  # fills fields an older run did not store with their defaults
-    except ConfigError:  # written by another version: compare what it stored
-        flat = {f"{section}.{name}": value for section, sub in config.items() for name, value in sub.items()}
+    flat = flat_config(config)
     flat.pop("model.mid", None)  # the mid_structure/mid_num_heads pair in one word: already in the key
     if is_builtin(str(flat.get("data.data"))) and "data.up_axis" in flat:  # what runs from before auto stored
         flat["data.up_axis"] = resolve_up_axis(flat["data.up_axis"], builtin=True, amass_files=0)
@@ -197,6 +203,9 @@ def short_value(value: object, digits: int | None = SHORT_DIGITS) -> str:
     return scientific if len(scientific) < len(plain) else plain
 
 
+UNFINISHED = "stopped, crashed or still training; `unet1d train --output_dir RUN --resume auto` finishes one"
+
+
 def find_runs(paths: list[Path]) -> list[Path]:
     """Run directories (holding config.yaml and summary.json) given directly or one level below; a run
     named twice (itself and through its folder, or two spellings) once."""
@@ -207,9 +216,15 @@ def find_runs(paths: list[Path]) -> list[Path]:
         if (path / SUMMARY_FILE).is_file():
             runs.append(path)
             continue
+        if (path / RUN_CONFIG_FILE).is_file():
+            raise UserError(f"'{path}' holds an unfinished run (no summary.json): {UNFINISHED}")
         below = sorted(p.parent for p in path.glob(f"*/{SUMMARY_FILE}"))
         if not below:
             raise UserError(f"'{path}' holds no finished run (no summary.json in it or its subfolders)")
+        unfinished = sorted(p.parent.name for p in path.glob(f"*/{RUN_CONFIG_FILE}") if p.parent not in below)
+        if unfinished:  # a seed that crashed or was killed would vanish from its variant unsaid
+            listed = ", ".join(unfinished[:5]) + (f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else "")
+            checkpoint_files.warn(f"'{path}' holds unfinished runs, left out: {listed} (no summary.json): {UNFINISHED}")
         runs.extend(below)
     seen: set[Path] = set()
     unique = []
@@ -361,12 +376,8 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
         first.setdefault((row.variant, row.seed), row.run)
     evaluated = [row for row in rows if row.evaluated is not None]
     for key in EVALUATION_SETTINGS:
-        values: dict[str, list[str]] = {}
-        for row in evaluated:
-            values.setdefault(str(row.evaluated[key]), []).append(Path(row.run).name)
-        if len(values) > 1:
-            listed = "; ".join(f"{value} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
-                               for value, names in values.items())  # fmt: skip
+        listed = differing_values([(Path(row.run).name, row.evaluated[key]) for row in evaluated])
+        if listed:
             if key == "task_poses_digest":  # the task poses alone: the other scores still compare
                 warnings.append(
                     f"the evaluations scored the prior's tasks on other poses ({listed}; None: no per-pose errors, "
@@ -384,7 +395,37 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
         step = row.evaluated.get("step")
         if step is not None and row.final_step is not None and step != row.final_step:
             warnings.append(f"{row.run}'s evaluation is of step {step}; the run ended at step {row.final_step}")
+    if evaluated:
+        for row in rows:
+            if row.evaluated is None:
+                warnings.append(
+                    f"{row.run} has no evaluation (--final_eval_samples 0, or it stopped before one): its quality "
+                    f"and task scores are missing; `unet1d eval {row.run}` or `unet1d compare --eval` scores it"
+                )
     return warnings
+
+
+def measurement_warnings(runs: list[Path], configs: list[dict | None]) -> list[str]:
+    """Where runs differ in a :data:`MEASUREMENT_FIELDS` field: one variant's runs are alike in what they learn,
+    but not in the numbers that field moves."""
+    flats = [(run.name, flat_config(config)) for run, config in zip(runs, configs, strict=True) if config is not None]
+    warnings = []
+    for name, moved in MEASUREMENT_FIELDS.items():
+        listed = differing_values([(run, flat.get(name)) for run, flat in flats])
+        if listed:
+            warnings.append(f"the runs differ in {name}: {listed}; {moved}")
+    return warnings
+
+
+def differing_values(values: list[tuple[str, object]]) -> str:
+    """``"20 (a, b, c, ...); 1000 (d)"`` for (run name, value) pairs holding more than one value; else ``""``."""
+    by_value: dict[str, list[str]] = {}
+    for name, value in values:
+        by_value.setdefault(str(value), []).append(name)
+    if len(by_value) < 2:
+        return ""
+    return "; ".join(f"{value} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+                     for value, names in by_value.items())  # fmt: skip
 
 
 def evaluated_size(runs: list[Path]) -> int | None:
@@ -428,7 +469,7 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
         row.variant = next(names) if config is not None else unknown_variant(Path(row.run))
 
     add_common_convergence(rows)
-    for warning in comparability_warnings(rows):
+    for warning in [*comparability_warnings(rows), *measurement_warnings(runs, configs)]:
         checkpoint_files.warn(warning)
     return rows, summarize_variants(rows)
 
