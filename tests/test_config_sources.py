@@ -138,13 +138,35 @@ YAML_ERRORS = {  # file name -> (its text, None: no such file; the message it mu
         "model:\n  mid_structure: conv\nmid_structure: attention\n",
         r"sets model.mid_structure twice: as model.mid_structure and as mid_",
     ),
+    # a comment saved in cp1252: a UnicodeDecodeError traceback, exit 1
+    "latin1.yaml": (
+        b"model:\n  base_channels: 16  # caf\xe9\n",
+        r"latin1.yaml: not UTF-8 text \(byte 0xe9 at offset 33\)",
+    ),
+    # aliases of aliases: 10^8 values from 8 lines, gigabytes, a MemoryError and a 21 MB "line" at 6 levels
+    "bomb.yaml": (
+        "model:\n  channel_mults: ["
+        + ", ".join(
+            ["&a0 [1,1,1,1,1,1,1,1,1,1]"] + [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 8)]
+        )
+        + "]\n",
+        r"bomb.yaml: more than 100,000 values once its aliases \(\*name\) are expanded",
+    ),
+    # 500 bad items: 500 lines each quoting the whole list
+    "long.yaml": (
+        "model:\n  channel_mults: [" + ", ".join(["x"] * 500) + "]\n",
+        r"^invalid configuration: model.channel_mults=\['x', 'x'.{150,200}… \(from [^\n]*\): Input should be a valid "
+        r"integer[^\n]*$",
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(YAML_ERRORS))
 def test_yaml_errors_name_the_file_and_line(tmp_path: Path, name: str) -> None:
     text, message = YAML_ERRORS[name]
-    if text is not None:
+    if isinstance(text, bytes):
+        (tmp_path / name).write_bytes(text)
+    elif text is not None:
         (tmp_path / name).write_text(text)
     with pytest.raises(ConfigError, match=message):
         resolve(config_file=tmp_path / name)

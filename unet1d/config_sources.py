@@ -122,7 +122,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist")
     try:
-        loaded = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); save it as UTF-8"
+        ) from None
+    try:
+        loaded = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -132,7 +138,32 @@ def read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping of config fields, got {type(loaded).__name__}")
+    if values_beyond(loaded, MAX_YAML_VALUES):
+        raise ConfigError(
+            f"{path}: more than {MAX_YAML_VALUES:,} values once its aliases (*name) are expanded; a config or sweep "
+            "holds a few hundred"
+        )
     return loaded
+
+
+MAX_YAML_VALUES = 100_000  # a YAML "billion laughs" (aliases of aliases) reads as a few lines, expands to gigabytes
+
+
+def values_beyond(data: Any, limit: int) -> bool:
+    """Whether ``data`` (nested lists and dicts, shared ones counted each time they appear) holds more than
+    ``limit`` values; stops counting there, so an alias bomb costs no more than ``limit`` steps."""
+    pending, seen = [data], 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _flatten_yaml(data: Mapping[str, Any], origin: str) -> list[tuple[str, Any, str]]:
@@ -243,14 +274,20 @@ def format_validation_error(
             path = f"{loc[0]}.{loc[1]}"
             value = nested.get(loc[0], {}).get(loc[1], problem.get("input"))
             origin = f" (from {sources[path]})" if path in sources else ""
-            lines.append(f"{path}={value!r}{origin}: {message}")
+            lines.append(f"{path}={shortened(repr(value))}{origin}: {message}")
         elif len(loc) == 1 and loc[0] in SECTIONS:
             given = list(dict.fromkeys(sources[p] for p in sources if p.startswith(loc[0] + ".")))  # each source once
             origin = f" (set by {', '.join(given)})" if given else ""
             lines.append(f"{loc[0]}: {message}{origin}")
         else:
             lines.append(message)
+    lines = list(dict.fromkeys(lines))  # one line per field: a list's bad items each gave the same one
     return "invalid configuration:\n  " + "\n  ".join(lines) if len(lines) > 1 else "invalid configuration: " + lines[0]
+
+
+def shortened(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis: an error line quotes a value, not a whole file's worth."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def config_from_dict(data: Mapping[str, Any], origin: str = "checkpoint") -> Config:
