@@ -102,6 +102,8 @@ class NormStats:
         if missing:
             raise ValueError(f"normalisation statistics lack {sorted(missing)}")
         up = tensors.get("up_axis")
+        if up is not None and int(up) not in (1, 2):
+            raise ValueError(f"normalisation statistics name up axis {int(up)}; allowed: 1 (y) or 2 (z)")
         return cls(tensors["mean"], tensors["std"], tensors.get("envelope"), None if up is None else "xyz"[int(up)])
 
 

@@ -146,6 +146,9 @@ def read_marker(checkpoint: Path) -> dict[str, Any]:
     if version not in READABLE_FORMATS:
         readable = ", ".join(str(v) for v in READABLE_FORMATS)
         raise UserError(f"{checkpoint}: checkpoint format {version!r} is not one this version reads ({readable})")
+    state = data.get("state", {})
+    if not isinstance(state, dict) or not all(isinstance(part, dict) for part in state.values()):
+        raise UserError(f"{path}: its state is not a table of components; the checkpoint is damaged")
     return data
 
 
@@ -224,8 +227,17 @@ def _damage(checkpoint: Path) -> str | None:
     if not isinstance(files, dict):  # before manifests: at least what evaluation needs
         missing = [name for name in (MODEL_FILE, STATS_FILE, CONFIG_FILE) if not (checkpoint / name).is_file()]
         return f"{', '.join(missing)} missing" if missing else None
-    if not all(isinstance(entry, list) and len(entry) == 2 for entry in files.values()):
+    if not all(
+        isinstance(entry, list) and len(entry) == 2 and all(type(number) is int for number in entry)
+        for entry in files.values()
+    ):
         return f"{MARKER} lists its files in a form this version does not know"
+    present = sorted(path.relative_to(checkpoint).as_posix() for path in checkpoint.rglob("*") if path.is_file())
+    # evaluation's files, and any no save wrote: a save lists every file below the folder
+    needed = dict.fromkeys([MODEL_FILE, STATS_FILE, CONFIG_FILE, *present])
+    unlisted = [name for name in needed if name not in files and name != MARKER]
+    if unlisted:
+        return f"{MARKER} does not list {', '.join(unlisted)}: the files were changed after the save"
     for name, (size, crc) in files.items():
         path = checkpoint / name
         try:

@@ -40,6 +40,7 @@ import contextlib
 import errno
 import json
 import os
+import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,7 +391,12 @@ class EvalCheckpoint:
         with torch.random.fork_rng(devices=[]):
             model = UNet1D.from_config(network_config(self.config))
         weights = self.ema_weights if ema and self.ema_weights is not None else self.model_weights
-        model.load_state_dict(weights)
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as err:  # missing, unexpected or misshapen tensors
+            raise UserError(
+                f"checkpoint {self.path}: its weights do not fit the network its config.yaml builds ({reason_of(err)})"
+            ) from None
         return model.to(device).eval()
 
 
@@ -406,6 +412,10 @@ def load_for_eval(path: str | Path) -> EvalCheckpoint:
         stats = NormStats.from_tensors(load_file(str(checkpoint / STATS_FILE)))
         model_weights = load_file(str(checkpoint / MODEL_FILE))
         ema_weights = load_file(str(ema_path)) if ema_path.is_file() else None
+        for name, weights in ((MODEL_FILE, model_weights), (EMA_FILE, ema_weights or {})):
+            kinds = sorted({str(tensor.dtype) for tensor in weights.values() if not tensor.is_floating_point()})
+            if kinds:  # they would load, cast without a word, into other scores
+                raise ValueError(f"{name} holds {', '.join(kinds)} tensors; a network's weights are floating point")
     return EvalCheckpoint(
         path=checkpoint,
         step=int(marker["step"]),
@@ -422,7 +432,7 @@ def _damaged_file_is_a_user_error(checkpoint: Path) -> Any:
     will not load (safetensors' header or size, a missing file) is one line naming the checkpoint."""
     try:
         yield
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, RuntimeError, pickle.UnpicklingError) as err:  # torch, accelerate
         raise UserError(f"checkpoint {checkpoint} is damaged: {reason_of(err)}") from None
     except Exception as err:
         if type(err).__name__ != "SafetensorError":

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
+from accelerate.utils import load as accelerate_load
 
 from unet1d.cadence import Every
 from unet1d.diffusion.validation import loss_from_sums, validation_seed, validation_subset, validation_sums
@@ -96,6 +97,8 @@ class TrainingState:
         self.accelerator.save_state(str(folder), safe_serialization=True)
 
     def load_state(self, folder: Path) -> None:
+        # Accelerate passes over random states it cannot read with one info line: the resume would not be exact
+        accelerate_load(folder / f"random_states_{self.accelerator.process_index}.pkl")
         self.accelerator.load_state(str(folder))
 
 

@@ -217,3 +217,128 @@ def test_checkpoints_from_before_file_lists_and_renamed_copies_still_load(run) -
     (step20 / "norm_stats.safetensors").unlink()
     assert checkpoints.checkpoint_damage(step20) == "norm_stats.safetensors missing"
     said("an old-format step-20 read as whole until a file evaluation needs went missing; a renamed copy loads")
+
+
+def resign(checkpoint: Path) -> None:
+    """List the checkpoint's files in its marker again, as a tamperer (or a tool that rewrote them) would."""
+    from unet1d.store.checkpoint_files import file_manifest
+
+    marker = json.loads((checkpoint / "checkpoint.json").read_text())
+    marker["files"] = file_manifest(checkpoint)
+    (checkpoint / "checkpoint.json").write_text(json.dumps(marker))
+
+
+def _rewrite_weights(checkpoint: Path, change) -> None:
+    from safetensors.torch import load_file, save_file
+
+    for name in ("model.safetensors", "ema.safetensors"):
+        save_file(change(load_file(str(checkpoint / name))), str(checkpoint / name))
+
+
+def _rewrite_marker(checkpoint: Path, change) -> None:
+    marker = json.loads((checkpoint / "checkpoint.json").read_text())
+    change(marker)
+    (checkpoint / "checkpoint.json").write_text(json.dumps(marker))
+
+
+def _replace_in(path: Path, old: str, new: str) -> None:
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+
+
+def _stats_up_axis(checkpoint: Path, axis: int) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    stats = load_file(str(checkpoint / "norm_stats.safetensors"))
+    save_file({**stats, "up_axis": torch.tensor(axis)}, str(checkpoint / "norm_stats.safetensors"))
+
+
+TAMPERED = {  # checkpoints whose marker lists their files again: each ended in a traceback (or loaded silently)
+    "a weight removed": (
+        lambda c: _rewrite_weights(c, lambda w: dict(sorted(w.items())[1:])),
+        "its weights do not fit the network its config.yaml builds (RuntimeError: Error(s) in loading state_dict",
+    ),
+    "weights reshaped": (
+        lambda c: _rewrite_weights(c, lambda w: {k: v.unsqueeze(0) for k, v in w.items()}),
+        "its weights do not fit the network its config.yaml builds",
+    ),
+    "weights as int32": (  # loaded and cast without a word: other scores
+        lambda c: _rewrite_weights(c, lambda w: {k: v.int() for k, v in w.items()}),
+        "is damaged: ValueError: model.safetensors holds torch.int32 tensors; a network's weights are floating point",
+    ),
+    "a wider network in config.yaml": (
+        lambda c: _replace_in(c / "config.yaml", "base_channels: 8", "base_channels: 16"),
+        "its weights do not fit the network its config.yaml builds",
+    ),
+    "up axis x in the statistics": (
+        lambda c: _stats_up_axis(c, 0),
+        "is damaged: ValueError: normalisation statistics name up axis 0; allowed: 1 (y) or 2 (z)",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERED))
+def test_a_tampered_checkpoint_is_one_line_and_exit_2(run, tmp_path, capsys, tampering) -> None:
+    from unet1d.cli import main
+
+    checkpoint = run / "checkpoints" / "step-20"
+    make, reason = TAMPERED[tampering]
+    make(checkpoint)
+    resign(checkpoint)
+    with pytest.raises(SystemExit) as exited:
+        main(["sample", str(checkpoint), "--num-samples", "4", "-o", str(tmp_path / "poses.npz")])
+    err = capsys.readouterr().err
+    said(f"unet1d sample of a checkpoint with {tampering}: exit {exited.value.code}, {err.strip()!r}")
+    assert exited.value.code == 2 and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: checkpoint {checkpoint}") and reason in line, line
+
+
+MARKERS = {  # a marker that reads as JSON but not as a marker: each a traceback, or a check switched off
+    "files as strings": (
+        lambda m: m["files"].update({"model.safetensors": ["a", "b"]}),
+        "checkpoint.json lists its files in a form this version does not know",
+    ),
+    "files emptied": (
+        lambda m: m.update(files={}),
+        "checkpoint.json does not list model.safetensors, norm_stats.safetensors, config.yaml, accelerate/",
+    ),
+    "state null": (lambda m: m.update(state=None), "its state is not a table of components"),
+}
+
+
+@pytest.mark.parametrize("damage", list(MARKERS))
+def test_a_marker_that_is_json_but_no_marker_is_named(run, damage) -> None:
+    checkpoint = run / "checkpoints" / "step-20"
+    change, reason = MARKERS[damage]
+    _rewrite_marker(checkpoint, change)
+    assert reason in (checkpoints.checkpoint_damage(checkpoint) or ""), checkpoints.checkpoint_damage(checkpoint)
+    assert checkpoints.latest_checkpoint(run) == run / "checkpoints" / "step-10"  # what --resume auto continues
+
+
+def test_a_file_no_save_wrote_makes_the_checkpoint_damaged(run) -> None:
+    # a planted accelerate/custom_checkpoint_0.pkl ended a resume in Accelerate's RuntimeError traceback
+    checkpoint = run / "checkpoints" / "step-20"
+    (checkpoint / "accelerate" / "custom_checkpoint_0.pkl").write_bytes(b"\x80\x04N.")
+    assert checkpoints.checkpoint_damage(checkpoint) == (
+        "checkpoint.json does not list accelerate/custom_checkpoint_0.pkl: the files were changed after the save"
+    )
+
+
+@pytest.mark.slow  # a run as a process
+def test_random_states_that_cannot_be_read_safely_stop_the_resume_in_one_line(run, tmp_path) -> None:
+    # Accelerate passed over them with an info line: the resume went on, not exact
+    import pickle
+
+    class Runs:
+        def __reduce__(self):
+            return (print, ("unpickled",))
+
+    checkpoint = run / "checkpoints" / "step-20"
+    (checkpoint / "accelerate" / "random_states_0.pkl").write_bytes(pickle.dumps(Runs()))
+    resign(checkpoint)
+    resumed = train(tmp_path, run, "--max_steps", "30", "--resume", str(checkpoint))
+    lines = [line for line in resumed.stderr.splitlines() if line.startswith(("error", "Traceback"))]
+    assert resumed.returncode == 2 and "unpickled" not in resumed.stdout, resumed.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith(f"error: checkpoint {checkpoint} is damaged: "), lines
