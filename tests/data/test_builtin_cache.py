@@ -3,6 +3,7 @@ unwritable cache never costs more than generating the poses again."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -82,6 +83,7 @@ def test_the_key_follows_size_seed_frames_and_the_generators_code(tmp_path: Path
         "not a zip at all",
         "another set under this key",
         "a folder in its place",
+        "NaN poses, stored whole",  # each check passed: a traceback from the normalisation statistics
     ],
 )
 def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, capsys, damage: str) -> None:
@@ -99,6 +101,12 @@ def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, 
         other = cached_builtin_poses(COUNT, SEED + 1, tmp_path / "other")
         assert other.poses.shape == generated.poses.shape and not np.array_equal(other.poses, generated.poses)
         data = bytearray(entries(tmp_path / "other")[0].read_bytes())
+    elif damage == "NaN poses, stored whole":
+        with np.load(entry) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        arrays["poses"][5, 7] = np.nan
+        np.savez(out := io.BytesIO(), **arrays)
+        data = bytearray(out.getvalue())
     if damage == "a folder in its place":  # the rename that stores the entry again cannot replace a folder
         entry.unlink()
         (entry / "stray").mkdir(parents=True)

@@ -97,6 +97,8 @@ def _read(entry: Path, key: str, rows: int) -> BuiltinPoses:
     poses = arrays["poses"]
     if poses.dtype != np.float32 or poses.shape != (rows, NUM_JOINTS * 3):
         raise ValueError(f"poses of {poses.dtype} {poses.shape}, expected float32 ({rows}, {NUM_JOINTS * 3})")
+    if not np.isfinite(poses).all():
+        raise ValueError("its poses hold NaN or infinite values")
     for name in ("labels", "sequence_ids"):
         if arrays[name].shape != (rows,):
             raise ValueError(f"{name} of shape {arrays[name].shape}, expected ({rows},)")
