@@ -48,6 +48,18 @@ def test_a_damaged_summary_is_named_once_and_the_run_compared_on_the_rest(tmp_pa
     assert variant.runs == 1 and variant.mean["best_val_loss"] == pytest.approx(0.6)
 
 
+def test_a_summary_holding_words_where_numbers_go_is_named_and_the_rest_compared(tmp_path, capsys) -> None:
+    # JSON, an object, and still a TypeError traceback (val_loss "nan") or int("x") (final_step)
+    run = make_run(tmp_path / "run", summary={**SUMMARY, "val_loss": "nan", "final_step": "x", "wall_time_s": True})
+    (row,), (variant,) = compare_runs([run])
+    lines = warnings(capsys.readouterr().err)
+    assert any("val_loss is 'nan', not a number" in line for line in lines), lines
+    assert any("final_step is 'x', not a whole number" in line for line in lines), lines
+    assert any("wall_time_s is True, not a number" in line for line in lines), lines
+    assert row.final_val_loss is None and row.wall_time_s is None and row.final_step is None
+    assert row.final_train_loss == 0.8 and variant.mean["final_train_loss"] == 0.8  # the whole numbers are kept
+
+
 def test_a_whole_summary_keeps_every_number(tmp_path, capsys) -> None:
     """The reader's fallback must not throw away a summary that is whole (here one with fields missing)."""
     run = make_run(tmp_path / "run", summary=SUMMARY, scalars={"val/loss": VAL_LOSS})

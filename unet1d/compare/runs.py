@@ -271,13 +271,28 @@ def read_summary(run: Path) -> dict[str, Any]:
     """
     path = run / SUMMARY_FILE
     try:
-        return asdict(TrainResult.read(path))
+        summary = asdict(TrainResult.read(path))
     except UserError as refused:
         stored, _ = _json_object(path)
-        if stored is not None:
-            return stored
-        checkpoint_files.warn(f"{refused}; the run is compared without it")
-        return {}
+        if stored is None:
+            checkpoint_files.warn(f"{refused}; the run is compared without it")
+            return {}
+        summary = stored
+    for key in SUMMARY_NUMBERS:  # a whole JSON object may still hold a word where a number goes
+        value = summary.get(key)
+        whole = key in ("final_step", "extended_from")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int if whole else (int, float))):
+            kind = "a whole number" if whole else "a number"
+            checkpoint_files.warn(f"{path}: damaged run summary ({key} is {value!r}, not {kind}); compared without it")
+            summary[key] = None
+    return summary
+
+
+# What compare reads from summary.json, each a number (steps: whole numbers).
+SUMMARY_NUMBERS = (
+    "num_parameters", "train_loss", "val_loss", "wall_time_s", "samples_per_s", "peak_memory_mb", "model_size_mb",
+    "final_step", "extended_from",
+)  # fmt: skip
 
 
 def read_config(run: Path) -> dict[str, Any] | None:
