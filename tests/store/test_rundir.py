@@ -66,6 +66,27 @@ def test_wiping_removes_the_run_outputs_and_nothing_else(tiny_config, tmp_path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_wiping_removes_a_linked_output_and_leaves_what_it_points_to(tiny_config, tmp_path) -> None:
+    # rmtree refused the link with an OSError traceback
+    (kept := tmp_path / "elsewhere").mkdir()
+    (kept / "mine.txt").write_text("mine")
+    run = tmp_path / "run"
+    rundir.write_run_config(run, tiny_config(output_dir=run))
+    (run / rundir.EVAL_DIR).symlink_to(kept, target_is_directory=True)
+    rundir.wipe_run(run)
+    assert not (run / rundir.EVAL_DIR).exists() and (kept / "mine.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite", "true"]])
+def test_a_folder_whose_config_yaml_is_no_runs_is_refused_before_anything_is_replaced(
+    tiny_config, tmp_path, overwrite
+) -> None:
+    # its config.yaml and summary.json were replaced after one warning, and --overwrite deleted its eval/
+    (tmp_path / "config.yaml").write_text("services: {web: {image: nginx}}\n")
+    with pytest.raises(UserError, match=r"is not a unet1d run's folder: its config.yaml holds services, no section"):
+        rundir.plan_run(tiny_config(*overwrite, output_dir=tmp_path))
+
+
 def test_the_run_id_round_trips_and_a_damaged_one_is_named(tmp_path: Path) -> None:
     assert rundir.read_run_id(tmp_path) is None
     rundir.record_run_id(tmp_path, "abc123")

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from unet1d.atomic_files import write_text_atomically
-from unet1d.config import RESUMABLE_FIELDS, Config
+from unet1d.config import RESUMABLE_FIELDS, SECTIONS, Config
 from unet1d.config_sources import build_config, config_from_dict, expand_output_dir, given_values
 from unet1d.errors import UserError
 from unet1d.store import checkpoint_files
@@ -101,11 +101,30 @@ def _check_checkpoints_folder(output_dir: Path) -> None:
                         "fix its permissions or choose another --output_dir")  # fmt: skip
 
 
+def _refuse_a_folder_of_other_files(output_dir: Path) -> None:
+    """A ``config.yaml`` that is no unet1d config at all (no section of one) marks a folder no run wrote: its
+    ``config.yaml`` and ``summary.json`` would be replaced, and ``--overwrite`` would delete its ``eval/``."""
+    stored = output_dir / RUN_CONFIG_FILE
+    if not stored.is_file():
+        return
+    try:
+        loaded = yaml.safe_load(stored.read_bytes())
+    except (OSError, ValueError, yaml.YAMLError):
+        return  # a run's config, damaged: read_run_config names it
+    if isinstance(loaded, dict) and loaded and not set(map(str, loaded)) & set(SECTIONS):
+        found = ", ".join(sorted(map(str, loaded))[:3])
+        raise UserError(
+            f"{output_dir} is not a unet1d run's folder: its config.yaml holds {found}, no section of a run's "
+            f"config; choose another --output_dir (a run writes {', '.join(RUN_OUTPUTS)} there)"
+        )
+
+
 def plan_run(config: Config) -> RunPlan:
     """Decide (without writing anything) how this run may use its output directory."""
     train = config.train
     output_dir = Path(train.output_dir)
     _check_checkpoints_folder(output_dir)
+    _refuse_a_folder_of_other_files(output_dir)
     if train.overwrite and train.resume:
         raise UserError("--overwrite starts the run again and --resume continues it; give one of them")
     if train.overwrite:
@@ -261,7 +280,9 @@ def wipe_run(output_dir: Path) -> None:
     """Remove a previous run's outputs (and nothing else a user may keep in the directory)."""
     for name in RUN_OUTPUTS:
         target = output_dir / name
-        if target.is_dir():
+        if target.is_symlink():  # the link, not what it points to
+            target.unlink()
+        elif target.is_dir():
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
