@@ -250,25 +250,45 @@ def expand_output_dir(config: Config, environ: Mapping[str, str]) -> Config:
 
 def build_config(layered: Iterable[tuple[str, Any, str]]) -> Config:
     """Validate (dotted path, value, source) triples, later ones winning."""
-    nested: dict[str, dict[str, Any]] = {}
-    sources: dict[str, str] = {}
-    for path, value, source in layered:
-        section, field = path.split(".")
-        nested.setdefault(section, {})[field] = value
-        sources[path] = source
+    nested, sources = _nest(layered)
     try:
         return Config.model_validate(nested)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, nested, sources)) from None
 
 
+def build_section(layered: Iterable[tuple[str, Any, str]], name: str) -> Any:
+    """One section of :func:`build_config` alone (what `data check` reads): the other sections' values, and the
+    checks between sections, are left out."""
+    nested, sources = _nest(layered)
+    try:
+        return SECTIONS[name].model_validate(nested.get(name, {}))
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, nested, sources, section=name)) from None
+
+
+def _nest(layered: Iterable[tuple[str, Any, str]]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """{section: {field: value}} and {dotted path: source}, later triples winning."""
+    nested: dict[str, dict[str, Any]] = {}
+    sources: dict[str, str] = {}
+    for path, value, source in layered:
+        section, field = path.split(".")
+        nested.setdefault(section, {})[field] = value
+        sources[path] = source
+    return nested, sources
+
+
 def format_validation_error(
-    err: ValidationError, nested: Mapping[str, Mapping[str, Any]], sources: Mapping[str, str]
+    err: ValidationError,
+    nested: Mapping[str, Mapping[str, Any]],
+    sources: Mapping[str, str],
+    section: str | None = None,
 ) -> str:
-    """One line per problem: ``model.mid_num_heads=7 (from --mid_num_heads): <what is allowed>``."""
+    """One line per problem: ``model.mid_num_heads=7 (from --mid_num_heads): <what is allowed>`` (``section``:
+    the one an error of a lone section's model is in)."""
     lines = []
     for problem in err.errors(include_url=False):
-        loc = [str(part) for part in problem["loc"]]
+        loc = [*([section] if section else []), *(str(part) for part in problem["loc"])]
         message = problem["msg"].removeprefix("Value error, ")
         if len(loc) >= 2 and loc[0] in SECTIONS:
             path = f"{loc[0]}.{loc[1]}"

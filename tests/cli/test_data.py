@@ -75,9 +75,14 @@ def test_bad_input_exits_2_naming_the_file(case, tmp_path, capsys):
     assert re.search(pattern, err), err
 
 
+def test_fields_of_other_sections_are_named_not_taken(capsys):
+    code, _, err = run_cli(["data", "check", "builtin", "--lr", "0.1", "--mid", "conv"], capsys)
+    assert code == 2 and err.startswith("error: --lr, --mid: not a data field"), err
+
+
 def test_bad_option_values_exit_2(tmp_path, capsys):
     code, _, err = run_cli(["data", "check", "builtin", "--val-fraction", "1.5"], capsys)
-    assert code == 2 and "--val-fraction=1.5" in err
+    assert code == 2 and "data.val_fraction='1.5' (from --val-fraction): Input should be less than 1" in err
     code, _, err = run_cli(["data", "check", "builtin", "--pose-format", "smplx"], capsys)
     assert code == 2 and "'smpl72' or 'body63'" in err
 
@@ -90,7 +95,8 @@ def test_data_check_reads_through_the_cache_it_is_told_to_use(tmp_path, capsys, 
         write_amass(tmp_path / "tree" / f"t{index}_poses.npz", frames=120, tag=float(index))
     tree, store = str(tmp_path / "tree"), tmp_path / "store"
     assert (
-        run_cli(["data", "check", tree, "--batch-size", "8", "--no-cache", "--cache-dir", str(store)], capsys)[0] == 0
+        run_cli(["data", "check", tree, "--batch-size", "8", "--cache", "false", "--cache-dir", str(store)], capsys)[0]
+        == 0  # spelt as `unet1d train` and the README spell it (it took --no-cache alone)
     )
     assert not store.exists()
     code, out, _ = run_cli(["data", "check", tree, "--batch-size", "8", "--cache_dir", str(store)], capsys)
