@@ -47,6 +47,24 @@ def band(curves: Sequence[Curves], tag: str) -> tuple[list[int], list[float], li
     )
 
 
+def distinct_labels() -> Any:
+    """Tick labels in plain numbers with as few significant digits (3 or more) as tell every tick apart."""
+    from matplotlib.ticker import Formatter
+
+    class Labels(Formatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return f"{x:.3g}"
+
+        def format_ticks(self, values: Sequence[float]) -> list[str]:
+            for digits in range(3, 10):
+                labels = [f"{value:.{digits}g}" for value in values]
+                if len(set(labels)) == len(labels):
+                    break
+            return labels
+
+    return Labels()
+
+
 def _grid(plt: Any, panels: int, width: float = 4.0, height: float = 3.2) -> tuple[Any, list[Any]]:
     columns = min(panels, PANELS_PER_ROW)
     rows = math.ceil(panels / columns)
@@ -62,8 +80,6 @@ def curves_figure(
 ) -> Path:
     """One panel per tag; in each, every variant's mean over seeds and its min–max band."""
     plt = _pyplot()
-    from matplotlib.ticker import FormatStrFormatter
-
     figure, axes = _grid(plt, len(tags))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, tag in zip(axes, tags, strict=True):
@@ -72,15 +88,16 @@ def curves_figure(
             if not steps:
                 continue
             colour = colours[index % len(colours)]
-            ax.plot(steps, mean, color=colour, lw=1.4, label=f"{variant} ({len(curves)} runs)")
+            marker = "o" if len(steps) == 1 else None  # a lone validation (a run shorter than eval_every) is a point
+            ax.plot(steps, mean, color=colour, lw=1.4, marker=marker, label=f"{variant} ({len(curves)} runs)")
             ax.fill_between(steps, low, high, color=colour, alpha=0.2, lw=0)
         ax.set_title(tag, fontsize=10)
         ax.set_xlabel("step")
         if log_y and all(v > 0 for line in ax.get_lines() for v in line.get_ydata()):
             ax.set_yscale("log")
-            plain = FormatStrFormatter("%.3g")  # a loss spans less than a decade: 1.2, not
-            ax.yaxis.set_major_formatter(plain)  # 1.2x10^0 on the minor ticks
-            ax.yaxis.set_minor_formatter(plain)
+            plain = distinct_labels()  # a loss spans less than a decade: 1.2, not 1.2x10^0 on the minor ticks,
+            ax.yaxis.set_major_formatter(plain)  # and as many digits as tell its ticks apart (1.031, 1.032, not
+            ax.yaxis.set_minor_formatter(distinct_labels())  # 1.03 twice)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.suptitle(title)
