@@ -66,7 +66,7 @@ _TASK = "held-out poses, heading removed, pelvis at the origin"
 # Order: `eval`'s lines are the eval metrics in this order; compare's columns are the run metrics
 # up to `seconds_to_common`, then the eval metrics, then the cost of the run.
 METRICS: tuple[Metric, ...] = (
-    Metric("num_parameters", "params", "{:,.0f}", None, "parameters of the network (all are trained)", _R, compare=True),
+    Metric("num_parameters", "params", "{:,.0f}", None, "parameters of the network, all trained", _R, compare=True),
     Metric("final_train_loss", "train loss", "{:.4f}", "lower", "mean training loss of the last logged steps", _R,
            compare=True),
     Metric("final_val_loss", "val loss", "{:.4f}", "lower", "validation loss (unweighted denoising MSE) at the end",
