@@ -170,3 +170,17 @@ def test_the_fewest_poses_an_evaluation_takes_are_enough_for_the_classifier_to_t
     assert apart > 0.9 and abs(alike - 0.5) < 0.25
     stuck = c2st.classifier_auc(rng.normal(0, 1, (16, 10)), rng.normal(5, 1, (16, 10)))
     assert stuck < 0.6  # what 16 poses gave: the reason for the floor
+
+
+def test_the_callers_warning_filters_survive_the_folds_run_in_threads() -> None:
+    # scikit-learn's workers each enter warnings.catch_warnings; side by side in threads they left the process's
+    # filters changed (12 runs in 15), and once emptied, every fit warned that `delayed` wants its `Parallel`
+    import warnings
+
+    assert c2st._fold_processes is None  # a library caller: the folds run in threads
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="a filter of the caller's own")
+        before = list(warnings.filters)
+        for seed in range(4):
+            c2st.c2st_scores(correlated_poses(300, seed), correlated_poses(300, seed + 10))
+            assert warnings.filters == before, seed

@@ -38,6 +38,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -225,10 +226,15 @@ def classifier_pool(tasks: int | None = None) -> Iterator[Executor]:
         if _fold_processes is not None:
             yield _fold_processes
             return
-        with ThreadPoolExecutor(max_workers=parallel_tests(tasks or 1 << 16)) as pool:
+        with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=parallel_tests(tasks or 1 << 16)) as pool:
+            # scikit-learn's workers each enter warnings.catch_warnings, which swaps the process's one filter
+            # list: in threads side by side they leave it changed (a caller's filters lost, then a warning per
+            # fit that its Parallel saw no filters). catch_warnings here gives the caller its own list back.
+            warnings.filterwarnings("ignore", message=SKLEARN_THREADS_WARNING, category=UserWarning)
             yield pool
 
 
+SKLEARN_THREADS_WARNING = r"`sklearn.utils.parallel.delayed` should be used with"
 _fold_processes: ProcessPoolExecutor | None = None  # started by start_fold_workers, closed at exit
 
 
