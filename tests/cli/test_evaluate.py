@@ -45,3 +45,12 @@ def test_sample_gives_canonical_heading_poses_a_uniform_heading(tiny_config, tmp
     # every quarter of the circle holds about a quarter of the poses (binomial sd 1 % at n = 2000)
     quarters = np.histogram(angle, bins=4, range=(-math.pi, math.pi))[0] / n
     assert np.all(np.abs(quarters - 0.25) < 0.05), quarters
+
+
+def test_sample_refuses_more_poses_than_memory_holds_before_reading_anything(tmp_path, capsys):
+    # 10^11 poses (a typo) ran until memory ran out
+    from unet1d.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["sample", str(tmp_path / "nowhere"), "--num-samples", "100000000000"])
+    assert exited.value.code == 2 and "less than or equal to 10000000" in capsys.readouterr().err

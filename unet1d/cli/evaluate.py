@@ -181,12 +181,24 @@ def task_verdict(scores: dict) -> str:
     return line
 
 
+MAX_SAMPLES = 10_000_000  # `sample` holds every pose in memory: a typo of 10^11 ran until memory ran out
+
+
 def sample_command(
     run: RunArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the .npz (key 'poses', radians).")] = Path(
         "samples.npz"
     ),
-    num_samples: Annotated[int, typer.Option("--num-samples", "--num_samples", min=1, help="Poses to draw.")] = 64,
+    num_samples: Annotated[
+        int,
+        typer.Option(
+            "--num-samples",
+            "--num_samples",
+            min=1,
+            max=MAX_SAMPLES,
+            help="Poses to draw (at most 10,000,000: 2.7 GiB of float32 poses).",
+        ),
+    ] = 64,
     seed: Seed = 0,
     device: Device = "auto",
     raw: Raw = False,
