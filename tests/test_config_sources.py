@@ -94,6 +94,10 @@ def test_yaml_accepts_flat_names_and_the_data_field(tmp_path: Path) -> None:
         (["--lr", "-1"], ["optim.lr='-1'", "greater than 0"]),
         (["--lr", "fast"], ["optim.lr='fast'", "valid number"]),
         (["--batch_size", "0"], ["train.batch_size='0'", "greater than 0"]),
+        (  # CUDA graphs overwrite the gradients micro-batches accumulate: a RuntimeError on a GPU, no word on a CPU
+            ["--compile", "true", "--compile_mode", "reduce-overhead", "--grad_accum_steps", "2", "--batch_size", "64"],
+            ["compile_mode='reduce-overhead' replays CUDA graphs", "grad_accum_steps=2", "max-autotune-no-cudagraphs"],
+        ),
         (["--max_steps", "1.5"], ["train.max_steps='1.5'", "integer"]),
         (["--pose_dim", "70"], ["pose_dim=70", "multiple of 4"]),
         (["--schedule", "quadratic"], ["diffusion.schedule='quadratic'", "'linear' or 'cosine'"]),

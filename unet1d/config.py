@@ -273,6 +273,9 @@ class OptimConfig(Section):
     )
 
 
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")  # torch.compile modes that replay CUDA graphs on a GPU
+
+
 class TrainConfig(Section):
     """The run: length, batches, checkpoints, precision."""
 
@@ -434,6 +437,13 @@ class Config(BaseModel):
             steps = given if given else f"null ({self.diffusion.sampler}'s default {self.diffusion.sampling_steps})"
             raise ValueError(
                 f"diffusion.sample_steps={steps} exceeds diffusion.num_timesteps={self.diffusion.num_timesteps}"
+            )
+        train, accum = self.train, self.optim.grad_accum_steps
+        if train.compile and train.compile_mode in CUDA_GRAPH_MODES and accum > 1 and train.device != "cpu":
+            raise ValueError(
+                f"train.compile_mode={train.compile_mode!r} replays CUDA graphs, and each micro-batch's replay "
+                f"overwrites the gradients the one before left (optim.grad_accum_steps={accum}); use compile_mode "
+                "max-autotune-no-cudagraphs, grad_accum_steps 1, or device cpu"
             )
         expected = {"smpl72": 72, "body63": 63}[self.data.pose_format]
         if self.model.pose_dim != expected:
