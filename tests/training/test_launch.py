@@ -86,6 +86,17 @@ def test_the_cli_relaunches_itself_only_outside_a_launch():
         launcher_command(load_config(None, ["--num_machines", "2"], environ={}), [])
 
 
+def test_more_processes_than_gpus_are_refused_naming_the_count(monkeypatch):
+    # each rank takes cuda:LOCAL_RANK: the ranks past the last GPU died on "CUDA error: invalid device ordinal"
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(UserError, match=r"--num_processes 2: this machine has 1 GPU, one per process; give at most 1"):
+        launcher_command(load_config(None, ["--num_processes", "2"], environ={}), [])
+    assert launcher_command(load_config(None, ["--num_processes", "2", "--device", "cpu"], environ={}), [])
+
+
 def test_one_machine_at_the_default_port_takes_a_free_one_and_a_set_port_or_machines_keep_theirs():
     """Two `--num_processes 2` runs started at once both took 29500 and the second died in EADDRINUSE."""
     import socket

@@ -132,6 +132,12 @@ def launcher_command(config: Config, train_args: list[str]) -> list[str]:
         raise UserError(
             f"launch.num_machines={launch.num_machines} needs launch.main_process_ip (the address of machine 0)"
         )
+    gpus = torch.cuda.device_count() if config.train.device != "cpu" and torch.cuda.is_available() else 0
+    if 0 < gpus < launch.num_processes:  # each rank takes cuda:LOCAL_RANK: the rest died on "invalid device ordinal"
+        raise UserError(
+            f"--num_processes {launch.num_processes}: this machine has {gpus} GPU{'s' * (gpus != 1)}, one per process; "
+            f"give at most {gpus}, or --device cpu to train on the CPU's cores"
+        )
     command = [
         sys.executable,
         "-m",
