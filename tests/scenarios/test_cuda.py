@@ -49,3 +49,15 @@ def test_sampling_on_cuda_is_reproducible() -> None:
     first = sample(model, schedule, config, 64, 72, generator=torch.Generator("cuda").manual_seed(1), device="cuda")
     again = sample(model, schedule, config, 64, 72, generator=torch.Generator("cuda").manual_seed(1), device="cuda")
     assert first.device.type == "cuda" and torch.equal(first, again)
+
+
+def test_validation_scores_a_network_alike_on_the_gpu_and_the_cpu() -> None:
+    # its noise came from a generator on the poses' device: a GPU draws other numbers from one seed, so `unet1d
+    # eval` on a CPU did not give back a GPU run's val/loss
+    from unet1d.diffusion.validation import validation_loss
+
+    torch.manual_seed(0)
+    model, schedule, poses = UNet1D(base_channels=32).eval(), NoiseSchedule.cosine(1000), torch.randn(256, 72)
+    on_cpu = validation_loss(model, schedule, poses, prediction="v", seed=3)
+    on_gpu = validation_loss(model.cuda(), schedule, poses.cuda(), prediction="v", seed=3)
+    assert on_gpu == pytest.approx(on_cpu, rel=1e-3)

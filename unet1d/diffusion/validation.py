@@ -52,16 +52,16 @@ def validation_sums(
     """(2,) float64 on the poses' device: the summed unweighted denoising MSE of ``poses`` (M, D, normalised)
     and M, so ranks that each score a share add their sums before dividing.
 
-    A generator seeded afresh with ``seed`` draws every timestep and noise at once, before the first
-    forward pass, so the same poses always meet the same noise whatever the run's batch size (runs
-    that differ in it compare) and ``chunk`` rows per pass only bound memory: a small training batch
-    no longer makes validation hundreds of tiny passes. Unweighted, so runs with different min-SNR
-    weighting compare. Uses the network as given (raw or EMA) in eval mode under ``autocast()``, and
-    restores its train mode.
+    A CPU generator seeded afresh with ``seed`` draws every timestep and noise at once, before the first
+    forward pass, so the same poses always meet the same noise whatever the run's batch size (runs that
+    differ in it compare) and device (a GPU draws other numbers from one seed), and ``chunk`` rows per
+    pass only bound memory: a small training batch no longer makes validation hundreds of tiny passes.
+    Unweighted, so runs with different min-SNR weighting compare. Uses the network as given (raw or EMA)
+    in eval mode under ``autocast()``, and restores its train mode.
     """
-    generator = torch.Generator(device=poses.device).manual_seed(seed)
-    timesteps = torch.randint(0, schedule.num_timesteps, (len(poses),), generator=generator, device=poses.device)
-    noise = torch.randn(poses.shape, generator=generator, device=poses.device, dtype=poses.dtype)
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: a GPU's draws differ from it for one seed
+    timesteps = torch.randint(0, schedule.num_timesteps, (len(poses),), generator=generator).to(poses.device)
+    noise = torch.randn(poses.shape, generator=generator, dtype=poses.dtype).to(poses.device)
     totals = torch.zeros(2, device=poses.device, dtype=torch.float64)
     was_training = network.training
     network.eval()
@@ -72,7 +72,7 @@ def validation_sums(
                 out = diffusion_loss(
                     network, schedule, poses[rows], prediction=prediction, t=timesteps[rows], noise=noise[rows]
                 )
-                count = torch.tensor(float(len(out.per_sample)), device=poses.device, dtype=torch.float64)
+                count = torch.full((), float(len(out.per_sample)), device=poses.device, dtype=torch.float64)
                 totals += torch.stack([out.per_sample.double().sum(), count])
     finally:
         network.train(was_training)
