@@ -111,7 +111,7 @@ class NoiseSchedule:
 
     def snr(self, t: torch.Tensor) -> torch.Tensor:
         """Signal-to-noise ratio abar_t / (1 - abar_t): t (B,) -> (B,) float64 on t's device."""
-        abar = self.alphas_cumprod.to(t.device)[t.long()]
+        abar = self._table("alphas_cumprod", t.device, torch.float64)[t.long()]  # the device's copy, kept
         return abar / (1.0 - abar)
 
     def target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, prediction: str) -> torch.Tensor:

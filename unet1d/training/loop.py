@@ -265,7 +265,7 @@ class Trainer:
         grad_norm = accelerator.clip_grad_norm_(training.model.parameters(), config.optim.grad_clip or math.inf)
         # The step's one host sync: whether to apply the update is a host decision, as in GradScaler.
         # It also brings the loss and the pre-clipping norm for free, so both are logged every step.
-        stop_vote = torch.tensor(float(stop), device=self.device)
+        stop_vote = loss_sum.new_full((), float(stop))  # filled on the device: no copy from the host
         flags = torch.stack([loss_sum / accum, grad_norm.float().reshape(()), stop_vote])
         if accelerator.num_processes > 1:
             flags = accelerator.reduce(flags, reduction="mean")  # NaN anywhere -> NaN everywhere
