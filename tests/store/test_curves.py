@@ -105,7 +105,9 @@ def test_a_resumed_runs_second_session_reads_without_tensorboards_purge_warnings
         with SummaryWriter(str(board), purge_step=purge) as writer:  # as the loop resumes (tracking.py)
             for step in steps:
                 writer.add_scalar("val/loss", value, step)
-        time.sleep(0.01)  # a later file name: sessions are read in order
+        # a later file name, so the sessions are read in order: names start with the second they were made in, and
+        # within one second order by a per-process counter that sorts as text (writer 10 before writer 9)
+        time.sleep(1.01 - time.time() % 1)
     with caplog.at_level(logging.WARNING, logger="tensorboard"):
         curves = read_curves(tmp_path / "run")
     assert not [r for r in caplog.records if "out of order" in r.getMessage()]
