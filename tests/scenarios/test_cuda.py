@@ -61,3 +61,11 @@ def test_validation_scores_a_network_alike_on_the_gpu_and_the_cpu() -> None:
     on_cpu = validation_loss(model, schedule, poses, prediction="v", seed=3)
     on_gpu = validation_loss(model.cuda(), schedule, poses.cuda(), prediction="v", seed=3)
     assert on_gpu == pytest.approx(on_cpu, rel=1e-3)
+
+
+def test_fp16_training_reports_the_scalers_skips_apart_from_non_finite_steps(tiny_config) -> None:
+    # the scaler's first steps overflow on purpose: they were counted as non-finite, every fp16 run looked diverging
+    from unet1d.training import train
+
+    result = train(tiny_config("--max_steps", "30", "--mixed_precision", "fp16", "--device", "cuda"))
+    assert result.exit_code == 0 and result.nonfinite_steps == 0

@@ -164,6 +164,22 @@ def test_nonfinite_guard_counts_skipped_steps_and_stops_at_the_limit(tmp_path) -
     assert "no checkpoint was written yet" in str(error)
 
 
+def test_fp16_scaler_skips_are_counted_apart_and_never_stop_the_run(tmp_path) -> None:
+    # the gradient scaler overflows on purpose as it searches its scale: each was a "non-finite" line and step
+    guard = NonFiniteGuard(limit=2, output_dir=tmp_path)
+    skip = StepOutcome(loss=0.9, grad_norm=float("inf"), lr=1e-3, finite=False, stop=False, scaler_skip=True)
+    assert [guard.record(skip, step) for step in (1, 2, 3)] == [None, None, None]
+    assert (guard.total, guard.in_a_row, guard.scaler_skips, guard.diverged) == (0, 0, 3, False)
+    guard.record(outcome(False), 4)
+    guard.record(skip, 5)  # neither ends a run of non-finite steps nor adds to it
+    assert guard.in_a_row == 1 and guard.total == 1
+    resumed = NonFiniteGuard(limit=2, output_dir=tmp_path)
+    resumed.load_state_dict(json.loads(json.dumps(guard.state_dict())))
+    assert resumed.scaler_skips == 4
+    resumed.load_state_dict({"nonfinite_total": 1, "nonfinite_in_a_row": 0})  # a checkpoint from before it
+    assert resumed.scaler_skips == 0
+
+
 def test_batch_norm_guard_puts_back_the_statistics_a_skipped_step_changed() -> None:
     network = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     network(torch.randn(8, 3))

@@ -57,6 +57,7 @@ class StepOutcome:
     finite: bool
     stop: bool
     block_norms: dict[str, float] = field(default_factory=dict)
+    scaler_skip: bool = False  # fp16: a finite loss whose scaled gradients overflowed; the scaler lowers its scale
 
 
 # ------------------------------------------------------------------------------------ state
@@ -246,11 +247,15 @@ class NonFiniteGuard:
     output_dir: Path
     total: int = 0
     in_a_row: int = 0
+    scaler_skips: int = 0  # fp16 steps the gradient scaler skipped as it searched its scale: no divergence
 
     def record(self, outcome: StepOutcome, step: int) -> str | None:
         """Count ``step``; the line to print when it was skipped."""
         if outcome.finite:
             self.in_a_row = 0
+            return None
+        if outcome.scaler_skip:  # a few at the start, then one every ~2,000 steps as the scale grows
+            self.scaler_skips += 1
             return None
         self.total += 1
         self.in_a_row += 1
@@ -273,11 +278,12 @@ class NonFiniteGuard:
         )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"nonfinite_total": self.total, "nonfinite_in_a_row": self.in_a_row}
+        return {"nonfinite_total": self.total, "nonfinite_in_a_row": self.in_a_row, "scaler_skips": self.scaler_skips}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.total = int(state["nonfinite_total"])
         self.in_a_row = int(state["nonfinite_in_a_row"])
+        self.scaler_skips = int(state.get("scaler_skips", 0))  # absent from checkpoints before it
 
 
 class BatchNormGuard:

@@ -282,7 +282,8 @@ class Trainer:
             self.batch_norm.put_back()
         training.optimizer.zero_grad(set_to_none=True)
         training.scheduler.step()
-        return StepOutcome(loss, norm, lr, finite, stop_votes > 0, block_norms)
+        scaler_skip = not finite and accelerator.scaler is not None and math.isfinite(loss)
+        return StepOutcome(loss, norm, lr, finite, stop_votes > 0, block_norms, scaler_skip)
 
     # ------------------------------------------------------------------------ around a step
 
@@ -330,6 +331,7 @@ class Trainer:
             "train/peak_memory_mb": peak_memory_mb(self.device),
             "train/epoch": float(self.batches.epoch),
             "train/nonfinite_steps": float(self.nonfinite.total),
+            **({"train/scaler_skips": float(self.nonfinite.scaler_skips)} if self.accelerator.scaler else {}),
             **self.timestep_losses.means(bucket_totals),
         }
 
