@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from unet1d.diffusion import EMA, NoiseSchedule
+from unet1d.errors import UserError
 from unet1d.training.components import (
     BatchNormGuard,
     Checkpointer,
@@ -109,6 +110,15 @@ def test_noise_generator_continues_the_same_draws_and_is_per_rank() -> None:
     other.load_state_dict(state)
     assert torch.equal(torch.randn(4, generator=other.generator), expected)
     assert NoiseGenerator.per_rank
+
+
+def test_a_gpu_runs_noise_generator_resumed_on_the_cpu_names_the_device_to_resume_on() -> None:
+    # a CUDA generator's state is 16 bytes, a CPU one's 5,056: the resume said "checkpoint ... is damaged"
+    gpu_state = {"state": torch.zeros(16, dtype=torch.uint8)}  # what a CUDA generator stores
+    with pytest.raises(
+        UserError, match=r"drew on the cuda, and this run trains on the cpu: resume it with --device cuda"
+    ):
+        NoiseGenerator(torch.device("cpu"), seed=5).load_state_dict(gpu_state)
 
 
 def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypatch) -> None:

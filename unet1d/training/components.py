@@ -137,7 +137,17 @@ class NoiseGenerator:
         return {"state": self.generator.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        here = self.generator.device.type
+        if state["state"].numel() != self.generator.get_state().numel():  # a CPU generator's state is not a GPU's
+            there = "cpu" if state["state"].numel() == CPU_GENERATOR_STATE_BYTES else "cuda"
+            raise UserError(
+                f"the checkpoint's noise generator drew on the {there}, and this run trains on the {here}: "
+                f"resume it with --device {there}, where its draws continue"
+            )
         self.generator.set_state(state["state"])
+
+
+CPU_GENERATOR_STATE_BYTES = torch.Generator().get_state().numel()  # a CUDA generator's: 16 (seed and offset)
 
 
 @dataclass
