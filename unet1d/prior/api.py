@@ -150,7 +150,9 @@ class PosePrior:
         """(N, hypotheses, D): the ``hidden`` joints of ``poses`` (N, D) drawn from the prior.
 
         ``hidden``: part and joint names (``"legs,left_wrist"`` or a list, as :func:`parse_mask` reads them),
-        or a (J,) or (N, J) bool mask, True where hidden. ``method`` None is
+        or a (J,) or (N, J) bool mask, True where hidden. Names must hide some joints and not all; a mask's
+        row may hide none (that pose comes back as given) or all (it is drawn from the prior alone), as a
+        fitting loop's per-frame visibility gives them. ``method`` None is
         :data:`~unet1d.diffusion.completion.DEFAULT_METHOD`; ``steps`` None its default steps.
         ``shrink`` pulls each pose's hypotheses towards their mean (1: plain draws; see
         :func:`~unet1d.diffusion.completion.shrink_hypotheses`). ``up_axis``: the poses' vertical
