@@ -120,6 +120,17 @@ def test_hidden_takes_names_or_a_bool_mask_and_refuses_anything_else():
         prior.complete(poses, "legs,tail", hypotheses=1, steps=2)
 
 
+def test_a_mask_row_hiding_nothing_comes_back_as_given_and_one_hiding_all_is_drawn_whole():
+    # per-frame visibility in a fitting loop: names refuse both, a mask's rows may be either
+    prior, poses = tiny_prior()
+    rows = np.zeros((len(poses), 24), bool)
+    rows[1], rows[2, :5] = True, True
+    out = prior.complete(poses, rows, hypotheses=2, steps=4)
+    assert np.array_equal(out[0], np.broadcast_to(poses[0], out[0].shape))  # nothing hidden: as given
+    assert (np.abs(out[1] - poses[1]) > 0).all()  # everything hidden: every number drawn
+    assert np.array_equal(out[2][:, 15:], np.broadcast_to(poses[2, 15:], (2, 57)))
+
+
 def test_poses_of_another_up_axis_are_turned_for_the_network_and_back():
     from unet1d.body.heading import change_up_axis
 
