@@ -249,3 +249,14 @@ def test_a_sweep_folder_refuses_runs_under_other_overrides_than_its_own(tmp_path
     assert exited.value.code == 2 and err.count("\n") == 1, err
     assert "holds runs started with other overrides (train.max_steps: 30 before, 60 now)" in err
     assert [r["run_id"] for r in json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]] == ["abc"]
+
+
+@pytest.mark.slow  # a sweep as a process
+def test_a_run_whose_command_trained_nothing_is_failed_not_finished(tmp_path: Path) -> None:
+    # a `command` that never runs the program exited 0 and was recorded finished; compare then said "no finished
+    # run with a summary.json (...: finished)"
+    sweep = {"method": "grid", "parameters": {"mid": {"values": ["conv"]}}, "command": ["true", "train", "${args}"]}
+    swept = run_sweep(tmp_path, sweep, "--wandb_mode", "disabled")
+    (run,) = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
+    assert run["state"] == "failed" and run["exit_code"] == 0
+    assert "failed (exit code 0, but no summary.json: the sweep's command did not run training)" in swept.stdout

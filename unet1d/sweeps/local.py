@@ -233,9 +233,13 @@ class LocalSweep:
             run = next(r for r in self.runs if r.run_id == run_id)
             run.exit_code = code
             run.state = "stopped" if run_id in self.stop_sent else "finished" if code == 0 else "failed"
+            why = f"exit code {code}"
+            if run.state == "finished" and not (self.run_dir(run) / SUMMARY_FILE).is_file():
+                # the sweep's `command` ran something that trained nothing: no finished run to rank or compare
+                run.state, why = "failed", f"{why}, but no {SUMMARY_FILE}: the sweep's command did not run training"
             if self.metric:
                 run.history = metric_history(self.run_dir(run), self.metric)
-            self.echo(f"[{run_id}] {run.state} (exit code {code})")
+            self.echo(f"[{run_id}] {run.state} ({why})")
             save_state(self.root, self.runs, self.extra_args)
 
     def early_terminate(self) -> None:
