@@ -212,9 +212,7 @@ def _observe(x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor, abar: float,
     """``x`` (a state at noise level abar) with every component observed at least that precisely replaced by its
     observation noised up to the level: ``sqrt(abar) (y + sqrt(sigma^2 - s^2) z)``, ``q(x_t | x0)`` exactly."""
     level = (1.0 - abar) / abar  # sigma^2 of x_t / sqrt(abar) about x0
-    take = noise.square() <= level
-    if not take.any():
-        return x
+    take = noise.square() <= level  # no early return when none is: asking would wait on a GPU every step
     extra = (level - noise.square()).clamp_min(0.0).sqrt()
     return torch.where(take, math.sqrt(abar) * (y + extra * z), x)
 
