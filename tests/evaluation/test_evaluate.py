@@ -55,7 +55,11 @@ def test_eval_writes_a_report_consistent_with_sample(two_runs: dict, tmp_path: P
     eval_args = ("eval", str(run), "--num-samples", "120", "--seed", "5", "--device", "cpu", "--task_poses", "2")
     printed = unet1d(*eval_args, env=env).stdout  # 2 task poses: enough for the nearest baseline the tasks add
     report = json.loads((run / "eval" / "step-30.json").read_text())
-    assert "beats Gaussian" in printed and report["step"] == 30 and report["weights"] == "ema"
+    assert (
+        "vs Gaussian    beats the Gaussian baseline on" in printed
+        and report["step"] == 30
+        and report["weights"] == "ema"
+    )
     assert report["reference"] == "builtin-fresh" and report["num_samples"] == 120 and report["sample_steps"] == 20
     assert (run / "eval" / "step-30.png").stat().st_size > 10_000
     assert set(report["baselines"]) == {"data", "gaussian", "nearest"}  # nearest: the task scores' baseline
@@ -118,5 +122,7 @@ def test_a_run_without_validation_poses_has_no_val_loss_in_eval_either(tiny_conf
     with pytest.raises(SystemExit) as exited:
         main(["eval", str(run), "--num-samples", "32", "--task_poses", "0", "--device", "cpu"])
     printed = capsys.readouterr().out
-    assert exited.value.code == 0 and "val loss - (the run holds no validation poses)" in printed, printed
+    assert exited.value.code == 0 and "val loss of the ema weights - (the run holds no validation poses)" in printed, (
+        printed
+    )
     assert np.isnan(json.loads((run / "eval" / "step-4.json").read_text())["val_loss"])

@@ -97,7 +97,7 @@ def eval_command(
         f"{report.compute_dtype} network"
     )
     loss = f"{report.val_loss:.4f}" if math.isfinite(report.val_loss) else "- (the run holds no validation poses)"
-    typer.echo(f"reference      {report.reference}; val loss {loss}")
+    typer.echo(f"reference      {report.reference}; val loss of the {report.weights} weights {loss}")
     typer.echo(f"{'':16}{'model':>9}{'data':>9}{'gaussian':>10}{'nearest':>9}")
     for metric in eval_table():  # the registry's lines: label, format and meaning in one place ("-": no value)
         if metric.task and metric.name not in payload:
@@ -113,13 +113,13 @@ def eval_command(
     if payload.get("worst_joints"):
         worst = ", ".join(f"{name} {rate:.1%}" for name, rate in payload["worst_joints"].items())
         typer.echo(f"worst joints   {worst}")
-    verdict = payload["beats_gaussian"]
-    lost = [name for name, won in verdict.items() if not won]
-    summary = "yes, on every structure-aware metric" if not lost else f"no: not better on {', '.join(lost)}"
+    from unet1d.evaluation.quality import gaussian_verdict
+
+    summary = gaussian_verdict(payload["beats_gaussian"])
     typer.echo(f"limits         {payload.get('limits')}")
     if report.verdict_withheld:
         summary = f"verdict withheld: {report.verdict_withheld}"
-    typer.echo(f"beats Gaussian {summary}")
+    typer.echo(f"vs Gaussian    {summary}")
     if "completion_cm" in payload:
         typer.echo(f"prior tasks    {task_summary(payload, report.baselines)}")
         typer.echo(f"task verdict   {task_verdict(payload)}")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from unet1d.cadence import Every
 from unet1d.data.loading import is_builtin
 from unet1d.evaluation.evaluate import save_figure, score_network
-from unet1d.evaluation.quality import build_reference, score
+from unet1d.evaluation.quality import build_reference, gaussian_verdict, score
 from unet1d.evaluation.sampling import sample_poses
 
 if TYPE_CHECKING:
@@ -107,13 +107,3 @@ class QualityProbe:
             + f"; {report.default_path()}"
         )
         return FinalEvaluation(numeric(report.scores, ""), figure, note)
-
-
-def gaussian_verdict(beats_gaussian: dict[str, bool]) -> str:
-    """The final evaluation's line on the Gaussian baseline, from the report's ``beats_gaussian``."""
-    lost = [name for name, won in beats_gaussian.items() if not won]
-    if not lost:
-        return "beats the Gaussian baseline on every structure-aware metric"
-    if len(lost) == len(beats_gaussian):
-        return "beats the Gaussian baseline on none of the structure-aware metrics"
-    return f"beats the Gaussian baseline except on {', '.join(lost)}"

@@ -404,3 +404,18 @@ def verdict_withheld(reference: Reference, baselines: dict[str, dict[str, Any]])
 def beats(scores: dict[str, Any], baseline: dict[str, Any]) -> dict[str, bool]:
     """Per structure-aware metric of the registry: is ``scores`` better than ``baseline``?"""
     return {m.name: better_than(m, scores[m.name], baseline[m.name]) for m in structure_metrics()}
+
+
+def gaussian_verdict(beats_gaussian: dict[str, bool]) -> str:
+    """The one line on the Gaussian baseline (the final evaluation's and `unet1d eval`'s), from ``beats_gaussian``:
+    how many metrics it wins, first, so a loss on most of them does not read as a pass."""
+    won = [name for name, better in beats_gaussian.items() if better]
+    lost = [name for name, better in beats_gaussian.items() if not better]
+    if not lost:
+        return "beats the Gaussian baseline on every structure-aware metric"
+    if not won:
+        return "beats the Gaussian baseline on none of the structure-aware metrics"
+    return (
+        f"beats the Gaussian baseline on {len(won)} of {len(beats_gaussian)} structure-aware metrics "
+        f"({', '.join(won)}); not on {', '.join(lost)}"
+    )
