@@ -201,3 +201,26 @@ def test_a_run_without_an_evaluation_beside_evaluated_ones_is_named(
     compare_runs([tmp_path])
     warned = capsys.readouterr().err
     assert f"{bare} has no evaluation" in warned and f"`unet1d eval {bare}`" in warned
+
+
+def test_runs_that_no_baseline_loses_to_or_that_the_classifier_tells_all_apart_are_said_undecidable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a team lead ranked 14.0 against 14.2 cm: the Gaussian and the nearest poses did 5.9 and 4.8 in the same JSON
+    from tests.run_folders import make_run
+
+    baselines = {"gaussian": {"completion_cm": 5.91, "denoise_cm": 5.4}, "nearest": {"completion_cm": 4.82}}
+    for seed, (completion, c2st) in enumerate([(14.02, 0.9994), (14.22, 0.9999)]):
+        evaluation = {"completion_cm": completion, "denoise_cm": 3.0, "c2st_auc": c2st, "baselines": baselines}
+        make_run(tmp_path / "runs" / f"s{seed}", "--seed", str(seed), evaluation=evaluation)
+    compare_runs([tmp_path / "runs"])
+    warned = capsys.readouterr().err
+    assert "no run beats a baseline that needs no network on completion_cm (runs 14.02–14.22; nearest 4.82)" in warned
+    assert "on denoise_cm" not in warned  # the runs beat the Gaussian's 5.4 there
+    assert "c2st_auc is at its ceiling in every run (0.999–1.000)" in warned
+
+    better = {"completion_cm": 4.5, "denoise_cm": 3.0, "c2st_auc": 0.7, "baselines": baselines}
+    make_run(tmp_path / "runs" / "s2", "--seed", "2", evaluation=better)
+    compare_runs([tmp_path / "runs"])
+    warned = capsys.readouterr().err
+    assert "no run beats" not in warned and "ceiling" not in warned

@@ -76,6 +76,7 @@ class RunRow:
         pose_errors: PoseErrors | None = None,
         evaluated: dict[str, Any] | None = None,
         extended_from: int | None = None,
+        baselines: dict[str, dict[str, Any]] | None = None,
         **keys: float | None,
     ) -> None:
         values = {**(values or {}), **keys}
@@ -86,6 +87,7 @@ class RunRow:
         self.pose_errors = pose_errors
         self.evaluated = evaluated  # how its evaluation was made (EVALUATION_SETTINGS); None without one
         self.extended_from = extended_from  # summary.json's: the max_steps a resume lengthened
+        self.baselines = baselines  # its evaluation's baselines' scores by name (gaussian, nearest, data)
 
     def __getattr__(self, name: str) -> Any:
         if name in ROW_KEYS:
@@ -368,10 +370,11 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
     poses = PoseErrors.of(evaluation)
     evaluated = {key: evaluation.get(key) for key in EVALUATION_SETTINGS} if evaluation else None
     extended = summary.get("extended_from")
+    baselines = evaluation.get("baselines") if isinstance(evaluation.get("baselines"), dict) else None
     if config is None:
-        return RunRow(str(run), unknown_variant(run), None, final_step, values, poses, evaluated, extended)
+        return RunRow(str(run), unknown_variant(run), None, final_step, values, poses, evaluated, extended, baselines)
     seed = int(config["train"]["seed"])
-    return RunRow(str(run), variant_name(config), seed, final_step, values, poses, evaluated, extended)
+    return RunRow(str(run), variant_name(config), seed, final_step, values, poses, evaluated, extended, baselines)
 
 
 def comparability_warnings(rows: list[RunRow]) -> list[str]:
@@ -410,6 +413,7 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
         step = row.evaluated.get("step")
         if step is not None and row.final_step is not None and step != row.final_step:
             warnings.append(f"{row.run}'s evaluation is of step {step}; the run ended at step {row.final_step}")
+    warnings += decisiveness_warnings(rows)
     if evaluated:
         for row in rows:
             if row.evaluated is None:
@@ -418,6 +422,41 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
                     f"and task scores are missing; `unet1d eval {row.run}` or `unet1d compare --eval` scores it"
                 )
     return warnings
+
+
+BASELINES_TO_BEAT = ("gaussian", "nearest")  # the evaluation's baselines that need no network
+C2ST_CEILING = 0.99  # every run at or above it: the classifier tells them all from data, and them not apart
+
+
+def decisiveness_warnings(rows: list[RunRow]) -> list[str]:
+    """Where the runs' scores cannot decide between middles: every run a worse prior than a baseline that needs
+    no network (a task score), or every run at the classifier's ceiling. Both say: train longer first."""
+    warnings = []
+    for key in ("completion_cm", "denoise_cm"):
+        pairs = [(getattr(row, key), _best_baseline(row, key)) for row in rows]
+        pairs = [(score, best) for score, best in pairs if score is not None and best is not None]
+        if pairs and all(score > best[1] for score, best in pairs):
+            scores = [score for score, _ in pairs]
+            best = min((best for _, best in pairs), key=lambda named: named[1])
+            warnings.append(
+                f"no run beats a baseline that needs no network on {key} (runs {min(scores):.2f}–{max(scores):.2f}; "
+                f"{best[0]} {best[1]:.2f}): every variant is a worse prior than that, so which middle is better "
+                "is not yet the question; train longer before comparing them"
+            )
+    c2st = [row.c2st_auc for row in rows if row.c2st_auc is not None]
+    if len(c2st) > 1 and min(c2st) >= C2ST_CEILING:
+        warnings.append(
+            f"c2st_auc is at its ceiling in every run ({min(c2st):.3f}–{max(c2st):.3f}): the classifier tells "
+            "every variant's samples from data and cannot tell the variants apart; train longer"
+        )
+    return warnings
+
+
+def _best_baseline(row: RunRow, key: str) -> tuple[str, float] | None:
+    """The run's evaluation's best no-network baseline on ``key``: (name, score), None without one."""
+    scores = [(name, (row.baselines or {}).get(name, {}).get(key)) for name in BASELINES_TO_BEAT]
+    scores = [(name, score) for name, score in scores if isinstance(score, (int, float))]
+    return min(scores, key=lambda named: named[1]) if scores else None
 
 
 def measurement_warnings(runs: list[Path], configs: list[dict | None]) -> list[str]:
