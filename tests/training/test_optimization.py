@@ -65,3 +65,16 @@ def test_extending_max_steps_names_the_learning_rate_jump_and_only_when_there_is
     assert extension_note(optim, 40, 40, 40) is None
     assert extension_note(optim.model_copy(update={"min_lr_ratio": 1.0}), 40, 40, 60) is None  # a flat cosine
     assert extension_note(optim.model_copy(update={"lr_schedule": "constant"}), 40, 40, 60) is None
+
+
+def test_a_run_that_is_all_warm_up_or_validates_once_is_named() -> None:
+    # 60 steps under the default 100 of warm-up ended at lr 6.0e-4 of 1e-3, with one validation: no word said
+    from unet1d.config_sources import load_config
+    from unet1d.training.optimization import schedule_concerns
+
+    short = schedule_concerns(load_config(None, ["--max_steps", "60", "--lr", "1e-3"], environ={}))
+    assert len(short) == 2
+    assert short[0].startswith("optim.warmup_steps=100 is not below train.max_steps=60: the whole run warms up")
+    assert "its learning rate ends at 6.00e-04, its peak 1.00e-03 unreached" in short[0]
+    assert short[1].startswith("train.eval_every=250 exceeds train.max_steps=60: the run validates once")
+    assert schedule_concerns(load_config(None, ["--max_steps", "2000"], environ={})) == []

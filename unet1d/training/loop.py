@@ -56,7 +56,7 @@ from unet1d.training.console import Progress, warn
 from unet1d.training.launch import apply_threads, launch_shortfall, with_launched_world
 from unet1d.training.lock import hold_run_dir
 from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
-from unet1d.training.optimization import build_optimizer, extension_note
+from unet1d.training.optimization import build_optimizer, extension_note, schedule_concerns
 from unet1d.training.signals import Interrupted, StopSignals, signals_raise
 from unet1d.training.tracking import Tracking
 from unet1d.wandb_access import resolve_run_id
@@ -131,6 +131,8 @@ class Trainer:
         splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
         for concern in splits.report.concerns() if self.is_main else []:
             warn(f"data: {concern}")  # what `unet1d data check` would flag
+        for concern in schedule_concerns(config) if self.is_main else []:
+            warn(concern)
         self.stats = splits.stats
         rank, world = accelerator.process_index, accelerator.num_processes
         train_poses = torch.as_tensor(self.stats.normalize(splits.train), device=self.device)

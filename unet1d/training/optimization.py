@@ -8,7 +8,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from unet1d.config import OptimConfig
+from unet1d.config import Config, OptimConfig
 
 
 def lr_factor(step: int, *, warmup_steps: int, max_steps: int, schedule: str, min_lr_ratio: float) -> float:
@@ -24,6 +24,27 @@ def lr_factor(step: int, *, warmup_steps: int, max_steps: int, schedule: str, mi
         return 1.0
     progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
     return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def schedule_concerns(config: Config) -> list[str]:
+    """What makes a run's schedule not the one its settings suggest: all of it warm-up, or one validation."""
+    optim, train = config.optim, config.train
+    concerns = []
+    if optim.warmup_steps >= train.max_steps:
+        ends = optim.lr * lr_factor(train.max_steps - 1, warmup_steps=optim.warmup_steps, max_steps=train.max_steps,
+                                    schedule=optim.lr_schedule, min_lr_ratio=optim.min_lr_ratio)  # fmt: skip
+        concerns.append(
+            f"optim.warmup_steps={optim.warmup_steps} is not below train.max_steps={train.max_steps}: the whole run "
+            f"warms up (its learning rate ends at {ends:.2e}, its peak {optim.lr:.2e} unreached) and never decays; "
+            "give fewer --warmup_steps"
+        )
+    if train.eval_every > train.max_steps:
+        concerns.append(
+            f"train.eval_every={train.eval_every} exceeds train.max_steps={train.max_steps}: the run validates once, "
+            "at its last step, so its val loss curve is one point and `compare` reads steps to common as the run's "
+            "length; give a smaller --eval_every"
+        )
+    return concerns
 
 
 def build_optimizer(
