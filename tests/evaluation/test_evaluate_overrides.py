@@ -50,3 +50,9 @@ def test_what_the_network_learned_with_is_refused_naming_only_those_flags(overri
     assert named == next(token.split("=")[0] for token in overrides if token.startswith("--") and token not in
                          ("--task_poses",))  # fmt: skip
     assert held.config == Config()  # unchanged
+
+
+def test_threads_are_refused_with_what_bounds_an_evaluations_threads():
+    # it said "not a setting an evaluation can change (the network and its training are the run's)": threads are not
+    with pytest.raises(UserError, match=r"^--threads: a training setting; .* OMP_NUM_THREADS=N instead$"):
+        apply_overrides(checkpoint(), ["--threads", "1"])

@@ -157,6 +157,12 @@ def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> list[st
         for path, _, flag in parse_overrides(overrides)
         if path.split(".")[0] not in EVAL_OVERRIDE_SECTIONS or path in LEARNED_FIELDS
     ]
+    threads = [flag for path, _, flag in parse_overrides(overrides) if path == "train.threads"]
+    if threads:  # no result of the run's: the evaluation lays out its own threads beside its classifier processes
+        raise UserError(
+            f"{threads[0]}: a training setting; an evaluation sets its threads itself (one or two, beside its "
+            "classifier's processes): bound the whole command with OMP_NUM_THREADS=N instead"
+        )
     if refused:
         raise UserError(
             f"{', '.join(refused)}: not a setting an evaluation can change (the network and its training are the "
