@@ -51,7 +51,13 @@ def eval_command(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write the JSON (and its .png beside it) here instead.")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the JSON (and its .png beside it) here instead of the run's eval/step-N.json, "
+            "which is what `unet1d compare` reads.",
+        ),
     ] = None,
 ) -> None:
     """Score a checkpoint's samples beside the data and Gaussian baselines; writes <run>/eval/step-N.json.
