@@ -167,3 +167,14 @@ def test_a_launched_rank_leaves_its_user_error_to_the_launcher_and_a_lone_proces
     monkeypatch.setenv(RANK_ERRORS_VARIABLE, str(tmp_path / "gone"))
     report_user_error("another")
     assert capsys.readouterr().err == "error: another\n"  # the launcher cannot be told: said here
+
+
+def test_a_sweeps_program_that_is_not_here_is_said_by_validate_and_refused_by_local(tmp_path, capsys, monkeypatch):
+    # validate said "all points are valid"; `sweep local` from the same folder then refused the file
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text((ROOT / "sweeps" / "quick.yaml").read_text())
+    code, out, err = run_main(capsys, "sweep", "validate", "tiny.yaml")
+    assert code == 0 and "points checked are valid configs" in out
+    assert err.startswith("warning: tiny.yaml: program='cli.py' is not a file here: `sweep local` and `wandb agent`")
+    code, _, err = run_main(capsys, "sweep", "local", "tiny.yaml", "--count", "1")
+    assert code == 2 and "run them from the repo root, or give program as an absolute path" in err

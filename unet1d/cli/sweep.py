@@ -27,8 +27,18 @@ def validate(ctx: typer.Context, sweep_file: SweepFile) -> None:
     from unet1d.sweeps.schema import read_sweep, validate_sweep
 
     checked = validate_sweep(sweep_file, ctx.args)
-    refuse_overridden(sweep_file, read_sweep(sweep_file), ctx.args)  # as `sweep local` would
+    sweep = read_sweep(sweep_file)
+    refuse_overridden(sweep_file, sweep, ctx.args)  # as `sweep local` would
+    if not Path(str(sweep.get("program", ""))).is_file():  # where it runs may be elsewhere: said, not refused
+        typer.echo(f"warning: {sweep_file}: {program_not_here(sweep)}", err=True)
     typer.echo(f"{sweep_file}: all {len(checked)} points checked are valid configs")
+
+
+def program_not_here(sweep: dict) -> str:
+    return (
+        f"program={sweep.get('program')!r} is not a file here: `sweep local` and `wandb agent` run it from the folder "
+        "they start in; run them from the repo root, or give program as an absolute path"
+    )
 
 
 def refuse_overridden(sweep_file: Path, sweep: dict, args: list[str]) -> None:
@@ -135,7 +145,7 @@ def local(
     if sweep["method"] != "grid" and count is None:
         raise UserError(f"{sweep_file}: a {sweep['method']} sweep never runs out of points; give --count N")
     if not Path(str(sweep.get("program", ""))).is_file():
-        raise UserError(f"{sweep_file}: program={sweep.get('program')!r} is not a file here; run from the repo root")
+        raise UserError(f"{sweep_file}: {program_not_here(sweep)}")
     refuse_overridden(sweep_file, sweep, ctx.args)
     root = output_root / sweep_file.stem
     try:
