@@ -402,7 +402,10 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
                     "an older evaluation or task_poses 0): their task scores do not compare; `unet1d eval` them again"
                 )
             else:
-                warnings.append(f"the evaluations differ in {key}: {listed}; their scores do not compare")
+                warnings.append(
+                    f"the evaluations differ in {key}: {listed}; their scores do not compare (the variants' means mix "
+                    f"them): evaluate the odd runs again alike, e.g. `unet1d eval RUN{REDO.get(key, '')}`"
+                )
     for row in rows:
         if row.extended_from is not None:
             warnings.append(
@@ -422,6 +425,15 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
                     f"and task scores are missing; `unet1d eval {row.run}` or `unet1d compare --eval` scores it"
                 )
     return warnings
+
+
+REDO = {
+    "num_samples": " --num_samples N",
+    "reference": " --reference REF",
+    "weights": " (--raw for raw weights)",
+    "sampler": " --sampler NAME",
+    "sample_steps": " --sample_steps N",
+}  # how `unet1d eval` sets each again
 
 
 BASELINES_TO_BEAT = ("gaussian", "nearest")  # the evaluation's baselines that need no network
