@@ -260,3 +260,19 @@ def test_a_run_whose_command_trained_nothing_is_failed_not_finished(tmp_path: Pa
     (run,) = json.loads((tmp_path / "tiny" / "sweep.json").read_text())["runs"]
     assert run["state"] == "failed" and run["exit_code"] == 0
     assert "failed (exit code 0, but no summary.json: the sweep's command did not run training)" in swept.stdout
+
+
+def test_a_sweep_whose_runs_trained_side_by_side_says_their_speeds_are_shared(tmp_path: Path, capsys) -> None:
+    # with --parallel 2 a load spike on one variant's seeds gave "time s ... beyond seed noise" that a third seed
+    # trained at another time undid
+    from tests.run_folders import make_run
+    from unet1d.sweeps.local import save_state, sweep_run_dirs
+
+    run = LocalRun("r1", {"mid": "conv"}, state="finished", exit_code=0)
+    make_run(tmp_path / "r1", "--seed", "0")
+    save_state(tmp_path, [run], [], parallel=2)
+    save_state(tmp_path, [run], [], parallel=1)  # a later pass alone: the record keeps the most side by side
+    assert sweep_run_dirs(tmp_path) == [tmp_path / "r1"]
+    assert (
+        "its runs trained up to 2 side by side (--parallel 2), so their time and samples/s" in capsys.readouterr().err
+    )

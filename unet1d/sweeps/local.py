@@ -88,16 +88,34 @@ def sweep_run_dirs(root: Path) -> list[Path]:
     if not folders:
         states = ", ".join(f"{run.run_id}: {run.state}" for run in runs) or "no runs"
         raise UserError(f"--sweep {root}: no finished run with a summary.json to compare ({states})")
+    parallel = recorded_parallel(root)
+    if parallel > 1:
+        checkpoint_files.warn(
+            f"--sweep {root}: its runs trained up to {parallel} side by side (--parallel {parallel}), so their time "
+            "and samples/s hold what the runs beside them took from the cores: a variant's seeds that met heavier "
+            "company read slower; compare speeds of runs trained alone"
+        )
     return folders
 
 
-def save_state(root: Path, runs: list[LocalRun], overrides: list[str] | None = None) -> None:
+def save_state(root: Path, runs: list[LocalRun], overrides: list[str] | None = None, parallel: int = 1) -> None:
     """Write ``sweep.json`` atomically: a killed sweep never leaves half a record, and two sweeps
     writing one folder never share a temporary file (a unique name, flushed to disk, then renamed).
-    ``overrides``: the ``--field value`` flags every run got, which a later call must repeat."""
+    ``overrides``: the ``--field value`` flags every run got, which a later call must repeat; ``parallel``: the
+    most runs any pass trained side by side (their times include what the others took from the cores)."""
     root.mkdir(parents=True, exist_ok=True)
-    record = {"runs": [asdict(run) for run in runs], "overrides": overrides or []}
+    record = {"runs": [asdict(run) for run in runs], "overrides": overrides or [],
+              "parallel": max(parallel, recorded_parallel(root))}  # fmt: skip
     write_text_atomically(root / STATE_FILE, json.dumps(record, indent=2) + "\n")
+
+
+def recorded_parallel(root: Path) -> int:
+    """The most runs ``sweep.json`` says were trained side by side (1 where it says nothing)."""
+    try:
+        stored = json.loads((root / STATE_FILE).read_text()).get("parallel", 1)
+    except (OSError, ValueError, AttributeError):
+        return 1
+    return stored if isinstance(stored, int) and stored > 0 else 1
 
 
 def recorded_overrides(root: Path) -> dict[str, str] | None:
@@ -210,7 +228,7 @@ class LocalSweep:
             command, env=child_environment(run, self.sweep_id, self.parallel), start_new_session=True
         )
         run.state, run.exit_code = "running", None
-        save_state(self.root, self.runs, self.extra_args)
+        save_state(self.root, self.runs, self.extra_args, self.parallel)
 
     def propose(self) -> LocalRun | None:
         """The engine's next run, or None once a grid is exhausted."""
@@ -240,7 +258,7 @@ class LocalSweep:
             if self.metric:
                 run.history = metric_history(self.run_dir(run), self.metric)
             self.echo(f"[{run_id}] {run.state} ({why})")
-            save_state(self.root, self.runs, self.extra_args)
+            save_state(self.root, self.runs, self.extra_args, self.parallel)
 
     def early_terminate(self) -> None:
         """Ask the engine which running runs to stop; stop them as W&B's agent does (SIGTERM, then kill)."""
@@ -294,4 +312,4 @@ class LocalSweep:
             run = next(r for r in self.runs if r.run_id == run_id)
             run.state, run.exit_code = "interrupted", process.returncode
         self.active.clear()
-        save_state(self.root, self.runs, self.extra_args)
+        save_state(self.root, self.runs, self.extra_args, self.parallel)
