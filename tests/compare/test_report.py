@@ -431,3 +431,20 @@ def test_the_differences_say_which_way_is_better() -> None:
     note = direction_note(["c2st_auc", "precision", "final_val_loss", "c2st_auc", "num_parameters"],
                           {"c2st_auc": "C2ST AUC", "precision": "precision", "final_val_loss": "val loss"})  # fmt: skip
     assert note == "Lower is better: C2ST AUC, val loss; higher is better: precision"  # params: neither way
+
+
+def test_baseline_takes_the_middle_alone_where_one_variant_starts_with_it(tmp_path: Path, capsys) -> None:
+    # every variant of a 16-channel sweep is named <middle>-c16: --baseline attention-8 was refused
+    from unet1d.cli import main
+
+    for middle in ("conv", "attention-8", "attention-16"):
+        for seed in (0, 1):
+            make_run(tmp_path / f"{middle}-{seed}", "--mid", middle, "--base_channels", "16", "--seed", str(seed),
+                     summary={"val_loss": 1.0 + 0.01 * seed})  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        main(["compare", str(tmp_path), "--out", str(tmp_path / "c.json"), "--baseline", "attention-8"])
+    assert exit_.value.code in (0, None)
+    assert {d["reference"] for d in json.loads((tmp_path / "c.json").read_text())["differences"]} == {"attention-8-c16"}
+    with pytest.raises(SystemExit) as exit_:  # the start of two variants' names: refused as before
+        main(["compare", str(tmp_path), "--baseline", "attention"])
+    assert exit_.value.code == 2 and "is not a variant of these runs" in capsys.readouterr().err

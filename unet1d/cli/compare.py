@@ -68,7 +68,8 @@ def compare_command(
         str | None,
         typer.Option(
             "--baseline",
-            help="The variant the differences are measured from. Default: the conv middle, else the first by name.",
+            help="The variant the differences are measured from (its name, or the start of one: attention-8 for "
+            "attention-8-c16). Default: the conv middle, else the first by name.",
             show_default=False,
         ),
     ] = None,
@@ -121,7 +122,11 @@ def compare_command(
     threshold = common_threshold(rows)
     names = sorted({row.variant for row in rows})
     if baseline is not None and baseline not in names:
-        raise UserError(f"--baseline {baseline!r} is not a variant of these runs; allowed: {', '.join(names)}")
+        # the middle alone names its variant where no other shares it: attention-8 for attention-8-c16
+        starting = [name for name in names if name.startswith((f"{baseline}-", f"{baseline} "))]
+        if len(starting) != 1:
+            raise UserError(f"--baseline {baseline!r} is not a variant of these runs; allowed: {', '.join(names)}")
+        baseline = starting[0]
     found = differences(rows, [column for column, _, _ in COLUMNS], baseline)
     console = Console() if Console().is_terminal else Console(width=WIDTH)
     print_tables(console, rows, variants, found, threshold)
