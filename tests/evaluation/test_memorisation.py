@@ -129,3 +129,15 @@ def test_reference_train_memorisation_matches_a_brute_force_over_the_files_takes
     assert got == pytest.approx(QUANTILE, abs=0.06)  # fresh takes: about the base rate
     _, one_take_threshold = _independent_memorisation(features, train, np.arange(len(train)))
     assert one_take_threshold < QUANTILE / 3  # what the score reads when frames of one take set tau
+
+
+def test_metrics_on_which_real_poses_lose_to_the_gaussian_are_left_out_of_the_models_count() -> None:
+    # on recorded takes the data baseline's 1-NN accuracy read 0.996 (the Gaussian's 0.896): a model "beat" the
+    # Gaussian there alone, and the line read as a pass
+    from unet1d.evaluation.quality import structure_metrics, uninformative
+
+    names = [m.name for m in structure_metrics()]
+    gaussian = {name: 0.5 for name in names}
+    data = {**{m.name: (0.9 if m.better == "higher" else 0.1) for m in structure_metrics()}, "one_nn_accuracy": 0.996}
+    assert uninformative({"data": data, "gaussian": {**gaussian, "one_nn_accuracy": 0.896}}) == ["one_nn_accuracy"]
+    assert uninformative({"gaussian": gaussian}) == []  # no data baseline: nothing to judge the metrics by

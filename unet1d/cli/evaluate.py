@@ -121,7 +121,7 @@ def eval_command(
         typer.echo(f"worst joints   {worst}")
     from unet1d.evaluation.quality import gaussian_verdict
 
-    summary = gaussian_verdict(payload["beats_gaussian"])
+    summary = gaussian_verdict(payload["beats_gaussian"], payload.get("uninformative", ()))
     typer.echo(f"limits         {payload.get('limits')}")
     if report.verdict_withheld:
         summary = f"verdict withheld: {report.verdict_withheld}"

@@ -79,6 +79,7 @@ class EvalReport:
         scores = payload.pop("scores")
         payload.update(scores)
         payload["beats_gaussian"] = quality.beats(scores, self.baselines["gaussian"])
+        payload["uninformative"] = quality.uninformative(self.baselines)  # left out of the verdict's count
         payload["verdict_withheld"] = self.verdict_withheld
         return payload
 

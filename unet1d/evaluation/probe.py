@@ -92,7 +92,8 @@ class QualityProbe:
         )  # fmt: skip
         report.save()
         figure = save_figure(report, samples, self.reference)
-        beats = gaussian_verdict(report.to_dict()["beats_gaussian"])
+        payload = report.to_dict()
+        beats = gaussian_verdict(payload["beats_gaussian"], payload["uninformative"])
         note = (
             f"final evaluation ({report.num_samples} poses): precision {report.scores['precision']:.3f}, recall "
             f"{report.scores['recall']:.3f}, 1-NN {report.scores['one_nn_accuracy']:.3f}, outside limits "
