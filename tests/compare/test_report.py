@@ -448,3 +448,34 @@ def test_baseline_takes_the_middle_alone_where_one_variant_starts_with_it(tmp_pa
     with pytest.raises(SystemExit) as exit_:  # the start of two variants' names: refused as before
         main(["compare", str(tmp_path), "--baseline", "attention"])
     assert exit_.value.code == 2 and "is not a variant of these runs" in capsys.readouterr().err
+
+
+def test_the_verdict_names_what_the_deciding_scores_decide_or_that_nothing_is_decided() -> None:
+    # a team lead read 24-99 rows to learn that nothing was decided; val loss decides nothing here
+    from unet1d.compare.report import verdict
+    from unet1d.compare.stats import Difference
+
+    headings = {"c2st_auc": "C2ST AUC", "completion_cm": "completion cm", "final_val_loss": "val loss"}
+    formats = {"c2st_auc": "{:.3f}", "completion_cm": "{:.2f}", "final_val_loss": "{:.4f}"}
+    loss = Difference("final_val_loss", "attention-8", "conv", 0.007, 0.001, 0.013)  # beyond, but not deciding
+    c2st = Difference("c2st_auc", "attention-8", "conv", -0.059, -0.075, -0.043)
+    completion = Difference("completion_cm", "attention-8", "conv", 0.2, -1.3, 1.7, seeds_needed=40)
+    assert verdict([loss, c2st, completion], headings, formats) == [
+        "attention-8 is better than conv on C2ST AUC: -0.059 [-0.075, -0.043]"
+    ]
+    beyond_seeds_only = Difference(
+        "completion_cm", "attention-8", "conv", -0.3, -0.5, -0.1, pose_low=-0.6, pose_high=0.1
+    )
+    undecided = [loss, Difference("c2st_auc", "attention-8", "conv", 0.01, -0.02, 0.04, seeds_needed=12),
+                 completion, beyond_seeds_only]  # fmt: skip
+    assert verdict(undecided, headings, formats) == [
+        "nothing decided: no deciding score (C2ST AUC, completion cm) separates a variant from conv beyond its noise "
+        "(the seeds', and a task score's poses')",
+        "nearest to deciding: attention-8's C2ST AUC (0.010), which 12 seeds per variant would resolve were it the "
+        "true difference",
+    ]
+    one_seed = [Difference("c2st_auc", "attention-8", "conv", 0.01, None, None)]
+    assert verdict(one_seed, headings, formats) == [
+        "nothing decided: one seed a variant gives no interval; train 3 or more seeds of each"
+    ]
+    assert verdict([loss], headings, formats) == []  # no deciding score compared: nothing to say

@@ -79,6 +79,7 @@ def compare_command(
     from rich.console import Console
 
     from unet1d.compare.convergence import common_threshold
+    from unet1d.compare.report import verdict
     from unet1d.compare.runs import (
         COLUMNS,
         compare_runs,
@@ -137,6 +138,8 @@ def compare_command(
         payload["differences"] = [{**asdict(d), "within_noise": d.within_noise} for d in found]
         payload["differences_confidence"], payload["differences_power"] = CONFIDENCE, POWER
         payload["warnings"] = caveats
+        headings = {column: heading for column, heading, _ in COLUMNS}
+        payload["verdict"] = verdict(found, headings, {column: fmt for column, _, fmt in COLUMNS})
         out.write_text(json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {out}")
     if report is not None:
@@ -216,7 +219,7 @@ def print_split(
 def print_tables(console: Console, rows: list, variants: list, found: list, threshold: float | None) -> None:
     """The variants, the runs and the differences, in :func:`terminal_columns` only: the deciding scores first."""
 
-    from unet1d.compare.report import elide
+    from unet1d.compare.report import elide, verdict
     from unet1d.compare.runs import format_cell
 
     columns = terminal_columns(rows)
@@ -249,6 +252,9 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
     found = sorted((d for d in found if d.column in shown), key=lambda d: order[d.column])  # stable: variants in order
     if found:
         print_differences(console, found, shown)
+    decision = verdict(found, {c: h for c, (h, _) in shown.items()}, {c: f for c, (_, f) in shown.items()})
+    if decision:
+        console.print("Verdict: " + "\n  ".join(decision))
 
 
 def print_differences(console: Console, found: list, shown: dict[str, tuple[str, str]]) -> None:

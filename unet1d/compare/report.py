@@ -15,7 +15,7 @@ from typing import Any
 
 from unet1d.compare.runs import format_cell
 from unet1d.compare.stats import CONFIDENCE, MAX_POSES, MAX_SEEDS, POWER
-from unet1d.metric_registry import BY_NAME, format_number
+from unet1d.metric_registry import BY_NAME, deciding_metrics, format_number
 
 REPORT_FILE = "report.md"
 NOISE_NOTES = {True: "within seed noise", False: "beyond seed noise", None: "no interval (one seed, or no spread)"}
@@ -45,6 +45,46 @@ def decision_cells(found: Any, fmt: str) -> tuple[str, str]:
     if found.seeds_needed_more_than is not None:
         return detectable, f"more than {found.seeds_needed_more_than}"
     return detectable, "-"
+
+
+def verdict(found: Sequence[Any], headings: dict[str, str], formats: dict[str, str]) -> list[str]:
+    """What the deciding scores (the registry's ``decides``) say, in a few lines: each difference beyond seed noise
+    (and, for a task score, beyond the task poses' noise where that is known), better or worse; else that nothing
+    is decided, and the difference nearest to deciding with the seeds it needs."""
+    by_name = {m.name: m for m in deciding_metrics()}
+    deciding = [d for d in found if d.column in by_name and d.column in headings]
+    if not deciding:
+        return []
+    reference = deciding[0].reference
+    decided = [d for d in deciding if d.within_noise is False and d.within_pose_noise is not True]
+    lines = []
+    for d in decided:
+        lower_is_better = by_name[d.column].better == "lower"
+        way = "better" if (d.difference < 0) == lower_is_better else "worse"
+        fmt = formats[d.column]
+        lines.append(
+            f"{d.variant} is {way} than {reference} on {headings[d.column]}: {format_number(fmt, d.difference)} "
+            f"[{format_number(fmt, d.low)}, {format_number(fmt, d.high)}]"
+        )
+    if decided:
+        return lines
+    if all(d.low is None for d in deciding):
+        return ["nothing decided: one seed a variant gives no interval; train 3 or more seeds of each"]
+    resolvable = [d for d in deciding if d.seeds_needed is not None]
+    lines.append(
+        f"nothing decided: no deciding score ({', '.join(dict.fromkeys(headings[d.column] for d in deciding))}) "
+        f"separates a variant from {reference} beyond its noise (the seeds', and a task score's poses')"
+    )
+    if resolvable:
+        nearest = min(resolvable, key=lambda d: d.seeds_needed)
+        lines.append(
+            f"nearest to deciding: {nearest.variant}'s {headings[nearest.column]} "
+            f"({format_number(formats[nearest.column], nearest.difference)}), which {nearest.seeds_needed} seeds "
+            "per variant would resolve were it the true difference"
+        )
+    else:
+        lines.append(f"none of these differences would be resolved by {MAX_SEEDS} seeds: the middles are alike here")
+    return lines
 
 
 POSE_NOTE = (
@@ -125,6 +165,9 @@ def write_report(
     ]
     if warnings:
         lines += ["## Caveats", "", *(f"- {warning}" for warning in warnings), ""]
+    decision = verdict(found, headings, formats)
+    if decision:
+        lines += ["## Verdict", "", *(f"- {line}" for line in decision), ""]
     if threshold is not None:
         lines += [
             f"Common convergence threshold: val loss {threshold:.4f}, the worst variant's mean final val loss. "
