@@ -82,9 +82,11 @@ def test_a_folder_whose_config_yaml_is_no_runs_is_refused_before_anything_is_rep
     tiny_config, tmp_path, overwrite
 ) -> None:
     # its config.yaml and summary.json were replaced after one warning, and --overwrite deleted its eval/
-    (tmp_path / "config.yaml").write_text("services: {web: {image: nginx}}\n")
-    with pytest.raises(UserError, match=r"is not a unet1d run's folder: its config.yaml holds services, no section"):
-        rundir.plan_run(tiny_config(*overwrite, output_dir=tmp_path))
+    for other in ("services: {web: {image: nginx}}\n", "model: {name: resnet50}\ntrainer: {max_epochs: 90}\n",
+                  "model: {name: resnet50}\n"):  # fmt: skip
+        (tmp_path / "config.yaml").write_text(other)
+        with pytest.raises(UserError, match=r"is not a unet1d run's folder: its config.yaml holds .*, not a run's"):
+            rundir.plan_run(tiny_config(*overwrite, output_dir=tmp_path))
 
 
 def test_the_run_id_round_trips_and_a_damaged_one_is_named(tmp_path: Path) -> None:

@@ -111,11 +111,16 @@ def _refuse_a_folder_of_other_files(output_dir: Path) -> None:
         loaded = yaml.safe_load(stored.read_bytes())
     except (OSError, ValueError, yaml.YAMLError):
         return  # a run's config, damaged: read_run_config names it
-    if isinstance(loaded, dict) and loaded and not set(map(str, loaded)) & set(SECTIONS):
+    known = {f"{section}.{name}" for section, cls in SECTIONS.items() for name in cls.model_fields}
+    fields = {f"{key}.{name}" for key, sub in loaded.items() if isinstance(sub, dict) for name in sub} if isinstance(
+        loaded, dict) else set()  # fmt: skip
+    # a run's config.yaml holds its sections alone, each of their fields: another tool's has other keys, or
+    # sections of the same names (model:, train:) holding none of ours
+    if isinstance(loaded, dict) and loaded and (set(map(str, loaded)) - set(SECTIONS) or not fields & known):
         found = ", ".join(sorted(map(str, loaded))[:3])
         raise UserError(
-            f"{output_dir} is not a unet1d run's folder: its config.yaml holds {found}, no section of a run's "
-            f"config; choose another --output_dir (a run writes {', '.join(RUN_OUTPUTS)} there)"
+            f"{output_dir} is not a unet1d run's folder: its config.yaml holds {found}, not a run's config; "
+            f"choose another --output_dir (a run writes {', '.join(RUN_OUTPUTS)} there)"
         )
 
 
