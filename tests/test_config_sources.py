@@ -154,7 +154,7 @@ YAML_ERRORS = {  # file name -> (its text, None: no such file; the message it mu
             ["&a0 [1,1,1,1,1,1,1,1,1,1]"] + [f"&a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 8)]
         )
         + "]\n",
-        r"bomb.yaml: more than 100,000 values once its aliases \(\*name\) are expanded",
+        r"bomb.yaml: more than 100,000 values \(counting what its aliases, \*name, expand to\)",
     ),
     # 500 bad items: 500 lines each quoting the whole list
     "long.yaml": (

@@ -140,8 +140,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: expected a mapping of config fields, got {type(loaded).__name__}")
     if values_beyond(loaded, MAX_YAML_VALUES):
         raise ConfigError(
-            f"{path}: more than {MAX_YAML_VALUES:,} values once its aliases (*name) are expanded; a config or sweep "
-            "holds a few hundred"
+            f"{path}: more than {MAX_YAML_VALUES:,} values (counting what its aliases, *name, expand to); a config "
+            "or sweep holds a few hundred"
         )
     return loaded
 
@@ -287,14 +287,16 @@ def format_validation_error(
     """One line per problem: ``model.mid_num_heads=7 (from --mid_num_heads): <what is allowed>`` (``section``:
     the one an error of a lone section's model is in)."""
     lines = []
+    quoted: dict[str, str] = {}  # each field's value quoted once: a list's bad items each name the whole list
     for problem in err.errors(include_url=False):
         loc = [*([section] if section else []), *(str(part) for part in problem["loc"])]
         message = problem["msg"].removeprefix("Value error, ")
         if len(loc) >= 2 and loc[0] in SECTIONS:
             path = f"{loc[0]}.{loc[1]}"
-            value = nested.get(loc[0], {}).get(loc[1], problem.get("input"))
+            if path not in quoted:
+                quoted[path] = shortened(repr(nested.get(loc[0], {}).get(loc[1], problem.get("input"))))
             origin = f" (from {sources[path]})" if path in sources else ""
-            lines.append(f"{path}={shortened(repr(value))}{origin}: {message}")
+            lines.append(f"{path}={quoted[path]}{origin}: {message}")
         elif len(loc) == 1 and loc[0] in SECTIONS:
             given = list(dict.fromkeys(sources[p] for p in sources if p.startswith(loc[0] + ".")))  # each source once
             origin = f" (set by {', '.join(given)})" if given else ""
