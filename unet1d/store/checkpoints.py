@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from unet1d.atomic_files import plain_file_mode
@@ -55,6 +56,7 @@ from unet1d.data.representation import network_config, wrap_stats
 from unet1d.errors import UserError
 from unet1d.model import UNet1D
 from unet1d.store.checkpoint_files import (
+    ACCELERATE_DIR,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
     EMA_FILE,
@@ -355,6 +357,21 @@ def stored_state(checkpoint: Path, components: dict[str, Stateful], rank: int) -
     return state
 
 
+WEIGHT_FILES = (MODEL_FILE, EMA_FILE, f"{ACCELERATE_DIR}/model.safetensors")  # what evaluation and resume load
+FLOAT_KINDS = {"F16", "BF16", "F32", "F64"}  # safetensors' names of floating-point dtypes
+
+
+def check_floating_weights(checkpoint: Path) -> None:
+    """A ValueError where a weights file holds other than floating-point tensors: they would load, cast without a
+    word, into other scores (evaluation) or another run (resume). Reads the files' headers only."""
+    for name in WEIGHT_FILES:
+        if (checkpoint / name).is_file():
+            with safe_open(str(checkpoint / name), "pt") as tensors:
+                kinds = sorted({str(tensors.get_slice(key).get_dtype()) for key in tensors.keys()} - FLOAT_KINDS)  # noqa: SIM118
+            if kinds:
+                raise ValueError(f"{name} holds {', '.join(kinds)} tensors; a network's weights are floating point")
+
+
 def restore_checkpoint(accelerator: Accelerator, checkpoint: Path, components: dict[str, Stateful]) -> int:
     """Give every component of the table its state from ``checkpoint`` (every rank); the checkpoint's step."""
     marker = read_marker(checkpoint)
@@ -364,6 +381,7 @@ def restore_checkpoint(accelerator: Accelerator, checkpoint: Path, components: d
             f"number (now {accelerator.num_processes}), so every rank finds its data position and generator"
         )
     with _damaged_file_is_a_user_error(checkpoint):
+        check_floating_weights(checkpoint)
         state = stored_state(checkpoint, components, accelerator.process_index)
         for name, part in components.items():
             if isinstance(part, KeepsFolder):
@@ -412,10 +430,7 @@ def load_for_eval(path: str | Path) -> EvalCheckpoint:
         stats = NormStats.from_tensors(load_file(str(checkpoint / STATS_FILE)))
         model_weights = load_file(str(checkpoint / MODEL_FILE))
         ema_weights = load_file(str(ema_path)) if ema_path.is_file() else None
-        for name, weights in ((MODEL_FILE, model_weights), (EMA_FILE, ema_weights or {})):
-            kinds = sorted({str(tensor.dtype) for tensor in weights.values() if not tensor.is_floating_point()})
-            if kinds:  # they would load, cast without a word, into other scores
-                raise ValueError(f"{name} holds {', '.join(kinds)} tensors; a network's weights are floating point")
+        check_floating_weights(checkpoint)
     return EvalCheckpoint(
         path=checkpoint,
         step=int(marker["step"]),

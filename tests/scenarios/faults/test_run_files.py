@@ -265,7 +265,7 @@ TAMPERED = {  # checkpoints whose marker lists their files again: each ended in 
     ),
     "weights as int32": (  # loaded and cast without a word: other scores
         lambda c: _rewrite_weights(c, lambda w: {k: v.int() for k, v in w.items()}),
-        "is damaged: ValueError: model.safetensors holds torch.int32 tensors; a network's weights are floating point",
+        "is damaged: ValueError: model.safetensors holds I32 tensors; a network's weights are floating point",
     ),
     "a wider network in config.yaml": (
         lambda c: _replace_in(c / "config.yaml", "base_channels: 8", "base_channels: 16"),
@@ -342,3 +342,16 @@ def test_random_states_that_cannot_be_read_safely_stop_the_resume_in_one_line(ru
     lines = [line for line in resumed.stderr.splitlines() if line.startswith(("error", "Traceback"))]
     assert resumed.returncode == 2 and "unpickled" not in resumed.stdout, resumed.stderr[-3000:]
     assert len(lines) == 1 and lines[0].startswith(f"error: checkpoint {checkpoint} is damaged: "), lines
+
+
+@pytest.mark.slow  # a run as a process
+def test_a_resume_refuses_integer_weights_as_evaluation_does(run, tmp_path) -> None:
+    # sample and eval refused them; --resume loaded them cast to float and trained on, exit 0
+    checkpoint = run / "checkpoints" / "step-20"
+    TAMPERED["weights as int32"][0](checkpoint)
+    resign(checkpoint)
+    resumed = train(tmp_path, run, "--max_steps", "30", "--resume", str(checkpoint))
+    lines = [line for line in resumed.stderr.splitlines() if line.startswith(("error", "Traceback"))]
+    assert resumed.returncode == 2, resumed.stderr[-3000:]
+    assert lines == [f"error: checkpoint {checkpoint} is damaged: ValueError: model.safetensors holds I32 tensors; "
+                     "a network's weights are floating point"]  # fmt: skip
