@@ -349,6 +349,7 @@ class EvaluationConfig(Section):
     task_poses: int = Field(
         32,
         ge=0,
+        le=10_000,
         description="Held-out poses each prior task is scored on in an evaluation (completion of each of 7 body "
         "parts and denoising at 0.1 and 0.2 rad, 10 draws each): completion_cm*, denoise_cm*; 0 = off. 32: 224 "
         "guided starts (2 x 15 network calls with a backward pass, 2 x 3 to pick one), 2,240 hypotheses of 5 calls "

@@ -178,3 +178,24 @@ def test_a_sweeps_program_that_is_not_here_is_said_by_validate_and_refused_by_lo
     assert err.startswith("warning: tiny.yaml: program='cli.py' is not a file here: `sweep local` and `wandb agent`")
     code, _, err = run_main(capsys, "sweep", "local", "tiny.yaml", "--count", "1")
     assert code == 2 and "run them from the repo root, or give program as an absolute path" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [  # each ran for minutes until memory ran out, or ended in a 52 TiB allocation's traceback
+        (["eval", "no/such/run", "--num_samples", "100000000000"], "less than or equal to 1000000"),
+        (["complete", "no/such/run", "--poses", "p.npy", "--mask", "legs", "--hypotheses", "10000000"], "to 1000"),
+        (["denoise", "no/such/run", "--poses", "p.npy", "--hypotheses", "10000000"], "less than or equal to 1000"),
+    ],
+)
+def test_counts_beyond_what_memory_holds_are_refused_before_any_work(argv: list[str], fragment: str, capsys) -> None:
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and fragment in err and "Traceback" not in err + out
+
+
+def test_task_poses_beyond_ten_thousand_are_refused_by_name() -> None:
+    from unet1d.config_sources import load_config
+    from unet1d.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"evaluation.task_poses='100000000000' \(from --task_poses\)"):
+        load_config(None, ["--task_poses", "100000000000"], environ={})

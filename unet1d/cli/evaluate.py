@@ -19,7 +19,13 @@ from unet1d.metric_registry import eval_table
 RunArgument = Annotated[
     Path, typer.Argument(help="A run's output_dir (its latest checkpoint) or one checkpoint directory.")
 ]
-NumSamples = Annotated[int, typer.Option("--num-samples", "--num_samples", min=MIN_EVAL_SAMPLES, help="Poses to draw.")]
+NumSamples = Annotated[
+    int,
+    typer.Option(
+        "--num-samples", "--num_samples", min=MIN_EVAL_SAMPLES, max=1_000_000,
+        help="Poses to draw (at most 1,000,000: the scores' cost grows with them).",
+    ),
+]  # fmt: skip
 Seed = Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX, help="Sampling seed (same seed, same poses).")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 Raw = Annotated[bool, typer.Option("--raw", help="Use the raw weights instead of the EMA weights.")]

@@ -62,6 +62,9 @@ class GivenPoses(NamedTuple):
     up_axis: str
 
 
+MAX_HYPOTHESES = 1000  # every pose's answers are held at once: 10^11 ended in a 52 TiB allocation's traceback
+
+
 def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: bool = False) -> GivenPoses:
     """Every pose under ``path`` in the run's pose format, and the world it is in.
 
@@ -177,7 +180,9 @@ def complete_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the .npz (key 'poses', radians).")] = Path(
         "completed.npz"
     ),
-    hypotheses: Annotated[int, typer.Option("--hypotheses", min=1, help="Completions drawn per pose.")] = 10,
+    hypotheses: Annotated[
+        int, typer.Option("--hypotheses", min=1, max=MAX_HYPOTHESES, help="Completions drawn per pose (at most 1,000).")
+    ] = 10,
     method: Annotated[
         str | None,
         typer.Option(
@@ -237,7 +242,12 @@ def denoise_command(
         float,
         typer.Option("--noise-std", "--noise_std", help="The noise's standard deviation per axis-angle number (rad)."),
     ] = 0.1,
-    hypotheses: Annotated[int, typer.Option("--hypotheses", min=1, help="Clean poses drawn per noisy pose.")] = 1,
+    hypotheses: Annotated[
+        int,
+        typer.Option(
+            "--hypotheses", min=1, max=MAX_HYPOTHESES, help="Clean poses drawn per noisy pose (at most 1,000)."
+        ),
+    ] = 1,
     up_axis: UpAxisOption = "auto",
     all_frames: AllFramesOption = False,
     seed: Seed = 0,
