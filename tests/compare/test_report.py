@@ -479,3 +479,19 @@ def test_the_verdict_names_what_the_deciding_scores_decide_or_that_nothing_is_de
         "nothing decided: one seed a variant gives no interval; train 3 or more seeds of each"
     ]
     assert verdict([loss], headings, formats) == []  # no deciding score compared: nothing to say
+
+
+def test_a_terminal_narrower_than_the_tables_wraps_lines_and_cuts_no_number(tmp_path: Path, capsys, monkeypatch):
+    # on an 80-column terminal rich took the terminal's width and cut cells: "[-0.073, 0.0…", the seeds column empty
+    import re
+
+    from unet1d.cli import main
+
+    make_sweep(tmp_path)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich takes stdout for a terminal
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main(["compare", "--sweep", str(tmp_path)])
+    printed = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    cells = [cell for line in printed.splitlines() if line.startswith("│") for cell in line.split("│")[2:]]
+    assert cells and not any("…" in cell for cell in cells)

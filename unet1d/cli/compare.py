@@ -129,7 +129,8 @@ def compare_command(
             raise UserError(f"--baseline {baseline!r} is not a variant of these runs; allowed: {', '.join(names)}")
         baseline = starting[0]
     found = differences(rows, [column for column, _, _ in COLUMNS], baseline)
-    console = Console() if Console().is_terminal else Console(width=WIDTH)
+    # never narrower than the tables are laid out for: a narrower terminal wraps the lines, rich would cut numbers
+    console = Console(width=max(WIDTH, Console().width)) if Console().is_terminal else Console(width=WIDTH)
     print_tables(console, rows, variants, found, threshold)
     if out is not None:
         write_json(out, rows, variants)
