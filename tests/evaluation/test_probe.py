@@ -95,6 +95,9 @@ def test_the_final_evaluations_line_says_when_the_model_loses_on_every_metric() 
         "beats the Gaussian baseline on none of the structure-aware metrics; left out: one_nn_accuracy (real poses "
         "do not beat the Gaussian there)"
     )
+    assert gaussian_verdict({"one_nn_accuracy": True}, ["one_nn_accuracy"]).startswith(  # not a pass: none counted
+        "no structure-aware metric counts against this reference"
+    )
     assert gaussian_verdict({"precision": False, "c2st_auc": False}).endswith("on none of the structure-aware metrics")
 
 

@@ -78,3 +78,7 @@ def test_a_run_that_is_all_warm_up_or_validates_once_is_named() -> None:
     assert "its learning rate ends at 6.00e-04, its peak 1.00e-03 unreached" in short[0]
     assert short[1].startswith("train.eval_every=250 exceeds train.max_steps=60: the run validates once")
     assert schedule_concerns(load_config(None, ["--max_steps", "2000"], environ={})) == []
+    (equal,) = schedule_concerns(
+        load_config(None, ["--max_steps", "5", "--warmup_steps", "5", "--eval_every", "5"], {})
+    )
+    assert "its learning rate ends at 1.00e-03, its peak at the last step alone" in equal  # it said "unreached"

@@ -426,6 +426,8 @@ def gaussian_verdict(beats_gaussian: dict[str, bool], left_out: Sequence[str] = 
     lost = [name for name, better in counted.items() if not better]
     skipped = [name for name in beats_gaussian if name in left_out]
     note = f"; left out: {', '.join(skipped)} (real poses do not beat the Gaussian there)" if skipped else ""
+    if not counted:
+        return f"no structure-aware metric counts against this reference{note}"
     if not lost:
         return f"beats the Gaussian baseline on every structure-aware metric{note}"
     if not won:

@@ -33,10 +33,10 @@ def schedule_concerns(config: Config) -> list[str]:
     if optim.warmup_steps >= train.max_steps:
         ends = optim.lr * lr_factor(train.max_steps - 1, warmup_steps=optim.warmup_steps, max_steps=train.max_steps,
                                     schedule=optim.lr_schedule, min_lr_ratio=optim.min_lr_ratio)  # fmt: skip
+        peak = f"its peak {optim.lr:.2e} unreached" if ends < optim.lr else "its peak at the last step alone"
         concerns.append(
             f"optim.warmup_steps={optim.warmup_steps} is not below train.max_steps={train.max_steps}: the whole run "
-            f"warms up (its learning rate ends at {ends:.2e}, its peak {optim.lr:.2e} unreached) and never decays; "
-            "give fewer --warmup_steps"
+            f"warms up (its learning rate ends at {ends:.2e}, {peak}) and never decays; give fewer --warmup_steps"
         )
     if train.eval_every > train.max_steps:
         concerns.append(
