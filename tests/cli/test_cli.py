@@ -199,3 +199,11 @@ def test_task_poses_beyond_ten_thousand_are_refused_by_name() -> None:
 
     with pytest.raises(ConfigError, match=r"evaluation.task_poses='100000000000' \(from --task_poses\)"):
         load_config(None, ["--task_poses", "100000000000"], environ={})
+
+
+def test_config_validate_takes_the_file_as_config_show_and_train_do(tmp_path: Path, capsys) -> None:
+    # `config validate --config X` said "config file '--config' does not exist"
+    good = tmp_path / "run.yaml"
+    good.write_text("model:\n  mid_structure: conv\n")
+    code, out, _ = run_main(capsys, "config", "validate", "--config", str(good), "--lr", "1e-3")
+    assert code == 0 and out.strip() == f"{good}: valid (conv middle)"

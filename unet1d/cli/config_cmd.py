@@ -24,7 +24,10 @@ def validate(
     config_file: Annotated[Path, typer.Argument(help="YAML config file to check.", show_default=False)],
 ) -> None:
     """Check a config file (plus any overrides); exit code 2 and the problem if it is invalid."""
-    resolved = resolve_config(config_file, ctx.args)
+    args = list(ctx.args)
+    if str(config_file) in ("--config", "-c") and args:  # spelt as `config show` and `train` take the file
+        config_file, args = Path(args[0]), args[1:]
+    resolved = resolve_config(config_file, args)
     model = resolved.model
     heads = f", {model.mid_num_heads} heads" if model.mid_structure == "attention" else ""  # a conv middle has none
     typer.echo(f"{config_file}: valid ({model.mid_structure} middle{heads})")
