@@ -131,7 +131,9 @@ def compare_command(
     found = differences(rows, [column for column, _, _ in COLUMNS], baseline)
     # never narrower than the tables are laid out for: a narrower terminal wraps the lines, rich would cut numbers
     console = Console(width=max(WIDTH, Console().width)) if Console().is_terminal else Console(width=WIDTH)
-    print_tables(console, rows, variants, found, threshold)
+    headings = {column: heading for column, heading, _ in COLUMNS}
+    decision = verdict(found, headings, {column: fmt for column, _, fmt in COLUMNS})  # the deciding scores alone
+    print_tables(console, rows, variants, found, threshold, decision)
     if out is not None:
         write_json(out, rows, variants)
         payload = json.loads(out.read_text())
@@ -139,8 +141,7 @@ def compare_command(
         payload["differences"] = [{**asdict(d), "within_noise": d.within_noise} for d in found]
         payload["differences_confidence"], payload["differences_power"] = CONFIDENCE, POWER
         payload["warnings"] = caveats
-        headings = {column: heading for column, heading, _ in COLUMNS}
-        payload["verdict"] = verdict(found, headings, {column: fmt for column, _, fmt in COLUMNS})
+        payload["verdict"] = decision
         out.write_text(json.dumps(payload, indent=2) + "\n")
         console.print(f"wrote {out}")
     if report is not None:
@@ -217,10 +218,18 @@ def print_split(
         console.print(table)
 
 
-def print_tables(console: Console, rows: list, variants: list, found: list, threshold: float | None) -> None:
-    """The variants, the runs and the differences, in :func:`terminal_columns` only: the deciding scores first."""
+def print_tables(
+    console: Console,
+    rows: list,
+    variants: list,
+    found: list,
+    threshold: float | None,
+    decision: list[str] | None = None,
+) -> None:
+    """The variants, the runs and the differences, in :func:`terminal_columns` only: the deciding scores first;
+    then ``decision``, the verdict (:func:`~unet1d.compare.report.verdict`)."""
 
-    from unet1d.compare.report import elide, verdict
+    from unet1d.compare.report import elide
     from unet1d.compare.runs import format_cell
 
     columns = terminal_columns(rows)
@@ -253,7 +262,6 @@ def print_tables(console: Console, rows: list, variants: list, found: list, thre
     found = sorted((d for d in found if d.column in shown), key=lambda d: order[d.column])  # stable: variants in order
     if found:
         print_differences(console, found, shown)
-    decision = verdict(found, {c: h for c, (h, _) in shown.items()}, {c: f for c, (_, f) in shown.items()})
     if decision:
         console.print("Verdict: " + "\n  ".join(decision))
 

@@ -153,12 +153,11 @@ def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> list[st
 
     if not overrides:
         return []
+    parsed = parse_overrides(overrides)
     refused = [
-        flag
-        for path, _, flag in parse_overrides(overrides)
-        if path.split(".")[0] not in EVAL_OVERRIDE_SECTIONS or path in LEARNED_FIELDS
+        flag for path, _, flag in parsed if path.split(".")[0] not in EVAL_OVERRIDE_SECTIONS or path in LEARNED_FIELDS
     ]
-    threads = [flag for path, _, flag in parse_overrides(overrides) if path == "train.threads"]
+    threads = [flag for path, _, flag in parsed if path == "train.threads"]
     if threads:  # no result of the run's: the evaluation lays out its own threads beside its classifier processes
         raise UserError(
             f"{threads[0]}: a training setting; an evaluation sets its threads itself (one or two, beside its "
@@ -173,7 +172,6 @@ def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> list[st
     before = checkpoint.config.flat()
     checkpoint.config = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/{CONFIG_FILE}")
     after = checkpoint.config.flat()
-    parsed = parse_overrides(overrides)
     return [token for path, raw, flag in parsed if before.get(path) != after.get(path) for token in (flag, raw)]
 
 
