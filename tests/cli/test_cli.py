@@ -125,7 +125,40 @@ def test_bad_environment_variable_in_a_real_subprocess() -> None:
 
 def test_unknown_command_is_a_usage_error() -> None:
     result = run_cli("trian")
-    assert result.returncode == 2 and "No such command" in result.stderr
+    assert result.returncode == 2 and result.stderr == (
+        "error: No such command 'trian'. Did you mean 'train'? (`cli.py --help` lists what is allowed)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [  # each was Click's four-line usage box, the value given named nowhere
+        (
+            ["complete", "r", "--hypotheses", "0"],
+            "Invalid value for '--hypotheses': Input should be greater than or "
+            "equal to 1, given '0' (`unet1d complete --help` lists what is allowed)",
+        ),
+        (
+            ["denoise", "r", "--hypotheses=many"],
+            "Invalid value for '--hypotheses': Input should be a valid integer, "
+            "unable to parse string as an integer, given 'many' (`unet1d denoise --help` lists what is allowed)",
+        ),
+        (["complete"], "Missing argument 'run' (`unet1d complete --help` lists what is allowed)"),
+        (["sample", "r", "--num", "3"], "No such option: --num (Possible options: --out) (`unet1d sample --help`"),
+    ],
+)
+def test_clicks_usage_errors_are_one_error_line_naming_the_value(argv: list[str], line: str, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["unet1d"])
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {line}") and err.count("\n") == 1
+
+
+def test_a_group_without_its_command_shows_its_help_and_help_exits_0(capsys) -> None:
+    code, out, err = run_main(capsys, "sweep")
+    assert code == 2 and "Usage:" in err and "local" in err and "error:" not in err
+    code, out, err = run_main(capsys, "sweep", "--help")
+    assert code == 0 and "Usage:" in out
 
 
 def test_help_lists_config_fields_with_defaults_and_descriptions() -> None:

@@ -38,16 +38,57 @@ app.add_typer(sweep.app, name="sweep")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; exit 2 with ``error: <message>`` for anything a user got wrong.
+    """Run the CLI; exit 2 with one ``error: <message>`` line for anything a user got wrong.
 
-    Click's own usage errors (unknown command, missing argument) already exit 2 with a usage
-    line; everything else a user can cause is a :class:`UserError`.
+    Click runs outside its standalone mode so that its own usage errors (an unknown command or
+    option, a value out of range, a missing argument) end in the same one line as a
+    :class:`UserError`, naming the value given, instead of Click's four-line usage box.
+    ``typer.TyperException`` is the public base of the Click exceptions Typer carries.
     """
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv)
+        outcome = app(args=args, standalone_mode=False)
     except UserError as err:
         report_user_error(str(err))
         sys.exit(2)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    except typer.TyperException as err:
+        message = err.format_message()
+        if message.startswith("Usage:"):  # a command group given no command: its help, as Click shows it
+            typer.echo(message, err=True)
+        else:
+            report_user_error(usage_error_line(err, args))
+        sys.exit(err.exit_code)
+    except BrokenPipeError:  # `unet1d compare ... | head` closed the pipe: nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(outcome if isinstance(outcome, int) and not isinstance(outcome, bool) else 0)  # typer.Exit(code)
+
+
+def usage_error_line(err: typer.TyperException, args: list[str]) -> str:
+    """Click's message, the value given where Click leaves it out, and where to read what is allowed."""
+    message = err.format_message().rstrip(".")
+    option_names = getattr(getattr(err, "param", None), "opts", None)
+    given = given_value(args, option_names) if option_names and option_names[0].startswith("-") else None
+    if given is not None and given not in message:
+        message = f"{message}, given {given!r}"
+    context = getattr(err, "ctx", None)
+    if context is not None:
+        message = f"{message} (`{context.command_path} --help` lists what is allowed)"
+    return message
+
+
+def given_value(args: list[str], names: list[str]) -> str | None:
+    """The last value given on the command line for an option called any of ``names``."""
+    value = None
+    for index, arg in enumerate(args):
+        if arg in names and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.split("=", 1)[0] in names and "=" in arg:
+            value = arg.split("=", 1)[1]
+    return value
 
 
 def report_user_error(message: str) -> None:
