@@ -213,6 +213,18 @@ def test_a_sweeps_program_that_is_not_here_is_said_by_validate_and_refused_by_lo
     assert code == 2 and "run them from the repo root, or give program as an absolute path" in err
 
 
+def test_a_sweep_whose_command_runs_no_program_needs_none_here(tmp_path, capsys, monkeypatch) -> None:
+    from unet1d.cli.sweep import program_not_found
+
+    monkeypatch.chdir(tmp_path)  # `sweep local` refused it for a cli.py its command never ran
+    sweep = yaml.safe_load((ROOT / "sweeps" / "quick.yaml").read_text())
+    sweep["command"] = ["${env}", "${interpreter}", "-m", "unet1d.cli", "train", "${args}"]
+    (tmp_path / "module.yaml").write_text(yaml.safe_dump(sweep))
+    code, out, err = run_main(capsys, "sweep", "validate", "module.yaml")
+    assert code == 0 and err == "" and "points checked are valid configs" in out
+    assert not program_not_found(sweep) and program_not_found({**sweep, "command": ["${program}", "train"]})
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [  # each ran for minutes until memory ran out, or ended in a 52 TiB allocation's traceback

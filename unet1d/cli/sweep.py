@@ -29,9 +29,15 @@ def validate(ctx: typer.Context, sweep_file: SweepFile) -> None:
     checked = validate_sweep(sweep_file, ctx.args)
     sweep = read_sweep(sweep_file)
     refuse_overridden(sweep_file, sweep, ctx.args)  # as `sweep local` would
-    if not Path(str(sweep.get("program", ""))).is_file():  # where it runs may be elsewhere: said, not refused
+    if program_not_found(sweep):  # where it runs may be elsewhere: said, not refused
         typer.echo(f"warning: {sweep_file}: {program_not_here(sweep)}", err=True)
     typer.echo(f"{sweep_file}: all {len(checked)} points checked are valid configs")
+
+
+def program_not_found(sweep: dict) -> bool:
+    """Whether the sweep's command runs ``${program}`` and that is no file here (a command that starts,
+    say, ``python -m unet1d.cli train`` needs none)."""
+    return "${program}" in (sweep.get("command") or []) and not Path(str(sweep.get("program", ""))).is_file()
 
 
 def program_not_here(sweep: dict) -> str:
@@ -144,7 +150,7 @@ def local(
         raise UserError(f"{sweep_file}: data path '{missing}' does not exist; no run was started")
     if sweep["method"] != "grid" and count is None:
         raise UserError(f"{sweep_file}: a {sweep['method']} sweep never runs out of points; give --count N")
-    if not Path(str(sweep.get("program", ""))).is_file():
+    if program_not_found(sweep):
         raise UserError(f"{sweep_file}: {program_not_here(sweep)}")
     refuse_overridden(sweep_file, sweep, ctx.args)
     root = output_root / sweep_file.stem
