@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -98,8 +99,11 @@ class TrainingState:
         self.accelerator.save_state(str(folder), safe_serialization=True)
 
     def load_state(self, folder: Path) -> None:
-        # Accelerate passes over random states it cannot read with one info line: the resume would not be exact
-        accelerate_load(folder / f"random_states_{self.accelerator.process_index}.pkl")
+        # Accelerate passes over random states it cannot read with one info line: the resume would not be exact.
+        # A file pickled another way than torch.save's also made torch warn twice before the one error line.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            accelerate_load(folder / f"random_states_{self.accelerator.process_index}.pkl")
         self.accelerator.load_state(str(folder))
 
 
