@@ -104,6 +104,11 @@ class NormStats:
         up = tensors.get("up_axis")
         if up is not None and int(up) not in (1, 2):
             raise ValueError(f"normalisation statistics name up axis {int(up)}; allowed: 1 (y) or 2 (z)")
+        std = _as_numpy(tensors["std"])
+        if std.size and std.min() < np.float32(STD_FLOOR):  # every fit floors it: changed after the save, not data
+            raise ValueError(
+                f"normalisation statistics hold a std of {std.min():.3g}, below the {STD_FLOOR} every fit stores"
+            )
         return cls(tensors["mean"], tensors["std"], tensors.get("envelope"), None if up is None else "xyz"[int(up)])
 
 

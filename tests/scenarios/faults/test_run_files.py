@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -246,12 +247,13 @@ def _replace_in(path: Path, old: str, new: str) -> None:
     path.write_text(path.read_text().replace(old, new))
 
 
-def _stats_up_axis(checkpoint: Path, axis: int) -> None:
+def _rewrite_stats(checkpoint: Path, **changed: Any) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
     stats = load_file(str(checkpoint / "norm_stats.safetensors"))
-    save_file({**stats, "up_axis": torch.tensor(axis)}, str(checkpoint / "norm_stats.safetensors"))
+    changed = {name: value(stats[name]) if callable(value) else torch.tensor(value) for name, value in changed.items()}
+    save_file({**stats, **changed}, str(checkpoint / "norm_stats.safetensors"))
 
 
 TAMPERED = {  # checkpoints whose marker lists their files again: each ended in a traceback (or loaded silently)
@@ -272,8 +274,12 @@ TAMPERED = {  # checkpoints whose marker lists their files again: each ended in 
         "its weights do not fit the network its config.yaml builds",
     ),
     "up axis x in the statistics": (
-        lambda c: _stats_up_axis(c, 0),
+        lambda c: _rewrite_stats(c, up_axis=0),
         "is damaged: ValueError: normalisation statistics name up axis 0; allowed: 1 (y) or 2 (z)",
+    ),
+    "a std of 0 in the statistics": (  # floored to 0.001 without a word: scores of another model
+        lambda c: _rewrite_stats(c, std=lambda std: std * 0),
+        "is damaged: ValueError: normalisation statistics hold a std of 0, below the 0.001 every fit stores",
     ),
 }  # fmt: skip
 
