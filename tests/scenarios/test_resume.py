@@ -178,6 +178,33 @@ def test_a_stop_at_a_validation_step_leaves_that_validation_to_the_resumed_run(t
     assert_same_weights(Path(resumed.checkpoint), tmp_path / "reference" / "checkpoints" / "step-20")
 
 
+def test_a_stop_during_the_last_steps_validation_saves_stops_and_leaves_the_evaluation_to_the_resume(
+    tiny_config, tmp_path, monkeypatch
+):
+    """A SIGTERM while the last step validated was recorded and never read: the run went on into its final
+    evaluation (minutes, past a scheduler's grace period), exit 0; and one during the last save killed it."""
+    from unet1d.training import components
+
+    validate = components.Validator.validate
+
+    def validate_then_signal(self, networks, step):
+        metrics = validate(self, networks, step)
+        if step == 10:
+            signal.raise_signal(signal.SIGTERM)
+        return metrics
+
+    monkeypatch.setattr(components.Validator, "validate", validate_then_signal)
+    # no TensorBoard: its writers number their files per process, and two sessions within one second are
+    # read back in the order of those numbers as text (.10 before .9), which later tests here depend on
+    steps = ["--max_steps", "10", "--eval_every", "5", "--tensorboard", "false"]
+    stopped = train(tiny_config(*steps))
+    assert stopped.exit_code == 128 + signal.SIGTERM and stopped.preempted
+    assert latest_checkpoint(tmp_path / "run").name == "step-10" and not (tmp_path / "run" / "summary.json").exists()
+    monkeypatch.setattr(components.Validator, "validate", validate)
+    resumed = train(tiny_config(*steps, "--resume", "auto"))
+    assert resumed.exit_code == 0 and resumed.final_step == 10 and (tmp_path / "run" / "summary.json").exists()
+
+
 def test_a_run_stopped_mid_window_logs_what_a_run_never_stopped_logs(tiny_config, tmp_path):
     """The log window a stop cuts (steps 11-12 of 11-15) travels in the checkpoint, so the resumed run's next
     log covers it: the same train/loss and per-timestep losses as a run never stopped, and the last steps of a
@@ -217,6 +244,13 @@ def test_resuming_another_runs_checkpoint_into_a_new_folder_gives_that_folder_it
     assert fork.exit_code == 0 and Path(fork.checkpoint) == tmp_path / "fork" / "checkpoints" / "step-10"
     assert latest_checkpoint(tmp_path / "fork") == Path(fork.checkpoint)
     assert_same_weights(Path(fork.checkpoint), source)
+    # its own W&B run: with the source's id both logged into one run, W&B dropping the fork's steps <= its last
+    run_ids = [json.loads((checkpoint / "checkpoint.json").read_text())["state"]["counters"]["wandb_run_id"]
+               for checkpoint in (source, Path(fork.checkpoint))]  # fmt: skip
+    assert run_ids[0] != run_ids[1]
+    resumed = train(tiny_config("--max_steps", "12", "--resume", "auto", output_dir=tmp_path / "fork"))
+    stored = json.loads((Path(resumed.checkpoint) / "checkpoint.json").read_text())["state"]["counters"]
+    assert stored["wandb_run_id"] == run_ids[1]  # the fork's own, resumed
 
 
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):

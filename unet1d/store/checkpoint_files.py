@@ -86,6 +86,12 @@ def list_checkpoints(output_dir: Path) -> list[Path]:
     return sorted(found, key=step_of)
 
 
+def is_run_checkpoint(checkpoint: Path, output_dir: Path) -> bool:
+    """Whether ``checkpoint`` lies in ``output_dir``'s own checkpoints, not another run's (a fork,
+    ``--resume PATH`` into a new folder, starts a run of its own: its own checkpoints and W&B run)."""
+    return Path(checkpoint).resolve().parent.parent == Path(output_dir).resolve()
+
+
 def step_of(path: Path) -> int:
     match = STEP_PATTERN.match(path.name) or RETIRED_PATTERN.match(path.name)
     return int(match.group(1)) if match else 0

@@ -241,7 +241,6 @@ class LoopCounters:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step = int(state["step"])
-        self.wandb_run_id = state.get("wandb_run_id") or self.wandb_run_id
         self.earlier_sessions_s = float(state.get("train_time_s", 0.0))
         self.last_train_loss = state.get("train_loss")
         self.periodic_pending = bool(state.get("periodic_pending", False))  # absent from checkpoints before it
@@ -394,7 +393,7 @@ class Checkpointer:
         """The table from ``checkpoint``. One of another run's folder (``--resume PATH`` with another output_dir)
         is not this run's: the run saves its own, at the end at the latest, so its folder holds what it reports."""
         step = checkpoints.restore_checkpoint(self.accelerator, checkpoint, components)
-        own = Path(checkpoint).resolve().parent.parent == Path(self.output_dir).resolve()
+        own = checkpoint_files.is_run_checkpoint(checkpoint, self.output_dir)
         self.saved_step, self.path = (step, checkpoint) if own else (None, None)
 
     def model_size_mb(self) -> float | None:

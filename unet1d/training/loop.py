@@ -38,7 +38,7 @@ from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss
 from unet1d.errors import UserError
 from unet1d.model import UNet1D, count_parameters
 from unet1d.precision import precision_label, resolve_precision
-from unet1d.store import checkpoints, rundir
+from unet1d.store import checkpoint_files, checkpoints, rundir
 from unet1d.store.summary import TrainResult
 from unet1d.training.components import (
     BatchNormGuard,
@@ -100,7 +100,9 @@ class Trainer:
         self.threads = apply_threads(config.train.threads)
         self.plan = rundir.plan_run(config)  # read-only: refuses on every rank alike
         self.config = config = with_launched_world(config)  # what it stores: `unet1d train --resume` relaunches it
-        resumed = checkpoints.stored_json_state(self.plan.resume_from) if self.plan.resume_from else {}
+        resume_from = self.plan.resume_from
+        own = resume_from is not None and checkpoint_files.is_run_checkpoint(resume_from, self.plan.output_dir)
+        resumed = checkpoints.stored_json_state(resume_from) if own else {}  # a fork gets a W&B run of its own
         self.run_id = resolve_run_id(resumed.get("counters", {}).get("wandb_run_id"))  # before W&B starts
         self.tracking = Tracking(config, run_id=self.run_id, resume_step=self.plan.resume_step)
         self.accelerator = Accelerator(
@@ -209,10 +211,12 @@ class Trainer:
         with StopSignals() as signals:
             if self.train_until(self.config.train.max_steps, stop=lambda: signals.requested):
                 return self.preempt(signals)
-        if self.validator.last_step != self.step:
-            self.validate()
-        if self.checkpointer.saved_step != self.step:
-            self.save()
+            if self.validator.last_step != self.step:
+                self.validate()
+            if self.checkpointer.saved_step != self.step:
+                self.save()
+            if self.any_rank(signals.requested):  # came with the last step or its saving: not the evaluation's
+                return self.preempt(signals)
         return self.finish()
 
     def train_until(self, last_step: int, *, stop: Callable[[], bool] = never) -> bool:
@@ -234,6 +238,13 @@ class Trainer:
                 return True
             self.periodic_work()
         return False
+
+    def any_rank(self, flag: bool) -> bool:
+        """Whether ``flag`` holds on any rank (collective: every rank asks, so all go the same way)."""
+        if self.accelerator.num_processes == 1:
+            return flag
+        votes = self.accelerator.reduce(torch.tensor(float(flag), device=self.device), reduction="sum")
+        return bool(votes.item() > 0)
 
     def periodic_work(self) -> None:
         """Whatever of validation, the quality probe and a checkpoint is due at this step, in that order."""
