@@ -245,3 +245,23 @@ def test_best_and_final_checkpoints_are_logged_as_model_artifacts(tiny_config, t
     assert [set(a["aliases"]) for a in by_alias["final"]] == [{"final", "latest", "step-30"}]
     files = {entry["path"] for entry in by_alias["final"][0]["manifest"]["contents"]}
     assert {"model.safetensors", "ema.safetensors", "norm_stats.safetensors", "config.yaml"} <= files
+
+
+def test_a_dashboard_that_fails_leaves_the_others_logging(tiny_config, tmp_path, capsys) -> None:
+    """W&B is the first tracker: once its log raised, TensorBoard got nothing more for the rest of the run
+    (`compare` and `sweep local` read TensorBoard, so the run looked empty), after one warning."""
+    from accelerate import Accelerator
+
+    from unet1d.store.curves import read_curves
+    from unet1d.training.tracking import Tracking
+
+    config = tiny_config("--wandb_mode", "offline")
+    tracking = Tracking(config, run_id="failing1", resume_step=None)
+    tracking.start(Accelerator(cpu=True, log_with=tracking.trackers), config.flat())
+    tracking.wandb_run.finish()  # W&B's run is gone underneath: each log now raises
+    for step in (1, 2, 3):
+        tracking.log({"train/loss": 1.0 / step}, step=step)
+    tracking.finish()
+    assert [step for step, _, _ in read_curves(tmp_path / "run").points["train/loss"]] == [1, 2, 3]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "logging to wandb failed" in line]
+    assert len(warnings) == 1 and "and so does logging to the other dashboards" in warnings[0]

@@ -142,7 +142,7 @@ class Tracking:
         self.best_val_loss: float | None = None
         self.last_checkpoint: tuple[Path, int, list[str]] | None = None
         self.trackers: list[GeneralTracker] = []
-        self._warned = False
+        self._failed: set[str] = set()  # the trackers whose failure was said
         self.wandb_mode = resolve_wandb_mode(logging.wandb_mode)
         if self.wandb_mode != "disabled":
             self.trackers.append(
@@ -192,12 +192,14 @@ class Tracking:
             return
         if "val/loss" in metrics:
             self.val_losses[step] = float(metrics["val/loss"])
-        try:
-            self.accelerator.log(dict(metrics), step=step)
-        except Exception as err:
-            if not self._warned:
-                warn(f"logging to the dashboards failed ({type(err).__name__}: {_first_line(err)}); training goes on")
-                self._warned = True
+        for tracker in self.accelerator.trackers:  # each on its own: one failing left the others blank
+            try:
+                tracker.log(dict(metrics), step=step)
+            except Exception as err:
+                if tracker.name not in self._failed:
+                    warn(f"logging to {tracker.name} failed ({type(err).__name__}: {_first_line(err)}); "
+                         "training goes on, and so does logging to the other dashboards")  # fmt: skip
+                    self._failed.add(tracker.name)
 
     def log_image(self, name: str, path: Path, step: int) -> None:
         """Log a PNG to W&B and TensorBoard (main process); a failure warns and training goes on."""
