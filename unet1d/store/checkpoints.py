@@ -447,6 +447,8 @@ def _damaged_file_is_a_user_error(checkpoint: Path) -> Any:
     will not load (safetensors' header or size, a missing file) is one line naming the checkpoint."""
     try:
         yield
+    except torch.OutOfMemoryError:  # a RuntimeError, but of the device: the checkpoint is fine (deleting it is not)
+        raise
     except (OSError, ValueError, EOFError, RuntimeError, pickle.UnpicklingError) as err:  # torch, accelerate
         raise UserError(f"checkpoint {checkpoint} is damaged: {reason_of(err)}") from None
     except Exception as err:
