@@ -288,6 +288,9 @@ def test_resume_refuses_what_it_cannot_continue_exactly(tiny_config, tmp_path):
         train(tiny_config("--max_steps", "20", "--resume", "auto", "--base_channels", "16"))
     with pytest.raises(UserError, match="does not exist"):
         train(tiny_config("--resume", str(tmp_path / "nowhere")))
+    (tmp_path / "run" / "summary.json").unlink()  # stopped before it finished: it trained no step, exit 0
+    with pytest.raises(UserError, match=r"with max_steps=5: it is at step 10 already; give --max_steps 10 or more"):
+        train(tiny_config("--max_steps", "5", "--resume", "auto"))
     with pytest.raises(UserError, match="give one of them"):
         train(tiny_config("--resume", "auto", "--overwrite"))
     fresh = train(tiny_config("--max_steps", "10", "--resume", "auto", output_dir=tmp_path / "empty"))

@@ -143,6 +143,11 @@ def plan_run(config: Config) -> RunPlan:
                 f"{_listing(differences)}\n{RESUME_HINT}"
             )
         step = int(checkpoint_files.read_marker(resume_from)["step"])
+        if step > train.max_steps:  # it trained no step, printed a schedule "now spanning" fewer, and exit 0
+            raise UserError(
+                f"cannot resume {resume_from} with max_steps={train.max_steps}: it is at step {step} already; "
+                f"give --max_steps {step} or more, or resume an earlier checkpoint"
+            )
         newer = () if resume.strip().lower() == "auto" else _newer_checkpoints(output_dir, resume_from, step)
         return RunPlan(output_dir, resume_from, step, wipe=False, set_aside=newer)
     # --resume auto found no whole checkpoint: every one there is damaged, a marker-less one too (the new run's
