@@ -101,6 +101,8 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_good_checkpoin
     good, after_skips = (load_file(str(p / "model.safetensors")) for p in (kept[0], kept[-1]))
     assert all(torch.isfinite(w).all() for w in after_skips.values())
     assert all(torch.equal(good[k], after_skips[k]) for k in good)  # skipped steps changed nothing, BN stats included
+    logged = tensorboard_scalars(tmp_path / "run")  # the step that ended the run too (it went unlogged)
+    assert [step for step, _ in logged["train/grad_norm"]] == [1, 2, 3, 4]
 
 
 def test_lr_warms_up_then_decays_to_the_floor():

@@ -233,6 +233,8 @@ class Trainer:
             self.counters.window.add(outcome, time.perf_counter() - tick)
             self.check_finite(outcome)
             self.log_step(outcome)
+            if self.nonfinite.diverged:  # after its step is logged: the dashboards show the step that ended it
+                raise self.nonfinite.error(self.step)
             if outcome.stop:  # the step's validation and probe wait for the resumed run: a stop has seconds to save
                 self.counters.periodic_pending = True
                 return True
@@ -308,13 +310,12 @@ class Trainer:
         return {f"train/grad_norm/{name}": value for name, value in zip(self.blocks, norms.tolist(), strict=True)}
 
     def check_finite(self, outcome: StepOutcome) -> None:
-        """Count the step with the non-finite guard; too many skipped in a row end the run."""
+        """Count the step with the non-finite guard (too many skipped in a row end the run, once it is logged)."""
         note = self.nonfinite.record(outcome, self.step)
         if note is not None:
             self.progress.note(note)
         if self.nonfinite.diverged:
             self.tracking.log({"train/nonfinite_steps": self.nonfinite.total}, step=self.step)
-            raise self.nonfinite.error(self.step)
 
     def log_step(self, outcome: StepOutcome) -> None:
         """Every step's norms; the window's metrics when logging is due and at the last step (collective); the
