@@ -252,3 +252,12 @@ def test_config_validate_takes_the_file_as_config_show_and_train_do(tmp_path: Pa
     good.write_text("model:\n  mid_structure: conv\n")
     code, out, _ = run_main(capsys, "config", "validate", "--config", str(good), "--lr", "1e-3")
     assert code == 0 and out.strip() == f"{good}: valid (conv middle)"
+
+
+def test_sweep_create_refuses_runs_that_would_not_report_to_the_server(tmp_path, capsys) -> None:
+    # quick.yaml pinned wandb_mode offline: a W&B-server sweep of it would have seen no run's metrics or state
+    sweep = yaml.safe_load((ROOT / "sweeps" / "quick.yaml").read_text())
+    sweep["parameters"]["wandb_mode"] = {"value": "offline"}
+    (tmp_path / "offline.yaml").write_text(yaml.safe_dump(sweep))
+    code, _, err = run_main(capsys, "sweep", "create", str(tmp_path / "offline.yaml"))
+    assert code == 2 and "its runs would log with wandb_mode=offline, so the W&B server running the sweep" in err

@@ -94,6 +94,12 @@ def write(tmp_path: Path, sweep: dict) -> Path:
          "you mean 'val/loss'?"),
         ({"method": "grid", "metric": {"name": "eval/c2st", "goal": "minimize"}, "parameters": {"lr": {"value": 1e-3}}},
          "did you mean 'eval/c2st_auc'?"),
+        ({"method": "grid", "metric": {"name": "train/los", "goal": "minimize"}, "parameters": {"lr": {"value": 1}}},
+         "did you mean 'train/loss'?"),  # any train/ name passed, and the engine searched on an empty history
+        ({"method": "grid", "metric": {"name": "train/grad_norm/middle"}, "parameters": {"lr": {"value": 1}}},
+         "metric.name='train/grad_norm/middle' is not a metric a run logs"),
+        ({"method": "grid", "metric": {"name": "quality/completion_cm"}, "parameters": {"lr": {"value": 1}}},
+         "metric.name='quality/completion_cm' is not a metric a run logs"),  # the probe scores no tasks
     ],
 )  # fmt: skip
 def test_bad_sweeps_are_refused_with_the_reason(tmp_path: Path, sweep: dict, fragment: str) -> None:
@@ -103,7 +109,7 @@ def test_bad_sweeps_are_refused_with_the_reason(tmp_path: Path, sweep: dict, fra
 
 
 def test_a_metric_a_run_logs_and_no_metric_where_none_is_needed_pass(tmp_path: Path) -> None:
-    for metric in ("train/grad_norm/mid_block", "quality/c2st_auc", "eval/completion_cm", "val/loss_ema", None):
+    for metric in ("train/grad_norm/mid", "train/loss_t0-249", "quality/c2st_auc", "eval/completion_cm", None):
         named = {"metric": {"name": metric, "goal": "minimize"}} if metric else {}
         validate_sweep(write(tmp_path, {"method": "grid", "parameters": {"lr": {"value": 1e-3}}, **named}))
 
@@ -207,3 +213,71 @@ def test_sweep_agent_without_w_and_b_credentials_points_to_sweep_local(tmp_path:
                              capture_output=True, text=True, env=env, cwd=root, timeout=120)  # fmt: skip
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "needs a W&B server and credentials" in refused.stderr and "unet1d sweep local" in refused.stderr
+
+
+def test_every_train_metric_a_run_logs_is_a_sweep_metric(tiny_config, tmp_path: Path) -> None:
+    """The train/ names are patterns (buckets and blocks follow the config): held to a real run's TensorBoard."""
+    from tests.training.test_loop import tensorboard_scalars
+    from unet1d.sweeps.schema import logged_metric
+    from unet1d.training import train
+
+    train(tiny_config("--max_steps", "4", "--log_every", "2", "--grad_norm_every", "2", "--checkpoint_every", "2"))
+    logged = [tag for tag in tensorboard_scalars(tmp_path / "run") if tag.startswith(("train/", "val/"))]
+    assert {"train/grad_norm/mid", "train/loss_t75-99", "train/model_size_mb", "val/loss"} <= set(logged)
+    assert [tag for tag in logged if not logged_metric(tag)] == []
+
+
+@pytest.mark.parametrize(
+    ("metric", "overrides", "reason"),
+    [
+        ("eval/c2st_auc", ["--final_eval_samples", "0"], "final_eval_samples=0 turns it off"),
+        ("eval/completion_cm", ["--task_poses", "0"], "task_poses=0 turns them off"),
+        ("quality/c2st_auc", ["--quality_every", "0"], "quality_every=0 runs none"),
+        (
+            "val/loss",
+            [
+                "--tensorboard",
+                "false",
+                "--max_steps",
+                "2",
+                "--base_channels",
+                "8",
+                "--builtin_samples",
+                "512",
+                "--final_eval_samples",
+                "0",
+                "--quality_every",
+                "0",
+            ],  # tiny, should the check ever let it run
+            "`sweep local` reads val/loss from TensorBoard",
+        ),
+    ],
+)
+def test_a_metric_the_runs_would_not_log_is_refused_where_the_engine_decides_by_it(
+    tmp_path: Path, capsys, metric: str, overrides: list[str], reason: str
+) -> None:
+    """Each validated, and `sweep local`'s bayes engine then proposed blind on an empty history, silently."""
+    from unet1d.cli import main
+
+    def run(method: str, command: str) -> tuple[int, str]:
+        sweep = {"method": method, "metric": {"name": metric, "goal": "minimize"}, "program": "cli.py",
+                 "parameters": {"lr": {"min": 1e-4, "max": 1e-3} if method == "bayes" else {"value": 1e-3}},
+                 "command": ["${env}", "${interpreter}", "${program}", "train", "${args}"]}  # fmt: skip
+        with pytest.raises(SystemExit) as exited:
+            main(
+                [
+                    "sweep",
+                    command,
+                    str(write(tmp_path, sweep)),
+                    *overrides,
+                    *(["--count", "1"] if command == "local" else []),
+                ]
+            )
+        return int(exited.value.code or 0), capsys.readouterr().err
+
+    command = "local" if "TensorBoard" in reason else "validate"
+    code, err = run("bayes", command)
+    assert code == 2 and reason in err and "decides by a metric its runs would not log" in err
+    if command == "validate":
+        code, err = run("grid", "validate")  # a grid only shows it: said, not refused
+        assert code == 0 and err.startswith("warning:") and reason in err

@@ -29,9 +29,22 @@ def validate(ctx: typer.Context, sweep_file: SweepFile) -> None:
     checked = validate_sweep(sweep_file, ctx.args)
     sweep = read_sweep(sweep_file)
     refuse_overridden(sweep_file, sweep, ctx.args)  # as `sweep local` would
+    check_metric(sweep_file, sweep, checked, ctx.args, from_tensorboard=False)
     if program_not_found(sweep):  # where it runs may be elsewhere: said, not refused
         typer.echo(f"warning: {sweep_file}: {program_not_here(sweep)}", err=True)
     typer.echo(f"{sweep_file}: all {len(checked)} points checked are valid configs")
+
+
+def check_metric(sweep_file: Path, sweep: dict, checked: list[dict], args: list[str], *, from_tensorboard: bool):
+    """A metric the runs would not log: refused where the engine decides by it (bayes, early termination),
+    else said, since W&B only shows it."""
+    from unet1d.sweeps.schema import needs_metric, unlogged_metric
+
+    reasons = unlogged_metric(sweep, checked, args, from_tensorboard=from_tensorboard)
+    if reasons and needs_metric(sweep):
+        raise UserError(f"{sweep_file}: the sweep decides by a metric its runs would not log: {'; '.join(reasons)}")
+    for reason in reasons:
+        typer.echo(f"warning: {sweep_file}: the sweep's metric will stay empty: {reason}", err=True)
 
 
 def program_not_found(sweep: dict) -> bool:
@@ -65,9 +78,19 @@ def create(
     entity: Annotated[str | None, typer.Option(help="W&B entity; default: yours.")] = None,
 ) -> None:
     """Validate, then register the sweep with W&B and print the `unet1d sweep agent` command to run."""
-    from unet1d.sweeps.schema import read_sweep, validate_sweep
+    from unet1d.sweeps.schema import agent_args, read_sweep, validate_sweep
 
-    validate_sweep(sweep_file)
+    checked = validate_sweep(sweep_file)
+    sweep = read_sweep(sweep_file)
+    check_metric(sweep_file, sweep, checked, [], from_tensorboard=False)
+    modes = {load_config(None, agent_args(point), environ={}).logging.wandb_mode for point in checked}
+    unseen = sorted(modes & {"offline", "disabled"})
+    if unseen:  # its runs' metrics and states would never reach the server that runs the sweep
+        raise UserError(
+            f"{sweep_file}: its runs would log with wandb_mode={unseen[0]}, so the W&B server running the sweep "
+            "would see none of their metrics or states; drop wandb_mode from its parameters (it suits "
+            f"`unet1d sweep local {sweep_file}`)"
+        )
     import wandb
 
     try:
@@ -153,6 +176,7 @@ def local(
     if program_not_found(sweep):
         raise UserError(f"{sweep_file}: {program_not_here(sweep)}")
     refuse_overridden(sweep_file, sweep, ctx.args)
+    check_metric(sweep_file, sweep, checked, ctx.args, from_tensorboard=True)
     root = output_root / sweep_file.stem
     try:
         runs = LocalSweep(sweep, sweep_id_for(sweep_file), root, list(ctx.args), parallel, typer.echo).run(count)

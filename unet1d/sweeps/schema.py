@@ -13,14 +13,16 @@ import difflib
 import itertools
 import math
 import random
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from unet1d.config import Config
 from unet1d.config_sources import load_config, read_yaml
 from unet1d.errors import ConfigError, UserError
-from unet1d.metric_registry import eval_metrics
+from unet1d.metric_registry import BY_NAME, eval_metrics
 
 with warnings.catch_warnings():  # W&B's sweep engine declares pydantic-v1-style models: its import warns
     warnings.simplefilter("ignore")
@@ -87,23 +89,47 @@ def metric_problems(sweep: dict[str, Any]) -> list[str]:
     if name is None:
         return []
     if not isinstance(name, str) or not logged_metric(name):
-        close = difflib.get_close_matches(str(name), known_metrics(), n=1)
+        close = difflib.get_close_matches(str(name), [*TRAIN_EXAMPLES, *known_metrics()], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         return [
-            f"metric.name={name!r} is not a metric a run logs{hint} (train/..., val/loss, val/loss_ema, "
-            "or quality/NAME and eval/NAME for a score of eval/step-N.json)"
+            f"metric.name={name!r} is not a metric a run logs{hint} ({', '.join(TRAIN_EXAMPLES)} and the rest of "
+            "docs/usage.md's train/ list, val/loss, val/loss_ema, or quality/NAME and eval/NAME for a score of "
+            "eval/step-N.json)"
         ]
     return []
 
 
+# The train/ names a run logs (docs/usage.md's list): the timestep buckets and network blocks take their
+# numbers from the config, so they are patterns (tests/sweeps check them against a real run's TensorBoard).
+TRAIN_METRIC = re.compile(
+    r"train/(loss|lr|grad_norm|param_norm|samples_per_s|step_time_s|epoch|epoch_time_s|peak_memory_mb|"
+    r"nonfinite_steps|scaler_skips|model_size_mb|num_parameters|loss_t\d+-\d+|"
+    r"grad_norm/(time_embed|input|down\d+|mid|up\d+|output))"
+)
+TRAIN_EXAMPLES = ["train/loss", "train/lr", "train/grad_norm", "train/param_norm", "train/samples_per_s"]
+
+
 def known_metrics() -> list[str]:
-    """The val/, quality/ and eval/ names a run logs (train/ names are many and all allowed)."""
-    scores = [metric.name for metric in eval_metrics()]
-    return ["val/loss", "val/loss_ema", *(f"{prefix}{name}" for prefix in ("quality/", "eval/") for name in scores)]
+    """The val/, quality/ and eval/ names a run logs: the probe's quality/ scores leave the prior's tasks out."""
+    probed = [metric.name for metric in eval_metrics() if not metric.task]
+    return ["val/loss", "val/loss_ema", *(f"quality/{name}" for name in probed),
+            *(f"eval/{metric.name}" for metric in eval_metrics())]  # fmt: skip
 
 
 def logged_metric(name: str) -> bool:
-    return (name.startswith("train/") and len(name) > len("train/")) or name in known_metrics()
+    return TRAIN_METRIC.fullmatch(name) is not None or name in known_metrics()
+
+
+def metric_unlogged(name: str, config: Config) -> str | None:
+    """Why a run of ``config`` would not log the metric ``name`` (a valid name), or None when it would."""
+    evaluation = config.evaluation
+    if name.startswith("quality/") and not 0 < evaluation.quality_every <= config.train.max_steps:
+        return f"{name} is logged by the quality probe, and quality_every={evaluation.quality_every} runs none"
+    if name.startswith("eval/") and evaluation.final_eval_samples == 0:
+        return f"{name} is logged by the final evaluation, and final_eval_samples=0 turns it off"
+    if name.startswith("eval/") and BY_NAME[name.removeprefix("eval/")].task and evaluation.task_poses == 0:
+        return f"{name} is a task score, and task_poses=0 turns them off"
+    return None
 
 
 def engine() -> Any:
@@ -238,6 +264,31 @@ def validate_sweep(path: Path, base_args: list[str] | None = None) -> list[dict[
     return checked
 
 
+def unlogged_metric(
+    sweep: dict[str, Any], checked: list[dict[str, Any]], base_args: list[str], *, from_tensorboard: bool
+) -> list[str]:
+    """Why runs of the points checked would not give the engine the sweep's metric, each reason once: the
+    probe or evaluation that logs it turned off, or (``sweep local``, whose engine reads TensorBoard) no
+    TensorBoard. Before, every point validated and the engine searched on an empty history without a word."""
+    name = sweep.get("metric", {}).get("name") if isinstance(sweep.get("metric"), dict) else None
+    if not name:
+        return []
+    reasons: list[str] = []
+    for point in checked:
+        config = load_config(None, [*base_args, *agent_args(point)], environ={})
+        reason = metric_unlogged(name, config)
+        if reason is None and from_tensorboard and not config.logging.tensorboard:
+            reason = f"`sweep local` reads {name} from TensorBoard, and tensorboard=false writes none"
+        if reason is not None and reason not in reasons:
+            reasons.append(reason)
+    return reasons
+
+
+def needs_metric(sweep: dict[str, Any]) -> bool:
+    """Whether the engine decides by the metric (bayes search, early termination), not only shows it."""
+    return sweep.get("method") == "bayes" or bool(sweep.get("early_terminate"))
+
+
 def varying_names(listed: list[dict[str, Any]]) -> set[str]:
     """Parameters that take more than one value across the points."""
     return {name for name in listed[0] if len({repr(p[name]) for p in listed}) > 1} if listed else set()
@@ -247,10 +298,12 @@ __all__ = [
     "InvalidPoint",
     "agent_args",
     "invalid_points",
+    "needs_metric",
     "points",
     "read_sweep",
     "schema_problems",
     "search_points",
+    "unlogged_metric",
     "validate_sweep",
     "varying_names",
 ]
