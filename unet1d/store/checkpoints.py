@@ -84,7 +84,14 @@ if TYPE_CHECKING:
 PRUNED_PREFIX = ".pruned-"  # a checkpoint being removed by prune_checkpoints
 # How a failed file write shows besides OSError: safetensors passes Rust's io::Error on as text, and
 # torch.save's C++ writer drops the errno ("basic_ios::clear: iostream error", then "unexpected pos").
-WRITE_FAILURE_TEXT = ("IoError", "iostream error", "unexpected pos", "file write failed", "PytorchStreamWriter failed")
+WRITE_FAILURE_TEXT = (
+    "IoError",
+    "I/O error",
+    "iostream error",
+    "unexpected pos",
+    "file write failed",
+    "PytorchStreamWriter failed",
+)
 
 
 def _cpu_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

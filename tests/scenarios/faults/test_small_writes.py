@@ -116,3 +116,18 @@ def test_the_wandb_run_id_is_flushed_to_disk_before_it_is_renamed_into_place(tmp
     tracking.start(accelerator, {})
     inode = (tmp_path / "wandb_run_id").stat().st_ino
     assert inode in flushed and inode in renamed
+
+
+def test_a_safetensors_file_the_disk_cannot_take_is_a_failed_write(tmp_path) -> None:
+    """safetensors 0.8 says "I/O error: ..." (before: "IoError"): a full disk as a checkpoint's weights were
+    written ended in its traceback, exit 1, and a .tmp-step-N folder left behind."""
+    import pytest
+    import torch
+    from safetensors.torch import save_file
+
+    from unet1d.store.checkpoints import is_write_failure
+
+    with disk_full_after(1000), pytest.raises(Exception) as failed:
+        save_file({"weights": torch.zeros(1000)}, str(tmp_path / "model.safetensors"))
+    said(f"safetensors on a full disk: {failed.value!r}")
+    assert is_write_failure(failed.value)
