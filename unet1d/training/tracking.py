@@ -9,6 +9,7 @@ cannot start or its server takes no connection, and marking a run as preempted. 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,6 +55,21 @@ class TensorBoard(TensorBoardTracker):
     table cannot show a run's middle beside its scores. Here one run holds both (lists and nulls as
     text, the only values hparams take), and the table's columns are :data:`HPARAMS_METRICS`.
     """
+
+    def log(self, values: dict, step: int | None = None, **kwargs: Any) -> None:
+        """Log; once the event file's writer has died (its thread ends for good on its first failed write: a
+        full disk), a new event file takes the values from then on, so a moment of full disk does not blank the
+        rest of the run. A failure again (the disk still full) is raised for :class:`Tracking` to report."""
+        try:
+            super().log(values, step, **kwargs)
+        except Exception:
+            from torch.utils.tensorboard import SummaryWriter
+
+            with contextlib.suppress(Exception):
+                self.writer.close()
+            resumed = {name: value for name, value in self.init_kwargs.items() if name != "purge_step"}
+            self.writer = SummaryWriter(self.logging_dir, **resumed)  # purging again would drop this run's steps
+            super().log(values, step, **kwargs)
 
     def store_init_configuration(self, values: dict) -> None:
         from torch.utils.tensorboard.summary import hparams

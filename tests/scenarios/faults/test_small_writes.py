@@ -12,6 +12,8 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.scenarios.faults.conftest import said
 from unet1d.sweeps.local import STATE_FILE, LocalRun, load_state, save_state
 
@@ -121,7 +123,6 @@ def test_the_wandb_run_id_is_flushed_to_disk_before_it_is_renamed_into_place(tmp
 def test_a_safetensors_file_the_disk_cannot_take_is_a_failed_write(tmp_path) -> None:
     """safetensors 0.8 says "I/O error: ..." (before: "IoError"): a full disk as a checkpoint's weights were
     written ended in its traceback, exit 1, and a .tmp-step-N folder left behind."""
-    import pytest
     import torch
     from safetensors.torch import save_file
 
@@ -131,3 +132,31 @@ def test_a_safetensors_file_the_disk_cannot_take_is_a_failed_write(tmp_path) -> 
         save_file({"weights": torch.zeros(1000)}, str(tmp_path / "model.safetensors"))
     said(f"safetensors on a full disk: {failed.value!r}")
     assert is_write_failure(failed.value)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the writer thread's end
+def test_a_moment_of_full_disk_does_not_end_tensorboard_for_the_rest_of_the_run(tmp_path, capsys) -> None:
+    """TensorBoard's writer thread ends for good on its first failed write: the run went on, exit 0, with its
+    curves stopped at that step and nothing to resume (walk A: 120 of 300 steps)."""
+    from accelerate import Accelerator
+
+    from tests.conftest import tiny_run_config
+    from unet1d.store.curves import read_curves
+    from unet1d.training.tracking import Tracking
+
+    config = tiny_run_config(tmp_path / "run")
+    tracking = Tracking(config, run_id="full1", resume_step=None)
+    tracking.start(Accelerator(cpu=True, log_with=tracking.trackers), config.flat())
+    for step in (1, 2):
+        tracking.log({"train/loss": float(step)}, step=step)
+    written = sum(path.stat().st_size for path in (tmp_path / "run" / "tensorboard").iterdir())
+    with disk_full_after(written):  # no byte more fits in the event file
+        tracking.log({"train/loss": 3.0}, step=3)
+    for step in (4, 5):  # the space is back
+        tracking.log({"train/loss": float(step)}, step=step)
+    tracking.finish()
+    logged = [step for step, _, _ in read_curves(tmp_path / "run").points["train/loss"]]
+    said(
+        f"TensorBoard after a moment of full disk: steps {logged}; {capsys.readouterr().err.count('warning')} warnings"
+    )
+    assert logged[:2] == [1, 2] and logged[-2:] == [4, 5]
