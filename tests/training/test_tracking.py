@@ -265,3 +265,12 @@ def test_a_dashboard_that_fails_leaves_the_others_logging(tiny_config, tmp_path,
     assert [step for step, _, _ in read_curves(tmp_path / "run").points["train/loss"]] == [1, 2, 3]
     warnings = [line for line in capsys.readouterr().err.splitlines() if "logging to wandb failed" in line]
     assert len(warnings) == 1 and "and so does logging to the other dashboards" in warnings[0]
+
+
+def test_a_tensorboard_tracker_never_started_closes_without_a_word(tmp_path, capsys) -> None:
+    """A Ctrl-C while W&B started (before TensorBoard's start) printed only "warning: closing the tensorboard
+    tracker failed ('TensorBoard' object has no attribute 'writer')"."""
+    from unet1d.training.tracking import TensorBoard
+
+    TensorBoard("tensorboard", str(tmp_path)).finish()
+    assert not (tmp_path / "tensorboard").exists()

@@ -71,6 +71,10 @@ class TensorBoard(TensorBoardTracker):
             self.writer = SummaryWriter(self.logging_dir, **resumed)  # purging again would drop this run's steps
             super().log(values, step, **kwargs)
 
+    def finish(self) -> None:
+        if getattr(self, "writer", None) is not None:  # a Ctrl-C while W&B started comes before this one's start
+            super().finish()
+
     def store_init_configuration(self, values: dict) -> None:
         from torch.utils.tensorboard.summary import hparams
 
