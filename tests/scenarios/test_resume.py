@@ -253,6 +253,17 @@ def test_resuming_another_runs_checkpoint_into_a_new_folder_gives_that_folder_it
     assert stored["wandb_run_id"] == run_ids[1]  # the fork's own, resumed
 
 
+def test_a_run_started_again_at_step_0_replaces_its_earlier_curves(tiny_config, tmp_path):
+    """Killed before its first checkpoint (or every checkpoint damaged), the run starts again at step 0: its
+    TensorBoard curves ran twice over steps 0-N, going backwards, in TensorBoard and in compare."""
+    train(tiny_config("--max_steps", "10"))
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    (tmp_path / "run" / "summary.json").unlink()
+    time.sleep(1.1)  # event files are named by the second they start: TensorBoard reads them in that order
+    train(tiny_config("--max_steps", "10", "--resume", "auto"))
+    assert [step for step, _ in tensorboard_scalars(tmp_path / "run")["train/loss"]] == [5, 10]
+
+
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     train(tiny_config("--max_steps", "10"))

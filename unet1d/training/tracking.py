@@ -178,8 +178,10 @@ class Tracking:
                 )
             )
         if logging.tensorboard:
-            # purge_step drops events a killed run logged after the checkpoint we resume from.
-            extra = {"purge_step": resume_step + 1} if resume_step else {}
+            # purge_step drops events a killed run logged after the checkpoint we resume from; a run that starts
+            # at step 0 in a folder of its own earlier events (killed before its first checkpoint, or every
+            # checkpoint damaged) drops them all, or its curves would run twice over the same steps.
+            extra = {"purge_step": resume_step + 1 if resume_step else 0}
             self.trackers.append(TensorBoard(TENSORBOARD_DIR, str(self.output_dir), **extra))
 
     def start(self, accelerator: Accelerator, run_config: dict[str, Any]) -> None:
