@@ -205,6 +205,23 @@ def test_a_stop_during_the_last_steps_validation_saves_stops_and_leaves_the_eval
     assert resumed.exit_code == 0 and resumed.final_step == 10 and (tmp_path / "run" / "summary.json").exists()
 
 
+def test_a_run_resumed_at_its_last_validated_step_validates_it_once(tiny_config, tmp_path):
+    """Stopped during its final evaluation, the resumed run validated its last step again: TensorBoard held two
+    val/loss points at it, and W&B, past that step already, would drop it and the evaluation's eval/*."""
+    from unet1d.training.loop import Trainer
+
+    steps = ["--max_steps", "10", "--eval_every", "5"]
+    trainer = Trainer(tiny_config(*steps))
+    try:  # what a stop during the final evaluation leaves: step 10 validated and saved, no summary
+        trainer.train_until(10)
+        assert trainer.validator.last_step == trainer.checkpointer.saved_step == 10
+    finally:
+        trainer.close()
+    resumed = train(tiny_config(*steps, "--resume", "auto"))
+    assert [step for step, _ in tensorboard_scalars(tmp_path / "run")["val/loss"]] == [5, 10]
+    assert resumed.val_loss is not None and resumed.val_loss_ema is not None  # the summary keeps them
+
+
 def test_a_run_stopped_mid_window_logs_what_a_run_never_stopped_logs(tiny_config, tmp_path):
     """The log window a stop cuts (steps 11-12 of 11-15) travels in the checkpoint, so the resumed run's next
     log covers it: the same train/loss and per-timestep losses as a run never stopped, and the last steps of a

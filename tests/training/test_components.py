@@ -140,12 +140,13 @@ def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypat
 
     resumed = LoopCounters("fresh-id")
     resumed.load_state_dict(state)
-    assert (resumed.step, resumed.wandb_run_id, resumed.earlier_sessions_s) == (45, "abc123", 27.5)
+    # the run id stays the session's: the trainer resolves it from the stored state, unless it forks the run
+    assert (resumed.step, resumed.wandb_run_id, resumed.earlier_sessions_s) == (45, "fresh-id", 27.5)
     assert resumed.recent_train_loss() == pytest.approx(0.6)  # no step since: the stored loss
     resumed.window.add(outcome(True, loss=0.9), 1.0)
     assert (resumed.window.steps, resumed.window.mean_loss) == (4, pytest.approx(0.7))  # the stored window goes on
     resumed.load_state_dict({**state, "wandb_run_id": None})
-    assert resumed.wandb_run_id == "abc123"  # a checkpoint without an id keeps the one we have
+    assert resumed.wandb_run_id == "fresh-id"  # a checkpoint without an id keeps the one we have
     resumed.load_state_dict({**state, "periodic_pending": True, "extended_from": 30})
     assert resumed.periodic_pending and resumed.extended_from == 30
     resumed.load_state_dict({key: value for key, value in state.items() if key != "periodic_pending"})

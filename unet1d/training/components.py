@@ -331,8 +331,11 @@ class Validator:
 
     Each rank scores every ``world_size``-th held-out pose (of at most ``train.val_max_poses``) with its own
     fixed draws, under the run's autocast, and the sums are added across ranks. Remembers the last step it
-    validated.
+    validated and its losses, in checkpoints too: a run resumed at that step neither validates it again nor
+    logs it twice (W&B drops a step it has passed; TensorBoard showed two points).
     """
+
+    newer_than_format = True  # checkpoints before it hold no state of it: they start with none
 
     def __init__(self, accelerator: Accelerator, poses: torch.Tensor, schedule: NoiseSchedule, config: Config) -> None:
         self.accelerator = accelerator
@@ -365,6 +368,13 @@ class Validator:
         self.last = {name: self.loss(network) for name, network in networks.items()}
         self.last_step = step
         return dict(self.last)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_step": self.last_step, "last": dict(self.last)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.last_step = state.get("last_step")
+        self.last = {name: float(value) for name, value in state.get("last", {}).items()}
 
 
 class Checkpointer:

@@ -192,7 +192,7 @@ class Trainer:
         if self.ema is not None:
             table["ema"] = self.ema
         return {**table, "counters": self.counters, "nonfinite": self.nonfinite, "data": self.batches,
-                "noise": self.noise, "timestep_losses": self.timestep_losses}  # fmt: skip
+                "noise": self.noise, "timestep_losses": self.timestep_losses, "validation": self.validator}  # fmt: skip
 
     @property
     def step(self) -> int:
