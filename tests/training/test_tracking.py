@@ -274,3 +274,25 @@ def test_a_tensorboard_tracker_never_started_closes_without_a_word(tmp_path, cap
 
     TensorBoard("tensorboard", str(tmp_path)).finish()
     assert not (tmp_path / "tensorboard").exists()
+
+
+@pytest.mark.slow  # a run with its final evaluation and W&B
+def test_the_wandb_summary_holds_the_final_scores_and_the_whole_runs_figures(
+    tiny_config, tmp_path, monkeypatch
+) -> None:
+    """A runs table or a sweep reads the summary: it had no training time, a window's throughput, and the
+    final scores only as history (which W&B drops at a step it has passed: a resumed run's evaluation)."""
+    from unet1d.evaluation import quality
+    from unet1d.evaluation.probe import QualityProbe
+
+    monkeypatch.setattr(quality, "REFERENCE_POSES", 400)  # a smaller fresh reference: same code, faster
+    config = tiny_config("--max_steps", "10", "--wandb_mode", "offline", "--final_eval_samples", "32",
+                         "--task_poses", "0")  # fmt: skip
+    train(config, probe=QualityProbe)
+    summary = {key: value for record in wandb_records(tmp_path / "run") if record["type"] == "summary"
+               for key, value in record["summary"]["update"].items()}  # fmt: skip
+    stored = json.loads((tmp_path / "run" / "summary.json").read_text())
+    for name in ("wall_time_s", "steps_per_s", "samples_per_s", "peak_memory_mb", "final_step"):
+        assert summary[f"run/{name}"] == pytest.approx(stored[name]), name
+    report = json.loads((tmp_path / "run" / "eval" / "step-10.json").read_text())
+    assert summary["eval/c2st_auc"] == pytest.approx(report["c2st_auc"])

@@ -379,7 +379,9 @@ class Trainer:
         final = self.probe.final(self.sampling_network(), checkpoint, self.step, val_loss)
         if final is None:
             return None
-        self.tracking.log({f"eval/{name}": value for name, value in final.scores.items()}, step=self.step)
+        scores = {f"eval/{name}": value for name, value in final.scores.items()}
+        self.tracking.log(scores, step=self.step)
+        self.tracking.summarise(scores)
         self.tracking.log_image("eval/poses", final.figure, step=self.step)
         self.progress.note(final.note)
         return dict(final.scores)
@@ -436,6 +438,7 @@ class Trainer:
         )
         if self.is_main and exit_code == 0:
             result.write(self.plan.output_dir / rundir.SUMMARY_FILE)
+            self.tracking.summarise({f"run/{name}": getattr(result, name) for name in RUN_SUMMARY})
             loss = result.train_loss if result.train_loss is not None else math.nan
             self.progress.note(
                 f"done: step {self.step}, train loss {loss:.4f}, {result.steps_per_s:.1f} steps/s; "
@@ -463,6 +466,10 @@ class Trainer:
         self.accelerator.end_training()
         if not distributed:
             AcceleratorState._reset_state(reset_partial_state=True)  # a later run in this process may differ
+
+
+# summary.json's whole-run figures, also in W&B's run summary as run/<name> (its train/ values are a window's)
+RUN_SUMMARY = ("wall_time_s", "steps_per_s", "samples_per_s", "peak_memory_mb", "final_step")
 
 
 def resolve_cpu(config: Config) -> bool:

@@ -266,6 +266,17 @@ class Tracking:
         except Exception as err:
             warn(f"could not log checkpoint {checkpoint_dir.name} to W&B ({_first_line(err)})")
 
+    def summarise(self, values: Mapping[str, float]) -> None:
+        """Set W&B run summary values (main process): what a sweep and a runs table read, whatever the step. A
+        resumed run's final scores land at a step W&B has passed, where it drops history."""
+        run = self.wandb_run
+        if run is None or not self.accelerator.is_main_process:
+            return
+        try:
+            run.summary.update(dict(values))
+        except Exception as err:
+            warn(f"could not set the W&B summary ({_first_line(err)}); training goes on")
+
     def mark_preempting(self) -> None:
         """Tell W&B this run stops early on purpose, so a sweep requeues it."""
         run = self.wandb_run
