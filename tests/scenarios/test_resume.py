@@ -170,6 +170,7 @@ def test_a_stop_at_a_validation_step_leaves_that_validation_to_the_resumed_run(t
     assert latest_checkpoint(tmp_path / "run").name == "step-10"
     assert 10 not in dict(tensorboard_scalars(tmp_path / "run").get("val/loss", []))
 
+    time.sleep(1.1)  # event files are named by the second they start: TensorBoard reads them in that order
     resumed = train(tiny_config(*steps, "--resume", "auto"))
     train(tiny_config(*steps, output_dir=tmp_path / "reference"))
     stopped, never_stopped = tensorboard_scalars(tmp_path / "run"), tensorboard_scalars(tmp_path / "reference")
@@ -194,8 +195,7 @@ def test_a_stop_during_the_last_steps_validation_saves_stops_and_leaves_the_eval
         return metrics
 
     monkeypatch.setattr(components.Validator, "validate", validate_then_signal)
-    # no TensorBoard: its writers number their files per process, and two sessions within one second are
-    # read back in the order of those numbers as text (.10 before .9), which later tests here depend on
+    # no TensorBoard: nothing here reads it, and two sessions within one second name their event files alike
     steps = ["--max_steps", "10", "--eval_every", "5", "--tensorboard", "false"]
     stopped = train(tiny_config(*steps))
     assert stopped.exit_code == 128 + signal.SIGTERM and stopped.preempted
@@ -240,6 +240,7 @@ def test_a_run_stopped_mid_window_logs_what_a_run_never_stopped_logs(tiny_config
         trainer.close()
     assert latest_checkpoint(tmp_path / "run").name == "step-12"
 
+    time.sleep(1.1)  # event files are named by the second they start: TensorBoard reads them in that order
     resumed = train(tiny_config(*steps, "--resume", "auto"))
     uninterrupted = train(tiny_config(*steps, output_dir=tmp_path / "reference"))
     stopped, never_stopped = tensorboard_scalars(tmp_path / "run"), tensorboard_scalars(tmp_path / "reference")
@@ -279,6 +280,23 @@ def test_a_run_started_again_at_step_0_replaces_its_earlier_curves(tiny_config, 
     time.sleep(1.1)  # event files are named by the second they start: TensorBoard reads them in that order
     train(tiny_config("--max_steps", "10", "--resume", "auto"))
     assert [step for step, _ in tensorboard_scalars(tmp_path / "run")["train/loss"]] == [5, 10]
+
+
+def test_a_resume_that_computes_with_other_threads_or_precision_says_it_is_no_longer_exact(
+    tiny_config, tmp_path, capsys
+):
+    """threads null follows OMP_NUM_THREADS or the cores, and mixed_precision auto the CPU: a requeued run
+    resumed with 2 threads where it trained with 1 and differed from step 201 on, without a word."""
+    steps = ["--checkpoint_every", "5"]
+    train(tiny_config(*steps, "--max_steps", "10", "--threads", "1"))
+    (tmp_path / "run" / "summary.json").unlink()
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "step-10")  # killed after step 5's checkpoint
+    capsys.readouterr()
+    train(tiny_config(*steps, "--max_steps", "10", "--resume", "auto", "--threads", "2"))
+    err = capsys.readouterr().err
+    assert "warning: this session computes with threads 1 -> 2: from here the run is not bit-identical" in err
+    train(tiny_config(*steps, "--max_steps", "15", "--resume", "auto", "--threads", "2"))
+    assert "bit-identical" not in capsys.readouterr().err  # as the checkpoint it resumed had it
 
 
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):

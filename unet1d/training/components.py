@@ -251,6 +251,30 @@ class LoopCounters:
 # ----------------------------------------------------------------------------------- guards
 
 
+class Arithmetic:
+    """What the run's numbers were computed with that the config may leave to the machine: the CPU threads
+    (``threads: null`` follows OMP_NUM_THREADS or the cores) and the autocast ``auto`` resolves to. A resume
+    that resolves them otherwise is no longer bit-identical to a run never stopped: it is said, not refused
+    (a requeued job may land on another machine)."""
+
+    newer_than_format = True  # checkpoints before it stored neither: nothing to compare
+
+    def __init__(self, threads: int, precision: str, device: torch.device) -> None:
+        self.now = {"threads": threads if device.type == "cpu" else None, "precision": precision}
+        self.stored: dict[str, Any] = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self.now)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.stored = dict(state)
+
+    def changes(self) -> list[str]:
+        """``"threads 1 -> 2"`` for each setting this session computes with otherwise than the stored one."""
+        return [f"{name} {self.stored[name]} -> {value}" for name, value in self.now.items()
+                if self.stored.get(name) is not None and value is not None and self.stored[name] != value]  # fmt: skip
+
+
 @dataclass
 class NonFiniteGuard:
     """Counts steps whose loss or gradient norm was not finite (their update is skipped); ``limit`` in a row

@@ -41,6 +41,7 @@ from unet1d.precision import precision_label, resolve_precision
 from unet1d.store import checkpoint_files, checkpoints, rundir
 from unet1d.store.summary import TrainResult
 from unet1d.training.components import (
+    Arithmetic,
     BatchNormGuard,
     Checkpointer,
     EMAState,
@@ -150,6 +151,7 @@ class Trainer:
         self.schedule = NoiseSchedule.from_config(config.diffusion)
         self.noise = NoiseGenerator(self.device, rank_seed(config.train.seed, accelerator))
         self.counters = LoopCounters(self.run_id)
+        self.arithmetic = Arithmetic(self.threads, self.precision, self.device)
         self.nonfinite = NonFiniteGuard(config.train.max_nonfinite_steps, self.plan.output_dir)
         self.batch_norm = BatchNormGuard(self.network)
         val_poses = torch.as_tensor(self.stats.normalize(splits.val), device=self.device)
@@ -176,6 +178,12 @@ class Trainer:
         )
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
+            changed = self.arithmetic.changes()
+            if changed and self.is_main:
+                warn(
+                    f"this session computes with {', '.join(changed)}: from here the run is not bit-identical to "
+                    "one never stopped (give --threads or --mixed_precision as the run had them to keep it)"
+                )
             stored = checkpoints.read_config(self.plan.resume_from).train.max_steps
             note = extension_note(config.optim, self.step, stored, config.train.max_steps)
             if note is not None:
@@ -192,7 +200,8 @@ class Trainer:
         if self.ema is not None:
             table["ema"] = self.ema
         return {**table, "counters": self.counters, "nonfinite": self.nonfinite, "data": self.batches,
-                "noise": self.noise, "timestep_losses": self.timestep_losses, "validation": self.validator}  # fmt: skip
+                "noise": self.noise, "timestep_losses": self.timestep_losses, "validation": self.validator,
+                "arithmetic": self.arithmetic}  # fmt: skip
 
     @property
     def step(self) -> int:
