@@ -456,3 +456,21 @@ def test_the_fields_resume_may_change_are_real_fields_and_listed_in_help():
     assert not {"optim.lr", "train.seed", "train.batch_size", "launch.num_processes"} & RESUMABLE_FIELDS
     listed = fields_help().split("only these may differ:")[1]
     assert all(name.split(".")[1] in listed for name in RESUMABLE_FIELDS)
+
+
+def test_a_full_disk_at_the_runs_end_is_one_line_and_resume_auto_finishes_it(tiny_config, tmp_path, monkeypatch):
+    """summary.json (or the final evaluation's report) on a full disk ended in the writer's traceback, exit 1."""
+    import errno
+
+    from unet1d.store import summary
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch, pytest.raises(UserError) as failed:
+        patch.setattr(summary, "write_text_atomically", full)
+        train(tiny_config("--max_steps", "10"))
+    assert f"cannot write summary.json in {tmp_path / 'run'} (No space left on device); step 10's checkpoint is " \
+           "saved: free the space, then the same command with --resume auto" in str(failed.value)  # fmt: skip
+    finished = train(tiny_config("--max_steps", "10", "--resume", "auto"))
+    assert finished.exit_code == 0 and (tmp_path / "run" / "summary.json").is_file()

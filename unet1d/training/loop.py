@@ -422,6 +422,8 @@ class Trainer:
                 )
                 self.tracking.mark_preempting()
                 exit_code = stop.exit_code
+            except OSError as err:  # a full disk: one line, not the writer's traceback
+                raise self.unwritten("the final evaluation's report", err) from None
         checkpoint = self.checkpointer.path
         result = TrainResult(
             output_dir=str(self.plan.output_dir),
@@ -446,7 +448,10 @@ class Trainer:
             extended_from=counters.extended_from,
         )
         if self.is_main and exit_code == 0:
-            result.write(self.plan.output_dir / rundir.SUMMARY_FILE)
+            try:
+                result.write(self.plan.output_dir / rundir.SUMMARY_FILE)
+            except OSError as err:
+                raise self.unwritten(rundir.SUMMARY_FILE, err) from None
             self.tracking.summarise({f"run/{name}": getattr(result, name) for name in RUN_SUMMARY})
             loss = result.train_loss if result.train_loss is not None else math.nan
             self.progress.note(
@@ -455,6 +460,13 @@ class Trainer:
             )
         self.exit_code = exit_code
         return result
+
+    def unwritten(self, what: str, err: OSError) -> UserError:
+        """A file of the run's end that could not be written, said in one line: its last checkpoint is whole."""
+        return UserError(
+            f"cannot write {what} in {self.plan.output_dir} ({err.strerror or err}); step {self.step}'s checkpoint "
+            "is saved: free the space, then the same command with --resume auto evaluates it and writes the summary"
+        )
 
     def leave_process_group(self) -> None:
         """Every rank leaves the process group together, after the last collective: the final evaluation is the
