@@ -19,8 +19,10 @@ from collections.abc import Mapping
 from unet1d.training.launch import inside_distributed_launch
 
 POLL_S = 1.0
-# Words gloo and NCCL use when the other side of a collective is gone or silent.
-PEER_ERRORS = ("connection reset", "connection closed", "timed out", "broken pipe", "nccl", "gloo")
+# Words gloo and NCCL use when the other side of a collective is gone or silent; not the bare backend names,
+# which head their other errors too ("NCCL error: unhandled cuda error" is no lost machine).
+PEER_ERRORS = ("connection reset", "connection closed", "connection refused", "timed out", "broken pipe",
+               "remote process exited", "communicator was aborted")  # fmt: skip
 
 
 def watch_launcher(environ: Mapping[str, str] | None = None) -> threading.Thread | None:
