@@ -230,7 +230,7 @@ def test_best_and_final_checkpoints_are_logged_as_model_artifacts(tiny_config, t
     run_dir = tmp_path / "run"
     run_id = (run_dir / "wandb_run_id").read_text().strip()
     artifacts = [r["artifact"] for r in wandb_records(run_dir) if r["type"] == "artifact"]
-    val_losses = tensorboard_scalars(run_dir)["val/loss"]  # at steps 10, 20, 30 (eval and checkpoint every 10)
+    val_losses = tensorboard_scalars(run_dir)["val/loss_ema"]  # at steps 10, 20, 30 (eval and checkpoint every 10)
     best_so_far = [i for i, v in enumerate(val_losses) if v < min(val_losses[:i], default=float("inf"))]
     by_alias = {}
     for artifact in artifacts:
@@ -296,3 +296,30 @@ def test_the_wandb_summary_holds_the_final_scores_and_the_whole_runs_figures(
         assert summary[f"run/{name}"] == pytest.approx(stored[name]), name
     report = json.loads((tmp_path / "run" / "eval" / "step-10.json").read_text())
     assert summary["eval/c2st_auc"] == pytest.approx(report["c2st_auc"])
+
+
+def test_the_best_checkpoint_is_judged_by_the_ema_loss_and_a_resume_keeps_it(tiny_config) -> None:
+    """ "best" went by the raw weights' val/loss (evaluation loads the EMA's), and after any resume the first
+    validated checkpoint became best, however bad: the judge's memory was no part of the checkpoint."""
+    from accelerate import Accelerator
+
+    from unet1d.training.tracking import Tracking
+
+    config = tiny_config("--tensorboard", "false")
+    tracking = Tracking(config, run_id="best1", resume_step=None)
+    tracking.start(Accelerator(cpu=True), config.flat())
+    tracking.log({"val/loss": 0.5, "val/loss_ema": 0.9}, step=10)
+    assert tracking.rank_checkpoint(10)
+    tracking.log({"val/loss": 0.4, "val/loss_ema": 0.95}, step=20)  # the raw weights better, the EMA's not
+    assert not tracking.rank_checkpoint(20)
+    stored = tracking.state_dict()
+    tracking.finish()
+
+    resumed = Tracking(config, run_id="best1", resume_step=20)
+    resumed.load_state_dict(stored)
+    resumed.start(Accelerator(cpu=True), config.flat())
+    resumed.log({"val/loss": 0.3, "val/loss_ema": 0.92}, step=30)
+    assert not resumed.rank_checkpoint(30)  # worse than step 10's 0.9
+    resumed.log({"val/loss": 0.3, "val/loss_ema": 0.8}, step=40)
+    assert resumed.rank_checkpoint(40)
+    resumed.finish()

@@ -201,7 +201,7 @@ class Trainer:
             table["ema"] = self.ema
         return {**table, "counters": self.counters, "nonfinite": self.nonfinite, "data": self.batches,
                 "noise": self.noise, "timestep_losses": self.timestep_losses, "validation": self.validator,
-                "arithmetic": self.arithmetic}  # fmt: skip
+                "arithmetic": self.arithmetic, "tracking": self.tracking}  # fmt: skip
 
     @property
     def step(self) -> int:
@@ -372,10 +372,11 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.network
 
     def save(self) -> None:
+        best = self.tracking.rank_checkpoint(self.step)  # before the save: the checkpoint keeps the best so far
         path = self.checkpointer.save(self.step, self.state_components())
         if self.is_main:
             self.tracking.log({"train/model_size_mb": self.checkpointer.model_size_mb()}, step=self.step)
-            self.tracking.log_checkpoint(path, self.step, self.checkpointer.eval_files())
+            self.tracking.log_checkpoint(path, self.step, self.checkpointer.eval_files(), best=best)
 
     # ------------------------------------------------------------------------------- ending
 

@@ -158,8 +158,10 @@ class Tracking:
         self.output_dir = Path(config.train.output_dir)
         self.run_id = run_id
         self.log_checkpoints = logging.wandb_log_checkpoints
-        self.val_losses: dict[int, float] = {}  # val/loss by step, to pick the best checkpoint
-        self.best_val_loss: float | None = None
+        # the loss the best checkpoint is picked by: the EMA weights', which evaluation and sampling load
+        self.best_by = "val/loss_ema" if config.optim.ema else "val/loss"
+        self.val_losses: dict[int, float] = {}  # that loss by step
+        self.best_val_loss: float | None = None  # in checkpoints (state_dict): a resume keeps what "best" means
         self.last_checkpoint: tuple[Path, int, list[str]] | None = None
         self.trackers: list[GeneralTracker] = []
         self._failed: set[str] = set()  # the trackers whose failure was said
@@ -212,8 +214,8 @@ class Tracking:
         """Log scalars at ``step``; a failing dashboard warns once and training goes on."""
         if not self.accelerator.is_main_process:
             return
-        if "val/loss" in metrics:
-            self.val_losses[step] = float(metrics["val/loss"])
+        if self.best_by in metrics:
+            self.val_losses[step] = float(metrics[self.best_by])
         for tracker in self.accelerator.trackers:  # each on its own: one failing left the others blank
             try:
                 tracker.log(dict(metrics), step=step)
@@ -240,14 +242,21 @@ class Tracking:
         except Exception as err:
             warn(f"could not log {path.name} to the dashboards ({_first_line(err)})")
 
-    def log_checkpoint(self, checkpoint_dir: Path, step: int, files: list[str]) -> None:
-        """A checkpoint was saved: log it as the ``best`` model artifact when its own validation loss is
-        the lowest so far, and remember it, so :meth:`finish` logs the last one as ``final``."""
-        self.last_checkpoint = (checkpoint_dir, step, list(files))
+    def rank_checkpoint(self, step: int) -> bool:
+        """Whether the checkpoint about to be saved at ``step`` is the best so far by :attr:`best_by`; remembered
+        first, so that checkpoint holds it and a resumed run goes on judging against it."""
         val_loss = self.val_losses.get(step)
-        if val_loss is not None and (self.best_val_loss is None or val_loss < self.best_val_loss):
-            self.best_val_loss = val_loss
-            self._log_model(checkpoint_dir, step, files, ["best"], val_loss)
+        if val_loss is None or (self.best_val_loss is not None and val_loss >= self.best_val_loss):
+            return False
+        self.best_val_loss = val_loss
+        return True
+
+    def log_checkpoint(self, checkpoint_dir: Path, step: int, files: list[str], *, best: bool) -> None:
+        """A checkpoint was saved: log it as the ``best`` model artifact when :meth:`rank_checkpoint` said so, and
+        remember it, so :meth:`finish` logs the last one as ``final``."""
+        self.last_checkpoint = (checkpoint_dir, step, list(files))
+        if best:
+            self._log_model(checkpoint_dir, step, files, ["best"], self.val_losses.get(step))
 
     def _log_model(self, checkpoint_dir: Path, step: int, files: list[str], aliases: list[str], val_loss: float | None):
         """The checkpoint's eval files (not the optimiser state) as a version of the run's model artifact,
@@ -265,6 +274,15 @@ class Tracking:
             run.log_artifact(artifact, aliases=[*aliases, f"step-{step}"])
         except Exception as err:
             warn(f"could not log checkpoint {checkpoint_dir.name} to W&B ({_first_line(err)})")
+
+    newer_than_format = True  # a checkpoint table part since 7 December: older ones start with no best
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_val_loss": self.best_val_loss}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        best = state.get("best_val_loss")
+        self.best_val_loss = None if best is None else float(best)
 
     def summarise(self, values: Mapping[str, float]) -> None:
         """Set W&B run summary values (main process): what a sweep and a runs table read, whatever the step. A
