@@ -122,7 +122,7 @@ def test_a_gpu_runs_noise_generator_resumed_on_the_cpu_names_the_device_to_resum
 
 
 def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypatch) -> None:
-    clock = iter([100.0, 103.0, 107.5, 110.0])
+    clock = iter([100.0, 103.0, 107.5, 110.0, 112.5])
     monkeypatch.setattr("unet1d.training.components.time.perf_counter", lambda: next(clock))
     counters = LoopCounters("abc123", step=40, earlier_sessions_s=20.0)
     assert counters.begin_session(epoch=2)  # at 100.0
@@ -135,13 +135,22 @@ def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypat
     counters.window.add(outcome(True, loss=0.7), 1.0)
     state = counters.state_dict()  # read at 107.5
     window = {"seconds": 3.0, "steps": 3, "finite_steps": 2, "loss_sum": pytest.approx(1.2)}
-    assert state == {"step": 45, "wandb_run_id": "abc123", "train_time_s": 27.5, "train_loss": pytest.approx(0.6),
-                     "periodic_pending": False, "window": window, "extended_from": None}  # fmt: skip
+    assert state == {
+        "step": 45,
+        "wandb_run_id": "abc123",
+        "train_time_s": 27.5,
+        "train_loss": pytest.approx(0.6),
+        "periodic_pending": False,
+        "window": window,
+        "extended_from": None,
+        "epoch_time_s": 4.5,
+    }  # fmt: skip  (epoch 3, from 103.0)
 
     resumed = LoopCounters("fresh-id")
     resumed.load_state_dict(state)
     # the run id stays the session's: the trainer resolves it from the stored state, unless it forks the run
     assert (resumed.step, resumed.wandb_run_id, resumed.earlier_sessions_s) == (45, "fresh-id", 27.5)
+    assert resumed.begin_session(epoch=3) and resumed.epoch_time_s(4) == pytest.approx(4.5 + 2.5)  # 110 to 112.5
     assert resumed.recent_train_loss() == pytest.approx(0.6)  # no step since: the stored loss
     resumed.window.add(outcome(True, loss=0.9), 1.0)
     assert (resumed.window.steps, resumed.window.mean_loss) == (4, pytest.approx(0.7))  # the stored window goes on

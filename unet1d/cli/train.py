@@ -6,7 +6,8 @@ re-runs itself under Accelerate's launcher. With ``--resume``, the run's stored 
 base and the flags given must agree with it (except those that may change on resume). Exit
 codes: 0 done (or already finished: nothing is touched), 2 a user error (including a run that
 diverged or a launch that started fewer processes than asked), 128 + signal when preempted (a
-checkpoint was saved: ``--resume auto`` continues).
+checkpoint was saved: ``--resume auto`` continues), 1 when another process of a distributed run
+stopped answering (one line; ``--resume auto`` on every machine continues).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The run folder: every file name a run writes (the one list writers and readers share), whose
-run a folder holds, and whether we may train into it.
+"""The run folder: the names of the files a run leaves for its readers (the one list writers and readers
+share; the training lock, ``run.lock``, is :mod:`unet1d.training.lock`'s own), whose run a folder holds,
+and whether we may train into it.
 
 Checked read-only on every rank before anything starts, so a refusal reaches all ranks alike
 (no rank is left waiting at a barrier for one that raised).

@@ -9,6 +9,8 @@
 - ``launcher``: that launcher, ending in an exit code and one line instead of torchrun's traceback
 - ``launcher_watch``: a rank whose launcher dies stops the run cleanly
 - ``lock``: one writer per run folder
+- ``optimization``: AdamW, warm-up + cosine, and what a schedule's settings mean for a run
+- ``console``: the progress bar or plain lines, and warnings
 
 Checkpoints and the run folder are :mod:`unet1d.store` (below training and evaluation alike).
 Submodules load on first use.

@@ -194,13 +194,15 @@ class LoopCounters:
     periodic_pending: bool = False  # the step's validation, probe and save were not run (a stop came first)
     extended_from: int | None = None  # the max_steps a resume lengthened, once that moved the learning rate
     window: Window = field(default_factory=Window)
+    epoch_before_s: float = 0.0  # time the epoch in progress had taken before the checkpoint we resumed from
 
     def begin_session(self, epoch: int) -> bool:
         """Start this session's clock once (in ``epoch``); whether this call started it."""
         if self.session_started is not None:
             return False
         self.session_started, self.session_start_step = time.perf_counter(), self.step
-        self.epoch, self.epoch_started = epoch, self.session_started
+        # a resumed epoch goes on from the time it had taken (its first end after a resume read a part of it)
+        self.epoch, self.epoch_started = epoch, self.session_started - self.epoch_before_s
         return True
 
     def epoch_time_s(self, epoch: int) -> float | None:
@@ -229,10 +231,13 @@ class LoopCounters:
         return self.earlier_sessions_s + self.session_s()
 
     def state_dict(self) -> dict[str, Any]:
+        now = time.perf_counter()
+        session_s = now - self.session_started if self.session_started is not None else 0.0
         return {
             "step": self.step,
             "wandb_run_id": self.wandb_run_id,
-            "train_time_s": self.run_time_s(),
+            "train_time_s": self.earlier_sessions_s + session_s,
+            "epoch_time_s": now - self.epoch_started if self.session_started is not None else self.epoch_before_s,
             "train_loss": self.recent_train_loss(),
             "periodic_pending": self.periodic_pending,
             "extended_from": self.extended_from,
@@ -246,6 +251,7 @@ class LoopCounters:
         self.periodic_pending = bool(state.get("periodic_pending", False))  # absent from checkpoints before it
         self.window = Window(**state.get("window", {}))
         self.extended_from = state.get("extended_from")
+        self.epoch_before_s = float(state.get("epoch_time_s", 0.0))  # 0 in checkpoints before it: a part, as then
 
 
 # ----------------------------------------------------------------------------------- guards
