@@ -51,6 +51,17 @@ def write_bytes_atomically(path: Path, data: bytes) -> None:
             os.unlink(staging)
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a folder's entries (what makes a rename in it durable), to disk; a no-op where the
+    system cannot open it (folders, on some)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def remove_path(path: Path) -> None:
     """Remove whatever ``path`` is (a file, a link, a folder tree) if it can; a damaged cache entry in the way of
     its rebuild may have become any of them."""

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from unet1d.atomic_files import remove_path
+from unet1d.atomic_files import fsync_path, remove_path
 from unet1d.data.sequences import ReadResult, Sequence, Skipped
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def write_entry(entry: Path, items: Iterable[Sequence | Skipped]) -> None:
             if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
             return  # another process stored the same entry first
-        _fsync_folder(entry.parent)
+        fsync_path(entry.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -289,13 +289,3 @@ def remove_leftovers(folder: Path) -> None:
                 newest = max([path.stat().st_mtime, *(p.stat().st_mtime for p in path.iterdir())])
                 if now - newest > STALE_STAGING_S:
                     shutil.rmtree(path, ignore_errors=True)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

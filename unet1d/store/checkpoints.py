@@ -50,7 +50,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from unet1d.atomic_files import plain_file_mode
+from unet1d.atomic_files import fsync_path, plain_file_mode
 from unet1d.data import NormStats
 from unet1d.data.representation import network_config, wrap_stats
 from unet1d.errors import UserError
@@ -261,17 +261,8 @@ def _give_plain_modes(folder: Path) -> None:
 def _make_durable(folder: Path) -> None:
     """fsync every file and folder under ``folder``, so the rename that publishes it publishes data on disk."""
     for path in sorted(folder.rglob("*"), reverse=True):
-        _fsync(path)
-    _fsync(folder)
-
-
-def _fsync(path: Path) -> None:
-    with contextlib.suppress(OSError):  # folders cannot be opened on every system
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(path)
+    fsync_path(folder)
 
 
 def _publish(staging: Path, final: Path) -> None:
@@ -288,7 +279,7 @@ def _publish(staging: Path, final: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         staging.rename(final)
-    _fsync(final.parent)
+    fsync_path(final.parent)
 
 
 def prune_checkpoints(output_dir: Path, keep: int) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Mapping
 
 from unet1d.training.launch import inside_distributed_launch
@@ -30,13 +31,11 @@ def watch_launcher(environ: Mapping[str, str] | None = None) -> threading.Thread
     if not inside_distributed_launch(environ):
         return None
     launcher = os.getppid()
-    stopped = threading.Event()
 
     def watch() -> None:
-        while not stopped.wait(POLL_S):
-            if os.getppid() != launcher:  # re-parented: the launcher died
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
+        while os.getppid() == launcher:  # re-parented once the launcher dies
+            time.sleep(POLL_S)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     thread = threading.Thread(target=watch, name="unet1d-launcher-watch", daemon=True)
     thread.start()

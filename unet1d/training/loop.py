@@ -482,7 +482,7 @@ class Trainer:
         progress = getattr(self, "progress", None)
         if progress is not None:
             progress.close()
-        if hasattr(self.tracking, "accelerator"):
+        if self.tracking.started:
             self.tracking.finish(exit_code=self.exit_code)
         distributed = self.accelerator.num_processes > 1
         self.accelerator.end_training()

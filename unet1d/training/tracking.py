@@ -186,6 +186,11 @@ class Tracking:
             extra = {"purge_step": resume_step + 1 if resume_step else 0}
             self.trackers.append(TensorBoard(TENSORBOARD_DIR, str(self.output_dir), **extra))
 
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` ran (a run that failed while it was built has nothing to finish)."""
+        return hasattr(self, "accelerator")
+
     def start(self, accelerator: Accelerator, run_config: dict[str, Any]) -> None:
         """Start every tracker with the resolved config as the run config; record the W&B run id."""
         self.accelerator = accelerator
