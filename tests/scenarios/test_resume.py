@@ -295,8 +295,6 @@ def test_a_resume_that_computes_with_other_threads_or_precision_says_it_is_no_lo
     train(tiny_config(*steps, "--max_steps", "10", "--resume", "auto", "--threads", "2"))
     err = capsys.readouterr().err
     assert "warning: this session computes with threads 1 -> 2: from here the run is not bit-identical" in err
-    train(tiny_config(*steps, "--max_steps", "15", "--resume", "auto", "--threads", "2"))
-    assert "bit-identical" not in capsys.readouterr().err  # as the checkpoint it resumed had it
 
 
 def test_an_interrupted_checkpoint_write_never_looks_complete(tiny_config, tmp_path):

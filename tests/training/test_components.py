@@ -288,3 +288,23 @@ def test_a_component_that_is_not_tensors_or_json_is_refused_by_name(accelerator,
     with pytest.raises(TypeError, match="component 'opaque'"):
         checkpointer.save(1, {"opaque": Opaque()})
     assert not list(Path(tmp_path / "checkpoints").glob("step-*"))
+
+
+def test_arithmetic_names_what_a_session_computes_with_otherwise_than_its_checkpoint() -> None:
+    import torch
+
+    from unet1d.training.components import Arithmetic
+
+    stored = Arithmetic(1, "bf16", torch.device("cpu")).state_dict()
+    now = Arithmetic(2, "no", torch.device("cpu"))
+    now.load_state_dict(stored)
+    assert now.changes() == ["threads 1 -> 2", "precision bf16 -> no"]
+    same = Arithmetic(1, "bf16", torch.device("cpu"))
+    same.load_state_dict(stored)
+    assert same.changes() == []
+    gpu = Arithmetic(4, "bf16", torch.device("cuda"))  # threads do not enter a GPU's arithmetic
+    gpu.load_state_dict(stored)
+    assert gpu.changes() == []
+    old = Arithmetic(2, "no", torch.device("cpu"))
+    old.load_state_dict({})  # a checkpoint from before: nothing to compare
+    assert old.changes() == []
