@@ -28,3 +28,15 @@ def test_the_run_yaml_example_is_a_valid_config(tmp_path):
     config = load_config(run_yaml, [], environ={"UNET1D_LR": "1e-3"})  # the README's own command line
     assert (config.model.mid_structure, config.model.mid_num_heads, config.train.max_steps) == ("attention", 8, 4000)
     assert config.optim.lr == 1e-3  # the environment variable over the file
+
+
+def test_the_readme_stays_a_users_page() -> None:
+    """At most 250 lines (studies and tables live in docs/), prose lines at most 120 characters."""
+    lines = README.splitlines()
+    assert len(lines) <= 250
+    fenced, long = False, []
+    for number, line in enumerate(lines, 1):
+        fenced ^= line.startswith("```")
+        if not fenced and not line.startswith(("|", "```")) and len(line) > 120:
+            long.append(number)
+    assert long == []
