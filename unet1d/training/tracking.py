@@ -10,7 +10,9 @@ cannot start or its server takes no connection, and marking a run as preempted. 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +49,9 @@ HPARAMS_METRICS = (
 )
 
 
+REOPEN_EVERY_S = 30.0  # at most one new TensorBoard event file this often while its writes fail
+
+
 class TensorBoard(TensorBoardTracker):
     """Accelerate's TensorBoard tracker, with the run's settings in the run's own event file.
 
@@ -56,15 +61,22 @@ class TensorBoard(TensorBoardTracker):
     text, the only values hparams take), and the table's columns are :data:`HPARAMS_METRICS`.
     """
 
+    reopened_at = -math.inf  # when a new event file last replaced a dead writer (time.monotonic)
+
     def log(self, values: dict, step: int | None = None, **kwargs: Any) -> None:
         """Log; once the event file's writer has died (its thread ends for good on its first failed write: a
         full disk), a new event file takes the values from then on, so a moment of full disk does not blank the
-        rest of the run. A failure again (the disk still full) is raised for :class:`Tracking` to report."""
+        rest of the run. At most one new file each ``REOPEN_EVERY_S``: a disk that stays full made one a step,
+        each dying thread printing its traceback. A failure in between is raised for :class:`Tracking` to
+        report (once) and its values are lost."""
         try:
             super().log(values, step, **kwargs)
         except Exception:
+            if time.monotonic() - self.reopened_at < REOPEN_EVERY_S:
+                raise
             from torch.utils.tensorboard import SummaryWriter
 
+            self.reopened_at = time.monotonic()
             with contextlib.suppress(Exception):
                 self.writer.close()
             resumed = {name: value for name, value in self.init_kwargs.items() if name != "purge_step"}

@@ -160,3 +160,33 @@ def test_a_moment_of_full_disk_does_not_end_tensorboard_for_the_rest_of_the_run(
         f"TensorBoard after a moment of full disk: steps {logged}; {capsys.readouterr().err.count('warning')} warnings"
     )
     assert logged[:2] == [1, 2] and logged[-2:] == [4, 5]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_disk_that_stays_full_opens_one_new_event_file_per_interval(tmp_path, capsys, monkeypatch) -> None:
+    """Each failed log opened a new event file, whose thread died with a traceback: 30,000 lines of stderr."""
+    import time
+
+    from accelerate import Accelerator
+
+    from tests.conftest import tiny_run_config
+    from unet1d.store.curves import read_curves
+    from unet1d.training import tracking as tracking_module
+    from unet1d.training.tracking import Tracking
+
+    monkeypatch.setattr(tracking_module, "REOPEN_EVERY_S", 1.0)
+    config = tiny_run_config(tmp_path / "run")
+    tracking = Tracking(config, run_id="full2", resume_step=None)
+    tracking.start(Accelerator(cpu=True, log_with=tracking.trackers), config.flat())
+    tracking.log({"train/loss": 1.0}, step=1)
+    with disk_full_after(1):  # no file takes a byte more
+        for step in range(2, 12):
+            tracking.log({"train/loss": float(step)}, step=step)
+    files = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    time.sleep(1.1)  # the space is back, and the interval over
+    for step in (20, 21):
+        tracking.log({"train/loss": float(step)}, step=step)
+    tracking.finish()
+    said(f"a disk full for 10 logs: {len(files)} event files then")
+    assert len(files) <= 2 and capsys.readouterr().err.count("logging to tensorboard failed") == 1
+    assert [step for step, _, _ in read_curves(tmp_path / "run").points["train/loss"]][-2:] == [20, 21]
