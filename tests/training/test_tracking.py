@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from unet1d.training import train
@@ -261,7 +262,17 @@ def test_a_dashboard_that_fails_leaves_the_others_logging(tiny_config, tmp_path,
     tracking.wandb_run.finish()  # W&B's run is gone underneath: each log now raises
     for step in (1, 2, 3):
         tracking.log({"train/loss": 1.0 / step}, step=step)
+    figure = tmp_path / "poses.png"
+    import matplotlib.pyplot as plt
+
+    plt.imsave(figure, np.zeros((8, 8, 3)))
+    tracking.log_image("eval/poses", figure, step=3)  # the image too: one try around both trackers blanked it
     tracking.finish()
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert events.Tags()["images"] == ["eval/poses"]
     assert [step for step, _, _ in read_curves(tmp_path / "run").points["train/loss"]] == [1, 2, 3]
     warnings = [line for line in capsys.readouterr().err.splitlines() if "logging to wandb failed" in line]
     assert len(warnings) == 1 and "and so does logging to the other dashboards" in warnings[0]

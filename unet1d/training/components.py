@@ -101,10 +101,10 @@ class TrainingState:
     def load_state(self, folder: Path) -> None:
         # Accelerate passes over random states it cannot read with one info line: the resume would not be exact.
         # A file pickled another way than torch.save's also made torch warn twice before the one error line.
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # the optimiser's and scheduler's files too
             warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
             accelerate_load(folder / f"random_states_{self.accelerator.process_index}.pkl")
-        self.accelerator.load_state(str(folder))
+            self.accelerator.load_state(str(folder))
 
 
 class EMAState:

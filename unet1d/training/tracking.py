@@ -246,8 +246,8 @@ class Tracking:
         """Log a PNG to W&B and TensorBoard (main process); a failure warns and training goes on."""
         if not (self.accelerator.is_main_process and path.is_file()):
             return
-        try:
-            for tracker in self.accelerator.trackers:
+        for tracker in self.accelerator.trackers:  # each on its own, as log: one failing kept the other blank
+            try:
                 if isinstance(tracker, WandB) and tracker.run is not None:  # None: W&B gave up, and said so
                     import wandb
 
@@ -256,8 +256,8 @@ class Tracking:
                     import matplotlib.image
 
                     tracker.writer.add_image(name, matplotlib.image.imread(str(path))[..., :3], step, dataformats="HWC")
-        except Exception as err:
-            warn(f"could not log {path.name} to the dashboards ({_first_line(err)})")
+            except Exception as err:
+                warn(f"could not log {path.name} to {tracker.name} ({_first_line(err)})")
 
     def rank_checkpoint(self, step: int) -> bool:
         """Whether the checkpoint about to be saved at ``step`` is the best so far by :attr:`best_by`; remembered

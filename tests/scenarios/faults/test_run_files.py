@@ -333,8 +333,9 @@ def test_a_file_no_save_wrote_makes_the_checkpoint_damaged(run) -> None:
 
 
 @pytest.mark.slow  # a run as a process
-def test_random_states_that_cannot_be_read_safely_stop_the_resume_in_one_line(run, tmp_path) -> None:
-    # Accelerate passed over them with an info line: the resume went on, not exact
+@pytest.mark.parametrize("planted", ["random_states_0.pkl", "optimizer.bin"])
+def test_accelerate_files_that_cannot_be_read_safely_stop_the_resume_in_one_line(run, tmp_path, planted) -> None:
+    # Accelerate passed over random states with an info line: the resume went on, not exact
     import pickle
 
     class Runs:
@@ -342,7 +343,7 @@ def test_random_states_that_cannot_be_read_safely_stop_the_resume_in_one_line(ru
             return (print, ("unpickled",))
 
     checkpoint = run / "checkpoints" / "step-20"
-    (checkpoint / "accelerate" / "random_states_0.pkl").write_bytes(pickle.dumps(Runs()))
+    (checkpoint / "accelerate" / planted).write_bytes(pickle.dumps(Runs()))
     resign(checkpoint)
     resumed = train(tmp_path, run, "--max_steps", "30", "--resume", str(checkpoint))
     lines = [line for line in resumed.stderr.splitlines() if line.startswith(("error", "Traceback"))]
