@@ -262,6 +262,8 @@ def test_resuming_another_runs_checkpoint_into_a_new_folder_gives_that_folder_it
     assert fork.exit_code == 0 and Path(fork.checkpoint) == tmp_path / "fork" / "checkpoints" / "step-10"
     assert latest_checkpoint(tmp_path / "fork") == Path(fork.checkpoint)
     assert_same_weights(Path(fork.checkpoint), source)
+    # its own dashboards get the validation of the step it starts from (the source's state said "done")
+    assert [step for step, _ in tensorboard_scalars(tmp_path / "fork")["val/loss"]] == [10]
     # its own W&B run: with the source's id both logged into one run, W&B dropping the fork's steps <= its last
     run_ids = [json.loads((checkpoint / "checkpoint.json").read_text())["state"]["counters"]["wandb_run_id"]
                for checkpoint in (source, Path(fork.checkpoint))]  # fmt: skip

@@ -103,6 +103,7 @@ class Trainer:
         self.config = config = with_launched_world(config)  # what it stores: `unet1d train --resume` relaunches it
         resume_from = self.plan.resume_from
         own = resume_from is not None and checkpoint_files.is_run_checkpoint(resume_from, self.plan.output_dir)
+        self.forked = resume_from is not None and not own  # a new run from another's checkpoint: own dashboards
         resumed = checkpoints.stored_json_state(resume_from) if own else {}  # a fork gets a W&B run of its own
         self.run_id = resolve_run_id(resumed.get("counters", {}).get("wandb_run_id"))  # before W&B starts
         self.tracking = Tracking(config, run_id=self.run_id, resume_step=self.plan.resume_step)
@@ -163,7 +164,7 @@ class Trainer:
         self.blocks = self.network.block_groups()
         self.global_batch = config.train.batch_size * world
         if self.plan.resume_from is not None:
-            self.checkpointer.restore(self.plan.resume_from, self.state_components())
+            self.checkpointer.restore(self.plan.resume_from, self.state_components(dashboards=not self.forked))
         if self.is_main:
             rundir.write_run_config(self.plan.output_dir, config)
         self.tracking.start(accelerator, config.flat())
@@ -193,15 +194,17 @@ class Trainer:
         if set_aside is not None:
             self.progress.note(set_aside)
 
-    def state_components(self) -> dict[str, checkpoints.Stateful]:
+    def state_components(self, *, dashboards: bool = True) -> dict[str, checkpoints.Stateful]:
         """Every piece of state a checkpoint holds, by name: the one table save and restore both walk, in
-        this order (:mod:`unet1d.store.checkpoints` says where each part goes)."""
+        this order (:mod:`unet1d.store.checkpoints` says where each part goes). ``dashboards=False`` leaves out
+        what describes the run's own dashboards (the last validation logged, the best checkpoint logged): a
+        fork restores without them, and logs its first validation and best checkpoint to its own."""
         table: dict[str, checkpoints.Stateful] = {"model": self.training}
         if self.ema is not None:
             table["ema"] = self.ema
-        return {**table, "counters": self.counters, "nonfinite": self.nonfinite, "data": self.batches,
-                "noise": self.noise, "timestep_losses": self.timestep_losses, "validation": self.validator,
-                "arithmetic": self.arithmetic, "tracking": self.tracking}  # fmt: skip
+        table |= {"counters": self.counters, "nonfinite": self.nonfinite, "data": self.batches, "noise": self.noise,
+                  "timestep_losses": self.timestep_losses, "arithmetic": self.arithmetic}  # fmt: skip
+        return table | ({"validation": self.validator, "tracking": self.tracking} if dashboards else {})
 
     @property
     def step(self) -> int:
