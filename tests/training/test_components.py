@@ -299,6 +299,8 @@ def test_arithmetic_names_what_a_session_computes_with_otherwise_than_its_checkp
     now = Arithmetic(2, "no", torch.device("cpu"))
     now.load_state_dict(stored)
     assert now.changes() == ["threads 1 -> 2", "precision bf16 -> no"]
+    assert now.warning().endswith("(--threads 1 keeps the threads; the autocast follows this machine's CPU "
+                                  "(mixed_precision auto): resume on one like the first)")  # fmt: skip
     same = Arithmetic(1, "bf16", torch.device("cpu"))
     same.load_state_dict(stored)
     assert same.changes() == []

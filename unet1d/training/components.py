@@ -280,6 +280,19 @@ class Arithmetic:
         return [f"{name} {self.stored[name]} -> {value}" for name, value in self.now.items()
                 if self.stored.get(name) is not None and value is not None and self.stored[name] != value]  # fmt: skip
 
+    def warning(self) -> str | None:
+        """What a resume that computes otherwise is told, and what keeps it exact; None when nothing changed."""
+        changed = self.changes()
+        if not changed:
+            return None
+        keep = []
+        if any(change.startswith("threads") for change in changed):
+            keep.append(f"--threads {self.stored['threads']} keeps the threads")
+        if any(change.startswith("precision") for change in changed):
+            keep.append("the autocast follows this machine's CPU (mixed_precision auto): resume on one like the first")
+        return (f"this session computes with {', '.join(changed)}: from here the run is not bit-identical to one "
+                f"never stopped ({'; '.join(keep)})")  # fmt: skip
+
 
 @dataclass
 class NonFiniteGuard:

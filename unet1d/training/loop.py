@@ -179,12 +179,9 @@ class Trainer:
         )
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
-            changed = self.arithmetic.changes()
-            if changed and self.is_main:
-                warn(
-                    f"this session computes with {', '.join(changed)}: from here the run is not bit-identical to "
-                    "one never stopped (give --threads or --mixed_precision as the run had them to keep it)"
-                )
+            arithmetic = self.arithmetic.warning()
+            if arithmetic is not None and self.is_main:
+                warn(arithmetic)
             stored = checkpoints.read_config(self.plan.resume_from).train.max_steps
             note = extension_note(config.optim, self.step, stored, config.train.max_steps)
             if note is not None:
