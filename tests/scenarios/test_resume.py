@@ -474,3 +474,17 @@ def test_a_full_disk_at_the_runs_end_is_one_line_and_resume_auto_finishes_it(tin
            "saved: free the space, then the same command with --resume auto" in str(failed.value)  # fmt: skip
     finished = train(tiny_config("--max_steps", "10", "--resume", "auto"))
     assert finished.exit_code == 0 and (tmp_path / "run" / "summary.json").is_file()
+
+
+def test_the_summarys_peak_memory_is_every_sessions_not_the_last_ones(tiny_config, tmp_path):
+    """A resumed run reported its last session's peak only (a session that only evaluates far less)."""
+    train(tiny_config("--max_steps", "10", "--checkpoint_every", "5"))
+    (tmp_path / "run" / "summary.json").unlink()
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "step-10")
+    marker = tmp_path / "run" / "checkpoints" / "step-5" / "checkpoint.json"
+    stored = json.loads(marker.read_text())
+    assert 0 < stored["state"]["counters"]["peak_memory_mb"] < 100_000
+    stored["state"]["counters"]["peak_memory_mb"] = 100_000.0  # as if the first session had peaked there
+    marker.write_text(json.dumps(stored))
+    resumed = train(tiny_config("--max_steps", "10", "--checkpoint_every", "5", "--resume", "auto"))
+    assert resumed.peak_memory_mb == 100_000.0

@@ -144,6 +144,7 @@ def test_loop_counters_carry_step_time_loss_and_run_id_across_sessions(monkeypat
         "window": window,
         "extended_from": None,
         "epoch_time_s": 4.5,
+        "peak_memory_mb": 0.0,
     }  # fmt: skip  (epoch 3, from 103.0)
 
     resumed = LoopCounters("fresh-id")

@@ -195,6 +195,7 @@ class LoopCounters:
     extended_from: int | None = None  # the max_steps a resume lengthened, once that moved the learning rate
     window: Window = field(default_factory=Window)
     epoch_before_s: float = 0.0  # time the epoch in progress had taken before the checkpoint we resumed from
+    peak_memory_mb: float = 0.0  # the highest peak of the sessions before, as of their last checkpoint
 
     def begin_session(self, epoch: int) -> bool:
         """Start this session's clock once (in ``epoch``); whether this call started it."""
@@ -238,6 +239,7 @@ class LoopCounters:
             "wandb_run_id": self.wandb_run_id,
             "train_time_s": self.earlier_sessions_s + session_s,
             "epoch_time_s": now - self.epoch_started if self.session_started is not None else self.epoch_before_s,
+            "peak_memory_mb": self.peak_memory_mb,
             "train_loss": self.recent_train_loss(),
             "periodic_pending": self.periodic_pending,
             "extended_from": self.extended_from,
@@ -252,6 +254,7 @@ class LoopCounters:
         self.window = Window(**state.get("window", {}))
         self.extended_from = state.get("extended_from")
         self.epoch_before_s = float(state.get("epoch_time_s", 0.0))  # 0 in checkpoints before it: a part, as then
+        self.peak_memory_mb = float(state.get("peak_memory_mb", 0.0))
 
 
 # ----------------------------------------------------------------------------------- guards

@@ -373,6 +373,7 @@ class Trainer:
 
     def save(self) -> None:
         best = self.tracking.rank_checkpoint(self.step)  # before the save: the checkpoint keeps the best so far
+        self.counters.peak_memory_mb = max(self.counters.peak_memory_mb, peak_memory_mb(self.device))  # and the peak
         path = self.checkpointer.save(self.step, self.state_components())
         if self.is_main:
             self.tracking.log({"train/model_size_mb": self.checkpointer.model_size_mb()}, step=self.step)
@@ -410,7 +411,7 @@ class Trainer:
         # training time and memory, read before the final evaluation: its sampling and scoring would count as
         # training, and `compare` would set runs apart by their evaluation's settings
         run_time, session_time = counters.run_time_s(), counters.session_s()  # run: all sessions
-        peak_memory = peak_memory_mb(self.device)
+        peak_memory = max(peak_memory_mb(self.device), counters.peak_memory_mb)  # every session's, not this one's
         self.leave_process_group()
         if exit_code == 0:
             try:  # minutes of sampling and scoring that poll for no stop: a signal ends them, not the run's record
