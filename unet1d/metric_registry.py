@@ -5,11 +5,12 @@ plots, differences), the W&B report's bar panel, the "beats the Gaussian" verdic
 README's key list (:func:`key_list`). To add a metric: compute it (``evaluation/quality.py``
 ``score`` for an eval metric, ``evaluation/tasks.py`` ``score_tasks`` for a task score,
 ``compare/runs.py`` ``read_run`` for a run metric) and add one :class:`Metric` line below; the
-flags say where it shows. Nothing here imports anything.
+flags say where it shows. Nothing here imports anything but the standard library.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -151,6 +152,25 @@ METRICS: tuple[Metric, ...] = (
            compare=True),
 )  # fmt: skip
 BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
+
+
+# What a training run logs under train/ besides the names below that follow its config (docs/usage.md's list).
+TRAIN_SCALARS = ("loss", "lr", "grad_norm", "param_norm", "samples_per_s", "step_time_s", "epoch", "epoch_time_s",
+                 "peak_memory_mb", "nonfinite_steps", "scaler_skips", "model_size_mb", "num_parameters")  # fmt: skip
+TIMESTEP_BUCKETS = 4  # train/loss_t<lo>-<hi>: equal slices of the timesteps
+
+
+def timestep_bucket_names(num_timesteps: int, buckets: int = TIMESTEP_BUCKETS) -> list[str]:
+    """``train/loss_t0-249`` ...: bucket b holds t with floor(t * buckets / T) == b."""
+    count = min(buckets, num_timesteps)
+    edges = [-(-i * num_timesteps // count) for i in range(count + 1)]
+    return [f"train/loss_t{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)]
+
+
+def block_names(stages: int) -> list[str]:
+    """The network's parts whose gradient norms are logged (train/grad_norm/<name>), for ``stages`` stages."""
+    return ["time_embed", "input", *(f"down{i}" for i in range(stages)), "mid", *(f"up{i}" for i in range(stages - 1)),
+            "output"]  # fmt: skip
 
 
 def eval_metrics() -> list[Metric]:

@@ -218,13 +218,19 @@ def test_sweep_agent_without_w_and_b_credentials_points_to_sweep_local(tmp_path:
 def test_every_train_metric_a_run_logs_is_a_sweep_metric(tiny_config, tmp_path: Path) -> None:
     """The train/ names are patterns (buckets and blocks follow the config): held to a real run's TensorBoard."""
     from tests.training.test_loop import tensorboard_scalars
-    from unet1d.sweeps.schema import logged_metric
+    from unet1d.sweeps.schema import logged_metric, train_metrics
     from unet1d.training import train
 
-    train(tiny_config("--max_steps", "4", "--log_every", "2", "--grad_norm_every", "2", "--checkpoint_every", "2"))
+    config = tiny_config("--max_steps", "4", "--log_every", "2", "--grad_norm_every", "2", "--checkpoint_every", "2")
+    train(config)
     logged = [tag for tag in tensorboard_scalars(tmp_path / "run") if tag.startswith(("train/", "val/"))]
     assert {"train/grad_norm/mid", "train/loss_t75-99", "train/model_size_mb", "val/loss"} <= set(logged)
     assert [tag for tag in logged if not logged_metric(tag)] == []
+    expected = train_metrics(config)  # each point's exact names: the blocks and buckets as this run has them
+    assert {tag for tag in logged if tag.startswith("train/")} <= expected
+    assert {tag for tag in logged if tag.startswith(("train/grad_norm/", "train/loss_t"))} == {
+        tag for tag in expected if tag.startswith(("train/grad_norm/", "train/loss_t"))
+    }
 
 
 @pytest.mark.parametrize(
@@ -233,6 +239,11 @@ def test_every_train_metric_a_run_logs_is_a_sweep_metric(tiny_config, tmp_path: 
         ("eval/c2st_auc", ["--final_eval_samples", "0"], "final_eval_samples=0 turns it off"),
         ("eval/completion_cm", ["--task_poses", "0"], "task_poses=0 turns them off"),
         ("quality/c2st_auc", ["--quality_every", "0"], "quality_every=0 runs none"),
+        ("val/loss_ema", ["--ema", "false"], "ema=false keeps none"),
+        ("val/loss", ["--val_fraction", "0"], "val_fraction=0 holds out nothing"),
+        ("train/grad_norm/down9", [], "train/grad_norm/down9 is not logged by a run of this config"),
+        ("train/loss_t0-250", [], "train/loss_t0-250 is not logged"),  # the buckets are t0-249 ...
+        ("train/scaler_skips", [], "train/scaler_skips is not logged"),  # fp16 only
         (
             "val/loss",
             [
@@ -281,3 +292,23 @@ def test_a_metric_the_runs_would_not_log_is_refused_where_the_engine_decides_by_
     if command == "validate":
         code, err = run("grid", "validate")  # a grid only shows it: said, not refused
         assert code == 0 and err.startswith("warning:") and reason in err
+
+
+def test_flags_the_sweeps_command_fixes_count_as_parameters_would(tmp_path: Path, capsys) -> None:
+    """--final_eval_samples=0 or --wandb_mode=offline written into the command passed every check."""
+    from unet1d.cli import main
+
+    sweep = {
+        "method": "bayes",
+        "metric": {"name": "eval/c2st_auc", "goal": "minimize"},
+        "program": "cli.py",
+        "parameters": {"lr": {"min": 1e-4, "max": 1e-3}},
+        "command": ["${env}", "${interpreter}", "${program}", "train", "--final_eval_samples=0", "${args}"],
+    }
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "validate", str(write(tmp_path, sweep))])
+    assert exited.value.code == 2 and "final_eval_samples=0 turns it off" in capsys.readouterr().err
+    sweep["command"][4] = "--wandb_mode=offline"
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "create", str(write(tmp_path, sweep))])
+    assert exited.value.code == 2 and "its runs would log with wandb_mode=offline" in capsys.readouterr().err

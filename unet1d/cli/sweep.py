@@ -78,12 +78,12 @@ def create(
     entity: Annotated[str | None, typer.Option(help="W&B entity; default: yours.")] = None,
 ) -> None:
     """Validate, then register the sweep with W&B and print the `unet1d sweep agent` command to run."""
-    from unet1d.sweeps.schema import agent_args, read_sweep, validate_sweep
+    from unet1d.sweeps.schema import point_config, read_sweep, validate_sweep
 
     checked = validate_sweep(sweep_file)
     sweep = read_sweep(sweep_file)
     check_metric(sweep_file, sweep, checked, [], from_tensorboard=False)
-    modes = {load_config(None, agent_args(point), environ={}).logging.wandb_mode for point in checked}
+    modes = {point_config(sweep, point, []).logging.wandb_mode for point in checked}
     unseen = sorted(modes & {"offline", "disabled"})
     if unseen:  # its runs' metrics and states would never reach the server that runs the sweep
         raise UserError(

@@ -22,7 +22,7 @@ from typing import Any
 from unet1d.config import Config
 from unet1d.config_sources import load_config, read_yaml
 from unet1d.errors import ConfigError, UserError
-from unet1d.metric_registry import BY_NAME, eval_metrics
+from unet1d.metric_registry import BY_NAME, TRAIN_SCALARS, block_names, eval_metrics, timestep_bucket_names
 
 with warnings.catch_warnings():  # W&B's sweep engine declares pydantic-v1-style models: its import warns
     warnings.simplefilter("ignore")
@@ -100,12 +100,9 @@ def metric_problems(sweep: dict[str, Any]) -> list[str]:
 
 
 # The train/ names a run logs (docs/usage.md's list): the timestep buckets and network blocks take their
-# numbers from the config, so they are patterns (tests/sweeps check them against a real run's TensorBoard).
-TRAIN_METRIC = re.compile(
-    r"train/(loss|lr|grad_norm|param_norm|samples_per_s|step_time_s|epoch|epoch_time_s|peak_memory_mb|"
-    r"nonfinite_steps|scaler_skips|model_size_mb|num_parameters|loss_t\d+-\d+|"
-    r"grad_norm/(time_embed|input|down\d+|mid|up\d+|output))"
-)
+# numbers from the config, so by name they are patterns; each point's config gives the exact ones.
+_BLOCKS = "|".join(dict.fromkeys(re.sub(r"\d+$", r"\\d+", name) for name in block_names(2)))  # down\d+ ...
+TRAIN_METRIC = re.compile(rf"train/({'|'.join(TRAIN_SCALARS)}|loss_t\d+-\d+|grad_norm/({_BLOCKS}))")
 TRAIN_EXAMPLES = ["train/loss", "train/lr", "train/grad_norm", "train/param_norm", "train/samples_per_s"]
 
 
@@ -120,9 +117,23 @@ def logged_metric(name: str) -> bool:
     return TRAIN_METRIC.fullmatch(name) is not None or name in known_metrics()
 
 
+def train_metrics(config: Config) -> set[str]:
+    """The train/ names a run of ``config`` logs."""
+    scalars = {f"train/{name}" for name in TRAIN_SCALARS if name != "scaler_skips" or
+               config.train.mixed_precision == "fp16"}  # fmt: skip
+    blocks = {f"train/grad_norm/{name}" for name in block_names(len(config.model.channel_mults))}
+    return scalars | blocks | set(timestep_bucket_names(config.diffusion.num_timesteps))
+
+
 def metric_unlogged(name: str, config: Config) -> str | None:
     """Why a run of ``config`` would not log the metric ``name`` (a valid name), or None when it would."""
-    evaluation = config.evaluation
+    evaluation, data = config.evaluation, config.data
+    if name.startswith("train/") and name not in train_metrics(config):
+        return f"{name} is not logged by a run of this config (its names: docs/usage.md's train/ list)"
+    if name.startswith("val/") and data.val_fraction == 0 and data.val_files is None and data.split == "hash":
+        return f"{name} is a validation loss, and val_fraction=0 holds out nothing"
+    if name == "val/loss_ema" and not config.optim.ema:
+        return f"{name} is the EMA weights' loss, and ema=false keeps none"
     if name.startswith("quality/") and not 0 < evaluation.quality_every <= config.train.max_steps:
         return f"{name} is logged by the quality probe, and quality_every={evaluation.quality_every} runs none"
     if name.startswith("eval/") and evaluation.final_eval_samples == 0:
@@ -275,13 +286,24 @@ def unlogged_metric(
         return []
     reasons: list[str] = []
     for point in checked:
-        config = load_config(None, [*base_args, *agent_args(point)], environ={})
+        config = point_config(sweep, point, base_args)
         reason = metric_unlogged(name, config)
         if reason is None and from_tensorboard and not config.logging.tensorboard:
             reason = f"`sweep local` reads {name} from TensorBoard, and tensorboard=false writes none"
         if reason is not None and reason not in reasons:
             reasons.append(reason)
     return reasons
+
+
+def point_config(sweep: dict[str, Any], point: dict[str, Any], base_args: list[str]) -> Config:
+    """The config a run of ``point`` trains with: the command's own ``--field=value`` words around ``${args}``
+    (``--final_eval_samples=0`` there turns a metric off as a parameter would), then the overrides."""
+    command = [str(part) for part in sweep.get("command") or []]
+    at = next((i for i, part in enumerate(command) if part in ARGUMENT_MACROS), len(command))
+    start = command.index("train") + 1 if "train" in command else 0
+    fixed = [part for part in command[start:at] if part.startswith("--") and "{" not in part]
+    after = [part for part in command[at + 1 :] if part.startswith("--") and "{" not in part]
+    return load_config(None, [*fixed, *agent_args(point), *after, *base_args], environ={})
 
 
 def needs_metric(sweep: dict[str, Any]) -> bool:
@@ -299,6 +321,7 @@ __all__ = [
     "agent_args",
     "invalid_points",
     "needs_metric",
+    "point_config",
     "points",
     "read_sweep",
     "schema_problems",

@@ -36,6 +36,7 @@ from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.data.representation import network_config
 from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss
 from unet1d.errors import UserError
+from unet1d.metric_registry import TIMESTEP_BUCKETS
 from unet1d.model import UNet1D, count_parameters
 from unet1d.precision import precision_label, resolve_precision
 from unet1d.store import checkpoint_files, checkpoints, rundir
@@ -61,8 +62,6 @@ from unet1d.training.optimization import build_optimizer, extension_note, schedu
 from unet1d.training.signals import Interrupted, StopSignals, signals_raise
 from unet1d.training.tracking import Tracking
 from unet1d.wandb_access import resolve_run_id
-
-TIMESTEP_BUCKETS = 4
 
 
 def never() -> bool:

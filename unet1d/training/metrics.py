@@ -6,13 +6,14 @@ on the steps that log them.
 
 from __future__ import annotations
 
-import itertools
 import resource
 import sys
 from collections.abc import Mapping
 
 import torch
 from torch import nn
+
+from unet1d.metric_registry import timestep_bucket_names
 
 
 def _norm_of(tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
@@ -59,9 +60,7 @@ class TimestepLosses:
     def __init__(self, num_timesteps: int, num_buckets: int, device: torch.device) -> None:
         self.num_timesteps = num_timesteps
         self.num_buckets = min(num_buckets, num_timesteps)
-        # bucket b holds t with floor(t * buckets / T) == b, i.e. t in [ceil(b T / buckets), ceil((b+1) T / buckets))
-        edges = [-(-i * num_timesteps // self.num_buckets) for i in range(self.num_buckets + 1)]
-        self.names = [f"train/loss_t{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)]
+        self.names = timestep_bucket_names(num_timesteps, num_buckets)  # bucket b: floor(t * buckets / T) == b
         self.sums = torch.zeros(self.num_buckets, device=device, dtype=torch.float64)
         self.counts = torch.zeros(self.num_buckets, device=device, dtype=torch.float64)
 
