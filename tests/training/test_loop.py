@@ -103,6 +103,7 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_its_good_checkpoin
     assert all(torch.equal(good[k], after_skips[k]) for k in good)  # skipped steps changed nothing, BN stats included
     logged = tensorboard_scalars(tmp_path / "run")  # the step that ended the run too (it went unlogged)
     assert [step for step, _ in logged["train/grad_norm"]] == [1, 2, 3, 4]
+    assert logged["train/nonfinite_steps"] == [(4, 3.0)]  # once, at the step that ended the run
 
 
 def test_lr_warms_up_then_decays_to_the_floor():

@@ -72,7 +72,7 @@ def usage_error_line(err: typer.TyperException, args: list[str]) -> str:
     message = err.format_message().rstrip(".")
     option_names = getattr(getattr(err, "param", None), "opts", None)
     given = given_value(args, option_names) if option_names and option_names[0].startswith("-") else None
-    if given is not None and given not in message:
+    if given is not None and f"'{given}'" not in message:  # Click quotes a value it names
         message = f"{message}, given {given!r}"
     context = getattr(err, "ctx", None)
     if context is not None:

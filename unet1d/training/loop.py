@@ -322,8 +322,6 @@ class Trainer:
         note = self.nonfinite.record(outcome, self.step)
         if note is not None:
             self.progress.note(note)
-        if self.nonfinite.diverged:
-            self.tracking.log({"train/nonfinite_steps": self.nonfinite.total}, step=self.step)
 
     def log_step(self, outcome: StepOutcome) -> None:
         """Every step's norms; the window's metrics when logging is due and at the last step (collective); the
@@ -335,6 +333,8 @@ class Trainer:
         epoch_time = self.counters.epoch_time_s(self.batches.epoch)
         if epoch_time is not None:
             metrics["train/epoch_time_s"] = epoch_time
+        if self.nonfinite.diverged:  # the run ends here: its count, whether or not this is a log step
+            metrics["train/nonfinite_steps"] = float(self.nonfinite.total)
         self.tracking.log(metrics, step=self.step)
         self.progress.advance(self.step)
 
