@@ -144,7 +144,11 @@ def test_unknown_command_is_a_usage_error() -> None:
             "unable to parse string as an integer, given 'many' (`unet1d denoise --help` lists what is allowed)",
         ),
         (["complete"], "Missing argument 'run' (`unet1d complete --help` lists what is allowed)"),
-        (["compare", "--num-samples", "3"], "Input should be greater than or equal to 32, given '3'"),  # '3' in '32'
+        (
+            ["compare", "--num-samples", "3"],
+            "Invalid value for '--num-samples' / '--num_samples': Input should be "
+            "greater than or equal to 32, given '3'",
+        ),  # '3' in '32'
         (["sample", "r", "--num", "3"], "No such option: --num (Possible options: --out) (`unet1d sample --help`"),
     ],
 )
