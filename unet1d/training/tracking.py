@@ -49,7 +49,7 @@ HPARAMS_METRICS = (
 )
 
 
-REOPEN_EVERY_S = 30.0  # at most one new TensorBoard event file this often while its writes fail
+REOPEN_EVERY_S = 5.0  # at most one new TensorBoard event file this often while its writes fail
 
 
 class TensorBoard(TensorBoardTracker):
@@ -67,21 +67,28 @@ class TensorBoard(TensorBoardTracker):
         """Log; once the event file's writer has died (its thread ends for good on its first failed write: a
         full disk), a new event file takes the values from then on, so a moment of full disk does not blank the
         rest of the run. At most one new file each ``REOPEN_EVERY_S``: a disk that stays full made one a step,
-        each dying thread printing its traceback. A failure in between is raised for :class:`Tracking` to
-        report (once) and its values are lost."""
+        each dying thread printing its traceback. A failure in between loses its values and raises a fresh
+        error for :class:`Tracking` to report once (re-raising the dead writer's own grew its traceback by a
+        call's frames each time: hundreds of MB over a long outage)."""
         try:
             super().log(values, step, **kwargs)
-        except Exception:
-            if time.monotonic() - self.reopened_at < REOPEN_EVERY_S:
-                raise
-            from torch.utils.tensorboard import SummaryWriter
+            return
+        except Exception as err:
+            failure = f"{type(err).__name__}: {_first_line(err)}"
+        if time.monotonic() - self.reopened_at < REOPEN_EVERY_S:
+            raise OSError(f"TensorBoard's event file cannot be written ({failure})")
+        self.reopened_at = time.monotonic()
+        self._reopen()
+        super().log(values, step, **kwargs)
 
-            self.reopened_at = time.monotonic()
-            with contextlib.suppress(Exception):
-                self.writer.close()
-            resumed = {name: value for name, value in self.init_kwargs.items() if name != "purge_step"}
-            self.writer = SummaryWriter(self.logging_dir, **resumed)  # purging again would drop this run's steps
-            super().log(values, step, **kwargs)
+    def _reopen(self) -> None:
+        """A new event file in the run's folder (outside any ``except``: the new writer's errors chain nothing)."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        resumed = {name: value for name, value in self.init_kwargs.items() if name != "purge_step"}
+        self.writer = SummaryWriter(self.logging_dir, **resumed)  # purging again would drop this run's steps
 
     def finish(self) -> None:
         if getattr(self, "writer", None) is not None:  # a Ctrl-C while W&B started comes before this one's start

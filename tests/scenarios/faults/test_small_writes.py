@@ -8,6 +8,7 @@ import contextlib
 import os
 import resource
 import signal
+import traceback
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,6 +183,11 @@ def test_a_disk_that_stays_full_opens_one_new_event_file_per_interval(tmp_path, 
     with disk_full_after(1):  # no file takes a byte more
         for step in range(2, 12):
             tracking.log({"train/loss": float(step)}, step=step)
+        board = next(tracker for tracker in tracking.trackers if tracker.name == "tensorboard")
+        for step in range(12, 500):  # each failure is a fresh error: re-raising the dead writer's grew without end
+            with pytest.raises(OSError) as failed:
+                board.log({"train/loss": 0.0}, step=step)
+        assert len(traceback.extract_tb(failed.value.__traceback__)) < 10 and failed.value.__context__ is None
     files = list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     time.sleep(1.1)  # the space is back, and the interval over
     for step in (20, 21):
