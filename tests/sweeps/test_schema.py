@@ -312,3 +312,30 @@ def test_flags_the_sweeps_command_fixes_count_as_parameters_would(tmp_path: Path
     with pytest.raises(SystemExit) as exited:
         main(["sweep", "create", str(write(tmp_path, sweep))])
     assert exited.value.code == 2 and "its runs would log with wandb_mode=offline" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "parameters", "metric", "refused"),
+    [  # the verification walk's: each refused a sweep that works, or passed one whose runs log no metric
+        (["--max_steps", "200"], {"lr": {"min": 1e-4, "max": 1e-3}}, "val/loss", None),
+        (["--output_dir", "runs/{sweep_id}/{run_id}"], {"lr": {"min": 1e-4, "max": 1e-3}}, "val/loss", None),
+        (["--ema", "false"], {"lr": {"min": 1e-4, "max": 1e-3}}, "val/loss_ema", "ema=false keeps none"),
+        (["${args_no_boolean_flags}"], {"ema": {"values": [True, False]}}, "val/loss_ema", None),  # false: left out
+        (["--max_steps=20"], {"lr": {"min": 1e-4, "max": 1e-3}}, "train/grad_norm/mid", "grad_norm_every=50"),
+    ],
+)
+def test_the_commands_own_words_count_as_the_run_reads_them(tmp_path, capsys, command, parameters, metric, refused):
+    from unet1d.cli import main
+
+    macro = [] if "${args_no_boolean_flags}" in command else ["${args}"]
+    sweep = {
+        "method": "bayes",
+        "metric": {"name": metric, "goal": "minimize"},
+        "program": "cli.py",
+        "parameters": parameters,
+        "command": ["${env}", "${interpreter}", "${program}", "train", *command, *macro],
+    }
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", "validate", str(write(tmp_path, sweep))])
+    err = capsys.readouterr().err
+    assert (exited.value.code, refused is not None and refused in err) == ((2, True) if refused else (0, False)), err

@@ -130,6 +130,8 @@ def metric_unlogged(name: str, config: Config) -> str | None:
     evaluation, data = config.evaluation, config.data
     if name.startswith("train/") and name not in train_metrics(config):
         return f"{name} is not logged by a run of this config (its names: docs/usage.md's train/ list)"
+    if name.startswith("train/grad_norm/") and config.logging.grad_norm_every > config.train.max_steps:
+        return f"{name} is logged every grad_norm_every={config.logging.grad_norm_every} steps, past max_steps"
     if name.startswith("val/") and data.val_fraction == 0 and data.val_files is None and data.split == "hash":
         return f"{name} is a validation loss, and val_fraction=0 holds out nothing"
     if name == "val/loss_ema" and not config.optim.ema:
@@ -296,14 +298,37 @@ def unlogged_metric(
 
 
 def point_config(sweep: dict[str, Any], point: dict[str, Any], base_args: list[str]) -> Config:
-    """The config a run of ``point`` trains with: the command's own ``--field=value`` words around ``${args}``
-    (``--final_eval_samples=0`` there turns a metric off as a parameter would), then the overrides."""
-    command = [str(part) for part in sweep.get("command") or []]
-    at = next((i for i, part in enumerate(command) if part in ARGUMENT_MACROS), len(command))
-    start = command.index("train") + 1 if "train" in command else 0
-    fixed = [part for part in command[start:at] if part.startswith("--") and "{" not in part]
-    after = [part for part in command[at + 1 :] if part.startswith("--") and "{" not in part]
-    return load_config(None, [*fixed, *agent_args(point), *after, *base_args], environ={})
+    """The config a run of ``point`` trains with: the command's own words around ``${args}`` (a
+    ``--final_eval_samples=0`` or ``--ema false`` there turns a metric off as a parameter would, ``--config
+    FILE`` is read where the file is here), the point as the macro passes it (``${args_no_boolean_flags}``
+    leaves false booleans out), then the overrides. Words the check cannot read leave the point's own
+    config: the points themselves were checked without them."""
+    command = [re.sub(r"\$?\{[^}]*\}", "x", str(part)) for part in sweep.get("command") or []]  # {run_id}: a word
+    macro = next((i for i, part in enumerate(sweep.get("command") or []) if part in ARGUMENT_MACROS), len(command))
+    start = command.index("train") + 1 if "train" in command[:macro] else macro
+    before, after = command[start:macro], command[macro + 1 :]
+    config_file, words = None, []
+    for part in (before, after):
+        words.append([])
+        index = 0
+        while index < len(part):
+            word = part[index]
+            if word in ("--config", "-c") and index + 1 < len(part):
+                config_file, index = part[index + 1], index + 2
+                continue
+            if word.startswith("--config="):
+                config_file = word.split("=", 1)[1]
+            else:
+                words[-1].append(word)
+            index += 1
+    if config_file is not None and not Path(config_file).is_file():
+        config_file = None  # where it runs, perhaps: not here
+    no_booleans = "${args_no_boolean_flags}" in (sweep.get("command") or [])
+    passed = {name: value for name, value in point.items() if not (no_booleans and value is False)}
+    try:
+        return load_config(config_file, [*words[0], *agent_args(passed), *words[1], *base_args], environ={})
+    except (ConfigError, UserError):
+        return load_config(None, [*agent_args(point), *base_args], environ={})
 
 
 def needs_metric(sweep: dict[str, Any]) -> bool:
