@@ -264,6 +264,10 @@ def test_resuming_another_runs_checkpoint_into_a_new_folder_gives_that_folder_it
     assert_same_weights(Path(fork.checkpoint), source)
     # its own dashboards get the validation of the step it starts from (the source's state said "done")
     assert [step for step, _ in tensorboard_scalars(tmp_path / "fork")["val/loss"]] == [10]
+    further = train(tiny_config("--max_steps", "20", "--resume", str(source), output_dir=tmp_path / "further"))
+    scalars = tensorboard_scalars(tmp_path / "further")  # a fork that trains on: its start step too, and its size
+    assert [step for step, _ in scalars["val/loss"]] == [10, 20] and further.final_step == 20
+    assert [step for step, _ in scalars["train/num_parameters"]] == [10]
     # its own W&B run: with the source's id both logged into one run, W&B dropping the fork's steps <= its last
     run_ids = [json.loads((checkpoint / "checkpoint.json").read_text())["state"]["counters"]["wandb_run_id"]
                for checkpoint in (source, Path(fork.checkpoint))]  # fmt: skip

@@ -20,7 +20,7 @@ class TrainResult:
 
     ``wall_time_s``, ``steps_per_s`` and ``samples_per_s`` cover the same span: the whole run,
     every session of a preempted and resumed run (each up to its last checkpoint, the last to its
-    end). ``session_*`` and ``peak_memory_mb`` describe the last session alone.
+    end). ``session_*`` describe the last session alone; ``peak_memory_mb`` is the highest of every session.
     """
 
     output_dir: str
