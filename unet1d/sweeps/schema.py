@@ -23,6 +23,7 @@ from unet1d.config import Config
 from unet1d.config_sources import load_config, read_yaml
 from unet1d.errors import ConfigError, UserError
 from unet1d.metric_registry import BY_NAME, TRAIN_SCALARS, block_names, eval_metrics, timestep_bucket_names
+from unet1d.sweeps.agent import run_command
 
 with warnings.catch_warnings():  # W&B's sweep engine declares pydantic-v1-style models: its import warns
     warnings.simplefilter("ignore")
@@ -298,35 +299,25 @@ def unlogged_metric(
 
 
 def point_config(sweep: dict[str, Any], point: dict[str, Any], base_args: list[str]) -> Config:
-    """The config a run of ``point`` trains with: the command's own words around ``${args}`` (a
-    ``--final_eval_samples=0`` or ``--ema false`` there turns a metric off as a parameter would, ``--config
-    FILE`` is read where the file is here), the point as the macro passes it (``${args_no_boolean_flags}``
-    leaves false booleans out), then the overrides. Words the check cannot read leave the point's own
-    config: the points themselves were checked without them."""
-    command = [re.sub(r"\$?\{[^}]*\}", "x", str(part)) for part in sweep.get("command") or []]  # {run_id}: a word
-    macro = next((i for i, part in enumerate(sweep.get("command") or []) if part in ARGUMENT_MACROS), len(command))
-    start = command.index("train") + 1 if "train" in command[:macro] else macro
-    before, after = command[start:macro], command[macro + 1 :]
-    config_file, words = None, []
-    for part in (before, after):
-        words.append([])
-        index = 0
-        while index < len(part):
-            word = part[index]
-            if word in ("--config", "-c") and index + 1 < len(part):
-                config_file, index = part[index + 1], index + 2
-                continue
-            if word.startswith("--config="):
-                config_file = word.split("=", 1)[1]
-            else:
-                words[-1].append(word)
-            index += 1
+    """The config a run of ``point`` trains with: the words after ``train`` in the command ``wandb agent`` runs
+    for it (:func:`~unet1d.sweeps.agent.run_command`: a ``--final_eval_samples=0`` or ``--ema false`` in the
+    command counts, ``${args_no_boolean_flags}`` leaves false booleans out), ``--config FILE`` read where the
+    file is here, then the overrides. Words the check cannot read leave the point's own config: the points
+    themselves were checked without them."""
+    command = run_command(sweep, point)
+    words = command[command.index("train") + 1 :] if "train" in command else []
+    config_file = None
+    for index, word in enumerate(words):
+        if word in ("--config", "-c") and index + 1 < len(words):
+            config_file, words = words[index + 1], [*words[:index], *words[index + 2 :]]
+            break
+        if word.startswith("--config="):
+            config_file, words = word.split("=", 1)[1], [*words[:index], *words[index + 1 :]]
+            break
     if config_file is not None and not Path(config_file).is_file():
         config_file = None  # where it runs, perhaps: not here
-    no_booleans = "${args_no_boolean_flags}" in (sweep.get("command") or [])
-    passed = {name: value for name, value in point.items() if not (no_booleans and value is False)}
     try:
-        return load_config(config_file, [*words[0], *agent_args(passed), *words[1], *base_args], environ={})
+        return load_config(config_file, [*words, *base_args], environ={})
     except (ConfigError, UserError):
         return load_config(None, [*agent_args(point), *base_args], environ={})
 
