@@ -199,9 +199,14 @@ def slurm_job(isolated_wandb, tmp_path):
     started: list[subprocess.Popen] = []
 
     def start(*flags: str) -> subprocess.Popen:
-        output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
-        started.append(subprocess.Popen(["bash", str(script), *flags], env=env, start_new_session=True, **output))
-        return started[-1]
+        """The job's output goes to a file, so a hang can be read with the ranks' stacks (outputs_within)."""
+        log = tmp_path / f"job-{len(started)}.txt"
+        with open(log, "w") as output:
+            job = subprocess.Popen(["bash", str(script), *flags], env=env, start_new_session=True, stdout=output,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
+        job.log = log  # type: ignore[attr-defined]
+        started.append(job)
+        return job
 
     start.job_id = env["SLURM_JOB_ID"]
     yield start
@@ -216,9 +221,9 @@ def test_multinode_slurm_script_checkpoints_requeues_and_resumes(slurm_job, tiny
     deadline = time.monotonic() + 180
     while latest_checkpoint(run_dir) is None and job.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert latest_checkpoint(run_dir) is not None, job.communicate(timeout=60)[0] if job.poll() is not None else ""
+    assert latest_checkpoint(run_dir) is not None, job.log.read_text()
     job.send_signal(signal.SIGTERM)  # Slurm's --signal=B:TERM to the batch shell
-    output, _ = job.communicate(timeout=120)
+    output = outputs_within([job], timeout=120)[0]
     assert job.returncode == 143, output
     assert "world size 2 (2 x cpu" in output and "SIGTERM: saving a checkpoint" in output
     assert (tmp_path / "requeued").read_text().split() == [slurm_job.job_id]  # scontrol requeue <this job>
@@ -227,6 +232,6 @@ def test_multinode_slurm_script_checkpoints_requeues_and_resumes(slurm_job, tiny
     assert all((stopped / f"rank-{r}.safetensors").is_file() for r in (0, 1))
 
     requeued = slurm_job(*flags, "--max_steps", str(step + 4))  # the same job, started again by Slurm
-    output, _ = requeued.communicate(timeout=180)
+    output = outputs_within([requeued], timeout=180)[0]
     assert requeued.returncode == 0, output
     assert f"resumed from {stopped} at step {step}" in output and f"done: step {step + 4}" in output
