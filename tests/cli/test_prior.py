@@ -275,7 +275,7 @@ def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_
 
 
 def test_poses_in_degrees_are_flagged_as_data_check_flags_them() -> None:
-    from unet1d.cli.prior import input_concerns
+    from unet1d.prior.api import input_concerns
 
     poses = generate_builtin_poses(40, seed=3).poses[:8]
     assert input_concerns(poses, "y", guessed=True) == []

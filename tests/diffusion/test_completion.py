@@ -301,3 +301,27 @@ def test_noise_levels_are_checked_and_a_seed_reproduces_a_draw():
     again = complete(model, SCHEDULE, observed, hidden, steps=10, generator=torch.Generator().manual_seed(9))
     other = complete(model, SCHEDULE, observed, hidden, steps=10, generator=torch.Generator().manual_seed(10))
     assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+@pytest.mark.parametrize("method", ["dps", "dposer", "guided"])
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode])
+def test_the_gradient_methods_take_their_gradients_whatever_the_callers_grad_mode(method, mode):
+    """Called as a pure function from evaluation code (no_grad, inference_mode): the same draw as with grad on."""
+    mean, cov = correlated(3)
+    model, hidden = gaussian_denoiser(mean, cov), torch.tensor([True, False, False])
+    seeded = torch.Generator().manual_seed
+    expected = complete(model, SCHEDULE, torch.ones(4, 3), hidden, method=method, steps=3, generator=seeded(1))
+    with mode():
+        observed = torch.ones(4, 3)  # made under the mode, as a caller's tensors would be
+        out = complete(model, SCHEDULE, observed, hidden, method=method, steps=3, generator=seeded(1))
+        start = guided_start(model, SCHEDULE, observed, torch.tensor([np.inf, 0.0, 0.0]), generator=seeded(2))
+    assert torch.equal(out, expected)
+    assert torch.equal(start[:, 1:], observed[:, 1:])
+
+
+def test_a_mask_per_joint_or_of_numbers_is_refused_naming_the_shape_complete_takes():
+    mean, cov = correlated(6)
+    model = gaussian_denoiser(mean, cov)
+    for hidden in (torch.tensor([True, False]), torch.tensor([1, 0, 0, 0, 0, 0])):
+        with pytest.raises(ValueError, match=r"allowed: bool of shape \(6,\) or \(2, 6\)"):
+            complete(model, SCHEDULE, torch.zeros(2, 6), hidden)

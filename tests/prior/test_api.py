@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
-from unet1d.body.heading import apply_heading, canonical_heading, heading_of
+from unet1d.body.heading import apply_heading, canonical_heading, change_up_axis, heading_of
 from unet1d.body.skeleton import COMPLETION_PARTS, JOINT_NAMES
 from unet1d.config import Config
 from unet1d.data import NormStats
@@ -15,6 +17,7 @@ from unet1d.data.representation import encode, network_config, wrap_stats
 from unet1d.errors import UserError
 from unet1d.model import UNet1D
 from unet1d.prior import PosePrior, parse_mask
+from unet1d.prior.api import PoseInputWarning
 
 
 def tiny_prior(model: dict | None = None, **data: object) -> tuple[PosePrior, np.ndarray]:
@@ -100,7 +103,7 @@ def test_shrink_pulls_hypotheses_to_their_mean_and_keeps_the_observed_numbers():
     np.testing.assert_allclose(half[:, :, columns], (draws[:, :, columns] + expected_mean) / 2, atol=1e-5)
     for out in (half, mean):
         assert np.array_equal(out[:, :, ~columns], draws[:, :, ~columns])
-    with pytest.raises(UserError, match="--shrink 2"):
+    with pytest.raises(UserError, match="shrink=2"):
         prior.complete(poses, hidden, shrink=2.0)
 
 
@@ -250,12 +253,12 @@ def test_gradient_methods_run_under_inference_mode_and_a_training_network_is_eva
 @pytest.mark.parametrize(
     ("call", "named"),
     [
-        (lambda p, x: p.complete(x, "legs", steps=0), "steps 0"),
-        (lambda p, x: p.complete(x, "legs", hypotheses=2.0), "--hypotheses 2.0"),
+        (lambda p, x: p.complete(x, "legs", steps=0, method="replace"), "steps=0"),
+        (lambda p, x: p.complete(x, "legs", hypotheses=2.0), "hypotheses=2.0"),
         (lambda p, x: p.complete(x, "legs", seed=-1), "seed=-1"),
-        (lambda p, x: p.denoise(x, noise_std=float("inf")), "--noise-std inf"),
-        (lambda p, x: p.denoise(x[:0], noise_std=0.1), r"shape \(0, 72\)"),
-        (lambda p, x: p.sample(0), "num_poses 0"),
+        (lambda p, x: p.denoise(x, noise_std=float("inf")), "noise_std=inf"),
+        (lambda p, x: p.denoise(x[None], noise_std=0.1), r"shape \(1, \d+, 72\)"),
+        (lambda p, x: p.sample(0), "num_poses=0"),
     ],
 )
 def test_bad_arguments_are_value_errors_naming_the_argument(call, named):
@@ -296,3 +299,77 @@ def test_sample_warns_when_the_sampler_diverged(monkeypatch):
     monkeypatch.setattr(api, "network_draws", lambda *args: [np.full((4, 72), 1e6, np.float32)])  # eps, no clip_x0
     with pytest.warns(RuntimeWarning, match=r"4 of 4 poses hold values beyond \+-10000 rad .* the sampler diverged"):
         prior.sample(4)
+
+
+def test_hidden_numbers_are_never_read_so_nan_may_mark_them_but_not_an_observed_one():
+    prior, poses = tiny_prior()
+    marked = poses.copy()
+    legs = np.repeat(parse_mask("legs", 72), 3)
+    marked[:, legs] = np.nan  # an occlusion pipeline's missing joints
+    expected = prior.complete(poses, "legs", hypotheses=2, steps=2)
+    assert np.array_equal(prior.complete(marked, "legs", hypotheses=2, steps=2), expected)
+    marked[0, np.flatnonzero(~legs)[5]] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite values where they are observed"):
+        prior.complete(marked, "legs", hypotheses=2, steps=2)
+
+
+def test_energy_refuses_what_it_cannot_score_and_takes_the_poses_up_axis():
+    prior, poses = tiny_prior(heading="canonical")
+    torn = torch.tensor(poses)
+    torn[0, 10] = float("nan")
+    for call, named in (
+        (lambda: prior.energy(torn), "NaN"),
+        (lambda: prior.energy(torch.tensor(poses), levels=0.2), "levels=0.2"),
+        (lambda: prior.energy(torch.tensor(poses), generator=0), "generator=0"),
+    ):
+        with pytest.raises(ValueError, match=named):
+            call()
+    assert prior.energy(torch.zeros(0, 72)).shape == (0,)
+    z_up = change_up_axis(poses, "y", "z")
+    seeded = torch.Generator().manual_seed
+    as_run = prior.energy(torch.tensor(poses), generator=seeded(3))
+    assert torch.allclose(prior.energy(torch.tensor(z_up), generator=seeded(3), up_axis="z"), as_run, atol=1e-5)
+
+
+def test_seed_none_draws_afresh_and_sample_speaks_the_poses_up_axis():
+    prior, poses = tiny_prior()
+    assert not np.array_equal(prior.sample(4, seed=None), prior.sample(4, seed=None))
+    assert not np.array_equal(
+        prior.complete(poses, "legs", seed=None, steps=1), prior.complete(poses, "legs", seed=None, steps=1)
+    )
+    np.testing.assert_allclose(prior.sample(4, up_axis="z"), change_up_axis(prior.sample(4), "y", "z"), atol=1e-6)
+
+
+def test_an_empty_batch_gives_an_empty_answer_and_masks_come_in_every_usual_form():
+    prior, poses = tiny_prior()
+    assert prior.complete(poses[:0], "legs", hypotheses=3).shape == (0, 3, 72)
+    assert prior.denoise(poses[:0], noise_std=0.1).shape == (0, 1, 72)
+    expected = prior.complete(poses, "legs", hypotheses=2, steps=2)
+    for hidden in (np.array(["legs"]), ["legs"], parse_mask("legs", 72)[None]):
+        assert np.array_equal(prior.complete(poses, hidden, hypotheses=2, steps=2), expected)
+    with pytest.raises(ValueError, match="hides nothing"):
+        prior.complete(poses, [], hypotheses=2)
+    assert np.array_equal(
+        prior.complete(torch.tensor(poses).bfloat16(), "legs", hypotheses=2, steps=2).shape, (10, 2, 72)
+    )
+
+
+def test_poses_in_degrees_or_standing_along_the_other_axis_warn_and_the_network_keeps_its_mode():
+    prior, poses = tiny_prior()
+    with pytest.warns(PoseInputWarning, match="degrees"):
+        prior.denoise(np.degrees(poses).clip(-300, 300), noise_std=0.1)
+    with pytest.warns(PoseInputWarning, match="pass up_axis='z'"):
+        prior.complete(change_up_axis(poses, "y", "z"), "left_arm", hypotheses=1, steps=1)
+    network = UNet1D.from_config(network_config(prior.config)).train()
+    quiet = PosePrior(network, prior.config, prior.stats, "cpu", input_warnings=False)  # the evaluation's
+    assert network.training
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PoseInputWarning)
+        quiet.denoise(np.degrees(poses).clip(-300, 300), noise_std=0.1)
+
+
+def test_load_takes_a_torch_device_and_refuses_bad_arguments_as_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="ema='no'"):
+        PosePrior.load(tmp_path, ema="no")
+    with pytest.raises(ValueError, match=r"does not exist|no checkpoint"):
+        PosePrior.load(tmp_path / "nowhere", device=torch.device("cpu"))

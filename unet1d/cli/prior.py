@@ -79,6 +79,7 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
 
     from unet1d.data.files import read_pose_path
     from unet1d.data.formats import subsample_indices
+    from unet1d.prior.api import input_concerns
 
     if up_axis not in ("auto", "y", "z"):
         raise UserError(f"--up-axis {up_axis!r}: allowed: auto, y, z")
@@ -122,31 +123,14 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
     return GivenPoses(poses, names, rows, frames, up)
 
 
-def input_concerns(poses: np.ndarray, up: str, guessed: bool) -> list[str]:
-    """What ``data check`` would flag in these poses, taken as standing along ``up``: values like degrees, and
-    bodies standing along the other axis (heading would turn them about the wrong one)."""
-    import numpy as np
-
-    from unet1d.body.heading import body_up, has_root, standing_axis
-    from unet1d.data.loading import DEGREES_HINT
-
-    concerns = []
-    peak = float(np.abs(poses).max())
-    if peak > DEGREES_HINT:
-        concerns.append(f"the largest |value| is {peak:.1f}: axis-angle poses are radians; is this data in degrees?")
-    standing = standing_axis(body_up(poses).mean(axis=0)) if has_root(poses) else None
-    if standing is not None and standing != up:
-        taken = f"taken as {up}-up" + (" (plain arrays: the run's own world)" if guessed else "")
-        concerns.append(f"the bodies stand along {standing}, {taken}: pass --up-axis {standing}")
-    return concerns
-
-
 def load_prior(run: Path, device: str, raw: bool) -> PosePrior:
     from unet1d.prior import PosePrior
 
     checked_device(device)
     keep_freed_memory()
-    return PosePrior.load(run, device=device, ema=not raw)
+    prior = PosePrior.load(run, device=device, ema=not raw)
+    prior.input_warnings = False  # read_poses prints each concern, naming the file and the flag
+    return prior
 
 
 def write(out: Path, poses: np.ndarray, prior: PosePrior, given: GivenPoses, **extra: object) -> None:

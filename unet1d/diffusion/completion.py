@@ -61,8 +61,10 @@ imports the network: ``model(x_t, t)`` is any callable returning the schedule's 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+from collections.abc import Iterator
 
 import torch
 
@@ -77,7 +79,7 @@ METHODS: tuple[str, ...] = ("replace", "repaint", "dps", "dposer", "anneal", "gu
 # widened its single draws there).
 DEFAULT_METHOD = "guided"
 DEFAULT_DENOISE_METHOD = "replace"
-GRADIENT_METHODS: tuple[str, ...] = ("dps", "dposer", "guided")  # take gradients: not under torch.inference_mode
+GRADIENT_METHODS: tuple[str, ...] = ("dps", "dposer", "guided")  # take gradients, whatever the caller's grad mode
 DEFAULT_STEPS: dict[str, int] = {"replace": 20, "repaint": 5, "dps": 20, "dposer": 50, "anneal": 10, "guided": 5}
 """Steps per hypothesis when none are given (network calls: x4 for repaint; dps adds a backward pass each;
 guided adds GUIDED_STEPS calls with a backward pass each once per input, shared by its hypotheses)."""
@@ -120,11 +122,16 @@ def impute(
 ) -> torch.Tensor:
     """Draw x0 given ``observed`` components with per-component noise ``noise`` (0 known, inf hidden) -> (B, W).
 
+    Everything is in the network's space: standardised numbers (a run's ``stats.normalize``, and
+    ``stats.denormalize`` after), and ``prediction`` must be what the network predicts, a run's
+    ``config.diffusion.prediction`` (``v`` by default; ``eps`` here is a plain DDPM's: a run's network
+    read as another's gives wild poses). :class:`~unet1d.prior.PosePrior` does all of that for a run.
     Components with ``noise == 0`` come back exactly as ``observed``. Each call with another
-    generator state is another hypothesis. ``group``: the rows come in runs of ``group`` copies of
-    one input (its hypotheses); ``guided`` does its per-input work once per run, the other methods
-    treat every row alone. ``start`` (B, W): ``guided``'s start for every row, from :func:`guided_start`
-    (then ``group`` is not used).
+    generator state is another hypothesis. The gradient-taking methods (:data:`GRADIENT_METHODS`) take
+    their gradients under ``torch.no_grad`` and ``torch.inference_mode`` too. ``group``: the rows come
+    in runs of ``group`` copies of one input (its hypotheses); ``guided`` does its per-input work once
+    per run, the other methods treat every row alone. ``start`` (B, W): ``guided``'s start for every
+    row, from :func:`guided_start` (then ``group`` is not used).
     """
     check_method(method)
     if group < 1 or observed.shape[0] % group:
@@ -138,6 +145,39 @@ def impute(
     if isinstance(steps, bool) or not hasattr(steps, "__index__") or steps < least:
         raise ValueError(f"steps={steps!r} must be a whole number >= {least} (None: {method}'s default)")
     steps = int(steps)
+    if method in GRADIENT_METHODS:
+        with autograd_on():
+            observed, noise = outside_inference(observed), outside_inference(noise)
+            start = None if start is None else outside_inference(start)
+            return _draw(model, schedule, observed, noise, method, steps, prediction, generator, group, start)
+    return _draw(model, schedule, observed, noise, method, steps, prediction, generator, group, start)
+
+
+@contextlib.contextmanager
+def autograd_on() -> Iterator[None]:
+    """Gradients recorded whatever the caller's mode: ``torch.enable_grad`` alone cannot leave ``inference_mode``."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+def outside_inference(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor``, copied where it was made under ``torch.inference_mode`` (autograd cannot save such a tensor)."""
+    return tensor.clone() if tensor.is_inference() else tensor
+
+
+def _draw(
+    model: Denoiser,
+    schedule: NoiseSchedule,
+    observed: torch.Tensor,
+    noise: torch.Tensor,
+    method: str,
+    steps: int,
+    prediction: str,
+    generator: torch.Generator | None,
+    group: int,
+    start: torch.Tensor | None,
+) -> torch.Tensor:
+    """:func:`impute`'s work, its arguments checked."""
     known = noise == 0
     y = torch.where(noise.isinf(), torch.zeros_like(observed), observed)  # hidden values never read
     if method == "dposer":
@@ -164,7 +204,13 @@ def complete(
     hidden: torch.Tensor,
     **options: object,
 ) -> torch.Tensor:
-    """The ``hidden`` (bool, (W,) or (B, W)) components of ``observed`` (B, W) drawn from the prior; the rest kept."""
+    """The ``hidden`` (bool, (W,) or (B, W)) components of ``observed`` (B, W) drawn from the prior; the rest kept.
+    ``options`` as :func:`impute` takes them (``prediction`` among them: a run's is not this one's default)."""
+    if hidden.dtype != torch.bool or hidden.shape not in (observed.shape[-1:], observed.shape):
+        raise ValueError(
+            f"hidden of dtype {hidden.dtype} and shape {tuple(hidden.shape)}: allowed: bool of shape "
+            f"({observed.shape[-1]},) or {tuple(observed.shape)}, one per component of observed (not per joint)"
+        )
     return impute(model, schedule, observed, known_noise(hidden.to(observed.device)), **options)  # type: ignore[arg-type]
 
 
@@ -380,14 +426,19 @@ def guided_start(
 ) -> torch.Tensor:
     """``guided``'s start for each input (B, W): GUIDED_STARTS guided trajectories each; the one that, completed,
     the network finds most consistent with the observations (:func:`_consistency`; with GUIDED_CHECK empty, the
-    one whose own x0 estimate fits them best). Known components come back as observed; hidden ones never read."""
+    one whose own x0 estimate fits them best). Known components come back as observed; hidden ones never read.
+    Its gradients are taken under ``torch.no_grad`` and ``torch.inference_mode`` too."""
     noise = torch.as_tensor(noise, device=observed.device, dtype=torch.float32).expand_as(observed)
-    y = torch.where(noise.isinf(), torch.zeros_like(observed), observed).float()
-    tries_y = y.repeat_interleave(GUIDED_STARTS, dim=0)
-    tries_noise = noise.repeat_interleave(GUIDED_STARTS, dim=0)
-    tries, misfit = _guided_start(model, schedule, tries_y, tries_noise, prediction=prediction, generator=generator)
-    if GUIDED_CHECK:
-        misfit = _consistency(model, schedule, tries, tries_y, tries_noise, prediction=prediction, generator=generator)
+    with autograd_on():
+        observed, noise = outside_inference(observed), outside_inference(noise)
+        y = torch.where(noise.isinf(), torch.zeros_like(observed), observed).float()
+        tries_y = y.repeat_interleave(GUIDED_STARTS, dim=0)
+        tries_noise = noise.repeat_interleave(GUIDED_STARTS, dim=0)
+        tries, misfit = _guided_start(model, schedule, tries_y, tries_noise, prediction=prediction,
+                                      generator=generator)  # fmt: skip
+        if GUIDED_CHECK:
+            misfit = _consistency(model, schedule, tries, tries_y, tries_noise, prediction=prediction,
+                                  generator=generator)  # fmt: skip
     best = misfit.view(len(y), GUIDED_STARTS).argmin(dim=1)
     chosen = tries.view(len(y), GUIDED_STARTS, -1)[torch.arange(len(y), device=y.device), best]
     return torch.where(noise == 0, observed, chosen.to(observed.dtype))

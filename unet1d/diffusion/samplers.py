@@ -3,7 +3,9 @@
 Every step uses the same timestep for the whole batch, so per-step coefficients are Python
 floats computed in double precision from the float64 schedule; only the batch lives in the
 model's dtype. Random draws all go through ``generator`` (which must live on ``device``), so a
-seed reproduces a run.
+seed reproduces a run. Samples are in the network's standardised space, and ``prediction`` must be
+what the network predicts: for a run's network ``config.diffusion.prediction`` (``v`` by default;
+the functions' own default ``eps`` is a plain DDPM's). :func:`sample` takes both from the config.
 """
 
 from __future__ import annotations

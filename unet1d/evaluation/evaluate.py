@@ -374,7 +374,7 @@ def score_tasks(
     """The prior's task scores (:mod:`unet1d.evaluation.tasks`) of ``network`` on ``evaluation.task_poses`` held-out
     poses of ``reference``, and the ``gaussian`` and ``nearest`` baselines' on the same poses."""
 
-    prior = PosePrior(network, config, stats, device)
+    prior = PosePrior(network, config, stats, device, input_warnings=False)  # the run's own held-out poses
     return tasks.score_tasks(prior, reference, config.evaluation.task_poses, seed=seed)
 
 
