@@ -101,3 +101,24 @@ def test_data_check_reads_through_the_cache_it_is_told_to_use(tmp_path, capsys, 
     assert not store.exists()
     code, out, _ = run_cli(["data", "check", tree, "--batch-size", "8", "--cache_dir", str(store)], capsys)
     assert code == 0 and "ok: " in out and len(list((store / "poses").iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--builtin-samples", "600", "--batch-size", "8"],  # no PATH: the config's data (the built-in poses)
+        ["--builtin-samples", "600", "--batch-size", "8", "builtin"],  # PATH after the fields
+        ["--builtin_samples=600", "builtin", "--batch-size=8"],
+        ["--data", "builtin", "--builtin-samples", "600", "--batch-size", "8"],
+    ],
+)
+def test_data_check_takes_its_fields_before_or_after_the_path_or_without_one(args, capsys):
+    """Click took the value of a field given before PATH (``5`` of ``--data_seed 5``) for PATH."""
+    code, out, err = run_cli(["data", "check", *args], capsys)
+    assert code == 0, err
+    assert "ok: 540 training and 60 validation poses of 72 numbers; a batch of 8 fits 67 times" in out
+
+
+def test_data_check_names_a_second_path(capsys):
+    code, _, err = run_cli(["data", "check", "builtin", "--builtin-samples", "600", "elsewhere"], capsys)
+    assert code == 2 and "unexpected argument 'elsewhere'" in err

@@ -14,26 +14,23 @@ from unet1d.errors import UserError
 app = command_group("Inspect pose data.")
 
 
-@app.command(context_settings=CONFIG_COMMAND, epilog=fields_help(["data"]))
+@app.command(context_settings=CONFIG_COMMAND, epilog=fields_help(["data"]), options_metavar="[PATH] [OPTIONS]")
 def check(
     ctx: typer.Context,
-    path: Annotated[
-        str | None,
-        typer.Argument(
-            help="Pose data: an AMASS .npz file or folder tree, a .npy (N, D), a one-array .npz, or 'builtin'. "
-            "Default: the config's data field. The data fields below follow as --name VALUE, as `unet1d train` "
-            "takes them, and --batch_size.",
-            show_default=False,
-        ),
-    ] = None,
     config: ConfigFileOption = None,
     list_files: Annotated[bool, typer.Option("--list-files", help="List every file, not just the first 20.")] = False,
 ) -> None:
     """Print what would be loaded (files, frames before/after subsampling, pose width, per-joint
-    angle ranges, sequences per split) and validate it; exit code 2 naming the file if it is unusable."""
+    angle ranges, sequences per split) and validate it; exit code 2 naming the file if it is unusable.
+
+    PATH: pose data, an AMASS .npz file or folder tree, a .npy (N, D), a one-array .npz, or 'builtin'
+    (default: the config's data field, or --data). The data fields below follow as --name VALUE, as
+    `unet1d train` takes them, and --batch_size, before or after PATH.
+    """
     from unet1d.data.loading import check_batch_size, load_pose_data
 
-    layered = given_values(config, [*ctx.args, *(["--data", path] if path is not None else [])], os.environ)
+    path, args = path_and_fields(ctx.args)
+    layered = given_values(config, [*args, *(["--data", path] if path is not None else [])], os.environ)
     others = sorted({source for field, _, source in layered if source.startswith("--") and not field.startswith(
         ("data.", "train.batch_size"))})  # fmt: skip
     if others:
@@ -53,3 +50,20 @@ def check(
         f"ok: {splits.train.shape[0]} training and {splits.val.shape[0]} validation poses of "
         f"{pose_dim} numbers; a batch of {batch} fits {fits} time{'s' * (fits != 1)} per epoch"
     )
+
+
+def path_and_fields(args: list[str]) -> tuple[str | None, list[str]]:
+    """PATH, the first word that is no ``--field`` and no field's value, and the rest as given: Click cannot
+    tell PATH from a field's value (it took ``5`` of ``--data_seed 5`` for PATH), so the words come here."""
+    path, fields, words = None, [], iter(args)
+    for word in words:
+        if word.startswith("-"):
+            fields.append(word)
+            value = None if "=" in word else next(words, None)
+            if value is not None:
+                fields.append(value)
+        elif path is None:
+            path = word
+        else:
+            fields.append(word)  # a second PATH: given_values names it
+    return path, fields
