@@ -7,6 +7,7 @@ that reports on them is tested in tests/cli/test_data.py.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -264,6 +265,60 @@ def test_a_folder_or_file_under_two_names_is_read_once_under_its_real_one(tmp_pa
         ("CMU/01/again_poses.npz", "the same file as CMU/01/run_poses.npz (a link): read once"),
     ]
     assert len(splits.train) == 30 and len(splits.val) == 30  # HumanEva held out, each take once
+
+
+def test_a_dataset_linked_in_under_its_own_name_is_split_by_that_name_not_by_its_deeper_real_folder(tmp_path):
+    # walk E: HumanEva (held out) and Transitions_mocap (never loaded) kept in store/ and linked in by name
+    # were read under store/..., so trained on
+    write_amass(tmp_path / "store" / "h1" / "s1" / "walk_poses.npz", frames=120)
+    write_amass(tmp_path / "store" / "t1" / "mix_poses.npz", frames=120, tag=2.0)
+    write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120, tag=1.0)
+    (tmp_path / "HumanEva").symlink_to(tmp_path / "store" / "h1", target_is_directory=True)
+    (tmp_path / "Transitions_mocap").symlink_to(tmp_path / "store" / "t1", target_is_directory=True)
+    splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    assert sorted((f.name, f.split) for f in splits.report.files) == [
+        ("CMU/01/run_poses.npz", "train"),
+        ("HumanEva/s1/walk_poses.npz", "val"),
+        ("Transitions_mocap/mix_poses.npz", "test"),
+    ]
+    assert sorted((s.name, s.reason) for s in splits.report.skipped) == [
+        ("store/h1", "the same folder as HumanEva (a link): read once"),
+        ("store/t1", "the same folder as Transitions_mocap (a link): read once"),
+    ]
+    assert len(splits.train) == 30 and len(splits.val) == 30  # HumanEva held out, Transitions_mocap the test set
+
+
+def test_a_git_annex_tree_reads_its_links_and_leaves_hidden_folders_and_the_cache_unread(tmp_path):
+    objects = tmp_path / ".git" / "annex" / "objects"
+    root = tmp_path
+    for index, take in enumerate(("CMU/01/run_poses.npz", "CMU/02/walk_poses.npz")):
+        stored = objects / f"k{index}" / f"k{index}.npz"
+        write_amass(stored, frames=120, tag=float(index))
+        (root / take).parent.mkdir(parents=True, exist_ok=True)
+        (root / take).symlink_to(stored)
+    (root / "cache").mkdir()
+    np.save(root / "cache" / "left.npy", np.zeros((40, 72), np.float32))  # no take: the pose cache's own file
+    splits = load_pose_data(cfg(root, val_fraction=0, cache_dir=str(root / "cache")), 72, seed=0)
+    assert sorted(f.name for f in splits.report.files) == ["CMU/01/run_poses.npz", "CMU/02/walk_poses.npz"]
+    assert sorted((s.name, s.reason) for s in splits.report.skipped) == [
+        (".git", "hidden folder: not read"),
+        ("cache", "the pose cache (--cache_dir) inside the data: not read"),
+    ]
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_naming_it_not_a_silent_gap(tmp_path, monkeypatch):
+    write_amass(tmp_path / "ACCAD" / "a_poses.npz", frames=120)
+    write_amass(tmp_path / "KIT" / "b_poses.npz", frames=120, tag=1.0)
+    listing = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "KIT":  # chmod 000 (root reads through it, so the refusal is made here)
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(UserError, match=r"KIT: cannot list this folder \(Permission denied\)"):
+        load_pose_data(cfg(tmp_path, val_fraction=0), 72, seed=0)
 
 
 def test_a_betas_only_npz_in_a_folder_is_skipped_with_a_reason(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections import deque
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -67,29 +68,54 @@ def read_pose_path(path: Path, pose_format: str, target_fps: float, cache_dir: P
     return ReadResult(sequences=[sequence])
 
 
-def _walk(root: Path) -> tuple[list[Path], list[Skipped]]:
+def _walk(root: Path, leave_out: Path | None = None) -> tuple[list[Path], list[Skipped]]:
     """Every file below ``root``, following linked folders (datasets are often symlinked into one tree) but
-    reading each folder and file once: under its real name where the walk meets that first (real folders
-    before links at each level), the other names listed as skipped; broken links are reported, not dropped.
-    A folder read under two names could put one take in both splits, or a held-out dataset in training."""
+    reading each folder and file once. Breadth first, so a folder reached under two names is read under the
+    shallowest (a dataset linked into the tree under its own name, its real folder deeper: the split goes by
+    that name), the real folder first at one depth; the other names are listed as skipped, as are broken
+    links. Hidden folders (``.git``, a cache) and ``leave_out`` (the pose cache) are listed, not entered:
+    their files are no takes, and a git-annex or DVC tree's links must not be taken for copies of them. A
+    folder that cannot be listed is a UserError naming it (its takes would vanish from the data unseen)."""
     files: list[Path] = []
     skipped: list[Skipped] = []
     folders_seen: dict[str, str] = {}
     files_seen: dict[str, str] = {}
-    for folder, subfolders, names in os.walk(root, followlinks=True):
-        name_here = Path(folder).relative_to(root).as_posix()
+    left_out = os.path.realpath(leave_out) if leave_out is not None else None
+    queue = deque([root])
+    while queue:
+        folder = queue.popleft()
+        name_here = folder.relative_to(root).as_posix()
         real = os.path.realpath(folder)
         if real in folders_seen:  # a second name for a folder, or a link back up the tree
             skipped.append(Skipped(name_here, f"the same folder as {folders_seen[real]} (a link): read once"))
-            subfolders.clear()
             continue
         folders_seen[real] = name_here
-        subfolders.sort(key=lambda sub: (os.path.islink(os.path.join(folder, sub)), sub))
-        for name in sorted(names, key=lambda entry: (os.path.islink(os.path.join(folder, entry)), entry)):
-            path = Path(folder) / name
+        if real == left_out:
+            skipped.append(Skipped(name_here, "the pose cache (--cache_dir) inside the data: not read"))
+            continue
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: (entry.is_symlink(), entry.name))
+            kinds = [(entry, entry.is_dir()) for entry in entries]
+        except OSError as err:
+            raise UserError(
+                f"{folder}: cannot list this folder ({err.strerror or err}); its takes would be left out of the "
+                "data: make it readable, or move it out of the data folder"
+            ) from None
+        for entry, is_folder in kinds:
+            path = folder / entry.name
             relative = path.relative_to(root).as_posix()
+            if is_folder:
+                if entry.name.startswith("."):
+                    skipped.append(Skipped(relative, "hidden folder: not read"))
+                else:
+                    queue.append(path)
+                continue
             if not path.is_file():
                 skipped.append(Skipped(relative, "broken link or not a regular file"))
+                continue
+            if entry.name.startswith("."):
+                files.append(path)  # listed as a hidden file; never the name a link's target is read under
                 continue
             real_file = os.path.realpath(path)
             if real_file in files_seen:
@@ -101,7 +127,7 @@ def _walk(root: Path) -> tuple[list[Path], list[Skipped]]:
 
 
 def _read_directory(root: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None) -> ReadResult:
-    files, unreadable = _walk(root)
+    files, unreadable = _walk(root, leave_out=cache_dir)
     if not files and not unreadable:
         raise UserError(f"{root}: directory is empty (no files in it or its subfolders)")
     result = None
