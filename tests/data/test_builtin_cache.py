@@ -84,6 +84,8 @@ def test_the_key_follows_size_seed_frames_and_the_generators_code(tmp_path: Path
         "another set under this key",
         "a folder in its place",
         "NaN poses, stored whole",  # each check passed: a traceback from the normalisation statistics
+        "labels beyond the families, stored whole",  # a traceback counting families (walk E)
+        "labels as floats, stored whole",
     ],
 )
 def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, capsys, damage: str) -> None:
@@ -101,10 +103,15 @@ def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, 
         other = cached_builtin_poses(COUNT, SEED + 1, tmp_path / "other")
         assert other.poses.shape == generated.poses.shape and not np.array_equal(other.poses, generated.poses)
         data = bytearray(entries(tmp_path / "other")[0].read_bytes())
-    elif damage == "NaN poses, stored whole":
+    elif damage.endswith("stored whole"):
         with np.load(entry) as stored:
             arrays = {name: stored[name] for name in stored.files}
-        arrays["poses"][5, 7] = np.nan
+        if damage.startswith("NaN"):
+            arrays["poses"][5, 7] = np.nan
+        elif damage.startswith("labels beyond"):
+            arrays["labels"][:] = 99
+        else:
+            arrays["labels"] = arrays["labels"].astype(np.float64)
         np.savez(out := io.BytesIO(), **arrays)
         data = bytearray(out.getvalue())
     if damage == "a folder in its place":  # the rename that stores the entry again cannot replace a folder

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,7 +89,17 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         r"poses\.f32 does not match the checksum in its index",
     ),
     "entry a file": (lambda e: (shutil.rmtree(e), e.write_bytes(b"x")), r"is damaged \(not a folder\)"),
+    "NaN, checksums made anew": (  # every check but finiteness passed: a traceback from the statistics (walk E)
+        lambda e: _nan_with_checksums(e),
+        r"poses\.f32 holds NaN or infinite values",
+    ),
 }
+
+
+def _nan_with_checksums(entry: Path) -> None:
+    _overwrite(entry / "poses.f32", 4096, np.float32(np.nan).tobytes())
+    crc = zlib.crc32((entry / "poses.f32").read_bytes())
+    _rewrite_index(entry, lambda index: index.update(poses_crc32=crc))
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))

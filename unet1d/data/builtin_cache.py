@@ -27,7 +27,7 @@ import numpy as np
 
 from unet1d.atomic_files import remove_path, write_bytes_atomically
 from unet1d.data import builtin
-from unet1d.data.builtin import NUM_JOINTS, BuiltinPoses, generate_builtin_poses
+from unet1d.data.builtin import FAMILY_NAMES, NUM_JOINTS, BuiltinPoses, generate_builtin_poses
 from unet1d.data.cache import warn
 
 BUILTIN_CACHE_VERSION = 1  # bump when the entry's layout changes
@@ -99,10 +99,15 @@ def _read(entry: Path, key: str, rows: int) -> BuiltinPoses:
         raise ValueError(f"poses of {poses.dtype} {poses.shape}, expected float32 ({rows}, {NUM_JOINTS * 3})")
     if not np.isfinite(poses).all():
         raise ValueError("its poses hold NaN or infinite values")
+    names = [str(n) for n in arrays["family_names"]]
+    if names != list(FAMILY_NAMES):
+        raise ValueError(f"family names {names}, expected {list(FAMILY_NAMES)}")
     for name in ("labels", "sequence_ids"):
-        if arrays[name].shape != (rows,):
-            raise ValueError(f"{name} of shape {arrays[name].shape}, expected ({rows},)")
-    return BuiltinPoses(poses, arrays["labels"], arrays["sequence_ids"], [str(n) for n in arrays["family_names"]])
+        if arrays[name].shape != (rows,) or arrays[name].dtype.kind not in "iu":
+            raise ValueError(f"{name} of {arrays[name].dtype} {arrays[name].shape}, expected whole numbers ({rows},)")
+    if rows and not (arrays["labels"].min() >= 0 and arrays["labels"].max() < len(FAMILY_NAMES)):
+        raise ValueError(f"labels outside 0-{len(FAMILY_NAMES) - 1} (one per family)")
+    return BuiltinPoses(poses, arrays["labels"], arrays["sequence_ids"], names)
 
 
 def _reason(err: BaseException) -> str:

@@ -180,6 +180,9 @@ def new_staging_folder(entry: Path) -> Path:
             continue  # another writer drew the same name
 
 
+_FINITE_BLOCK = 1 << 18  # poses per finiteness check (18 MB of 72-number poses)
+
+
 def load_entry(entry: Path, key: str, unreadable: list[Skipped]) -> ReadResult:
     """The entry's sequences as views of its mapped pose array, once every check passes.
 
@@ -198,6 +201,7 @@ def load_entry(entry: Path, key: str, unreadable: list[Skipped]) -> ReadResult:
             if frames
             else np.zeros((0, width), np.float32)
         )
+        _check_finite(poses)
     except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
         if not entry.exists():  # set aside by another process meanwhile: as if there were none
             raise FileNotFoundError(entry) from None
@@ -266,6 +270,14 @@ def _check_poses(path: Path, index: dict[str, Any]) -> None:
                 view.release()
     if crc != index["poses_crc32"]:
         raise _Damage(f"{POSES_FILE} does not match the checksum in its index; overwritten or damaged")
+
+
+def _check_finite(poses: np.ndarray) -> None:
+    """Every stored number finite, as every file read was: an entry rewritten with its checksum made anew
+    would otherwise reach the statistics (a traceback there). In blocks: no mask the size of the data."""
+    for start in range(0, len(poses), _FINITE_BLOCK):
+        if not np.isfinite(poses[start : start + _FINITE_BLOCK]).all():
+            raise _Damage(f"{POSES_FILE} holds NaN or infinite values, which no pose file read into it had")
 
 
 def set_aside(entry: Path) -> None:
