@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +126,26 @@ def test_data_check_takes_its_fields_before_or_after_the_path_or_without_one(arg
 def test_data_check_names_a_second_path(capsys):
     code, _, err = run_cli(["data", "check", "builtin", "--builtin-samples", "600", "elsewhere"], capsys)
     assert code == 2 and "unexpected argument 'elsewhere'" in err
+
+
+def test_a_file_name_that_is_not_utf8_prints_escaped_where_the_streams_encode_strictly(tmp_path):
+    """PYTHONIOENCODING=utf-8 (images, CI) made printing a non-UTF-8 name a UnicodeEncodeError traceback."""
+    folder = os.fsdecode(bytes(tmp_path) + b"/bad\xffname")
+    write_amass(Path(folder) / "walk_poses.npz", frames=120)
+    write_amass(tmp_path / "good" / "run_poses.npz", frames=120, tag=1.0)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    command = [
+        sys.executable,
+        "-m",
+        "unet1d.cli",
+        "data",
+        "check",
+        str(tmp_path),
+        "--batch_size",
+        "1",
+        "--cache",
+        "false",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, errors="replace", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "bad\\udcffname/walk_poses.npz" in done.stdout and "Traceback" not in done.stderr

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     ``typer.TyperException`` is the public base of the Click exceptions Typer carries.
     """
     args = sys.argv[1:] if argv is None else list(argv)
+    printable_file_names()
     try:
         outcome = app(args=args, standalone_mode=False)
     except UserError as err:
@@ -65,6 +66,15 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     sys.exit(outcome if isinstance(outcome, int) and not isinstance(outcome, bool) else 0)  # typer.Exit(code)
+
+
+def printable_file_names() -> None:
+    """A file name that is not UTF-8 reaches Python as surrogate escapes; where the streams encode strictly
+    (``PYTHONIOENCODING=utf-8``, common in images and CI) printing one ended in a UnicodeEncodeError
+    traceback. Such streams write the bytes escaped instead (``bad\\udcffname.npz``)."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def usage_error_line(err: typer.TyperException, args: list[str]) -> str:
