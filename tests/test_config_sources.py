@@ -128,6 +128,13 @@ def test_bad_environment_variable_is_named() -> None:
         resolve(environ={"UNET1D_BATCH_SIZE": "many"})
 
 
+def test_the_projects_own_variables_that_are_no_fields_are_left_alone() -> None:
+    """UNET1D_IMAGE (compose), UNET1D_IMAGE_CACHE (docker/check.sh) and UNET1D_FAULTS_SEED (faults.md) in a
+    user's shell made every command exit 2 with "unknown config field"."""
+    theirs = {"UNET1D_IMAGE": "unet1d:cuda", "UNET1D_IMAGE_CACHE": "/tmp/images", "UNET1D_FAULTS_SEED": "3"}
+    assert resolve(environ={**theirs, "UNET1D_LR": "0.002"}).optim.lr == 0.002
+
+
 YAML_ERRORS = {  # file name -> (its text, None: no such file; the message it must give)
     "broken.yaml": (
         "model:\n  mid_structure: conv\n  mid_num_heads: [8\nlr: 1\n",

@@ -20,6 +20,9 @@ from unet1d.config import FIELD_PATHS, SECTIONS, STORED_BEFORE, Config
 from unet1d.errors import ConfigError
 
 ENV_PREFIX = "UNET1D_"
+# The project's own variables that are no config fields: the images' (deploy/compose.yaml, docker/check.sh) and
+# the fault tests' seed. A user's shell holds them while running commands; every other UNET1D_ name is a field.
+NOT_FIELDS = frozenset({"UNET1D_IMAGE", "UNET1D_IMAGE_CACHE", "UNET1D_FAULTS_SEED"})
 NULL_WORDS = {"none", "null", "~", ""}
 
 
@@ -190,10 +193,11 @@ def _flatten_yaml(data: Mapping[str, Any], origin: str) -> list[tuple[str, Any, 
 
 
 def env_overrides(environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
-    """``UNET1D_MID_NUM_HEADS=8`` or ``UNET1D_MODEL__MID_NUM_HEADS=8``; unknown names are errors."""
+    """``UNET1D_MID_NUM_HEADS=8`` or ``UNET1D_MODEL__MID_NUM_HEADS=8``; unknown names are errors, bar
+    :data:`NOT_FIELDS`."""
     items = []
     for var, value in environ.items():
-        if not var.startswith(ENV_PREFIX):
+        if not var.startswith(ENV_PREFIX) or var in NOT_FIELDS:
             continue
         name = var[len(ENV_PREFIX) :].lower().replace("__", ".")
         section, field = _resolve_from(name, f"environment variable {var}")
