@@ -85,6 +85,13 @@ def test_info_at_full_length_reports_the_seeds_72x72_attention(capsys: pytest.Ca
     assert code == 0 and "72x72 = 5,184 floats per head, 41,472 for 8 heads" in out
 
 
+def test_info_reports_the_network_rot6d_poses_train(capsys: pytest.CaptureFixture[str]) -> None:
+    """6D rotations make a pose 144 numbers, so the middle sees twice the positions (info showed axis-angle's)."""
+    code, out, _ = run_main(capsys, "info", "--representation", "rot6d")
+    assert code == 0 and out.splitlines()[0].endswith(", 144 numbers a pose (rot6d)")
+    assert "512 channels x 36 positions" in out and "36x36 = 1,296 floats per head" in out
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [

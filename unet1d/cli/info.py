@@ -12,13 +12,16 @@ def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from unet1d.data.representation import network_config
     from unet1d.model.summary import summarize
 
     resolved = resolve_config(config, ctx.args)
-    summary = summarize(resolved.model)
-    model = resolved.model
+    model = network_config(resolved)  # what training builds: rot6d poses are a longer sequence
+    summary = summarize(model)
     heads = f", {model.mid_num_heads} heads" if model.mid_structure == "attention" else ""
     title = f"UNet1D: {model.mid_structure} middle{heads}, base_channels {model.base_channels}"
+    if model.pose_dim != resolved.model.pose_dim:
+        title += f", {model.pose_dim} numbers a pose ({resolved.data.representation})"
     table = Table()  # the title on a line of its own: rich wraps a title to the table's width, mid-phrase
     table.add_column("block")
     table.add_column("parameters", justify="right")
