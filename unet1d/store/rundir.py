@@ -106,8 +106,8 @@ def _refuse_a_folder_of_other_files(output_dir: Path) -> None:
     """A ``config.yaml`` that is no unet1d config at all (no section of one) marks a folder no run wrote: its
     ``config.yaml`` and ``summary.json`` would be replaced, and ``--overwrite`` would delete its ``eval/``."""
     stored = output_dir / RUN_CONFIG_FILE
-    if not stored.is_file():
-        return
+    if not stored.is_file() or checkpoint_files.list_checkpoints(output_dir):
+        return  # unet1d's checkpoints (each marker says so) make it a run's folder whatever its config.yaml holds
     try:
         loaded = yaml.safe_load(stored.read_bytes())
     except (OSError, ValueError, yaml.YAMLError):
@@ -243,7 +243,22 @@ def finished_run(config: Config) -> TrainResult | None:
     except UserError as err:  # resuming at max_steps runs no step and writes the summary again
         checkpoint_files.warn(f"{err}; it is written again from {source}")
         return None
-    return summary if step >= config.train.max_steps and summary.final_step == step else None
+    if step < config.train.max_steps or summary.final_step != step:
+        return None
+    damage = run_config_damage(Path(config.train.output_dir))
+    if damage is not None:  # nothing else will write it: the run trains no step
+        checkpoint_files.warn(f"{damage}; it is written again from {source}")
+        write_run_config(Path(config.train.output_dir), checkpoint_files.read_config(source))
+    return summary
+
+
+def run_config_damage(output_dir: Path) -> str | None:
+    """What is wrong with ``output_dir``'s ``config.yaml`` (missing, unreadable, no config), or None when whole."""
+    try:
+        read_run_config(output_dir / RUN_CONFIG_FILE)
+    except UserError as err:
+        return err.args[0].split("; restore")[0]
+    return None
 
 
 def _resume_source(config: Config) -> Path | None:

@@ -165,6 +165,9 @@ class Trainer:
         if self.plan.resume_from is not None:
             self.checkpointer.restore(self.plan.resume_from, self.state_components(dashboards=not self.forked))
         if self.is_main:
+            damage = rundir.run_config_damage(self.plan.output_dir) if self.plan.resume_from is not None else None
+            if damage is not None and not self.forked:
+                warn(f"{damage}; it is written again from the run's checkpoint")
             rundir.write_run_config(self.plan.output_dir, config)
         self.tracking.start(accelerator, config.flat())
         self.progress = Progress(

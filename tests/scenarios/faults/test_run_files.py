@@ -160,6 +160,32 @@ def test_a_damaged_run_config_is_read_from_the_latest_checkpoint(run, capsys) ->
     assert sorted(show(run)["checkpoints"]) == ["step-10", "step-20"]
 
 
+def test_resuming_a_finished_run_writes_its_damaged_config_again_from_the_checkpoint(run, capsys) -> None:
+    """It trains no step, so nothing else would: the damaged file stayed, without a word (walk F)."""
+    from tests.conftest import TINY_RUN
+    from unet1d.config_sources import load_config
+    from unet1d.store.checkpoint_files import read_config
+    from unet1d.store.rundir import finished_run, read_run_config
+
+    (run / "config.yaml").write_text("model:\n  base_channels: [8\n")
+    flags = [*TINY_RUN, "--max_steps", "20", "--output_dir", str(run), "--resume", "auto"]
+    assert finished_run(load_config(None, flags, environ={})) is not None
+    err = capsys.readouterr().err
+    assert "config.yaml: damaged run config" in err and f"written again from {run / 'checkpoints' / 'step-20'}" in err
+    assert read_run_config(run / "config.yaml") == read_config(run / "checkpoints" / "step-20")
+
+
+@pytest.mark.slow  # a run as a process
+def test_a_resume_says_it_writes_a_damaged_run_config_again(run, tmp_path) -> None:
+    (run / "config.yaml").write_text("::: not yaml [")
+    result = train(tmp_path, run, "--max_steps", "30", "--resume", "auto")
+    assert result.returncode == 0, result.stderr[-3000:]
+    warnings = [line for line in result.stderr.splitlines() if "config.yaml" in line]
+    # named as the run folder's, not refused as another tool's (walk F: "not a unet1d run's folder", exit 2)
+    assert len(warnings) == 1 and "unknown config field '::'" in warnings[0] and "written again" in warnings[0]
+    assert show(run)["config.yaml"] == "reads back"
+
+
 def test_a_same_step_save_killed_between_its_renames_keeps_the_old_checkpoint(run) -> None:
     root = run / "checkpoints"
     (root / "step-20").rename(root / ".old-step-20")  # the first rename done, the second never happened
