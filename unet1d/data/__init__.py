@@ -1,5 +1,7 @@
 """Pose data: the built-in procedural set, AMASS and array loaders, splits, statistics, batches
-(the body's geometry they use is :mod:`unet1d.body`).
+(the body's geometry they use is :mod:`unet1d.body`); the caches of both (``builtin_cache``, ``cache``),
+the up-axis rule (``up_axis``), the 6D-rotation encoding (``representation``) and the AMASS-convention
+fixture (``synthetic_amass``).
 
 Heavy modules load on first use (``DeviceBatches`` needs torch; the rest only numpy), so the CLI
 can import this package without paying for torch.

@@ -1,4 +1,5 @@
-"""The network: UNet1D and its blocks (torch loads on first use).
+"""The network: UNet1D and its blocks, and ``summary`` (parameters per block, the middle's cost: `unet1d info`)
+(torch loads on first use).
 
 Which arguments can build one is :mod:`unet1d.network_arguments`, below the config that shares it.
 """

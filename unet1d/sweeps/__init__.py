@@ -2,6 +2,7 @@
 
 - ``schema``: read a sweep YAML, check it against W&B's schema and every point against the config
 - ``local``: run any sweep here on W&B's own engine, with no W&B server
+- ``agent``: the ``wandb agent`` command, and the command line it runs for each point
 
 Submodules load on first use.
 """
