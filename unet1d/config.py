@@ -46,7 +46,12 @@ class ModelConfig(Section):
         description="Middle block: 'attention' (SelfAttention1D; the default: it learns how the joints move "
         "together sooner) or 'conv' (ResBlock1D).",
     )
-    mid_num_heads: int = Field(8, gt=0, description="Attention heads in the middle block (attention only).")
+    mid_num_heads: int = Field(
+        8,
+        gt=0,
+        description="Attention heads in the middle block (attention only); must divide its channels, "
+        "base_channels x channel_mults[-1].",
+    )
     mid: str | None = Field(
         None,
         description="The middle as one value, 'conv' or 'attention-H' (H heads dividing the middle channels), "
@@ -209,7 +214,9 @@ class DataConfig(Section):
         description="Seed of the built-in pose generator; fixed so runs with other train.seed see equal data.",
     )
     pose_format: Literal["smpl72", "body63"] = Field(
-        "smpl72", description="smpl72: root + 23 joints; body63: root-less 21 body joints (set pose_dim to match)."
+        "smpl72",
+        description="smpl72: root + 23 joints; body63: root-less 21 body joints (with --pose_dim 63 and "
+        "--downsample false: 21 positions do not halve).",
     )
     target_fps: float = Field(30.0, gt=0, description="AMASS sequences are subsampled to this frame rate.")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of sequences (files) held out.")
@@ -240,7 +247,8 @@ class DataConfig(Section):
         True,
         description="Keep a folder of 100+ files (pose files or not), once read, as one float32 array in a cache keyed "
         "by the files (names, sizes, mtimes), target_fps and pose_format; the next run over the tree loads in seconds. "
-        "Evaluations keep their baselines' scores there too (keyed by the reference, count, seed and code).",
+        "Evaluations keep their baselines' scores there too (keyed by the reference, count, seed and code), and every "
+        "run the built-in poses it generates. false: none of the three is read or written.",
     )
     cache_dir: str | None = Field(
         None, description="Where that cache lives; null = $XDG_CACHE_HOME/unet1d (or ~/.cache/unet1d)."
@@ -260,7 +268,9 @@ class OptimConfig(Section):
     beta1: float = Field(0.9, ge=0, lt=1, description="AdamW beta1.")
     beta2: float = Field(0.999, ge=0, lt=1, description="AdamW beta2.")
     warmup_steps: int = Field(100, ge=0, description="Linear warm-up steps before the schedule.")
-    lr_schedule: Literal["cosine", "constant"] = Field("cosine", description="Decay after warm-up.")
+    lr_schedule: Literal["cosine", "constant"] = Field(
+        "cosine", description="After warm-up: 'cosine' decays to min_lr_ratio x lr; 'constant' holds lr."
+    )
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine floor as a fraction of lr.")
     grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm; null = off.")
     grad_accum_steps: int = Field(
@@ -309,7 +319,11 @@ class TrainConfig(Section):
         "of the network's forward and backward (GPU; the 5.3M default network is launch-bound there).",
     )
     max_nonfinite_steps: int = Field(20, gt=0, description="Stop after this many non-finite steps in a row.")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="'auto' uses CUDA when present. One process uses the first visible GPU: pick another with "
+        "CUDA_VISIBLE_DEVICES; --num_processes N uses N of them.",
+    )
     threads: int | None = Field(
         None,
         gt=0,
@@ -407,13 +421,17 @@ class LoggingConfig(Section):
     wandb_entity: str | None = Field(None, description="W&B entity (team or user); null = your default.")
     wandb_run_name: str | None = Field(None, description="W&B run name; null = generated.")
     wandb_log_checkpoints: bool = Field(
-        False, description="Log the best (by val loss) and the final checkpoint as W&B model artifacts (offline too)."
+        False,
+        description="Log the best (by val/loss_ema, the weights evaluation loads; val/loss without EMA) and the final "
+        "checkpoint as W&B model artifacts (offline too).",
     )
     tensorboard: bool = Field(True, description="Write TensorBoard event files under output_dir/tensorboard.")
     log_every: int = Field(10, gt=0, description="Log training metrics every N steps.")
     grad_norm_every: int = Field(50, gt=0, description="Log per-block gradient norms every N steps.")
     progress: Literal["auto", "bar", "plain", "none"] = Field(
-        "auto", description="Progress output: a bar on a terminal, plain lines otherwise."
+        "auto",
+        description="Progress output: 'bar' (a live bar), 'plain' (a line per log_every steps, for log files), "
+        "'none'; 'auto' is a bar on a terminal, plain lines otherwise.",
     )
 
 

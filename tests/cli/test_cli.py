@@ -178,8 +178,9 @@ def test_help_lists_config_fields_with_defaults_and_descriptions() -> None:
         result = run_cli(*argv)
         assert result.returncode == 0
         assert "--mid_structure conv|attention [attention]" in result.stdout
-        assert "--mid_num_heads int [8]  Attention heads in the middle block" in result.stdout
-        assert "--lr float [0.001]" in result.stdout
+        assert "--mid_num_heads int [8] (x > 0)  Attention heads in the middle block" in result.stdout
+        assert "--lr float [0.001] (x > 0)" in result.stdout
+        assert "--dropout float [0.0] (0 <= x < 1)" in result.stdout  # the validator's limits (walk F)
 
 
 def test_help_does_not_import_torch_wandb_or_accelerate() -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 import typer
 
 from unet1d.config import RESUMABLE_FIELDS, SECTIONS, Config
 from unet1d.config_sources import load_config
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
 
 # Let unknown `--field value` tokens through to our own parser instead of click's.
 CONFIG_COMMAND = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -47,6 +50,25 @@ def _type_name(annotation: Any) -> str:
     return str(annotation) if get_origin(annotation) is list else annotation.__name__
 
 
+def _bounds(info: FieldInfo) -> str:
+    """`` (0 <= x < 1)``, `` (x > 0)``: the field's numeric limits as its validator holds them, or nothing."""
+    lower = upper = None
+    for limit in info.metadata:
+        for attribute, side in (("ge", "<="), ("gt", "<"), ("le", "<="), ("lt", "<")):
+            value = getattr(limit, attribute, None)
+            if value is not None:
+                shown = f"{value:g}" if isinstance(value, float) else str(value)
+                if attribute in ("ge", "gt"):
+                    lower = (shown, side)
+                else:
+                    upper = (side, shown)
+    if lower and upper:
+        return f" ({lower[0]} {lower[1]} x {upper[0]} {upper[1]})"
+    if lower:
+        return f" (x {lower[1].replace('<', '>')} {lower[0]})"
+    return f" (x {upper[0]} {upper[1]})" if upper else ""
+
+
 def fields_help(sections: list[str] | None = None) -> str:
     """Help epilog: every config field with its type, default and description, grouped by section.
 
@@ -62,7 +84,7 @@ def fields_help(sections: list[str] | None = None) -> str:
         lines.append(f"\b\n{section}:")
         for name, info in cls.model_fields.items():
             shown = "null" if info.default is None else info.default
-            lines.append(f"  --{name} {_type_name(info.annotation)} [{shown}]  {info.description or ''}")
+            lines.append(f"  --{name} {_type_name(info.annotation)} [{shown}]{_bounds(info)}  {info.description or ''}")
     if sections is None or "train" in sections:
         resumable = ", ".join(sorted(name.split(".")[1] for name in RESUMABLE_FIELDS))
         wrapped = textwrap.fill(resumable, 100, initial_indent="  ", subsequent_indent="  ")
