@@ -1,4 +1,4 @@
-"""How fast the built-in pose set is generated (it is regenerated at the start of every run and eval).
+"""How fast the built-in pose set is generated (on a cache miss: every run and eval reads it from the cache after).
 
     python bench/builtin_data.py                    # table + bench/results/builtin_data.json
 

@@ -8,7 +8,7 @@
 # Settings come from the environment only (OUT, STEPS, DEVICE, EXTRA, BENCH, COMPILE_MODES, RESUME_MODES, STUDY).
 set -uo pipefail
 if [ $# -gt 0 ]; then  # -h, --help, or a flag meant for one of the scripts: say how, start nothing
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
   [ "$1" = -h ] || [ "$1" = --help ] && exit 0
   echo "bench/gpu_check.sh takes no arguments ($1); set its environment variables instead" >&2
   exit 2

@@ -149,9 +149,9 @@ def overridden_parameters(sweep: dict, args: list[str]) -> list[str]:
 def local(
     ctx: typer.Context,
     sweep_file: SweepFile,
-    output_root: Annotated[Path, typer.Option("--output-root", help="Runs go to OUTPUT_ROOT/<sweep>/<run id>.")] = Path(
-        "runs/sweeps"
-    ),
+    output_root: Annotated[
+        Path, typer.Option("--output-root", help="Runs go to OUTPUT_ROOT/<sweep file's name without .yaml>/<run id>.")
+    ] = Path("runs/sweeps"),
     count: Annotated[
         int | None, typer.Option("--count", min=1, help="Runs to start (resumed ones count); random/bayes need it.")
     ] = None,
