@@ -358,3 +358,13 @@ def test_a_pipe_given_as_data_is_refused_not_read(tmp_path):
     checked = subprocess.run([sys.executable, "-m", "unet1d.cli", "data", "check", str(tmp_path / "poses.npy")],
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert checked.returncode == 2 and "poses.npy: not a regular file" in checked.stderr
+
+
+def test_a_folder_mixing_amass_takes_and_plain_arrays_needs_its_up_axis_said(tmp_path):
+    """auto took the whole folder as z-up for one AMASS take, turning every y-up array (walk E)."""
+    write_amass(tmp_path / "CMU" / "run_poses.npz", frames=120)
+    (tmp_path / "mine").mkdir()
+    np.save(tmp_path / "mine" / "walk.npy", np.random.default_rng(0).normal(0, 0.2, (40, 72)).astype(np.float32))
+    with pytest.raises(UserError, match=r"mixes 1 AMASS files \(z-up\) with 1 plain pose arrays .* mine/walk\.npy"):
+        load_pose_data(cfg(tmp_path, val_fraction=0), 72, seed=0)
+    assert load_pose_data(cfg(tmp_path, val_fraction=0, up_axis="z"), 72, seed=0).stats.up_axis == "z"

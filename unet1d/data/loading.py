@@ -85,6 +85,13 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
         sequences = _Sequences([s.name for s in read.sequences], [s.poses for s in read.sequences])
         source = str(path)
     amass_files = 0 if read is None else sum(s.kind == "amass" for s in read.sequences)
+    if cfg.up_axis == "auto" and 0 < amass_files < len(sequences.names):
+        arrays = [s.name for s in read.sequences if s.kind != "amass"]
+        raise UserError(
+            f"{source}: mixes {amass_files} AMASS files (z-up) with {len(arrays)} plain pose arrays (y-up unless told, "
+            f"e.g. {arrays[0]}), and --up_axis auto takes one world for all of them; pass --up_axis z if the arrays "
+            "are z-up like AMASS (y if every file is y-up), or put them in separate folders"
+        )
     up = resolve_up_axis(cfg.up_axis, builtin=read is None, amass_files=amass_files)
     parts = _split(sequences, cfg.val_fraction, cfg.split, cfg.val_files, source)
     orientation = _orientation(cfg, up, amass_files, parts)  # before heading is removed
