@@ -87,6 +87,12 @@ def object_npy(tmp_path: Path) -> Path:
     return tmp_path / "objects.npy"
 
 
+def long_header_npy(tmp_path: Path) -> Path:
+    """A header past numpy's safe length (its refusal names allow_pickle too: it read as "pickled objects")."""
+    np.save(tmp_path / "long.npy", np.zeros(3, np.dtype([(f"f{i}", "<f4") for i in range(1200)])))
+    return tmp_path / "long.npy"
+
+
 def pickle_file(tmp_path: Path) -> Path:
     import pickle
 
@@ -183,12 +189,13 @@ BAD_INPUTS = {
     "damaged member": (damaged_member_npz, r"zipped\.npz: corrupt or truncated \.npz file: cannot read `poses`"),
     "empty file": (empty_file, r"zero\.npz: empty file \(0 bytes\)"),
     "bad framerate": (bad_framerate, r"fps_poses\.npz: `mocap_framerate` is 0\.0; a frame rate must be a positive"),
-    "body63 into smpl72": (body_into_smpl72, r"body\.npy: `array` poses have 63 columns .* use --pose_format body63"),
+    "body63 into smpl72": (body_into_smpl72, r"body\.npy: `array` has 63 columns .* use --pose_format body63"),
     "1-D array": (one_dimensional, r"flat\.npy: `array` has shape \(72,\); expected \(frames, width\)"),
     "unsupported type": (text_file, r"poses\.csv: unsupported file type '\.csv'"),
     "huge values": (huge_values, r"huge\.npy: `array` has 1 values that are not finite or beyond .*frame 7: 1e\+39"),
     "foreign zip": (foreign_zip, r"notes\.npz: `notes\.txt` is not a NumPy array"),
     "promised npy": (promised_npy, r"cut\.npy: corrupt or truncated \.npy file \(.*MemoryError"),
+    "long header": (long_header_npy, r"long\.npy: its \.npy header is longer than numpy reads without trusting"),
 }
 SMALLER_THAN_A_BATCH = (
     r"short_poses\.npz: 9 training poses \(after subsampling and holding out 1 for validation\) "

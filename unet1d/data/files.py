@@ -186,7 +186,7 @@ def read_pose_file(file: Path, name: str, pose_format: str, target_fps: float) -
     try:
         mapped = to_pose_format(poses, pose_format)
     except ValueError as err:
-        raise UserError(f"{file}: `{key}` {err}") from None
+        raise UserError(f"{file}: `{key}` {str(err).replace('poses have', 'has', 1)}") from None  # not "`poses` poses have"
     fps = None
     if source_fps is not None:
         mapped = mapped[subsample_indices(mapped.shape[0], source_fps, target_fps)]
@@ -222,10 +222,20 @@ def _pickle_message(file: Path, key: str) -> str:
     )
 
 
+def _header_message(file: Path, err: ValueError) -> str:
+    """numpy's refusal of a header longer than it reads safely (it, too, mentions allow_pickle: no pickle here)."""
+    return (
+        f"{file}: its .npy header is longer than numpy reads without trusting the file ({str(err).split('.')[0]}); "
+        "save the array again with numpy.save (a plain array's header is a few hundred bytes)"
+    )
+
+
 def _load_npy(file: Path) -> np.ndarray:
     try:
         return np.load(file, allow_pickle=False)
     except ValueError as err:
+        if "max_header_size" in str(err):
+            raise UserError(_header_message(file, err)) from None
         if "allow_pickle" in str(err):
             raise UserError(_pickle_message(file, "array")) from None
         raise UserError(f"{file}: corrupt or truncated .npy file ({err})") from None
@@ -265,6 +275,8 @@ def _member(archive: np.lib.npyio.NpzFile, key: str, file: Path) -> np.ndarray:
     except UserError:
         raise
     except ValueError as err:
+        if "max_header_size" in str(err):
+            raise UserError(_header_message(file, err)) from None
         if "allow_pickle" in str(err):
             raise UserError(_pickle_message(file, key)) from None
         raise UserError(f"{file}: corrupt `{key}` in .npz ({err})") from None
