@@ -128,6 +128,16 @@ def bad_framerate(tmp_path: Path) -> Path:
     return tmp_path / "fps_poses.npz"
 
 
+def absurd_framerate(tmp_path: Path) -> Path:
+    write_amass(tmp_path / "fast_poses.npz", fps=1e9)  # kept one frame in 240, without a word
+    return tmp_path / "fast_poses.npz"
+
+
+def two_framerates(tmp_path: Path) -> Path:
+    write_amass(tmp_path / "both_poses.npz", fps=120.0, mocap_frame_rate=np.array(60.0))  # 120 was taken silently
+    return tmp_path / "both_poses.npz"
+
+
 def body_into_smpl72(tmp_path: Path) -> Path:
     np.save(tmp_path / "body.npy", np.zeros((50, 63)))
     return tmp_path / "body.npy"
@@ -189,6 +199,8 @@ BAD_INPUTS = {
     "damaged member": (damaged_member_npz, r"zipped\.npz: corrupt or truncated \.npz file: cannot read `poses`"),
     "empty file": (empty_file, r"zero\.npz: empty file \(0 bytes\)"),
     "bad framerate": (bad_framerate, r"fps_poses\.npz: `mocap_framerate` is 0\.0; a frame rate must be a positive"),
+    "absurd framerate": (absurd_framerate, r"fast_poses\.npz: `mocap_framerate` is 1e\+09 frames per second; allowed"),
+    "two framerates": (two_framerates, r"both_poses\.npz: `mocap_framerate` 120 and `mocap_frame_rate` 60 disagree"),
     "body63 into smpl72": (body_into_smpl72, r"body\.npy: `array` has 63 columns .* use --pose_format body63"),
     "1-D array": (one_dimensional, r"flat\.npy: `array` has shape \(72,\); expected \(frames, width\)"),
     "unsupported type": (text_file, r"poses\.csv: unsupported file type '\.csv'"),

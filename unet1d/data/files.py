@@ -27,6 +27,7 @@ POSE_SUFFIXES = (".npz", ".npy")
 # No pose is thousands of turns: beyond this a value is another unit or damage (and overflows float32 statistics)
 MAX_ANGLE = 1e4
 FRAMERATE_KEYS = ("mocap_framerate", "mocap_frame_rate")  # SMPL-H and SMPL-X releases of AMASS
+FRAMERATE_RANGE = (1.0, 10_000.0)  # frames per second a take may claim: beyond, another unit or damage
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _PICKLE_PROTOCOL = b"\x80"
@@ -186,7 +187,9 @@ def read_pose_file(file: Path, name: str, pose_format: str, target_fps: float) -
     try:
         mapped = to_pose_format(poses, pose_format)
     except ValueError as err:
-        raise UserError(f"{file}: `{key}` {str(err).replace('poses have', 'has', 1)}") from None  # not "`poses` poses have"
+        raise UserError(
+            f"{file}: `{key}` {str(err).replace('poses have', 'has', 1)}"
+        ) from None  # not "`poses` poses have"
     fps = None
     if source_fps is not None:
         mapped = mapped[subsample_indices(mapped.shape[0], source_fps, target_fps)]
@@ -285,15 +288,24 @@ def _member(archive: np.lib.npyio.NpzFile, key: str, file: Path) -> np.ndarray:
 
 
 def _framerate(archive: np.lib.npyio.NpzFile, keys: list[str], file: Path) -> float | None:
-    key = next((k for k in FRAMERATE_KEYS if k in keys), None)
-    if key is None:
-        return None
+    """The take's frame rate; one of FRAMERATE_KEYS, both only when they agree, within FRAMERATE_RANGE."""
+    rates = {key: _one_framerate(archive, key, file) for key in FRAMERATE_KEYS if key in keys}
+    if len(set(rates.values())) > 1:
+        both = " and ".join(f"`{key}` {fps:g}" for key, fps in rates.items())
+        raise UserError(f"{file}: {both} disagree; a take has one frame rate: keep the right one")
+    return next(iter(rates.values()), None)
+
+
+def _one_framerate(archive: np.lib.npyio.NpzFile, key: str, file: Path) -> float:
     value = _member(archive, key, file)
     if value.dtype.kind not in "fiu" or value.size != 1:
         raise UserError(f"{file}: `{key}` should be one number (frames per second), got {value.dtype} {value.shape}")
     fps = float(value.reshape(()))
+    low, high = FRAMERATE_RANGE
     if not np.isfinite(fps) or fps <= 0:
         raise UserError(f"{file}: `{key}` is {fps}; a frame rate must be a positive number")
+    if not low <= fps <= high:  # 1e-300 kept every frame, 1e9 one in 240: another unit or damage
+        raise UserError(f"{file}: `{key}` is {fps:g} frames per second; allowed: {low:g} to {high:,g} (motion capture)")
     return fps
 
 
