@@ -143,3 +143,19 @@ def test_a_file_where_the_entries_folder_goes_is_replaced_in_one_line(tmp_path: 
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "is a file, not a folder (damaged); storing the cache anew" in lines[0]
     assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generated) and capsys.readouterr().err == ""
+
+
+def test_an_entry_this_user_cannot_read_is_generated_around_not_called_damaged(tmp_path: Path, capsys, monkeypatch):
+    cached_builtin_poses(COUNT, SEED, tmp_path)
+    (entry,) = entries(tmp_path)
+    stored = entry.read_bytes()
+    capsys.readouterr()
+
+    def refused(entry: Path, key: str, rows: int):
+        raise PermissionError(13, "Permission denied", str(entry))
+
+    monkeypatch.setattr(builtin_cache, "_read", refused)
+    assert same(cached_builtin_poses(COUNT, SEED, tmp_path), generate_builtin_poses(COUNT, SEED))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "cannot read built-in pose cache entry" in lines[0] and "damaged" not in lines[0]
+    assert entry.read_bytes() == stored  # left as it was

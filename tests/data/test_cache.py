@@ -207,3 +207,24 @@ def test_an_entry_set_aside_while_being_read_is_read_again_quietly(tree, tmp_pat
     again = read_pose_path(tree, "smpl72", 30.0, store)
     assert capsys.readouterr().err == ""
     assert _same(again, read_pose_path(tree, "smpl72", 30.0))
+
+
+def test_an_entry_this_user_cannot_read_is_left_in_place_not_called_damaged(tree, tmp_path, capsys, monkeypatch):
+    """A shared cache: another user's entry (mode 0600) is no damage to set aside (walk E). Root reads through
+    any mode, so the refusal is made where the entry is read."""
+    store = tmp_path / "cache"
+    plain = read_pose_path(tree, "smpl72", 30.0)
+    read_pose_path(tree, "smpl72", 30.0, store)
+    entry = _entry(store)
+    capsys.readouterr()
+
+    def refused(entry: Path, key: str) -> dict:
+        raise PermissionError(13, "Permission denied", str(entry / "index.json"))
+
+    monkeypatch.setattr(cache, "_checked_index", refused)
+    again = read_pose_path(tree, "smpl72", 30.0, store)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"warning: cannot read pose cache entry {entry} (Permission denied); reading {tree} without the cache"
+    ]
+    assert _same(again, plain) and _entry(store) == entry  # read from the tree; the entry left where it was

@@ -65,6 +65,9 @@ def cached_builtin_poses(
         return _read(entry, key, rows)
     except (FileNotFoundError, NotADirectoryError):
         pass  # no entry yet (or no folder for one: the write below says why)
+    except PermissionError as err:  # another user's entry on a shared cache: whole, perhaps, and not ours to replace
+        warn(f"cannot read built-in pose cache entry {entry} ({_reason(err)}); generating the poses without it")
+        return generate_builtin_poses(num_samples, seed, frames)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
         warn(f"built-in pose cache entry {entry} is damaged ({_reason(err)}); generating the poses again")
         if entry.is_dir():  # a file's place taken by a folder: the rename below cannot replace it

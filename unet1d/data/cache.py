@@ -61,6 +61,10 @@ class DamagedEntry(Exception):
     """A cache entry that is not whole; the message says what does not match."""
 
 
+class UnreadableEntry(Exception):
+    """A cache entry this user may not read (another's, on a shared cache): not damage, so left where it is."""
+
+
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/unet1d``, else ``~/.cache/unet1d``."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -113,6 +117,9 @@ def read_through_cache(
         return load_entry(entry, key, unreadable)
     except FileNotFoundError:
         pass  # no entry yet
+    except UnreadableEntry as reason:
+        warn(f"cannot read pose cache entry {entry} ({reason}); reading {root} without the cache")
+        return None
     except DamagedEntry as damage:
         warn(f"pose cache entry {entry} is damaged ({damage}); reading {root} again and storing it anew")
         set_aside(entry)
@@ -202,6 +209,8 @@ def load_entry(entry: Path, key: str, unreadable: list[Skipped]) -> ReadResult:
             else np.zeros((0, width), np.float32)
         )
         _check_finite(poses)
+    except PermissionError as err:  # whole, perhaps, but not ours to read: no damage to set aside
+        raise UnreadableEntry(err.strerror or str(err)) from None
     except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
         if not entry.exists():  # set aside by another process meanwhile: as if there were none
             raise FileNotFoundError(entry) from None
