@@ -136,6 +136,15 @@ def test_a_cache_that_cannot_be_written_warns_once_and_the_poses_are_generated(t
     assert blocked.read_text() == "a file where the cache's folder would go"
 
 
+def test_only_local_rank_0_says_what_every_rank_of_a_launch_would(tmp_path: Path, capsys, monkeypatch) -> None:
+    blocked = tmp_path / "cache"
+    blocked.write_text("not a folder")
+    for rank, lines in (("1", 0), ("0", 1)):  # torchrun sets LOCAL_RANK; the ranks of a machine share its cache
+        monkeypatch.setenv("LOCAL_RANK", rank)
+        cached_builtin_poses(COUNT, SEED, blocked)
+        assert len(capsys.readouterr().err.strip().splitlines()) == lines
+
+
 def test_a_file_where_the_entries_folder_goes_is_replaced_in_one_line(tmp_path: Path, capsys) -> None:
     (tmp_path / "builtin").write_text("x")  # before: every run warned it could not store, three times, for ever
     generated = generate_builtin_poses(COUNT, SEED)

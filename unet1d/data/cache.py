@@ -89,8 +89,11 @@ def cache_key(root: Path, files: list[Path], pose_format: str, target_fps: float
 
 
 def warn(message: str) -> None:
-    """One line on stderr: the cache never stops a run, but a user should know it was not used."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    """One line on stderr: the cache never stops a run, but a user should know it was not used. Once per
+    machine: the ranks of a launch (``LOCAL_RANK``, set by torchrun) all read the same cache, so the others'
+    lines would only repeat local rank 0's."""
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def read_through_cache(
