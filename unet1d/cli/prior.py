@@ -110,9 +110,10 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
     for concern in input_concerns(poses, up, up_axis == "auto"):
         typer.echo(f"warning: --poses {path}: {concern}", err=True)
     if up != prior.up_axis:
+        given = "AMASS files are z-up" if up_axis == "auto" else f"taken as {up}-up (--up-axis)"
         typer.echo(
-            f"--poses {path}: AMASS files are z-up and this run's poses {prior.up_axis}-up: turned for the network "
-            "and back; the output is z-up like them"
+            f"--poses {path}: {given} and this run's poses {prior.up_axis}-up: turned for the network and back; "
+            f"the output is {up}-up like them"
         )
     names = [sequence.name for sequence in read.sequences]
     rows = np.repeat(np.arange(len(names)), [len(sequence.poses) for sequence in read.sequences])
