@@ -23,9 +23,11 @@ def make_run(
     from torch.utils.tensorboard import SummaryWriter
 
     folder.mkdir(parents=True, exist_ok=True)
-    config = load_config(None, [*flags, "--output_dir", str(folder)], environ={})
-    (folder / "config.yaml").write_text(config.to_yaml())
     final_step = max((step for points in (scalars or {}).values() for step, _, _ in points), default=100)
+    given = (summary or {}).get("final_step", final_step)
+    budget = [] if "--max_steps" in flags or not isinstance(given, int) else ["--max_steps", str(max(given, 1))]
+    config = load_config(None, [*budget, *flags, "--output_dir", str(folder)], environ={})  # a finished run's
+    (folder / "config.yaml").write_text(config.to_yaml())
     (folder / "summary.json").write_text(json.dumps({"final_step": final_step, **(summary or {})}))
     if scalars:
         writer = SummaryWriter(str(folder / "tensorboard"))

@@ -41,7 +41,7 @@ def save_checkpoint(accelerator, run: Path, *flags: str, step: int = 30) -> Path
     from unet1d.data.normalization import NormStats
     from unet1d.store import checkpoints
 
-    config = load_config(None, [*flags, "--output_dir", str(run)], environ={})
+    config = load_config(None, ["--max_steps", "30", *flags, "--output_dir", str(run)], environ={})  # make_run's
     return checkpoints.save_checkpoint(
         accelerator, run, step=step, components={"model": torch.nn.Linear(2, 2)}, config=config,
         stats=NormStats(mean=np.zeros(2), std=np.ones(2)), keep=2,

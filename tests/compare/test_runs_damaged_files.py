@@ -53,9 +53,9 @@ def test_a_summary_holding_words_where_numbers_go_is_named_and_the_rest_compared
     run = make_run(tmp_path / "run", summary={**SUMMARY, "val_loss": "nan", "final_step": "x", "wall_time_s": True})
     (row,), (variant,) = compare_runs([run])
     lines = warnings(capsys.readouterr().err)
-    assert any("val_loss is 'nan', not a number" in line for line in lines), lines
+    assert any("val_loss is 'nan', not a finite number" in line for line in lines), lines
     assert any("final_step is 'x', not a whole number" in line for line in lines), lines
-    assert any("wall_time_s is True, not a number" in line for line in lines), lines
+    assert any("wall_time_s is True, not a finite number" in line for line in lines), lines
     assert row.final_val_loss is None and row.wall_time_s is None and row.final_step is None
     assert row.final_train_loss == 0.8 and variant.mean["final_train_loss"] == 0.8  # the whole numbers are kept
 

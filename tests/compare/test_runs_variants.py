@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.run_folders import make_run
 from unet1d.compare.runs import compare_runs, short_value, variant_key, variant_name, variant_names
 from unet1d.config import ModelConfig
 from unet1d.config_sources import load_config
@@ -225,3 +226,20 @@ def test_runs_that_no_baseline_loses_to_or_that_the_classifier_tells_all_apart_a
     compare_runs([tmp_path / "runs"])
     warned = capsys.readouterr().err
     assert "no run beats" not in warned and "ceiling" not in warned
+
+
+def test_a_run_being_resumed_to_a_longer_budget_is_named_and_left_out(tmp_path: Path, capsys) -> None:
+    """A resume rewrites config.yaml as it starts and summary.json as it ends: compare read such a run as a
+    finished "max_steps=300" variant with the step-150 numbers (walk G)."""
+    make_run(tmp_path / "done", "--max_steps", "150", "--seed", "0", summary={"val_loss": 0.5, "final_step": 150})
+    going = make_run(tmp_path / "going", "--max_steps", "300", "--seed", "1", summary={"final_step": 150})
+    rows, _ = compare_runs([tmp_path])
+    assert [Path(row.run).name for row in rows] == ["done"]
+    err = capsys.readouterr().err
+    assert f"'{going}' ended at step 150 and its config now asks for 300" in err and "left out" in err
+
+
+def test_a_summary_holding_nan_is_named_not_written_as_bare_nan(tmp_path: Path, capsys) -> None:
+    run = make_run(tmp_path / "run", summary={"val_loss": float("nan"), "train_loss": 0.8})
+    (row,), _ = compare_runs([run])
+    assert row.final_val_loss is None and "val_loss is nan, not a finite number" in capsys.readouterr().err

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from unet1d.store.curves import Curves, read_curves
 
 VAL_TAG = "val/loss"
@@ -33,10 +35,13 @@ def common_threshold(rows: list[Any]) -> float | None:
 
 
 def time_to_threshold(curves: Curves, threshold: float) -> tuple[int | None, float | None]:
-    """(step, seconds since the first event) of the first validation at or below ``threshold``."""
+    """(step, seconds since the first event) of the first validation at or below ``threshold``, compared as
+    TensorBoard stores values, float32: the threshold comes from summary.json's float64, and a run whose
+    final loss it is read its own last point, rounded up, as never reaching it."""
     start = curves.start_time
+    limit = np.float32(threshold)
     for step, wall_time, value in curves.points.get(VAL_TAG, []):
-        if value <= threshold:
+        if np.float32(value) <= limit:
             return step, (wall_time - start if start is not None else None)
     return None, None
 

@@ -283,8 +283,9 @@ def read_summary(run: Path) -> dict[str, Any]:
     for key in SUMMARY_NUMBERS:  # a whole JSON object may still hold a word where a number goes
         value = summary.get(key)
         whole = key in ("final_step", "extended_from")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int if whole else (int, float))):
-            kind = "a whole number" if whole else "a number"
+        number = not isinstance(value, bool) and isinstance(value, int if whole else (int, float))
+        if value is not None and (not number or not math.isfinite(value)):  # NaN: the trainer writes null
+            kind = "a whole number" if whole else "a finite number"
             checkpoint_files.warn(f"{path}: damaged run summary ({key} is {value!r}, not {kind}); compared without it")
             summary[key] = None
     return summary
@@ -349,6 +350,12 @@ def read_run(run: Path) -> RunRow:
     return _row(run, read_config(run))
 
 
+def _best_val_loss(curve: list[float], final: float | None) -> float | None:
+    """The lowest validation loss: the curve's (TensorBoard's float32) and the summary's final (float64), so the
+    best is never above the final by a rounding."""
+    return min([*curve, *([final] if final is not None else [])], default=None)
+
+
 def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
     """:func:`read_run` for a run whose config (:func:`read_config`) is already read."""
     summary = read_summary(run)
@@ -359,7 +366,7 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
         "num_parameters": summary.get("num_parameters"),
         "final_train_loss": summary.get("train_loss"),
         "final_val_loss": summary.get("val_loss"),
-        "best_val_loss": min(curve, default=summary.get("val_loss")),
+        "best_val_loss": _best_val_loss(curve, summary.get("val_loss")),
         **{key: evaluation.get(key) for key in EVAL_KEYS},
         **{key: summary.get(key) for key in ("wall_time_s", "samples_per_s", "peak_memory_mb", "model_size_mb")},
     }
@@ -375,6 +382,13 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
         return RunRow(str(run), unknown_variant(run), None, final_step, values, poses, evaluated, extended, baselines)
     seed = int(config["train"]["seed"])
     return RunRow(str(run), variant_name(config), seed, final_step, values, poses, evaluated, extended, baselines)
+
+
+def _being_extended(row: RunRow, config: dict[str, Any] | None) -> bool:
+    """A summary of fewer steps than the config asks for: a resume to a longer budget rewrote config.yaml at its
+    start and writes summary.json at its end (a run that diverged writes none)."""
+    budget = (config or {}).get("train", {}).get("max_steps")
+    return isinstance(budget, int) and row.final_step is not None and row.final_step < budget
 
 
 def comparability_warnings(rows: list[RunRow]) -> list[str]:
@@ -529,6 +543,15 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
     runs = find_runs(paths)
     configs = [read_config(run) for run in runs]  # once per run: a damaged one is named once
     rows = [_row(run, config) for run, config in zip(runs, configs, strict=True)]
+    extending = [i for i, (row, config) in enumerate(zip(rows, configs, strict=True)) if _being_extended(row, config)]
+    for i in extending:  # its config names the new budget, its numbers are the old one's: neither variant's
+        checkpoint_files.warn(
+            f"'{rows[i].run}' ended at step {rows[i].final_step} and its config now asks for "
+            f"{configs[i]['train']['max_steps']} (a resume under way, or stopped), left out: {UNFINISHED}"
+        )
+    runs, configs, rows = ([x for i, x in enumerate(seq) if i not in extending] for seq in (runs, configs, rows))
+    if not rows:
+        raise UserError("no finished run left to compare (each is being resumed to a longer budget)")
     known = [config for config in configs if config is not None]
     names = iter(variant_names(known))
     for row, config in zip(rows, configs, strict=True):
