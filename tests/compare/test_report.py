@@ -476,9 +476,39 @@ def test_the_verdict_names_what_the_deciding_scores_decide_or_that_nothing_is_de
     ]
     one_seed = [Difference("c2st_auc", "attention-8", "conv", 0.01, None, None)]
     assert verdict(one_seed, headings, formats) == [
-        "nothing decided: one seed a variant gives no interval; train 3 or more seeds of each"
+        "nothing decided: no interval (a variant with one seed, or seeds that do not differ at all); "
+        "train 3 or more seeds of each"
     ]
     assert verdict([loss], headings, formats) == []  # no deciding score compared: nothing to say
+
+
+def test_the_verdict_weighs_the_task_poses_noise_and_says_when_no_variant_is_yet_a_prior_worth_choosing() -> None:
+    """Walk G: task scores decided on runs scored on other poses (their pose noise unknown), "nearest to deciding"
+    named seeds for a difference only more poses could resolve, and a decision read unqualified beside the caveat
+    that every run is a worse prior than the baselines."""
+    from unet1d.compare.report import verdict
+    from unet1d.compare.stats import Difference
+
+    headings, formats = {"completion_cm": "completion cm", "c2st_auc": "C2ST AUC"}, {"completion_cm": "{:.2f}",
+                                                                                    "c2st_auc": "{:.3f}"}  # fmt: skip
+    other_poses = Difference("completion_cm", "attention-4", "conv", 1.22, 0.37, 2.08)  # no pose interval
+    assert verdict([other_poses], headings, formats)[0] == (
+        "not decided on completion cm: beyond seed noise, but the runs were not scored on the same task poses, so "
+        "the poses' noise is unknown; `unet1d eval` every run again with one --task_poses"
+    )
+    within_poses = Difference("completion_cm", "attention-4", "conv", 0.95, 0.2, 1.7, pose_low=-0.3, pose_high=2.2,
+                              poses_needed=20)  # fmt: skip
+    c2st = Difference("c2st_auc", "attention-4", "conv", 0.01, -0.02, 0.04, seeds_needed=12)
+    assert verdict([within_poses, c2st], headings, formats)[-1] == (
+        "nearest to deciding: attention-4's completion cm (0.95), which 20 task poses would resolve were it the "
+        "true difference"
+    )
+    decided = Difference("c2st_auc", "attention-4", "conv", -0.05, -0.07, -0.03)
+    premature = ["no run beats a baseline that needs no network on completion_cm ..."]
+    assert verdict([decided], headings, formats, premature) == [
+        "attention-4 is better than conv on C2ST AUC: -0.050 [-0.070, -0.030]",
+        "but no variant is yet a better prior than the baselines that need no network (caveats)",
+    ]
 
 
 def test_a_terminal_narrower_than_the_tables_wraps_lines_and_cuts_no_number(tmp_path: Path, capsys, monkeypatch):

@@ -142,7 +142,8 @@ def test_a_run_named_twice_counts_once_and_a_repeated_seed_or_unlike_evaluations
     copy = make_run(tmp_path / "copy", "--seed", "0", evaluation={**evaluation, "num_samples": 64})
     rows, variants = compare_runs([tmp_path / "runs", copy])
     warned = capsys.readouterr().err
-    assert f"{copy} and {one} are both seed 0 of" in warned and "intervals read too narrow" in warned
+    assert f"{copy} and {one} are both seed 0 of" in warned and f"only {one} is counted" in warned
+    assert [Path(row.run).name for row in rows] == ["one", "two"] and variants[0].runs == 2  # the copy not counted
     assert "the evaluations differ in num_samples: 1000 (one, two); 64 (copy)" in warned
     assert "evaluate the odd runs again alike, e.g. `unet1d eval RUN --num_samples N`" in warned  # how to mend it
     assert warned.count("warning: ") == 2, warned

@@ -83,6 +83,7 @@ def compare_command(
     from unet1d.compare.runs import (
         COLUMNS,
         compare_runs,
+        decisiveness_warnings,
         evaluated_size,
         find_runs,
         latest_eval,
@@ -125,14 +126,17 @@ def compare_command(
     if baseline is not None and baseline not in names:
         # the middle alone names its variant where no other shares it: attention-8 for attention-8-c16
         starting = [name for name in names if name.startswith((f"{baseline}-", f"{baseline} "))]
-        if len(starting) != 1:
+        if len(starting) > 1:
+            raise UserError(f"--baseline {baseline!r} starts {len(starting)} variants; name one: {', '.join(starting)}")
+        if not starting:
             raise UserError(f"--baseline {baseline!r} is not a variant of these runs; allowed: {', '.join(names)}")
         baseline = starting[0]
     found = differences(rows, [column for column, _, _ in COLUMNS], baseline)
     # never narrower than the tables are laid out for: a narrower terminal wraps the lines, rich would cut numbers
     console = Console(width=max(WIDTH, Console().width)) if Console().is_terminal else Console(width=WIDTH)
     headings = {column: heading for column, heading, _ in COLUMNS}
-    decision = verdict(found, headings, {column: fmt for column, _, fmt in COLUMNS})  # the deciding scores alone
+    formats = {column: fmt for column, _, fmt in COLUMNS}
+    decision = verdict(found, headings, formats, decisiveness_warnings(rows))  # the deciding scores alone
     print_tables(console, rows, variants, found, threshold, decision)
     if out is not None:
         write_json(out, rows, variants)

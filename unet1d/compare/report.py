@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from unet1d.compare.runs import format_cell
+from unet1d.compare.runs import decisiveness_warnings, format_cell
 from unet1d.compare.stats import CONFIDENCE, MAX_POSES, MAX_SEEDS, POWER
-from unet1d.metric_registry import BY_NAME, deciding_metrics, format_number
+from unet1d.metric_registry import BY_NAME, deciding_metrics, format_number, task_metrics
 
 REPORT_FILE = "report.md"
 NOISE_NOTES = {True: "within seed noise", False: "beyond seed noise", None: "no interval (one seed, or no spread)"}
@@ -47,17 +47,24 @@ def decision_cells(found: Any, fmt: str) -> tuple[str, str]:
     return detectable, "-"
 
 
-def verdict(found: Sequence[Any], headings: dict[str, str], formats: dict[str, str]) -> list[str]:
+def verdict(
+    found: Sequence[Any], headings: dict[str, str], formats: dict[str, str], premature: Sequence[str] = ()
+) -> list[str]:
     """What the deciding scores (the registry's ``decides``) say, in a few lines: each difference beyond seed noise
-    (and, for a task score, beyond the task poses' noise where that is known), better or worse; else that nothing
-    is decided, and the difference nearest to deciding with the seeds it needs."""
+    (and, for a task score, beyond the task poses' noise, which needs every run scored on the same poses), better
+    or worse; else that nothing is decided, and the difference nearest to deciding with the seeds, or task poses,
+    it needs. ``premature``: :func:`~unet1d.compare.runs.decisiveness_warnings`, which qualify any decision."""
     by_name = {m.name: m for m in deciding_metrics()}
+    tasks = {m.name for m in task_metrics()}
     deciding = [d for d in found if d.column in by_name and d.column in headings]
     if not deciding:
         return []
     reference = deciding[0].reference
-    decided = [d for d in deciding if d.within_noise is False and d.within_pose_noise is not True]
-    lines = []
+
+    def decides(d: Any) -> bool:  # a task score's pose check unknown (other poses, no per-pose errors): undecided
+        return d.within_noise is False and (d.column not in tasks or d.within_pose_noise is False)
+
+    decided, lines = [d for d in deciding if decides(d)], []
     for d in decided:
         lower_is_better = by_name[d.column].better == "lower"
         way = "better" if (d.difference < 0) == lower_is_better else "worse"
@@ -66,25 +73,55 @@ def verdict(found: Sequence[Any], headings: dict[str, str], formats: dict[str, s
             f"{d.variant} is {way} than {reference} on {headings[d.column]}: {format_number(fmt, d.difference)} "
             f"[{format_number(fmt, d.low)}, {format_number(fmt, d.high)}]"
         )
+    unpaired = [d for d in deciding if d.within_noise is False and d.column in tasks and d.within_pose_noise is None]
+    if unpaired:
+        names = ", ".join(dict.fromkeys(headings[d.column] for d in unpaired))
+        lines.append(
+            f"not decided on {names}: beyond seed noise, but the runs were not scored on the same task poses, so "
+            "the poses' noise is unknown; `unet1d eval` every run again with one --task_poses"
+        )
     if decided:
+        if premature:
+            lines.append("but no variant is yet a better prior than the baselines that need no network (caveats)")
         return lines
     if all(d.low is None for d in deciding):
-        return ["nothing decided: one seed a variant gives no interval; train 3 or more seeds of each"]
-    resolvable = [d for d in deciding if d.seeds_needed is not None]
+        return [
+            *lines,
+            "nothing decided: no interval (a variant with one seed, or seeds that do not differ at all); "
+            "train 3 or more seeds of each",
+        ]
     lines.append(
         f"nothing decided: no deciding score ({', '.join(dict.fromkeys(headings[d.column] for d in deciding))}) "
         f"separates a variant from {reference} beyond its noise (the seeds', and a task score's poses')"
     )
-    if resolvable:
-        nearest = min(resolvable, key=lambda d: d.seeds_needed)
+    needs = [(d, need) for d in deciding if d not in unpaired and (need := _needs(d)) is not None]
+    if needs:
+        nearest, (seeds, poses) = min(needs, key=lambda item: item[1])
+        wanted = " and ".join(
+            part for part in (f"{seeds} seeds per variant" if seeds else "", f"{poses:,} task poses" if poses else "")
+            if part
+        )  # fmt: skip
         lines.append(
             f"nearest to deciding: {nearest.variant}'s {headings[nearest.column]} "
-            f"({format_number(formats[nearest.column], nearest.difference)}), which {nearest.seeds_needed} seeds "
-            "per variant would resolve were it the true difference"
+            f"({format_number(formats[nearest.column], nearest.difference)}), which {wanted} would resolve were it "
+            "the true difference"
         )
     else:
-        lines.append(f"none of these differences would be resolved by {MAX_SEEDS} seeds: the middles are alike here")
+        lines.append(
+            f"none of these differences would be resolved by {MAX_SEEDS} seeds and {MAX_POSES:,} task poses: the "
+            "middles are alike here"
+        )
     return lines
+
+
+def _needs(d: Any) -> tuple[int, int] | None:
+    """(seeds per variant, task poses) that would resolve ``d`` where it is within that noise (0: not needed);
+    None when either would take more than the most counted."""
+    if d.within_noise is None:  # no interval: nothing to resolve it with
+        return None
+    seeds = d.seeds_needed if d.within_noise else 0
+    poses = d.poses_needed if d.within_pose_noise else 0
+    return None if seeds is None or poses is None else (seeds, poses)
 
 
 POSE_NOTE = (
@@ -165,7 +202,7 @@ def write_report(
     ]
     if warnings:
         lines += ["## Caveats", "", *(f"- {warning}" for warning in warnings), ""]
-    decision = verdict(found, headings, formats)
+    decision = verdict(found, headings, formats, decisiveness_warnings(list(rows)))
     if decision:
         lines += ["## Verdict", "", *(f"- {line}" for line in decision), ""]
     if threshold is not None:

@@ -403,7 +403,8 @@ def comparability_warnings(rows: list[RunRow]) -> list[str]:
         if (row.variant, row.seed) in first:
             warnings.append(
                 f"{row.run} and {first[(row.variant, row.seed)]} are both seed {row.seed} of {row.variant}: a "
-                "repeated seed is not another sample, so that variant's spread and intervals read too narrow"
+                f"repeated seed is not another sample (counted, its intervals would read too narrow): only "
+                f"{first[(row.variant, row.seed)]} is counted"
             )
         first.setdefault((row.variant, row.seed), row.run)
     evaluated = [row for row in rows if row.evaluated is not None]
@@ -560,7 +561,13 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
     add_common_convergence(rows)
     for warning in [*comparability_warnings(rows), *measurement_warnings(runs, configs)]:
         checkpoint_files.warn(warning)
-    return rows, summarize_variants(rows)
+    counted: set[tuple[str, int]] = set()
+    kept = []
+    for row in rows:  # a repeated seed of a variant: the first only (named above)
+        if row.seed is None or (row.variant, row.seed) not in counted:
+            kept.append(row)
+            counted.add((row.variant, row.seed))
+    return kept, summarize_variants(kept)
 
 
 def write_json(path: Path, rows: list[RunRow], variants: list[VariantRow]) -> None:
