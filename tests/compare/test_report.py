@@ -445,9 +445,12 @@ def test_baseline_takes_the_middle_alone_where_one_variant_starts_with_it(tmp_pa
         main(["compare", str(tmp_path), "--out", str(tmp_path / "c.json"), "--baseline", "attention-8"])
     assert exit_.value.code in (0, None)
     assert {d["reference"] for d in json.loads((tmp_path / "c.json").read_text())["differences"]} == {"attention-8-c16"}
-    with pytest.raises(SystemExit) as exit_:  # the start of two variants' names: refused as before
+    with pytest.raises(SystemExit) as exit_:  # the start of two variants' names: refused, naming them
         main(["compare", str(tmp_path), "--baseline", "attention"])
-    assert exit_.value.code == 2 and "is not a variant of these runs" in capsys.readouterr().err
+    assert (
+        exit_.value.code == 2
+        and "starts 2 variants; name one: attention-16-c16, attention-8-c16" in capsys.readouterr().err
+    )
 
 
 def test_the_verdict_names_what_the_deciding_scores_decide_or_that_nothing_is_decided() -> None:

@@ -89,10 +89,33 @@ def test_the_cli_refuses_a_wandb_report_without_credentials(isolated_wandb: dict
 
     from tests.run_folders import make_run
 
-    make_run(tmp_path / "run", scalars={"val/loss": [(0, 1.0, 1.0), (10, 2.0, 0.5)]}, summary={"val_loss": 0.5})
+    run = make_run(tmp_path / "run", scalars={"val/loss": [(0, 1.0, 1.0), (10, 2.0, 0.5)]}, summary={"val_loss": 0.5})
+    (run / "wandb_run_id").write_text("abc123")
     command = [sys.executable, "-m", "unet1d.cli", "compare", str(tmp_path / "run"), "--wandb-report", "team/unet1d"]
     result = subprocess.run(command, capture_output=True, text=True, env=isolated_wandb, timeout=120)
     assert result.returncode == 2 and "needs W&B credentials" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_report_holds_the_compared_runs_alone_grouped_as_compare_keeps_them_apart(no_server, tmp_path) -> None:
+    """Walk G: runs without W&B ids made an empty filter (every run of the project), and grouping by the middle
+    alone merged variants compare keeps apart (here by lr)."""
+    from wandb_workspaces import expr
+
+    from tests.run_folders import make_run
+    from unet1d.cli.compare import wandb_report_of
+    from unet1d.compare.runs import compare_runs
+
+    for name, lr in (("fast", "2e-3"), ("slow", "1e-3")):
+        make_run(tmp_path / name, "--lr", lr, summary={"val_loss": 0.5})
+    rows, _ = compare_runs([tmp_path])
+    with pytest.raises(UserError, match=r"none of these runs logged to W&B .* every run of the project"):
+        wandb_report_of("team/unet1d", rows)
+    for name in ("fast", "slow"):
+        (tmp_path / name / "wandb_run_id").write_text(f"id-{name}")
+    report = wandb_report_of("team/unet1d", rows)
+    (runset,) = report.blocks[-1].runsets
+    assert [expr.groupby_str_to_key(key).name for key in runset.groupby] == ["model.mid.value", "optim.lr.value"]
+    assert "id-fast" in runset.filters and "id-slow" in runset.filters
 
 
 def test_the_prior_task_scores_get_a_bar_panel_of_their_own(no_server: None) -> None:

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -314,9 +314,17 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
 
 
 def save_wandb_report(target: str, rows: list) -> str:
-    """Build the W&B report of ``rows`` (their logged tags, final eval/* columns, their W&B ids) and save it."""
-    from unet1d.compare.runs import COLUMNS, EVAL_KEYS
-    from unet1d.compare.wandb_report import build_report, parse_target, run_ids, save_report
+    """Build the W&B report of ``rows`` (:func:`wandb_report_of`) and save it; its URL."""
+    from unet1d.compare.wandb_report import save_report
+
+    return save_report(wandb_report_of(target, rows))
+
+
+def wandb_report_of(target: str, rows: list) -> Any:
+    """The W&B report of ``rows``: their logged tags and final eval/* columns, their W&B runs alone, grouped by the
+    middle and by every other field their variants differ in (as compare keeps them apart)."""
+    from unet1d.compare.runs import COLUMNS, EVAL_KEYS, read_config, variant_key
+    from unet1d.compare.wandb_report import GROUP_BY, build_report, parse_target, run_ids
     from unet1d.store.curves import read_curves
 
     entity, project = parse_target(target)
@@ -324,5 +332,14 @@ def save_wandb_report(target: str, rows: list) -> str:
     for row in rows:
         tags |= set(read_curves(Path(row.run)).points)
     eval_metrics = [f"eval/{column}" for column, _, _ in COLUMNS if column in EVAL_KEYS]
-    report = build_report(entity, project, sorted(tags), eval_metrics, run_ids([Path(r.run) for r in rows]))
-    return save_report(report)
+    ids = run_ids([Path(r.run) for r in rows])
+    if not ids:  # an empty filter is every run of the project
+        raise UserError(
+            f"--wandb-report {target}: none of these runs logged to W&B (trained with wandb_mode disabled, or no "
+            "wandb_run_id file); a report would show every run of the project. The comparison above stands"
+        )
+    keys = [variant_key(config) for config in map(read_config, (Path(r.run) for r in rows)) if config is not None]
+    named = {*GROUP_BY, "model.mid_structure", "model.mid_num_heads"}  # model.mid says both
+    differing = [field for field in dict.fromkeys(f for key in keys for f in key) if field not in named
+                 and len({repr(key.get(field)) for key in keys}) > 1]  # fmt: skip
+    return build_report(entity, project, sorted(tags), eval_metrics, ids, group_by=(*GROUP_BY, *differing))
