@@ -24,7 +24,7 @@ from unet1d.cli.compare import (
     terminal_columns,
 )
 from unet1d.compare.plots import band
-from unet1d.compare.report import elide, write_report
+from unet1d.compare.report import elide, markdown_headings, write_report
 from unet1d.compare.runs import COLUMNS, RunRow, format_cell, summarize_variants
 from unet1d.compare.stats import MAX_SEEDS, detectable_difference, differences, seeds_needed
 from unet1d.metric_registry import BY_NAME, deciding_metrics
@@ -253,7 +253,8 @@ def test_compare_on_a_local_sweep_writes_tables_json_plots_and_a_report(tmp_path
         assert f"]({png.name})" in markdown
     for variant in ("conv", "attention-2"):
         assert f"| {variant} |" in markdown
-    headings = {column: (heading, fmt.replace("%", "f")) for column, heading, fmt in COLUMNS}
+    shown = markdown_headings(COLUMNS)
+    headings = {column: (shown[column], fmt.replace("%", "f")) for column, _, fmt in COLUMNS}
     assert compared["differences"] and {d["reference"] for d in compared["differences"]} == {"conv"}  # the conv middle
     for d in compared["differences"]:  # every difference is a row of the report
         heading, fmt = headings[d["column"]]
@@ -528,3 +529,10 @@ def test_a_terminal_narrower_than_the_tables_wraps_lines_and_cuts_no_number(tmp_
     printed = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
     cells = [cell for line in printed.splitlines() if line.startswith("│") for cell in line.split("│")[2:]]
     assert cells and not any("…" in cell for cell in cells)
+
+
+def test_a_part_of_a_score_keeps_its_score_in_the_reports_headings() -> None:
+    """Markdown drops the terminal's indent: "  root" read as a score of its own (walk G)."""
+    columns = [("c2st_auc", "C2ST AUC", "{:.3f}"), ("c2st_auc_root", "  root", "{:.3f}"), ("fd", "FD", "{:.2f}")]
+    assert markdown_headings(columns) == {"c2st_auc": "C2ST AUC", "c2st_auc_root": "C2ST AUC: root", "fd": "FD"}
+    assert "  root" in [heading for _, heading, _ in COLUMNS if heading.strip() == "root"]  # the registry indents

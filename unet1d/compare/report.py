@@ -180,6 +180,18 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [line(header), line(["---"] * len(header)), *(line(r) for r in rows)]
 
 
+def markdown_headings(columns: Sequence[tuple[str, str, str]]) -> dict[str, str]:
+    """Each column's heading, an indented one (a part of the score above it: ``  root``) with that score's in
+    front (``C2ST AUC: root``): Markdown drops the indent, and the part would read as a score of its own."""
+    headings, parent = {}, ""
+    for column, heading, _ in columns:
+        if heading.startswith(" "):
+            headings[column] = f"{parent}: {heading.strip()}"
+        else:
+            headings[column] = parent = heading
+    return headings
+
+
 def write_report(
     folder: Path,
     rows: Sequence[Any],
@@ -193,7 +205,7 @@ def write_report(
     """Write ``folder/report.md``; returns its path. ``warnings``: what makes the runs less comparable than they
     look (:func:`~unet1d.compare.runs.comparability_warnings`), said before any number."""
     formats = {column: fmt for column, _, fmt in columns}
-    headings = {column: heading for column, heading, _ in columns}
+    headings = markdown_headings(columns)
     lines = ["# Comparison of runs", ""]
     lines += [
         f"{len(rows)} runs in {len(variants)} variants. Runs whose configs differ only in the seed (and fields that "
