@@ -536,3 +536,13 @@ def test_a_part_of_a_score_keeps_its_score_in_the_reports_headings() -> None:
     columns = [("c2st_auc", "C2ST AUC", "{:.3f}"), ("c2st_auc_root", "  root", "{:.3f}"), ("fd", "FD", "{:.2f}")]
     assert markdown_headings(columns) == {"c2st_auc": "C2ST AUC", "c2st_auc_root": "C2ST AUC: root", "fd": "FD"}
     assert "  root" in [heading for _, heading, _ in COLUMNS if heading.strip() == "root"]  # the registry indents
+
+
+def test_a_bar_over_fewer_runs_than_its_variant_has_says_how_many() -> None:
+    """Survivor bias: attention's "s to common" bar stood for 1 of its 3 runs without a word (walk G)."""
+    from types import SimpleNamespace
+
+    from unet1d.compare.plots import bar_labels
+
+    rows = [SimpleNamespace(variant=v) for v in ("conv", "conv", "conv", "attention-4", "attention-4", "attention-4")]
+    assert bar_labels(rows, {"conv": [1.0, 2.0, 3.0], "attention-4": [4.6]}) == ["conv", "attention-4 (1/3 runs)"]
