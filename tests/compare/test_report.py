@@ -546,3 +546,13 @@ def test_a_bar_over_fewer_runs_than_its_variant_has_says_how_many() -> None:
 
     rows = [SimpleNamespace(variant=v) for v in ("conv", "conv", "conv", "attention-4", "attention-4", "attention-4")]
     assert bar_labels(rows, {"conv": [1.0, 2.0, 3.0], "attention-4": [4.6]}) == ["conv", "attention-4 (1/3 runs)"]
+
+
+def test_names_cut_alike_are_cut_where_they_differ() -> None:
+    """attention-4 and attention-8 at one budget both read `attent…ps=150`, and the key below the table mapped
+    that one name to two variants (walk G)."""
+    names = ["attention-4-c16 max_steps=150", "attention-8-c16 max_steps=150", "conv-c16 max_steps=150"]
+    for width in (5, 8, 14, 20):
+        cut = [elide(name, width, names) for name in names]
+        assert len(set(cut)) == 3 and all(len(c) == width for c in cut), cut
+    assert elide(names[2], 14, names) == elide(names[2], 14)  # no rival: cut as always

@@ -237,11 +237,12 @@ def print_tables(
     from unet1d.compare.runs import format_cell
 
     columns = terminal_columns(rows)
+    names = [v.variant for v in variants]  # elided apart from one another
     print_split(
         console,
         "Variants (mean ± std over seeds)",
         [("variant", False), ("runs", True)],
-        [[elide(v.variant, NAME_WIDTH), str(v.runs)] for v in variants],
+        [[elide(v.variant, NAME_WIDTH, names), str(v.runs)] for v in variants],
         columns,
         [[v.cell(c, f).replace(" ± ", "±") for c, _, f in columns] for v in variants],
     )
@@ -249,13 +250,14 @@ def print_tables(
         console,
         "Runs",
         [("run", False), ("variant", False), ("seed", True)],
-        [[elide(Path(r.run).name, NAME_WIDTH), elide(r.variant, NAME_WIDTH), str(r.seed)] for r in rows],
+        [[elide(Path(r.run).name, NAME_WIDTH), elide(r.variant, NAME_WIDTH, names), str(r.seed)] for r in rows],
         columns,
         [[format_cell(getattr(r, c), f) for c, _, f in columns] for r in rows],
     )
     elided = [v.variant for v in variants if elide(v.variant, NAME_WIDTH) != v.variant]
     if elided:  # what an elided name hides may be the very difference between two variants
-        console.print("Variants in full:\n" + "\n".join(f"  {elide(name, NAME_WIDTH)} = {name}" for name in elided))
+        shown = "\n".join(f"  {elide(name, NAME_WIDTH, names)} = {name}" for name in elided)
+        console.print("Variants in full:\n" + shown)
     common = f"val loss {threshold:.4f}, the worst variant's mean final" if threshold is not None else "none"
     console.print(
         f"Common threshold: {common}. Every column (steps and seconds to the threshold, quality, memory, size) "
@@ -289,6 +291,7 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
             poses += f" ({d.poses_needed or f'>{d.poses_needed_more_than}'})"
         difference = format_number(fmt, d.difference) + d.partial
         cells.append([d.variant, heading, difference, interval, words[d.within_noise], detectable, seeds, poses])
+    names = list(dict.fromkeys([found[0].reference, *(d.variant for d in found)]))
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headings)]
     widths[0] = min(widths[0], NAME_WIDTH)
     name_width = max(len(headings[0]), widths[0] - max(0, table_width(widths) - WIDTH))  # rich would cut a number
@@ -296,13 +299,15 @@ def print_differences(console: Console, found: list, shown: dict[str, tuple[str,
         console,
         f"Differences from {elide(found[0].reference, NAME_WIDTH)} (95 % Welch interval over seeds)",
         [("variant", False), ("column", False)],
-        [[elide(row[0], name_width), row[1]] for row in cells],
+        [[elide(row[0], name_width, names), row[1]] for row in cells],
         [(heading, heading, "") for heading in headings[2:]],
         [row[2:] for row in cells],
     )
-    cut_further = sorted({d.variant for d in found if elide(d.variant, name_width) != elide(d.variant, NAME_WIDTH)})
+    cut_further = sorted(
+        {d.variant for d in found if elide(d.variant, name_width, names) != elide(d.variant, NAME_WIDTH, names)}
+    )
     if cut_further:  # shorter than in the tables above, where the names were spelled out
-        console.print("\n".join(f"  {elide(name, name_width)} = {name}" for name in cut_further))
+        console.print("\n".join(f"  {elide(name, name_width, names)} = {name}" for name in cut_further))
     console.print(
         f"detectable: the smallest true difference these seeds resolve (their {100 * CONFIDENCE:.0f} % interval "
         f"without 0) with {100 * POWER:.0f} % power, two-sided, at the pooled std over seeds. seeds: per variant, "

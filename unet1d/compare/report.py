@@ -21,12 +21,22 @@ REPORT_FILE = "report.md"
 NOISE_NOTES = {True: "within seed noise", False: "beyond seed noise", None: "no interval (one seed, or no spread)"}
 
 
-def elide(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters in the middle (``runs/sweep…/k3j2``): both ends tell runs apart."""
+def elide(text: str, width: int, among: Sequence[str] = ()) -> str:
+    """``text`` cut to ``width`` characters in the middle (``runs/sweep…/k3j2``): both ends tell runs apart. Where
+    that would read as another of ``among`` cut alike (``attent…ps=150`` for attention-4 and attention-8), the
+    window around where they first differ instead (``…ion-4-c16 m…``)."""
     if len(text) <= width:
         return text
     head = (width - 1) // 2 + (width - 1) % 2
-    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+    short = text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+    rivals = [other for other in among if other != text and len(other) > width and elide(other, width) == short]
+    if not rivals or width < 5:
+        return short
+    first = min(next((i for i, (a, b) in enumerate(zip(text, other, strict=False)) if a != b), len(text))
+                for other in rivals)  # fmt: skip
+    start = max(1, min(first - (width - 2) // 2, len(text) - (width - 1)))  # the first difference mid-window
+    end = start + width - 2
+    return "…" + text[start:end] + ("…" if end < len(text) else text[end : end + 1])
 
 
 def difference_cells(found: Any, fmt: str) -> tuple[str, str, str]:
