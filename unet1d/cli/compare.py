@@ -22,6 +22,7 @@ from unet1d.cli.output import writable_folder, writable_output
 from unet1d.config import MIN_EVAL_SAMPLES, EvaluationConfig
 from unet1d.errors import UserError
 from unet1d.metric_registry import format_number
+from unet1d.notices import collected_warnings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -90,7 +91,6 @@ def compare_command(
         write_json,
     )
     from unet1d.compare.stats import CONFIDENCE, POWER, differences
-    from unet1d.store.checkpoint_files import collected_warnings
 
     if wandb_report is not None:
         from unet1d.compare.wandb_report import parse_target

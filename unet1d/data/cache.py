@@ -32,7 +32,6 @@ import mmap
 import os
 import secrets
 import shutil
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from unet1d import notices
 from unet1d.atomic_files import fsync_path, remove_path
 from unet1d.data.sequences import ReadResult, Sequence, Skipped
 
@@ -93,7 +93,7 @@ def warn(message: str) -> None:
     machine: the ranks of a launch (``LOCAL_RANK``, set by torchrun) all read the same cache, so the others'
     lines would only repeat local rank 0's."""
     if os.environ.get("LOCAL_RANK", "0") == "0":
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+        notices.warn(message)
 
 
 def read_through_cache(

@@ -7,17 +7,15 @@ torch (1.8 CPU s a process here); :mod:`unet1d.store.checkpoints` writes and loa
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import sys
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from unet1d import notices
 from unet1d.config_sources import config_from_dict
 from unet1d.errors import UserError
 
@@ -36,30 +34,11 @@ ACCELERATE_DIR = "accelerate"
 EVAL_FILES = (MODEL_FILE, EMA_FILE, STATS_FILE, CONFIG_FILE, MARKER)
 STEP_PATTERN = re.compile(r"^step-(\d+)$")
 RETIRED_PATTERN = re.compile(r"^\.old-step-(\d+)$")  # a checkpoint being replaced by one of the same step
-_warned: set[str] = set()
-_collectors: list[list[str]] = []
 
 
 def warn(message: str) -> None:
-    """One line on stderr (once per message per process: readers poll), and in every :func:`collected_warnings`."""
-    for collector in _collectors:
-        if message not in collector:
-            collector.append(message)
-    if message not in _warned:
-        _warned.add(message)
-        print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def collected_warnings() -> Iterator[list[str]]:
-    """The warnings :func:`warn` gives inside the block, each once, printed or not before (what `compare`
-    carries into its JSON and report)."""
-    collector: list[str] = []
-    _collectors.append(collector)
-    try:
-        yield collector
-    finally:
-        _collectors.remove(collector)
+    """One line on stderr, once per message per process (readers poll: a damaged file is met again and again)."""
+    notices.warn(message, once=True)
 
 
 def checkpoint_step(path: Path) -> int | None:

@@ -11,10 +11,9 @@ import time
 from collections.abc import Mapping
 from datetime import timedelta
 
+from unet1d import notices
 
-def warn(message: str) -> None:
-    """A problem training survives (W&B offline, a dashboard failing): one line on stderr."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+warn = notices.warn  # a problem training survives (W&B offline, a dashboard failing): one line on stderr
 
 
 def say(message: str) -> None:
