@@ -37,7 +37,7 @@ class ModelConfig(Section):
     """The network. Defaults: attention-8, 5.28M parameters; conv 5.80M (reference design: 5.24M / 5.77M)."""
 
     pose_dim: int = Field(72, gt=0, description="Length of one pose vector (SMPL: 24 joints x 3).")
-    base_channels: int = Field(128, gt=0, description="Channels of the first UNet stage.")
+    base_channels: int = Field(128, gt=0, description="Channels of the first UNet stage (an even number).")
     channel_mults: list[int] = Field(
         [1, 2, 4], min_length=1, description="Channel multiplier per stage; the last sets the middle block's width."
     )

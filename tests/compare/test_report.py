@@ -556,3 +556,41 @@ def test_names_cut_alike_are_cut_where_they_differ() -> None:
         cut = [elide(name, width, names) for name in names]
         assert len(set(cut)) == 3 and all(len(c) == width for c in cut), cut
     assert elide(names[2], 14, names) == elide(names[2], 14)  # no rival: cut as always
+
+
+def test_the_classifiers_ceiling_does_not_read_as_no_better_prior_and_unpaired_task_scores_want_no_seeds() -> None:
+    """Verification walk: the C2ST ceiling alone made a decision say "no variant is yet a better prior than the
+    baselines"; a task score scored on other poses was "resolved by 3 seeds"."""
+    from types import SimpleNamespace
+
+    from unet1d.compare.report import verdict
+    from unet1d.compare.runs import worse_prior_warnings
+    from unet1d.compare.stats import Difference
+
+    rows = [
+        SimpleNamespace(
+            completion_cm=3.0,
+            denoise_cm=4.0,
+            c2st_auc=0.995,
+            baselines={
+                "gaussian": {"completion_cm": 100.0, "denoise_cm": 100.0},
+                "nearest": {"completion_cm": 100.0, "denoise_cm": 100.0},
+            },
+        )
+    ]
+    assert worse_prior_warnings(rows) == []  # every run beats the baselines: only the ceiling is a caveat
+    headings, formats = {"completion_best_cm": "completion best"}, {"completion_best_cm": "{:.2f}"}
+    unpaired = Difference("completion_best_cm", "attention-4", "conv", 0.94, -0.5, 2.4, seeds_needed=3)
+    assert not any("seeds per variant" in line for line in verdict([unpaired], headings, formats))
+
+
+def test_a_nan_per_pose_error_gives_no_pose_interval_to_decide_by() -> None:
+    from types import SimpleNamespace
+
+    from unet1d.compare.stats import pose_interval
+
+    def run(errors):
+        return SimpleNamespace(pose_errors=SimpleNamespace(digest="d", errors={"completion_cm": errors}))
+
+    assert pose_interval([run([8.0, 8.5, 7.9])], [run([1.0, 1.1, 0.9])], "completion_cm") is not None
+    assert pose_interval([run([8.0, float("nan"), 7.9])], [run([1.0, 1.1, 0.9])], "completion_cm") is None

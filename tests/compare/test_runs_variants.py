@@ -144,9 +144,14 @@ def test_a_run_named_twice_counts_once_and_a_repeated_seed_or_unlike_evaluations
     warned = capsys.readouterr().err
     assert f"{copy} and {one} are both seed 0 of" in warned and f"only {one} is counted" in warned
     assert [Path(row.run).name for row in rows] == ["one", "two"] and variants[0].runs == 2  # the copy not counted
-    assert "the evaluations differ in num_samples: 1000 (one, two); 64 (copy)" in warned
+    assert warned.count("warning: ") == 1, warned  # left out before anything else is said of it
+
+    odd = make_run(tmp_path / "odd", "--seed", "5", evaluation={**evaluation, "num_samples": 64})
+    compare_runs([tmp_path / "runs", odd])
+    warned = capsys.readouterr().err
+    assert "the evaluations differ in num_samples: 1000 (one, two); 64 (odd)" in warned
     assert "evaluate the odd runs again alike, e.g. `unet1d eval RUN --num_samples N`" in warned  # how to mend it
-    assert warned.count("warning: ") == 2, warned
+    assert warned.count("warning: ") == 1, warned
 
     tasked = make_run(tmp_path / "tasked", "--seed", "2", evaluation={**evaluation, "task_poses_digest": "abc"})
     compare_runs([tmp_path / "runs", tasked])
@@ -244,3 +249,26 @@ def test_a_summary_holding_nan_is_named_not_written_as_bare_nan(tmp_path: Path, 
     run = make_run(tmp_path / "run", summary={"val_loss": float("nan"), "train_loss": 0.8})
     (row,), _ = compare_runs([run])
     assert row.final_val_loss is None and "val_loss is nan, not a finite number" in capsys.readouterr().err
+
+
+def test_an_evaluation_holding_nan_or_infinity_is_named_and_compared_without_it(tmp_path: Path, capsys) -> None:
+    """Verification walk: an infinite precision was a statistics traceback, a NaN one bare NaN in --out."""
+    for seed, value in ((0, float("inf")), (1, float("nan")), (2, 0.9)):
+        make_run(tmp_path / f"s{seed}", "--seed", str(seed), evaluation={"precision": value})
+    rows, (variant,) = compare_runs([tmp_path])
+    err = capsys.readouterr().err
+    assert "its evaluation's precision is inf" in err and "its evaluation's precision is nan" in err
+    assert [row.precision for row in rows] == [None, None, 0.9] and variant.mean["precision"] == 0.9
+
+
+def test_a_repeated_seed_is_left_out_before_the_threshold_and_the_caveats_are_made(tmp_path: Path) -> None:
+    """The copy (val loss 1.5) was not counted in the means but still set the common threshold (verification)."""
+    from tests.compare.test_convergence import val_curve
+    from unet1d.compare.convergence import common_threshold
+
+    for name, seed, values in (("a", 0, [1.0, 0.6]), ("copy", 0, [1.0, 1.5]), ("b", 1, [1.0, 0.7])):
+        make_run(tmp_path / name, "--seed", str(seed), "--max_steps", "10", summary={"val_loss": values[-1]},
+                 scalars={"val/loss": val_curve(60.0, values)})  # fmt: skip
+    rows, _ = compare_runs([tmp_path])
+    assert sorted(Path(row.run).name for row in rows) == ["a", "b"]
+    assert common_threshold(rows) == pytest.approx(0.65)

@@ -116,6 +116,12 @@ def test_the_report_holds_the_compared_runs_alone_grouped_as_compare_keeps_them_
     (runset,) = report.blocks[-1].runsets
     assert [expr.groupby_str_to_key(key).name for key in runset.groupby] == ["model.mid.value", "optim.lr.value"]
     assert "id-fast" in runset.filters and "id-slow" in runset.filters
+    (grid,) = [block for block in report.blocks if hasattr(block, "panels")]
+    bars = [panel for panel in grid.panels if type(panel).__name__ == "BarPlot"]
+    assert bars and all(panel.groupby is None for panel in bars)  # one key only: a bar per run, never lr merged
+    (tmp_path / "slow" / "wandb_run_id").unlink()  # the report shows "fast" alone: nothing to group lr by
+    (runset,) = wandb_report_of("team/unet1d", rows).blocks[-1].runsets
+    assert [expr.groupby_str_to_key(key).name for key in runset.groupby] == ["model.mid.value"]
 
 
 def test_the_prior_task_scores_get_a_bar_panel_of_their_own(no_server: None) -> None:

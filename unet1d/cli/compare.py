@@ -84,10 +84,10 @@ def compare_command(
     from unet1d.compare.runs import (
         COLUMNS,
         compare_runs,
-        decisiveness_warnings,
         evaluated_size,
         find_runs,
         latest_eval,
+        worse_prior_warnings,
         write_json,
     )
     from unet1d.compare.stats import CONFIDENCE, POWER, differences
@@ -136,7 +136,7 @@ def compare_command(
     console = Console(width=max(WIDTH, Console().width)) if Console().is_terminal else Console(width=WIDTH)
     headings = {column: heading for column, heading, _ in COLUMNS}
     formats = {column: fmt for column, _, fmt in COLUMNS}
-    decision = verdict(found, headings, formats, decisiveness_warnings(rows))  # the deciding scores alone
+    decision = verdict(found, headings, formats, worse_prior_warnings(rows))  # the deciding scores alone
     print_tables(console, rows, variants, found, threshold, decision)
     if out is not None:
         write_json(out, rows, variants)
@@ -337,13 +337,14 @@ def wandb_report_of(target: str, rows: list) -> Any:
     for row in rows:
         tags |= set(read_curves(Path(row.run)).points)
     eval_metrics = [f"eval/{column}" for column, _, _ in COLUMNS if column in EVAL_KEYS]
-    ids = run_ids([Path(r.run) for r in rows])
+    with_ids = [row for row in rows if run_ids([Path(row.run)])]  # the runs the report will show
+    ids = run_ids([Path(r.run) for r in with_ids])
     if not ids:  # an empty filter is every run of the project
         raise UserError(
             f"--wandb-report {target}: none of these runs logged to W&B (trained with wandb_mode disabled, or no "
             "wandb_run_id file); a report would show every run of the project. The comparison above stands"
         )
-    keys = [variant_key(config) for config in map(read_config, (Path(r.run) for r in rows)) if config is not None]
+    keys = [variant_key(config) for config in map(read_config, (Path(r.run) for r in with_ids)) if config is not None]
     named = {*GROUP_BY, "model.mid_structure", "model.mid_num_heads"}  # model.mid says both
     differing = [field for field in dict.fromkeys(f for key in keys for f in key) if field not in named
                  and len({repr(key.get(field)) for key in keys}) > 1]  # fmt: skip

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from unet1d.compare.runs import decisiveness_warnings, format_cell
+from unet1d.compare.runs import format_cell, worse_prior_warnings
 from unet1d.compare.stats import CONFIDENCE, MAX_POSES, MAX_SEEDS, POWER
 from unet1d.metric_registry import BY_NAME, deciding_metrics, format_number, task_metrics
 
@@ -63,7 +63,7 @@ def verdict(
     """What the deciding scores (the registry's ``decides``) say, in a few lines: each difference beyond seed noise
     (and, for a task score, beyond the task poses' noise, which needs every run scored on the same poses), better
     or worse; else that nothing is decided, and the difference nearest to deciding with the seeds, or task poses,
-    it needs. ``premature``: :func:`~unet1d.compare.runs.decisiveness_warnings`, which qualify any decision."""
+    it needs. ``premature``: :func:`~unet1d.compare.runs.worse_prior_warnings`, which qualify any decision."""
     by_name = {m.name: m for m in deciding_metrics()}
     tasks = {m.name for m in task_metrics()}
     deciding = [d for d in found if d.column in by_name and d.column in headings]
@@ -104,7 +104,7 @@ def verdict(
         f"nothing decided: no deciding score ({', '.join(dict.fromkeys(headings[d.column] for d in deciding))}) "
         f"separates a variant from {reference} beyond its noise (the seeds', and a task score's poses')"
     )
-    needs = [(d, need) for d in deciding if d not in unpaired and (need := _needs(d)) is not None]
+    needs = [(d, need) for d in deciding if (need := _needs(d, d.column in tasks)) is not None]
     if needs:
         nearest, (seeds, poses) = min(needs, key=lambda item: item[1])
         wanted = " and ".join(
@@ -124,10 +124,11 @@ def verdict(
     return lines
 
 
-def _needs(d: Any) -> tuple[int, int] | None:
+def _needs(d: Any, task: bool) -> tuple[int, int] | None:
     """(seeds per variant, task poses) that would resolve ``d`` where it is within that noise (0: not needed);
-    None when either would take more than the most counted."""
-    if d.within_noise is None:  # no interval: nothing to resolve it with
+    None when either would take more than the most counted, or nothing could (no interval; a ``task`` score
+    whose runs were not scored on the same poses: no count of seeds decides it)."""
+    if d.within_noise is None or (task and d.within_pose_noise is None):
         return None
     seeds = d.seeds_needed if d.within_noise else 0
     poses = d.poses_needed if d.within_pose_noise else 0
@@ -224,7 +225,7 @@ def write_report(
     ]
     if warnings:
         lines += ["## Caveats", "", *(f"- {warning}" for warning in warnings), ""]
-    decision = verdict(found, headings, formats, decisiveness_warnings(list(rows)))
+    decision = verdict(found, headings, formats, worse_prior_warnings(list(rows)))
     if decision:
         lines += ["## Verdict", "", *(f"- {line}" for line in decision), ""]
     if threshold is not None:

@@ -350,6 +350,15 @@ def read_run(run: Path) -> RunRow:
     return _row(run, read_config(run))
 
 
+def _finite(run: Path, key: str, value: Any) -> Any:
+    """An evaluation's number, or None (named in a warning) where it is NaN or infinite: a mean and a std of
+    one are NaN or a traceback, and `--out` would hold bare NaN, which strict JSON readers refuse."""
+    if isinstance(value, float) and not math.isfinite(value):
+        checkpoint_files.warn(f"{run}: its evaluation's {key} is {value}; the run is compared without it")
+        return None
+    return value
+
+
 def _best_val_loss(curve: list[float], final: float | None) -> float | None:
     """The lowest validation loss: the curve's (TensorBoard's float32) and the summary's final (float64), so the
     best is never above the final by a rounding."""
@@ -367,7 +376,7 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
         "final_train_loss": summary.get("train_loss"),
         "final_val_loss": summary.get("val_loss"),
         "best_val_loss": _best_val_loss(curve, summary.get("val_loss")),
-        **{key: evaluation.get(key) for key in EVAL_KEYS},
+        **{key: _finite(run, key, evaluation.get(key)) for key in EVAL_KEYS},
         **{key: summary.get(key) for key in ("wall_time_s", "samples_per_s", "peak_memory_mb", "model_size_mb")},
     }
     final_step = summary.get("final_step")
@@ -392,29 +401,20 @@ def _being_extended(row: RunRow, config: dict[str, Any] | None) -> bool:
 
 
 def comparability_warnings(rows: list[RunRow]) -> list[str]:
-    """What makes these runs' numbers less comparable than they look: one run given twice counts once,
-    but a seed repeated within a variant is not another sample; evaluations made with other settings
-    (C2ST grows with the poses scored) or of an earlier step than the run's last; a run a resume lengthened."""
+    """What makes these runs' numbers less comparable than they look: evaluations made with other settings
+    (C2ST grows with the poses scored) or of an earlier step than the run's last; a run a resume lengthened;
+    no run a better prior than a baseline (:func:`decisiveness_warnings`). (A repeated seed is left out before.)"""
     warnings = []
-    first: dict[tuple[str, int], str] = {}
-    for row in rows:
-        if row.seed is None:
-            continue
-        if (row.variant, row.seed) in first:
-            warnings.append(
-                f"{row.run} and {first[(row.variant, row.seed)]} are both seed {row.seed} of {row.variant}: a "
-                f"repeated seed is not another sample (counted, its intervals would read too narrow): only "
-                f"{first[(row.variant, row.seed)]} is counted"
-            )
-        first.setdefault((row.variant, row.seed), row.run)
     evaluated = [row for row in rows if row.evaluated is not None]
     for key in EVALUATION_SETTINGS:
         listed = differing_values([(Path(row.run).name, row.evaluated[key]) for row in evaluated])
         if listed:
             if key == "task_poses_digest":  # the task poses alone: the other scores still compare
+                legend = "; None: no per-pose errors, an older evaluation or task_poses 0" if any(
+                    row.evaluated[key] is None for row in evaluated) else ""  # fmt: skip
                 warnings.append(
-                    f"the evaluations scored the prior's tasks on other poses ({listed}; None: no per-pose errors, "
-                    "an older evaluation or task_poses 0): their task scores do not compare; `unet1d eval` them again"
+                    f"the evaluations scored the prior's tasks on other poses ({listed}{legend}): their task scores "
+                    "do not compare; `unet1d eval` them again"
                 )
             else:
                 warnings.append(
@@ -457,7 +457,20 @@ C2ST_CEILING = 0.99  # every run at or above it: the classifier tells them all f
 
 def decisiveness_warnings(rows: list[RunRow]) -> list[str]:
     """Where the runs' scores cannot decide between middles: every run a worse prior than a baseline that needs
-    no network (a task score), or every run at the classifier's ceiling. Both say: train longer first."""
+    no network (a task score, :func:`worse_prior_warnings`), or every run at the classifier's ceiling. Both say:
+    train longer first."""
+    warnings = worse_prior_warnings(rows)
+    c2st = [row.c2st_auc for row in rows if row.c2st_auc is not None]
+    if len(c2st) > 1 and min(c2st) >= C2ST_CEILING:
+        warnings.append(
+            f"c2st_auc is at its ceiling in every run ({min(c2st):.3f}–{max(c2st):.3f}): the classifier tells "
+            "every variant's samples from data and cannot tell the variants apart; train longer"
+        )
+    return warnings
+
+
+def worse_prior_warnings(rows: list[RunRow]) -> list[str]:
+    """A line per task score on which every run is a worse prior than a baseline that needs no network."""
     warnings = []
     for key in ("completion_cm", "denoise_cm"):
         pairs = [(getattr(row, key), _best_baseline(row, key)) for row in rows]
@@ -470,12 +483,6 @@ def decisiveness_warnings(rows: list[RunRow]) -> list[str]:
                 f"{best[0]} {best[1]:.2f}): every variant is a worse prior than that, so which middle is better "
                 "is not yet the question; train longer before comparing them"
             )
-    c2st = [row.c2st_auc for row in rows if row.c2st_auc is not None]
-    if len(c2st) > 1 and min(c2st) >= C2ST_CEILING:
-        warnings.append(
-            f"c2st_auc is at its ceiling in every run ({min(c2st):.3f}–{max(c2st):.3f}): the classifier tells "
-            "every variant's samples from data and cannot tell the variants apart; train longer"
-        )
     return warnings
 
 
@@ -558,16 +565,23 @@ def compare_runs(paths: list[Path]) -> tuple[list[RunRow], list[VariantRow]]:
     for row, config in zip(rows, configs, strict=True):
         row.variant = next(names) if config is not None else unknown_variant(Path(row.run))
 
+    first: dict[tuple[str, int], str] = {}
+    repeated = []
+    for i, row in enumerate(rows):  # a repeated seed is not another sample: the first only, before any number
+        if row.seed is not None and (row.variant, row.seed) in first:
+            repeated.append(i)
+            checkpoint_files.warn(
+                f"{row.run} and {first[(row.variant, row.seed)]} are both seed {row.seed} of {row.variant}: a "
+                f"repeated seed is not another sample (counted, its intervals would read too narrow): only "
+                f"{first[(row.variant, row.seed)]} is counted"
+            )
+        elif row.seed is not None:
+            first[(row.variant, row.seed)] = row.run
+    runs, configs, rows = ([x for i, x in enumerate(seq) if i not in repeated] for seq in (runs, configs, rows))
     add_common_convergence(rows)
     for warning in [*comparability_warnings(rows), *measurement_warnings(runs, configs)]:
         checkpoint_files.warn(warning)
-    counted: set[tuple[str, int]] = set()
-    kept = []
-    for row in rows:  # a repeated seed of a variant: the first only (named above)
-        if row.seed is None or (row.variant, row.seed) not in counted:
-            kept.append(row)
-            counted.add((row.variant, row.seed))
-    return kept, summarize_variants(kept)
+    return rows, summarize_variants(rows)
 
 
 def write_json(path: Path, rows: list[RunRow], variants: list[VariantRow]) -> None:

@@ -237,6 +237,8 @@ def pose_interval(
     errors = [np.asarray(row.errors[column], dtype=np.float64) for row in rows]
     if len({len(error) for error in errors}) != 1 or len(errors[0]) < 2:
         return None
+    if not all(np.isfinite(error).all() for error in errors):  # a NaN interval read as "beyond pose noise"
+        return None
     mean_a, mean_b = np.mean(errors[: len(a)], axis=0), np.mean(errors[len(a) :], axis=0)
     per_pose = mean_a - mean_b
     if np.ptp(per_pose) == 0:

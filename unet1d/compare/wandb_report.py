@@ -75,10 +75,12 @@ def build_report(
         panels.append(lines("gradient norm per block", grad_norms, log_y=True))
 
     def bars(title: str, metrics: Sequence[str]) -> Any:
+        # a bar panel groups by one key: by the middle where that alone sets the variants apart, else by none (a
+        # bar per run) rather than one bar for variants compare keeps apart (lr=1e-3 and 2e-3 averaged)
+        key = config_key(group_by[0]).removeprefix("config.") if len(group_by) == 1 else None
         return wr.BarPlot(
             title=title, metrics=list(metrics), orientation="v",
-            groupby=config_key(group_by[0]).removeprefix("config."),
-            groupby_aggfunc="mean", groupby_rangefunc="minmax",
+            groupby=key, groupby_aggfunc="mean" if key else None, groupby_rangefunc="minmax" if key else None,
         )  # fmt: skip
 
     tasks = {f"{EVAL_PREFIX}{metric.name}" for metric in task_metrics()}  # centimetres: a panel of their own

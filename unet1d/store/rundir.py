@@ -248,7 +248,8 @@ def finished_run(config: Config) -> TrainResult | None:
     damage = run_config_damage(Path(config.train.output_dir))
     if damage is not None:  # nothing else will write it: the run trains no step
         checkpoint_files.warn(f"{damage}; it is written again from {source}")
-        write_run_config(Path(config.train.output_dir), checkpoint_files.read_config(source))
+        write_run_config(Path(config.train.output_dir), config)  # what this resume resolved: the checkpoint's,
+        # with the resumable settings given (the output_dir a moved run is in now), as a training resume writes it
     return summary
 
 

@@ -162,17 +162,17 @@ def test_a_damaged_run_config_is_read_from_the_latest_checkpoint(run, capsys) ->
 
 def test_resuming_a_finished_run_writes_its_damaged_config_again_from_the_checkpoint(run, capsys) -> None:
     """It trains no step, so nothing else would: the damaged file stayed, without a word (walk F)."""
-    from tests.conftest import TINY_RUN
-    from unet1d.config_sources import load_config
     from unet1d.store.checkpoint_files import read_config
-    from unet1d.store.rundir import finished_run, read_run_config
+    from unet1d.store.rundir import finished_run, read_run_config, resume_config
 
     (run / "config.yaml").write_text("model:\n  base_channels: [8\n")
-    flags = [*TINY_RUN, "--max_steps", "20", "--output_dir", str(run), "--resume", "auto"]
-    assert finished_run(load_config(None, flags, environ={})) is not None
+    resolved = resume_config(None, ["--output_dir", str(run), "--resume", "auto"], environ={})  # as `train` does
+    assert finished_run(resolved) is not None
     err = capsys.readouterr().err
     assert "config.yaml: damaged run config" in err and f"written again from {run / 'checkpoints' / 'step-20'}" in err
-    assert read_run_config(run / "config.yaml") == read_config(run / "checkpoints" / "step-20")
+    written = read_run_config(run / "config.yaml")
+    assert written == resolved and str(written.train.output_dir) == str(run)  # what a training resume writes (the
+    assert written.model == read_config(run / "checkpoints" / "step-20").model  # run's folder now), the same run
 
 
 @pytest.mark.slow  # a run as a process
