@@ -296,13 +296,13 @@ def test_a_git_annex_tree_reads_its_links_and_leaves_hidden_folders_and_the_cach
         write_amass(stored, frames=120, tag=float(index))
         (root / take).parent.mkdir(parents=True, exist_ok=True)
         (root / take).symlink_to(stored)
-    (root / "cache").mkdir()
-    np.save(root / "cache" / "left.npy", np.zeros((40, 72), np.float32))  # no take: the pose cache's own file
+    (root / "cache" / "poses").mkdir(parents=True)
+    np.save(root / "cache" / "poses" / "left.npy", np.zeros((40, 72), np.float32))  # no take: the cache's own
     splits = load_pose_data(cfg(root, val_fraction=0, cache_dir=str(root / "cache")), 72, seed=0)
     assert sorted(f.name for f in splits.report.files) == ["CMU/01/run_poses.npz", "CMU/02/walk_poses.npz"]
     assert sorted((s.name, s.reason) for s in splits.report.skipped) == [
         (".git", "hidden folder: not read"),
-        ("cache", "the pose cache (--cache_dir) inside the data: not read"),
+        ("cache/poses", "the pose cache (--cache_dir) inside the data: not read"),
     ]
 
 
@@ -317,7 +317,7 @@ def test_a_folder_that_cannot_be_listed_is_an_error_naming_it_not_a_silent_gap(t
         return listing(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    with pytest.raises(UserError, match=r"KIT: cannot list this folder \(Permission denied\)"):
+    with pytest.raises(UserError, match=r"KIT: cannot read this folder \(Permission denied\)"):
         load_pose_data(cfg(tmp_path, val_fraction=0), 72, seed=0)
 
 
@@ -368,3 +368,53 @@ def test_a_folder_mixing_amass_takes_and_plain_arrays_needs_its_up_axis_said(tmp
     with pytest.raises(UserError, match=r"mixes 1 AMASS files \(z-up\) with 1 plain pose arrays .* mine/walk\.npy"):
         load_pose_data(cfg(tmp_path, val_fraction=0), 72, seed=0)
     assert load_pose_data(cfg(tmp_path, val_fraction=0, up_axis="z"), 72, seed=0).stats.up_axis == "z"
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("a link named otherwise, shallower than the held-out folder", "archive/HumanEva/s1/walk_poses.npz"),
+        ("the held-out name a link beside the real folder", "HumanEva/s1/walk_poses.npz"),
+    ],
+)
+def test_a_folder_with_several_names_is_read_under_the_one_amass_holds_out(tmp_path, layout, expected):
+    """Verification walk: breadth first alone read archive/HumanEva as `current` (a shallower link), so HumanEva
+    trained; at one depth the real `h1` beat its link `HumanEva`."""
+    write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120, tag=1.0)
+    if layout.startswith("a link named otherwise"):
+        write_amass(tmp_path / "archive" / "HumanEva" / "s1" / "walk_poses.npz", frames=120)
+        (tmp_path / "current").symlink_to(tmp_path / "archive" / "HumanEva", target_is_directory=True)
+    else:
+        write_amass(tmp_path / "h1" / "s1" / "walk_poses.npz", frames=120)
+        (tmp_path / "HumanEva").symlink_to(tmp_path / "h1", target_is_directory=True)
+    splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    assert sorted((f.name, f.split) for f in splits.report.files) == [("CMU/01/run_poses.npz", "train"),
+                                                                        (expected, "val")]  # fmt: skip
+    assert len(splits.train) == 30 and len(splits.val) == 30
+
+
+def test_a_folder_amass_would_hold_out_twice_apart_is_refused_naming_both(tmp_path):
+    write_amass(tmp_path / "HumanEva" / "s1" / "walk_poses.npz", frames=120)
+    write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120, tag=1.0)
+    (tmp_path / "Transitions_mocap").symlink_to(tmp_path / "HumanEva", target_is_directory=True)
+    with pytest.raises(UserError, match=r"reached as HumanEva \(val\) and Transitions_mocap \(test\); remove the link"):
+        load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+
+
+def test_lost_and_found_and_a_cache_at_the_data_root_are_listed_not_read(tmp_path, monkeypatch):
+    """A data volume's root holds lost+found, readable by root alone: every command failed for other users."""
+    write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120)
+    (tmp_path / "lost+found").mkdir()
+    listing = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "lost+found":
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    splits = load_pose_data(cfg(tmp_path, val_fraction=0, cache_dir=str(tmp_path)), 72, seed=0)
+    assert [f.name for f in splits.report.files] == ["CMU/01/run_poses.npz"]
+    assert ("lost+found", "the filesystem's lost+found: not read") in [
+        (s.name, s.reason) for s in splits.report.skipped
+    ]

@@ -21,6 +21,7 @@ from unet1d.data import cache
 from unet1d.data.formats import INPUT_WIDTHS, output_fps, subsample_indices, to_pose_format
 from unet1d.data.progress import file_progress
 from unet1d.data.sequences import ReadResult, Sequence, Skipped
+from unet1d.data.split import amass_parts
 from unet1d.errors import UserError
 
 POSE_SUFFIXES = (".npz", ".npy")
@@ -69,62 +70,104 @@ def read_pose_path(path: Path, pose_format: str, target_fps: float, cache_dir: P
     return ReadResult(sequences=[sequence])
 
 
+CACHE_PARTS = ("poses", "builtin", "baselines")  # what unet1d keeps under a cache_dir: never takes
+LOST_AND_FOUND = "lost+found"  # a filesystem's own folder at a volume's root, readable by root alone
+
+
 def _walk(root: Path, leave_out: Path | None = None) -> tuple[list[Path], list[Skipped]]:
     """Every file below ``root``, following linked folders (datasets are often symlinked into one tree) but
-    reading each folder and file once. Breadth first, so a folder reached under two names is read under the
-    shallowest (a dataset linked into the tree under its own name, its real folder deeper: the split goes by
-    that name), the real folder first at one depth; the other names are listed as skipped, as are broken
-    links. Hidden folders (``.git``, a cache) and ``leave_out`` (the pose cache) are listed, not entered:
-    their files are no takes, and a git-annex or DVC tree's links must not be taken for copies of them. A
-    folder that cannot be listed is a UserError naming it (its takes would vanish from the data unseen)."""
-    files: list[Path] = []
+    reading each folder and file once, under one of its names; the others are listed as skipped, as are broken
+    links. The name decides a take's split (AMASS's goes by the dataset folder on the way), so where a folder or
+    file has several: the one AMASS's split holds out (a held-out dataset linked into the tree, or kept
+    elsewhere and linked in under another name, must not train), else the first met breadth first (the
+    shallowest; at one depth the real folder before links). Two names AMASS holds out apart (val and test) are
+    a UserError. Hidden folders (``.git``, a cache), the pose caches under ``leave_out`` (the cache_dir) and
+    ``lost+found`` are listed, not entered: their files are no takes, and a git-annex or DVC tree's links must
+    not be taken for copies of them. Any other folder that cannot be read is a UserError naming it (its takes
+    would vanish from the data unseen)."""
+    folder_names: dict[str, list[str]] = {}  # real path -> its names, in the order met (the first is read)
+    file_names: dict[str, list[str]] = {}
+    hidden: list[str] = []
     skipped: list[Skipped] = []
-    folders_seen: dict[str, str] = {}
-    files_seen: dict[str, str] = {}
-    left_out = os.path.realpath(leave_out) if leave_out is not None else None
+    left_out = {os.path.realpath(leave_out / part) for part in CACHE_PARTS} if leave_out is not None else set()
     queue = deque([root])
     while queue:
         folder = queue.popleft()
         name_here = folder.relative_to(root).as_posix()
         real = os.path.realpath(folder)
-        if real in folders_seen:  # a second name for a folder, or a link back up the tree
-            skipped.append(Skipped(name_here, f"the same folder as {folders_seen[real]} (a link): read once"))
+        if real in folder_names:  # a second name for a folder, or a link back up the tree
+            folder_names[real].append(name_here)
             continue
-        folders_seen[real] = name_here
-        if real == left_out:
+        folder_names[real] = [name_here]
+        if real in left_out:
             skipped.append(Skipped(name_here, "the pose cache (--cache_dir) inside the data: not read"))
             continue
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: (entry.is_symlink(), entry.name))
-            kinds = [(entry, entry.is_dir()) for entry in entries]
-        except OSError as err:
-            raise UserError(
-                f"{folder}: cannot list this folder ({err.strerror or err}); its takes would be left out of the "
-                "data: make it readable, or move it out of the data folder"
-            ) from None
-        for entry, is_folder in kinds:
-            path = folder / entry.name
-            relative = path.relative_to(root).as_posix()
+        for entry, is_folder, is_file in _entries(folder, root):
+            relative = (folder / entry.name).relative_to(root).as_posix()
             if is_folder:
                 if entry.name.startswith("."):
                     skipped.append(Skipped(relative, "hidden folder: not read"))
+                elif entry.name == LOST_AND_FOUND and folder == root:
+                    skipped.append(Skipped(relative, "the filesystem's lost+found: not read"))
                 else:
-                    queue.append(path)
-                continue
-            if not path.is_file():
+                    queue.append(folder / entry.name)
+            elif not is_file:
                 skipped.append(Skipped(relative, "broken link or not a regular file"))
-                continue
-            if entry.name.startswith("."):
-                files.append(path)  # listed as a hidden file; never the name a link's target is read under
-                continue
-            real_file = os.path.realpath(path)
-            if real_file in files_seen:
-                skipped.append(Skipped(relative, f"the same file as {files_seen[real_file]} (a link): read once"))
-                continue
-            files_seen[real_file] = relative
-            files.append(path)
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix()), skipped
+            elif entry.name.startswith("."):
+                hidden.append(relative)  # listed as a hidden file; never the name a link's target is read under
+            else:
+                file_names.setdefault(os.path.realpath(folder / entry.name), []).append(relative)
+    _name_held_out_folders(folder_names, file_names, root)
+    read = []
+    for names in file_names.values():
+        chosen = _held_out_name(names, root)
+        read.append(chosen)
+        skipped += [
+            Skipped(other, f"the same file as {chosen} (a link): read once") for other in names if other != chosen
+        ]
+    for names in folder_names.values():
+        skipped += [Skipped(other, f"the same folder as {names[0]} (a link): read once") for other in names[1:]]
+    return sorted((root / name for name in [*read, *hidden]), key=lambda p: p.relative_to(root).as_posix()), skipped
+
+
+def _entries(folder: Path, root: Path) -> list[tuple[os.DirEntry, bool, bool]]:
+    """(entry, is a folder, is a regular file) for what ``folder`` holds, links followed; a UserError naming the
+    folder when it cannot be read (listed, or its entries looked at: a folder without the x permission)."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: (entry.is_symlink(), entry.name))
+        return [(entry, entry.is_dir(), (folder / entry.name).is_file()) for entry in entries]
+    except OSError as err:
+        raise UserError(
+            f"{folder}: cannot read this folder ({err.strerror or err}); its takes would be left out of the "
+            f"data: make it readable, or move it out of {root}"
+        ) from None
+
+
+def _name_held_out_folders(folder_names: dict[str, list[str]], file_names: dict[str, list[str]], root: Path) -> None:
+    """Where a folder has several names, read it under :func:`_held_out_name`'s: that name goes first in its list,
+    and every name met through the one read before (its files', its subfolders') is spelled through it."""
+    for real in sorted(folder_names, key=lambda r: folder_names[r][0].count("/")):  # outer folders first
+        names = folder_names[real]
+        chosen = _held_out_name(names, root)
+        if chosen == names[0]:
+            continue
+        old = names[0]
+        names.remove(chosen)
+        names.insert(0, chosen)
+        for listing in [*folder_names.values(), *file_names.values()]:
+            listing[:] = [chosen + name[len(old) :] if name.startswith(old + "/") else name for name in listing]
+
+
+def _held_out_name(names: list[str], root: Path) -> str:
+    """The name AMASS's split holds out (val or test) where one is, else the first met; two it holds out apart
+    are a UserError (which split the takes belong to is the user's to say)."""
+    parts = {name: amass_parts([f"{name}/take"])[0] for name in names}
+    held = {part for part in parts.values() if part != "train"}
+    if len(held) > 1:
+        shown = " and ".join(f"{name} ({part})" for name, part in parts.items() if part != "train")
+        raise UserError(f"{root}: one folder or file is reached as {shown}; remove the link that names it wrongly")
+    return next((name for name in names if parts[name] != "train"), names[0])
 
 
 def _read_directory(root: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None) -> ReadResult:
