@@ -149,3 +149,8 @@ def test_a_file_name_that_is_not_utf8_prints_escaped_where_the_streams_encode_st
     done = subprocess.run(command, env=env, capture_output=True, text=True, errors="replace", timeout=120)
     assert done.returncode == 0, done.stderr
     assert "bad\\udcffname/walk_poses.npz" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_data_check_refuses_the_data_given_twice(capsys):
+    code, _, err = run_cli(["data", "check", "builtin", "--data", "elsewhere"], capsys)
+    assert code == 2 and "give the data once, as PATH or as --data" in err

@@ -86,6 +86,7 @@ def test_the_key_follows_size_seed_frames_and_the_generators_code(tmp_path: Path
         "NaN poses, stored whole",  # each check passed: a traceback from the normalisation statistics
         "labels beyond the families, stored whole",  # a traceback counting families (walk E)
         "labels as floats, stored whole",
+        "poses beyond any angle, stored whole",  # 1e6 rad was served; a file holding it is refused (verification)
     ],
 )
 def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, capsys, damage: str) -> None:
@@ -108,6 +109,8 @@ def test_a_damaged_entry_is_named_in_one_line_and_written_again(tmp_path: Path, 
             arrays = {name: stored[name] for name in stored.files}
         if damage.startswith("NaN"):
             arrays["poses"][5, 7] = np.nan
+        elif damage.startswith("poses beyond"):
+            arrays["poses"][3, 4] = 1e6
         elif damage.startswith("labels beyond"):
             arrays["labels"][:] = 99
         else:
@@ -134,15 +137,6 @@ def test_a_cache_that_cannot_be_written_warns_once_and_the_poses_are_generated(t
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "cannot store the built-in poses" in lines[0], lines
     assert blocked.read_text() == "a file where the cache's folder would go"
-
-
-def test_only_local_rank_0_says_what_every_rank_of_a_launch_would(tmp_path: Path, capsys, monkeypatch) -> None:
-    blocked = tmp_path / "cache"
-    blocked.write_text("not a folder")
-    for rank, lines in (("1", 0), ("0", 1)):  # torchrun sets LOCAL_RANK; the ranks of a machine share its cache
-        monkeypatch.setenv("LOCAL_RANK", rank)
-        cached_builtin_poses(COUNT, SEED, blocked)
-        assert len(capsys.readouterr().err.strip().splitlines()) == lines
 
 
 def test_a_file_where_the_entries_folder_goes_is_replaced_in_one_line(tmp_path: Path, capsys) -> None:

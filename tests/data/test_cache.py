@@ -89,9 +89,21 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         r"poses\.f32 does not match the checksum in its index",
     ),
     "entry a file": (lambda e: (shutil.rmtree(e), e.write_bytes(b"x")), r"is damaged \(not a folder\)"),
+    "a skipped entry of three, index checksum made anew": (  # each a traceback (verification walk)
+        lambda e: _rewrite_index(e, lambda i: i.update(skipped=[["a", "b", "c"]])),
+        r"lists skipped files that are no \[name, reason\] pairs",
+    ),
+    "a sequence named by a number, index checksum made anew": (
+        lambda e: _rewrite_index(e, lambda i: i["sequences"][0].__setitem__(0, 7)),
+        r"lists sequence .* of the wrong kinds",
+    ),
+    "another width, index checksum made anew": (
+        lambda e: _rewrite_index(e, lambda i: i.update(width=36, poses_bytes=i["frames"] * 36 * 4)),
+        r"says poses of 36 numbers, not this format's 72",
+    ),
     "NaN, checksums made anew": (  # every check but finiteness passed: a traceback from the statistics (walk E)
         lambda e: _nan_with_checksums(e),
-        r"poses\.f32 holds NaN or infinite values",
+        r"poses\.f32 holds NaN, infinite or values beyond",
     ),
 }
 
@@ -228,3 +240,22 @@ def test_an_entry_this_user_cannot_read_is_left_in_place_not_called_damaged(tree
         f"warning: cannot read pose cache entry {entry} (Permission denied); reading {tree} without the cache"
     ]
     assert _same(again, plain) and _entry(store) == entry  # read from the tree; the entry left where it was
+
+
+def test_a_cache_folder_this_user_cannot_search_is_read_around_in_one_line(tree, tmp_path, capsys, monkeypatch):
+    """A `poses/` folder (or cache_dir) without permissions was a PermissionError traceback (verification walk)."""
+    store = tmp_path / "cache"
+    plain = read_pose_path(tree, "smpl72", 30.0)
+    read_pose_path(tree, "smpl72", 30.0, store)
+    capsys.readouterr()
+    looked = Path.is_dir
+
+    def is_dir(path: Path) -> bool:
+        if path.parent.name == "poses":
+            raise PermissionError(13, "Permission denied", str(path))
+        return looked(path)
+
+    monkeypatch.setattr(Path, "is_dir", is_dir)
+    again = read_pose_path(tree, "smpl72", 30.0, store)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "cannot read pose cache entry" in line and "Permission denied" in line and _same(again, plain)

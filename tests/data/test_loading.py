@@ -418,3 +418,10 @@ def test_lost_and_found_and_a_cache_at_the_data_root_are_listed_not_read(tmp_pat
     assert ("lost+found", "the filesystem's lost+found: not read") in [
         (s.name, s.reason) for s in splits.report.skipped
     ]
+
+
+def test_two_frame_rate_keys_holding_one_rate_in_two_precisions_agree(tmp_path):
+    """59.94 as float64 beside float32 was refused as 'disagree' (verification walk)."""
+    write_amass(tmp_path / "both_poses.npz", frames=120, fps=59.94, mocap_frame_rate=np.array(59.94, np.float32))
+    splits = load_pose_data(cfg(tmp_path / "both_poses.npz", val_fraction=0), 72, seed=0)
+    assert splits.report.files[0].source_fps == pytest.approx(59.94)

@@ -30,6 +30,8 @@ def check(
     from unet1d.data.loading import check_batch_size, load_pose_data
 
     path, args = path_and_fields(ctx.args)
+    if path is not None and any(word == "--data" or word.startswith("--data=") for word in args):
+        raise UserError(f"data check {path} --data ...: give the data once, as PATH or as --data")
     layered = given_values(config, [*args, *(["--data", path] if path is not None else [])], os.environ)
     others = sorted({source for field, _, source in layered if source.startswith("--") and not field.startswith(
         ("data.", "train.batch_size"))})  # fmt: skip

@@ -29,6 +29,7 @@ from unet1d.atomic_files import remove_path, write_bytes_atomically
 from unet1d.data import builtin
 from unet1d.data.builtin import FAMILY_NAMES, NUM_JOINTS, BuiltinPoses, generate_builtin_poses
 from unet1d.data.cache import warn
+from unet1d.data.sequences import MAX_ANGLE
 
 BUILTIN_CACHE_VERSION = 1  # bump when the entry's layout changes
 GENERATOR_SOURCES = ("data/builtin.py", "body/rotations.py", "body/skeleton.py")  # what the poses are a function of
@@ -100,8 +101,8 @@ def _read(entry: Path, key: str, rows: int) -> BuiltinPoses:
     poses = arrays["poses"]
     if poses.dtype != np.float32 or poses.shape != (rows, NUM_JOINTS * 3):
         raise ValueError(f"poses of {poses.dtype} {poses.shape}, expected float32 ({rows}, {NUM_JOINTS * 3})")
-    if not np.isfinite(poses).all():
-        raise ValueError("its poses hold NaN or infinite values")
+    if not np.isfinite(poses).all() or (np.abs(poses) > MAX_ANGLE).any():
+        raise ValueError(f"its poses hold NaN, infinite or values beyond +-{MAX_ANGLE:g}")
     names = [str(n) for n in arrays["family_names"]]
     if names != list(FAMILY_NAMES):
         raise ValueError(f"family names {names}, expected {list(FAMILY_NAMES)}")

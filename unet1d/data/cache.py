@@ -42,7 +42,8 @@ import numpy as np
 
 from unet1d import notices
 from unet1d.atomic_files import fsync_path, remove_path
-from unet1d.data.sequences import ReadResult, Sequence, Skipped
+from unet1d.data.formats import POSE_FORMAT_WIDTH
+from unet1d.data.sequences import MAX_ANGLE, ReadResult, Sequence, Skipped
 
 if TYPE_CHECKING:
     from unet1d.config import DataConfig
@@ -89,11 +90,10 @@ def cache_key(root: Path, files: list[Path], pose_format: str, target_fps: float
 
 
 def warn(message: str) -> None:
-    """One line on stderr: the cache never stops a run, but a user should know it was not used. Once per
-    machine: the ranks of a launch (``LOCAL_RANK``, set by torchrun) all read the same cache, so the others'
-    lines would only repeat local rank 0's."""
-    if os.environ.get("LOCAL_RANK", "0") == "0":
-        notices.warn(message)
+    """One line on stderr: the cache never stops a run, but a user should know it was not used. Every rank of a
+    launch says its own (only rank 0's was tried: a rank that repaired an entry first left rank 0 a whole one to
+    read, and no line at all)."""
+    notices.warn(message)
 
 
 def read_through_cache(
@@ -113,11 +113,11 @@ def read_through_cache(
     """
     key = cache_key(root, files, pose_format, target_fps)
     entry = Path(cache_dir).expanduser() / "poses" / key
-    if entry.parent.is_file():  # the entries' folder itself
-        warn(f"pose cache folder {entry.parent} is a file, not a folder (damaged); storing the cache anew")
-        set_aside(entry.parent)
     try:
-        return load_entry(entry, key, unreadable)
+        if entry.parent.is_file():  # the entries' folder itself
+            warn(f"pose cache folder {entry.parent} is a file, not a folder (damaged); storing the cache anew")
+            set_aside(entry.parent)
+        return load_entry(entry, key, unreadable, POSE_FORMAT_WIDTH[pose_format])
     except FileNotFoundError:
         pass  # no entry yet
     except UnreadableEntry as reason:
@@ -128,7 +128,7 @@ def read_through_cache(
         set_aside(entry)
     try:
         write_entry(entry, items())
-        return load_entry(entry, key, unreadable)
+        return load_entry(entry, key, unreadable, POSE_FORMAT_WIDTH[pose_format])
     except (OSError, DamagedEntry) as err:
         reason = (err.strerror or str(err)) if isinstance(err, OSError) else str(err)
         warn(f"cannot store {root} in the pose cache at {entry} ({reason}); reading it without the cache")
@@ -193,18 +193,22 @@ def new_staging_folder(entry: Path) -> Path:
 _FINITE_BLOCK = 1 << 18  # poses per finiteness check (18 MB of 72-number poses)
 
 
-def load_entry(entry: Path, key: str, unreadable: list[Skipped]) -> ReadResult:
-    """The entry's sequences as views of its mapped pose array, once every check passes.
+def load_entry(entry: Path, key: str, unreadable: list[Skipped], width: int) -> ReadResult:
+    """The entry's sequences (poses ``width`` numbers wide) as views of its mapped pose array, once every check
+    passes.
 
-    Raises FileNotFoundError when there is no entry and :class:`DamagedEntry` when it is not whole.
+    Raises FileNotFoundError when there is no entry, :class:`DamagedEntry` when it is not whole and
+    :class:`UnreadableEntry` when this user may not read it (or the folders above it).
     """
-    if not entry.is_dir():
-        if entry.exists() or entry.is_symlink():
-            raise DamagedEntry("not a folder")
-        raise FileNotFoundError(entry)
     try:
+        if not entry.is_dir():
+            if entry.exists() or entry.is_symlink():
+                raise DamagedEntry("not a folder")
+            raise FileNotFoundError(entry)
         index = _checked_index(entry, key)
-        frames, width = index["frames"], index["width"]
+        frames = index["frames"]
+        if index["width"] != width:
+            raise _Damage(f"{INDEX_FILE} says poses of {index['width']} numbers, not this format's {width}")
         _check_poses(entry / POSES_FILE, index)
         poses = (
             np.memmap(entry / POSES_FILE, dtype=np.float32, mode="r", shape=(frames, width))
@@ -212,19 +216,31 @@ def load_entry(entry: Path, key: str, unreadable: list[Skipped]) -> ReadResult:
             else np.zeros((0, width), np.float32)
         )
         _check_finite(poses)
+        result = ReadResult(skipped=list(unreadable), is_directory=True)
+        for name, kind, width_in, frames_in, source_fps, fps, start, stop in index["sequences"]:
+            result.sequences.append(Sequence(name, poses[start:stop], kind, width_in, frames_in, source_fps, fps))
+        result.skipped += [Skipped(name, reason) for name, reason in index["skipped"]]
+        return result
+    except FileNotFoundError:
+        raise
     except PermissionError as err:  # whole, perhaps, but not ours to read: no damage to set aside
         raise UnreadableEntry(err.strerror or str(err)) from None
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as err:
+    except (DamagedEntry, OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         if not entry.exists():  # set aside by another process meanwhile: as if there were none
             raise FileNotFoundError(entry) from None
         if isinstance(err, DamagedEntry):
             raise
         raise DamagedEntry(f"{type(err).__name__}: {err}") from None
-    result = ReadResult(skipped=list(unreadable), is_directory=True)
-    for name, kind, width_in, frames_in, source_fps, fps, start, stop in index["sequences"]:
-        result.sequences.append(Sequence(name, poses[start:stop], kind, width_in, frames_in, source_fps, fps))
-    result.skipped += [Skipped(name, reason) for name, reason in index["skipped"]]
-    return result
+
+
+def _sequence_entry(sequence: Any) -> bool:
+    """[name, kind, width_in, frames_in, source_fps, fps, start, stop] of the kinds write_entry stores."""
+    if not isinstance(sequence, list) or len(sequence) != 8:
+        return False
+    name, kind, width_in, frames_in, source_fps, fps, start, stop = sequence
+    whole = all(isinstance(x, int) and not isinstance(x, bool) for x in (width_in, frames_in, start, stop))
+    rates = all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in (source_fps, fps))
+    return isinstance(name, str) and kind in ("amass", "array") and whole and rates
 
 
 class _Damage(DamagedEntry, ValueError):
@@ -255,9 +271,12 @@ def _checked_index(entry: Path, key: str) -> dict[str, Any]:
         raise _Damage(f"{INDEX_FILE} belongs to entry {index.get('key')!r}")
     stop = 0
     for sequence in index["sequences"]:
-        if len(sequence) != 8 or sequence[6] != stop or sequence[7] < stop:
-            raise _Damage(f"{INDEX_FILE} lists sequence {sequence[:1]} out of place")
+        if not _sequence_entry(sequence) or sequence[6] != stop or sequence[7] < stop:
+            raise _Damage(f"{INDEX_FILE} lists sequence {str(sequence)[:80]} out of place or of the wrong kinds")
         stop = sequence[7]
+    if not all(isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
+               for item in index["skipped"]):  # fmt: skip
+        raise _Damage(f"{INDEX_FILE} lists skipped files that are no [name, reason] pairs")
     if stop != index["frames"] or index["poses_bytes"] != index["frames"] * index["width"] * 4:
         raise _Damage(f"{INDEX_FILE} counts {index['frames']} frames but its sequences end at {stop}")
     return index
@@ -288,8 +307,9 @@ def _check_finite(poses: np.ndarray) -> None:
     """Every stored number finite, as every file read was: an entry rewritten with its checksum made anew
     would otherwise reach the statistics (a traceback there). In blocks: no mask the size of the data."""
     for start in range(0, len(poses), _FINITE_BLOCK):
-        if not np.isfinite(poses[start : start + _FINITE_BLOCK]).all():
-            raise _Damage(f"{POSES_FILE} holds NaN or infinite values, which no pose file read into it had")
+        block = poses[start : start + _FINITE_BLOCK]
+        if not np.isfinite(block).all() or (np.abs(block) > MAX_ANGLE).any():
+            raise _Damage(f"{POSES_FILE} holds NaN, infinite or values beyond +-{MAX_ANGLE:g}: no pose file had")
 
 
 def set_aside(entry: Path) -> None:

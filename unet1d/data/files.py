@@ -20,13 +20,11 @@ import numpy as np
 from unet1d.data import cache
 from unet1d.data.formats import INPUT_WIDTHS, output_fps, subsample_indices, to_pose_format
 from unet1d.data.progress import file_progress
-from unet1d.data.sequences import ReadResult, Sequence, Skipped
+from unet1d.data.sequences import MAX_ANGLE, ReadResult, Sequence, Skipped
 from unet1d.data.split import amass_parts
 from unet1d.errors import UserError
 
 POSE_SUFFIXES = (".npz", ".npy")
-# No pose is thousands of turns: beyond this a value is another unit or damage (and overflows float32 statistics)
-MAX_ANGLE = 1e4
 FRAMERATE_KEYS = ("mocap_framerate", "mocap_frame_rate")  # SMPL-H and SMPL-X releases of AMASS
 FRAMERATE_RANGE = (1.0, 10_000.0)  # frames per second a take may claim: beyond, another unit or damage
 _NPY_MAGIC = b"\x93NUMPY"
@@ -333,7 +331,7 @@ def _member(archive: np.lib.npyio.NpzFile, key: str, file: Path) -> np.ndarray:
 def _framerate(archive: np.lib.npyio.NpzFile, keys: list[str], file: Path) -> float | None:
     """The take's frame rate; one of FRAMERATE_KEYS, both only when they agree, within FRAMERATE_RANGE."""
     rates = {key: _one_framerate(archive, key, file) for key in FRAMERATE_KEYS if key in keys}
-    if len(set(rates.values())) > 1:
+    if len(rates) > 1 and not np.isclose(*rates.values(), rtol=1e-6, atol=0):  # one stored as float32: alike
         both = " and ".join(f"`{key}` {fps:g}" for key, fps in rates.items())
         raise UserError(f"{file}: {both} disagree; a take has one frame rate: keep the right one")
     return next(iter(rates.values()), None)

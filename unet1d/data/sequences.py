@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# No pose is thousands of turns: beyond this a value is another unit or damage (and overflows float32 statistics)
+MAX_ANGLE = 1e4
+
 
 @dataclass
 class Sequence:
