@@ -335,3 +335,19 @@ def test_sample_warns_when_the_sampler_diverged(tiny_run, tmp_path, capsys, monk
     monkeypatch.setattr(evaluate, "draw_samples", diverged)
     code, _, err = run_main(capsys, "sample", str(tiny_run), "--num-samples", "4", "-o", str(tmp_path / "p.npz"))
     assert code == 0 and "warning: 2 of 4 poses hold values beyond +-10000 rad or not finite (largest 3.16e+04)" in err
+
+
+def test_a_folder_mixing_amass_takes_and_arrays_needs_up_axis_said_and_takes_it(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--up-axis z` on such a folder was refused as "taken in the run's y-up world" (verification walk)."""
+    take = generate_builtin_poses(10, seed=5).poses.astype(np.float64)
+    (tmp_path / "mixed").mkdir()
+    np.savez(tmp_path / "mixed" / "walk_poses.npz", poses=take, mocap_framerate=np.array(30.0), betas=np.zeros(16))
+    np.save(tmp_path / "mixed" / "mine.npy", take.astype(np.float32))
+    args = ["complete", str(tiny_run), "--poses", str(tmp_path / "mixed"), "--mask", "legs", "--hypotheses", "1"]
+    code, _, err = run_main(capsys, *args, "-o", str(tmp_path / "a.npz"))
+    assert code == 2 and "mixes AMASS files (z-up) with plain pose arrays" in err and "or --up-axis" in err
+    code, _, err = run_main(capsys, *args, "--up-axis", "z", "-o", str(tmp_path / "b.npz"))
+    assert code == 0, err
+    assert str(np.load(tmp_path / "b.npz")["up_axis"]) == "z"

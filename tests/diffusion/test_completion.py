@@ -323,5 +323,12 @@ def test_a_mask_per_joint_or_of_numbers_is_refused_naming_the_shape_complete_tak
     mean, cov = correlated(6)
     model = gaussian_denoiser(mean, cov)
     for hidden in (torch.tensor([True, False]), torch.tensor([1, 0, 0, 0, 0, 0])):
-        with pytest.raises(ValueError, match=r"allowed: bool of shape \(6,\) or \(2, 6\)"):
+        with pytest.raises(ValueError, match=r"allowed: bool of shape \(6,\), \(1, 6\) or \(2, 6\)"):
             complete(model, SCHEDULE, torch.zeros(2, 6), hidden)
+    one = [True, False, False, False, False, False]
+    expected = complete(
+        model, SCHEDULE, torch.zeros(2, 6), torch.tensor(one), generator=torch.Generator().manual_seed(1)
+    )
+    for given in (np.array(one), one, torch.tensor([one])):  # numpy, a list, (1, W): as PosePrior takes them
+        again = complete(model, SCHEDULE, torch.zeros(2, 6), given, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(again, expected)

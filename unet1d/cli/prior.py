@@ -101,10 +101,10 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
     if len(poses) == 0:
         raise UserError(f"--poses {path}: holds no poses")
     amass = {sequence.kind == "amass" for sequence in read.sequences}
-    if len(amass) > 1:
+    if len(amass) > 1 and up_axis == "auto":  # --up-axis says one world for all, as --up_axis does for training
         raise UserError(
             f"--poses {path}: mixes AMASS files (z-up) with plain pose arrays (taken in the run's {prior.up_axis}-up "
-            "world); give them in separate calls"
+            "world); give them in separate calls, or --up-axis if every file is in one world"
         )
     up = up_axis if up_axis != "auto" else "z" if amass == {True} else prior.up_axis
     for concern in input_concerns(poses, up, up_axis == "auto"):

@@ -206,10 +206,12 @@ def complete(
 ) -> torch.Tensor:
     """The ``hidden`` (bool, (W,) or (B, W)) components of ``observed`` (B, W) drawn from the prior; the rest kept.
     ``options`` as :func:`impute` takes them (``prediction`` among them: a run's is not this one's default)."""
-    if hidden.dtype != torch.bool or hidden.shape not in (observed.shape[-1:], observed.shape):
+    hidden = torch.as_tensor(hidden)  # a numpy or list mask too
+    width = observed.shape[-1]
+    if hidden.dtype != torch.bool or tuple(hidden.shape) not in ((width,), (1, width), tuple(observed.shape)):
         raise ValueError(
-            f"hidden of dtype {hidden.dtype} and shape {tuple(hidden.shape)}: allowed: bool of shape "
-            f"({observed.shape[-1]},) or {tuple(observed.shape)}, one per component of observed (not per joint)"
+            f"hidden of dtype {hidden.dtype} and shape {tuple(hidden.shape)}: allowed: bool of shape ({width},), "
+            f"(1, {width}) or {tuple(observed.shape)}, one per component of observed (not per joint)"
         )
     return impute(model, schedule, observed, known_noise(hidden.to(observed.device)), **options)  # type: ignore[arg-type]
 

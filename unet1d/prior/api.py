@@ -158,16 +158,18 @@ class PosePrior:
         problem = device_problem(device) if isinstance(device, str) else "not a device name"
         if problem:
             raise ArgumentError(f"device={device!r}: {problem}")
-        if not isinstance(ema, bool):
+        if not isinstance(ema, (bool, np.bool_)):
             raise ArgumentError(f"ema={ema!r}: allowed: True (the EMA weights) or False (the raw training weights)")
         torch_device = resolve_device(device)
+        if not isinstance(path, (str, Path)):
+            raise ArgumentError(f"path={path!r}: allowed: a run folder or a checkpoint folder (str or Path)")
         try:
             checkpoint = load_for_eval(path)
         except ArgumentError:
             raise
         except UserError as err:
             raise ArgumentError(str(err)) from None
-        network = checkpoint.build_model(ema=ema, device=torch_device)
+        network = checkpoint.build_model(ema=bool(ema), device=torch_device)
         return cls(network, checkpoint.config, checkpoint.stats, torch_device)
 
     def sample(self, num_poses: int, *, seed: Seed = 0, up_axis: str | None = None) -> np.ndarray:
