@@ -272,3 +272,15 @@ def test_a_repeated_seed_is_left_out_before_the_threshold_and_the_caveats_are_ma
     rows, _ = compare_runs([tmp_path])
     assert sorted(Path(row.run).name for row in rows) == ["a", "b"]
     assert common_threshold(rows) == pytest.approx(0.65)
+
+
+def test_a_non_finite_baseline_score_is_no_baseline_to_beat() -> None:
+    from types import SimpleNamespace
+
+    from unet1d.compare.runs import worse_prior_warnings
+
+    nan = float("nan")
+    baselines = {"gaussian": {"completion_cm": nan}, "nearest": {"completion_cm": 4.0}}
+    rows = [SimpleNamespace(completion_cm=5.0, denoise_cm=None, baselines=baselines)]
+    (line,) = worse_prior_warnings(rows)  # the nearest baseline's 4.0 is beaten by none: NaN did not hide it
+    assert "nearest 4.00" in line

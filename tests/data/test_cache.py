@@ -259,3 +259,20 @@ def test_a_cache_folder_this_user_cannot_search_is_read_around_in_one_line(tree,
     again = read_pose_path(tree, "smpl72", 30.0, store)
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "cannot read pose cache entry" in line and "Permission denied" in line and _same(again, plain)
+
+
+def test_a_cache_dir_this_user_cannot_search_is_read_around_in_one_line(tree, tmp_path, capsys, monkeypatch):
+    """The cache_dir itself (chmod 000) was a PermissionError traceback (second verification walk)."""
+    store = tmp_path / "cache"
+    plain = read_pose_path(tree, "smpl72", 30.0)
+    looked = Path.is_file
+
+    def is_file(path: Path) -> bool:
+        if path == store / "poses":
+            raise PermissionError(13, "Permission denied", str(path))
+        return looked(path)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    again = read_pose_path(tree, "smpl72", 30.0, store)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"cannot read the pose cache at {store} (Permission denied)" in line and _same(again, plain)

@@ -248,7 +248,7 @@ def test_linked_dataset_folders_are_followed_and_broken_links_reported(tmp_path)
     assert [f.name for f in splits.report.files] == ["CMU/a_poses.npz"] and len(splits.train) == 30
     assert [(s.name, s.reason) for s in splits.report.skipped] == [
         ("gone_poses.npz", "broken link or not a regular file"),
-        ("loop", "the same folder as . (a link): read once"),
+        ("loop", "the same folder as ., read under that name"),
     ]
 
 
@@ -261,8 +261,8 @@ def test_a_folder_or_file_under_two_names_is_read_once_under_its_real_one(tmp_pa
     splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
     assert sorted(f.name for f in splits.report.files) == ["CMU/01/run_poses.npz", "HumanEva/s1/walk_poses.npz"]
     assert sorted((s.name, s.reason) for s in splits.report.skipped) == [
-        ("A_link", "the same folder as HumanEva (a link): read once"),
-        ("CMU/01/again_poses.npz", "the same file as CMU/01/run_poses.npz (a link): read once"),
+        ("A_link", "the same folder as HumanEva, read under that name"),
+        ("CMU/01/again_poses.npz", "the same file as CMU/01/run_poses.npz, read under that name"),
     ]
     assert len(splits.train) == 30 and len(splits.val) == 30  # HumanEva held out, each take once
 
@@ -282,8 +282,8 @@ def test_a_dataset_linked_in_under_its_own_name_is_split_by_that_name_not_by_its
         ("Transitions_mocap/mix_poses.npz", "test"),
     ]
     assert sorted((s.name, s.reason) for s in splits.report.skipped) == [
-        ("store/h1", "the same folder as HumanEva (a link): read once"),
-        ("store/t1", "the same folder as Transitions_mocap (a link): read once"),
+        ("store/h1", "the same folder as HumanEva, read under that name"),
+        ("store/t1", "the same folder as Transitions_mocap, read under that name"),
     ]
     assert len(splits.train) == 30 and len(splits.val) == 30  # HumanEva held out, Transitions_mocap the test set
 
@@ -425,3 +425,32 @@ def test_two_frame_rate_keys_holding_one_rate_in_two_precisions_agree(tmp_path):
     write_amass(tmp_path / "both_poses.npz", frames=120, fps=59.94, mocap_frame_rate=np.array(59.94, np.float32))
     splits = load_pose_data(cfg(tmp_path / "both_poses.npz", val_fraction=0), 72, seed=0)
     assert splits.report.files[0].source_fps == pytest.approx(59.94)
+
+
+def test_a_held_out_name_wins_through_nested_links_and_only_for_amass_split(tmp_path):
+    """Verification walk: `best -> archive/HumanEva/s1` met before `current -> archive/HumanEva` read the take as
+    best/... (train); and a hash split or --val_files saw the renamed folders (h1/* held out nothing)."""
+    write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120, tag=1.0)
+    write_amass(tmp_path / "archive" / "HumanEva" / "s1" / "walk_poses.npz", frames=120)
+    (tmp_path / "current").symlink_to(tmp_path / "archive" / "HumanEva", target_is_directory=True)
+    (tmp_path / "best").symlink_to(tmp_path / "archive" / "HumanEva" / "s1", target_is_directory=True)
+    splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    assert ("archive/HumanEva/s1/walk_poses.npz", "val") in [(f.name, f.split) for f in splits.report.files]
+    by_glob = load_pose_data(cfg(tmp_path, val_files="best/*"), 72, seed=0)  # names as met, breadth first
+    assert [(f.name, f.split) for f in by_glob.report.files if f.split == "val"] == [("best/walk_poses.npz", "val")]
+
+
+def test_a_file_kept_once_for_two_held_out_datasets_loads_and_lost_and_found_below_the_root_is_left(tmp_path):
+    """git-annex keeps one LICENSE for HumanEva and Transitions: refused as 'two held-out names' (verification)."""
+    store = tmp_path / ".git" / "annex"
+    store.mkdir(parents=True)
+    (store / "license").write_text("AMASS license")
+    for dataset, tag in (("HumanEva", 0.0), ("Transitions", 1.0), ("CMU", 2.0)):
+        write_amass(tmp_path / dataset / "s1" / "walk_poses.npz", frames=120, tag=tag)
+        (tmp_path / dataset / "s1" / "LICENSE.txt").symlink_to(store / "license")
+    (tmp_path / "CMU" / "lost+found").mkdir()  # a disk linked in, its volume's lost+found with it
+    splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    assert sorted(f.split for f in splits.report.files) == ["test", "train", "val"]
+    assert ("CMU/lost+found", "the filesystem's lost+found: not read") in [
+        (s.name, s.reason) for s in splits.report.skipped
+    ]

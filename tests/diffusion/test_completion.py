@@ -329,6 +329,8 @@ def test_a_mask_per_joint_or_of_numbers_is_refused_naming_the_shape_complete_tak
     expected = complete(
         model, SCHEDULE, torch.zeros(2, 6), torch.tensor(one), generator=torch.Generator().manual_seed(1)
     )
-    for given in (np.array(one), one, torch.tensor([one])):  # numpy, a list, (1, W): as PosePrior takes them
+    reversed_view = np.array(one[::-1])[::-1]  # negative strides, as a flipped mask has
+    reversed_view.flags.writeable = False
+    for given in (np.array(one), one, torch.tensor([one]), reversed_view):  # as PosePrior takes them
         again = complete(model, SCHEDULE, torch.zeros(2, 6), given, generator=torch.Generator().manual_seed(1))
         assert torch.equal(again, expected)

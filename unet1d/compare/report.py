@@ -116,7 +116,7 @@ def verdict(
             f"({format_number(formats[nearest.column], nearest.difference)}), which {wanted} would resolve were it "
             "the true difference"
         )
-    else:
+    elif not any(d.column in tasks and d.within_pose_noise is None for d in deciding):  # else: scored apart
         lines.append(
             f"none of these differences would be resolved by {MAX_SEEDS} seeds and {MAX_POSES:,} task poses: the "
             "middles are alike here"

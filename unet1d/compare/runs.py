@@ -489,7 +489,7 @@ def worse_prior_warnings(rows: list[RunRow]) -> list[str]:
 def _best_baseline(row: RunRow, key: str) -> tuple[str, float] | None:
     """The run's evaluation's best no-network baseline on ``key``: (name, score), None without one."""
     scores = [(name, (row.baselines or {}).get(name, {}).get(key)) for name in BASELINES_TO_BEAT]
-    scores = [(name, score) for name, score in scores if isinstance(score, (int, float))]
+    scores = [(name, score) for name, score in scores if isinstance(score, (int, float)) and math.isfinite(score)]
     return min(scores, key=lambda named: named[1]) if scores else None
 
 

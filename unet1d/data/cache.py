@@ -123,6 +123,9 @@ def read_through_cache(
     except UnreadableEntry as reason:
         warn(f"cannot read pose cache entry {entry} ({reason}); reading {root} without the cache")
         return None
+    except PermissionError as err:  # the cache_dir itself, or its poses/ folder, not ours to search
+        warn(f"cannot read the pose cache at {cache_dir} ({err.strerror or err}); reading {root} without it")
+        return None
     except DamagedEntry as damage:
         warn(f"pose cache entry {entry} is damaged ({damage}); reading {root} again and storing it anew")
         set_aside(entry)

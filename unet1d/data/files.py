@@ -46,15 +46,18 @@ def require_pose_path(path: Path) -> None:
         raise UserError(f"data path '{path}' does not exist{hint}")
 
 
-def read_pose_path(path: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None) -> ReadResult:
+def read_pose_path(
+    path: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None, *, amass_split: bool = False
+) -> ReadResult:
     """Every sequence under ``path`` (a file or a folder searched recursively), in sorted order.
 
     With ``cache_dir``, a folder of :data:`~unet1d.data.cache.CACHE_MIN_FILES` or more files is read
     through the cache (:mod:`unet1d.data.cache`): the sequences' poses are then views of one array.
+    ``amass_split``: the names will be split by AMASS's dataset names (:func:`_walk`).
     """
     require_pose_path(path)
     if path.is_dir():
-        return _read_directory(path, pose_format, target_fps, cache_dir)
+        return _read_directory(path, pose_format, target_fps, cache_dir, amass_split)
     if path.suffix.lower() not in POSE_SUFFIXES:
         raise UserError(f"{path}: unsupported file type '{path.suffix}'; expected .npz (AMASS or one array) or .npy")
     if not path.is_file():  # a pipe or a device would block the read forever
@@ -72,17 +75,17 @@ CACHE_PARTS = ("poses", "builtin", "baselines")  # what unet1d keeps under a cac
 LOST_AND_FOUND = "lost+found"  # a filesystem's own folder at a volume's root, readable by root alone
 
 
-def _walk(root: Path, leave_out: Path | None = None) -> tuple[list[Path], list[Skipped]]:
+def _walk(root: Path, leave_out: Path | None = None, amass_split: bool = False) -> tuple[list[Path], list[Skipped]]:
     """Every file below ``root``, following linked folders (datasets are often symlinked into one tree) but
     reading each folder and file once, under one of its names; the others are listed as skipped, as are broken
-    links. The name decides a take's split (AMASS's goes by the dataset folder on the way), so where a folder or
-    file has several: the one AMASS's split holds out (a held-out dataset linked into the tree, or kept
-    elsewhere and linked in under another name, must not train), else the first met breadth first (the
-    shallowest; at one depth the real folder before links). Two names AMASS holds out apart (val and test) are
-    a UserError. Hidden folders (``.git``, a cache), the pose caches under ``leave_out`` (the cache_dir) and
-    ``lost+found`` are listed, not entered: their files are no takes, and a git-annex or DVC tree's links must
-    not be taken for copies of them. Any other folder that cannot be read is a UserError naming it (its takes
-    would vanish from the data unseen)."""
+    links. A take's name decides its split, so where a folder or file has several: with ``amass_split`` the one
+    AMASS's split holds out (a held-out dataset linked into the tree, or kept elsewhere and linked in under
+    another name, must not train; two pose files' names it holds out apart, val and test, are a UserError),
+    else the first met breadth first (the shallowest; at one depth the real folder before links). Hidden
+    folders (``.git``, a cache), the pose caches under ``leave_out`` (the cache_dir) and ``lost+found`` (a
+    volume's, at any depth: disks are linked in) are listed, not entered: their files are no takes, and a
+    git-annex or DVC tree's links must not be taken for copies of them. Any other folder that cannot be read
+    is a UserError naming it (its takes would vanish from the data unseen)."""
     folder_names: dict[str, list[str]] = {}  # real path -> its names, in the order met (the first is read)
     file_names: dict[str, list[str]] = {}
     hidden: list[str] = []
@@ -105,7 +108,7 @@ def _walk(root: Path, leave_out: Path | None = None) -> tuple[list[Path], list[S
             if is_folder:
                 if entry.name.startswith("."):
                     skipped.append(Skipped(relative, "hidden folder: not read"))
-                elif entry.name == LOST_AND_FOUND and folder == root:
+                elif entry.name == LOST_AND_FOUND:
                     skipped.append(Skipped(relative, "the filesystem's lost+found: not read"))
                 else:
                     queue.append(folder / entry.name)
@@ -115,16 +118,18 @@ def _walk(root: Path, leave_out: Path | None = None) -> tuple[list[Path], list[S
                 hidden.append(relative)  # listed as a hidden file; never the name a link's target is read under
             else:
                 file_names.setdefault(os.path.realpath(folder / entry.name), []).append(relative)
-    _name_held_out_folders(folder_names, file_names, root)
+    if amass_split:
+        _name_held_out_folders(folder_names, file_names, root)
     read = []
     for names in file_names.values():
-        chosen = _held_out_name(names, root)
+        pose_file = names[0].lower().endswith(POSE_SUFFIXES)  # a LICENSE a git-annex store keeps once for two
+        chosen = _held_out_name(names, root, refuse=pose_file) if amass_split else names[0]
         read.append(chosen)
         skipped += [
-            Skipped(other, f"the same file as {chosen} (a link): read once") for other in names if other != chosen
+            Skipped(other, f"the same file as {chosen}, read under that name") for other in names if other != chosen
         ]
     for names in folder_names.values():
-        skipped += [Skipped(other, f"the same folder as {names[0]} (a link): read once") for other in names[1:]]
+        skipped += [Skipped(other, f"the same folder as {names[0]}, read under that name") for other in names[1:]]
     return sorted((root / name for name in [*read, *hidden]), key=lambda p: p.relative_to(root).as_posix()), skipped
 
 
@@ -144,32 +149,38 @@ def _entries(folder: Path, root: Path) -> list[tuple[os.DirEntry, bool, bool]]:
 
 def _name_held_out_folders(folder_names: dict[str, list[str]], file_names: dict[str, list[str]], root: Path) -> None:
     """Where a folder has several names, read it under :func:`_held_out_name`'s: that name goes first in its list,
-    and every name met through the one read before (its files', its subfolders') is spelled through it."""
-    for real in sorted(folder_names, key=lambda r: folder_names[r][0].count("/")):  # outer folders first
-        names = folder_names[real]
-        chosen = _held_out_name(names, root)
-        if chosen == names[0]:
-            continue
-        old = names[0]
-        names.remove(chosen)
-        names.insert(0, chosen)
-        for listing in [*folder_names.values(), *file_names.values()]:
-            listing[:] = [chosen + name[len(old) :] if name.startswith(old + "/") else name for name in listing]
+    and every name met through the one read before (its files', its subfolders') is spelled through it. Again
+    until nothing changes: a folder's rename respells its subfolders' names, which may change their choice."""
+    changed = True
+    while changed:
+        changed = False
+        for names in folder_names.values():
+            chosen = _held_out_name(names, root, refuse=True)
+            if chosen == names[0]:
+                continue
+            old, changed = names[0], True
+            names.remove(chosen)
+            names.insert(0, chosen)
+            for listing in [*folder_names.values(), *file_names.values()]:
+                listing[:] = [chosen + name[len(old) :] if name.startswith(old + "/") else name for name in listing]
 
 
-def _held_out_name(names: list[str], root: Path) -> str:
-    """The name AMASS's split holds out (val or test) where one is, else the first met; two it holds out apart
-    are a UserError (which split the takes belong to is the user's to say)."""
+def _held_out_name(names: list[str], root: Path, refuse: bool) -> str:
+    """The name AMASS's split holds out (val or test) where one is, else the first met. Two it holds out apart
+    are a UserError where ``refuse`` (a folder, a pose file: which split its takes belong to is the user's to
+    say), else the first of them."""
     parts = {name: amass_parts([f"{name}/take"])[0] for name in names}
     held = {part for part in parts.values() if part != "train"}
-    if len(held) > 1:
+    if len(held) > 1 and refuse:
         shown = " and ".join(f"{name} ({part})" for name, part in parts.items() if part != "train")
         raise UserError(f"{root}: one folder or file is reached as {shown}; remove the link that names it wrongly")
     return next((name for name in names if parts[name] != "train"), names[0])
 
 
-def _read_directory(root: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None) -> ReadResult:
-    files, unreadable = _walk(root, leave_out=cache_dir)
+def _read_directory(
+    root: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None, amass_split: bool = False
+) -> ReadResult:
+    files, unreadable = _walk(root, leave_out=cache_dir, amass_split=amass_split)
     if not files and not unreadable:
         raise UserError(f"{root}: directory is empty (no files in it or its subfolders)")
     result = None

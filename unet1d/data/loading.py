@@ -81,7 +81,8 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
         source = BUILTIN
     else:
         path = Path(cfg.data).expanduser()
-        read = read_pose_path(path, cfg.pose_format, cfg.target_fps, configured_cache_dir(cfg))
+        read = read_pose_path(path, cfg.pose_format, cfg.target_fps, configured_cache_dir(cfg),
+                              amass_split=cfg.split == "amass")  # fmt: skip
         sequences = _Sequences([s.name for s in read.sequences], [s.poses for s in read.sequences])
         source = str(path)
     amass_files = 0 if read is None else sum(s.kind == "amass" for s in read.sequences)

@@ -66,6 +66,7 @@ import itertools
 import math
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 from unet1d.diffusion.samplers import Denoiser, ddim_timesteps
@@ -206,7 +207,7 @@ def complete(
 ) -> torch.Tensor:
     """The ``hidden`` (bool, (W,) or (B, W)) components of ``observed`` (B, W) drawn from the prior; the rest kept.
     ``options`` as :func:`impute` takes them (``prediction`` among them: a run's is not this one's default)."""
-    hidden = torch.as_tensor(hidden)  # a numpy or list mask too
+    hidden = torch.as_tensor(np.array(hidden) if isinstance(hidden, np.ndarray) else hidden)  # a copy: any strides
     width = observed.shape[-1]
     if hidden.dtype != torch.bool or tuple(hidden.shape) not in ((width,), (1, width), tuple(observed.shape)):
         raise ValueError(
