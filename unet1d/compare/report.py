@@ -83,6 +83,8 @@ def verdict(
             f"{d.variant} is {way} than {reference} on {headings[d.column]}: {format_number(fmt, d.difference)} "
             f"[{format_number(fmt, d.low)}, {format_number(fmt, d.high)}]"
         )
+    if decided and premature:  # right below what it qualifies
+        lines.append("but no variant is yet a better prior than the baselines that need no network (caveats)")
     unpaired = [d for d in deciding if d.within_noise is False and d.column in tasks and d.within_pose_noise is None]
     if unpaired:
         names = ", ".join(dict.fromkeys(headings[d.column] for d in unpaired))
@@ -91,8 +93,6 @@ def verdict(
             "the poses' noise is unknown; `unet1d eval` every run again with one --task_poses"
         )
     if decided:
-        if premature:
-            lines.append("but no variant is yet a better prior than the baselines that need no network (caveats)")
         return lines
     if all(d.low is None for d in deciding):
         return [
