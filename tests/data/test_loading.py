@@ -247,8 +247,8 @@ def test_linked_dataset_folders_are_followed_and_broken_links_reported(tmp_path)
     splits = load_pose_data(cfg(root, val_fraction=0), 72, seed=0)
     assert [f.name for f in splits.report.files] == ["CMU/a_poses.npz"] and len(splits.train) == 30
     assert [(s.name, s.reason) for s in splits.report.skipped] == [
-        ("gone_poses.npz", "broken link or not a regular file"),
-        ("loop", "the same folder as ., read under that name"),
+        ("gone_poses.npz", "broken or looping link, or not a regular file"),
+        ("loop", "the same folder as .: each file read once"),
     ]
 
 
@@ -261,7 +261,7 @@ def test_a_folder_or_file_under_two_names_is_read_once_under_its_real_one(tmp_pa
     splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
     assert sorted(f.name for f in splits.report.files) == ["CMU/01/run_poses.npz", "HumanEva/s1/walk_poses.npz"]
     assert sorted((s.name, s.reason) for s in splits.report.skipped) == [
-        ("A_link", "the same folder as HumanEva, read under that name"),
+        ("A_link", "the same folder as HumanEva: each file read once"),
         ("CMU/01/again_poses.npz", "the same file as CMU/01/run_poses.npz, read under that name"),
     ]
     assert len(splits.train) == 30 and len(splits.val) == 30  # HumanEva held out, each take once
@@ -282,8 +282,8 @@ def test_a_dataset_linked_in_under_its_own_name_is_split_by_that_name_not_by_its
         ("Transitions_mocap/mix_poses.npz", "test"),
     ]
     assert sorted((s.name, s.reason) for s in splits.report.skipped) == [
-        ("store/h1", "the same folder as HumanEva, read under that name"),
-        ("store/t1", "the same folder as Transitions_mocap, read under that name"),
+        ("store/h1", "the same folder as HumanEva: each file read once"),
+        ("store/t1", "the same folder as Transitions_mocap: each file read once"),
     ]
     assert len(splits.train) == 30 and len(splits.val) == 30  # HumanEva held out, Transitions_mocap the test set
 
@@ -397,7 +397,9 @@ def test_a_folder_amass_would_hold_out_twice_apart_is_refused_naming_both(tmp_pa
     write_amass(tmp_path / "HumanEva" / "s1" / "walk_poses.npz", frames=120)
     write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120, tag=1.0)
     (tmp_path / "Transitions_mocap").symlink_to(tmp_path / "HumanEva", target_is_directory=True)
-    with pytest.raises(UserError, match=r"reached as HumanEva \(val\) and Transitions_mocap \(test\); remove the link"):
+    with pytest.raises(
+        UserError, match=r"reached as HumanEva/s1/walk_poses.npz \(val\) and Transitions_mocap/.* \(test\)"
+    ):
         load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
 
 
@@ -453,4 +455,46 @@ def test_a_file_kept_once_for_two_held_out_datasets_loads_and_lost_and_found_bel
     assert sorted(f.split for f in splits.report.files) == ["test", "train", "val"]
     assert ("CMU/lost+found", "the filesystem's lost+found: not read") in [
         (s.name, s.reason) for s in splits.report.skipped
+    ]
+
+
+def _takes(tmp_path, *datasets):
+    for i, dataset in enumerate(datasets):
+        write_amass(tmp_path / dataset / "s1" / "walk_poses.npz", frames=120, tag=float(i))
+
+
+def test_a_hard_link_is_one_take_and_looping_or_suffixless_links_neither_stop_nor_hide_a_take(tmp_path):
+    """Third verification walk: a hard link read a HumanEva take twice (as train and val); a self-link stopped
+    the command; a take linked under a name without .npz was read under that name, i.e. not at all."""
+    _takes(tmp_path, "CMU", "HumanEva")
+    os.link(tmp_path / "HumanEva" / "s1" / "walk_poses.npz", tmp_path / "CMU" / "s1" / "copy.npz")
+    (tmp_path / "CMU" / "me").symlink_to("me")
+    (tmp_path / "aaa").symlink_to(tmp_path / "CMU" / "s1" / "walk_poses.npz")  # met first, no suffix
+    splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    assert sorted((f.name, f.split) for f in splits.report.files) == [
+        ("CMU/s1/walk_poses.npz", "train"), ("HumanEva/s1/walk_poses.npz", "val"),
+    ]  # fmt: skip
+    assert ("CMU/me", "broken or looping link, or not a regular file") in [
+        (s.name, s.reason) for s in splits.report.skipped
+    ]
+
+
+def test_a_take_reachable_as_val_and_as_test_through_a_folder_above_it_is_refused(tmp_path):
+    """A disk holding Transitions linked into HumanEva read the test takes as val, without a word (verification)."""
+    _takes(tmp_path, "CMU", "disk/Transitions", "SFU")
+    (tmp_path / "HumanEva").mkdir()
+    (tmp_path / "HumanEva" / "disk").symlink_to(tmp_path / "disk", target_is_directory=True)
+    with pytest.raises(UserError, match=r"one take is reached as .*\(test\) and .*\(val\)|\(val\) and .*\(test\)"):
+        load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+
+
+def test_a_link_back_up_from_inside_a_held_out_dataset_holds_nothing_else_out(tmp_path):
+    """A link from HumanEva/s1 to the folder holding every dataset made CMU and Transitions val (verification)."""
+    _takes(tmp_path, "amass/CMU", "amass/HumanEva", "amass/Transitions")
+    (tmp_path / "amass" / "HumanEva" / "s1" / "up").symlink_to(tmp_path / "amass", target_is_directory=True)
+    splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    assert sorted((f.name, f.split) for f in splits.report.files) == [
+        ("amass/CMU/s1/walk_poses.npz", "train"),
+        ("amass/HumanEva/s1/walk_poses.npz", "val"),
+        ("amass/Transitions/s1/walk_poses.npz", "test"),
     ]

@@ -8,6 +8,7 @@ are opened with ``allow_pickle=False``, and a file that needs pickle is reported
 
 from __future__ import annotations
 
+import errno
 import os
 import zipfile
 from collections import deque
@@ -71,75 +72,84 @@ def read_pose_path(
     return ReadResult(sequences=[sequence])
 
 
+MAX_NAMES = 64  # names of one file followed through links before its split is decided (links on links multiply)
 CACHE_PARTS = ("poses", "builtin", "baselines")  # what unet1d keeps under a cache_dir: never takes
 LOST_AND_FOUND = "lost+found"  # a filesystem's own folder at a volume's root, readable by root alone
 
 
 def _walk(root: Path, leave_out: Path | None = None, amass_split: bool = False) -> tuple[list[Path], list[Skipped]]:
     """Every file below ``root``, following linked folders (datasets are often symlinked into one tree) but
-    reading each folder and file once, under one of its names; the others are listed as skipped, as are broken
-    links. A take's name decides its split, so where a folder or file has several: with ``amass_split`` the one
-    AMASS's split holds out (a held-out dataset linked into the tree, or kept elsewhere and linked in under
-    another name, must not train; two pose files' names it holds out apart, val and test, are a UserError),
-    else the first met breadth first (the shallowest; at one depth the real folder before links). Hidden
-    folders (``.git``, a cache), the pose caches under ``leave_out`` (the cache_dir) and ``lost+found`` (a
-    volume's, at any depth: disks are linked in) are listed, not entered: their files are no takes, and a
-    git-annex or DVC tree's links must not be taken for copies of them. Any other folder that cannot be read
-    is a UserError naming it (its takes would vanish from the data unseen)."""
-    folder_names: dict[str, list[str]] = {}  # real path -> its names, in the order met (the first is read)
-    file_names: dict[str, list[str]] = {}
+    reading each folder and file once (one inode: symlinks, hard links and bind mounts alike), under one of
+    its names; the others are listed as skipped, as are broken and looping links. A take's name decides its
+    split: with ``amass_split`` a take reachable under a name AMASS's split holds out (through a link to it
+    or to a folder above it, inside the tree) is read under that name, so a held-out dataset linked in under
+    another name never trains, and a pose file reachable as val and as test is a UserError; otherwise, and
+    without ``amass_split``, it is read under the first name met breadth first (the shallowest; in one
+    folder the real entries before links), preferring a name with a pose suffix. A link back up the tree
+    names nothing new. Hidden folders (``.git``, a cache), the pose caches under ``leave_out`` (the
+    cache_dir) and ``lost+found`` (a volume's, at any depth: disks are linked in) are listed, not entered:
+    their files are no takes, and a git-annex or DVC tree's links must not be taken for copies of them. Any
+    other folder that cannot be read is a UserError naming it (its takes would vanish from the data unseen)."""
+    folder_names: dict[tuple[int, int], list[str]] = {}  # inode -> the folder's names, in the order met
+    file_names: dict[tuple[int, int], list[str]] = {}
     hidden: list[str] = []
     skipped: list[Skipped] = []
-    left_out = {os.path.realpath(leave_out / part) for part in CACHE_PARTS} if leave_out is not None else set()
+    left_out = (
+        {_identity(leave_out / part) for part in CACHE_PARTS if (leave_out / part).is_dir()} if leave_out else set()
+    )
     queue = deque([root])
     while queue:
         folder = queue.popleft()
         name_here = folder.relative_to(root).as_posix()
-        real = os.path.realpath(folder)
-        if real in folder_names:  # a second name for a folder, or a link back up the tree
-            folder_names[real].append(name_here)
+        identity = _identity(folder)
+        if identity in folder_names:  # a second name for a folder, or a link back up the tree
+            folder_names[identity].append(name_here)
             continue
-        folder_names[real] = [name_here]
-        if real in left_out:
+        folder_names[identity] = [name_here]
+        if identity in left_out:
             skipped.append(Skipped(name_here, "the pose cache (--cache_dir) inside the data: not read"))
             continue
         for entry, is_folder, is_file in _entries(folder, root):
-            relative = (folder / entry.name).relative_to(root).as_posix()
+            path = folder / entry.name
+            relative = path.relative_to(root).as_posix()
             if is_folder:
                 if entry.name.startswith("."):
                     skipped.append(Skipped(relative, "hidden folder: not read"))
                 elif entry.name == LOST_AND_FOUND:
                     skipped.append(Skipped(relative, "the filesystem's lost+found: not read"))
                 else:
-                    queue.append(folder / entry.name)
+                    queue.append(path)
             elif not is_file:
-                skipped.append(Skipped(relative, "broken link or not a regular file"))
+                skipped.append(Skipped(relative, "broken or looping link, or not a regular file"))
             elif entry.name.startswith("."):
                 hidden.append(relative)  # listed as a hidden file; never the name a link's target is read under
             else:
-                file_names.setdefault(os.path.realpath(folder / entry.name), []).append(relative)
-    if amass_split:
-        _name_held_out_folders(folder_names, file_names, root)
+                file_names.setdefault(_identity(path), []).append(relative)
+    aliases = {names[0]: names[1:] for names in folder_names.values()}  # a folder's first name: its others
     read = []
     for names in file_names.values():
-        pose_file = names[0].lower().endswith(POSE_SUFFIXES)  # a LICENSE a git-annex store keeps once for two
-        chosen = _held_out_name(names, root, refuse=pose_file) if amass_split else names[0]
+        chosen = _split_name(names, aliases, root) if amass_split else _first_pose_name(names)
         read.append(chosen)
-        skipped += [
-            Skipped(other, f"the same file as {chosen}, read under that name") for other in names if other != chosen
-        ]
+        skipped += [Skipped(n, f"the same file as {chosen}, read under that name") for n in names if n != chosen]
     for names in folder_names.values():
-        skipped += [Skipped(other, f"the same folder as {names[0]}, read under that name") for other in names[1:]]
+        skipped += [Skipped(other, f"the same folder as {names[0]}: each file read once") for other in names[1:]]
     return sorted((root / name for name in [*read, *hidden]), key=lambda p: p.relative_to(root).as_posix()), skipped
 
 
+def _identity(path: Path) -> tuple[int, int]:
+    """(device, inode): one file or folder whatever names it has (a symlink, a hard link, a bind mount)."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
 def _entries(folder: Path, root: Path) -> list[tuple[os.DirEntry, bool, bool]]:
-    """(entry, is a folder, is a regular file) for what ``folder`` holds, links followed; a UserError naming the
-    folder when it cannot be read (listed, or its entries looked at: a folder without the x permission)."""
+    """(entry, is a folder, is a regular file) for what ``folder`` holds, links followed (a looping link is
+    neither); a UserError naming the folder when it cannot be read (listed, or its entries looked at: a folder
+    without the x permission)."""
     try:
         with os.scandir(folder) as listing:
             entries = sorted(listing, key=lambda entry: (entry.is_symlink(), entry.name))
-        return [(entry, entry.is_dir(), (folder / entry.name).is_file()) for entry in entries]
+        return [(entry, *_kind(folder, entry)) for entry in entries]
     except OSError as err:
         raise UserError(
             f"{folder}: cannot read this folder ({err.strerror or err}); its takes would be left out of the "
@@ -147,34 +157,42 @@ def _entries(folder: Path, root: Path) -> list[tuple[os.DirEntry, bool, bool]]:
         ) from None
 
 
-def _name_held_out_folders(folder_names: dict[str, list[str]], file_names: dict[str, list[str]], root: Path) -> None:
-    """Where a folder has several names, read it under :func:`_held_out_name`'s: that name goes first in its list,
-    and every name met through the one read before (its files', its subfolders') is spelled through it. Again
-    until nothing changes: a folder's rename respells its subfolders' names, which may change their choice."""
-    changed = True
-    while changed:
-        changed = False
-        for names in folder_names.values():
-            chosen = _held_out_name(names, root, refuse=True)
-            if chosen == names[0]:
-                continue
-            old, changed = names[0], True
-            names.remove(chosen)
-            names.insert(0, chosen)
-            for listing in [*folder_names.values(), *file_names.values()]:
-                listing[:] = [chosen + name[len(old) :] if name.startswith(old + "/") else name for name in listing]
+def _kind(folder: Path, entry: os.DirEntry) -> tuple[bool, bool]:
+    try:
+        return entry.is_dir(), (folder / entry.name).is_file()
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # a link to itself, or two to each other
+            return False, False
+        raise
 
 
-def _held_out_name(names: list[str], root: Path, refuse: bool) -> str:
-    """The name AMASS's split holds out (val or test) where one is, else the first met. Two it holds out apart
-    are a UserError where ``refuse`` (a folder, a pose file: which split its takes belong to is the user's to
-    say), else the first of them."""
-    parts = {name: amass_parts([f"{name}/take"])[0] for name in names}
-    held = {part for part in parts.values() if part != "train"}
-    if len(held) > 1 and refuse:
-        shown = " and ".join(f"{name} ({part})" for name, part in parts.items() if part != "train")
-        raise UserError(f"{root}: one folder or file is reached as {shown}; remove the link that names it wrongly")
-    return next((name for name in names if parts[name] != "train"), names[0])
+def _first_pose_name(names: list[str]) -> str:
+    """The first name met with a pose file's suffix (a link named without one would leave the take unread)."""
+    return next((name for name in names if name.lower().endswith(POSE_SUFFIXES)), names[0])
+
+
+def _split_name(names: list[str], aliases: dict[str, list[str]], root: Path) -> str:
+    """The name a file is read under when AMASS's split decides by its names: every name it is reachable by
+    (its own, and each with a folder above it named by another of that folder's names, again for the names
+    that gives; not through a link back up the tree) counted; the one AMASS holds out where there is one,
+    else :func:`_first_pose_name`'s."""
+    reachable, pending = list(names), list(names)
+    while pending and len(reachable) < MAX_NAMES:
+        parts = pending.pop().split("/")
+        for depth in range(1, len(parts)):
+            prefix, rest = "/".join(parts[:depth]), "/".join(parts[depth:])
+            for other in aliases.get(prefix, []):
+                name = f"{other}/{rest}"
+                if not other.startswith(prefix + "/") and name not in reachable:
+                    reachable.append(name)
+                    pending.append(name)
+    poses = [name for name in reachable if name.lower().endswith(POSE_SUFFIXES)]
+    splits = dict(zip(poses or names, amass_parts(poses or names), strict=True))
+    held = {part for part in splits.values() if part != "train"}
+    if len(held) > 1 and poses:  # a take; a LICENSE a git-annex store keeps once for two datasets is none
+        shown = " and ".join(f"{name} ({part})" for name, part in splits.items() if part != "train")
+        raise UserError(f"{root}: one take is reached as {shown}; remove the link that names it wrongly")
+    return next((name for name, part in splits.items() if part != "train"), _first_pose_name(reachable))
 
 
 def _read_directory(
