@@ -498,3 +498,31 @@ def test_a_link_back_up_from_inside_a_held_out_dataset_holds_nothing_else_out(tm
         ("amass/HumanEva/s1/walk_poses.npz", "val"),
         ("amass/Transitions/s1/walk_poses.npz", "test"),
     ]
+
+
+def test_a_take_linked_from_many_names_or_under_a_suffixless_name_is_still_held_out(tmp_path):
+    """Fourth verification walk: past 64 names the search stopped (a HumanEva take read as train), and a link
+    without .npz inside HumanEva was not counted; a shape.npz kept once for val and test refused the tree."""
+    _takes(tmp_path, "CMU", "SFU")
+    write_amass(tmp_path / "pool" / "s1" / "walk_poses.npz", frames=120, tag=5.0)
+    (tmp_path / "CMU" / "Z").mkdir()
+    (tmp_path / "CMU" / "Z" / "s1").symlink_to(tmp_path / "pool" / "s1", target_is_directory=True)
+    (tmp_path / "HumanEva").mkdir()
+    (tmp_path / "HumanEva" / "Z").symlink_to(tmp_path / "CMU" / "Z", target_is_directory=True)
+    (tmp_path / "BMLrub").mkdir()
+    for i in range(70):
+        (tmp_path / "BMLrub" / f"l{i}").symlink_to(tmp_path / "pool" / "s1", target_is_directory=True)
+    splits = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    assert ("HumanEva/Z/s1/walk_poses.npz", "val") in [(f.name, f.split) for f in splits.report.files]
+
+    shape = tmp_path / "SFU" / "s1" / "shape.npz"
+    np.savez(shape, betas=np.zeros(16), gender=np.array("male"))
+    (tmp_path / "Transitions" / "s1").mkdir(parents=True)
+    os.link(shape, tmp_path / "Transitions" / "s1" / "shape.npz")  # one inode, val and test: no take, no conflict
+    load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+
+    (tmp_path / "pool" / "s2").mkdir()
+    write_amass(tmp_path / "pool" / "s2" / "run_poses.npz", frames=120, tag=6.0)
+    (tmp_path / "SFU" / "s1" / "run").symlink_to(tmp_path / "pool" / "s2" / "run_poses.npz")
+    with pytest.raises(UserError, match=r"reached as SFU/s1/run \(val\) only under a name without \.npz/\.npy"):
+        load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)

@@ -72,18 +72,20 @@ def read_pose_path(
     return ReadResult(sequences=[sequence])
 
 
-MAX_NAMES = 64  # names of one file followed through links before its split is decided (links on links multiply)
 CACHE_PARTS = ("poses", "builtin", "baselines")  # what unet1d keeps under a cache_dir: never takes
 LOST_AND_FOUND = "lost+found"  # a filesystem's own folder at a volume's root, readable by root alone
 
 
-def _walk(root: Path, leave_out: Path | None = None, amass_split: bool = False) -> tuple[list[Path], list[Skipped]]:
+def _walk(
+    root: Path, leave_out: Path | None = None, amass_split: bool = False
+) -> tuple[list[Path], list[Skipped], dict[str, str]]:
     """Every file below ``root``, following linked folders (datasets are often symlinked into one tree) but
     reading each folder and file once (one inode: symlinks, hard links and bind mounts alike), under one of
     its names; the others are listed as skipped, as are broken and looping links. A take's name decides its
     split: with ``amass_split`` a take reachable under a name AMASS's split holds out (through a link to it
     or to a folder above it, inside the tree) is read under that name, so a held-out dataset linked in under
-    another name never trains, and a pose file reachable as val and as test is a UserError; otherwise, and
+    another name never trains; a take reachable as val and as test is a UserError when it is read, the
+    returned ``conflicts`` name them: a file that turns out to be no take is no conflict); otherwise, and
     without ``amass_split``, it is read under the first name met breadth first (the shallowest; in one
     folder the real entries before links), preferring a name with a pose suffix. A link back up the tree
     names nothing new. Hidden folders (``.git``, a cache), the pose caches under ``leave_out`` (the
@@ -125,15 +127,18 @@ def _walk(root: Path, leave_out: Path | None = None, amass_split: bool = False) 
                 hidden.append(relative)  # listed as a hidden file; never the name a link's target is read under
             else:
                 file_names.setdefault(_identity(path), []).append(relative)
-    aliases = {names[0]: names[1:] for names in folder_names.values()}  # a folder's first name: its others
-    read = []
+    held_out = HeldOutNames(folder_names) if amass_split else None
+    read, conflicts = [], {}
     for names in file_names.values():
-        chosen = _split_name(names, aliases, root) if amass_split else _first_pose_name(names)
+        chosen, conflict = held_out.name_of(names) if held_out else (_first_pose_name(names), None)
         read.append(chosen)
+        if conflict:
+            conflicts[chosen] = conflict
         skipped += [Skipped(n, f"the same file as {chosen}, read under that name") for n in names if n != chosen]
     for names in folder_names.values():
         skipped += [Skipped(other, f"the same folder as {names[0]}: each file read once") for other in names[1:]]
-    return sorted((root / name for name in [*read, *hidden]), key=lambda p: p.relative_to(root).as_posix()), skipped
+    files = sorted((root / name for name in [*read, *hidden]), key=lambda p: p.relative_to(root).as_posix())
+    return files, skipped, conflicts
 
 
 def _identity(path: Path) -> tuple[int, int]:
@@ -171,34 +176,72 @@ def _first_pose_name(names: list[str]) -> str:
     return next((name for name in names if name.lower().endswith(POSE_SUFFIXES)), names[0])
 
 
-def _split_name(names: list[str], aliases: dict[str, list[str]], root: Path) -> str:
-    """The name a file is read under when AMASS's split decides by its names: every name it is reachable by
-    (its own, and each with a folder above it named by another of that folder's names, again for the names
-    that gives; not through a link back up the tree) counted; the one AMASS holds out where there is one,
-    else :func:`_first_pose_name`'s."""
-    reachable, pending = list(names), list(names)
-    while pending and len(reachable) < MAX_NAMES:
-        parts = pending.pop().split("/")
-        for depth in range(1, len(parts)):
-            prefix, rest = "/".join(parts[:depth]), "/".join(parts[depth:])
-            for other in aliases.get(prefix, []):
-                name = f"{other}/{rest}"
-                if not other.startswith(prefix + "/") and name not in reachable:
-                    reachable.append(name)
-                    pending.append(name)
-    poses = [name for name in reachable if name.lower().endswith(POSE_SUFFIXES)]
-    splits = dict(zip(poses or names, amass_parts(poses or names), strict=True))
-    held = {part for part in splits.values() if part != "train"}
-    if len(held) > 1 and poses:  # a take; a LICENSE a git-annex store keeps once for two datasets is none
-        shown = " and ".join(f"{name} ({part})" for name, part in splits.items() if part != "train")
-        raise UserError(f"{root}: one take is reached as {shown}; remove the link that names it wrongly")
-    return next((name for name, part in splits.items() if part != "train"), _first_pose_name(reachable))
+class HeldOutNames:
+    """Which of AMASS's held-out parts (val, test) each folder is reachable under, through every name of it and of
+    the folders above it (links inside the tree; a link back up a folder's own tree names nothing), with one
+    name that spells it (a path that exists: the takes are read under it, and the split reads the name)."""
+
+    def __init__(self, folder_names: dict[tuple[int, int], list[str]]) -> None:
+        self.names = folder_names
+        self.folder_of = {name: identity for identity, names in folder_names.items() for name in names}
+        self.memo: dict[tuple[int, int], dict[str | None, str]] = {}
+
+    def parts(self, identity: tuple[int, int], visiting: frozenset = frozenset()) -> dict[str | None, str]:
+        """{held-out part or None (none on the way): a name of the folder reached that way}."""
+        if identity in self.memo:
+            return self.memo[identity]
+        if identity in visiting:  # a loop of links: nothing more this way
+            return {}
+        names, found = self.names[identity], {}
+        for name in names:
+            if name == ".":
+                found.setdefault(None, ".")
+                continue
+            if any(name.startswith(other + "/") for other in names if other != name):
+                continue  # this folder met again inside itself: a link back up
+            parent, _, last = name.rpartition("/")
+            for part, spelled in self.parts(self.folder_of[parent or "."], visiting | {identity}).items():
+                here = part if part is not None else held_out_part(last)
+                found.setdefault(here, last if spelled == "." else f"{spelled}/{last}")
+        if not visiting:  # a result cut short by a loop is not kept
+            self.memo[identity] = found
+        return found
+
+    def name_of(self, names: list[str]) -> tuple[str, str | None]:
+        """A file's name to read it under, and what conflicts if it is a take (val and test both), else None."""
+        own = _first_pose_name(names)
+        reached: dict[str | None, str] = {}
+        for name in names:
+            parent, _, last = name.rpartition("/")
+            for part, spelled in self.parts(self.folder_of[parent or "."]).items():
+                reached.setdefault(part, last if spelled == "." else f"{spelled}/{last}")
+        held = {part: name for part, name in reached.items() if part is not None}
+        if not held:
+            return own, None
+        conflict = None
+        if len(held) > 1:
+            shown = " and ".join(f"{name} ({part})" for part, name in held.items())
+            conflict = f"one take is reached as {shown}; remove the link that names it wrongly"
+        chosen = next(iter(held.values()))
+        if not chosen.lower().endswith(POSE_SUFFIXES) and own.lower().endswith(POSE_SUFFIXES):
+            conflict = conflict or (
+                f"{own} is reached as {chosen} ({next(iter(held))}) only under a name without .npz/.npy: name that "
+                "link with the file's suffix, or remove it"
+            )
+            chosen = own
+        return chosen, conflict
+
+
+def held_out_part(folder: str) -> str | None:
+    """ "val" or "test" where ``folder`` is named like a dataset AMASS's split holds out, else None."""
+    part = amass_parts([f"{folder}/take"])[0]
+    return None if part == "train" else part
 
 
 def _read_directory(
     root: Path, pose_format: str, target_fps: float, cache_dir: Path | None = None, amass_split: bool = False
 ) -> ReadResult:
-    files, unreadable = _walk(root, leave_out=cache_dir, amass_split=amass_split)
+    files, unreadable, conflicts = _walk(root, leave_out=cache_dir, amass_split=amass_split)
     if not files and not unreadable:
         raise UserError(f"{root}: directory is empty (no files in it or its subfolders)")
     result = None
@@ -210,6 +253,9 @@ def _read_directory(
     if not result.sequences:
         reasons = _summarise_skips(result.skipped)
         raise UserError(f"{root}: no pose files found ({len(result.skipped)} files skipped: {reasons})")
+    taken = [sequence.name for sequence in result.sequences if sequence.name in conflicts]
+    if taken:  # a take (not a shape.npz or a LICENSE the names also reach) that AMASS's split cannot place
+        raise UserError(f"{root}: {conflicts[taken[0]]}")
     return result
 
 
