@@ -526,3 +526,54 @@ def test_a_take_linked_from_many_names_or_under_a_suffixless_name_is_still_held_
     (tmp_path / "SFU" / "s1" / "run").symlink_to(tmp_path / "pool" / "s2" / "run_poses.npz")
     with pytest.raises(UserError, match=r"reached as SFU/s1/run \(val\) only under a name without \.npz/\.npy"):
         load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+
+
+def _split_of(root, **fields):
+    return {f.name: f.split for f in load_pose_data(cfg(root, split="amass", **fields), 72, seed=0).report.files}
+
+
+def test_routes_through_links_never_pass_a_folder_twice(tmp_path):
+    """Fifth verification walk: results kept across routes let a loop back in: a root link inside HumanEva made
+    KIT val (it sorts after HumanEva), a loop CMU/s01 <-> CMU/s02 made s02's own take val, and a loop gave a
+    false val-and-test conflict."""
+    _takes(tmp_path / "a", "CMU", "HumanEva", "KIT")
+    (tmp_path / "a" / "HumanEva" / "s1" / "root").symlink_to(tmp_path / "a", target_is_directory=True)
+    assert _split_of(tmp_path / "a") == {"CMU/s1/walk_poses.npz": "train", "HumanEva/s1/walk_poses.npz": "val",
+                                         "KIT/s1/walk_poses.npz": "train"}  # fmt: skip
+    write_amass(tmp_path / "b" / "CMU" / "s1" / "a_poses.npz", frames=120)
+    write_amass(tmp_path / "b" / "CMU" / "s2" / "b_poses.npz", frames=120, tag=1.0)
+    write_amass(tmp_path / "b" / "SFU" / "s1" / "c_poses.npz", frames=120, tag=2.0)
+    (tmp_path / "b" / "CMU" / "s2" / "HumanEva").symlink_to(tmp_path / "b" / "CMU" / "s1", target_is_directory=True)
+    (tmp_path / "b" / "CMU" / "s1" / "back").symlink_to(tmp_path / "b" / "CMU" / "s2", target_is_directory=True)
+    split = _split_of(tmp_path / "b")
+    assert split["CMU/s2/HumanEva/a_poses.npz"] == "val" and split["CMU/s2/b_poses.npz"] == "train"
+
+
+def test_links_that_multiply_routes_are_followed_where_few_and_refused_where_too_many(tmp_path):
+    """A root link in each of 2,000 subjects took minutes (routes through it re-explored every subject); now such
+    names are no routes at all. A deep chain of aliases is refused by its route count, not walked."""
+    for i in range(300):  # every subject linked twice more, and a link to the root in each
+        for dataset in ("CMU", "HumanEva"):
+            subject = tmp_path / dataset / f"s{i}"
+            write_amass(subject / "t_poses.npz", frames=4, tag=float(i))
+            (subject / "root").symlink_to(tmp_path, target_is_directory=True)
+            for link in ("by_a", "by_b"):
+                (tmp_path / link).mkdir(exist_ok=True)
+                (tmp_path / link / f"{dataset}{i}").symlink_to(subject, target_is_directory=True)
+    files, _, _ = files_walk(tmp_path)
+    assert len(files) == 600
+    chain = tmp_path / "chain" / "CMU"
+    for level in range(10):  # four names a level: 4^10 routes to the bottom
+        (chain / f"L{level}").mkdir(parents=True)
+        for alias in range(3):
+            (chain / f"alias{alias}").symlink_to(chain / f"L{level}", target_is_directory=True)
+        chain = chain / f"L{level}"
+    write_amass(chain / "t_poses.npz", frames=4)
+    with pytest.raises(UserError, match="too many to tell which takes AMASS's split holds out"):
+        files_walk(tmp_path / "chain")
+
+
+def files_walk(root):
+    from unet1d.data.files import _walk
+
+    return _walk(root, amass_split=True)

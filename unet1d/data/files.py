@@ -72,6 +72,7 @@ def read_pose_path(
     return ReadResult(sequences=[sequence])
 
 
+ROUTE_LIMIT = 200_000  # routes through links HeldOutNames follows before it refuses the tree (~1 s)
 CACHE_PARTS = ("poses", "builtin", "baselines")  # what unet1d keeps under a cache_dir: never takes
 LOST_AND_FOUND = "lost+found"  # a filesystem's own folder at a volume's root, readable by root alone
 
@@ -127,7 +128,7 @@ def _walk(
                 hidden.append(relative)  # listed as a hidden file; never the name a link's target is read under
             else:
                 file_names.setdefault(_identity(path), []).append(relative)
-    held_out = HeldOutNames(folder_names) if amass_split else None
+    held_out = HeldOutNames(folder_names, root) if amass_split else None
     read, conflicts = [], {}
     for names in file_names.values():
         chosen, conflict = held_out.name_of(names) if held_out else (_first_pose_name(names), None)
@@ -177,45 +178,62 @@ def _first_pose_name(names: list[str]) -> str:
 
 
 class HeldOutNames:
-    """Which of AMASS's held-out parts (val, test) each folder is reachable under, through every name of it and of
-    the folders above it (links inside the tree; a link back up a folder's own tree names nothing), with one
-    name that spells it (a path that exists: the takes are read under it, and the split reads the name)."""
+    """Which of AMASS's held-out parts (val, test) each folder is reachable under: over every route from the root
+    to it through the names the walk met (links inside the tree), never through one folder twice (a link back
+    up, or a loop of links, names nothing), each part with one name that spells it (a path that exists: the
+    takes are read under it, and the split reads the name). Routes are counted, and past ROUTE_LIMIT the tree is
+    refused rather than walked for minutes (links on links multiply them)."""
 
-    def __init__(self, folder_names: dict[tuple[int, int], list[str]]) -> None:
-        self.names = folder_names
+    def __init__(self, folder_names: dict[tuple[int, int], list[str]], root: Path) -> None:
+        self.root = root
         self.folder_of = {name: identity for identity, names in folder_names.items() for name in names}
-        self.memo: dict[tuple[int, int], dict[str | None, str]] = {}
+        # a name spelled through another name of the same folder passes through it twice: no route (names are
+        # unique to a folder, so the prefix is that folder); every other name of the root is such a one
+        self.names = {
+            identity: [n for n in names if not any(o == "." or n.startswith(o + "/") for o in names if o != n)]
+            for identity, names in folder_names.items()
+        }
+        self.routes = 0
+        self.from_root: dict[tuple[int, int], dict[str | None, str]] = {}  # parts() of a route's start: no loop cut
+
+    def of_folder(self, identity: tuple[int, int]) -> dict[str | None, str]:
+        """:meth:`parts` of a folder on its own (kept: a folder's files share it; parts met inside another route
+        are not, since that route's folders are closed to them)."""
+        if identity not in self.from_root:
+            self.from_root[identity] = self.parts(identity)
+        return self.from_root[identity]
 
     def parts(self, identity: tuple[int, int], visiting: frozenset = frozenset()) -> dict[str | None, str]:
         """{held-out part or None (none on the way): a name of the folder reached that way}."""
-        if identity in self.memo:
-            return self.memo[identity]
-        if identity in visiting:  # a loop of links: nothing more this way
-            return {}
-        names, found = self.names[identity], {}
-        for name in names:
+        found: dict[str | None, str] = {}
+        for name in self.names[identity]:
+            self.routes += 1
+            if self.routes > ROUTE_LIMIT:
+                raise UserError(
+                    f"{self.root}: its links name its folders in more than {ROUTE_LIMIT:,} ways, too many to tell "
+                    "which takes AMASS's split holds out; link the datasets in once each, or use --split hash"
+                )
             if name == ".":
                 found.setdefault(None, ".")
                 continue
-            if any(name.startswith(other + "/") for other in names if other != name):
-                continue  # this folder met again inside itself: a link back up
             parent, _, last = name.rpartition("/")
-            for part, spelled in self.parts(self.folder_of[parent or "."], visiting | {identity}).items():
+            above = self.folder_of[parent or "."]
+            if above in visiting or above == identity:  # this route passes through a folder twice
+                continue
+            for part, spelled in self.parts(above, visiting | {identity}).items():
                 here = part if part is not None else held_out_part(last)
                 found.setdefault(here, last if spelled == "." else f"{spelled}/{last}")
-        if not visiting:  # a result cut short by a loop is not kept
-            self.memo[identity] = found
         return found
 
     def name_of(self, names: list[str]) -> tuple[str, str | None]:
         """A file's name to read it under, and what conflicts if it is a take (val and test both), else None."""
         own = _first_pose_name(names)
-        reached: dict[str | None, str] = {}
+        reached: dict[str | None, list[str]] = {}
         for name in names:
             parent, _, last = name.rpartition("/")
-            for part, spelled in self.parts(self.folder_of[parent or "."]).items():
-                reached.setdefault(part, last if spelled == "." else f"{spelled}/{last}")
-        held = {part: name for part, name in reached.items() if part is not None}
+            for part, spelled in self.of_folder(self.folder_of[parent or "."]).items():
+                reached.setdefault(part, []).append(last if spelled == "." else f"{spelled}/{last}")
+        held = {part: _first_pose_name(spelled) for part, spelled in reached.items() if part is not None}
         if not held:
             return own, None
         conflict = None
