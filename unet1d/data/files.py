@@ -72,7 +72,6 @@ def read_pose_path(
     return ReadResult(sequences=[sequence])
 
 
-ROUTE_LIMIT = 200_000  # routes through links HeldOutNames follows before it refuses the tree (~1 s)
 CACHE_PARTS = ("poses", "builtin", "baselines")  # what unet1d keeps under a cache_dir: never takes
 LOST_AND_FOUND = "lost+found"  # a filesystem's own folder at a volume's root, readable by root alone
 
@@ -89,10 +88,11 @@ def _walk(
     returned ``conflicts`` name them: a file that turns out to be no take is no conflict); otherwise, and
     without ``amass_split``, it is read under the first name met breadth first (the shallowest; in one
     folder the real entries before links), preferring a name with a pose suffix. A link back up the tree
-    names nothing new. Hidden folders (``.git``, a cache), the pose caches under ``leave_out`` (the
-    cache_dir) and ``lost+found`` (a volume's, at any depth: disks are linked in) are listed, not entered:
-    their files are no takes, and a git-annex or DVC tree's links must not be taken for copies of them. Any
-    other folder that cannot be read is a UserError naming it (its takes would vanish from the data unseen)."""
+    (to its own folder or one above) is listed, not followed. Hidden folders (``.git``, a cache), the pose
+    caches under ``leave_out`` (the cache_dir) and ``lost+found`` (a volume's, at any depth: disks are
+    linked in) are listed, not entered: their files are no takes, and a git-annex or DVC tree's links must
+    not be taken for copies of them. Any other folder that cannot be read is a UserError naming it (its
+    takes would vanish from the data unseen)."""
     folder_names: dict[tuple[int, int], list[str]] = {}  # inode -> the folder's names, in the order met
     file_names: dict[tuple[int, int], list[str]] = {}
     hidden: list[str] = []
@@ -116,7 +116,9 @@ def _walk(
             path = folder / entry.name
             relative = path.relative_to(root).as_posix()
             if is_folder:
-                if entry.name.startswith("."):
+                if entry.is_symlink() and _points_up(path, folder):
+                    skipped.append(Skipped(relative, "a link back up the tree: not followed"))
+                elif entry.name.startswith("."):
                     skipped.append(Skipped(relative, "hidden folder: not read"))
                 elif entry.name == LOST_AND_FOUND:
                     skipped.append(Skipped(relative, "the filesystem's lost+found: not read"))
@@ -128,7 +130,7 @@ def _walk(
                 hidden.append(relative)  # listed as a hidden file; never the name a link's target is read under
             else:
                 file_names.setdefault(_identity(path), []).append(relative)
-    held_out = HeldOutNames(folder_names, root) if amass_split else None
+    held_out = HeldOutNames(folder_names) if amass_split else None
     read, conflicts = [], {}
     for names in file_names.values():
         chosen, conflict = held_out.name_of(names) if held_out else (_first_pose_name(names), None)
@@ -140,6 +142,13 @@ def _walk(
         skipped += [Skipped(other, f"the same folder as {names[0]}: each file read once") for other in names[1:]]
     files = sorted((root / name for name in [*read, *hidden]), key=lambda p: p.relative_to(root).as_posix())
     return files, skipped, conflicts
+
+
+def _points_up(link: Path, folder: Path) -> bool:
+    """Whether a link in ``folder`` leads to it or to a folder above it: a loop, whose names name nothing new (a
+    link to the root from inside HumanEva would otherwise name every dataset a HumanEva one)."""
+    target, here = os.path.realpath(link), os.path.realpath(folder)
+    return here == target or here.startswith(target.rstrip(os.sep) + os.sep)
 
 
 def _identity(path: Path) -> tuple[int, int]:
@@ -178,52 +187,27 @@ def _first_pose_name(names: list[str]) -> str:
 
 
 class HeldOutNames:
-    """Which of AMASS's held-out parts (val, test) each folder is reachable under: over every route from the root
-    to it through the names the walk met (links inside the tree), never through one folder twice (a link back
-    up, or a loop of links, names nothing), each part with one name that spells it (a path that exists: the
-    takes are read under it, and the split reads the name). Routes are counted, and past ROUTE_LIMIT the tree is
-    refused rather than walked for minutes (links on links multiply them)."""
+    """Which of AMASS's held-out parts (val, test) each folder is reachable under through the names the walk met
+    (links inside the tree; links back up are not followed), each with one name that spells it (a path that
+    exists: the takes are read under it, and the split reads the name). Worked out as a fixpoint over the
+    folders, no route listed: a part reaches a folder from any name's parent that has it, so a stray link can
+    hold more out, never less, and a take reached as val and as test is refused when read."""
 
-    def __init__(self, folder_names: dict[tuple[int, int], list[str]], root: Path) -> None:
-        self.root = root
-        self.folder_of = {name: identity for identity, names in folder_names.items() for name in names}
-        # a name spelled through another name of the same folder passes through it twice: no route (names are
-        # unique to a folder, so the prefix is that folder); every other name of the root is such a one
-        self.names = {
-            identity: [n for n in names if not any(o == "." or n.startswith(o + "/") for o in names if o != n)]
-            for identity, names in folder_names.items()
-        }
-        self.routes = 0
-        self.from_root: dict[tuple[int, int], dict[str | None, str]] = {}  # parts() of a route's start: no loop cut
-
-    def of_folder(self, identity: tuple[int, int]) -> dict[str | None, str]:
-        """:meth:`parts` of a folder on its own (kept: a folder's files share it; parts met inside another route
-        are not, since that route's folders are closed to them)."""
-        if identity not in self.from_root:
-            self.from_root[identity] = self.parts(identity)
-        return self.from_root[identity]
-
-    def parts(self, identity: tuple[int, int], visiting: frozenset = frozenset()) -> dict[str | None, str]:
-        """{held-out part or None (none on the way): a name of the folder reached that way}."""
-        found: dict[str | None, str] = {}
-        for name in self.names[identity]:
-            self.routes += 1
-            if self.routes > ROUTE_LIMIT:
-                raise UserError(
-                    f"{self.root}: its links name its folders in more than {ROUTE_LIMIT:,} ways, too many to tell "
-                    "which takes AMASS's split holds out; link the datasets in once each, or use --split hash"
-                )
-            if name == ".":
-                found.setdefault(None, ".")
-                continue
-            parent, _, last = name.rpartition("/")
-            above = self.folder_of[parent or "."]
-            if above in visiting or above == identity:  # this route passes through a folder twice
-                continue
-            for part, spelled in self.parts(above, visiting | {identity}).items():
-                here = part if part is not None else held_out_part(last)
-                found.setdefault(here, last if spelled == "." else f"{spelled}/{last}")
-        return found
+    def __init__(self, folder_names: dict[tuple[int, int], list[str]]) -> None:
+        folder_of = {name: identity for identity, names in folder_names.items() for name in names}
+        self.parts: dict[tuple[int, int], dict[str | None, str]] = {folder_of["."]: {None: "."}}
+        self.folder_of = folder_of
+        steps = [(identity, folder_of[name.rpartition("/")[0] or "."], name.rpartition("/")[2])
+                 for identity, names in folder_names.items() for name in names if name != "."]  # fmt: skip
+        changed = True
+        while changed:  # each (folder, part) is added once: at most three passes over the names per folder
+            changed = False
+            for identity, parent, last in steps:
+                for part, spelled in list(self.parts.get(parent, {}).items()):
+                    here = part if part is not None else held_out_part(last)
+                    if here not in self.parts.setdefault(identity, {}):
+                        self.parts[identity][here] = last if spelled == "." else f"{spelled}/{last}"
+                        changed = True
 
     def name_of(self, names: list[str]) -> tuple[str, str | None]:
         """A file's name to read it under, and what conflicts if it is a take (val and test both), else None."""
@@ -231,7 +215,7 @@ class HeldOutNames:
         reached: dict[str | None, list[str]] = {}
         for name in names:
             parent, _, last = name.rpartition("/")
-            for part, spelled in self.of_folder(self.folder_of[parent or "."]).items():
+            for part, spelled in self.parts.get(self.folder_of[parent or "."], {}).items():
                 reached.setdefault(part, []).append(last if spelled == "." else f"{spelled}/{last}")
         held = {part: _first_pose_name(spelled) for part, spelled in reached.items() if part is not None}
         if not held:
