@@ -580,3 +580,25 @@ def files_walk(root):
     from unet1d.data.files import _walk
 
     return _walk(root, amass_split=True)
+
+
+def test_held_out_routes_too_long_to_open_are_refused_and_long_chains_are_worked_out_at_once(tmp_path):
+    """Seventh verification walk: a chain of 150 sibling links reached from HumanEva was an ELOOP traceback (the
+    take read under a path of 150 links); 6,000 took 114 s (the fixpoint moved a part one link a pass)."""
+    for i in range(60):
+        write_amass(tmp_path / "CMU" / f"s{i}" / f"t{i}_poses.npz", frames=4, tag=float(i))
+        if i:
+            (tmp_path / "CMU" / f"s{i}" / "prev").symlink_to(tmp_path / "CMU" / f"s{i - 1}", target_is_directory=True)
+    write_amass(tmp_path / "HumanEva" / "h" / "h_poses.npz", frames=4)
+    (tmp_path / "HumanEva" / "h" / "into").symlink_to(tmp_path / "CMU" / "s59", target_is_directory=True)
+    with pytest.raises(UserError, match="a path the system cannot open; link it in by a shorter way"):
+        load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0)
+    (tmp_path / "HumanEva" / "h" / "into").unlink()
+    chain = tmp_path / "long"
+    for i in range(3000):  # no held-out entry: every take trains, in one pass of the worklist
+        (chain / f"s{i}").mkdir(parents=True)
+        if i:
+            (chain / f"s{i}" / "prev").symlink_to(chain / f"s{i - 1}", target_is_directory=True)
+    write_amass(chain / "s0" / "t_poses.npz", frames=4)
+    files, _, conflicts = files_walk(tmp_path / "long")
+    assert [f.name for f in files] == ["t_poses.npz"] and not conflicts

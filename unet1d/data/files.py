@@ -73,6 +73,8 @@ def read_pose_path(
 
 
 CACHE_PARTS = ("poses", "builtin", "baselines")  # what unet1d keeps under a cache_dir: never takes
+# a name to read a take under must be one the system opens: at most 4,096 bytes and 40 links in one path
+MAX_NAME, MAX_DEPTH = 3000, 30
 LOST_AND_FOUND = "lost+found"  # a filesystem's own folder at a volume's root, readable by root alone
 
 
@@ -176,9 +178,14 @@ def _kind(folder: Path, entry: os.DirEntry) -> tuple[bool, bool]:
     try:
         return entry.is_dir(), (folder / entry.name).is_file()
     except OSError as err:
-        if err.errno == errno.ELOOP:  # a link to itself, or two to each other
-            return False, False
-        raise
+        if err.errno != errno.ELOOP:
+            raise
+        if os.path.exists(os.path.realpath(folder / entry.name)):  # no loop: a route through over 40 links
+            raise UserError(
+                f"{folder / entry.name}: reached through more links than the system follows in one path; link "
+                "its folder in by a shorter way (a held-out take found only that way would otherwise train)"
+            ) from None
+        return False, False  # a link to itself, or two to each other
 
 
 def _first_pose_name(names: list[str]) -> str:
@@ -195,19 +202,23 @@ class HeldOutNames:
 
     def __init__(self, folder_names: dict[tuple[int, int], list[str]]) -> None:
         folder_of = {name: identity for identity, names in folder_names.items() for name in names}
-        self.parts: dict[tuple[int, int], dict[str | None, str]] = {folder_of["."]: {None: "."}}
-        self.folder_of = folder_of
-        steps = [(identity, folder_of[name.rpartition("/")[0] or "."], name.rpartition("/")[2])
-                 for identity, names in folder_names.items() for name in names if name != "."]  # fmt: skip
-        changed = True
-        while changed:  # each (folder, part) is added once: at most three passes over the names per folder
-            changed = False
-            for identity, parent, last in steps:
-                for part, spelled in list(self.parts.get(parent, {}).items()):
+        self.folder_of, root = folder_of, folder_of["."]
+        self.parts: dict[tuple[int, int], dict[str | None, str]] = {root: {None: "."}}
+        below: dict[tuple[int, int], list[tuple[tuple[int, int], str]]] = {}  # folder -> (a folder in it, its name)
+        for identity, names in folder_names.items():
+            for name in names:
+                if name != ".":
+                    parent, _, last = name.rpartition("/")
+                    below.setdefault(folder_of[parent or "."], []).append((identity, last))
+        pending = deque([root])
+        while pending:  # a worklist: each (folder, part) is added once, so each folder is taken at most 3 times
+            parent = pending.popleft()
+            for identity, last in below.get(parent, []):
+                for part, spelled in list(self.parts[parent].items()):
                     here = part if part is not None else held_out_part(last)
                     if here not in self.parts.setdefault(identity, {}):
                         self.parts[identity][here] = last if spelled == "." else f"{spelled}/{last}"
-                        changed = True
+                        pending.append(identity)
 
     def name_of(self, names: list[str]) -> tuple[str, str | None]:
         """A file's name to read it under, and what conflicts if it is a take (val and test both), else None."""
@@ -225,6 +236,11 @@ class HeldOutNames:
             shown = " and ".join(f"{name} ({part})" for part, name in held.items())
             conflict = f"one take is reached as {shown}; remove the link that names it wrongly"
         chosen = next(iter(held.values()))
+        if len(chosen) > MAX_NAME or chosen.count("/") > MAX_DEPTH:  # a route the system would not open
+            return own, conflict or (
+                f"{own} is reached as {next(iter(held))} only through {chosen.count('/')} folders of links, a path "
+                "the system cannot open; link it in by a shorter way, or remove the links"
+            )
         if not chosen.lower().endswith(POSE_SUFFIXES) and own.lower().endswith(POSE_SUFFIXES):
             conflict = conflict or (
                 f"{own} is reached as {chosen} ({next(iter(held))}) only under a name without .npz/.npy: name that "
