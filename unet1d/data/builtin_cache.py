@@ -28,8 +28,8 @@ import numpy as np
 from unet1d.atomic_files import remove_path, write_bytes_atomically
 from unet1d.data import builtin
 from unet1d.data.builtin import FAMILY_NAMES, NUM_JOINTS, BuiltinPoses, generate_builtin_poses
-from unet1d.data.cache import warn
 from unet1d.data.sequences import MAX_ANGLE
+from unet1d.notices import warn
 
 BUILTIN_CACHE_VERSION = 1  # bump when the entry's layout changes
 GENERATOR_SOURCES = ("data/builtin.py", "body/rotations.py", "body/skeleton.py")  # what the poses are a function of

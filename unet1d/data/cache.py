@@ -40,10 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from unet1d import notices
 from unet1d.atomic_files import fsync_path, remove_path
 from unet1d.data.formats import POSE_FORMAT_WIDTH
 from unet1d.data.sequences import MAX_ANGLE, ReadResult, Sequence, Skipped
+from unet1d.notices import warn  # the cache never stops a run, but a user should know it was not used
 
 if TYPE_CHECKING:
     from unet1d.config import DataConfig
@@ -87,13 +87,6 @@ def cache_key(root: Path, files: list[Path], pose_format: str, target_fps: float
         line = f"{file.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
         digest.update(line.encode("utf-8", "surrogateescape"))  # a name that is not UTF-8: its own bytes
     return digest.hexdigest()[:32]
-
-
-def warn(message: str) -> None:
-    """One line on stderr: the cache never stops a run, but a user should know it was not used. Every rank of a
-    launch says its own (only rank 0's was tried: a rank that repaired an entry first left rank 0 a whole one to
-    read, and no line at all)."""
-    notices.warn(message)
 
 
 def read_through_cache(

@@ -107,7 +107,7 @@ def _walk(
         folder = queue.popleft()
         name_here = folder.relative_to(root).as_posix()
         identity = _identity(folder)
-        if identity in folder_names:  # a second name for a folder, or a link back up the tree
+        if identity in folder_names:  # a second name for a folder (links back up are not followed)
             folder_names[identity].append(name_here)
             continue
         folder_names[identity] = [name_here]

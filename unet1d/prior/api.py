@@ -364,10 +364,11 @@ class PosePrior:
     def _hidden(self, hidden: Mask, count: int) -> np.ndarray:
         """(count, J) bool from names or a (J,), (1, J) or (count, J) bool mask."""
         joints = len(self.joint_names)
-        if isinstance(hidden, np.ndarray) and hidden.dtype.kind in "US":
-            hidden = hidden.tolist()
-        if isinstance(hidden, str) or (
-            isinstance(hidden, Sequence) and len(hidden) and all(isinstance(name, str) for name in hidden)
+        names = isinstance(hidden, np.ndarray) and hidden.dtype.kind in "US"  # parse_mask reads such arrays too
+        if (
+            names
+            or isinstance(hidden, str)
+            or (isinstance(hidden, Sequence) and len(hidden) and all(isinstance(name, str) for name in hidden))
         ):
             return np.broadcast_to(parse_mask(hidden, self.pose_dim, "hidden"), (count, joints))
         mask = np.asarray(hidden.cpu() if isinstance(hidden, torch.Tensor) else hidden)
