@@ -48,6 +48,16 @@ EVALUATION_SETTINGS = (
 )
 
 
+# The validation losses a run logs: the raw weights' and the EMA's (the weights evaluation and sampling load).
+VAL_LOSS, VAL_LOSS_EMA = "val/loss", "val/loss_ema"
+TRAIN_LOSS = "train/loss"
+
+
+def evaluated_val_loss(ema: bool) -> str:
+    """The validation loss of the weights a run's evaluation loads: the EMA's where the run keeps one."""
+    return VAL_LOSS_EMA if ema else VAL_LOSS
+
+
 def format_number(fmt: str, value: float) -> str:
     """``fmt.format(value)``, without the minus of a value that rounds to zero ("-0.0" reads as a loss)."""
     text = fmt.format(value)

@@ -46,6 +46,11 @@ def device_problem(device: str) -> str | None:
     return None
 
 
+def uses_cuda(device: str) -> bool:
+    """Whether a run with ``train.device=device`` computes on CUDA: ``auto`` takes it where there is one."""
+    return device != "cpu" and torch.cuda.is_available()
+
+
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> CUDA when present, else the CPU; any other name as torch spells it."""
     if device == "auto":

@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from unet1d.metric_registry import VAL_LOSS
 from unet1d.store.curves import Curves, read_curves
-
-VAL_TAG = "val/loss"
 
 
 def common_threshold(rows: list[Any]) -> float | None:
@@ -40,7 +39,7 @@ def time_to_threshold(curves: Curves, threshold: float) -> tuple[int | None, flo
     final loss it is read its own last point, rounded up, as never reaching it."""
     start = curves.start_time
     limit = np.float32(threshold)
-    for step, wall_time, value in curves.points.get(VAL_TAG, []):
+    for step, wall_time, value in curves.points.get(VAL_LOSS, []):
         if np.float32(value) <= limit:
             return step, (wall_time - start if start is not None else None)
     return None, None

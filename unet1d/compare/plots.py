@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from unet1d.compare.report import elide
+from unet1d.metric_registry import TRAIN_LOSS, VAL_LOSS
 from unet1d.store.curves import Curves, read_curves
 
-LOSS_TAGS = ("train/loss", "val/loss")
+LOSS_TAGS = (TRAIN_LOSS, VAL_LOSS)
 GRAD_NORM_PREFIX = "train/grad_norm/"  # per block; train/grad_norm itself is the whole network's
 QUALITY_PREFIX = "quality/"
 PANELS_PER_ROW = 4

@@ -32,7 +32,7 @@ from unet1d.config_sources import config_from_dict
 from unet1d.data.loading import is_builtin
 from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import ConfigError, UserError
-from unet1d.metric_registry import EVALUATION_SETTINGS, METRICS, compare_columns, eval_metrics, format_number
+from unet1d.metric_registry import EVALUATION_SETTINGS, METRICS, VAL_LOSS, compare_columns, eval_metrics, format_number
 from unet1d.store import checkpoint_files
 from unet1d.store.curves import read_curves
 from unet1d.store.rundir import EVAL_DIR, RUN_CONFIG_FILE, SUMMARY_FILE, read_run_config
@@ -369,7 +369,7 @@ def _row(run: Path, config: dict[str, Any] | None) -> RunRow:
     """:func:`read_run` for a run whose config (:func:`read_config`) is already read."""
     summary = read_summary(run)
     curves = read_curves(run)
-    curve = curves.values("val/loss")
+    curve = curves.values(VAL_LOSS)
     evaluation = latest_eval(run) or {}
     values = {
         "num_parameters": summary.get("num_parameters"),

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from unet1d.errors import UserError
-from unet1d.metric_registry import task_metrics
+from unet1d.metric_registry import TRAIN_LOSS, VAL_LOSS, task_metrics
 from unet1d.store.checkpoint_files import warn
 from unet1d.store.rundir import read_run_id
 from unet1d.wandb_access import has_wandb_credentials, server_address, unreachable_reason, wandb_base_url
 
 GROUP_BY = ("model.mid",)  # older runs without model.mid: ("model.mid_structure", "model.mid_num_heads")
-LOSS_TAGS = ("train/loss", "val/loss")
+LOSS_TAGS = (TRAIN_LOSS, VAL_LOSS)
 EVAL_PREFIX = "eval/"  # the final evaluation's numbers, logged once at the last step
 TASK_PANEL = "the prior at work: completion and denoising error (cm, lower is better)"
 

@@ -22,7 +22,15 @@ from typing import Any
 from unet1d.config import Config
 from unet1d.config_sources import load_config, read_yaml
 from unet1d.errors import ConfigError, UserError
-from unet1d.metric_registry import BY_NAME, TRAIN_SCALARS, block_names, eval_metrics, timestep_bucket_names
+from unet1d.metric_registry import (
+    BY_NAME,
+    TRAIN_SCALARS,
+    VAL_LOSS,
+    VAL_LOSS_EMA,
+    block_names,
+    eval_metrics,
+    timestep_bucket_names,
+)
 from unet1d.sweeps.agent import run_command
 
 with warnings.catch_warnings():  # W&B's sweep engine declares pydantic-v1-style models: its import warns
@@ -110,7 +118,7 @@ TRAIN_EXAMPLES = ["train/loss", "train/lr", "train/grad_norm", "train/param_norm
 def known_metrics() -> list[str]:
     """The val/, quality/ and eval/ names a run logs: the probe's quality/ scores leave the prior's tasks out."""
     probed = [metric.name for metric in eval_metrics() if not metric.task]
-    return ["val/loss", "val/loss_ema", *(f"quality/{name}" for name in probed),
+    return [VAL_LOSS, VAL_LOSS_EMA, *(f"quality/{name}" for name in probed),
             *(f"eval/{metric.name}" for metric in eval_metrics())]  # fmt: skip
 
 
@@ -135,7 +143,7 @@ def metric_unlogged(name: str, config: Config) -> str | None:
         return f"{name} is logged every grad_norm_every={config.logging.grad_norm_every} steps, past max_steps"
     if name.startswith("val/") and data.val_fraction == 0 and data.val_files is None and data.split == "hash":
         return f"{name} is a validation loss, and val_fraction=0 holds out nothing"
-    if name == "val/loss_ema" and not config.optim.ema:
+    if name == VAL_LOSS_EMA and not config.optim.ema:
         return f"{name} is the EMA weights' loss, and ema=false keeps none"
     if name.startswith("quality/") and not 0 < evaluation.quality_every <= config.train.max_steps:
         return f"{name} is logged by the quality probe, and quality_every={evaluation.quality_every} runs none"

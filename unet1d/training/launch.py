@@ -23,7 +23,7 @@ import torch
 
 from unet1d.config import Config
 from unet1d.errors import UserError
-from unet1d.precision import resolve_precision
+from unet1d.precision import resolve_precision, uses_cuda
 
 # Set by torchrun / accelerate launch (and MPI) in every rank they start.
 RANK_VARIABLES = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
@@ -132,7 +132,7 @@ def launcher_command(config: Config, train_args: list[str]) -> list[str]:
         raise UserError(
             f"launch.num_machines={launch.num_machines} needs launch.main_process_ip (the address of machine 0)"
         )
-    gpus = torch.cuda.device_count() if config.train.device != "cpu" and torch.cuda.is_available() else 0
+    gpus = torch.cuda.device_count() if uses_cuda(config.train.device) else 0
     if 0 < gpus < launch.num_processes:  # each rank takes cuda:LOCAL_RANK: the rest died on "invalid device ordinal"
         raise UserError(
             f"--num_processes {launch.num_processes}: this machine has {gpus} GPU{'s' * (gpus != 1)}, one per process; "
@@ -220,5 +220,4 @@ def _terminate_with_parent() -> Callable[[], None] | None:
 
 def launcher_precision(config: Config) -> str:
     """Accelerate's launcher knows no ``auto``: hand it what each rank will resolve ``auto`` to."""
-    use_cuda = config.train.device != "cpu" and torch.cuda.is_available()
-    return resolve_precision(config.train.mixed_precision, "cuda" if use_cuda else "cpu")
+    return resolve_precision(config.train.mixed_precision, "cuda" if uses_cuda(config.train.device) else "cpu")

@@ -36,9 +36,9 @@ from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.data.representation import network_config
 from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss
 from unet1d.errors import UserError
-from unet1d.metric_registry import TIMESTEP_BUCKETS
+from unet1d.metric_registry import TIMESTEP_BUCKETS, VAL_LOSS, VAL_LOSS_EMA, evaluated_val_loss
 from unet1d.model import UNet1D, count_parameters
-from unet1d.precision import precision_label, resolve_precision
+from unet1d.precision import precision_label, resolve_precision, uses_cuda
 from unet1d.store import checkpoint_files, checkpoints, rundir
 from unet1d.store.summary import TrainResult
 from unet1d.training.components import (
@@ -224,8 +224,7 @@ class Trainer:
                 return self.preempt(signals)
             if self.validator.last_step != self.step:
                 self.validate()
-            if self.checkpointer.saved_step != self.step:
-                self.save()
+            self.save()
             if self.any_rank(signals.requested):  # came with the last step or its saving: not the evaluation's
                 return self.preempt(signals)
         return self.finish()
@@ -267,7 +266,7 @@ class Trainer:
             self.validate()
         if self.probe is not None and self.probe.due(self.step):
             self.tracking.log(self.probe.probe(self.sampling_network()), step=self.step)
-        if self.checkpointer.due(self.step) and self.checkpointer.saved_step != self.step:
+        if self.checkpointer.due(self.step):
             self.save()
         self.counters.periodic_pending = False
 
@@ -363,9 +362,9 @@ class Trainer:
         }
 
     def validate(self) -> None:
-        networks = {"val/loss": self.network}
+        networks = {VAL_LOSS: self.network}
         if self.ema is not None:
-            networks["val/loss_ema"] = self.ema.module
+            networks[VAL_LOSS_EMA] = self.ema.module
         metrics = self.validator.validate(networks, self.step)
         if metrics:
             self.tracking.log(metrics, step=self.step)
@@ -376,6 +375,9 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.network
 
     def save(self) -> None:
+        """Checkpoint this step, once: the end, a stop and the cadence may all ask for the same step (collective)."""
+        if self.checkpointer.saved_step == self.step:
+            return
         best = self.tracking.rank_checkpoint(self.step)  # before the save: the checkpoint keeps the best so far
         self.counters.peak_memory_mb = max(self.counters.peak_memory_mb, peak_memory_mb(self.device))  # and the peak
         path = self.checkpointer.save(self.step, self.state_components())
@@ -390,7 +392,7 @@ class Trainer:
         checkpoint = self.checkpointer.path
         if self.probe is None or checkpoint is None:
             return None
-        val_loss = self.validator.last.get("val/loss_ema" if self.ema is not None else "val/loss")
+        val_loss = self.validator.last.get(evaluated_val_loss(self.ema is not None))
         final = self.probe.final(self.sampling_network(), checkpoint, self.step, val_loss)
         if final is None:
             return None
@@ -405,8 +407,7 @@ class Trainer:
         """Stop requested (on any rank): checkpoint, tell W&B, and report a non-zero exit code."""
         reason = signals.name or "a stop signal on another rank"
         self.progress.note(f"{reason}: saving a checkpoint at step {self.step} and stopping")
-        if self.checkpointer.saved_step != self.step:
-            self.save()
+        self.save()
         self.tracking.mark_preempting()
         return self.finish(exit_code=signals.exit_code if signals.requested else 128 + signal.SIGTERM)
 
@@ -435,8 +436,8 @@ class Trainer:
             output_dir=str(self.plan.output_dir),
             final_step=self.step,
             train_loss=counters.recent_train_loss(),
-            val_loss=self.validator.last.get("val/loss"),
-            val_loss_ema=self.validator.last.get("val/loss_ema"),
+            val_loss=self.validator.last.get(VAL_LOSS),
+            val_loss_ema=self.validator.last.get(VAL_LOSS_EMA),
             steps_per_s=self.step / run_time if run_time > 0 else 0.0,
             samples_per_s=self.step * self.global_batch / run_time if run_time > 0 else 0.0,
             peak_memory_mb=peak_memory,
@@ -504,7 +505,7 @@ def resolve_cpu(config: Config) -> bool:
     device, precision = config.train.device, config.train.mixed_precision
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError("train.device=cuda but no CUDA device is available; use --device auto or cpu")
-    use_cpu = device == "cpu" or not torch.cuda.is_available()
+    use_cpu = not uses_cuda(device)
     if use_cpu and precision == "fp16":
         raise UserError("mixed_precision=fp16 needs a GPU; on the CPU use --mixed_precision bf16 (or no)")
     return use_cpu

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from accelerate.tracking import GeneralTracker, TensorBoardTracker, WandBTracker
 
-from unet1d.metric_registry import compare_columns
+from unet1d.metric_registry import VAL_LOSS, VAL_LOSS_EMA, compare_columns, evaluated_val_loss
 from unet1d.store.rundir import RUN_ID_FILE, TENSORBOARD_DIR, record_run_id
 from unet1d.training.console import warn
 from unet1d.wandb_access import (
@@ -43,8 +43,8 @@ def _tensorboard_safe(values: Mapping[str, Any]) -> dict[str, Any]:
 
 # The scalars TensorBoard's HParams table shows beside each run's settings: what `unet1d compare` compares.
 HPARAMS_METRICS = (
-    "val/loss",
-    "val/loss_ema",
+    VAL_LOSS,
+    VAL_LOSS_EMA,
     *(f"eval/{metric.name}" for metric in compare_columns() if metric.source == "eval"),
 )
 
@@ -178,7 +178,7 @@ class Tracking:
         self.run_id = run_id
         self.log_checkpoints = logging.wandb_log_checkpoints
         # the loss the best checkpoint is picked by: the EMA weights', which evaluation and sampling load
-        self.best_by = "val/loss_ema" if config.optim.ema else "val/loss"
+        self.best_by = evaluated_val_loss(config.optim.ema)
         self.val_losses: dict[int, float] = {}  # that loss by step
         self.best_val_loss: float | None = None  # in checkpoints (state_dict): a resume keeps what "best" means
         self.last_checkpoint: tuple[Path, int, list[str]] | None = None
