@@ -72,7 +72,7 @@ def run_recorded(config: Config, after_step: Callable[[int], None] | None = None
     try:
         network, steps = trainer.network, list[StepRecord]()
         names = {id(p): name for name, p in network.named_parameters()}
-        block_params = {block: [names[id(p)] for p in m.parameters()] for block, m in trainer.blocks.items()}
+        block_params = {block: [names[id(p)] for p in m.parameters()] for block, m in trainer.metrics.blocks.items()}
         initial = {name: p.detach().clone() for name, p in network.named_parameters()}
         next_batch, train_step = trainer.batches.next_batch, trainer.train_step
         clip = trainer.accelerator.clip_grad_norm_

@@ -12,6 +12,7 @@ periodic one says when it is ``due(step)``, so the loop decides no cadence by mo
 - :class:`NonFiniteGuard` and :class:`BatchNormGuard`: a non-finite step is skipped, and too many stop the run
 - :class:`Validator` and :class:`Checkpointer`: periodic work with a cadence of its own
 - :class:`Probe`: the quality probe, handed in (``training`` imports nothing of ``evaluation``)
+- :class:`unet1d.training.metrics.StepMetrics`: what each step logs, and at which steps
 
 The data order is :class:`unet1d.data.DeviceBatches`, a component as it stands.
 """

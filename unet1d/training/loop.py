@@ -30,13 +30,12 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import InitProcessGroupKwargs, TorchDynamoPlugin, set_seed
 
-from unet1d.cadence import Every
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.data.representation import network_config
 from unet1d.diffusion import EMA, NoiseSchedule, diffusion_loss
 from unet1d.errors import UserError
-from unet1d.metric_registry import TIMESTEP_BUCKETS, VAL_LOSS, VAL_LOSS_EMA, evaluated_val_loss
+from unet1d.metric_registry import VAL_LOSS, VAL_LOSS_EMA, evaluated_val_loss
 from unet1d.model import UNet1D, count_parameters
 from unet1d.precision import precision_label, resolve_precision, uses_cuda
 from unet1d.store import checkpoint_files, checkpoints, rundir
@@ -57,7 +56,7 @@ from unet1d.training.components import (
 from unet1d.training.console import Progress, warn
 from unet1d.training.launch import apply_threads, launch_shortfall, with_launched_world
 from unet1d.training.lock import hold_run_dir
-from unet1d.training.metrics import TimestepLosses, block_grad_norms, parameter_norm, peak_memory_mb
+from unet1d.training.metrics import StepMetrics, peak_memory_mb
 from unet1d.training.optimization import build_optimizer, extension_note, schedule_concerns
 from unet1d.training.signals import Interrupted, StopSignals, signals_raise
 from unet1d.training.tracking import Tracking
@@ -158,10 +157,7 @@ class Trainer:
         self.validator = Validator(accelerator, val_poses, self.schedule, config)
         self.checkpointer = Checkpointer(accelerator, self.plan.output_dir, config, self.stats)
         self.probe = probe(config, splits, self.stats, self.device) if probe is not None and self.is_main else None
-        self.log_every, self.grad_norm_every = Every(config.logging.log_every), Every(config.logging.grad_norm_every)
-        self.timestep_losses = TimestepLosses(self.schedule.num_timesteps, TIMESTEP_BUCKETS, self.device)
-        self.blocks = self.network.block_groups()
-        self.global_batch = config.train.batch_size * world
+        self.metrics = StepMetrics(accelerator, self.network, self.schedule.num_timesteps, config)
         if self.plan.resume_from is not None:
             self.checkpointer.restore(self.plan.resume_from, self.state_components(dashboards=not self.forked))
         if self.is_main:
@@ -177,7 +173,7 @@ class Trainer:
         self.progress.note(
             f"training {config.model.mid_structure}-middle UNet1D ({self.num_parameters:,} parameters) on "
             f"world size {world} ({world} x {self.device.type}, {threads} each), "
-            f"{self.global_batch} poses a step, {precision_label(self.precision)}, into {self.plan.output_dir}"
+            f"{self.metrics.global_batch} poses a step, {precision_label(self.precision)}, into {self.plan.output_dir}"
         )
         if self.plan.resume_from is not None:
             self.progress.note(f"resumed from {self.plan.resume_from} at step {self.step}")
@@ -202,7 +198,7 @@ class Trainer:
         if self.ema is not None:
             table["ema"] = self.ema
         table |= {"counters": self.counters, "nonfinite": self.nonfinite, "data": self.batches, "noise": self.noise,
-                  "timestep_losses": self.timestep_losses, "arithmetic": self.arithmetic}  # fmt: skip
+                  "timestep_losses": self.metrics.timestep_losses, "arithmetic": self.arithmetic}  # fmt: skip
         return table | ({"validation": self.validator, "tracking": self.tracking} if dashboards else {})
 
     @property
@@ -288,7 +284,7 @@ class Trainer:
                 accelerator.backward(out.loss / accum)
             loss_sum += out.loss.detach()
             outputs.append(out)
-        block_norms = self.block_norms() if self.grad_norm_every.due(self.step + 1) else {}
+        block_norms = self.metrics.block_norms() if self.metrics.block_norms_due(self.step + 1) else {}
         grad_norm = accelerator.clip_grad_norm_(training.model.parameters(), config.optim.grad_clip or math.inf)
         # The step's one host sync: whether to apply the update is a host decision, as in GradScaler.
         # It also brings the loss and the pre-clipping norm for free, so both are logged every step.
@@ -304,7 +300,7 @@ class Trainer:
         if finite and self.ema is not None:
             self.ema.update(training.network)
         for out in outputs if finite else ():
-            self.timestep_losses.add(out.per_sample, out.t)
+            self.metrics.timestep_losses.add(out.per_sample, out.t)
         if not finite:
             self.batch_norm.put_back()
         training.optimizer.zero_grad(set_to_none=True)
@@ -313,13 +309,6 @@ class Trainer:
         return StepOutcome(loss, norm, lr, finite, stop_votes > 0, block_norms, scaler_skip)
 
     # ------------------------------------------------------------------------ around a step
-
-    def block_norms(self) -> dict[str, float]:
-        """Pre-clipping gradient norm of each block (fp16 gradients are still scaled here)."""
-        norms = block_grad_norms(self.blocks, self.device)
-        if self.accelerator.scaler is not None:
-            norms = norms / self.accelerator.scaler.get_scale()
-        return {f"train/grad_norm/{name}": value for name, value in zip(self.blocks, norms.tolist(), strict=True)}
 
     def check_finite(self, outcome: StepOutcome) -> None:
         """Count the step with the non-finite guard (too many skipped in a row end the run, once it is logged)."""
@@ -331,8 +320,11 @@ class Trainer:
         """Every step's norms; the window's metrics when logging is due and at the last step (collective); the
         epoch's time."""
         metrics = {"train/grad_norm": outcome.grad_norm, **outcome.block_norms}
-        if self.log_every.due(self.step) or self.step == self.config.train.max_steps:  # the last window too
-            metrics.update(self.window_metrics(outcome))  # and starts a new window
+        if self.metrics.window_due(self.step):  # collective; a new window begins
+            window = self.counters.new_window()
+            metrics |= self.metrics.window_metrics(
+                window, lr=outcome.lr, epoch=self.batches.epoch, nonfinite=self.nonfinite
+            )
             self.progress.report(self.step, metrics)
         epoch_time = self.counters.epoch_time_s(self.batches.epoch)
         if epoch_time is not None:
@@ -341,25 +333,6 @@ class Trainer:
             metrics["train/nonfinite_steps"] = float(self.nonfinite.total)
         self.tracking.log(metrics, step=self.step)
         self.progress.advance(self.step)
-
-    def window_metrics(self, outcome: StepOutcome) -> dict[str, float]:
-        """The log-step metrics, then a new window. Collective (timestep losses are summed over ranks)."""
-        window = self.counters.new_window()
-        bucket_totals = self.timestep_losses.state()
-        if self.accelerator.num_processes > 1:
-            bucket_totals = self.accelerator.reduce(bucket_totals, reduction="sum")
-        return {
-            "train/loss": window.mean_loss,
-            "train/lr": outcome.lr,
-            "train/samples_per_s": window.steps * self.global_batch / window.seconds,
-            "train/step_time_s": window.seconds / window.steps,
-            "train/param_norm": parameter_norm(self.network).item(),
-            "train/peak_memory_mb": peak_memory_mb(self.device),
-            "train/epoch": float(self.batches.epoch),
-            "train/nonfinite_steps": float(self.nonfinite.total),
-            **({"train/scaler_skips": float(self.nonfinite.scaler_skips)} if self.accelerator.scaler else {}),
-            **self.timestep_losses.means(bucket_totals),
-        }
 
     def validate(self) -> None:
         networks = {VAL_LOSS: self.network}
@@ -439,7 +412,7 @@ class Trainer:
             val_loss=self.validator.last.get(VAL_LOSS),
             val_loss_ema=self.validator.last.get(VAL_LOSS_EMA),
             steps_per_s=self.step / run_time if run_time > 0 else 0.0,
-            samples_per_s=self.step * self.global_batch / run_time if run_time > 0 else 0.0,
+            samples_per_s=self.step * self.metrics.global_batch / run_time if run_time > 0 else 0.0,
             peak_memory_mb=peak_memory,
             num_parameters=self.num_parameters,
             model_size_mb=self.checkpointer.model_size_mb() if self.is_main else None,

@@ -1,7 +1,8 @@
 """Numbers the dashboards show besides the loss: gradient and parameter norms, memory, loss by timestep.
 
 Everything that runs every step stays on the device (no host sync); values reach the host only
-on the steps that log them.
+on the steps that log them. :class:`StepMetrics` is the trainer's component for them: it says
+which of them a step logs and gathers them.
 """
 
 from __future__ import annotations
@@ -9,11 +10,19 @@ from __future__ import annotations
 import resource
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from unet1d.metric_registry import timestep_bucket_names
+from unet1d.cadence import Every
+from unet1d.metric_registry import TIMESTEP_BUCKETS, timestep_bucket_names
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
+    from unet1d.config import Config
+    from unet1d.training.components import NonFiniteGuard, Window
 
 
 def _norm_of(tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
@@ -92,3 +101,49 @@ class TimestepLosses:
         self.sums.zero_()
         self.counts.zero_()
         return {name: s / c for name, s, c in zip(self.names, sums, counts, strict=True) if c > 0}
+
+
+class StepMetrics:
+    """What the dashboards get of each step, and when: the gradient norm every step, each block's every
+    ``logging.grad_norm_every`` steps, and the window's figures (loss, speed, norms, loss by timestep) every
+    ``logging.log_every`` steps and at the run's last step. Its state in checkpoints is the timestep losses'."""
+
+    def __init__(self, accelerator: Accelerator, network: nn.Module, num_timesteps: int, config: Config) -> None:
+        self.accelerator, self.network, self.device = accelerator, network, accelerator.device
+        self.blocks = network.block_groups()
+        self.timestep_losses = TimestepLosses(num_timesteps, TIMESTEP_BUCKETS, self.device)
+        self.log_every, self.block_norm_every = Every(config.logging.log_every), Every(config.logging.grad_norm_every)
+        self.last_step = config.train.max_steps
+        self.global_batch = config.train.batch_size * accelerator.num_processes
+
+    def block_norms_due(self, step: int) -> bool:
+        return self.block_norm_every.due(step)
+
+    def block_norms(self) -> dict[str, float]:
+        """Pre-clipping gradient norm of each block (fp16 gradients are still scaled here: unscaled)."""
+        norms = block_grad_norms(self.blocks, self.device)
+        if self.accelerator.scaler is not None:
+            norms = norms / self.accelerator.scaler.get_scale()
+        return {f"train/grad_norm/{name}": value for name, value in zip(self.blocks, norms.tolist(), strict=True)}
+
+    def window_due(self, step: int) -> bool:
+        return self.log_every.due(step) or step == self.last_step  # the last window too
+
+    def window_metrics(self, window: Window, *, lr: float, epoch: int, nonfinite: NonFiniteGuard) -> dict[str, float]:
+        """The log step's figures over ``window`` (the steps since the last one). Collective: the timestep losses
+        are summed over ranks, and their sums start again."""
+        bucket_totals = self.timestep_losses.state()
+        if self.accelerator.num_processes > 1:
+            bucket_totals = self.accelerator.reduce(bucket_totals, reduction="sum")
+        return {
+            "train/loss": window.mean_loss,
+            "train/lr": lr,
+            "train/samples_per_s": window.steps * self.global_batch / window.seconds,
+            "train/step_time_s": window.seconds / window.steps,
+            "train/param_norm": parameter_norm(self.network).item(),
+            "train/peak_memory_mb": peak_memory_mb(self.device),
+            "train/epoch": float(epoch),
+            "train/nonfinite_steps": float(nonfinite.total),
+            **({"train/scaler_skips": float(nonfinite.scaler_skips)} if self.accelerator.scaler else {}),
+            **self.timestep_losses.means(bucket_totals),
+        }
