@@ -97,6 +97,14 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda e: _rewrite_index(e, lambda i: i["sequences"][0].__setitem__(0, 7)),
         r"lists sequence .* of the wrong kinds",
     ),
+    "a sequence of no frames, index checksum made anew": (  # accepted before: a take of 0 frames no reader stores
+        lambda e: _rewrite_index(e, lambda i: i["sequences"].insert(0, [*i["sequences"][0][:6], 0, 0])),
+        r"lists sequence .* out of place",
+    ),
+    "a take listed twice, index checksum made anew": (  # accepted before: the take read as two
+        lambda e: _rewrite_index(e, _second_named_as_first),
+        r"lists sequence '.*' twice",
+    ),
     "another width, index checksum made anew": (
         lambda e: _rewrite_index(e, lambda i: i.update(width=36, poses_bytes=i["frames"] * 36 * 4)),
         r"says poses of 36 numbers, not this format's 72",
@@ -106,6 +114,10 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         r"poses\.f32 holds NaN, infinite or values beyond",
     ),
 }
+
+
+def _second_named_as_first(index: dict) -> None:
+    index["sequences"][1][0] = index["sequences"][0][0]
 
 
 def _nan_with_checksums(entry: Path) -> None:

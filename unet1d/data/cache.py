@@ -265,11 +265,14 @@ def _checked_index(entry: Path, key: str) -> dict[str, Any]:
         raise _Damage(f"{INDEX_FILE} has format {index.get('version')!r}, not {CACHE_VERSION}")
     if index.get("key") != key:
         raise _Damage(f"{INDEX_FILE} belongs to entry {index.get('key')!r}")
-    stop = 0
-    for sequence in index["sequences"]:
-        if not _sequence_entry(sequence) or sequence[6] != stop or sequence[7] < stop:
+    stop, names = 0, set()
+    for sequence in index["sequences"]:  # in file order, each of one frame or more (no reader stores an empty one)
+        if not _sequence_entry(sequence) or sequence[6] != stop or sequence[7] <= stop:
             raise _Damage(f"{INDEX_FILE} lists sequence {str(sequence)[:80]} out of place or of the wrong kinds")
+        if sequence[0] in names:  # one take once: a repeat would train twice on it, or split it both ways
+            raise _Damage(f"{INDEX_FILE} lists sequence {sequence[0][:80]!r} twice")
         stop = sequence[7]
+        names.add(sequence[0])
     if not all(isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)
                for item in index["skipped"]):  # fmt: skip
         raise _Damage(f"{INDEX_FILE} lists skipped files that are no [name, reason] pairs")
