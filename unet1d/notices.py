@@ -4,7 +4,7 @@ A problem the program survives (a dashboard failing, a cache it cannot use, a da
 around) is one line, never a traceback. ``once`` keeps a line a reader may meet again and again (a
 damaged checkpoint a poll reads each time) to its first time in the process. :func:`collected_warnings`
 gathers every line said inside a block, printed or not, so `unet1d compare` can carry its caveats into
-its JSON and report.
+its JSON and report; :func:`silenced` keeps a block's lines to itself (a launch's other ranks).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 _said: set[str] = set()
 _collectors: list[list[str]] = []
+_silenced = 0  # open silenced() blocks
 
 
 def warn(message: str, *, once: bool = False) -> None:
@@ -23,7 +24,7 @@ def warn(message: str, *, once: bool = False) -> None:
     for collector in _collectors:
         if message not in collector:
             collector.append(message)
-    if once and message in _said:
+    if (once and message in _said) or _silenced:
         return
     _said.add(message)
     print(f"warning: {message}", file=sys.stderr, flush=True)
@@ -38,3 +39,15 @@ def collected_warnings() -> Iterator[list[str]]:
         yield collector
     finally:
         _collectors.remove(collector)
+
+
+@contextlib.contextmanager
+def silenced(silent: bool = True) -> Iterator[None]:
+    """Warnings inside the block are collected but not printed (when ``silent``): a launch's other ranks read
+    the same data as its main process, which says each line once for all of them."""
+    global _silenced
+    _silenced += silent
+    try:
+        yield
+    finally:
+        _silenced -= silent

@@ -117,7 +117,9 @@ def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(
 ):
     run_dir = tmp_path / "run"
     args = [*tiny_flags, "--batch_size", "16", "--max_steps", "20", "--output_dir", str(run_dir)]
-    args += ["--wandb_mode", "disabled"]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("where the cache folder would go")  # every rank's cache fails alike
+    args += ["--wandb_mode", "disabled", "--cache_dir", str(blocker / "cache")]
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     launcher += ["--main_process_port", str(free_port)]
@@ -125,6 +127,7 @@ def test_two_cpu_processes_split_the_data_and_end_with_identical_weights(
     done = subprocess.run([*launcher, __file__, *args], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("done: step 20") == 1  # only the main process prints
+    assert done.stderr.count("warning: cannot store the built-in poses") == 1, done.stderr  # its warnings too
 
     batches = [json.loads((tmp_path / f"batches-rank{r}.json").read_text()) for r in (0, 1)]
     assert len(batches[0]) == len(batches[1]) == 20 and all(len(b) == 16 for b in batches[0] + batches[1])

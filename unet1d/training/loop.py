@@ -30,6 +30,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import InitProcessGroupKwargs, TorchDynamoPlugin, set_seed
 
+from unet1d import notices
 from unet1d.config import Config
 from unet1d.data import DeviceBatches, load_pose_data
 from unet1d.data.representation import network_config
@@ -130,7 +131,8 @@ class Trainer:
         accelerator.wait_for_everyone()
         set_seed(config.train.seed)  # identical initial weights on every rank
         # data.data_seed, not train.seed: runs that differ in seed still see the same poses.
-        splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
+        with notices.silenced(not self.is_main):  # the caches' lines, said by the main process for every rank
+            splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
         for concern in splits.report.concerns() if self.is_main else []:
             warn(f"data: {concern}")  # what `unet1d data check` would flag
         for concern in schedule_concerns(config) if self.is_main else []:
