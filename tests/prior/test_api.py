@@ -203,7 +203,8 @@ def test_energys_gradient_is_the_score_of_the_data_times_sigma_squared_and_spare
     """Closed form: for N(0, I) data and its exact denoiser the energy's gradient is x - sqrt(abar) x_t, whose mean
     over the noise is (1 - abar) x, the data's -score scaled by sigma^2; the root's three numbers get none."""
     config = Config.model_validate({"data": {"heading": "keep"}, "diffusion": {"num_timesteps": 100}})
-    prior = PosePrior(ZeroV(), config, NormStats(mean=np.zeros(72), std=np.ones(72)), "cpu")
+    stats = NormStats(mean=np.zeros(72), std=np.ones(72))
+    prior = PosePrior(ZeroV(), config, stats, "cpu", input_warnings=False)  # numbers, not a body that stands
     x = torch.linspace(-2.0, 2.0, 72).repeat(4000, 1).requires_grad_()  # one pose, 4,000 noise draws
     generator = torch.Generator().manual_seed(0)
     prior.energy(x, levels=(0.3, 0.3), generator=generator).sum().backward()
@@ -360,6 +361,11 @@ def test_poses_in_degrees_or_standing_along_the_other_axis_warn_and_the_network_
         prior.denoise(np.degrees(poses).clip(-300, 300), noise_std=0.1)
     with pytest.warns(PoseInputWarning, match="pass up_axis='z'"):
         prior.complete(change_up_axis(poses, "y", "z"), "left_arm", hypotheses=1, steps=1)
+    with pytest.warns(PoseInputWarning, match="pass up_axis='z'"):  # energy too, on its first call
+        prior.energy(torch.tensor(change_up_axis(poses, "y", "z")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PoseInputWarning)
+        prior.energy(torch.tensor(change_up_axis(poses, "y", "z")))  # not at every step of a fitting loop
     network = UNet1D.from_config(network_config(prior.config)).train()
     quiet = PosePrior(network, prior.config, prior.stats, "cpu", input_warnings=False)  # the evaluation's
     assert network.training

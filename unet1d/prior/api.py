@@ -136,6 +136,7 @@ class PosePrior:
     ) -> None:
         self.network = network
         self.input_warnings = input_warnings
+        self._energy_checked = False  # energy's poses are checked on its first call: a fitting loop calls it often
         self.config = config
         self.stats = stats
         self.device = torch.device(device)
@@ -280,7 +281,8 @@ class PosePrior:
         a call: average several calls, or take many small steps, for a smoother term. ``generator`` (a
         ``torch.Generator`` on the run's device) draws the levels and the noise; None draws them from torch's
         global generator, as ``torch.randn`` does. Runs trained on rot6d are refused (their encoding has no
-        gradient here)."""
+        gradient here). The first call's poses are checked as :meth:`complete`'s are (a :class:`PoseInputWarning`);
+        later calls' are not (a fitting loop calls it at every step)."""
         if self.config.data.representation != "axis_angle":
             raise ArgumentError(
                 f"energy: this run's network sees {self.config.data.representation}; allowed: axis_angle runs"
@@ -302,6 +304,9 @@ class PosePrior:
             return given.new_zeros(0, dtype=given.dtype if given.is_floating_point() else torch.float32)
         if not bool(torch.isfinite(given.detach()).all()):
             raise ArgumentError("poses hold NaN or infinite values; allowed: finite axis-angle radians")
+        if not self._energy_checked:  # degrees, or the other up axis: once, not at every step of a fit
+            self._energy_checked = True
+            self._warn_concerns(given.detach().float().cpu().numpy(), up, rooted=np.ones(len(given), dtype=bool))
         x = given.to(self.device, torch.float32)
         body = torch.ones(self.pose_dim, dtype=torch.bool, device=self.device)
         if has_root(x):  # the root as given (turned to heading 0 for a canonical run), with no gradient
