@@ -185,7 +185,7 @@ def _ranges(trainer: Any) -> Iterator[None]:
     patched = []
     if getattr(trainer, "ema", None) is not None:
         patched.append((trainer.ema, "update"))
-    patched += [(trainer.accelerator, "clip_grad_norm_"), (trainer, "block_norms")]
+    patched += [(trainer.accelerator, "clip_grad_norm_"), (trainer.metrics, "block_norms")]
     saved = [(owner, attribute, owner.__dict__.get(attribute)) for owner, attribute in patched]
     for owner, attribute in patched:
         name = "roofline/ema" if attribute == "update" else "roofline/grad_norm"
