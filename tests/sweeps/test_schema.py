@@ -197,7 +197,8 @@ def test_sweep_agent_runs_wandb_agent_for_the_sweep() -> None:
 
     shown = cli("agent", "team/unet1d/ab12cd34", "--count", "3", "--dry-run")
     assert shown.returncode == 0
-    assert shown.stdout.split() == [sys.executable, "-m", "wandb", "agent", "--count", "3", "team/unet1d/ab12cd34"]
+    assert shown.stdout.split() == [sys.executable, "-m", "wandb", "agent", "--forward-signals", "--count", "3",
+                                    "team/unet1d/ab12cd34"]  # fmt: skip
     bad = cli("agent", "team/unet1d/ab12cd34/extra")
     assert bad.returncode == 2 and "is not a W&B sweep id" in bad.stderr and "Traceback" not in bad.stderr
 

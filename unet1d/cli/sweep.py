@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from unet1d.cli.common import CONFIG_COMMAND, command_group
 from unet1d.cli.compare import compare_command
 from unet1d.config_sources import load_config, parse_overrides, resolve_name
 from unet1d.errors import UserError
-from unet1d.sweeps.agent import agent_command
+from unet1d.sweeps.agent import agent_command, agent_environment
 from unet1d.training.signals import Interrupted
 from unet1d.wandb_access import has_wandb_credentials
 
@@ -111,7 +112,8 @@ def agent(
     count: Annotated[int | None, typer.Option("--count", min=1, help="Runs this agent trains; default: all.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the agent command instead of running it.")] = False,
 ) -> None:
-    """Run a W&B agent for a registered sweep, here (run it from the repository root: program is cli.py)."""
+    """Run a W&B agent for a registered sweep, here (run it from the repository root: program is cli.py). It
+    hands SIGTERM and Ctrl-C on to its run, which checkpoints."""
     command = agent_command(sweep_id, count)
     if dry_run:
         typer.echo(" ".join(command))
@@ -123,7 +125,10 @@ def agent(
             "`unet1d sweep agent` needs a W&B server and credentials (WANDB_API_KEY, or `wandb login`); "
             "without them, run the sweep file here with `unet1d sweep local SWEEP.yaml`"
         )
-    raise typer.Exit(subprocess.run(command).returncode)
+    sys.stdout.flush()
+    # wandb's agent in this process's place: under Docker or Slurm it is the process SIGTERM reaches (as PID 1
+    # this one ignored it, having no handler), and it hands the signal on to its run, which checkpoints
+    os.execve(command[0], command, agent_environment(dict(os.environ)))
 
 
 def missing_data(checked: list[dict], args: list[str]) -> str | None:

@@ -7,6 +7,8 @@ YAML's ``command`` with wandb's own macro expansion.
 
 from __future__ import annotations
 
+import inspect
+import os
 import re
 import sys
 from typing import Any
@@ -23,7 +25,24 @@ def agent_command(sweep_id: str, count: int | None = None) -> list[str]:
             f"sweep id {sweep_id!r} is not a W&B sweep id; expected ID, PROJECT/ID or ENTITY/PROJECT/ID "
             "(as printed by `unet1d sweep create`)"
         )
-    return [sys.executable, "-m", "wandb", "agent", *(["--count", str(count)] if count else []), sweep_id]
+    forward = ["--forward-signals"] if agent_forwards_signals() else []
+    return [sys.executable, "-m", "wandb", "agent", *forward, *(["--count", str(count)] if count else []), sweep_id]
+
+
+def agent_forwards_signals() -> bool:
+    """Whether this wandb's agent can pass SIGTERM on to its run (``--forward-signals``). Without it the agent
+    dies at the signal and leaves the run, in a process group of its own, training on until SIGKILL: no
+    checkpoint, and W&B sees a crash rather than a preemption to requeue."""
+    from wandb import wandb_agent
+
+    return "forward_signals" in inspect.signature(wandb_agent.agent).parameters
+
+
+def agent_environment(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` with this Python's folder first on PATH: wandb's agent runs ``${interpreter}`` as the word
+    ``python``, which must be this environment's (a venv never activated gave the system's, without torch)."""
+    folder = os.path.dirname(sys.executable)
+    return {**environ, "PATH": os.pathsep.join([folder, *filter(None, [environ.get("PATH")])])}
 
 
 def run_command(sweep: dict[str, Any], config: dict[str, Any]) -> list[str]:
