@@ -273,6 +273,13 @@ def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_
     code, _, err = run_main(capsys, *plain, "--up-axis", "x")
     assert code == 2 and err == "error: --up-axis 'x': allowed: auto, y, z\n", err
 
+    # the output says its world (up_axis z) and is read back in it, each hypothesis a pose: denoise after complete
+    chained = ["denoise", str(tiny_run), "--poses", str(tmp_path / "z.npz"), "--noise-std", "0.05", "--device", "cpu"]
+    code, printed, err = run_main(capsys, *chained, "-o", str(tmp_path / "d.npz"))
+    assert code == 0 and "warning" not in err and "the file says it is z-up" in printed, err
+    denoised = np.load(tmp_path / "d.npz")
+    assert str(denoised["up_axis"]) == "z" and denoised["poses"].shape == (24, 1, 72)
+
 
 def test_poses_in_degrees_are_flagged_as_data_check_flags_them() -> None:
     from unet1d.prior.api import input_concerns

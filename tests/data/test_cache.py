@@ -77,7 +77,10 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda e: _rewrite_index(e, lambda i: i.update(frames=i["frames"] - 1), keep_checksum=True),
         r"index\.json does not match its own checksum",
     ),
-    "older format": (lambda e: _rewrite_index(e, lambda i: i.update(version=1)), r"index\.json has format 1, not 2"),
+    "older format": (
+        lambda e: _rewrite_index(e, lambda i: i.update(version=1)),
+        rf"index\.json has format 1, not {cache.CACHE_VERSION}",
+    ),
     "another entry's index": (lambda e: _rewrite_index(e, lambda i: i.update(key="0" * 32)), r"belongs to entry"),
     "poses cut short": (
         lambda e: _cut(e / "poses.f32", 1000),

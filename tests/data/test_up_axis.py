@@ -83,10 +83,10 @@ def test_figures_draw_amass_people_standing(builtin) -> None:
 
 
 def test_auto_resolves_z_for_amass_files_and_y_otherwise() -> None:
-    assert resolve_up_axis("auto", builtin=True, amass_files=0) == "y"
-    assert resolve_up_axis("auto", builtin=False, amass_files=3) == "z"
-    assert resolve_up_axis("auto", builtin=False, amass_files=0) == "y"
-    assert resolve_up_axis("y", builtin=False, amass_files=3) == "y"
+    assert resolve_up_axis("auto", builtin=True, z_up_files=0) == "y"
+    assert resolve_up_axis("auto", builtin=False, z_up_files=3) == "z"
+    assert resolve_up_axis("auto", builtin=False, z_up_files=0) == "y"
+    assert resolve_up_axis("y", builtin=False, z_up_files=3) == "y"
 
 
 def test_configs_stored_before_up_axis_keep_y_and_new_ones_default_to_auto() -> None:
@@ -146,3 +146,49 @@ def test_compare_groups_builtin_runs_from_before_up_axis_with_new_ones() -> None
     assert variant_key(old) == variant_key(new)
     amass = {**new, "data": {**new["data"], "data": "/data/amass"}}
     assert variant_key(amass)["data.up_axis"] == "auto"
+
+
+def test_arrays_that_say_their_up_axis_are_read_in_it_as_unet1ds_own_outputs_say_it(tmp_path) -> None:
+    """`sample`, `complete` and `denoise` write `up_axis` beside their poses; it was never read, so z-up outputs
+    trained lying down under `--up_axis auto` (5 % upright) and `data check` called them y-up."""
+    from typer.testing import CliRunner
+
+    from unet1d.cli import app
+    from unet1d.config import DataConfig
+    from unet1d.data import load_pose_data
+    from unet1d.errors import UserError
+
+    bodies = to_z_up(generate_builtin_poses(600, seed=2).poses).astype(np.float32)
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    for i, part in enumerate(np.split(bodies, 3)):  # (N, D) as `sample` writes, (N, H, D) as `complete` does
+        poses = part if i else part.reshape(100, 2, 72)
+        np.savez(outputs / f"out{i}.npz", poses=poses, up_axis=np.array("z"))
+    splits = load_pose_data(DataConfig(data=str(outputs), heading="keep", cache=False), 72, seed=0)
+    assert splits.up_axis == "z" and len(splits.train) + len(splits.val) == 600  # hypotheses read as poses
+    assert splits.report.upright == pytest.approx(1.0)
+    checked = CliRunner().invoke(app, ["data", "check", str(outputs)])
+    assert "up axis: z (auto: the files' own up_axis)" in checked.output, checked.output
+
+    np.save(outputs / "plain.npy", bodies[:50])  # says nothing: y-up under auto, so the folder mixes worlds
+    with pytest.raises(UserError, match=r"mixes 3 files \(z-up\) with 1 plain pose arrays .* plain\.npy"):
+        load_pose_data(DataConfig(data=str(outputs), cache=False), 72, seed=0)
+    np.savez(tmp_path / "bad.npz", poses=bodies[:50], up_axis=np.array("x"))
+    with pytest.raises(UserError, match=r"bad\.npz: `up_axis` is .*'x'.*; allowed: 'y' or 'z'"):
+        load_pose_data(DataConfig(data=str(tmp_path / "bad.npz"), cache=False), 72, seed=0)
+
+
+def test_a_reference_of_amass_takes_is_turned_into_a_y_up_runs_world(tmp_path) -> None:
+    """`eval --reference PATH` scored z-up takes against a y-up run's samples as they were: recall 0, C2ST 1."""
+    from unet1d.config import Config
+    from unet1d.data import load_pose_data
+    from unet1d.evaluation.quality import build_reference
+
+    write_amass_tree(tmp_path / "amass", 8, clips_per_file=2, seed=4)
+    config = Config.model_validate({"data": {"builtin_samples": 2000}})
+    splits = load_pose_data(config.data, 72, seed=0)
+    reference = build_reference(config, splits, str(tmp_path / "amass"))
+    expected = generate_builtin_poses(8 * 2 * 30, seed=4).poses
+    expected[:, 66:] = 0  # SMPL-H's fingers are not SMPL's hand joints
+    assert splits.up_axis == "y" and upright_share(reference.poses, "y") == pytest.approx(1.0)
+    assert np.allclose(np.sort(reference.poses, axis=0), np.sort(expected, axis=0), atol=1e-4)

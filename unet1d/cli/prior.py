@@ -79,6 +79,7 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
 
     from unet1d.data.files import read_pose_path
     from unet1d.data.formats import subsample_indices
+    from unet1d.data.sequences import stated_up_axis
     from unet1d.prior.api import input_concerns
 
     if up_axis not in ("auto", "y", "z"):
@@ -100,17 +101,21 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
     poses = np.concatenate([sequence.poses for sequence in read.sequences]).astype(np.float32)
     if len(poses) == 0:
         raise UserError(f"--poses {path}: holds no poses")
-    amass = {sequence.kind == "amass" for sequence in read.sequences}
-    if len(amass) > 1 and up_axis == "auto":  # --up-axis says one world for all, as --up_axis does for training
+    # each file's world: AMASS takes z, an array that says its up_axis (unet1d's own outputs) that, else the run's
+    worlds = {stated_up_axis(sequence.kind) or prior.up_axis for sequence in read.sequences}
+    if len(worlds) > 1 and up_axis == "auto":  # --up-axis says one world for all, as --up_axis does for training
         raise UserError(
-            f"--poses {path}: mixes AMASS files (z-up) with plain pose arrays (taken in the run's {prior.up_axis}-up "
-            "world); give them in separate calls, or --up-axis if every file is in one world"
+            f"--poses {path}: mixes z-up files (AMASS takes, or arrays whose up_axis says z) with y-up ones (plain "
+            f"arrays are taken in the run's {prior.up_axis}-up world); give them in separate calls, or --up-axis if "
+            "every file is in one world"
         )
-    up = up_axis if up_axis != "auto" else "z" if amass == {True} else prior.up_axis
+    up = up_axis if up_axis != "auto" else worlds.pop()
     for concern in input_concerns(poses, up, up_axis == "auto"):
         typer.echo(f"warning: --poses {path}: {concern}", err=True)
     if up != prior.up_axis:
-        given = "AMASS files are z-up" if up_axis == "auto" else f"taken as {up}-up (--up-axis)"
+        kinds = {sequence.kind for sequence in read.sequences}
+        given = (f"taken as {up}-up (--up-axis)" if up_axis != "auto" else "AMASS files are z-up" if "amass" in kinds
+                 else f"the file says it is {up}-up (up_axis)")  # fmt: skip
         typer.echo(
             f"--poses {path}: {given} and this run's poses {prior.up_axis}-up: turned for the network and back; "
             f"the output is {up}-up like them"

@@ -154,7 +154,7 @@ def variant_key(config: dict) -> dict[str, object]:
     flat = flat_config(config)
     flat.pop("model.mid", None)  # the mid_structure/mid_num_heads pair in one word: already in the key
     if is_builtin(str(flat.get("data.data"))) and "data.up_axis" in flat:  # what runs from before auto stored
-        flat["data.up_axis"] = resolve_up_axis(flat["data.up_axis"], builtin=True, amass_files=0)
+        flat["data.up_axis"] = resolve_up_axis(flat["data.up_axis"], builtin=True, z_up_files=0)
     if flat.get("model.mid_structure") == "conv":
         flat.pop("model.mid_num_heads", None)  # a conv middle has no heads
     return {key: value for key, value in flat.items() if key != "train.seed" and key not in NO_EFFECT_FIELDS}

@@ -42,13 +42,14 @@ import numpy as np
 
 from unet1d.atomic_files import fsync_path, remove_path
 from unet1d.data.formats import POSE_FORMAT_WIDTH
-from unet1d.data.sequences import MAX_ANGLE, ReadResult, Sequence, Skipped
+from unet1d.data.sequences import KINDS, MAX_ANGLE, ReadResult, Sequence, Skipped
 from unet1d.notices import warn  # the cache never stops a run, but a user should know it was not used
 
 if TYPE_CHECKING:
     from unet1d.config import DataConfig
 
-CACHE_VERSION = 2  # bump when what a file maps to changes (formats, subsampling) or the entry layout does
+# Bump when what a file maps to changes (formats, subsampling, kinds) or the entry layout does; 3: arrays' up_axis.
+CACHE_VERSION = 3
 CACHE_MIN_FILES = 100  # smaller trees read in well under a second: not worth an entry
 POSES_FILE = "poses.f32"
 INDEX_FILE = "index.json"
@@ -236,7 +237,7 @@ def _sequence_entry(sequence: Any) -> bool:
     name, kind, width_in, frames_in, source_fps, fps, start, stop = sequence
     whole = all(isinstance(x, int) and not isinstance(x, bool) for x in (width_in, frames_in, start, stop))
     rates = all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in (source_fps, fps))
-    return isinstance(name, str) and kind in ("amass", "array") and whole and rates
+    return isinstance(name, str) and kind in KINDS and whole and rates
 
 
 class _Damage(DamagedEntry, ValueError):

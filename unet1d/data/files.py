@@ -390,8 +390,10 @@ def _load_npz(file: Path) -> tuple[str, str, np.ndarray, float | None]:
         if "poses" in keys:
             poses = _member(archive, "poses", file)
             # AMASS stores its frame rate, shape and translation beside the poses; a lone `poses` is a plain array
-            # (np.savez(f, poses=...)), in the run's world rather than AMASS's z-up one
-            kind = "amass" if NON_POSE_KEYS & set(keys) else "array"
+            # (np.savez(f, poses=...)), in the run's world rather than AMASS's z-up one unless it says its own
+            kind = "amass" if NON_POSE_KEYS & set(keys) else _array_kind(archive, keys, file)
+            if kind in ("array-y", "array-z") and poses.ndim == 3 and poses.shape[2] != 3:
+                poses = poses.reshape(-1, poses.shape[2])  # complete's or denoise's (N, hypotheses, D): each a pose
             return kind, "poses", poses, _framerate(archive, keys, file)
         if len(keys) == 1 and keys[0] in NON_POSE_KEYS:
             raise _NotPoseData(f"no `poses` array, only `{keys[0]}` (body shape or metadata, not poses)")
@@ -401,6 +403,18 @@ def _load_npz(file: Path) -> tuple[str, str, np.ndarray, float | None]:
             raise _NotPoseData("the .npz holds no arrays")
         listed = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
         raise _NotPoseData(f"no `poses` array and more than one array (keys: {listed})")
+
+
+def _array_kind(archive: np.lib.npyio.NpzFile, keys: list[str], file: Path) -> str:
+    """ "array", or "array-y" / "array-z" for a `poses` array that says the world it stands in (`up_axis`, as
+    unet1d's own sample, complete and denoise outputs do): read back, it keeps that world."""
+    if "up_axis" not in keys:
+        return "array"
+    value = _member(archive, "up_axis", file)
+    axis = str(value.reshape(())) if value.dtype.kind in "US" and value.size == 1 else None
+    if axis not in ("y", "z"):
+        raise UserError(f"{file}: `up_axis` is {value!r}; allowed: 'y' or 'z' (the axis its poses stand along)")
+    return f"array-{axis}"
 
 
 def _member(archive: np.lib.npyio.NpzFile, key: str, file: Path) -> np.ndarray:

@@ -24,6 +24,7 @@ from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
 from unet1d.data.normalization import NormStats, envelope_of
 from unet1d.data.report import FileEntry, LoadReport
 from unet1d.data.representation import EncodedStats, encode
+from unet1d.data.sequences import stated_up_axis
 from unet1d.data.split import amass_parts, glob_parts, split_sequences, tail_frames
 from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import UserError
@@ -85,17 +86,19 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
                               amass_split=cfg.split == "amass")  # fmt: skip
         sequences = _Sequences([s.name for s in read.sequences], [s.poses for s in read.sequences])
         source = str(path)
-    amass_files = 0 if read is None else sum(s.kind == "amass" for s in read.sequences)
-    if cfg.up_axis == "auto" and 0 < amass_files < len(sequences.names):
-        arrays = [s.name for s in read.sequences if s.kind != "amass"]
+    stated = [] if read is None else [stated_up_axis(s.kind) for s in read.sequences]
+    z_up = stated.count("z")  # AMASS takes, and arrays that say so (unet1d's own outputs)
+    if cfg.up_axis == "auto" and 0 < z_up < len(sequences.names):
+        arrays = [s.name for s, axis in zip(read.sequences, stated, strict=True) if axis != "z"]
+        which = "AMASS files" if all(s.kind == "amass" for s in read.sequences if s.kind != "array") else "files"
         raise UserError(
-            f"{source}: mixes {amass_files} AMASS files (z-up) with {len(arrays)} plain pose arrays (y-up unless told, "
+            f"{source}: mixes {z_up} {which} (z-up) with {len(arrays)} plain pose arrays (y-up unless told, "
             f"e.g. {arrays[0]}), and --up_axis auto takes one world for all of them; pass --up_axis z if the arrays "
             "are z-up like AMASS (y if every file is y-up), or put them in separate folders"
         )
-    up = resolve_up_axis(cfg.up_axis, builtin=read is None, amass_files=amass_files)
+    up = resolve_up_axis(cfg.up_axis, builtin=read is None, z_up_files=z_up)
     parts = _split(sequences, cfg.val_fraction, cfg.split, cfg.val_files, source)
-    orientation = _orientation(cfg, up, amass_files, parts)  # before heading is removed
+    orientation = _orientation(cfg, up, read, parts)  # before heading is removed
     if cfg.heading == "canonical":  # train on poses at heading 0; samples get a random heading back
         parts.train, parts.val = canonical_heading(parts.train, up), canonical_heading(parts.val, up)
     encoded = encode(parts.train, cfg.representation)  # data/representation.py: what the network sees
@@ -232,13 +235,18 @@ class _Orientation:
     constant: list[str]
 
 
-def _orientation(cfg: DataConfig, up: str, amass_files: int, parts: _Parts) -> _Orientation:
+def _orientation(cfg: DataConfig, up: str, read: ReadResult | None, parts: _Parts) -> _Orientation:
     arrays = [a for a in (parts.train, parts.val) if a.shape[0]]
     frames = sum(len(a) for a in arrays)
+    kinds = set() if read is None else {s.kind for s in read.sequences}
     if cfg.up_axis != "auto":
         reason = "set"
+    elif "amass" in kinds:
+        reason = "auto: AMASS .npz files"
+    elif kinds & {"array-y", "array-z"}:
+        reason = "auto: the files' own up_axis"
     else:
-        reason = "auto: AMASS .npz files" if amass_files else "auto: built-in poses or plain arrays"
+        reason = "auto: built-in poses or plain arrays"
     body_up = upright = None
     if has_root(arrays[0]):  # one pass: the mean body up and the share within 30 deg of the up axis
         ups = [heading_body_up(a) for a in arrays]

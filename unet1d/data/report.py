@@ -16,7 +16,7 @@ class FileEntry:
     """One loaded file: its frames before and after subsampling and the split it went to."""
 
     name: str
-    kind: str  # "amass" or "array"
+    kind: str  # what the file is (unet1d.data.sequences.KINDS)
     width_in: int
     frames_in: int
     frames_kept: int
@@ -163,7 +163,7 @@ class LoadReport:
             rate = "no frame rate" if f.source_fps is None else f"{f.source_fps:g} -> {f.fps:g} fps"
             layout = f"{f.width_in} {INPUT_WIDTHS.get(f.width_in, '?')}"
             out.append(
-                f"  {f.name:<{width}}  {f.kind:<5}  {layout:<14}  {rate:<18}  "
+                f"  {f.name:<{width}}  {f.kind:<7}  {layout:<14}  {rate:<18}  "
                 f"{f.frames_in:>7} -> {f.frames_kept:>6} frames  {f.split}"
             )
         if len(shown) < len(self.files):

@@ -14,13 +14,24 @@ import numpy as np
 MAX_ANGLE = 1e4
 
 
+# What a file is: an AMASS take (z-up), or a plain pose array that says the world it stands in (`up_axis`, as
+# unet1d's own sample, complete and denoise outputs do: "array-y", "array-z") or says nothing ("array").
+KINDS = ("amass", "array", "array-y", "array-z")
+_STATED_UP_AXIS = {"amass": "z", "array-y": "y", "array-z": "z"}
+
+
+def stated_up_axis(kind: str) -> str | None:
+    """The up axis a file of ``kind`` says its poses stand along; None for a plain array that says none."""
+    return _STATED_UP_AXIS.get(kind)
+
+
 @dataclass
 class Sequence:
     """One file's poses after mapping and subsampling. ``name`` is relative to the data root."""
 
     name: str
     poses: np.ndarray  # (T, D) float32
-    kind: str  # "amass" (has `poses`) or "array"
+    kind: str  # one of KINDS: what the file is, and the world it says it stands in
     width_in: int
     frames_in: int
     source_fps: float | None = None

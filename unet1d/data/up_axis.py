@@ -8,11 +8,12 @@ z-up, SMPL's own frame and the built-in poses are y-up); the geometry that uses 
 from __future__ import annotations
 
 
-def resolve_up_axis(setting: str, *, builtin: bool, amass_files: int) -> str:
-    """``data.up_axis`` made concrete: ``auto`` is z when any file is an AMASS ``.npz`` (z-up world), else y."""
+def resolve_up_axis(setting: str, *, builtin: bool, z_up_files: int) -> str:
+    """``data.up_axis`` made concrete: ``auto`` is z when any file says it is z-up (an AMASS ``.npz``, or an array
+    saying ``up_axis`` z), else y."""
     if setting != "auto":
         return setting
-    return "z" if not builtin and amass_files > 0 else "y"
+    return "z" if not builtin and z_up_files > 0 else "y"
 
 
 def run_up_axis(data_config: object, stats: object = None) -> str:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from unet1d.body.heading import canonical_heading, random_heading, upright_share
+from unet1d.body.heading import canonical_heading, change_up_axis, random_heading, upright_share
 from unet1d.body.kinematics import forward_kinematics
 from unet1d.body.limits import LIMIT_TOLERANCE, constant_components, human_limits_for_width
 from unet1d.body.rotations import axis_angle_to_quaternion
@@ -48,6 +48,7 @@ from unet1d.data.files import read_pose_path
 from unet1d.data.formats import BODY_COLUMNS
 from unet1d.data.loading import is_builtin
 from unet1d.data.normalization import NormStats
+from unet1d.data.sequences import stated_up_axis
 from unet1d.errors import UserError
 from unet1d.evaluation import c2st, metrics
 from unet1d.evaluation.baseline_cache import start_cached_baselines
@@ -182,7 +183,8 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto", fl
         reference = Reference("train", splits.train, "val" if len(splits.val) >= 2 else "train", floor,
                               labels=splits.train_labels, family_names=splits.family_names, **common)  # fmt: skip
         return _enough(reference, "train")
-    return Reference(choice, _read_reference_path(config, choice, flag), "train", splits.train, **common)
+    poses = _read_reference_path(config, choice, flag, splits.up_axis)
+    return Reference(choice, poses, "train", splits.train, **common)
 
 
 def _enough(reference: Reference, choice: str) -> Reference:
@@ -195,12 +197,16 @@ def _enough(reference: Reference, choice: str) -> Reference:
     return reference
 
 
-def _read_reference_path(config: Config, choice: str, flag: str) -> np.ndarray:
+def _read_reference_path(config: Config, choice: str, flag: str, up_axis: str) -> np.ndarray:
+    """The poses of the files at ``choice``, each turned into the run's world (``up_axis``): AMASS takes are z-up,
+    arrays that say their up_axis stand along it, plain arrays are taken in the run's own world."""
     path = Path(choice).expanduser()
     if not path.exists():
         raise UserError(f"{flag} {choice!r}: no such file or folder; allowed: {REFERENCE_CHOICES}")
     read = read_pose_path(path, config.data.pose_format, config.data.target_fps)
-    poses = np.concatenate([s.poses for s in read.sequences])
+    poses = np.concatenate(
+        [change_up_axis(s.poses, stated_up_axis(s.kind) or up_axis, up_axis) for s in read.sequences]
+    )
     if len(poses) < MIN_EVAL_SAMPLES:
         raise UserError(f"{flag} {choice!r}: holds {len(poses)} poses; scores need at least {MIN_EVAL_SAMPLES}")
     return poses
