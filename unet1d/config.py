@@ -241,7 +241,8 @@ class DataConfig(Section):
     val_files: str | None = Field(
         None,
         description="Glob over file paths relative to data (e.g. 'HumanEva/*' or '*/walk*'): the files held out "
-        "for validation, instead of val_fraction/split.",
+        "for validation, instead of val_fraction or split's val datasets (with split 'amass' its test datasets "
+        "still stay out).",
     )
     cache: bool = Field(
         True,

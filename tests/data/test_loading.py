@@ -602,3 +602,19 @@ def test_held_out_routes_too_long_to_open_are_refused_and_long_chains_are_worked
     write_amass(chain / "s0" / "t_poses.npz", frames=4)
     files, _, conflicts = files_walk(tmp_path / "long")
     assert [f.name for f in files] == ["t_poses.npz"] and not conflicts
+
+
+def test_val_files_with_the_amass_split_validates_on_the_glob_and_keeps_the_test_datasets_out(tmp_path):
+    """walk K: `--split amass --val_files 'HumanEva/*'` trained on SSM_synced, Transitions_mocap and SFU."""
+    write_amass(tmp_path / "HumanEva" / "s1" / "walk_poses.npz", frames=120)
+    write_amass(tmp_path / "SFU" / "s1" / "jump_poses.npz", frames=120, tag=3.0)
+    write_amass(tmp_path / "SSM_synced" / "s1" / "mix_poses.npz", frames=120, tag=2.0)
+    write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120, tag=1.0)
+    splits = load_pose_data(cfg(tmp_path, split="amass", val_files="HumanEva/*"), 72, seed=0)
+    assert sorted((f.name, f.split) for f in splits.report.files) == [
+        ("CMU/01/run_poses.npz", "train"),
+        ("HumanEva/s1/walk_poses.npz", "val"),
+        ("SFU/s1/jump_poses.npz", "train"),  # a val dataset of the split: the glob chooses validation instead
+        ("SSM_synced/s1/mix_poses.npz", "test"),
+    ]
+    assert sorted(set(splits.train[:, 4].round(3))) == [1.0, 3.0] and set(splits.val[:, 4].round(3)) == {0.0}

@@ -154,7 +154,7 @@ class _Parts:
 def _split(seqs: _Sequences, val_fraction: float, split: str = "hash", val_files: str | None = None,
            source: str = "") -> _Parts:  # fmt: skip
     if val_files is not None or split == "amass":
-        return _split_by_parts(seqs, val_files, source)
+        return _split_by_parts(seqs, val_files, source, amass=split == "amass")
     parts = _split_hash(seqs, val_fraction)
     train_lengths = [len(p) for p, v in zip(seqs.poses, parts.is_val, strict=True) if not v or parts.tail]
     parts.train_groups = np.repeat(np.arange(len(train_lengths)), train_lengths)[: len(parts.train)]
@@ -163,11 +163,15 @@ def _split(seqs: _Sequences, val_fraction: float, split: str = "hash", val_files
     return parts
 
 
-def _split_by_parts(seqs: _Sequences, val_files: str | None, source: str) -> _Parts:
-    """Held-out files by a glob (``data.val_files``) or by AMASS's standard split (``data.split amass``)."""
+def _split_by_parts(seqs: _Sequences, val_files: str | None, source: str, amass: bool = False) -> _Parts:
+    """Held-out files by a glob (``data.val_files``) or by AMASS's standard split (``data.split amass``). Both: the
+    glob's files validate, and AMASS's test datasets stay out as the split keeps them (they trained before)."""
     if val_files is not None:
         labels, rule = glob_parts(seqs.names, val_files), f"val_files {val_files!r}"
         what = f"data.val_files={val_files!r}"
+        if amass:
+            labels[(amass_parts(seqs.names) == "test") & (labels != "val")] = "test"
+            rule += ", AMASS's test datasets left out (split amass)"
     else:
         labels, rule = amass_parts(seqs.names), "AMASS standard split by sub-dataset"
         what = "data.split='amass'"
