@@ -200,6 +200,26 @@ def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_ke
         assert np.load(out)["poses"].shape[-1] == 72 and not out.with_suffix(".npz").exists()
 
 
+def test_an_output_onto_the_poses_read_or_into_their_folder_is_refused_before_the_work(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """walk K: `denoise RUN --poses take.npz -o take.npz` replaced an AMASS take (trans, frame rate) by its answers."""
+    from tests.data.amass_files import write_amass
+
+    take = tmp_path / "takes" / "walk_poses.npz"
+    write_amass(take, frames=120)
+    before = take.read_bytes()
+    for name, extra in (("complete", ["--mask", "legs"]), ("denoise", [])):
+        for poses, out, says in (
+            (take, take, "is the --poses file; it would be replaced"),
+            (take.parent, take.parent / "answers.npz", f"is inside the --poses folder {take.parent}, where a later"),
+        ):
+            argv = [name, str(tiny_run), "--poses", str(poses), *extra, "--device", "cpu", "-o", str(out)]
+            code, printed, err = run_main(capsys, *argv)
+            assert code == 2 and err == f"error: --out {out}: {says}" + err.split(says, 1)[1] and printed == "", err
+    assert take.read_bytes() == before and not (take.parent / "answers.npz").exists()
+
+
 def test_eval_says_where_to_write_when_the_runs_own_eval_folder_cannot_be_written(
     tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

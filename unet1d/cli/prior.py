@@ -65,6 +65,19 @@ class GivenPoses(NamedTuple):
 MAX_HYPOTHESES = 1000  # every pose's answers are held at once: 10^11 ended in a 52 TiB allocation's traceback
 
 
+def apart_from_input(out: Path, poses_path: Path) -> None:
+    """Refuse an ``--out`` that would replace the poses read (an AMASS take overwritten by the answers) or land
+    among them (a later call on the ``--poses`` folder would read the answers as poses)."""
+    out_real, given_real = out.resolve(), poses_path.resolve()
+    if out_real == given_real or (out.exists() and poses_path.is_file() and out.samefile(poses_path)):
+        raise UserError(f"--out {out}: is the --poses file; it would be replaced by the answers: write them elsewhere")
+    if given_real.is_dir() and given_real in out_real.parents:
+        raise UserError(
+            f"--out {out}: is inside the --poses folder {poses_path}, where a later call would read it as poses: "
+            "write it elsewhere"
+        )
+
+
 def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: bool = False) -> GivenPoses:
     """Every pose under ``path`` in the run's pose format, and the world it is in.
 
@@ -205,6 +218,7 @@ def complete_command(
     if not 0.0 <= shrink <= 1.0:
         raise UserError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
     writable_output(out, archive=True)
+    apart_from_input(out, poses_path)
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
     given = read_poses(poses_path, prior, up_axis, all_frames)
@@ -252,6 +266,7 @@ def denoise_command(
     if not 0 < noise_std < math.inf:
         raise UserError(f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)")
     writable_output(out, archive=True)
+    apart_from_input(out, poses_path)
     prior = load_prior(run, device, raw)
     given = read_poses(poses_path, prior, up_axis, all_frames)
     poses = given.poses
