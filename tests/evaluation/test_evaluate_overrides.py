@@ -40,6 +40,7 @@ def test_sampling_data_and_evaluation_fields_change_the_evaluations_config():
         ["--prediction", "eps"],  # the network learned v: sampling it as eps draws noise
         ["--representation=rot6d"],
         ["--task_poses", "0", "--heading", "none"],
+        ["--up_axis", "y"],  # walk K: a z-up run scored about y read every pose lying down (upright 0 %)
     ],
 )
 def test_what_the_network_learned_with_is_refused_naming_only_those_flags(overrides):

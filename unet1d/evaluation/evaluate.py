@@ -134,7 +134,7 @@ def draw_samples(
 
 # What an evaluation may change: how it samples and what it scores against; the network and its training are the run's.
 EVAL_OVERRIDE_SECTIONS = ("diffusion", "data", "evaluation")
-# Fields of those sections the network learned with: its noise levels and target, width, statistics and heading
+# Fields of those sections the network learned with: its noise levels and target, width, statistics, heading, world
 LEARNED_FIELDS = (
     "diffusion.num_timesteps",
     "diffusion.schedule",
@@ -143,6 +143,7 @@ LEARNED_FIELDS = (
     "data.pose_format",
     "data.normalize",
     "data.heading",
+    "data.up_axis",  # the world its statistics and heading are of: another read its samples lying down
 )
 
 
@@ -167,7 +168,7 @@ def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> list[st
         raise UserError(
             f"{', '.join(refused)}: not a setting an evaluation can change (the network and its training are the "
             "run's); allowed: evaluation fields, the sampler's (sampler, sample_steps, eta, clip_x0, "
-            "sample_precision) and data fields but representation, pose_format, normalize and heading"
+            "sample_precision) and data fields but representation, pose_format, normalize, heading and up_axis"
         )
     before = checkpoint.config.flat()
     checkpoint.config = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/{CONFIG_FILE}")
