@@ -618,3 +618,19 @@ def test_val_files_with_the_amass_split_validates_on_the_glob_and_keeps_the_test
         ("SSM_synced/s1/mix_poses.npz", "test"),
     ]
     assert sorted(set(splits.train[:, 4].round(3))) == [1.0, 3.0] and set(splits.val[:, 4].round(3)) == {0.0}
+
+
+def test_a_relative_data_path_that_is_not_here_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    """walk K: a run trained with `--data amass` evaluated from another folder said only "does not exist (use
+    'builtin' ...)"; the run's config keeps the path as given."""
+    from unet1d.data.files import require_pose_path
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as missing:
+        require_pose_path(Path("amass"))
+    assert str(missing.value) == (
+        f"data path 'amass' does not exist (relative to {tmp_path}; --data PATH says where it is; 'builtin' for the "
+        "built-in poses)"
+    )
+    with pytest.raises(UserError, match=r"^data path '/no/such\.npz' does not exist$"):
+        require_pose_path(Path("/no/such.npz"))

@@ -43,8 +43,10 @@ class _NotPoseData(Exception):
 def require_pose_path(path: Path) -> None:
     """A UserError naming ``path`` when there is nothing there (checked before a launch starts its ranks too)."""
     if not path.exists():
-        hint = " (use 'builtin' for the built-in poses)" if "/" not in str(path) and "." not in path.name else ""
-        raise UserError(f"data path '{path}' does not exist{hint}")
+        hints = [] if path.expanduser().is_absolute() else [f"relative to {Path.cwd()}; --data PATH says where it is"]
+        if "/" not in str(path) and "." not in path.name:
+            hints.append("'builtin' for the built-in poses")
+        raise UserError(f"data path '{path}' does not exist" + (f" ({'; '.join(hints)})" if hints else ""))
 
 
 def read_pose_path(
