@@ -92,6 +92,21 @@ def test_info_reports_the_network_rot6d_poses_train(capsys: pytest.CaptureFixtur
     assert "512 channels x 36 positions" in out and "36x36 = 1,296 floats per head" in out
 
 
+def test_info_takes_a_run_or_checkpoint_folder_as_eval_and_sample_do(tmp_path, capsys) -> None:
+    """walk K: `unet1d info RUN` was "unexpected argument"; its config is the run folder's config.yaml."""
+    run = tmp_path / "run"
+    (run / "checkpoints" / "step-2").mkdir(parents=True)
+    for folder in (run, run / "checkpoints" / "step-2"):
+        (folder / "config.yaml").write_text("model:\n  base_channels: 12\n  mid_structure: conv\n")
+    for folder in (run, run / "checkpoints" / "step-2"):
+        code, out, err = run_main(capsys, "info", str(folder))
+        assert code == 0 and out.splitlines()[0] == "UNet1D: conv middle, base_channels 12", err
+    code, out, _ = run_main(capsys, "info", str(run), "--base_channels", "16")  # fields after it still apply
+    assert code == 0 and out.splitlines()[0] == "UNet1D: conv middle, base_channels 16"
+    code, _, err = run_main(capsys, "info", str(tmp_path))
+    assert code == 2 and err.startswith(f"error: unexpected argument '{tmp_path}': not a run or checkpoint folder")
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [

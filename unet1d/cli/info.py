@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from unet1d.cli.common import ConfigFileOption, resolve_config
+from unet1d.errors import UserError
 
 
 def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
-    """Parameters per block and in total, and the middle block's per-sample cost."""
+    """Parameters per block and in total, and the middle block's per-sample cost; of a run or checkpoint folder
+    too (`unet1d info RUN`: its config.yaml, as eval and sample take RUN)."""
     from rich.console import Console
     from rich.table import Table
 
     from unet1d.data.representation import network_config
     from unet1d.model.summary import summarize
+    from unet1d.store.checkpoint_files import CONFIG_FILE
 
-    resolved = resolve_config(config, ctx.args)
+    args = list(ctx.args)
+    if args and not args[0].startswith("-"):  # RUN: a folder holding a config.yaml
+        run, args = Path(args[0]), args[1:]
+        if config is not None:
+            raise UserError(f"{run}: give a run folder or --config {config}, not both")
+        if not (run / CONFIG_FILE).is_file():
+            raise UserError(
+                f"unexpected argument '{run}': not a run or checkpoint folder (no {CONFIG_FILE} in it); config "
+                "fields are given as --name value or --name=value"
+            )
+        config = run / CONFIG_FILE
+    resolved = resolve_config(config, args)
     model = network_config(resolved)  # what training builds: rot6d poses are a longer sequence
     summary = summarize(model)
     heads = f", {model.mid_num_heads} heads" if model.mid_structure == "attention" else ""
