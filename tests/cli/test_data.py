@@ -154,3 +154,12 @@ def test_a_file_name_that_is_not_utf8_prints_escaped_where_the_streams_encode_st
 def test_data_check_refuses_the_data_given_twice(capsys):
     code, _, err = run_cli(["data", "check", "builtin", "--data", "elsewhere"], capsys)
     assert code == 2 and "give the data once, as PATH or as --data" in err
+
+
+def test_data_check_refuses_path_and_data_given_with_an_equals_sign(capsys):
+    """D02: --data=VALUE is --data too."""
+    from unet1d.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["data", "check", "builtin", "--data=builtin"])
+    assert exited.value.code == 2 and "give the data once, as PATH or as --data" in capsys.readouterr().err

@@ -595,3 +595,41 @@ def test_a_nan_per_pose_error_gives_no_pose_interval_to_decide_by() -> None:
 
     assert pose_interval([run([8.0, 8.5, 7.9])], [run([1.0, 1.1, 0.9])], "completion_cm") is not None
     assert pose_interval([run([8.0, float("nan"), 7.9])], [run([1.0, 1.1, 0.9])], "completion_cm") is None
+
+
+def test_the_worse_prior_caveat_follows_a_decision_only():
+    """R03: with nothing decided there is no decision to qualify: no 'but no variant...' line."""
+    from unet1d.compare.report import verdict
+    from unet1d.compare.stats import Difference
+
+    headings, formats = {"c2st_auc": "C2ST AUC"}, {"c2st_auc": "{:.3f}"}
+    undecided = Difference("c2st_auc", "attention-4", "conv", 0.01, -0.02, 0.04, seeds_needed=12)
+    said = verdict([undecided], headings, formats, ["no run beats a baseline that needs no network ..."])
+    assert not any(line.startswith("but no variant") for line in said), said
+    assert said[0].startswith("nothing decided: no deciding score")
+
+
+def test_one_difference_without_an_interval_does_not_hide_the_nearest_to_deciding():
+    """R05: a variant with one seed beside one with three: the other's difference still says what would decide."""
+    from unet1d.compare.report import verdict
+    from unet1d.compare.stats import Difference
+
+    headings, formats = {"c2st_auc": "C2ST AUC"}, {"c2st_auc": "{:.3f}"}
+    three = Difference("c2st_auc", "attention-4", "conv", 0.01, -0.02, 0.04, seeds_needed=12)
+    one = Difference("c2st_auc", "attention-8", "conv", 0.02, None, None)
+    said = verdict([three, one], headings, formats)
+    assert said[-1].startswith("nearest to deciding: attention-4's C2ST AUC (0.010), which 12 seeds"), said
+
+
+def test_a_seed_repeated_twice_names_the_one_counted_each_time(tmp_path, capsys):
+    """U02: the third copy of seed 0 must name the first run, the one counted, not the second (left out)."""
+    from tests.run_folders import make_run
+    from unet1d.compare.runs import compare_runs
+
+    first = make_run(tmp_path / "a" / "one", "--seed", "0")
+    second = make_run(tmp_path / "b" / "one", "--seed", "0")
+    third = make_run(tmp_path / "c" / "one", "--seed", "0")
+    rows, _ = compare_runs([first, second, third])
+    err = capsys.readouterr().err
+    assert [row.run for row in rows] == [str(first)]
+    assert f"{third} and {first} are both seed 0" in err and f"{third} and {second}" not in err, err

@@ -162,3 +162,26 @@ def test_an_entry_this_user_cannot_read_is_generated_around_not_called_damaged(t
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "cannot read built-in pose cache entry" in lines[0] and "damaged" not in lines[0]
     assert entry.read_bytes() == stored  # left as it was
+
+
+@pytest.mark.parametrize("damage", ["family names reordered", "a label one past the last family"])
+def test_a_builtin_entry_with_wrong_families_stored_whole_is_damage(tmp_path, capsys, damage):
+    """B03, B05: labels index FAMILY_NAMES; reordered names or label == len(FAMILY_NAMES) mislabel or crash."""
+    from unet1d.data.builtin import FAMILY_NAMES, generate_builtin_poses
+    from unet1d.data.builtin_cache import cached_builtin_poses
+
+    cached_builtin_poses(700, 4, tmp_path)
+    (entry,) = sorted((tmp_path / "builtin").glob("*.npz"))
+    with np.load(entry) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    if damage.startswith("family"):
+        arrays["family_names"] = np.array(list(reversed(FAMILY_NAMES)))
+    else:
+        arrays["labels"][0] = len(FAMILY_NAMES)
+    np.savez(out := io.BytesIO(), **arrays)
+    entry.write_bytes(out.getvalue())
+    capsys.readouterr()
+    read = cached_builtin_poses(700, 4, tmp_path)
+    assert "damaged" in capsys.readouterr().err
+    generated = generate_builtin_poses(700, 4)
+    assert read.family_names == generated.family_names and np.array_equal(read.labels, generated.labels)

@@ -108,6 +108,14 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda e: _rewrite_index(e, _second_named_as_first),
         r"lists sequence '.*' twice",
     ),
+    "a sequence of an unknown kind, index checksum made anew": (
+        lambda e: _rewrite_index(e, lambda i: i["sequences"][0].__setitem__(1, "pickle")),
+        r"lists sequence .* of the wrong kinds",
+    ),
+    "a value beyond any angle, checksums made anew": (
+        lambda e: _value_with_checksums(e, 4096, 2e4),
+        r"poses\.f32 holds NaN, infinite or values beyond",
+    ),
     "another width, index checksum made anew": (
         lambda e: _rewrite_index(e, lambda i: i.update(width=36, poses_bytes=i["frames"] * 36 * 4)),
         r"says poses of 36 numbers, not this format's 72",
@@ -124,7 +132,11 @@ def _second_named_as_first(index: dict) -> None:
 
 
 def _nan_with_checksums(entry: Path) -> None:
-    _overwrite(entry / "poses.f32", 4096, np.float32(np.nan).tobytes())
+    _value_with_checksums(entry, 4096, np.nan)
+
+
+def _value_with_checksums(entry: Path, offset: int, value: float) -> None:
+    _overwrite(entry / "poses.f32", offset, np.float32(value).tobytes())
     crc = zlib.crc32((entry / "poses.f32").read_bytes())
     _rewrite_index(entry, lambda index: index.update(poses_crc32=crc))
 
@@ -291,3 +303,27 @@ def test_a_cache_dir_this_user_cannot_search_is_read_around_in_one_line(tree, tm
     again = read_pose_path(tree, "smpl72", 30.0, store)
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"cannot read the pose cache at {store} (Permission denied)" in line and _same(again, plain)
+
+
+def test_every_block_of_an_entry_is_checked_for_finite_values(tree, tmp_path, capsys, monkeypatch) -> None:
+    """Blocks of 16 poses here: a NaN in the last block is damage as one in the first (mutation walk)."""
+    monkeypatch.setattr(cache, "_FINITE_BLOCK", 16)
+    store = tmp_path / "cache"
+    read_pose_path(tree, "smpl72", 30.0, store)
+    entry = _entry(store)
+    _value_with_checksums(entry, (entry / "poses.f32").stat().st_size - 8, np.nan)
+    capsys.readouterr()
+    again = read_pose_path(tree, "smpl72", 30.0, store)
+    assert "holds NaN" in capsys.readouterr().err
+    assert all(np.isfinite(s.poses).all() for s in again.sequences)
+
+
+def test_a_body63_tree_is_read_back_from_its_entry_without_a_word(tree, tmp_path, capsys) -> None:
+    """The entry's width is the format's (63 here): the second read is the entry's, not a rebuild (mutation walk)."""
+    store = tmp_path / "cache"
+    first = read_pose_path(tree, "body63", 30.0, store)
+    capsys.readouterr()
+    second = read_pose_path(tree, "body63", 30.0, store)
+    assert capsys.readouterr().err == ""
+    assert isinstance(second.sequences[0].poses, np.memmap) and second.sequences[0].poses.shape[1] == 63
+    assert all(np.array_equal(a.poses, b.poses) for a, b in zip(first.sequences, second.sequences, strict=True))

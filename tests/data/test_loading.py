@@ -634,3 +634,50 @@ def test_a_relative_data_path_that_is_not_here_says_where_it_was_looked_for(tmp_
     )
     with pytest.raises(UserError, match=r"^data path '/no/such\.npz' does not exist$"):
         require_pose_path(Path("/no/such.npz"))
+
+
+def test_a_folder_reached_only_through_more_links_than_the_system_follows_is_refused_not_dropped(tmp_path):
+    """F14: 45 links in a row, each to a folder outside the tree: the path to the last one is ELOOP though it
+    exists. Skipped as a 'looping link', its held-out take would vanish from the data unseen."""
+    outside = tmp_path / "outside"
+    for i in range(45):
+        (outside / f"d{i}").mkdir(parents=True)
+    for i in range(44):
+        (outside / f"d{i}" / "n").symlink_to(outside / f"d{i + 1}", target_is_directory=True)
+    write_amass(outside / "d44" / "far_poses.npz", frames=120)
+    root = tmp_path / "data"
+    write_amass(root / "CMU" / "s1" / "walk_poses.npz", frames=120, tag=1.0)
+    (root / "HumanEva").mkdir()
+    (root / "HumanEva" / "start").symlink_to(outside / "d0", target_is_directory=True)
+    with pytest.raises(UserError, match="reached through more links than the system follows"):
+        load_pose_data(cfg(root, split="amass"), 72, seed=0)
+
+
+def test_within_a_held_out_part_a_name_with_npz_is_preferred_to_a_shallower_one_without(tmp_path):
+    """F20: HumanEva/aaa (no suffix, met first, breadth first) and HumanEva/s1/walk_poses.npz name one take, both
+    val: it is read as the .npz, not refused as reachable 'only under a name without .npz'."""
+    write_amass(tmp_path / "CMU" / "s1" / "run_poses.npz", frames=120, tag=1.0)
+    write_amass(tmp_path / "HumanEva" / "s1" / "walk_poses.npz", frames=120)
+    (tmp_path / "HumanEva" / "aaa").symlink_to(tmp_path / "HumanEva" / "s1" / "walk_poses.npz")
+    files = load_pose_data(cfg(tmp_path, split="amass"), 72, seed=0).report.files
+    assert ("HumanEva/s1/walk_poses.npz", "val") in [(f.name, f.split) for f in files]
+
+
+def test_a_baselines_cache_at_the_data_root_is_listed_as_the_cache_not_read(tmp_path):
+    """F04: every part of a cache_dir is the cache's, the baselines' JSON entries too."""
+    write_amass(tmp_path / "CMU" / "01" / "run_poses.npz", frames=120)
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "baselines" / "k.json").write_text("{}")
+    splits = load_pose_data(cfg(tmp_path, val_fraction=0, cache_dir=str(tmp_path)), 72, seed=0)
+    assert ("baselines", "the pose cache (--cache_dir) inside the data: not read") in [
+        (s.name, s.reason) for s in splits.report.skipped
+    ]
+
+
+def test_a_take_at_exactly_one_frame_per_second_is_read(tmp_path):
+    """F21: the allowed range is 1-10,000 fps, both ends included."""
+    from unet1d.data.files import read_pose_file
+
+    path = tmp_path / "slow_poses.npz"
+    write_amass(path, frames=10, fps=1.0)
+    assert read_pose_file(path, path.name, "smpl72", 1.0).source_fps == 1.0

@@ -334,3 +334,18 @@ def test_a_mask_per_joint_or_of_numbers_is_refused_naming_the_shape_complete_tak
     for given in (np.array(one), one, torch.tensor([one]), reversed_view):  # as PosePrior takes them
         again = complete(model, SCHEDULE, torch.zeros(2, 6), given, generator=torch.Generator().manual_seed(1))
         assert torch.equal(again, expected)
+
+
+def test_a_given_start_is_where_guided_starts_every_component_it_may_change():
+    """M08: with steps=0 every component that is not exactly known (hidden, or noisy: denoising) is the start's."""
+    import torch
+
+    from tests.diffusion.test_completion import SCHEDULE, correlated, gaussian_denoiser
+    from unet1d.diffusion.completion import impute
+
+    mean, cov = correlated(3)
+    observed = torch.randn(4, 3, generator=torch.Generator().manual_seed(3))
+    start = torch.randn(4, 3, generator=torch.Generator().manual_seed(4))
+    noise = torch.tensor([0.0, 0.1, np.inf])
+    out = impute(gaussian_denoiser(mean, cov), SCHEDULE, observed, noise, method="guided", steps=0, start=start)
+    assert torch.equal(out[:, 0], observed[:, 0]) and torch.equal(out[:, 1:], start[:, 1:])

@@ -423,3 +423,43 @@ def test_with_the_training_poses_as_reference_the_nearest_baseline_leaves_out_th
     taken = tasks.score_tasks(None, replace(on_train, train_groups=groups), 12, hypotheses=3)[1]["nearest"]
     by_row = tasks.score_tasks(None, on_train, 12, hypotheses=3)[1]["nearest"]
     assert taken["completion_cm"] > by_row["completion_cm"]  # its own take no longer answers for it
+
+
+def test_the_task_poses_sent_to_the_scorer_carry_the_training_takes():
+    """T03: evaluate.py sends TaskPoses.of(reference); without train_groups the nearest baseline on --reference
+    train looks a pose's neighbouring frames up again (1.5 cm against 5.1)."""
+    from unet1d.body.skeleton import limits_for_width
+    from unet1d.data.builtin import generate_builtin_poses
+    from unet1d.evaluation.quality import Reference
+    from unet1d.evaluation.tasks import TaskPoses
+
+    built = generate_builtin_poses(600, seed=1)
+    reference = Reference(
+        "train",
+        built.poses,
+        "train",
+        built.poses,
+        built.poses,
+        limits_for_width(72)[0].reshape(-1, 2),
+        "ranges",
+        train_groups=built.sequence_ids,
+    )
+    sent = TaskPoses.of(reference, 12, 0)
+    assert sent.train_groups is not None and np.array_equal(sent.train_groups, built.sequence_ids)
+
+
+def test_rows_left_out_of_the_nearest_search_stay_out_in_a_last_block_of_another_length(monkeypatch):
+    """T05: blocks of 7 over 31 rows (the last one 3 long, starting at 28): an excluded row is never returned."""
+    from unet1d.evaluation import tasks
+
+    monkeypatch.setattr(tasks, "NEAREST_CHUNK", 7)
+    rng = np.random.default_rng(0)
+    pool = rng.normal(size=(31, 4))
+    queries = pool[[28, 30, 15]] + 1e-6
+    exclude = {0: np.array([28]), 1: np.array([30]), 2: np.array([15])}
+    found = tasks.nearest_rows(queries, pool, 3, exclude=exclude)
+    for query, rows in exclude.items():
+        assert not np.isin(found[query], rows).any()
+        distances = ((pool - queries[query]) ** 2).sum(1)
+        distances[rows] = np.inf
+        assert np.array_equal(found[query], np.argsort(distances, kind="stable")[:3])

@@ -379,3 +379,48 @@ def test_load_takes_a_torch_device_and_refuses_bad_arguments_as_value_errors(tmp
         PosePrior.load(tmp_path, ema="no")
     with pytest.raises(ValueError, match=r"does not exist|no checkpoint"):
         PosePrior.load(tmp_path / "nowhere", device=torch.device("cpu"))
+
+
+def test_poses_whose_root_is_hidden_do_not_decide_which_way_the_bodies_stand():
+    """A04: hidden roots are zeroed, and a zero root stands along y: z-up poses with every root hidden, taken as
+    z-up, must not warn 'pass up_axis='y''."""
+    from tests.prior.test_api import tiny_prior
+    from unet1d.body.heading import change_up_axis
+    from unet1d.prior.api import PoseInputWarning
+
+    prior, poses = tiny_prior()
+    z_up = change_up_axis(poses, "y", "z")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PoseInputWarning)
+        prior.complete(z_up, "pelvis,left_leg", hypotheses=1, steps=1, up_axis="z")
+
+
+def test_load_hands_ema_to_the_checkpoint_numpy_bool_too(tmp_path, monkeypatch):
+    """A09, A10: ema=False builds the raw training weights; numpy's bool is a bool."""
+    from tests.prior.test_api import tiny_prior
+    from unet1d.prior import api
+
+    prior, _ = tiny_prior()
+    asked = []
+
+    class Checkpoint:
+        config, stats = prior.config, prior.stats
+
+        def build_model(self, ema, device):
+            asked.append(ema)
+            return prior.network
+
+    monkeypatch.setattr(api, "load_for_eval", lambda path: Checkpoint())
+    api.PosePrior.load(tmp_path, ema=False, device="cpu")
+    api.PosePrior.load(tmp_path, ema=np.bool_(False), device="cpu")
+    api.PosePrior.load(tmp_path, device="cpu")
+    assert asked == [False, False, True]
+
+
+def test_guided_takes_zero_steps_and_an_empty_batch_takes_an_empty_mask():
+    """A11: guided's start alone (steps=0) is allowed; A15: (0, J) is the mask of an empty batch."""
+    from tests.prior.test_api import tiny_prior
+
+    prior, poses = tiny_prior()
+    assert prior.complete(poses, "legs", hypotheses=2, steps=0, method="guided").shape == (len(poses), 2, 72)
+    assert prior.complete(poses[:0], np.zeros((0, 24), bool), hypotheses=2).shape == (0, 2, 72)

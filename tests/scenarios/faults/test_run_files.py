@@ -389,3 +389,15 @@ def test_a_resume_refuses_integer_weights_as_evaluation_does(run, tmp_path) -> N
     assert resumed.returncode == 2, resumed.stderr[-3000:]
     assert lines == [f"error: checkpoint {checkpoint} is damaged: ValueError: model.safetensors holds I32 tensors; "
                      "a network's weights are floating point"]  # fmt: skip
+
+
+def test_a_summary_of_another_step_than_the_last_checkpoint_is_no_finished_run(run) -> None:
+    """A resume to a longer budget that saved its last checkpoint and died before its summary: the old summary
+    (step 10 here) must not pass for the finished run's, or resume would train no step and leave it stale
+    (mutation walk)."""
+    from unet1d.store.rundir import finished_run, resume_config
+
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "final_step": 10}))
+    resolved = resume_config(None, ["--output_dir", str(run), "--resume", "auto"], environ={})
+    assert finished_run(resolved) is None
