@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     printable_file_names()
     try:
-        outcome = app(args=args, standalone_mode=False)
+        # argv given (a caller in Python): the command is unet1d, not the caller's own program (`python -m pytest`)
+        outcome = app(args=args, prog_name=None if argv is None else "unet1d", standalone_mode=False)
     except UserError as err:
         report_user_error(str(err))
         sys.exit(2)
