@@ -378,3 +378,19 @@ def test_a_folder_mixing_amass_takes_and_arrays_needs_up_axis_said_and_takes_it(
     code, _, err = run_main(capsys, *args, "--up-axis", "z", "-o", str(tmp_path / "b.npz"))
     assert code == 0, err
     assert str(np.load(tmp_path / "b.npz")["up_axis"]) == "z"
+
+
+def test_a_take_without_a_frame_rate_is_said_to_keep_every_frame(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """walk K: such a take kept all its frames without a word (`data check` notes it)."""
+    from tests.data.amass_files import write_amass
+
+    write_amass(tmp_path / "take_poses.npz", frames=8, fps=None)
+    argv = ["denoise", str(tiny_run), "--poses", str(tmp_path / "take_poses.npz"), "--device", "cpu"]
+    code, printed, err = run_main(capsys, *argv, "-o", str(tmp_path / "out.npz"))
+    assert code == 0, err
+    assert (
+        "1 AMASS take without a frame rate (e.g. take_poses.npz): every frame kept, not subsampled to 30 fps" in printed
+    )
+    assert np.load(tmp_path / "out.npz")["poses"].shape[0] == 8

@@ -41,6 +41,10 @@ def test_parse_mask_takes_parts_and_joints_and_names_what_is_allowed():
         parse_mask("legs,tail", 72)
     with pytest.raises(UserError, match="left_hand"):
         parse_mask("left_hand", 63)  # a 63-number pose has no SMPL hand joints
+    with pytest.raises(
+        UserError, match=r"'left-leg' is no part or joint of a 72-number pose; did you mean 'left_leg'\?"
+    ):
+        parse_mask("left-leg", 72)
     with pytest.raises(UserError, match="hides nothing; allowed: parts"):
         parse_mask(" , ", 72)
     everything = ",".join(JOINT_NAMES)

@@ -123,6 +123,12 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
             "every file is in one world"
         )
     up = up_axis if up_axis != "auto" else worlds.pop()
+    no_rate = [sequence.name for sequence in read.sequences if sequence.kind == "amass" and sequence.source_fps is None]
+    if no_rate and not all_frames:  # as `data check` notes: nothing to subsample them by
+        typer.echo(
+            f"--poses {path}: {len(no_rate)} AMASS take{'s' * (len(no_rate) != 1)} without a frame rate (e.g. "
+            f"{no_rate[0]}): every frame kept, not subsampled to {target_fps:g} fps"
+        )
     for concern in input_concerns(poses, up, up_axis == "auto"):
         typer.echo(f"warning: --poses {path}: {concern}", err=True)
     if up != prior.up_axis:
@@ -231,8 +237,8 @@ def complete_command(
           shrink=np.float64(shrink))  # fmt: skip
     shown = ", ".join(name for name, gone in zip(prior.joint_names, hidden, strict=True) if gone)
     typer.echo(
-        f"wrote {len(poses)} pose{'s' * (len(poses) != 1)} x {hypotheses} completions ({prior.pose_dim} numbers "
-        f"each; {chosen}) of {shown} to {out}"
+        f"wrote {len(poses)} pose{'s' * (len(poses) != 1)} x {hypotheses} completion{'s' * (hypotheses != 1)} "
+        f"({prior.pose_dim} numbers each; {chosen}) of {shown} to {out}"
     )
 
 

@@ -20,6 +20,7 @@ along the other up axis, a :class:`PoseInputWarning`.
 
 from __future__ import annotations
 
+import difflib
 import numbers
 import warnings
 from collections.abc import Sequence
@@ -96,7 +97,11 @@ def parse_mask(spec: str | Sequence[str], pose_dim: int, name: str = "--mask") -
         elif item in names:
             hidden[names.index(item)] = True
         else:
-            raise ArgumentError(f"{name} {spec!r}: {item!r} is no part or joint of a {pose_dim}-number pose; {allowed}")
+            close = difflib.get_close_matches(item.replace("-", "_"), [*COMPLETION_PARTS, *names], n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ArgumentError(
+                f"{name} {spec!r}: {item!r} is no part or joint of a {pose_dim}-number pose; {hint}{allowed}"
+            )
     if not hidden.any():
         raise ArgumentError(f"{name} {spec!r} hides nothing; {allowed}")
     if hidden.all():
