@@ -374,7 +374,8 @@ def test_a_folder_mixing_amass_takes_and_arrays_needs_up_axis_said_and_takes_it(
     np.save(tmp_path / "mixed" / "mine.npy", take.astype(np.float32))
     args = ["complete", str(tiny_run), "--poses", str(tmp_path / "mixed"), "--mask", "legs", "--hypotheses", "1"]
     code, _, err = run_main(capsys, *args, "-o", str(tmp_path / "a.npz"))
-    assert code == 2 and "mixes AMASS files (z-up) with plain pose arrays" in err and "or --up-axis" in err
+    assert code == 2 and "mixes z-up files (AMASS takes, or arrays whose up_axis says z) with y-up" in err
+    assert "or --up-axis" in err
     code, _, err = run_main(capsys, *args, "--up-axis", "z", "-o", str(tmp_path / "b.npz"))
     assert code == 0, err
     assert str(np.load(tmp_path / "b.npz")["up_axis"]) == "z"
