@@ -126,3 +126,17 @@ def test_a_run_without_validation_poses_has_no_val_loss_in_eval_either(tiny_conf
         printed
     )
     assert np.isnan(json.loads((run / "eval" / "step-4.json").read_text())["val_loss"])
+
+
+def test_eval_on_data_of_the_other_world_turns_it_into_the_runs(two_runs: dict, tmp_path: Path) -> None:
+    """Verification walk: a y-up run evaluated with `--data <AMASS tree>` scored z-up poses as they were (the
+    reference and the validation poses lying down: upright 0 %), exit 0."""
+    from unet1d.body.heading import upright_share
+    from unet1d.data.synthetic_amass import write_amass_tree
+    from unet1d.evaluation.evaluate import evaluate
+
+    write_amass_tree(tmp_path / "amass", 24, clips_per_file=3, seed=6)
+    overrides = ["--data", str(tmp_path / "amass"), "--task_poses", "0", "--cache", "false"]
+    report, _, reference = evaluate(two_runs["conv"], num_samples=64, device="cpu", overrides=overrides)
+    assert reference.up_axis == "y" and upright_share(reference.poses, "y") == pytest.approx(1.0)
+    assert np.isfinite(report.val_loss) and report.val_loss < 10  # the run's statistics fit the turned poses

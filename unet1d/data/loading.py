@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unet1d.body.heading import UPRIGHT_DEGREES, canonical_heading, has_root
+from unet1d.body.heading import UPRIGHT_DEGREES, canonical_heading, change_up_axis, has_root
 from unet1d.body.heading import body_up as heading_body_up
 from unet1d.body.limits import constant_components, frames_beyond, human_limits_for_width
 from unet1d.body.skeleton import joint_limit_violations, limits_for_width
@@ -65,12 +65,15 @@ class _Sequences:
     labels: list[np.ndarray] | None = None
 
 
-def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int | None = None) -> PoseSplits:
+def load_pose_data(
+    cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int | None = None, world: str | None = None
+) -> PoseSplits:
     """Load, validate, split and summarise the poses ``cfg`` names.
 
     ``seed`` drives the built-in generator (files do not depend on it; nor does the split).
-    ``batch_size``, when given, must fit in the training split. Raises :class:`UserError` for
-    anything wrong with the data, naming the file.
+    ``batch_size``, when given, must fit in the training split. ``world``: the up axis of the run the
+    poses are for (an evaluation's, on data given with --data); poses of another world are turned
+    into it. Raises :class:`UserError` for anything wrong with the data, naming the file.
     """
     width = POSE_FORMAT_WIDTH[cfg.pose_format]
     if pose_dim != width:
@@ -98,6 +101,9 @@ def load_pose_data(cfg: DataConfig, pose_dim: int, *, seed: int, batch_size: int
         )
     up = resolve_up_axis(cfg.up_axis, builtin=read is None, z_up_files=z_up)
     parts = _split(sequences, cfg.val_fraction, cfg.split, cfg.val_files, source)
+    if world is not None and world != up and has_root(parts.train):  # a run of the other world scores this data
+        parts.train, parts.val = change_up_axis(parts.train, up, world), change_up_axis(parts.val, up, world)
+        up = world
     orientation = _orientation(cfg, up, read, parts)  # before heading is removed
     if cfg.heading == "canonical":  # train on poses at heading 0; samples get a random heading back
         parts.train, parts.val = canonical_heading(parts.train, up), canonical_heading(parts.val, up)

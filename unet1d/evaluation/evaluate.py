@@ -25,6 +25,7 @@ import torch
 from unet1d.atomic_files import write_text_atomically
 from unet1d.config_sources import parse_overrides, with_overrides
 from unet1d.data import load_pose_data
+from unet1d.data.up_axis import run_up_axis
 from unet1d.diffusion import NoiseSchedule
 from unet1d.diffusion.validation import validation_loss, validation_seed, validation_subset
 from unet1d.errors import UserError
@@ -196,7 +197,8 @@ def evaluate(
     effective = apply_overrides(checkpoint, overrides or [])
     config = checkpoint.config
     torch_device = resolve_device(device)
-    splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed)
+    world = run_up_axis(config.data, checkpoint.stats)  # --data of another world is turned into the run's
+    splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed, world=world)
     ref = quality.build_reference(config, splits, reference or config.evaluation.eval_reference)
 
     # With the fold processes beside it (the eval command), this process's torch keeps to one thread: the
