@@ -242,7 +242,7 @@ class DataConfig(Section):
         None,
         description="Glob over file paths relative to data (e.g. 'HumanEva/*' or '*/walk*'): the files held out "
         "for validation, instead of val_fraction or split's val datasets (with split 'amass' its test datasets "
-        "still stay out).",
+        "stay out, and a glob reaching them is refused).",
     )
     cache: bool = Field(
         True,

@@ -618,6 +618,9 @@ def test_val_files_with_the_amass_split_validates_on_the_glob_and_keeps_the_test
         ("SSM_synced/s1/mix_poses.npz", "test"),
     ]
     assert sorted(set(splits.train[:, 4].round(3))) == [1.0, 3.0] and set(splits.val[:, 4].round(3)) == {0.0}
+    for glob in ("SSM_synced/*", "*/s1/*"):  # a glob reaching a test dataset: test data would pick the checkpoint
+        with pytest.raises(UserError, match=r"holds out 1 file of AMASS's test datasets for validation \(e\.g\. SSM"):
+            load_pose_data(cfg(tmp_path, split="amass", val_files=glob), 72, seed=0)
 
 
 def test_a_relative_data_path_that_is_not_here_says_where_it_was_looked_for(tmp_path, monkeypatch):

@@ -176,7 +176,15 @@ def _split_by_parts(seqs: _Sequences, val_files: str | None, source: str, amass:
         labels, rule = glob_parts(seqs.names, val_files), f"val_files {val_files!r}"
         what = f"data.val_files={val_files!r}"
         if amass:
-            labels[(amass_parts(seqs.names) == "test") & (labels != "val")] = "test"
+            test = amass_parts(seqs.names) == "test"
+            chosen = np.flatnonzero(test & (labels == "val"))
+            if chosen.size:  # test data choosing the best checkpoint: not what the split promises
+                raise UserError(
+                    f"{what} holds out {chosen.size} file{'s' * (chosen.size != 1)} of AMASS's test datasets for "
+                    f"validation (e.g. {seqs.names[chosen[0]]}); data.split='amass' keeps them out: narrow the glob, "
+                    "or leave out --split amass"
+                )
+            labels[test] = "test"
             rule += ", AMASS's test datasets left out (split amass)"
     else:
         labels, rule = amass_parts(seqs.names), "AMASS standard split by sub-dataset"
