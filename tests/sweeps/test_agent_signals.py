@@ -86,8 +86,9 @@ def stand_in_wandb(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.mark.slow
-def test_sigterm_to_the_agent_reaches_its_run_which_checkpoints_and_the_run_finds_this_python(
-    stand_in_wandb, isolated_wandb, tmp_path
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_to_the_agent_reaches_its_run_which_checkpoints_and_the_run_finds_this_python(
+    stand_in_wandb, isolated_wandb, tmp_path, stop
 ):
     """Two faults, each of which lost the run: ``wandb agent`` without --forward-signals died at SIGTERM and left
     its run (a process group of its own) training until SIGKILL, and `unet1d sweep agent` stood between as a
@@ -110,12 +111,12 @@ def test_sigterm_to_the_agent_reaches_its_run_which_checkpoints_and_the_run_find
             assert agent.poll() is None, log.read_text(errors="replace")
             time.sleep(0.2)
         assert "step 3/" in log.read_text(errors="replace"), log.read_text(errors="replace")
-        agent.send_signal(signal.SIGTERM)  # what `docker stop` and Slurm's --signal send
-        agent.wait(timeout=120)
+        agent.send_signal(stop)  # SIGTERM: what `docker stop` and Slurm's --signal send; SIGINT: Ctrl-C
+        assert agent.wait(timeout=120) == 128 + stop, log.read_text(errors="replace")  # as the run's own stop ends
         output = log.read_text(errors="replace")
         checkpoints = sorted((run_dir / "checkpoints").glob("step-*"))
         assert checkpoints, output  # the run saved where it was: nothing was lost
-        assert "SIGTERM: saving a checkpoint" in output, output
+        assert f"{stop.name}: saving a checkpoint" in output, output
         assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], output
     finally:
         for process in [psutil.Process(agent.pid), *family] if agent.poll() is None else family:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import sys
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from unet1d.cli.compare import compare_command
 from unet1d.config_sources import load_config, parse_overrides, resolve_name
 from unet1d.errors import UserError
 from unet1d.sweeps.agent import agent_command, agent_environment
-from unet1d.training.signals import Interrupted
+from unet1d.training.signals import Interrupted, run_passing_signals
 from unet1d.wandb_access import has_wandb_credentials
 
 app = command_group("Validate, create or run W&B sweeps (sweeps/*.yaml), with or without a W&B server.")
@@ -125,10 +125,13 @@ def agent(
             "`unet1d sweep agent` needs a W&B server and credentials (WANDB_API_KEY, or `wandb login`); "
             "without them, run the sweep file here with `unet1d sweep local SWEEP.yaml`"
         )
-    sys.stdout.flush()
-    # wandb's agent in this process's place: under Docker or Slurm it is the process SIGTERM reaches (as PID 1
-    # this one ignored it, having no handler), and it hands the signal on to its run, which checkpoints
-    os.execve(command[0], command, agent_environment(dict(os.environ)))
+    # wandb's agent (--forward-signals) in a session of its own: SIGTERM (Docker's stop, as PID 1 too; Slurm's),
+    # SIGINT and SIGHUP reach this process only, which hands each on once (a second would make the agent kill its
+    # run) and ends as the run's stop does: 128 + the signal
+    stop = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    code, passed = run_passing_signals(command, passed=stop, ignored=(), env=agent_environment(dict(os.environ)),
+                                       own_session=True)  # fmt: skip
+    raise typer.Exit(128 + passed[0] if passed else code)
 
 
 def missing_data(checked: list[dict], args: list[str]) -> str | None:

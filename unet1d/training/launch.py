@@ -10,20 +10,17 @@ inside a launch, and trains. The same path serves GPUs (NCCL) and CPU processes 
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import socket
-import subprocess
 import sys
-from collections.abc import Callable, Mapping
-from types import FrameType
+from collections.abc import Mapping
 
 import torch
 
 from unet1d.config import Config
 from unet1d.errors import UserError
 from unet1d.precision import resolve_precision, uses_cuda
+from unet1d.training.signals import run_passing_signals
 
 # Set by torchrun / accelerate launch (and MPI) in every rank they start.
 RANK_VARIABLES = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
@@ -181,41 +178,11 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     Linux allows, the launcher gets SIGTERM when this process dies, however it dies (``kill -9``, an
     out-of-memory kill): its ranks checkpoint and stop instead of training on headless, holding the run.
     """
-    process = subprocess.Popen(launcher_command(config, train_args), preexec_fn=_terminate_with_parent())
-    forwarded: list[int] = []
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        forwarded.append(signum)
-        process.send_signal(signum)
-
-    previous_term = signal.signal(signal.SIGTERM, forward)
-    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        code = process.wait()
-        # torchrun reports ranks stopped by our signal as a failure (1); say what happened, like a single run.
-        if forwarded and code:
-            return 128 + forwarded[0]
-        return 128 - code if code < 0 else code  # the launcher killed by a signal: the shell's 128 + its number
-    finally:
-        signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGINT, previous_int)
-
-
-def _terminate_with_parent() -> Callable[[], None] | None:
-    """For ``Popen(preexec_fn=...)``: the child asks Linux for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``);
-    None where there is no such call. libc is looked up here, in the parent: the child only makes the call."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    set_parent_death_signal = 1  # PR_SET_PDEATHSIG, <linux/prctl.h>
-
-    def ask() -> None:
-        prctl(set_parent_death_signal, int(signal.SIGTERM), 0, 0, 0)
-
-    return ask
+    code, forwarded = run_passing_signals(launcher_command(config, train_args))
+    # torchrun reports ranks stopped by our signal as a failure (1); say what happened, like a single run.
+    if forwarded and code:
+        return 128 + forwarded[0]
+    return 128 - code if code < 0 else code  # the launcher killed by a signal: the shell's 128 + its number
 
 
 def launcher_precision(config: Config) -> str:

@@ -16,12 +16,14 @@ asked where it is with SIGUSR2: every thread's Python stack goes to stderr and t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
 import signal
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType, TracebackType
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -123,3 +125,48 @@ class StopSignals:
     def exit_code(self) -> int:
         """The shell's convention for death by signal: 128 + its number."""
         return 128 + (self.received or 0)
+
+
+def run_passing_signals(
+    command: list[str],
+    *,
+    passed: Sequence[signal.Signals] = (signal.SIGTERM,),
+    ignored: Sequence[signal.Signals] = (signal.SIGINT,),
+    env: dict[str, str] | None = None,
+    own_session: bool = False,
+) -> tuple[int, list[int]]:
+    """Run ``command`` to its end, handing each of ``passed`` on to it once and ignoring ``ignored`` here (a
+    terminal's Ctrl-C reaches a child of the same session itself); -> (its exit code, the signals handed on).
+    ``own_session``: the child is out of reach of the terminal's and a process group's signals, so this process
+    hands on every one. Where Linux allows, the child gets SIGTERM when this process dies, however it dies."""
+    process = subprocess.Popen(command, env=env, preexec_fn=_terminate_with_parent(), start_new_session=own_session)
+    forwarded: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        forwarded.append(signum)
+        process.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in passed}
+    previous |= {signum: signal.signal(signum, signal.SIG_IGN) for signum in ignored}
+    try:
+        return process.wait(), forwarded
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _terminate_with_parent() -> Callable[[], None] | None:
+    """For ``Popen(preexec_fn=...)``: the child asks Linux for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``);
+    None where there is no such call. libc is looked up here, in the parent: the child only makes the call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG, <linux/prctl.h>
+
+    def ask() -> None:
+        prctl(set_parent_death_signal, int(signal.SIGTERM), 0, 0, 0)
+
+    return ask
