@@ -219,6 +219,25 @@ def test_an_output_onto_the_poses_read_or_into_their_folder_is_refused_before_th
             assert code == 2 and err == f"error: --out {out}: {says}" + err.split(says, 1)[1] and printed == "", err
     assert take.read_bytes() == before and not (take.parent / "answers.npz").exists()
 
+    # links: a link inside the folder is replaced there; a linked subfolder is walked by the reader (walk V)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (take.parent / "to_elsewhere.npz").symlink_to(elsewhere / "x.npz")
+    (take.parent / "more").symlink_to(elsewhere, target_is_directory=True)
+    for out in (
+        take.parent / "to_elsewhere.npz",
+        take.parent / "more" / "x.npz",
+        take.parent / "new" / "deep" / "x.npz",
+    ):
+        argv = ["denoise", str(tiny_run), "--poses", str(take.parent), "--device", "cpu", "-o", str(out)]
+        code, _, err = run_main(capsys, *argv)
+        assert code == 2 and "is inside the --poses folder" in err, err
+    assert not (take.parent / "new").exists()  # refused before any folder was made
+    (tmp_path / "take_link.npz").symlink_to(take)  # -o a link to the take replaces the link, not the take
+    argv = ["denoise", str(tiny_run), "--poses", str(take), "--device", "cpu", "-o", str(tmp_path / "take_link.npz")]
+    code, _, err = run_main(capsys, *argv)
+    assert code == 0 and take.read_bytes() == before and not (tmp_path / "take_link.npz").is_symlink(), err
+
 
 def test_eval_says_where_to_write_when_the_runs_own_eval_folder_cannot_be_written(
     tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

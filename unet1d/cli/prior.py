@@ -9,6 +9,7 @@ beside what reading it back needs: the hidden joints, the joint names, the metho
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NamedTuple
 
@@ -67,11 +68,15 @@ MAX_HYPOTHESES = 1000  # every pose's answers are held at once: 10^11 ended in a
 
 def apart_from_input(out: Path, poses_path: Path) -> None:
     """Refuse an ``--out`` that would replace the poses read (an AMASS take overwritten by the answers) or land
-    among them (a later call on the ``--poses`` folder would read the answers as poses)."""
-    out_real, given_real = out.resolve(), poses_path.resolve()
-    if out_real == given_real or (out.exists() and poses_path.is_file() and out.samefile(poses_path)):
+    among them (a later call on the ``--poses`` folder would read the answers as poses). The answers replace the
+    entry ``out`` names (a link there, not what it points to), in its folder as links lead there."""
+    if not poses_path.exists():
+        return  # reading it says so
+    given = {Path(os.path.abspath(poses_path)), poses_path.resolve()}
+    written = {Path(os.path.abspath(out)), out.parent.resolve() / out.name}
+    if poses_path.is_file() and given & written:
         raise UserError(f"--out {out}: is the --poses file; it would be replaced by the answers: write them elsewhere")
-    if given_real.is_dir() and given_real in out_real.parents:
+    if poses_path.is_dir() and any(folder in path.parents for folder in given for path in written):
         raise UserError(
             f"--out {out}: is inside the --poses folder {poses_path}, where a later call would read it as poses: "
             "write it elsewhere"
@@ -223,8 +228,8 @@ def complete_command(
         raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
     if not 0.0 <= shrink <= 1.0:
         raise UserError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
+    apart_from_input(out, poses_path)  # before writable_output makes any folder
     writable_output(out, archive=True)
-    apart_from_input(out, poses_path)
     prior = load_prior(run, device, raw)
     hidden = parse_mask(mask, prior.pose_dim)
     given = read_poses(poses_path, prior, up_axis, all_frames)
@@ -271,8 +276,8 @@ def denoise_command(
 
     if not 0 < noise_std < math.inf:
         raise UserError(f"--noise-std {noise_std}: must be a finite number > 0 radians (the noise the poses carry)")
+    apart_from_input(out, poses_path)  # before writable_output makes any folder
     writable_output(out, archive=True)
-    apart_from_input(out, poses_path)
     prior = load_prior(run, device, raw)
     given = read_poses(poses_path, prior, up_axis, all_frames)
     poses = given.poses
