@@ -318,6 +318,22 @@ def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_
     assert code == 0 and "warning" not in err and "the file says it is z-up" in printed, err
     denoised = np.load(tmp_path / "d.npz")
     assert str(denoised["up_axis"]) == "z" and denoised["poses"].shape == (24, 1, 72)
+    np.savez(tmp_path / "bytes.npz", poses=given, up_axis=np.array(b"z"))  # bytes, as AMASS keeps `gender`
+    said_z = [
+        "denoise",
+        str(tiny_run),
+        "--poses",
+        str(tmp_path / "bytes.npz"),
+        "--noise-std",
+        "0.05",
+        "--device",
+        "cpu",
+    ]
+    code, printed, err = run_main(capsys, *said_z, "-o", str(tmp_path / "b1.npz"))
+    assert code == 0 and "warning" not in err and "the file says it is z-up" in printed, err
+    code, _, err = run_main(capsys, *said_z, "--up-axis", "y", "-o", str(tmp_path / "b2.npz"))  # said, not silent
+    assert code == 0 and "1 of the files say their poses stand along the other axis" in err, err
+    assert "--up-axis y takes them as y-up" in err
 
 
 def test_poses_in_degrees_are_flagged_as_data_check_flags_them() -> None:

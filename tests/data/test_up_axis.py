@@ -171,8 +171,25 @@ def test_arrays_that_say_their_up_axis_are_read_in_it_as_unet1ds_own_outputs_say
     assert "up axis: z (auto: the files' own up_axis)" in checked.output, checked.output
 
     np.save(outputs / "plain.npy", bodies[:50])  # says nothing: y-up under auto, so the folder mixes worlds
-    with pytest.raises(UserError, match=r"mixes 3 files \(z-up\) with 1 plain pose arrays .* plain\.npy"):
+    with pytest.raises(
+        UserError,
+        match=r"mixes 3 z-up files \(AMASS takes or arrays saying z\) with 1 plain pose "
+        r"arrays \(y-up unless told\), e\.g\. plain\.npy",
+    ):
         load_pose_data(DataConfig(data=str(outputs), cache=False), 72, seed=0)
+    np.savez(outputs / "plain.npz", poses=bodies[:50], up_axis=np.array("y"))  # says y: no --up_axis fixes it all
+    (outputs / "plain.npy").unlink()
+    with pytest.raises(
+        UserError,
+        match=r"with 1 y-up files \(plain arrays, or arrays saying y\), e\.g\. plain\.npz; "
+        r".*: put the files of each world in a folder of their own",
+    ):
+        load_pose_data(DataConfig(data=str(outputs), cache=False), 72, seed=0)
+    said = load_pose_data(DataConfig(data=str(outputs), up_axis="y", cache=False), 72, seed=0).report.concerns()
+    assert any(line.startswith("3 of the files say their poses stand along the other axis") and "--up_axis y takes"
+               in line for line in said), said  # fmt: skip
+    body = load_pose_data(DataConfig(data=str(outputs), pose_format="body63", cache=False), 63, seed=0)
+    assert len(body.train) + len(body.val) == 650  # no root, no world to disagree about
     np.savez(tmp_path / "bad.npz", poses=bodies[:50], up_axis=np.array("x"))
     with pytest.raises(UserError, match=r"bad\.npz: `up_axis` is .*'x'.*; allowed: 'y' or 'z'"):
         load_pose_data(DataConfig(data=str(tmp_path / "bad.npz"), cache=False), 72, seed=0)

@@ -95,6 +95,7 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
     """
     import numpy as np
 
+    from unet1d.body.heading import has_root
     from unet1d.data.files import read_pose_path
     from unet1d.data.formats import subsample_indices
     from unet1d.data.sequences import stated_up_axis
@@ -120,7 +121,10 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
     if len(poses) == 0:
         raise UserError(f"--poses {path}: holds no poses")
     # each file's world: AMASS takes z, an array that says its up_axis (unet1d's own outputs) that, else the run's
-    worlds = {stated_up_axis(sequence.kind) or prior.up_axis for sequence in read.sequences}
+    rooted = has_root(poses)  # body-only poses have no root: no world changes any of their numbers
+    worlds = (
+        {stated_up_axis(sequence.kind) or prior.up_axis for sequence in read.sequences} if rooted else {prior.up_axis}
+    )
     if len(worlds) > 1 and up_axis == "auto":  # --up-axis says one world for all, as --up_axis does for training
         raise UserError(
             f"--poses {path}: mixes z-up files (AMASS takes, or arrays whose up_axis says z) with y-up ones (plain "
@@ -128,15 +132,24 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
             "every file is in one world"
         )
     up = up_axis if up_axis != "auto" else worlds.pop()
+    contrary = [s.name for s in read.sequences if stated_up_axis(s.kind) not in (None, up)] if rooted else []
+    if contrary:  # --up-axis against what the files say
+        typer.echo(
+            f"warning: --poses {path}: {len(contrary)} of the files say their poses stand along the other axis (AMASS "
+            f"takes are z-up; an up_axis key says its own), e.g. {contrary[0]}, and --up-axis {up} takes them as "
+            f"{up}-up",
+            err=True,
+        )
     no_rate = [sequence.name for sequence in read.sequences if sequence.kind == "amass" and sequence.source_fps is None]
     if no_rate and not all_frames:  # as `data check` notes: nothing to subsample them by
         typer.echo(
             f"--poses {path}: {len(no_rate)} AMASS take{'s' * (len(no_rate) != 1)} without a frame rate (e.g. "
             f"{no_rate[0]}): every frame kept, not subsampled to {target_fps:g} fps"
         )
-    for concern in input_concerns(poses, up, up_axis == "auto"):
+    guessed = up_axis == "auto" and "array" in {sequence.kind for sequence in read.sequences}  # the run's world
+    for concern in input_concerns(poses, up, guessed):
         typer.echo(f"warning: --poses {path}: {concern}", err=True)
-    if up != prior.up_axis:
+    if up != prior.up_axis and rooted:
         kinds = {sequence.kind for sequence in read.sequences}
         given = (f"taken as {up}-up (--up-axis)" if up_axis != "auto" else "AMASS files are z-up" if "amass" in kinds
                  else f"the file says it is {up}-up (up_axis)")  # fmt: skip

@@ -413,7 +413,8 @@ def _array_kind(archive: np.lib.npyio.NpzFile, keys: list[str], file: Path) -> s
     if "up_axis" not in keys:
         return "array"
     value = _member(archive, "up_axis", file)
-    axis = str(value.reshape(())) if value.dtype.kind in "US" and value.size == 1 else None
+    axis = value.reshape(()).item() if value.dtype.kind in "US" and value.size == 1 else None
+    axis = axis.decode("ascii", "replace") if isinstance(axis, bytes) else axis  # bytes, as AMASS keeps `gender`
     if axis not in ("y", "z"):
         raise UserError(f"{file}: `up_axis` is {value!r}; allowed: 'y' or 'z' (the axis its poses stand along)")
     return f"array-{axis}"

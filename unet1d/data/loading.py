@@ -91,14 +91,9 @@ def load_pose_data(
         source = str(path)
     stated = [] if read is None else [stated_up_axis(s.kind) for s in read.sequences]
     z_up = stated.count("z")  # AMASS takes, and arrays that say so (unet1d's own outputs)
-    if cfg.up_axis == "auto" and 0 < z_up < len(sequences.names):
-        arrays = [s.name for s, axis in zip(read.sequences, stated, strict=True) if axis != "z"]
-        which = "AMASS files" if all(s.kind == "amass" for s in read.sequences if s.kind != "array") else "files"
-        raise UserError(
-            f"{source}: mixes {z_up} {which} (z-up) with {len(arrays)} plain pose arrays (y-up unless told, "
-            f"e.g. {arrays[0]}), and --up_axis auto takes one world for all of them; pass --up_axis z if the arrays "
-            "are z-up like AMASS (y if every file is y-up), or put them in separate folders"
-        )
+    rooted = cfg.pose_format != "body63"  # body-only poses have no root: the world changes none of their numbers
+    if cfg.up_axis == "auto" and 0 < z_up < len(sequences.names) and rooted:
+        raise UserError(_mixed_worlds(source, read, stated))
     up = resolve_up_axis(cfg.up_axis, builtin=read is None, z_up_files=z_up)
     parts = _split(sequences, cfg.val_fraction, cfg.split, cfg.val_files, source)
     if world is not None and world != up and has_root(parts.train):  # a run of the other world scores this data
@@ -124,6 +119,24 @@ def load_pose_data(
     if batch_size is not None:
         check_batch_size(splits, batch_size)
     return splits
+
+
+def _mixed_worlds(source: str, read: ReadResult, stated: list[str | None]) -> str:
+    """Why ``--up_axis auto`` cannot take one world for a folder of z-up files and others."""
+    z_up = stated.count("z")
+    others = [s.name for s, axis in zip(read.sequences, stated, strict=True) if axis != "z"]
+    said = "AMASS takes" if "array-z" not in {s.kind for s in read.sequences} else "AMASS takes or arrays saying z"
+    plain = stated.count(None) == len(others)
+    what = "plain pose arrays (y-up unless told)" if plain else "y-up files (plain arrays, or arrays saying y)"
+    advice = (
+        "pass --up_axis z if the arrays are z-up like AMASS (y if every file is y-up)"
+        if plain
+        else ("put the files of each world in a folder of their own")
+    )
+    return (
+        f"{source}: mixes {z_up} z-up file{'s' * (z_up != 1)} ({said}) with {len(others)} {what}, e.g. "
+        f"{others[0]}; --up_axis auto takes one world for all of them: {advice}, or put them in separate folders"
+    )
 
 
 def check_batch_size(splits: PoseSplits, batch_size: int) -> None:
@@ -293,6 +306,16 @@ def _report(
         notes.append(
             f"only one sequence, so validation is its last {parts.tail} frames (contiguous; whole-sequence "
             "splitting needs two or more files)"
+        )
+    contrary = (
+        []
+        if read is None or cfg.up_axis == "auto" or not has_root(arrays[0])
+        else [s.name for s in read.sequences if stated_up_axis(s.kind) not in (None, cfg.up_axis)]
+    )
+    if contrary:
+        notes.append(
+            f"{len(contrary)} of the files say their poses stand along the other axis (AMASS takes are z-up; an "
+            f"up_axis key says its own), e.g. {contrary[0]}, and --up_axis {cfg.up_axis} takes them as {cfg.up_axis}-up"
         )
     peak = max(float(np.abs(a).max()) for a in arrays)
     if peak > DEGREES_HINT:
