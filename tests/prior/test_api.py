@@ -365,11 +365,16 @@ def test_poses_in_degrees_or_standing_along_the_other_axis_warn_and_the_network_
         prior.denoise(np.degrees(poses).clip(-300, 300), noise_std=0.1)
     with pytest.warns(PoseInputWarning, match="pass up_axis='z'"):
         prior.complete(change_up_axis(poses, "y", "z"), "left_arm", hypotheses=1, steps=1)
-    with pytest.warns(PoseInputWarning, match="pass up_axis='z'"):  # energy too, on its first call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PoseInputWarning)
+        prior.energy(torch.zeros(3, 72))  # a fit's usual start: a zero root says no orientation
+    with pytest.warns(PoseInputWarning, match="pass up_axis='z'"):  # energy too, after its first call
         prior.energy(torch.tensor(change_up_axis(poses, "y", "z")))
     with warnings.catch_warnings():
         warnings.simplefilter("error", PoseInputWarning)
-        prior.energy(torch.tensor(change_up_axis(poses, "y", "z")))  # not at every step of a fitting loop
+        prior.energy(torch.tensor(change_up_axis(poses, "y", "z")))  # once, not at every step of a fitting loop
+    with pytest.warns(PoseInputWarning, match="degrees"):  # the other warning still comes
+        prior.energy(torch.tensor(np.degrees(poses).clip(-300, 300)))
     network = UNet1D.from_config(network_config(prior.config)).train()
     quiet = PosePrior(network, prior.config, prior.stats, "cpu", input_warnings=False)  # the evaluation's
     assert network.training

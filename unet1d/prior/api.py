@@ -141,7 +141,7 @@ class PosePrior:
     ) -> None:
         self.network = network
         self.input_warnings = input_warnings
-        self._energy_checked = False  # energy's poses are checked on its first call: a fitting loop calls it often
+        self._energy_said: set[str] = set()  # which of energy's input warnings were given: each once per prior
         self.config = config
         self.stats = stats
         self.device = torch.device(device)
@@ -286,8 +286,8 @@ class PosePrior:
         a call: average several calls, or take many small steps, for a smoother term. ``generator`` (a
         ``torch.Generator`` on the run's device) draws the levels and the noise; None draws them from torch's
         global generator, as ``torch.randn`` does. Runs trained on rot6d are refused (their encoding has no
-        gradient here). The first call's poses are checked as :meth:`complete`'s are (a :class:`PoseInputWarning`);
-        later calls' are not (a fitting loop calls it at every step)."""
+        gradient here). Poses are checked as :meth:`complete`'s are (a :class:`PoseInputWarning`), each warning given
+        once per prior (a fitting loop calls this at every step); zero roots, a fit's usual start, judge no axis."""
         if self.config.data.representation != "axis_angle":
             raise ArgumentError(
                 f"energy: this run's network sees {self.config.data.representation}; allowed: axis_angle runs"
@@ -309,9 +309,14 @@ class PosePrior:
             return given.new_zeros(0, dtype=given.dtype if given.is_floating_point() else torch.float32)
         if not bool(torch.isfinite(given.detach()).all()):
             raise ArgumentError("poses hold NaN or infinite values; allowed: finite axis-angle radians")
-        if not self._energy_checked:  # degrees, or the other up axis: once, not at every step of a fit
-            self._energy_checked = True
-            self._warn_concerns(given.detach().float().cpu().numpy(), up, rooted=np.ones(len(given), dtype=bool))
+        if self.input_warnings and len(self._energy_said) < 2:  # degrees, the other axis: each once, not every step
+            seen = given.detach().float().cpu().numpy()
+            rooted = np.abs(seen[:, :3]).sum(axis=1) > 0  # a zero root (a fit's usual start) says no orientation
+            for concern in input_concerns(seen, up, guessed=False, rooted=rooted, flag="up_axis="):
+                kind = "degrees" if "degrees" in concern else "axis"
+                if kind not in self._energy_said:
+                    self._energy_said.add(kind)
+                    warnings.warn(f"poses: {concern}", PoseInputWarning, stacklevel=2)
         x = given.to(self.device, torch.float32)
         body = torch.ones(self.pose_dim, dtype=torch.bool, device=self.device)
         if has_root(x):  # the root as given (turned to heading 0 for a canonical run), with no gradient
