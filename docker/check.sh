@@ -53,7 +53,7 @@ finish() {
 ENGINE=${ENGINE:-}
 trap finish EXIT
 # A URL's user:password (a private index's token in PIP_INDEX_URL) never reaches the log.
-say() { printf '\n== [%ss] %s\n' "$SECONDS" "$(sed -E 's#(://)[^/@[:space:]]+@#\1***@#g' <<<"$*")" >&2; }
+say() { printf '\n== [%ss] %s\n' "$SECONDS" "$(sed -E 's#(://)[^/[:space:]]*@#\1***@#g' <<<"$*")" >&2; }
 fail() {
     echo "docker/check.sh: $STEP: $*" >&2
     exit 1

@@ -78,10 +78,12 @@ def test_check_script_logs_no_index_credentials(tmp_path):
     """docker/check.sh printed PIP_INDEX_URL whole in its build line: a private index's token went to CI's log."""
     say = re.search(r"^say\(\) \{.*\}$", CHECK_SCRIPT.read_text(), flags=re.MULTILINE)
     assert say, "docker/check.sh no longer defines say on one line"
-    line = "build: --build-arg PIP_INDEX_URL=https://ci-bot:s3cr3t@pypi.internal.example/simple --x http://u@h/"
+    line = "build: --build-arg PIP_INDEX_URL=https://ci-bot:s3cr3t@pypi.internal.example/simple --x http://u:p@ss@h/a@b"
     done = subprocess.run(["bash", "-c", f"{say.group(0)}\nsay '{line}'"], capture_output=True, text=True)
     assert done.returncode == 0 and "s3cr3t" not in done.stderr and "ci-bot" not in done.stderr, done.stderr
-    assert "PIP_INDEX_URL=https://***@pypi.internal.example/simple --x http://***@h/" in done.stderr
+    assert (
+        "PIP_INDEX_URL=https://***@pypi.internal.example/simple --x http://***@h/a@b" in done.stderr
+    )  # @ in a password
 
 
 CHECK_SCRIPT = ROOT / "docker" / "check.sh"
