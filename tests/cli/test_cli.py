@@ -105,6 +105,8 @@ def test_info_takes_a_run_or_checkpoint_folder_as_eval_and_sample_do(tmp_path, c
     assert code == 0 and out.splitlines()[0] == "UNet1D: conv middle, base_channels 16"
     code, _, err = run_main(capsys, "info", str(tmp_path))
     assert code == 2 and err.startswith(f"error: unexpected argument '{tmp_path}': not a run or checkpoint folder")
+    code, _, err = run_main(capsys, "info", str(run / "config.yaml"))
+    assert code == 2 and err.startswith(f"error: {run / 'config.yaml'}: a file; give a run or checkpoint folder")
 
 
 @pytest.mark.parametrize(

@@ -122,3 +122,13 @@ def test_a_stop_signal_to_the_agent_reaches_its_run_which_checkpoints_and_the_ru
         for process in [psutil.Process(agent.pid), *family] if agent.poll() is None else family:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.kill()
+
+
+def test_a_wandb_whose_agent_cannot_forward_signals_is_said(monkeypatch, capsys) -> None:
+    """An older wandb has no --forward-signals: the agent runs without it, and the user is told what that costs."""
+    from unet1d.sweeps import agent
+
+    assert "--forward-signals" in agent.agent_command("e/p/abc123")  # this environment's wandb has it
+    monkeypatch.setattr(agent, "agent_forwards_signals", lambda: False)
+    assert "--forward-signals" not in agent.agent_command("e/p/abc123")
+    assert "cannot hand a stop signal on to its run" in capsys.readouterr().err

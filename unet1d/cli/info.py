@@ -25,6 +25,8 @@ def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
         run, args = Path(args[0]), args[1:]
         if config is not None:
             raise UserError(f"{run}: give a run folder or --config {config}, not both")
+        if run.is_file():
+            raise UserError(f"{run}: a file; give a run or checkpoint folder, or a config file as --config {run}")
         if not (run / CONFIG_FILE).is_file():
             raise UserError(
                 f"unexpected argument '{run}': not a run or checkpoint folder (no {CONFIG_FILE} in it); config "

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from unet1d.errors import UserError
+from unet1d.notices import warn
 
 SWEEP_ID = re.compile(r"^([\w.-]+/){0,2}[a-z0-9]+$")
 
@@ -26,6 +27,9 @@ def agent_command(sweep_id: str, count: int | None = None) -> list[str]:
             "(as printed by `unet1d sweep create`)"
         )
     forward = ["--forward-signals"] if agent_forwards_signals() else []
+    if not forward:
+        warn("this wandb's agent cannot hand a stop signal on to its run (no --forward-signals; upgrade wandb): a "
+             "stopped agent leaves its run training until it is killed, with no checkpoint", once=True)  # fmt: skip
     return [sys.executable, "-m", "wandb", "agent", *forward, *(["--count", str(count)] if count else []), sweep_id]
 
 
