@@ -128,14 +128,11 @@ def _mixed_worlds(source: str, read: ReadResult, stated: list[str | None]) -> st
     said = "AMASS takes" if "array-z" not in {s.kind for s in read.sequences} else "AMASS takes or arrays saying z"
     plain = stated.count(None) == len(others)
     what = "plain pose arrays (y-up unless told)" if plain else "y-up files (plain arrays, or arrays saying y)"
-    advice = (
-        "pass --up_axis z if the arrays are z-up like AMASS (y if every file is y-up)"
-        if plain
-        else ("put the files of each world in a folder of their own")
-    )
+    advice = "pass --up_axis z if the arrays are z-up like AMASS (y if every file is y-up), or " if plain else ""
     return (
         f"{source}: mixes {z_up} z-up file{'s' * (z_up != 1)} ({said}) with {len(others)} {what}, e.g. "
-        f"{others[0]}; --up_axis auto takes one world for all of them: {advice}, or put them in separate folders"
+        f"{others[0]}; --up_axis auto takes one world for all of them: {advice}put the files of each world in a "
+        "folder of their own"
     )
 
 
