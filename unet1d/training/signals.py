@@ -11,6 +11,9 @@ torchrun's agent, which forwards signals to its workers) and is ignored.
 A run that seems stuck (a distributed rank waiting on a peer, a tracker that does not return) is
 asked where it is with SIGUSR2: every thread's Python stack goes to stderr and training goes on
 (:func:`dump_stacks_on_request`). Neither Slurm nor torchrun uses that signal for its own ends.
+
+A process that starts another to do the work (`unet1d train --num_processes N`'s launcher, `unet1d sweep
+agent`'s `wandb agent`) hands the stop signals on to it with :func:`run_passing_signals`.
 """
 
 from __future__ import annotations
