@@ -140,3 +140,30 @@ def test_eval_on_data_of_the_other_world_turns_it_into_the_runs(two_runs: dict, 
     report, _, reference = evaluate(two_runs["conv"], num_samples=64, device="cpu", overrides=overrides)
     assert reference.up_axis == "y" and upright_share(reference.poses, "y") == pytest.approx(1.0)
     assert np.isfinite(report.val_loss) and report.val_loss < 10  # the run's statistics fit the turned poses
+
+
+def test_eval_scores_a_z_up_run_on_builtin_and_an_explicit_y_run_on_amass_in_each_runs_world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Second verification walk: a z-up run with `--data builtin` was scored against the generator's y-up poses
+    (data upright 0 %, C2ST 0.99), and a run trained with an explicit `--up_axis y` took an AMASS tree as y-up."""
+    import torch
+
+    from tests.conftest import isolate_wandb, tiny_run_config
+    from unet1d.body.heading import upright_share
+    from unet1d.data.synthetic_amass import write_amass_tree
+    from unet1d.evaluation.evaluate import evaluate
+    from unet1d.training import train
+
+    isolate_wandb(monkeypatch, tmp_path / "home")
+    amass = tmp_path / "amass"
+    write_amass_tree(amass, 24, clips_per_file=3, seed=6)
+    threads = torch.get_num_threads()
+    z_run = train(tiny_run_config(tmp_path / "z", "--max_steps", "4", "--data", str(amass), "--cache", "false"))
+    y_run = train(tiny_run_config(tmp_path / "y", "--max_steps", "4", "--up_axis", "y"))
+    torch.set_num_threads(threads)
+    for run, data, world in ((z_run, "builtin", "z"), (y_run, str(amass), "y")):
+        overrides = ["--data", data, "--task_poses", "0", "--cache", "false"]
+        _, _, reference = evaluate(run.output_dir, num_samples=64, device="cpu", overrides=overrides)
+        assert reference.up_axis == world and upright_share(reference.poses, world) == pytest.approx(1.0), data
+        assert upright_share(reference.floor, world) == pytest.approx(1.0)

@@ -194,11 +194,14 @@ def evaluate(
 
     started = time.perf_counter()
     checkpoint = load_for_eval(path)
+    trained_on = checkpoint.config.data.data
     effective = apply_overrides(checkpoint, overrides or [])
     config = checkpoint.config
     torch_device = resolve_device(device)
     world = run_up_axis(config.data, checkpoint.stats)  # --data of another world is turned into the run's
-    splits = load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed, world=world)
+    # a run's own up_axis said what its training files were; other --data says its own world, as auto reads it
+    data = config.data if config.data.data == trained_on else config.data.model_copy(update={"up_axis": "auto"})
+    splits = load_pose_data(data, config.model.pose_dim, seed=config.data.data_seed, world=world)
     ref = quality.build_reference(config, splits, reference or config.evaluation.eval_reference)
 
     # With the fold processes beside it (the eval command), this process's torch keeps to one thread: the

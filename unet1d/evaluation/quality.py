@@ -163,9 +163,10 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto", fl
               "train_groups": splits.train_groups}  # fmt: skip
     common["c2st_jitter"] = config.evaluation.c2st_jitter
     common["cache_dir"] = configured_cache_dir(config.data)
-    if choice == "auto" and builtin:
+    if choice == "auto" and builtin:  # generated y-up: a z-up run's evaluation on them turns them into its world
         poses, labels = _fresh_builtin(config, 0)
         floor, _ = _fresh_builtin(config, 1)
+        poses, floor = change_up_axis(poses, "y", splits.up_axis), change_up_axis(floor, "y", splits.up_axis)
         return Reference("builtin-fresh", poses, "builtin-fresh (another draw)", floor, labels=labels,
                          family_names=list(FAMILY_NAMES), **common)  # fmt: skip
     if choice in ("auto", "val"):
