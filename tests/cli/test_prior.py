@@ -332,8 +332,8 @@ def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_
     code, printed, err = run_main(capsys, *said_z, "-o", str(tmp_path / "b1.npz"))
     assert code == 0 and "warning" not in err and "the file says it is z-up" in printed, err
     code, _, err = run_main(capsys, *said_z, "--up-axis", "y", "-o", str(tmp_path / "b2.npz"))  # said, not silent
-    assert code == 0 and "1 of the files say their poses stand along the other axis" in err, err
-    assert "--up-axis y takes them as y-up" in err
+    assert code == 0 and "1 file says its poses stand along the other axis" in err, err
+    assert "--up-axis y takes it as y-up" in err
 
 
 def test_poses_in_degrees_are_flagged_as_data_check_flags_them() -> None:

@@ -365,9 +365,7 @@ def test_a_folder_mixing_amass_takes_and_plain_arrays_needs_its_up_axis_said(tmp
     write_amass(tmp_path / "CMU" / "run_poses.npz", frames=120)
     (tmp_path / "mine").mkdir()
     np.save(tmp_path / "mine" / "walk.npy", np.random.default_rng(0).normal(0, 0.2, (40, 72)).astype(np.float32))
-    with pytest.raises(
-        UserError, match=r"mixes 1 z-up file \(AMASS takes\) with 1 plain pose arrays .* mine/walk\.npy"
-    ):
+    with pytest.raises(UserError, match=r"mixes 1 z-up file \(AMASS takes\) with 1 plain pose array .* mine/walk\.npy"):
         load_pose_data(cfg(tmp_path, val_fraction=0), 72, seed=0)
     assert load_pose_data(cfg(tmp_path, val_fraction=0, up_axis="z"), 72, seed=0).stats.up_axis == "z"
 

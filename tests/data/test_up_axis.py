@@ -174,14 +174,14 @@ def test_arrays_that_say_their_up_axis_are_read_in_it_as_unet1ds_own_outputs_say
     with pytest.raises(
         UserError,
         match=r"mixes 3 z-up files \(AMASS takes or arrays saying z\) with 1 plain pose "
-        r"arrays \(y-up unless told\), e\.g\. plain\.npy",
+        r"array \(y-up unless told\), e\.g\. plain\.npy",
     ):
         load_pose_data(DataConfig(data=str(outputs), cache=False), 72, seed=0)
     np.savez(outputs / "plain.npz", poses=bodies[:50], up_axis=np.array("y"))  # says y: no --up_axis fixes it all
     (outputs / "plain.npy").unlink()
     with pytest.raises(
         UserError,
-        match=r"with 1 y-up files \(plain arrays, or arrays saying y\), e\.g\. plain\.npz; "
+        match=r"with 1 y-up file \(plain arrays, or arrays saying y\), e\.g\. plain\.npz; "
         r".*: put the files of each world in a folder of their own",
     ):
         load_pose_data(DataConfig(data=str(outputs), cache=False), 72, seed=0)

@@ -433,3 +433,14 @@ def test_guided_takes_zero_steps_and_an_empty_batch_takes_an_empty_mask():
     prior, poses = tiny_prior()
     assert prior.complete(poses, "legs", hypotheses=2, steps=0, method="guided").shape == (len(poses), 2, 72)
     assert prior.complete(poses[:0], np.zeros((0, 24), bool), hypotheses=2).shape == (0, 2, 72)
+
+
+def test_energy_judges_no_axis_by_roots_near_none_a_fits_start_on_a_z_up_run():
+    """Second verification walk: roots of 1e-4 (a step from a fit's zero start) on a z-up prior warned "pass
+    up_axis='y'", and used up the one axis warning the prior gives."""
+    prior, poses = tiny_prior(up_axis="z")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PoseInputWarning)
+        prior.energy(torch.full((3, 72), 1e-4))
+    with pytest.warns(PoseInputWarning, match="pass up_axis='y'"):  # y-up bodies given to it still warn
+        prior.energy(torch.tensor(poses))

@@ -86,7 +86,7 @@ def stand_in_wandb(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_stop_signal_to_the_agent_reaches_its_run_which_checkpoints_and_the_run_finds_this_python(
     stand_in_wandb, isolated_wandb, tmp_path, stop
 ):
@@ -116,7 +116,8 @@ def test_a_stop_signal_to_the_agent_reaches_its_run_which_checkpoints_and_the_ru
         output = log.read_text(errors="replace")
         checkpoints = sorted((run_dir / "checkpoints").glob("step-*"))
         assert checkpoints, output  # the run saved where it was: nothing was lost
-        assert f"{stop.name}: saving a checkpoint" in output, output
+        handed = signal.SIGTERM if stop == signal.SIGHUP else stop  # a closed terminal's: the run stops on TERM
+        assert f"{handed.name}: saving a checkpoint" in output, output
         assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], output
     finally:
         for process in [psutil.Process(agent.pid), *family] if agent.poll() is None else family:

@@ -98,7 +98,7 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
     from unet1d.body.heading import has_root
     from unet1d.data.files import read_pose_path
     from unet1d.data.formats import subsample_indices
-    from unet1d.data.sequences import stated_up_axis
+    from unet1d.data.sequences import said_otherwise, stated_up_axis
     from unet1d.prior.api import input_concerns
 
     if up_axis not in ("auto", "y", "z"):
@@ -134,12 +134,7 @@ def read_poses(path: Path, prior: PosePrior, up_axis: str = "auto", all_frames: 
     up = up_axis if up_axis != "auto" else worlds.pop()
     contrary = [s.name for s in read.sequences if stated_up_axis(s.kind) not in (None, up)] if rooted else []
     if contrary:  # --up-axis against what the files say
-        typer.echo(
-            f"warning: --poses {path}: {len(contrary)} of the files say their poses stand along the other axis (AMASS "
-            f"takes are z-up; an up_axis key says its own), e.g. {contrary[0]}, and --up-axis {up} takes them as "
-            f"{up}-up",
-            err=True,
-        )
+        typer.echo(f"warning: --poses {path}: {said_otherwise(contrary, '--up-axis', up)}", err=True)
     no_rate = [sequence.name for sequence in read.sequences if sequence.kind == "amass" and sequence.source_fps is None]
     if no_rate and not all_frames:  # as `data check` notes: nothing to subsample them by
         typer.echo(

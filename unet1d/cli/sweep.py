@@ -130,8 +130,9 @@ def agent(
     # run) and ends as the run's stop does: 128 + the signal
     stop = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     code, passed = run_passing_signals(command, passed=stop, ignored=(), env=agent_environment(dict(os.environ)),
-                                       own_session=True)  # fmt: skip
-    raise typer.Exit(128 + passed[0] if passed else code)
+                                       own_session=True, handed_as={signal.SIGHUP: signal.SIGTERM})  # fmt: skip
+    # (the run stops on SIGTERM and SIGINT: a closed terminal's SIGHUP goes on as SIGTERM, or the run died unsaved)
+    raise typer.Exit(128 + passed[0] if passed else 128 - code if code < 0 else code)
 
 
 def missing_data(checked: list[dict], args: list[str]) -> str | None:

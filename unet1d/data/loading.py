@@ -24,7 +24,7 @@ from unet1d.data.formats import BODY_COLUMNS, POSE_FORMAT_WIDTH
 from unet1d.data.normalization import NormStats, envelope_of
 from unet1d.data.report import FileEntry, LoadReport
 from unet1d.data.representation import EncodedStats, encode
-from unet1d.data.sequences import stated_up_axis
+from unet1d.data.sequences import said_otherwise, stated_up_axis
 from unet1d.data.split import amass_parts, glob_parts, split_sequences, tail_frames
 from unet1d.data.up_axis import resolve_up_axis
 from unet1d.errors import UserError
@@ -127,7 +127,9 @@ def _mixed_worlds(source: str, read: ReadResult, stated: list[str | None]) -> st
     others = [s.name for s, axis in zip(read.sequences, stated, strict=True) if axis != "z"]
     said = "AMASS takes" if "array-z" not in {s.kind for s in read.sequences} else "AMASS takes or arrays saying z"
     plain = stated.count(None) == len(others)
-    what = "plain pose arrays (y-up unless told)" if plain else "y-up files (plain arrays, or arrays saying y)"
+    many = len(others) != 1
+    what = (f"plain pose array{'s' * many} (y-up unless told)" if plain
+            else f"y-up file{'s' * many} (plain arrays, or arrays saying y)")  # fmt: skip
     advice = "pass --up_axis z if the arrays are z-up like AMASS (y if every file is y-up), or " if plain else ""
     return (
         f"{source}: mixes {z_up} z-up file{'s' * (z_up != 1)} ({said}) with {len(others)} {what}, e.g. "
@@ -310,10 +312,7 @@ def _report(
         else [s.name for s in read.sequences if stated_up_axis(s.kind) not in (None, cfg.up_axis)]
     )
     if contrary:
-        notes.append(
-            f"{len(contrary)} of the files say their poses stand along the other axis (AMASS takes are z-up; an "
-            f"up_axis key says its own), e.g. {contrary[0]}, and --up_axis {cfg.up_axis} takes them as {cfg.up_axis}-up"
-        )
+        notes.append(said_otherwise(contrary, "--up_axis", cfg.up_axis))
     peak = max(float(np.abs(a).max()) for a in arrays)
     if peak > DEGREES_HINT:
         notes.append(f"the largest |value| is {peak:.1f}: axis-angle poses are radians; is this data in degrees?")

@@ -20,6 +20,15 @@ KINDS = ("amass", "array", "array-y", "array-z")
 _STATED_UP_AXIS = {"amass": "z", "array-y": "y", "array-z": "z"}
 
 
+def said_otherwise(names: list[str], flag: str, up: str) -> str:
+    """The line for files (``names``) that say another world than the ``up`` an explicit ``flag`` takes them in."""
+    some = f"{len(names)} of the files say their poses stand" if len(names) != 1 else "1 file says its poses stand"
+    return (
+        f"{some} along the other axis (AMASS takes are z-up; an up_axis key says its own), e.g. {names[0]}, and "
+        f"{flag} {up} takes {'them' if len(names) != 1 else 'it'} as {up}-up"
+    )
+
+
 def stated_up_axis(kind: str) -> str | None:
     """The up axis a file of ``kind`` says its poses stand along; None for a plain array that says none."""
     return _STATED_UP_AXIS.get(kind)

@@ -111,6 +111,9 @@ def parse_mask(spec: str | Sequence[str], pose_dim: int, name: str = "--mask") -
     return hidden
 
 
+ROOT_SAYS_NOTHING_RAD = 0.1  # energy's input check: roots nearer the identity judge no up axis
+
+
 class PoseInputWarning(UserWarning):
     """Poses given to :class:`PosePrior` that look wrong for it: values like degrees, or bodies standing along
     the other up axis than the one they are taken in (``up_axis``)."""
@@ -311,7 +314,8 @@ class PosePrior:
             raise ArgumentError("poses hold NaN or infinite values; allowed: finite axis-angle radians")
         if self.input_warnings and len(self._energy_said) < 2:  # degrees, the other axis: each once, not every step
             seen = given.detach().float().cpu().numpy()
-            rooted = np.abs(seen[:, :3]).sum(axis=1) > 0  # a zero root (a fit's usual start) says no orientation
+            # a root within ~6 deg of none (a fit's zero start, or a step from it) says no orientation yet
+            rooted = np.linalg.norm(seen[:, :3], axis=1) > ROOT_SAYS_NOTHING_RAD
             for concern in input_concerns(seen, up, guessed=False, rooted=rooted, flag="up_axis="):
                 kind = "degrees" if "degrees" in concern else "axis"
                 if kind not in self._energy_said:

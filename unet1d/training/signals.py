@@ -137,17 +137,19 @@ def run_passing_signals(
     ignored: Sequence[signal.Signals] = (signal.SIGINT,),
     env: dict[str, str] | None = None,
     own_session: bool = False,
+    handed_as: dict[int, int] | None = None,
 ) -> tuple[int, list[int]]:
     """Run ``command`` to its end, handing each of ``passed`` on to it once and ignoring ``ignored`` here (a
     terminal's Ctrl-C reaches a child of the same session itself); -> (its exit code, the signals handed on).
     ``own_session``: the child is out of reach of the terminal's and a process group's signals, so this process
-    hands on every one. Where Linux allows, the child gets SIGTERM when this process dies, however it dies."""
+    hands on every one. ``handed_as`` maps a signal to the one the child gets instead. Where Linux allows, the
+    child gets SIGTERM when this process dies, however it dies."""
     process = subprocess.Popen(command, env=env, preexec_fn=_terminate_with_parent(), start_new_session=own_session)
     forwarded: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         forwarded.append(signum)
-        process.send_signal(signum)
+        process.send_signal((handed_as or {}).get(signum, signum))
 
     previous = {signum: signal.signal(signum, forward) for signum in passed}
     previous |= {signum: signal.signal(signum, signal.SIG_IGN) for signum in ignored}
