@@ -228,6 +228,7 @@ def test_an_output_onto_the_poses_read_or_into_their_folder_is_refused_before_th
         take.parent / "to_elsewhere.npz",
         take.parent / "more" / "x.npz",
         take.parent / "new" / "deep" / "x.npz",
+        elsewhere / "x.npz",  # where the linked subfolder really is: the reader walks it as part of the folder
     ):
         argv = ["denoise", str(tiny_run), "--poses", str(take.parent), "--device", "cpu", "-o", str(out)]
         code, _, err = run_main(capsys, *argv)

@@ -76,7 +76,11 @@ def apart_from_input(out: Path, poses_path: Path) -> None:
     written = {Path(os.path.abspath(out)), out.parent.resolve() / out.name}
     if poses_path.is_file() and given & written:
         raise UserError(f"--out {out}: is the --poses file; it would be replaced by the answers: write them elsewhere")
-    if poses_path.is_dir() and any(folder in path.parents for folder in given for path in written):
+    folders = set(given)
+    for parent, subfolders, _ in os.walk(poses_path) if poses_path.is_dir() else ():
+        # a folder linked in is read as part of the --poses folder: where it really is, the answers would be too
+        folders |= {(Path(parent) / name).resolve() for name in subfolders if (Path(parent) / name).is_symlink()}
+    if poses_path.is_dir() and any(folder in path.parents for folder in folders for path in written):
         raise UserError(
             f"--out {out}: is inside the --poses folder {poses_path}, where a later call would read it as poses: "
             "write it elsewhere"
