@@ -286,3 +286,16 @@ def test_a_run_another_launcher_started_records_the_world_it_ran_in() -> None:
     two_machines = with_launched_world(config, {"LOCAL_WORLD_SIZE": "4", "WORLD_SIZE": "8"})
     assert (two_machines.launch.num_processes, two_machines.launch.num_machines) == (4, 2)
     assert with_launched_world(config, {}) is config and config.launch.num_processes == 1  # not launched: as given
+
+
+def test_a_rank_other_than_the_main_one_ends_with_its_code_and_its_output_flushed() -> None:
+    """Resumed 2-process runs ended now and then with rank 1's SIGABRT at teardown (exit 134 for a finished run):
+    other ranks now leave without it; the main rank (and a process outside a launch) returns as before."""
+    program = (
+        "import sys\nfrom unet1d.training.launch import end_other_rank\n"
+        "end_other_rank(3, {'RANK': '0'}); end_other_rank(3, {})\n"
+        "print('main returns', end=''); sys.stderr.write('and says'); end_other_rank(7, {'RANK': '1'})\n"
+        "print('never')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (7, "main returns", "and says")

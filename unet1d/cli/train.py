@@ -26,7 +26,7 @@ from unet1d.training.signals import dump_stacks_on_request
 def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
     """Train a UNet1D diffusion model; every config field is a flag (see below)."""
     from unet1d.store import rundir
-    from unet1d.training.launch import launch_shortfall, needs_launcher, run_launcher
+    from unet1d.training.launch import end_other_rank, launch_shortfall, needs_launcher, run_launcher
 
     dump_stacks_on_request()  # here too when this process only launches the ranks: USR2 must not end it
     shortfall = launch_shortfall()
@@ -72,6 +72,7 @@ def train(ctx: typer.Context, config: ConfigFileOption = None) -> None:
             raise
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(1) from None
+    end_other_rank(result.exit_code)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 

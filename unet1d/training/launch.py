@@ -185,6 +185,18 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     return 128 - code if code < 0 else code  # the launcher killed by a signal: the shell's 128 + its number
 
 
+def end_other_rank(code: int, environ: Mapping[str, str] | None = None) -> None:
+    """A launched rank other than the main one ends here with ``code``, without the interpreter's teardown. Its
+    part of the run is on disk by now (checkpoints are fsynced before they count; it has no trackers), and torch's
+    C++ teardown aborted now and then at exit ("terminate called without an active exception", SIGABRT) after the
+    process group was left: the launcher then reported a finished run as failed (exit 134)."""
+    env = os.environ if environ is None else environ
+    if int(env.get("RANK", "0") or 0) > 0:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def launcher_precision(config: Config) -> str:
     """Accelerate's launcher knows no ``auto``: hand it what each rank will resolve ``auto`` to."""
     return resolve_precision(config.train.mixed_precision, "cuda" if uses_cuda(config.train.device) else "cpu")
