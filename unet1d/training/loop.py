@@ -453,7 +453,9 @@ class Trainer:
     def leave_process_group(self) -> None:
         """Every rank leaves the process group together, after the last collective: the final evaluation is the
         main process's alone, and a rank that tore its group down while the main one still evaluated aborted
-        at exit now and then ("terminate called without an active exception"; torchrun then stopped the run)."""
+        at exit now and then ("terminate called without an active exception"; torchrun then stopped the run). The
+        abort still came now and then after this, at the interpreter's teardown: `unet1d train` ends the other
+        ranks without it (:func:`unet1d.training.launch.end_other_rank`)."""
         if self.accelerator.num_processes > 1 and torch.distributed.is_initialized():
             self.accelerator.wait_for_everyone()
             self.accelerator.state.destroy_process_group()
