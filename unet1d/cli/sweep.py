@@ -132,7 +132,7 @@ def agent(
     code, passed = run_passing_signals(command, passed=stop, ignored=(), env=agent_environment(dict(os.environ)),
                                        own_session=True, handed_as={signal.SIGHUP: signal.SIGTERM})  # fmt: skip
     # (the run stops on SIGTERM and SIGINT: a closed terminal's SIGHUP goes on as SIGTERM, or the run died unsaved)
-    raise typer.Exit(128 + passed[0] if passed else 128 - code if code < 0 else code)
+    raise typer.Exit(128 + passed[0] if passed else code)
 
 
 def missing_data(checked: list[dict], args: list[str]) -> str | None:

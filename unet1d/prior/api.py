@@ -290,7 +290,8 @@ class PosePrior:
         ``torch.Generator`` on the run's device) draws the levels and the noise; None draws them from torch's
         global generator, as ``torch.randn`` does. Runs trained on rot6d are refused (their encoding has no
         gradient here). Poses are checked as :meth:`complete`'s are (a :class:`PoseInputWarning`), each warning given
-        once per prior (a fitting loop calls this at every step); zero roots, a fit's usual start, judge no axis."""
+        once per prior (a fitting loop calls this at every step); roots within 0.1 rad of none (a fit's zero start and
+        its first steps) judge no axis."""
         if self.config.data.representation != "axis_angle":
             raise ArgumentError(
                 f"energy: this run's network sees {self.config.data.representation}; allowed: axis_angle runs"

@@ -180,9 +180,7 @@ def run_launcher(config: Config, train_args: list[str]) -> int:
     """
     code, forwarded = run_passing_signals(launcher_command(config, train_args))
     # torchrun reports ranks stopped by our signal as a failure (1); say what happened, like a single run.
-    if forwarded and code:
-        return 128 + forwarded[0]
-    return 128 - code if code < 0 else code  # the launcher killed by a signal: the shell's 128 + its number
+    return 128 + forwarded[0] if forwarded and code else code
 
 
 def end_other_rank(code: int, environ: Mapping[str, str] | None = None) -> None:

@@ -139,8 +139,9 @@ def run_passing_signals(
     own_session: bool = False,
     handed_as: dict[int, int] | None = None,
 ) -> tuple[int, list[int]]:
-    """Run ``command`` to its end, handing each of ``passed`` on to it once and ignoring ``ignored`` here (a
-    terminal's Ctrl-C reaches a child of the same session itself); -> (its exit code, the signals handed on).
+    """Run ``command`` to its end, handing on to it each of ``passed`` this process gets and ignoring ``ignored``
+    here (a terminal's Ctrl-C reaches a child of the same session itself); -> (its exit code as a shell gives it,
+    128 + the signal for one a signal ended, and the signals handed on).
     ``own_session``: the child is out of reach of the terminal's and a process group's signals, so this process
     hands on every one. ``handed_as`` maps a signal to the one the child gets instead. Where Linux allows, the
     child gets SIGTERM when this process dies, however it dies."""
@@ -154,7 +155,8 @@ def run_passing_signals(
     previous = {signum: signal.signal(signum, forward) for signum in passed}
     previous |= {signum: signal.signal(signum, signal.SIG_IGN) for signum in ignored}
     try:
-        return process.wait(), forwarded
+        code = process.wait()
+        return (128 - code if code < 0 else code), forwarded
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
