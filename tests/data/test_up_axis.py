@@ -209,3 +209,6 @@ def test_a_reference_of_amass_takes_is_turned_into_a_y_up_runs_world(tmp_path) -
     expected[:, 66:] = 0  # SMPL-H's fingers are not SMPL's hand joints
     assert splits.up_axis == "y" and upright_share(reference.poses, "y") == pytest.approx(1.0)
     assert np.allclose(np.sort(reference.poses, axis=0), np.sort(expected, axis=0), atol=1e-4)
+    assert reference.turned_from == "z-up: 8 AMASS takes"  # eval says it turned them
+    np.save(tmp_path / "plain.npy", expected)  # a plain array: the run's own world, nothing turned
+    assert build_reference(config, splits, str(tmp_path / "plain.npy")).turned_from == ""

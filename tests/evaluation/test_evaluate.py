@@ -125,6 +125,7 @@ def test_a_run_without_validation_poses_has_no_val_loss_in_eval_either(tiny_conf
     assert exited.value.code == 0 and "val loss of the ema weights - (the run holds no validation poses)" in printed, (
         printed
     )
+    assert "turned into" not in printed  # the run's own data: nothing turned, nothing said
     assert np.isnan(json.loads((run / "eval" / "step-4.json").read_text())["val_loss"])
 
 
@@ -140,6 +141,11 @@ def test_eval_on_data_of_the_other_world_turns_it_into_the_runs(two_runs: dict, 
     report, _, reference = evaluate(two_runs["conv"], num_samples=64, device="cpu", overrides=overrides)
     assert reference.up_axis == "y" and upright_share(reference.poses, "y") == pytest.approx(1.0)
     assert np.isfinite(report.val_loss) and report.val_loss < 10  # the run's statistics fit the turned poses
+    # said, as complete and denoise say it (it was silent)
+    assert report.notes == [f"--data {tmp_path / 'amass'}: z-up, turned into this run's y-up world"]
+    printed = unet1d("eval", str(two_runs["conv"]), "--num-samples", "64", "--device", "cpu", "-o",
+                     str(tmp_path / "e.json"), *overrides, env=two_runs["env"]).stdout  # fmt: skip
+    assert report.notes[0] in printed.splitlines(), printed
 
 
 def test_eval_scores_a_z_up_run_on_builtin_and_an_explicit_y_run_on_amass_in_each_runs_world(

@@ -87,6 +87,8 @@ def eval_command(
     report, samples, ref = evaluate(
         run, num_samples=num_samples, seed=seed, device=device, ema=not raw, reference=reference, overrides=ctx.args
     )
+    for note in report.notes:  # complete and denoise say the same of their --poses
+        typer.echo(note)
     problem = divergence(samples)
     if problem is not None:  # the scores below then measure the divergence, not the model
         typer.echo(f"warning: {problem}", err=True)

@@ -46,6 +46,7 @@ class PoseSplits:
     family_names: list[str] | None = None
     up_axis: str = "y"  # the world up the poses are stored in (data.up_axis resolved)
     train_groups: np.ndarray | None = None  # (N,) sequence index of each training pose
+    turned_from: str | None = None  # the up axis the files stood along, when they were turned into ``world``
 
     @property
     def pose_dim(self) -> int:
@@ -96,9 +97,10 @@ def load_pose_data(
         raise UserError(_mixed_worlds(source, read, stated))
     up = resolve_up_axis(cfg.up_axis, builtin=read is None, z_up_files=z_up)
     parts = _split(sequences, cfg.val_fraction, cfg.split, cfg.val_files, source)
+    turned_from = None
     if world is not None and world != up and has_root(parts.train):  # a run of the other world scores this data
         parts.train, parts.val = change_up_axis(parts.train, up, world), change_up_axis(parts.val, up, world)
-        up = world
+        turned_from, up = up, world
     orientation = _orientation(cfg, up, read, parts)  # before heading is removed
     if cfg.heading == "canonical":  # train on poses at heading 0; samples get a random heading back
         parts.train, parts.val = canonical_heading(parts.train, up), canonical_heading(parts.val, up)
@@ -115,6 +117,7 @@ def load_pose_data(
         family_names=list(FAMILY_NAMES) if read is None else None,
         up_axis=up,
         train_groups=parts.train_groups,
+        turned_from=turned_from,
     )
     if batch_size is not None:
         check_batch_size(splits, batch_size)

@@ -72,6 +72,7 @@ class EvalReport:
     compute_dtype: str = "fp32"  # the network's arithmetic while sampling: fp32, bf16 or fp16 (not the metric)
     task_seconds: float = 0.0  # the prior's task scores (completion, denoising) and their baselines; 0 when off
     stage_seconds: dict[str, float] = field(default_factory=dict)  # wall seconds of each stage, in order (timing.py)
+    notes: list[str] = field(default_factory=list)  # what was done to the poses given (turned into the run's world)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
@@ -234,6 +235,10 @@ def evaluate(
             side_by_side_layout=one_thread,
         )  # fmt: skip
     report.overrides = effective
+    if splits.turned_from:
+        report.notes.append(f"--data {data.data}: {splits.turned_from}-up, turned into this run's {world}-up world")
+    if ref.turned_from:
+        report.notes.append(f"--reference {ref.name}: {ref.turned_from}, turned into this run's {world}-up world")
     return report, samples, ref
 
 

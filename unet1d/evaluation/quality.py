@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from unet1d.body.heading import canonical_heading, change_up_axis, random_heading, upright_share
+from unet1d.body.heading import canonical_heading, change_up_axis, has_root, random_heading, upright_share
 from unet1d.body.kinematics import forward_kinematics
 from unet1d.body.limits import LIMIT_TOLERANCE, constant_components, human_limits_for_width
 from unet1d.body.rotations import axis_angle_to_quaternion
@@ -96,6 +96,7 @@ class Reference:
     constant: np.ndarray | None = None  # (D,) bool: components that never move in training
     c2st_jitter: float = JITTER_RAD  # evaluation.c2st_jitter
     cache_dir: Path | None = None  # where the baselines' scores are kept (data.cache_dir); None = never kept
+    turned_from: str = ""  # the other world's files among a path's (e.g. "z-up: 3 AMASS takes"), turned to up_axis
     feature_stats: NormStats = field(init=False)  # the training split, heading removed: the evaluation space
     train_quaternions: np.ndarray = field(init=False, repr=False)
     pose_features: np.ndarray = field(init=False, repr=False)
@@ -184,8 +185,8 @@ def build_reference(config: Config, splits: PoseSplits, choice: str = "auto", fl
         reference = Reference("train", splits.train, "val" if len(splits.val) >= 2 else "train", floor,
                               labels=splits.train_labels, family_names=splits.family_names, **common)  # fmt: skip
         return _enough(reference, "train")
-    poses = _read_reference_path(config, choice, flag, splits.up_axis)
-    return Reference(choice, poses, "train", splits.train, **common)
+    poses, turned_from = _read_reference_path(config, choice, flag, splits.up_axis)
+    return Reference(choice, poses, "train", splits.train, turned_from=turned_from, **common)
 
 
 def _enough(reference: Reference, choice: str) -> Reference:
@@ -198,9 +199,10 @@ def _enough(reference: Reference, choice: str) -> Reference:
     return reference
 
 
-def _read_reference_path(config: Config, choice: str, flag: str, up_axis: str) -> np.ndarray:
+def _read_reference_path(config: Config, choice: str, flag: str, up_axis: str) -> tuple[np.ndarray, str]:
     """The poses of the files at ``choice``, each turned into the run's world (``up_axis``): AMASS takes are z-up,
-    arrays that say their up_axis stand along it, plain arrays are taken in the run's own world."""
+    arrays that say their up_axis stand along it, plain arrays are taken in the run's own world. With them, which
+    files stood along the other axis (say "z-up: 3 AMASS takes"; empty when none did)."""
     path = Path(choice).expanduser()
     if not path.exists():
         raise UserError(f"{flag} {choice!r}: no such file or folder; allowed: {REFERENCE_CHOICES}")
@@ -210,7 +212,12 @@ def _read_reference_path(config: Config, choice: str, flag: str, up_axis: str) -
     )
     if len(poses) < MIN_EVAL_SAMPLES:
         raise UserError(f"{flag} {choice!r}: holds {len(poses)} poses; scores need at least {MIN_EVAL_SAMPLES}")
-    return poses
+    other = [s for s in read.sequences if stated_up_axis(s.kind) not in (None, up_axis)]
+    if not other or not has_root(poses):
+        return poses, ""
+    takes, arrays = sum(s.kind == "amass" for s in other), sum(s.kind != "amass" for s in other)
+    counted = [f"{n} {name}{'s' * (n != 1)}" for n, name in ((takes, "AMASS take"), (arrays, "file saying so")) if n]
+    return poses, f"{stated_up_axis(other[0].kind)}-up: {' and '.join(counted)}"
 
 
 def _limits(splits: PoseSplits, width: int, builtin: bool) -> tuple[np.ndarray, str]:
