@@ -288,6 +288,27 @@ def test_a_dataset_linked_in_under_its_own_name_is_split_by_that_name_not_by_its
     assert len(splits.train) == 30 and len(splits.val) == 30  # HumanEva held out, Transitions_mocap the test set
 
 
+def test_a_held_out_dataset_kept_outside_and_linked_in_under_another_name_is_refused_not_trained(tmp_path):
+    """Left alone last stop: `B -> ../store/SSM_synced` trained (the split reads names, and B is none); a take
+    linked in alone from a held-out dataset outside did too. Under its own name it is held out, as before."""
+    write_amass(tmp_path / "store" / "SSM_synced" / "s1" / "walk_poses.npz", frames=120)
+    write_amass(tmp_path / "store" / "HumanEva" / "s1" / "jog_poses.npz", frames=120, tag=2.0)
+    tree = tmp_path / "tree"
+    write_amass(tree / "CMU" / "01" / "run_poses.npz", frames=120, tag=1.0)
+    write_amass(tree / "HumanEva" / "s2" / "kick_poses.npz", frames=120, tag=3.0)
+    (tree / "B").symlink_to(tmp_path / "store" / "SSM_synced", target_is_directory=True)
+    with pytest.raises(UserError, match=r"tree/B: a link to .*store/SSM_synced, in SSM_synced, which AMASS's split "
+                       r"holds out \(test\).*link it in under its own name \(SSM_synced\)"):  # fmt: skip
+        load_pose_data(cfg(tree, split="amass"), 72, seed=0)
+    assert len(load_pose_data(cfg(tree), 72, seed=0).report.files) == 3  # a random split reads no names
+    (tree / "B").rename(tree / "SSM_synced")
+    splits = load_pose_data(cfg(tree, split="amass"), 72, seed=0)
+    assert ("SSM_synced/s1/walk_poses.npz", "test") in [(f.name, f.split) for f in splits.report.files]
+    (tree / "CMU" / "01" / "jog_poses.npz").symlink_to(tmp_path / "store" / "HumanEva" / "s1" / "jog_poses.npz")
+    with pytest.raises(UserError, match=r"CMU/01/jog_poses\.npz: a link to .*, in HumanEva, .* \(val\)"):
+        load_pose_data(cfg(tree, split="amass"), 72, seed=0)
+
+
 def test_a_git_annex_tree_reads_its_links_and_leaves_hidden_folders_and_the_cache_unread(tmp_path):
     objects = tmp_path / ".git" / "annex" / "objects"
     root = tmp_path

@@ -88,7 +88,8 @@ def _walk(
     its names; the others are listed as skipped, as are broken and looping links. A take's name decides its
     split: with ``amass_split`` a take reachable under a name AMASS's split holds out (through a link to it
     or to a folder above it, inside the tree) is read under that name, so a held-out dataset linked in under
-    another name never trains; a take reachable as val and as test is a UserError when it is read, the
+    another name never trains (one outside the tree, whose name only its real place says, is a UserError); a
+    take reachable as val and as test is a UserError when it is read, the
     returned ``conflicts`` name them: a file that turns out to be no take is no conflict); otherwise, and
     without ``amass_split``, it is read under the first name met breadth first (the shallowest; in one
     folder the real entries before links), preferring a name with a pose suffix. A link back up the tree
@@ -105,6 +106,8 @@ def _walk(
         {_identity(leave_out / part) for part in CACHE_PARTS if (leave_out / part).is_dir()} if leave_out else set()
     )
     queue = deque([root])
+    inside = os.path.realpath(root)
+    from_outside: list[tuple[str, str, bool]] = []  # links out of the tree: (name, real place, a folder?)
     while queue:
         folder = queue.popleft()
         name_here = folder.relative_to(root).as_posix()
@@ -119,6 +122,10 @@ def _walk(
         for entry, is_folder, is_file in _entries(folder, root):
             path = folder / entry.name
             relative = path.relative_to(root).as_posix()
+            if amass_split and entry.is_symlink() and (is_folder or is_file):
+                real = os.path.realpath(path)
+                if not real.startswith(inside.rstrip(os.sep) + os.sep):
+                    from_outside.append((relative, real, is_folder))
             if is_folder:
                 if entry.is_symlink() and _points_up(path, folder):
                     skipped.append(Skipped(relative, "a link back up the tree: not followed"))
@@ -135,6 +142,8 @@ def _walk(
             else:
                 file_names.setdefault(_identity(path), []).append(relative)
     held_out = HeldOutNames(folder_names) if amass_split else None
+    if held_out is not None:
+        held_out.check_links_from_outside(from_outside, root)
     read, conflicts = [], {}
     for names in file_names.values():
         chosen, conflict = held_out.name_of(names) if held_out else (_first_pose_name(names), None)
@@ -221,6 +230,23 @@ class HeldOutNames:
                     if here not in self.parts.setdefault(identity, {}):
                         self.parts[identity][here] = last if spelled == "." else f"{spelled}/{last}"
                         pending.append(identity)
+
+    def check_links_from_outside(self, links: list[tuple[str, str, bool]], root: Path) -> None:
+        """A UserError for a link out of the tree to a dataset AMASS's split holds out (say ``B -> ../SSM_synced``)
+        that no name in the tree holds out as it: its takes would train, the split reading names only."""
+        for name, real, is_folder in links:
+            folders = Path(real).parts if is_folder else Path(real).parent.parts
+            dataset = next((folder for folder in folders if held_out_part(folder)), None)
+            if dataset is None:
+                continue
+            part = held_out_part(dataset)
+            folder = name if is_folder else name.rpartition("/")[0] or "."
+            if part not in self.parts.get(self.folder_of[folder], {}):
+                raise UserError(
+                    f"{root / name}: a link to {real}, in {dataset}, which AMASS's split holds out ({part}); "
+                    f"under this name its takes would not be: link it in under its own name ({dataset}), or leave it "
+                    f"out of {root}"
+                )
 
     def name_of(self, names: list[str]) -> tuple[str, str | None]:
         """A file's name to read it under, and what conflicts if it is a take (val and test both), else None."""
