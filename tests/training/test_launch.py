@@ -179,6 +179,7 @@ def test_train_num_processes_2_launches_its_ranks_which_checkpoint_together_on_s
     process.send_signal(signal.SIGTERM)  # to `unet1d train`, which passes it on to the launcher and the ranks
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, output
+    assert "death signal" not in output  # torchrun's agent line above the ranks' own (walk A)
     stopped = json.loads((latest_checkpoint(run_dir) / "checkpoint.json").read_text())
     assert stopped["world_size"] == 2 and stopped["step"] >= 20
     assert all((latest_checkpoint(run_dir) / f"rank-{r}.safetensors").is_file() for r in (0, 1))

@@ -30,6 +30,10 @@ def main(argv: list[str]) -> int:
     sys.argv = ["accelerate launch", *argv]  # Accelerate's parser reads them there
     # torchrun logs each failed rank as an ERROR line with its pid; the line below says it in the run's terms
     logging.getLogger("torch.distributed.elastic.multiprocessing.api").setLevel(logging.CRITICAL)
+    # and its agent warns "Received 15 death signal, shutting down workers" above the ranks' own stop line
+    logging.getLogger("torch.distributed.elastic.agent.server.api").addFilter(
+        lambda record: "death signal" not in str(record.msg)
+    )
     with tempfile.TemporaryDirectory(prefix="unet1d-rank-errors-") as folder:
         os.environ[RANK_ERRORS_VARIABLE] = folder  # the ranks inherit it and leave their user errors there
         try:
