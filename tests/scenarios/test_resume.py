@@ -264,9 +264,14 @@ def test_resuming_another_runs_checkpoint_into_a_new_folder_gives_that_folder_it
     assert_same_weights(Path(fork.checkpoint), source)
     # its own dashboards get the validation of the step it starts from (the source's state said "done")
     assert [step for step, _ in tensorboard_scalars(tmp_path / "fork")["val/loss"]] == [10]
-    further = train(tiny_config("--max_steps", "20", "--resume", str(source), output_dir=tmp_path / "further"))
+    from unet1d.evaluation.probe import QualityProbe
+
+    more = ["--max_steps", "20", "--quality_every", "10", "--quality_samples", "32", "--resume", str(source)]
+    further = train(tiny_config(*more, output_dir=tmp_path / "further"), probe=QualityProbe)
     scalars = tensorboard_scalars(tmp_path / "further")  # a fork that trains on: its start step too, and its size
     assert [step for step, _ in scalars["val/loss"]] == [10, 20] and further.final_step == 20
+    probed = [tag for tag in scalars if tag.startswith("quality/")]  # the probe too (walk A: it began a step late)
+    assert probed and all([step for step, _ in scalars[tag]] == [10, 20] for tag in probed)
     assert [step for step, _ in scalars["train/num_parameters"]] == [10]
     # its own W&B run: with the source's id both logged into one run, W&B dropping the fork's steps <= its last
     run_ids = [json.loads((checkpoint / "checkpoint.json").read_text())["state"]["counters"]["wandb_run_id"]

@@ -230,11 +230,11 @@ class Trainer:
     def train_until(self, last_step: int, *, stop: Callable[[], bool] = never) -> bool:
         """Steps up to ``last_step``, each component's periodic work as it falls due; True when a stop was
         asked for (``stop()``, polled before each step, on any rank). The loop without its ending."""
-        if self.counters.begin_session(self.batches.epoch) and (self.step == 0 or self.forked):  # a resumed run
-            self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)  # logged it already
-            if self.forked and self.validator.due(self.step):  # a fork's own dashboards start where it starts
-                self.validate()
-        if self.counters.periodic_pending:  # a stop ended the session this checkpoint came from before them
+        started = self.counters.begin_session(self.batches.epoch)
+        if started and (self.step == 0 or self.forked):  # a resumed run logged it already
+            self.tracking.log({"train/num_parameters": self.num_parameters}, step=self.step)
+        # a stop ended the session this checkpoint came from before them; a fork's own dashboards start where it does
+        if self.counters.periodic_pending or (started and self.forked):
             self.periodic_work()
         while self.step < last_step:
             tick = time.perf_counter()
