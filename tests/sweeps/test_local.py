@@ -12,7 +12,7 @@ import yaml
 
 from tests.conftest import TINY_RUN
 from unet1d.sweeps.agent import run_command
-from unet1d.sweeps.local import LocalRun, engine_run
+from unet1d.sweeps.local import LocalRun, child_environment, engine_run
 from unet1d.training.launch import available_cores
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,3 +276,19 @@ def test_a_sweep_whose_runs_trained_side_by_side_says_their_speeds_are_shared(tm
     assert (
         "its runs trained up to 2 side by side (--parallel 2), so their time and samples/s" in capsys.readouterr().err
     )
+
+
+def test_a_thread_count_the_user_set_is_kept_and_otherwise_the_cores_are_shared(monkeypatch) -> None:
+    """Walk A: `OMP_NUM_THREADS=1 unet1d sweep local ... --parallel 1` trained each run on 2 threads (and a
+    UNET1D_THREADS of the user's was replaced): the sweep's fair share went over the user's own count."""
+    run = LocalRun(run_id="abc", config={})
+    for name in ("OMP_NUM_THREADS", "UNET1D_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    shared = child_environment(run, "local-x", parallel=2)
+    assert shared["OMP_NUM_THREADS"] == "2" and shared["UNET1D_THREADS"] == "2"
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert "UNET1D_THREADS" not in child_environment(run, "local-x", parallel=1)  # threads null follows OMP's 1
+    assert child_environment(run, "local-x", parallel=1)["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("UNET1D_THREADS", "3")
+    assert child_environment(run, "local-x", parallel=1)["UNET1D_THREADS"] == "3"

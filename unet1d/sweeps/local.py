@@ -152,14 +152,15 @@ def check_same_overrides(root: Path, runs: list[LocalRun], args: list[str]) -> N
 
 def child_environment(run: LocalRun, sweep_id: str, parallel: int) -> dict[str, str]:
     """The run id the agent sets, the sweep as the W&B run group, W&B offline (or disabled, if the
-    environment says so), and a fair share of the CPU cores. No ``WANDB_SWEEP_ID``: the server has no
-    such sweep, and the offline run must sync as a plain run."""
+    environment says so), and a fair share of the CPU cores (unless OMP_NUM_THREADS or UNET1D_THREADS says).
+    No ``WANDB_SWEEP_ID``: the server has no such sweep, and the offline run must sync as a plain run."""
     threads = str(max(1, (os.cpu_count() or 1) // parallel))
     env = {name: value for name, value in os.environ.items() if name != "WANDB_SWEEP_ID"}
     mode = "disabled" if env.get("WANDB_MODE") == "disabled" else "offline"
     env |= {"WANDB_RUN_ID": run.run_id, "WANDB_RUN_GROUP": sweep_id, "WANDB_MODE": mode}
+    chosen = "OMP_NUM_THREADS" in env or "UNET1D_THREADS" in env  # the user's own count: theirs to keep
     env.setdefault("OMP_NUM_THREADS", threads)
-    if "threads" in FIELD_PATHS:  # the config's thread-count field, where this version has one
+    if "threads" in FIELD_PATHS and not chosen:  # the config's thread-count field, where this version has one
         env["UNET1D_THREADS"] = threads
     return env
 
