@@ -321,3 +321,26 @@ def test_a_device_out_of_memory_while_restoring_is_not_called_damage(tmp_path) -
     damaged = pytest.raises(UserError, match="step-10 is damaged: RuntimeError: bad header")
     with damaged, checkpoints._damaged_file_is_a_user_error(tmp_path / "step-10"):
         raise RuntimeError("bad header")
+
+
+def test_a_checkpoint_pruned_while_it_is_read_is_not_called_damaged(tiny_config, tmp_path, monkeypatch) -> None:
+    """Walk D: `sample RUN` beside a run still training (keep_checkpoints 1, saving often) failed 4 times in 6 with
+    "checkpoint ... is damaged: FileNotFoundError": the run had pruned a whole checkpoint while it was read."""
+    from unet1d.training import train
+
+    run = Path(train(tiny_config("--max_steps", "4", "--checkpoint_every", "2")).output_dir)
+    real_load = checkpoints.load_file
+    pruned = []
+
+    def pruning_meanwhile(filename: str, *args, **kwargs):  # the run's prune, between the lookup and the read
+        newest = Path(filename).parent
+        if not pruned and newest.name == "step-4":
+            pruned.append(newest.rename(newest.with_name(".pruned-step-4")))
+        return real_load(filename, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "load_file", pruning_meanwhile)
+    assert checkpoints.load_for_eval(run).step == 2  # looked up again: the run's latest now
+    pruned[0].rename(run / "checkpoints" / "step-4")
+    pruned.clear()
+    with pytest.raises(UserError, match=r"step-4 was removed while it was read: a run still training keeps only"):
+        checkpoints.load_for_eval(run / "checkpoints" / "step-4")  # asked for by name: said so, not "damaged"

@@ -93,12 +93,13 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     for checkpoint in reversed(list_checkpoints(output_dir)):
         if checkpoint_damage(checkpoint) is None:
             for damaged in passed:
-                if step_of(damaged) > step_of(checkpoint):
+                if step_of(damaged) > step_of(checkpoint) and damaged.exists():  # gone: pruned while it was looked at
                     warn(f"checkpoint {damaged} is damaged ({damage_of(damaged)}); using {checkpoint} instead")
             return checkpoint
         passed.append(checkpoint)
     for damaged in passed:
-        warn(f"checkpoint {damaged} is damaged ({damage_of(damaged)}); no whole checkpoint is left")
+        if damaged.exists():
+            warn(f"checkpoint {damaged} is damaged ({damage_of(damaged)}); no whole checkpoint is left")
     return None
 
 

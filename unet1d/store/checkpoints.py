@@ -416,10 +416,34 @@ class EvalCheckpoint:
         return model.to(device).eval()
 
 
-def load_for_eval(path: str | Path) -> EvalCheckpoint:
-    """Read a checkpoint (or a run's latest) for evaluation or sampling; needs no other input."""
+# How often a run's latest checkpoint is looked up again when it vanished while being read
+PRUNED_RETRIES = 5
 
-    checkpoint = find_checkpoint(path)
+
+def load_for_eval(path: str | Path) -> EvalCheckpoint:
+    """Read a checkpoint (or a run's latest) for evaluation or sampling; needs no other input.
+
+    A run still training removes its older checkpoints (``train.keep_checkpoints``) as it saves: one that
+    vanishes while it is read was pruned, not damaged, and a run's folder is looked up again for its latest."""
+    for _ in range(PRUNED_RETRIES):
+        checkpoint = find_checkpoint(path)
+        try:
+            return _read_for_eval(checkpoint)
+        except UserError:
+            if checkpoint.exists():
+                raise
+            if checkpoint == Path(path).expanduser():  # asked for by name: no other to take
+                raise UserError(
+                    f"checkpoint {checkpoint} was removed while it was read: a run still training keeps only its "
+                    "newest (train.keep_checkpoints); give the run's folder to read its latest"
+                ) from None
+    raise UserError(
+        f"{path}: its latest checkpoint was removed while it was read, {PRUNED_RETRIES} times over (a run saving "
+        "faster than it can be read); give a checkpoint it keeps, or raise its train.keep_checkpoints"
+    )
+
+
+def _read_for_eval(checkpoint: Path) -> EvalCheckpoint:
     marker = read_marker(checkpoint)
 
     ema_path = checkpoint / EMA_FILE
