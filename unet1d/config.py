@@ -483,10 +483,21 @@ class Config(BaseModel):
 
     def to_yaml(self) -> str:
         """The whole config as YAML, sections in order: what a run folder's ``config.yaml`` holds, and what
-        ``--config`` reads back."""
+        ``--config`` reads back. Between a head and an end line, so a file cut short is known (:func:`cut_short`)."""
         import yaml
 
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        return YAML_HEAD + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False) + YAML_END
+
+
+YAML_HEAD = "# unet1d config: every field, resolved; it ends with the line below them\n"
+YAML_END = "# end of the unet1d config\n"
+
+
+def cut_short(text: str) -> bool:
+    """Whether ``text`` is a config :meth:`Config.to_yaml` wrote that lost its end: a file cut short still parses,
+    each field it lost taking its default (a conv run read as attention). One without the head line (hand-written,
+    or from before the line) cannot tell."""
+    return text.startswith(YAML_HEAD) and YAML_END.rstrip("\n") not in text.splitlines()
 
 
 SECTIONS: dict[str, type[Section]] = {

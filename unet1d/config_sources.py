@@ -16,7 +16,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import ValidationError
 
-from unet1d.config import FIELD_PATHS, SECTIONS, STORED_BEFORE, Config
+from unet1d.config import FIELD_PATHS, SECTIONS, STORED_BEFORE, YAML_END, Config, cut_short
 from unet1d.errors import ConfigError
 
 ENV_PREFIX = "UNET1D_"
@@ -130,6 +130,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); save it as UTF-8"
         ) from None
+    if cut_short(text):
+        raise ConfigError(f"{path}: cut short (the config unet1d wrote ends with {YAML_END.strip()!r}); it is damaged")
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as err:

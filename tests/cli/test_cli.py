@@ -109,6 +109,25 @@ def test_info_takes_a_run_or_checkpoint_folder_as_eval_and_sample_do(tmp_path, c
     assert code == 2 and err.startswith(f"error: {run / 'config.yaml'}: a file; give a run or checkpoint folder")
 
 
+def test_info_reads_a_run_whose_config_yaml_was_cut_short_from_its_checkpoint(tiny_config, tmp_path, capsys) -> None:
+    """Walk D: a run's config.yaml cut short before `mid_structure` still parsed, and `info RUN` said
+    "attention middle, 8 heads" of a conv run (the lost fields took their defaults); --config of it trained so."""
+    from unet1d.training import train
+
+    run = Path(train(tiny_config("--max_steps", "2", "--mid_structure", "conv")).output_dir)
+    capsys.readouterr()
+    text = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(text[: text.index("  mid_structure:")])
+    code, out, err = run_main(capsys, "info", str(run))
+    assert code == 0 and out.splitlines()[0].startswith("UNet1D: conv middle"), (out, err)
+    assert err.startswith(f"warning: {run / 'config.yaml'}: damaged run config (cut short") and "step-2" in err, err
+    code, _, err = run_main(capsys, "config", "show", "--config", str(run / "config.yaml"))
+    assert code == 2 and err.startswith(f"error: {run / 'config.yaml'}: cut short"), err
+    (run / "config.yaml").write_text(text.split("\n", 1)[1])  # without its head line: a hand-made file, read as ever
+    code, out, _ = run_main(capsys, "info", str(run))
+    assert code == 0 and out.splitlines()[0].startswith("UNet1D: conv middle")
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [

@@ -8,6 +8,7 @@ import typer
 
 from unet1d.cli.common import ConfigFileOption, resolve_config
 from unet1d.errors import UserError
+from unet1d.notices import warn
 
 
 def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
@@ -18,7 +19,8 @@ def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
 
     from unet1d.data.representation import network_config
     from unet1d.model.summary import summarize
-    from unet1d.store.checkpoint_files import CONFIG_FILE
+    from unet1d.store.checkpoint_files import CONFIG_FILE, latest_checkpoint
+    from unet1d.store.rundir import run_config_damage
 
     args = list(ctx.args)
     if args and not args[0].startswith("-"):  # RUN: a folder holding a config.yaml
@@ -33,6 +35,11 @@ def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
                 "fields are given as --name value or --name=value"
             )
         config = run / CONFIG_FILE
+        damage = run_config_damage(run)
+        latest = latest_checkpoint(run) if damage else None
+        if latest is not None:  # as compare and --resume auto read such a run
+            warn(f"{damage}; the run's config is read from {latest}")
+            config = latest / CONFIG_FILE
     resolved = resolve_config(config, args)
     model = network_config(resolved)  # what training builds: rot6d poses are a longer sequence
     summary = summarize(model)

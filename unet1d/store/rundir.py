@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from unet1d.atomic_files import write_text_atomically
-from unet1d.config import RESUMABLE_FIELDS, SECTIONS, Config
+from unet1d.config import RESUMABLE_FIELDS, SECTIONS, YAML_END, Config, cut_short
 from unet1d.config_sources import build_config, config_from_dict, expand_output_dir, given_values
 from unet1d.errors import UserError
 from unet1d.store import checkpoint_files
@@ -337,7 +337,10 @@ def _previous_run_config(stored: Path, output_dir: Path) -> Config | None:
 def read_run_config(path: Path) -> Config:
     """A run folder's ``config.yaml``; a :class:`UserError` naming it when it is unreadable or not a config."""
     try:
-        stored = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        if cut_short(text):
+            raise ValueError(f"cut short: no {YAML_END.strip()!r} line")
+        stored = yaml.safe_load(text)
     except FileNotFoundError:
         raise UserError(
             f"{path}: the run config is missing; restore it, or pass --overwrite to start the run again"
