@@ -354,14 +354,16 @@ def test_eval_at_other_settings_keeps_the_earlier_report_of_the_step_and_not_at_
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval", "wandb"))
     base = ["eval", str(run), "--task_poses", "0", "--device", "cpu"]
-    for samples, kept in (("32", False), ("32", False), ("40", True)):
-        code, printed, err = run_main(capsys, *base, "--num_samples", samples)
+    for samples, seed, kept in (("32", "0", False), ("32", "0", False), ("40", "0", True), ("40", "1", True)):
+        code, printed, err = run_main(capsys, *base, "--num_samples", samples, "--seed", seed)
         assert code == 0, err
         assert ("kept the earlier evaluation of step 50, made with other settings, as" in printed) == kept, printed
     reports = sorted(path.name for path in (run / "eval").iterdir())
-    assert reports == ["step-50.1.json", "step-50.1.png", "step-50.json", "step-50.png"]
+    assert reports == [f"step-50{k}.{suffix}" for k in (".1", ".2", "") for suffix in ("json", "png")]
     assert json.loads((run / "eval" / "step-50.1.json").read_text())["num_samples"] == 32  # the end of training's, say
-    assert json.loads((run / "eval" / "step-50.json").read_text())["num_samples"] == 40  # what compare reads
+    # another seed is another evaluation (walk D: it replaced the report, which did not say its seed)
+    assert json.loads((run / "eval" / "step-50.2.json").read_text())["seed"] == 0
+    assert json.loads((run / "eval" / "step-50.json").read_text())["seed"] == 1  # what compare reads
 
 
 def test_loading_a_run_leaves_the_global_generator_alone_and_names_a_bad_device(tiny_run):

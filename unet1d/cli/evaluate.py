@@ -94,15 +94,16 @@ def eval_command(
         typer.echo(f"warning: {problem}", err=True)
     try:
         kept = keep_earlier(report.default_path(), report.to_dict()) if out is None else None
-        path = report.save(out)
-        drawing = time.perf_counter()
+        drawing = time.perf_counter()  # the figure first: a report's JSON there means its picture is (keep_earlier)
         picture = save_figure(report, samples, ref, out)
+        figure_seconds = time.perf_counter() - drawing
+        path = report.save(out)
     except OSError as err:  # the run's own folder, read-only or full: the scores are lost, the way out is -o
         raise UserError(
             f"cannot write the report to {out or report.default_path()} ({err.strerror or err}); "
             "pass -o FILE to write it elsewhere"
         ) from None
-    stages = {**report.stage_seconds, "figure": time.perf_counter() - drawing}
+    stages = {**report.stage_seconds, "figure": figure_seconds}
     payload = report.to_dict()
     sources = [payload, *(report.baselines.get(name, {}) for name in ("data", "gaussian", "nearest"))]
     typer.echo(f"checkpoint     {report.checkpoint} (step {report.step}, {report.weights} weights)")

@@ -73,6 +73,7 @@ class EvalReport:
     task_seconds: float = 0.0  # the prior's task scores (completion, denoising) and their baselines; 0 when off
     stage_seconds: dict[str, float] = field(default_factory=dict)  # wall seconds of each stage, in order (timing.py)
     notes: list[str] = field(default_factory=list)  # what was done to the poses given (turned into the run's world)
+    seed: int = 0  # the samples' and the scores' draws (`unet1d eval --seed`; the end of training's is 0)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON: the model's scores at the top level, baselines and verdicts beside them."""
@@ -106,7 +107,10 @@ def keep_earlier(path: Path, payload: dict[str, Any]) -> Path | None:
         earlier = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(earlier, dict) or all(earlier.get(key) == payload.get(key) for key in EVALUATION_SETTINGS):
+    if not isinstance(earlier, dict) or (
+        all(earlier.get(key) == payload.get(key) for key in EVALUATION_SETTINGS)
+        and earlier.get("seed", 0) == payload.get("seed", 0)  # another draw is another evaluation (before: seed 0)
+    ):
         return None
     number = 1
     while path.with_name(f"{path.stem}.{number}.json").exists():
@@ -279,7 +283,7 @@ def score_network(
         val_loss=val_loss, scores=scores, baselines=baselines,
         sample_seconds=clock.seconds["sampling"] + clock.seconds.get("sampling wait", 0.0), eval_seconds=0.0,
         compute_dtype=precision_label(sampling_precision(config, device)), task_seconds=task_seconds,
-        stage_seconds=clock.seconds,
+        stage_seconds=clock.seconds, seed=seed,
     )  # fmt: skip
     report.verdict_withheld = quality.verdict_withheld(reference, report.baselines)
     report.eval_seconds = time.perf_counter() - started
