@@ -240,6 +240,25 @@ def test_an_output_onto_the_poses_read_or_into_their_folder_is_refused_before_th
     assert code == 0 and take.read_bytes() == before and not (tmp_path / "take_link.npz").is_symlink(), err
 
 
+def test_an_output_onto_the_poses_file_by_another_name_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mutation walk: -o through a linked folder, or --poses through a link, named the take by another path and
+    replaced it (the check runs before the run is read, so none is needed here)."""
+    from tests.data.amass_files import write_amass
+
+    take = tmp_path / "takes" / "walk_poses.npz"
+    write_amass(take, frames=120)
+    before = take.read_bytes()
+    (tmp_path / "alias").symlink_to(take.parent, target_is_directory=True)
+    (tmp_path / "link.npz").symlink_to(take)
+    for poses, out in ((take, tmp_path / "alias" / take.name), (tmp_path / "link.npz", take)):
+        argv = ["denoise", str(tmp_path / "run"), "--poses", str(poses), "--device", "cpu", "-o", str(out)]
+        code, printed, err = run_main(capsys, *argv)
+        assert code == 2 and "is the --poses file; it would be replaced" in err and printed == "", err
+    assert take.read_bytes() == before
+
+
 def test_eval_says_where_to_write_when_the_runs_own_eval_folder_cannot_be_written(
     tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -307,6 +326,8 @@ def test_z_up_amass_takes_given_to_a_y_up_run_are_turned_for_it_and_answered_in_
         code == 0
         and "the bodies stand along z, taken as y-up (plain arrays: the run's own world): pass --up-axis z" in err
     ), err
+    code, _, err = run_main(capsys, *plain, "--up-axis", "y")  # said, not guessed (mutation walk)
+    assert code == 0 and "the bodies stand along z, taken as y-up" in err and "plain arrays" not in err, err
     code, _, err = run_main(capsys, *plain, "--up-axis", "z")
     assert code == 0 and "warning" not in err, err
     assert np.array_equal(np.load(tmp_path / "p.npz")["poses"], answers["z"]["poses"])  # as the AMASS take's
@@ -433,3 +454,5 @@ def test_a_take_without_a_frame_rate_is_said_to_keep_every_frame(
         "1 AMASS take without a frame rate (e.g. take_poses.npz): every frame kept, not subsampled to 30 fps" in printed
     )
     assert np.load(tmp_path / "out.npz")["poses"].shape[0] == 8
+    code, printed, err = run_main(capsys, *argv, "--all-frames", "-o", str(tmp_path / "all.npz"))
+    assert code == 0 and "every frame kept" not in printed, printed  # asked for: no note (mutation walk)

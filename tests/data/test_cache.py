@@ -81,6 +81,10 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda e: _rewrite_index(e, lambda i: i.update(version=1)),
         rf"index\.json has format 1, not {cache.CACHE_VERSION}",
     ),
+    "the format before arrays' up_axis": (  # mutation walk: a version-2 entry (no array kinds) was served as is
+        lambda e: _rewrite_index(e, lambda i: i.update(version=2)),
+        rf"index\.json has format 2, not {cache.CACHE_VERSION}",
+    ),
     "another entry's index": (lambda e: _rewrite_index(e, lambda i: i.update(key="0" * 32)), r"belongs to entry"),
     "poses cut short": (
         lambda e: _cut(e / "poses.f32", 1000),
@@ -327,3 +331,20 @@ def test_a_body63_tree_is_read_back_from_its_entry_without_a_word(tree, tmp_path
     assert capsys.readouterr().err == ""
     assert isinstance(second.sequences[0].poses, np.memmap) and second.sequences[0].poses.shape[1] == 63
     assert all(np.array_equal(a.poses, b.poses) for a, b in zip(first.sequences, second.sequences, strict=True))
+
+
+def test_a_tree_of_arrays_saying_their_up_axis_is_read_back_from_its_entry_without_a_word(tmp_path, capsys) -> None:
+    """unet1d's own outputs carry up_axis (kind "array-z"): the entry judged such kinds damaged on every read
+    (mutation walk)."""
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(cache.CACHE_MIN_FILES + 1):
+        np.savez(outputs / f"out{i}.npz", poses=rng.normal(0, 0.3, (20, 72)).astype(np.float32), up_axis=np.array("z"))
+    store = tmp_path / "cache"
+    first = read_pose_path(outputs, "smpl72", 30.0, store)
+    capsys.readouterr()
+    second = read_pose_path(outputs, "smpl72", 30.0, store)
+    assert capsys.readouterr().err == ""
+    assert isinstance(second.sequences[0].poses, np.memmap) and {s.kind for s in second.sequences} == {"array-z"}
+    assert _same(first, second)

@@ -121,6 +121,9 @@ def test_plain_npy_and_single_array_npz(tmp_path):
     assert load_pose_data(cfg(tmp_path / "lone.npz", val_fraction=0.0), 72, seed=0).report.files[0].kind == "array"
     np.save(tmp_path / "joints.npy", poses.reshape(50, 24, 3))  # (N, 24, 3) is flattened
     np.testing.assert_array_equal(load_pose_data(cfg(tmp_path / "joints.npy", val_fraction=0), 72, seed=0).train, poses)
+    np.savez(tmp_path / "said.npz", poses=poses.reshape(50, 24, 3), up_axis=np.array("y"))  # not 50 x 24 hypotheses
+    said = load_pose_data(cfg(tmp_path / "said.npz", val_fraction=0), 72, seed=0)  # mutation walk: read as width 3
+    np.testing.assert_array_equal(said.train, poses)
     np.save(tmp_path / "body.npy", poses[:, 3:66])
     body = load_pose_data(cfg(tmp_path / "body.npy", pose_format="body63", val_fraction=0), 63, seed=0)
     np.testing.assert_array_equal(body.train, poses[:, 3:66])

@@ -133,3 +133,17 @@ def test_a_wandb_whose_agent_cannot_forward_signals_is_said(monkeypatch, capsys)
     monkeypatch.setattr(agent, "agent_forwards_signals", lambda: False)
     assert "--forward-signals" not in agent.agent_command("e/p/abc123")
     assert "cannot hand a stop signal on to its run" in capsys.readouterr().err
+
+
+def test_the_agents_path_puts_this_pythons_folder_first() -> None:
+    """mutation walk: this Python's folder last on PATH let a system `python` (without torch) run the sweep's runs."""
+    import os
+
+    from unet1d.sweeps.agent import agent_environment
+
+    folder = os.path.dirname(sys.executable)
+    assert agent_environment({"PATH": "/usr/bin:/bin", "HOME": "/h"}) == {
+        "PATH": os.pathsep.join([folder, "/usr/bin", "/bin"]),
+        "HOME": "/h",
+    }
+    assert agent_environment({})["PATH"] == agent_environment({"PATH": ""})["PATH"] == folder

@@ -289,6 +289,16 @@ def test_a_run_another_launcher_started_records_the_world_it_ran_in() -> None:
     assert with_launched_world(config, {}) is config and config.launch.num_processes == 1  # not launched: as given
 
 
+def test_a_launch_our_sigterm_stopped_exits_128_plus_it_and_a_clean_end_stays_0(monkeypatch) -> None:
+    """mutation walk: torchrun's 1 for ranks stopped by the forwarded SIGTERM was returned as is, not 143."""
+    from unet1d.training import launch
+
+    config = load_config(None, ["--num_processes", "2"], environ={})
+    for ended, expected in (((1, [signal.SIGTERM]), 143), ((0, [signal.SIGTERM]), 0), ((1, []), 1)):
+        monkeypatch.setattr(launch, "run_passing_signals", lambda command, ended=ended: ended)
+        assert launch.run_launcher(config, []) == expected, ended
+
+
 def test_a_rank_other_than_the_main_one_ends_with_its_code_and_its_output_flushed() -> None:
     """Resumed 2-process runs ended now and then with rank 1's SIGABRT at teardown (exit 134 for a finished run):
     other ranks now leave without it; the main rank (and a process outside a launch) returns as before."""
@@ -298,5 +308,6 @@ def test_a_rank_other_than_the_main_one_ends_with_its_code_and_its_output_flushe
         "print('main returns', end=''); sys.stderr.write('and says'); end_other_rank(7, {'RANK': '1'})\n"
         "print('never')\n"
     )
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered: the flushes are what count
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, env=env)
     assert (done.returncode, done.stdout, done.stderr) == (7, "main returns", "and says")

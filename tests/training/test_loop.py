@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from unet1d.cli import main
+from unet1d.data import load_pose_data
 from unet1d.errors import UserError
 from unet1d.store import load_for_eval
 from unet1d.store.checkpoints import list_checkpoints
@@ -37,6 +38,15 @@ def test_loss_falls_on_builtin_data(tiny_config, tmp_path):
     assert result.final_step == 60 and result.exit_code == 0
     assert result.val_loss is not None and math.isfinite(result.val_loss)
     assert result.steps_per_s > 0 and result.peak_memory_mb > 0 and result.num_parameters > 0
+    # mutation walk: train/epoch was logged as 0 throughout, and step_time_s as the window's whole time (10 steps)
+    logged = tensorboard_scalars(tmp_path / "run")
+    train_poses = len(load_pose_data(config.data, config.model.pose_dim, seed=config.data.data_seed).train)
+    per_epoch = train_poses // config.train.batch_size
+    epochs = logged["train/epoch"]
+    assert epochs == [(step, step // per_epoch) for step in range(10, 61, 10)] and epochs[-1][1] >= 2, epochs
+    times = dict(logged["train/step_time_s"])
+    for step, rate in logged["train/samples_per_s"]:
+        assert rate * times[step] == pytest.approx(config.train.batch_size, rel=1e-5), step
 
 
 def test_checkpoints_are_self_describing_and_pruned(tiny_config, tmp_path):
@@ -62,6 +72,21 @@ def test_checkpoints_are_self_describing_and_pruned(tiny_config, tmp_path):
     assert summary["final_step"] == 35 and summary["checkpoint"] == str(loaded.path)
     assert summary["model_size_mb"] == pytest.approx((loaded.path / "model.safetensors").stat().st_size / 2**20)
     assert summary["train_loss"] == pytest.approx(result.train_loss)
+
+
+def test_each_step_is_checkpointed_once_when_the_cadence_and_the_end_meet(tiny_config, monkeypatch):
+    """mutation walk: without save()'s guard the last step, due by the cadence and by the end, was written twice."""
+    from unet1d.training.components import Checkpointer
+
+    saved, save = [], Checkpointer.save
+
+    def recording_save(self, step, *args, **kwargs):
+        saved.append(step)
+        return save(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(Checkpointer, "save", recording_save)
+    train(tiny_config("--max_steps", "4", "--checkpoint_every", "2", "--eval_every", "100"))
+    assert saved == [2, 4]
 
 
 def test_refuses_an_output_dir_holding_another_run(tiny_config):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 import pytest
 
@@ -51,3 +52,12 @@ def test_a_second_ctrl_c_stops_at_once_and_says_so_and_one_within_the_window_is_
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert "a second Ctrl-C: stopping now, without a checkpoint" in capsys.readouterr().err
+
+
+def test_a_child_a_signal_ended_gives_128_plus_the_signal_as_a_shell_does() -> None:
+    """mutation walk: Popen's -9 was returned as it was, not the shell's 137 that a launcher or Slurm reads."""
+    from unet1d.training.signals import run_passing_signals
+
+    kill = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    assert run_passing_signals([sys.executable, "-c", kill]) == (137, [])
+    assert run_passing_signals([sys.executable, "-c", "raise SystemExit(3)"]) == (3, [])

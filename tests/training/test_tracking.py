@@ -334,3 +334,10 @@ def test_the_best_checkpoint_is_judged_by_the_ema_loss_and_a_resume_keeps_it(tin
     resumed.log({"val/loss": 0.3, "val/loss_ema": 0.8}, step=40)
     assert resumed.rank_checkpoint(40)
     resumed.finish()
+
+    no_ema = tiny_config("--tensorboard", "false", "--ema", "false")  # mutation walk: then no checkpoint was best
+    plain = Tracking(no_ema, run_id="best2", resume_step=None)
+    plain.start(Accelerator(cpu=True), no_ema.flat())
+    plain.log({"val/loss": 0.5}, step=10)
+    assert plain.rank_checkpoint(10)
+    plain.finish()
