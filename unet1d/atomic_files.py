@@ -10,6 +10,7 @@ owner alone; a run's files and the caches are read by others on a shared machine
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -36,8 +37,11 @@ def plain_file_mode() -> int:
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """``path`` holds ``data`` whole, or what it held before."""
+    """``path`` holds ``data`` whole, or what it held before; an OSError where it is no regular file (a device or
+    a pipe: the rename would put a file in its place)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from unet1d.atomic_files import write_bytes_atomically
 from unet1d.body.skeleton import JOINT_NAMES
 from unet1d.cli import main
 from unet1d.data.builtin import generate_builtin_poses
@@ -187,11 +190,20 @@ def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_ke
         "denoise": ["denoise", str(tiny_run), *poses],
         "eval": ["eval", str(tiny_run), "--num_samples", "32", "--task_poses", "0"],
     }
+    pipe = tmp_path / "pipe.npz"
+    os.mkfifo(pipe)  # walk E: `-o /dev/null` run as root replaced the device with a file (a pipe here, as safe)
+    refused = [(blocker / "out.npz", f"{blocker} is a file, not a folder"), (tmp_path, "is a folder"),
+               (pipe, "not a regular file (a device, pipe or socket)")]  # fmt: skip
     for name, command in commands.items():
-        for out, fragment in ((blocker / "out.npz", f"{blocker} is a file, not a folder"), (tmp_path, "is a folder")):
+        for out, fragment in refused:
             code, printed, err = run_main(capsys, *command, "--device", "cpu", "-o", str(out))
             assert code == 2 and err.startswith(f"error: --out {out}: {fragment}"), (name, err)
             assert err.count("\n") == 1 and printed == "", (name, printed)  # nothing ran before the refusal
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    code, printed, err = run_main(capsys, *commands["eval"], "--device", "cpu", "-o", str(tmp_path / "e.png"))
+    assert code == 2 and "the report is JSON and its figure goes beside it as e.png; name it .json" in err, err
+    with pytest.raises(OSError, match="not a regular file"):  # whatever writes through the atomic writer
+        write_bytes_atomically(pipe, b"poses")
 
     for name in ("sample", "complete", "denoise"):
         out = tmp_path / f"{name}_poses"  # no suffix: numpy's savez would have written <name>_poses.npz

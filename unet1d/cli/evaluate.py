@@ -73,6 +73,10 @@ def eval_command(
     """
     if out is not None:
         writable_output(out)  # before the work: an eval takes tens of seconds
+        if out.suffix.lower() == ".png":  # the figure would replace the report
+            raise UserError(
+                f"--out {out}: the report is JSON and its figure goes beside it as {out.name}; name it .json"
+            )
     from unet1d.evaluation.c2st import start_fold_workers
 
     start_fold_workers()  # first: the classifier's workers import scikit-learn on the other core while torch loads

@@ -22,6 +22,10 @@ def writable_output(out: Path, flag: str = "--out", archive: bool = False) -> No
     command writes an .npz (several arrays), which a ``.npy`` name would misname: numpy reads that as one array."""
     if out.is_dir():
         raise UserError(f"{flag} {out}: is a folder; give the file to write in it")
+    if out.exists() and not out.is_file():  # the output takes its place: -o /dev/null run as root replaced the device
+        raise UserError(
+            f"{flag} {out}: not a regular file (a device, pipe or socket); {flag} writes a file in its place"
+        )
     if archive and out.suffix.lower() == ".npy":
         raise UserError(
             f"{flag} {out}: the output is an .npz archive (`poses` and what reading them back needs); name it .npz"
