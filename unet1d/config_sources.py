@@ -326,8 +326,11 @@ def config_from_dict(data: Mapping[str, Any], origin: str = "checkpoint") -> Con
     return build_config([item for item in legacy if item[0] not in stored] + layered)
 
 
-def with_overrides(config: Config, args: list[str], origin: str = "checkpoint") -> Config:
-    """``config`` with ``--name value`` command-line overrides on top, validated as one config."""
+def with_overrides(
+    config: Config, args: list[str], origin: str = "checkpoint", environ: list[tuple[str, str, str]] = ()
+) -> Config:
+    """``config`` with ``environ`` (:func:`env_overrides`' items) and ``--name value`` command-line overrides on
+    top, in that order, validated as one config."""
     layered = _flatten_yaml(config.model_dump(mode="json"), origin)
-    layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in parse_overrides(args)]
+    layered += [(p, parse_text_value(*p.split("."), v), s) for p, v, s in [*environ, *parse_overrides(args)]]
     return build_config(layered)

@@ -468,3 +468,31 @@ def test_a_take_without_a_frame_rate_is_said_to_keep_every_frame(
     assert np.load(tmp_path / "out.npz")["poses"].shape[0] == 8
     code, printed, err = run_main(capsys, *argv, "--all-frames", "-o", str(tmp_path / "all.npz"))
     assert code == 0 and "every frame kept" not in printed, printed  # asked for: no note (mutation walk)
+
+
+def test_eval_takes_the_environments_evaluation_fields_and_every_run_command_refuses_a_name_of_no_field(
+    tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walk E: `UNET1D_SAMPLER=ddim unet1d eval RUN` evaluated with the run's own sampler, and UNET1D_BOGUS=1 was
+    no error for eval, sample, complete or denoise (the docs: env < flags, and a misspelt variable is an error)."""
+    monkeypatch.setenv("UNET1D_SAMPLER", "ddim")
+    monkeypatch.setenv("UNET1D_SAMPLE_STEPS", "7")
+    monkeypatch.setenv("UNET1D_OUTPUT_DIR", str(tmp_path / "elsewhere"))  # a training's (a Docker image sets it)
+    out = tmp_path / "e.json"
+    base = ["eval", str(tiny_run), "--num_samples", "32", "--task_poses", "0", "--device", "cpu", "-o", str(out)]
+    code, _, err = run_main(capsys, *base, "--sample_steps", "9")  # the flag wins over the environment
+    report = json.loads(out.read_text())
+    assert code == 0 and (report["sampler"], report["sample_steps"]) == ("ddim", 9), err
+    assert report["overrides"] == ["UNET1D_SAMPLER=ddim", "--task_poses", "0", "--sample_steps", "9"]
+    monkeypatch.setenv("UNET1D_SAMPLER", "bogus")
+    code, _, err = run_main(capsys, *base)
+    assert code == 2 and "diffusion.sampler='bogus' (from environment variable UNET1D_SAMPLER)" in err, err
+    monkeypatch.delenv("UNET1D_SAMPLER")
+    monkeypatch.setenv("UNET1D_BOGUS", "1")
+    held = tmp_path / "held.npy"
+    np.save(held, generate_builtin_poses(8, seed=1).poses)
+    poses = ["--poses", str(held), "-o", str(tmp_path / "p.npz")]
+    for command in (base, ["sample", str(tiny_run), "-o", str(tmp_path / "s.npz")], ["denoise", str(tiny_run), *poses],
+                    ["complete", str(tiny_run), *poses, "--mask", "legs"]):  # fmt: skip
+        code, _, err = run_main(capsys, *command)
+        assert code == 2 and "environment variable UNET1D_BOGUS" in err and err.count("\n") == 1, (command, err)

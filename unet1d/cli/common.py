@@ -7,6 +7,7 @@ or ``-``). The fields are never declared as options a second time: they are pars
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 import typer
 
 from unet1d.config import RESUMABLE_FIELDS, SECTIONS, Config
-from unet1d.config_sources import load_config
+from unet1d.config_sources import env_overrides, load_config
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -36,6 +37,12 @@ def command_group(help: str) -> typer.Typer:
 def resolve_config(config_file: Path | None, args: list[str]) -> Config:
     """defaults < YAML < UNET1D_* environment < these ``--field value`` args."""
     return load_config(config_file, args)
+
+
+def check_environment() -> None:
+    """A ``UNET1D_*`` variable naming no config field is an error for the commands that read a run's config too
+    (sample, complete, denoise): a misspelt one did nothing there, without a word."""
+    env_overrides(os.environ)
 
 
 def _type_name(annotation: Any) -> str:

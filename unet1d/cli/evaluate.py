@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from unet1d.allocator import keep_freed_memory
+from unet1d.cli.common import check_environment
 from unet1d.cli.output import save_npz, writable_output
 from unet1d.config import MIN_EVAL_SAMPLES, SEED_MAX
 from unet1d.data.up_axis import run_up_axis
@@ -231,6 +232,7 @@ def sample_command(
 
     writable_output(out, archive=True)
     checked_device(device)
+    check_environment()
     keep_freed_memory()
     checkpoint = load_for_eval(run)
     poses = draw_samples(checkpoint, num_samples, seed=seed, device=resolve_device(device), ema=not raw)

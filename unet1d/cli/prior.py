@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 import typer
 
 from unet1d.allocator import keep_freed_memory
+from unet1d.cli.common import check_environment
 from unet1d.cli.evaluate import Device, Raw, RunArgument, Seed, checked_device
 from unet1d.cli.output import save_npz, writable_output
 from unet1d.errors import UserError
@@ -169,6 +170,7 @@ def load_prior(run: Path, device: str, raw: bool) -> PosePrior:
     from unet1d.prior import PosePrior
 
     checked_device(device)
+    check_environment()
     keep_freed_memory()
     prior = PosePrior.load(run, device=device, ema=not raw)
     prior.input_warnings = False  # read_poses prints each concern, naming the file and the flag

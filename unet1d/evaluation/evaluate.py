@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from unet1d.atomic_files import write_text_atomically
-from unet1d.config_sources import parse_overrides, with_overrides
+from unet1d.config_sources import env_overrides, parse_overrides, with_overrides
 from unet1d.data import load_pose_data
 from unet1d.data.up_axis import run_up_axis
 from unet1d.diffusion import NoiseSchedule
@@ -153,17 +154,25 @@ LEARNED_FIELDS = (
 )
 
 
-def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> list[str]:
-    """Replace the checkpoint's config by one with ``--name value`` overrides of :data:`EVAL_OVERRIDE_SECTIONS`;
-    -> the overrides that changed a value (``--name``, ``value``): one that repeats the run's own changes nothing, and
-    a report that records it would read as made with other settings."""
+def evaluation_field(path: str) -> bool:
+    """Whether an evaluation may change the config field ``path`` (``diffusion.sampler``): not what was learned."""
+    return path.split(".")[0] in EVAL_OVERRIDE_SECTIONS and path not in LEARNED_FIELDS
 
-    if not overrides:
+
+def apply_overrides(
+    checkpoint: EvalCheckpoint, overrides: list[str], environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Replace the checkpoint's config by one with ``--name value`` overrides of :data:`EVAL_OVERRIDE_SECTIONS`,
+    over ``UNET1D_*`` variables of the environment naming such fields (those naming others, a training's
+    ``UNET1D_OUTPUT_DIR`` say, are the training's; a name of no field is an error, as everywhere);
+    -> the overrides that changed a value (``--name``, ``value``, or ``UNET1D_NAME=value``): one that repeats the
+    run's own changes nothing, and a report that records it would read as made with other settings."""
+
+    env = [item for item in env_overrides(os.environ if environ is None else environ) if evaluation_field(item[0])]
+    if not overrides and not env:
         return []
     parsed = parse_overrides(overrides)
-    refused = [
-        flag for path, _, flag in parsed if path.split(".")[0] not in EVAL_OVERRIDE_SECTIONS or path in LEARNED_FIELDS
-    ]
+    refused = [flag for path, _, flag in parsed if not evaluation_field(path)]
     threads = [flag for path, _, flag in parsed if path == "train.threads"]
     if threads:  # no result of the run's: the evaluation lays out its own threads beside its classifier processes
         raise UserError(
@@ -177,9 +186,14 @@ def apply_overrides(checkpoint: EvalCheckpoint, overrides: list[str]) -> list[st
             "sample_precision) and data fields but representation, pose_format, normalize, heading and up_axis"
         )
     before = checkpoint.config.flat()
-    checkpoint.config = with_overrides(checkpoint.config, overrides, origin=f"{checkpoint.path}/{CONFIG_FILE}")
+    origin = f"{checkpoint.path}/{CONFIG_FILE}"
+    checkpoint.config = with_overrides(checkpoint.config, overrides, origin=origin, environ=env)
     after = checkpoint.config.flat()
-    return [token for path, raw, flag in parsed if before.get(path) != after.get(path) for token in (flag, raw)]
+    flagged = {path for path, _, _ in parsed}  # a flag wins over the environment: it is the one recorded
+    from_env = [(path, f"{source.removeprefix('environment variable ')}={raw}") for path, raw, source in env]
+    return [token for path, token in from_env if path not in flagged and before.get(path) != after.get(path)] + [
+        token for path, raw, flag in parsed if before.get(path) != after.get(path) for token in (flag, raw)
+    ]
 
 
 def evaluate(
