@@ -478,6 +478,7 @@ def test_eval_takes_the_environments_evaluation_fields_and_every_run_command_ref
     monkeypatch.setenv("UNET1D_SAMPLER", "ddim")
     monkeypatch.setenv("UNET1D_SAMPLE_STEPS", "7")
     monkeypatch.setenv("UNET1D_OUTPUT_DIR", str(tmp_path / "elsewhere"))  # a training's (a Docker image sets it)
+    monkeypatch.setenv("UNET1D_CACHE_DIR", str(tmp_path / "cache"))  # applied, but no setting of the scores
     out = tmp_path / "e.json"
     base = ["eval", str(tiny_run), "--num_samples", "32", "--task_poses", "0", "--device", "cpu", "-o", str(out)]
     code, _, err = run_main(capsys, *base, "--sample_steps", "9")  # the flag wins over the environment

@@ -190,9 +190,13 @@ def apply_overrides(
     checkpoint.config = with_overrides(checkpoint.config, overrides, origin=origin, environ=env)
     after = checkpoint.config.flat()
     flagged = {path for path, _, _ in parsed}  # a flag wins over the environment: it is the one recorded
+
+    def changed(path: str) -> bool:  # where caches are kept changes no score: a report recording it would differ
+        return before.get(path) != after.get(path) and path not in ("data.cache", "data.cache_dir")
+
     from_env = [(path, f"{source.removeprefix('environment variable ')}={raw}") for path, raw, source in env]
-    return [token for path, token in from_env if path not in flagged and before.get(path) != after.get(path)] + [
-        token for path, raw, flag in parsed if before.get(path) != after.get(path) for token in (flag, raw)
+    return [token for path, token in from_env if path not in flagged and changed(path)] + [
+        token for path, raw, flag in parsed if changed(path) for token in (flag, raw)
     ]
 
 
