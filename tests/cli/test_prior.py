@@ -75,6 +75,14 @@ def test_complete_returns_the_observed_numbers_bit_for_bit_and_draws_the_hidden_
     assert str(written["method"]) == DEFAULT_METHOD and str(written["up_axis"]) == "y"
     assert float(written["shrink"]) == DEFAULT_SHRINK  # the option's default is the library's
     assert list(written["sequence_names"]) == ["held_out.npy"] and np.array_equal(written["sequence_index"], [0] * 12)
+    # walk E: with one hypothesis (its own mean) --shrink changed nothing while the output recorded it
+    single = [*args[:-2], "--hypotheses", "1", "--device", "cpu", "-o"]
+    code, _, err = run_main(capsys, *single, str(tmp_path / "half.npz"), "--shrink", "0.5")
+    assert code == 0 and "warning: --shrink 0.5 changes nothing with one hypothesis" in err, err
+    code, _, err = run_main(capsys, *single, str(tmp_path / "plain.npz"))
+    assert code == 0 and "--shrink" not in err, err  # the default says nothing
+    half, plain = np.load(tmp_path / "half.npz"), np.load(tmp_path / "plain.npz")
+    assert float(half["shrink"]) == float(plain["shrink"]) == 1.0 and np.array_equal(half["poses"], plain["poses"])
 
 
 def test_complete_reads_an_amass_folder_at_the_runs_frame_rate(

@@ -220,13 +220,14 @@ def complete_command(
         ),
     ] = None,
     shrink: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--shrink",
             help="Pull each pose's hypotheses towards their mean by this factor: 1 keeps the draws as drawn, "
-            "0 makes every hypothesis their mean. Default: the measured pick (docs/quality.md).",
+            "0 makes every hypothesis their mean (one hypothesis is its own mean). Default: the measured pick, "
+            "0.5 (docs/quality.md).",
         ),
-    ] = 0.5,
+    ] = None,
     up_axis: UpAxisOption = "auto",
     all_frames: AllFramesOption = False,
     seed: Seed = 0,
@@ -236,12 +237,15 @@ def complete_command(
     """Complete the hidden joints of each pose; saves (N, hypotheses, D) radians, observed numbers untouched."""
     import numpy as np
 
-    from unet1d.prior import DEFAULT_METHOD, METHODS, parse_mask
+    from unet1d.prior import DEFAULT_METHOD, DEFAULT_SHRINK, METHODS, parse_mask
 
     if method is not None and method not in METHODS:
         raise UserError(f"--method {method!r}: allowed: {', '.join(METHODS)}")
-    if not 0.0 <= shrink <= 1.0:
+    if shrink is not None and not 0.0 <= shrink <= 1.0:
         raise UserError(f"--shrink {shrink}: must be between 0 (every hypothesis the mean) and 1 (plain draws)")
+    if shrink is not None and shrink != 1.0 and hypotheses == 1:  # the output said shrink 0.5 of plain draws
+        typer.echo(f"warning: --shrink {shrink:g} changes nothing with one hypothesis (its own mean)", err=True)
+    shrink = 1.0 if hypotheses == 1 else DEFAULT_SHRINK if shrink is None else shrink  # what the output records
     apart_from_input(out, poses_path)  # before writable_output makes any folder
     writable_output(out, archive=True)
     prior = load_prior(run, device, raw)
