@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/amass_figure.py` from anywhere
-from bench.arguments import positive_int
+from bench.arguments import positive_int, run_main
 
 
 def main() -> None:
@@ -61,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/amass_tree.py` from anywhere
-from bench.arguments import positive_int
+from bench.arguments import json_path, positive_int, run_main
 
 TARGET_FIRST_S, TARGET_CACHED_S = 60.0, 3.0
 DATASETS = (
@@ -83,7 +84,10 @@ def write_tree(root: Path, files: int, frames: int, seed: int) -> int:
 
 def load(root: Path, cache: str) -> dict:
     """One load in a fresh process (cache: a folder, or "off")."""
-    out = subprocess.run([sys.executable, "-c", _LOAD, str(root), cache], capture_output=True, text=True, check=True)
+    source = str(Path(__file__).resolve().parent.parent)  # this tree's unet1d, not the working folder's (-P)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-P", "-c", _LOAD, str(root), cache]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -94,7 +98,7 @@ def main() -> None:
         "--frames", type=positive_int, default=240, help="frames per take at 120 fps (AMASS averages ~1,600)"
     )
     parser.add_argument("--dir", type=Path, default=None, help="where to write the tree (default: a temp folder)")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/amass_tree.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/amass_tree.json"))
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=args.dir) as scratch:
@@ -133,4 +137,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -23,7 +23,7 @@ import numpy as np
 from unet1d.data.builtin import generate_builtin_poses
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/builtin_data.py` from anywhere
-from bench.arguments import positive_int
+from bench.arguments import json_path, positive_int, run_main
 
 TARGET_POSES, TARGET_SECONDS = 20_000, 1.0
 
@@ -51,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=positive_int, nargs="+", default=[1_000, 5_000, TARGET_POSES, 50_000])
     parser.add_argument("--repeats", type=positive_int, default=3)
-    parser.add_argument("--json", type=Path, default=Path("bench/results/builtin_data.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/builtin_data.json"))
     args = parser.parse_args()
 
     generate_builtin_poses(1_000, seed=0)  # warm up (imports, caches)
@@ -74,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/c2st_pool.py` from anywhere
-from bench.arguments import positive_int
+from bench.arguments import positive_int, run_main
 from unet1d.evaluation import c2st  # imports no torch: its fold processes fork only from a one-thread process
 
 
@@ -57,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -44,7 +44,7 @@ from unet1d.evaluation.tasks import (
 from unet1d.prior import PosePrior
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/completion_methods.py` from anywhere
-from bench.arguments import positive_int
+from bench.arguments import json_path, positive_int, run_main
 
 # (method, steps, shrink): the hypotheses of a pose pulled towards their mean by shrink (1 = plain draws)
 CANDIDATES: tuple[tuple[str, int, float], ...] = (
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--parts", default="left_leg,arms,trunk", help="comma-separated parts, or 'all'")
     parser.add_argument("--no-denoise", action="store_true")
     parser.add_argument("--only", default=None, help="comma-separated methods: run just these candidates")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=json_path, default=None)
     parser.add_argument("--threads", type=positive_int, default=None)
     parser.add_argument(
         "--guided-check",
@@ -185,4 +185,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

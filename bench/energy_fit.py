@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/energy_fit.py` from anywhere
-from bench.arguments import positive_int
+from bench.arguments import json_path, positive_int, run_main
 from unet1d.data import load_pose_data
 from unet1d.prior import PosePrior
 
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="a run folder or checkpoint")
     parser.add_argument("--poses", type=positive_int, default=200, help="held-out poses (default 200)")
     parser.add_argument("--steps", type=positive_int, default=300, help="Adam steps per fit (default 300)")
-    parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument("--json", type=json_path, help="write the rows here")
     args = parser.parse_args()
     torch.manual_seed(0)
     prior = PosePrior.load(args.run, device="cpu")
@@ -79,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -49,7 +49,7 @@ import numpy as np
 from unet1d.evaluation import c2st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/eval_speed.py` from anywhere
-from bench.arguments import non_negative_int, positive_int
+from bench.arguments import json_path, non_negative_int, positive_int, run_main
 
 SETTINGS = ("one at a time, 1 thread", "one at a time, all threads", "side by side, threads", "side by side, processes")
 
@@ -361,7 +361,7 @@ def main() -> None:
         action="store_true",
         help="Leave out one fold at a time on every core (a busy machine: OpenMP spins for minutes).",
     )
-    parser.add_argument("--json", type=Path, default=Path("bench/results/eval_speed.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/eval_speed.json"))
     args = parser.parse_args()
     if args.folds_only and args.eval_only:
         parser.error("--folds-only and --eval-only leave nothing to measure together: give one")
@@ -386,4 +386,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -27,7 +27,7 @@ import torch
 from unet1d.model import UNet1D, count_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/mid_block.py` from anywhere
-from bench.arguments import non_negative_int, positive_int
+from bench.arguments import json_path, non_negative_int, positive_int, run_main
 
 
 @dataclass
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--base-channels", type=positive_int, default=128)
     parser.add_argument("--warmup", type=non_negative_int, default=2)
     parser.add_argument("--repeats", type=positive_int, default=5)
-    parser.add_argument("--json", type=Path, default=Path("bench/results/mid_block.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/mid_block.json"))
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: this torch sees no CUDA device; allowed here: cpu")
@@ -169,4 +169,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

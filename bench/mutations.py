@@ -25,6 +25,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/mutations.py` from anywhere
+from bench.arguments import json_path, run_main
+
 ROOT = Path(__file__).resolve().parents[1]
 NUMBERS = "tests/training/test_loop_numbers.py::"
 
@@ -172,7 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ids", nargs="*", help="mutation ids (default: all)")
     parser.add_argument("--baseline", action="store_true", help="first check the tests pass unmutated")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench/results/mutations.json")
+    parser.add_argument("--json", type=json_path, default=ROOT / "bench/results/mutations.json")
     args = parser.parse_args()
     unknown = sorted(set(args.ids) - {m.id for m in MUTATIONS})
     if unknown:
@@ -211,4 +214,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

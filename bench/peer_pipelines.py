@@ -116,7 +116,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `python bench/peer_pipelines.py` from anywhere
-from bench.arguments import positive_float, positive_int  # noqa: E402
+from bench.arguments import json_path, positive_float, positive_int, run_main  # noqa: E402
 from bench.peers import diffusers_temporal_unet, load_lucidrains_1d  # noqa: E402
 from unet1d.config import Config  # noqa: E402
 from unet1d.config_sources import with_overrides  # noqa: E402
@@ -514,7 +514,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--peer-heading", choices=("keep", "canonical"), default="keep",
         help="Peers train on poses as generated (keep) or at heading 0 as ours does (canonical).",
     )  # fmt: skip
-    parser.add_argument("--json", type=Path, default=ROOT / "bench/results/peer_pipelines.json")
+    parser.add_argument("--json", type=json_path, default=ROOT / "bench/results/peer_pipelines.json")
     parser.add_argument("--smoke", action="store_true", help="Tiny everything: checks the plumbing in seconds.")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -566,4 +566,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

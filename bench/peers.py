@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/peers.py` from anywhere
+from bench.arguments import json_path, run_main
 from bench.mid_block import median_ms, saved_activation_bytes
 from unet1d.model import UNet1D, count_parameters
 
@@ -114,7 +116,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--json", type=Path, default=Path("bench/results/peers.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/peers.json"))
     args = parser.parse_args()
     device = torch.device(args.device)
     builders = {
@@ -166,4 +168,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/roofline.py` from anywhere
-from bench.arguments import non_negative_int, positive_int
+from bench.arguments import json_path, non_negative_int, positive_int, run_main
 
 MATRIX_OPS = (
     "conv", "mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "scaled_dot_product", "flash_attention",
@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--split-steps", type=non_negative_int, default=200, help="Steps of the quickstart-shaped run (0: skip)."
     )
-    parser.add_argument("--json", type=Path, default=Path("bench/results/roofline.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/roofline.json"))
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -461,4 +461,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

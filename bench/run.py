@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/run.py` from anywhere
-
+from bench.arguments import json_path, run_main
 from bench.mid_block import saved_activation_bytes
 from bench.peers import diffusers_temporal_unet, lucidrains_unet
 from unet1d.config import Config
@@ -633,7 +633,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="Small settings: under 15 minutes on 2 CPU cores.")
     parser.add_argument("--smoke", action="store_true", help="Tiny settings: checks the plumbing, measures nothing.")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/run.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/run.json"))
     parser.add_argument("--checkpoint", help="Compare the samplers on this run (or checkpoint), not a new one.")
     parser.add_argument("--profile", action="store_true", help="Add torch.profiler's table of the harness's steps.")
     parser.add_argument(
@@ -708,4 +708,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

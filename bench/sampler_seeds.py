@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/sampler_seeds.py` from anywhere
-from bench.arguments import positive_int
+from bench.arguments import json_path, positive_int, run_main
 from unet1d.data import load_pose_data
 from unet1d.evaluation import quality
 from unet1d.evaluation.sampling import sample_poses
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--num-samples", type=positive_int, default=2000)
     parser.add_argument("--variants", default="ddim50-fp32,dpm20-bf16,dpm20-fp32")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/sampler_seeds.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/sampler_seeds.json"))
     args = parser.parse_args(argv)
     unknown = sorted(set(args.variants.split(",")) - set(VARIANTS))
     if unknown:
@@ -87,4 +87,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -29,7 +29,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `python bench/step_versus.py` from anywhere
-from bench.arguments import positive_int  # noqa: E402
+from bench.arguments import positive_int, run_main  # noqa: E402
 
 EARLIER = {
     "blocks": "unet1d/model/blocks.py",
@@ -155,4 +155,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

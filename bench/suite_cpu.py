@@ -17,10 +17,14 @@ import collections
 import json
 import os
 import resource
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/suite_cpu.py` from anywhere
+from bench.arguments import json_path, run_main
 
 OUT = Path(os.environ.get("SUITE_CPU_DIR", ".suite-cpu"))
 _rows: list[dict[str, float | str]] = []
@@ -51,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=OUT)
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=json_path, default=None)
     args = parser.parse_args()
     rows = [row for path in sorted(args.dir.glob("*.json")) for row in json.loads(path.read_text())]
     if not rows:
@@ -75,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

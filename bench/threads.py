@@ -30,7 +30,7 @@ from pathlib import Path
 from unet1d.training.launch import available_cores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/threads.py` from anywhere
-from bench.arguments import positive_int
+from bench.arguments import json_path, positive_int, run_main
 
 RUN = [
     "--base_channels", "32", "--batch_size", "64", "--builtin_samples", "4096", "--eval_every", "100000",
@@ -60,7 +60,7 @@ def run_together(count: int, threads: int, steps: int, root: Path) -> list[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=positive_int, default=30, help="Steps per run.")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/threads.json"))
+    parser.add_argument("--json", type=json_path, default=Path("bench/results/threads.json"))
     args = parser.parse_args()
     cores = available_cores()
     settings = [("solo, all cores", 1, cores), ("pair, all cores each (before)", 2, cores)]
@@ -86,4 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

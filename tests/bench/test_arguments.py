@@ -36,3 +36,29 @@ def test_a_script_refuses_a_bad_count_before_any_work(command: list[str], tmp_pa
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(command[0]), result.stderr
     assert "must be" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["builtin_data.py", "--json", "{file}/x.json"], "builtin_data.py: error: argument --json: {file}/x.json: "
+         "{file} is a file, not a folder"),
+        (["run.py", "--smoke", "--json", "{tmp}"], "run.py: error: argument --json: {tmp}: not a file to write"),
+        (["energy_fit.py", "{tmp}/no_run"], "error: checkpoint '{tmp}/no_run' does not exist"),
+        (["peers.py", "--json", "{file}/x.json"], "peers.py: error: argument --json"),
+        (["amass_tree.py", "--files", "4", "--frames", "24", "--json", "{tmp}/a.json"],
+         "is held out for validation"),  # the child's own line, which was captured and lost
+    ],
+)  # fmt: skip
+def test_a_script_says_a_json_it_cannot_write_or_its_own_error_in_one_line_from_any_folder(
+    command: list[str], said: str, tmp_path
+) -> None:
+    """Walk E: an unwritable --json ended each benchmark in a traceback after its minutes of work; a missing run
+    or a failed child command was a traceback too; `python bench/peers.py` could not import `bench` at all."""
+    (tmp_path / "a_file").write_text("x")
+    fill = {"file": str(tmp_path / "a_file"), "tmp": str(tmp_path)}
+    argv = [part.format(**fill) for part in command[1:]]
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / command[0]), *argv], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=240)  # fmt: skip
+    assert result.returncode == 2 if "error: argument" in said or "checkpoint" in said else result.returncode != 0
+    assert said.format(**fill) in result.stderr and "Traceback" not in result.stderr, result.stderr
