@@ -146,7 +146,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.guided_check is not None:
-        completion.GUIDED_CHECK = () if args.guided_check == "none" else tuple(map(float, args.guided_check.split(",")))
+        try:
+            levels = () if args.guided_check == "none" else tuple(map(float, args.guided_check.split(",")))
+        except ValueError:
+            parser.error(f"argument --guided-check: {args.guided_check}: comma-separated numbers, or none")
+        completion.GUIDED_CHECK = levels
     if args.threads:
         torch.set_num_threads(args.threads)
     parts = tuple(COMPLETION_PARTS) if args.parts == "all" else tuple(args.parts.split(","))

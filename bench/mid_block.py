@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--json", type=json_path, default=Path("bench/results/mid_block.json"))
     args = parser.parse_args()
+    if args.base_channels % 2:  # the network's group norms halve it
+        parser.error(f"argument --base-channels: {args.base_channels}: must be even")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: this torch sees no CUDA device; allowed here: cpu")
 

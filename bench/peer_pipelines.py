@@ -116,7 +116,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `python bench/peer_pipelines.py` from anywhere
-from bench.arguments import json_path, positive_float, positive_int, run_main  # noqa: E402
+from bench.arguments import json_path, non_negative_int, positive_float, positive_int, run_main  # noqa: E402
 from bench.peers import diffusers_temporal_unet, load_lucidrains_1d  # noqa: E402
 from unet1d.config import Config  # noqa: E402
 from unet1d.config_sources import with_overrides  # noqa: E402
@@ -505,7 +505,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--budget-clock", choices=("wall", "cpu"), default="wall",
         help="What --budget-s counts: elapsed seconds, or the run's CPU seconds (fair on a machine others are using).",
     )  # fmt: skip
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--num-poses", type=positive_int, default=2000, help="Poses each run samples and is scored on.")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--threads", type=positive_int, default=None, help="torch threads per run (default: cores).")

@@ -21,6 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/sampler_seeds.py` from anywhere
 from bench.arguments import json_path, positive_int, run_main
+from unet1d.config import MIN_EVAL_SAMPLES
 from unet1d.data import load_pose_data
 from unet1d.evaluation import quality
 from unet1d.evaluation.sampling import sample_poses
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--variants", default="ddim50-fp32,dpm20-bf16,dpm20-fp32")
     parser.add_argument("--json", type=json_path, default=Path("bench/results/sampler_seeds.json"))
     args = parser.parse_args(argv)
+    if args.num_samples < MIN_EVAL_SAMPLES:  # the scores' classifier needs that many a side
+        parser.error(f"argument --num-samples: {args.num_samples}: at least {MIN_EVAL_SAMPLES}")
     unknown = sorted(set(args.variants.split(",")) - set(VARIANTS))
     if unknown:
         parser.error(f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}")
