@@ -35,3 +35,10 @@ def test_cuda_without_a_gpu_is_refused_in_one_line(tmp_path) -> None:
     refused = run(env={"DEVICE": "cuda"}, cwd=tmp_path)
     assert refused.returncode == 2 and "torch sees no CUDA device; on a CPU: DEVICE=cpu" in refused.stderr
     assert not (tmp_path / "bench").exists()
+
+
+def test_a_python_without_torch_is_named_not_taken_for_a_machine_without_a_gpu(tmp_path) -> None:
+    """Walk E: with a bare `python3` first on PATH (no torch), DEVICE=cuda said 'torch sees no CUDA device'."""
+    refused = run(env={"DEVICE": "cuda", "PYTHON": "/bin/false"}, cwd=tmp_path)
+    assert refused.returncode == 2 and "/bin/false cannot import torch; activate the project's venv" in refused.stderr
+    assert not (tmp_path / "bench").exists()
