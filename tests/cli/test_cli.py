@@ -107,6 +107,10 @@ def test_info_takes_a_run_or_checkpoint_folder_as_eval_and_sample_do(tmp_path, c
     assert code == 2 and err.startswith(f"error: unexpected argument '{tmp_path}': not a run or checkpoint folder")
     code, _, err = run_main(capsys, "info", str(run / "config.yaml"))
     assert code == 2 and err.startswith(f"error: {run / 'config.yaml'}: a file; give a run or checkpoint folder")
+    code, _, err = run_main(capsys, "info", str(tmp_path / "gone"))  # walk E: "not a run folder (no config.yaml)"
+    assert code == 2 and err.startswith(f"error: unexpected argument '{tmp_path / 'gone'}': no such run folder")
+    code, _, err = run_main(capsys, "sample", str(run / "config.yaml"))  # walk E: "does not exist" of a file
+    assert code == 2 and err.startswith(f"error: {run / 'config.yaml'}: a file; give a run's folder, or one of its")
 
 
 def test_info_reads_a_run_whose_config_yaml_was_cut_short_from_its_checkpoint(tiny_config, tmp_path, capsys) -> None:

@@ -27,6 +27,10 @@ def info(ctx: typer.Context, config: ConfigFileOption = None) -> None:
         run, args = Path(args[0]), args[1:]
         if config is not None:
             raise UserError(f"{run}: give a run folder or --config {config}, not both")
+        if not run.exists():
+            raise UserError(
+                f"unexpected argument '{run}': no such run folder (config fields are given as --name value)"
+            )
         if run.is_file():
             raise UserError(f"{run}: a file; give a run or checkpoint folder, or a config file as --config {run}")
         if not (run / CONFIG_FILE).is_file():

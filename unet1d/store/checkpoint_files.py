@@ -116,6 +116,8 @@ def find_checkpoint(path: str | Path) -> Path:
         if latest is not None:
             return latest
         raise UserError(f"{path} holds no complete checkpoint (looked for {CHECKPOINTS_DIR}/step-<N>/{MARKER})")
+    if path.exists():
+        raise UserError(f"{path}: a file; give a run's folder, or one of its checkpoints/step-<N> folders")
     raise UserError(f"checkpoint {str(path)!r} does not exist")
 
 
