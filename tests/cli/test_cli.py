@@ -314,3 +314,18 @@ def test_sweep_create_refuses_runs_that_would_not_report_to_the_server(tmp_path,
     (tmp_path / "offline.yaml").write_text(yaml.safe_dump(sweep))
     code, _, err = run_main(capsys, "sweep", "create", str(tmp_path / "offline.yaml"))
     assert code == 2 and "its runs would log with wandb_mode=offline, so the W&B server running the sweep" in err
+
+
+def test_a_ctrl_c_while_python_loads_the_cli_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    """Walk D: SIGINT in the first second of `python cli.py train` printed a KeyboardInterrupt traceback from
+    `import typer`. Here the interrupt comes from the import itself, so it lands there every time."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import builtins\nreal = builtins.__import__\n"
+        "def interrupted(name, *args, **kwargs):\n"
+        "    if name == 'typer':\n        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupted\n"
+    )
+    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    result = run_cli("info", env={"PYTHONPATH": pythonpath})
+    assert result.returncode == 130 and "Traceback" not in result.stderr, result.stderr
