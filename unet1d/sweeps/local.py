@@ -32,7 +32,7 @@ from unet1d.store.curves import read_curves
 from unet1d.store.rundir import SUMMARY_FILE
 from unet1d.sweeps.agent import run_command
 from unet1d.sweeps.schema import engine
-from unet1d.training.signals import Interrupted, signals_raise
+from unet1d.training.signals import Interrupted, signals_raise, terminate_with_parent
 from unet1d.wandb_access import new_run_id
 
 STATE_FILE = "sweep.json"
@@ -225,9 +225,10 @@ class LocalSweep:
             "--resume=auto", f"--output_dir={self.run_dir(run)}",
         ]  # fmt: skip
         self.echo(f"[{run.run_id}] {' '.join(f'{k}={v}' for k, v in run.config.items())}")
-        self.active[run.run_id] = subprocess.Popen(
-            command, env=child_environment(run, self.sweep_id, self.parallel), start_new_session=True
-        )
+        self.active[run.run_id] = subprocess.Popen(  # SIGTERM from Linux if the sweep is killed: no orphan trains on
+            command, env=child_environment(run, self.sweep_id, self.parallel), start_new_session=True,
+            preexec_fn=terminate_with_parent(),
+        )  # fmt: skip
         run.state, run.exit_code = "running", None
         save_state(self.root, self.runs, self.extra_args, self.parallel)
 

@@ -145,7 +145,7 @@ def run_passing_signals(
     ``own_session``: the child is out of reach of the terminal's and a process group's signals, so this process
     hands on every one. ``handed_as`` maps a signal to the one the child gets instead. Where Linux allows, the
     child gets SIGTERM when this process dies, however it dies."""
-    process = subprocess.Popen(command, env=env, preexec_fn=_terminate_with_parent(), start_new_session=own_session)
+    process = subprocess.Popen(command, env=env, preexec_fn=terminate_with_parent(), start_new_session=own_session)
     forwarded: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
@@ -162,7 +162,7 @@ def run_passing_signals(
             signal.signal(signum, handler)
 
 
-def _terminate_with_parent() -> Callable[[], None] | None:
+def terminate_with_parent() -> Callable[[], None] | None:
     """For ``Popen(preexec_fn=...)``: the child asks Linux for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``);
     None where there is no such call. libc is looked up here, in the parent: the child only makes the call."""
     if not sys.platform.startswith("linux"):
