@@ -52,7 +52,7 @@ def test_final_stage_runs_unet1d_unprivileged_without_build_tools(dockerfile):
     assert "pip install" not in final
     assert re.search(r"^USER (?!0\b|root\b)\w+", final, flags=re.MULTILINE)
     assert 'ENTRYPOINT ["unet1d"]' in final
-    assert 'unet1d = "unet1d.cli:main"' in (ROOT / "pyproject.toml").read_text()
+    assert 'unet1d = "unet1d.command:main"' in (ROOT / "pyproject.toml").read_text()  # the CLI behind its Ctrl-C guard
 
 
 def test_cuda_image_pins_its_base_and_the_matching_torch_build():
