@@ -218,6 +218,8 @@ def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_ke
         code, printed, err = run_main(capsys, *commands[name], "--device", "cpu", "-o", str(out))
         assert code == 0 and str(out) in printed, err
         assert np.load(out)["poses"].shape[-1] == 72 and not out.with_suffix(".npz").exists()
+    code, printed, _ = run_main(capsys, "sample", str(tiny_run), "--num-samples", "1", "-o", str(tmp_path / "one.npz"))
+    assert code == 0 and printed.startswith("wrote 1 pose (72 numbers each)")  # walk E: "wrote 1 poses"
 
 
 def test_an_output_onto_the_poses_read_or_into_their_folder_is_refused_before_the_work(

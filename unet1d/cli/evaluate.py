@@ -238,7 +238,8 @@ def sample_command(
     poses = draw_samples(checkpoint, num_samples, seed=seed, device=resolve_device(device), ema=not raw)
     up_axis = run_up_axis(checkpoint.config.data, checkpoint.stats)  # as complete and denoise say theirs
     save_npz(out, poses=poses.astype(np.float32), step=np.int64(checkpoint.step), up_axis=np.array(up_axis))
-    typer.echo(f"wrote {num_samples} poses ({poses.shape[1]} numbers each) from step {checkpoint.step} to {out}")
+    poses_said = f"{num_samples} pose{'s' * (num_samples != 1)}"
+    typer.echo(f"wrote {poses_said} ({poses.shape[1]} numbers each) from step {checkpoint.step} to {out}")
     problem = divergence(poses)
     if problem is not None:
         typer.echo(f"warning: {problem}", err=True)
