@@ -420,7 +420,9 @@ class LoggingConfig(Section):
     )
     wandb_project: str = Field("unet1d", description="W&B project.")
     wandb_entity: str | None = Field(None, description="W&B entity (team or user); null = your default.")
-    wandb_run_name: str | None = Field(None, description="W&B run name; null = generated.")
+    wandb_run_name: str | None = Field(
+        None, description="W&B run name; null = WANDB_NAME, else the middle and the seed (attention-8-s0)."
+    )
     wandb_log_checkpoints: bool = Field(
         False,
         description="Log the best (by val/loss_ema, the weights evaluation loads; val/loss without EMA) and the final "

@@ -102,6 +102,7 @@ def test_offline_wandb_and_tensorboard_hold_loss_lr_and_gradient_norms(tiny_conf
     run_record = next(r["run"] for r in records if r["type"] == "run")
     assert run_record["run_id"] == run_id
     assert run_record["tags"] == ["attention-8"]  # model.mid: what a dashboard filters the middles by
+    assert run_record["display_name"] == "tiny"
     run_config = {k: v for r in records if r["type"] == "config" for k, v in r["config"]["update"].items()}
     assert run_config == {**config.flat(), "model.channel_mults": [1, 2]}  # the resolved config, flat names
     assert "WANDB_API_KEY" not in json.dumps(records)
@@ -307,6 +308,8 @@ def test_the_wandb_summary_holds_the_final_scores_and_the_whole_runs_figures(
         assert summary[f"run/{name}"] == pytest.approx(stored[name]), name
     report = json.loads((tmp_path / "run" / "eval" / "step-10.json").read_text())
     assert summary["eval/c2st_auc"] == pytest.approx(report["c2st_auc"])
+    run_record = next(r["run"] for r in wandb_records(tmp_path / "run") if r["type"] == "run")
+    assert run_record["display_name"] == f"attention-8-s{config.train.seed}"  # walk A: W&B's random words
 
 
 def test_the_best_checkpoint_is_judged_by_the_ema_loss_and_a_resume_keeps_it(tiny_config) -> None:

@@ -169,6 +169,11 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else "no message"
 
 
+def default_run_name(config: Config) -> str:
+    """``attention-8-s3``: the middle and the seed, what a comparison's runs differ in."""
+    return f"{config.model.mid}-s{config.train.seed}"
+
+
 class Tracking:
     """The one object the loop logs through; only the main process reaches the dashboards."""
 
@@ -190,7 +195,8 @@ class Tracking:
                 WandB(
                     logging.wandb_project,
                     entity=logging.wandb_entity,
-                    name=logging.wandb_run_name,
+                    # a name a dashboard reader can tell runs apart by (W&B's own are random words); WANDB_NAME wins
+                    name=logging.wandb_run_name or os.environ.get("WANDB_NAME") or default_run_name(config),
                     tags=[config.model.mid],  # a dashboard's filter: conv runs carry an unused mid_num_heads
                     id=run_id,
                     resume="allow",
