@@ -307,9 +307,28 @@ def test_a_held_out_dataset_kept_outside_and_linked_in_under_another_name_is_ref
     (tree / "B").rename(tree / "SSM_synced")
     splits = load_pose_data(cfg(tree, split="amass"), 72, seed=0)
     assert ("SSM_synced/s1/walk_poses.npz", "test") in [(f.name, f.split) for f in splits.report.files]
+    (tree / "CMU" / "01" / "LICENSE.txt").symlink_to(tmp_path / "store" / "HumanEva" / "s1" / "jog_poses.npz")
+    load_pose_data(cfg(tree, split="amass"), 72, seed=0)  # no take: a file of no pose suffix (verification walk)
     (tree / "CMU" / "01" / "jog_poses.npz").symlink_to(tmp_path / "store" / "HumanEva" / "s1" / "jog_poses.npz")
     with pytest.raises(UserError, match=r"CMU/01/jog_poses\.npz: a link to .*, in HumanEva, .* \(val\)"):
         load_pose_data(cfg(tree, split="amass"), 72, seed=0)
+
+
+def test_folders_above_a_linked_store_are_no_dataset_of_its_takes(tmp_path):
+    """Verification walk: a store kept under a folder named like a held-out dataset (`/x/HumanEva/store/ACCAD`,
+    an annex's objects under a lab's `sfu/`) had every training dataset linked from it refused as HumanEva's."""
+    store = tmp_path / "HumanEva" / "store"
+    write_amass(store / "ACCAD" / "s1" / "walk_poses.npz", frames=120)
+    write_amass(tmp_path / "sfu" / "objects" / "ab12" / "SHA1-ab12.npz", frames=120, tag=1.0)
+    tree = tmp_path / "tree"
+    write_amass(tree / "HumanEva" / "s2" / "kick_poses.npz", frames=120, tag=3.0)
+    (tree / "ACCAD").symlink_to(store / "ACCAD", target_is_directory=True)
+    (tree / "CMU" / "01").mkdir(parents=True)
+    (tree / "CMU" / "01" / "run_poses.npz").symlink_to(tmp_path / "sfu" / "objects" / "ab12" / "SHA1-ab12.npz")
+    splits = load_pose_data(cfg(tree, split="amass"), 72, seed=0)
+    assert sorted((f.name, f.split) for f in splits.report.files) == [
+        ("ACCAD/s1/walk_poses.npz", "train"), ("CMU/01/run_poses.npz", "train"), ("HumanEva/s2/kick_poses.npz", "val")
+    ]  # fmt: skip
 
 
 def test_a_git_annex_tree_reads_its_links_and_leaves_hidden_folders_and_the_cache_unread(tmp_path):

@@ -235,8 +235,12 @@ class HeldOutNames:
         """A UserError for a link out of the tree to a dataset AMASS's split holds out (say ``B -> ../SSM_synced``)
         that no name in the tree holds out as it: its takes would train, the split reading names only."""
         for name, real, is_folder in links:
-            folders = Path(real).parts if is_folder else Path(real).parent.parts
-            dataset = next((folder for folder in folders if held_out_part(folder)), None)
+            if not is_folder and not name.lower().endswith(POSE_SUFFIXES):
+                continue  # a LICENSE kept once for several datasets: no take
+            # AMASS's layout is DATASET/SUBJECT/take: a linked dataset, a subject in one, or a take in one. Folders
+            # further up are the store's own (a lab's `sfu/`, an annex's objects), no dataset of the takes.
+            landed = Path(real) if is_folder else Path(real).parent
+            dataset = next((folder.name for folder in (landed, landed.parent) if held_out_part(folder.name)), None)
             if dataset is None:
                 continue
             part = held_out_part(dataset)
