@@ -132,3 +132,18 @@ def test_a_collective_timeout_beyond_a_week_is_refused_before_torch_overflows_on
     assert load_config(None, ["--collective_timeout_s", "604800"], environ={}).launch.collective_timeout_s == 604800
     with pytest.raises(ConfigError, match=rf"collective_timeout_s='{seconds}'.*less than or equal to 604800"):
         load_config(None, ["--collective_timeout_s", seconds], environ={})
+
+
+def test_a_config_cut_short_is_told_from_one_kept_whole_in_any_line_ending() -> None:
+    """Walk D: a config.yaml cut between fields parsed (the rest at defaults). The verification walk: a trailing
+    space on the end line was called cut short, and a CRLF copy cut short was not."""
+    from unet1d.config import cut_short
+
+    text = resolve("--mid_structure", "conv").to_yaml()
+    cut = text[: text.index("data:")]
+    assert not cut_short(text) and cut_short(cut)
+    crlf = text.replace("\n", "\r\n")
+    assert not cut_short(crlf) and cut_short(crlf[: crlf.index("data:")])
+    assert not cut_short(text.replace("# end of the unet1d config\n", "# end of the unet1d config  \n"))
+    assert not cut_short(cut.split("\n", 1)[1])  # its head line deleted: a file cut on purpose
+    assert not cut_short(text + "model:\n  lr: 0.1\n")  # lines added after the end

@@ -499,7 +499,8 @@ def cut_short(text: str) -> bool:
     """Whether ``text`` is a config :meth:`Config.to_yaml` wrote that lost its end: a file cut short still parses,
     each field it lost taking its default (a conv run read as attention). One without the head line (hand-written,
     or from before the line) cannot tell."""
-    return text.startswith(YAML_HEAD) and YAML_END.rstrip("\n") not in text.splitlines()
+    lines = [line.strip() for line in text.splitlines()]  # CRLF and trailing spaces alike
+    return bool(lines) and lines[0] == YAML_HEAD.strip() and YAML_END.strip() not in lines
 
 
 SECTIONS: dict[str, type[Section]] = {

@@ -131,7 +131,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
             f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}); save it as UTF-8"
         ) from None
     if cut_short(text):
-        raise ConfigError(f"{path}: cut short (the config unet1d wrote ends with {YAML_END.strip()!r}); it is damaged")
+        raise ConfigError(
+            f"{path}: cut short (the config unet1d wrote ends with {YAML_END.strip()!r}), so fields may be missing; "
+            "if you cut it yourself, delete its first line"
+        )
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as err:
