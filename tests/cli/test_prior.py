@@ -210,6 +210,10 @@ def test_an_output_that_cannot_be_written_exits_2_before_the_work_and_outputs_ke
     assert stat.S_ISFIFO(pipe.stat().st_mode)
     code, printed, err = run_main(capsys, *commands["eval"], "--device", "cpu", "-o", str(tmp_path / "e.png"))
     assert code == 2 and "the report is JSON and its figure goes beside it as e.png; name it .json" in err, err
+    figure = tmp_path / "report.png"
+    os.mkfifo(figure)  # verification walk: the whole evaluation ran, then the figure went into the pipe
+    code, printed, err = run_main(capsys, *commands["eval"], "--device", "cpu", "-o", str(tmp_path / "report.json"))
+    assert code == 2 and f"its figure's place, {figure}, is no regular file" in err and printed == "", err
     with pytest.raises(OSError, match="not a regular file"):  # whatever writes through the atomic writer
         write_bytes_atomically(pipe, b"poses")
 
@@ -494,7 +498,13 @@ def test_eval_takes_the_environments_evaluation_fields_and_every_run_command_ref
     code, _, err = run_main(capsys, *base, "--sample_steps", "9")  # the flag wins over the environment
     report = json.loads(out.read_text())
     assert code == 0 and (report["sampler"], report["sample_steps"]) == ("ddim", 9), err
-    assert report["overrides"] == ["UNET1D_SAMPLER=ddim", "--task_poses", "0", "--sample_steps", "9"]
+    assert report["overrides"] == ["--sample_steps", "9", "--sampler", "ddim", "--task_poses", "0"]  # by field
+    assert report["notes"] == ["UNET1D_SAMPLER=ddim: from the environment"]  # said, as printed
+    code, printed, err = run_main(capsys, *base[:-2], "--sample_steps", "9")  # the same settings given otherwise
+    monkeypatch.delenv("UNET1D_SAMPLER")
+    code, printed, err = run_main(capsys, *base[:-2], "--sampler", "ddim", "--sample_steps", "9", "--task_poses", "0")
+    assert code == 0 and "kept the earlier evaluation" not in printed, printed  # verification walk: it was kept
+    monkeypatch.setenv("UNET1D_SAMPLER", "ddim")
     monkeypatch.setenv("UNET1D_SAMPLER", "bogus")
     code, _, err = run_main(capsys, *base)
     assert code == 2 and "diffusion.sampler='bogus' (from environment variable UNET1D_SAMPLER)" in err, err

@@ -22,9 +22,9 @@ def test_sampling_data_and_evaluation_fields_change_the_evaluations_config():
         held, ["--sample_steps", "5", "--task_poses", "0", "--val_fraction", "0.2", "--clip_x0=null", "--sampler=ddim"]
     )
     # what the report records: the changes, not a repeat of the run's own value (task_poses 0 is a change here;
-    # --sampler ddim too, from dpmpp_2m)
-    assert effective == ["--sample_steps", "5", "--task_poses", "0", "--val_fraction", "0.2", "--clip_x0", "null",
-                         "--sampler", "ddim"]  # fmt: skip
+    # --sampler ddim too, from dpmpp_2m), by field, as the resolved values: however given, alike
+    assert effective == ["--val_fraction", "0.2", "--clip_x0", "null", "--sample_steps", "5", "--sampler", "ddim",
+                         "--task_poses", "0"]  # fmt: skip
     same = checkpoint()
     assert apply_overrides(same, ["--task_poses", str(Config().evaluation.task_poses), "--sampler", "dpmpp_2m"]) == []
     assert held.config.diffusion.sample_steps == 5 and held.config.evaluation.task_poses == 0

@@ -78,6 +78,9 @@ def eval_command(
             raise UserError(
                 f"--out {out}: the report is JSON and its figure goes beside it as {out.name}; name it .json"
             )
+        figure = out.with_suffix(".png")
+        if figure.exists() and not figure.is_file():
+            raise UserError(f"--out {out}: its figure's place, {figure}, is no regular file (a device, pipe or folder)")
     from unet1d.evaluation.c2st import start_fold_workers
 
     start_fold_workers()  # first: the classifier's workers import scikit-learn on the other core while torch loads

@@ -191,13 +191,18 @@ def apply_overrides(
     after = checkpoint.config.flat()
     flagged = {path for path, _, _ in parsed}  # a flag wins over the environment: it is the one recorded
 
-    def changed(path: str) -> bool:  # where caches are kept changes no score: a report recording it would differ
-        return before.get(path) != after.get(path) and path not in ("data.cache", "data.cache_dir")
+    # where caches are kept changes no score: a report recording it would read as made with other settings
+    changed = sorted(
+        path for path in {*flagged, *(path for path, _, _ in env)}
+        if before.get(path) != after.get(path) and path not in ("data.cache", "data.cache_dir")
+    )  # fmt: skip
+    # each as its flag and resolved value, in one order: the same settings read alike however they were given
+    return [token for path in changed for token in (f"--{path.split('.')[1]}", _value_text(after[path]))]
 
-    from_env = [(path, f"{source.removeprefix('environment variable ')}={raw}") for path, raw, source in env]
-    return [token for path, token in from_env if path not in flagged and changed(path)] + [
-        token for path, raw, flag in parsed if changed(path) for token in (flag, raw)
-    ]
+
+def _value_text(value: Any) -> str:
+    """A resolved field's value as a flag takes it (``null`` for None)."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def evaluate(
@@ -257,6 +262,10 @@ def evaluate(
             side_by_side_layout=one_thread,
         )  # fmt: skip
     report.overrides = effective
+    flagged = {path for path, _, _ in parse_overrides(overrides or [])}
+    report.notes += [f"{source.removeprefix('environment variable ')}={raw}: from the environment"
+                     for path, raw, source in env_overrides(os.environ) if evaluation_field(path)
+                     and path not in flagged and f"--{path.split('.')[1]}" in effective]  # fmt: skip
     if splits.turned_from:
         report.notes.append(f"--data {data.data}: {splits.turned_from}-up, turned into this run's {world}-up world")
     if ref.turned_from:
