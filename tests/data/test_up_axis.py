@@ -214,3 +214,18 @@ def test_a_reference_of_amass_takes_is_turned_into_a_y_up_runs_world(tmp_path) -
     assert reference.turned_from == "z-up: 8 AMASS takes"  # eval says it turned them
     np.save(tmp_path / "plain.npy", expected)  # a plain array: the run's own world, nothing turned
     assert build_reference(config, splits, str(tmp_path / "plain.npy")).turned_from == ""
+    # verification walk: takes beside a plain array were read, the array silently in the run's world (--data
+    # refuses that mix), and --data's refusal in an evaluation advised --up_axis, which eval refuses
+    from unet1d.config import DataConfig
+    from unet1d.errors import UserError
+
+    np.save(tmp_path / "amass" / "plain.npy", expected)
+    with pytest.raises(UserError, match=r"^--reference .*amass: mixes 8 z-up files .* their worlds cannot both be "
+                       r"read: put the files of each world in a folder of their own$"):  # fmt: skip
+        build_reference(config, splits, str(tmp_path / "amass"))
+    mixed = DataConfig(data=str(tmp_path / "amass"), cache=False)
+    with pytest.raises(UserError, match="their worlds cannot both be read: put the files") as refused:
+        load_pose_data(mixed, 72, seed=0, world="y")
+    assert "--up_axis" not in str(refused.value)
+    with pytest.raises(UserError, match="--up_axis auto takes one world for all of them: pass --up_axis z"):
+        load_pose_data(mixed, 72, seed=0)  # training and data check may say the world

@@ -94,7 +94,7 @@ def load_pose_data(
     z_up = stated.count("z")  # AMASS takes, and arrays that say so (unet1d's own outputs)
     rooted = cfg.pose_format != "body63"  # body-only poses have no root: the world changes none of their numbers
     if cfg.up_axis == "auto" and 0 < z_up < len(sequences.names) and rooted:
-        raise UserError(_mixed_worlds(source, read, stated))
+        raise UserError(mixed_worlds(source, read, stated, settable=world is None))  # an evaluation's is the run's
     up = resolve_up_axis(cfg.up_axis, builtin=read is None, z_up_files=z_up)
     parts = _split(sequences, cfg.val_fraction, cfg.split, cfg.val_files, source)
     turned_from = None
@@ -124,8 +124,9 @@ def load_pose_data(
     return splits
 
 
-def _mixed_worlds(source: str, read: ReadResult, stated: list[str | None]) -> str:
-    """Why ``--up_axis auto`` cannot take one world for a folder of z-up files and others."""
+def mixed_worlds(source: str, read: ReadResult, stated: list[str | None], settable: bool = True) -> str:
+    """Why ``--up_axis auto`` cannot take one world for a folder of z-up files and others (``settable``: whether
+    the reader may pass --up_axis; an evaluation reads in its run's world)."""
     z_up = stated.count("z")
     others = [s.name for s, axis in zip(read.sequences, stated, strict=True) if axis != "z"]
     said = "AMASS takes" if "array-z" not in {s.kind for s in read.sequences} else "AMASS takes or arrays saying z"
@@ -134,10 +135,10 @@ def _mixed_worlds(source: str, read: ReadResult, stated: list[str | None]) -> st
     what = (f"plain pose array{'s' * many} (y-up unless told)" if plain
             else f"y-up file{'s' * many} (plain arrays, or arrays saying y)")  # fmt: skip
     advice = "pass --up_axis z if the arrays are z-up like AMASS (y if every file is y-up), or " if plain else ""
+    taken = "--up_axis auto takes one world for all of them" if settable else "their worlds cannot both be read"
     return (
         f"{source}: mixes {z_up} z-up file{'s' * (z_up != 1)} ({said}) with {len(others)} {what}, e.g. "
-        f"{others[0]}; --up_axis auto takes one world for all of them: {advice}put the files of each world in a "
-        "folder of their own"
+        f"{others[0]}; {taken}: {advice if settable else ''}put the files of each world in a folder of their own"
     )
 
 

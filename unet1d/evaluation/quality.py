@@ -46,7 +46,7 @@ from unet1d.data.builtin_cache import cached_builtin_poses
 from unet1d.data.cache import configured_cache_dir
 from unet1d.data.files import read_pose_path
 from unet1d.data.formats import BODY_COLUMNS
-from unet1d.data.loading import is_builtin
+from unet1d.data.loading import is_builtin, mixed_worlds
 from unet1d.data.normalization import NormStats
 from unet1d.data.sequences import stated_up_axis
 from unet1d.errors import UserError
@@ -207,6 +207,9 @@ def _read_reference_path(config: Config, choice: str, flag: str, up_axis: str) -
     if not path.exists():
         raise UserError(f"{flag} {choice!r}: no such file or folder; allowed: {REFERENCE_CHOICES}")
     read = read_pose_path(path, config.data.pose_format, config.data.target_fps)
+    stated = [stated_up_axis(s.kind) for s in read.sequences]
+    if 0 < stated.count("z") < len(stated) and None in stated and has_root(read.sequences[0].poses):
+        raise UserError(f"{flag} {mixed_worlds(str(path), read, stated, settable=False)}")  # as --data refuses it
     poses = np.concatenate(
         [change_up_axis(s.poses, stated_up_axis(s.kind) or up_axis, up_axis) for s in read.sequences]
     )
