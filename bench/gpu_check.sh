@@ -6,7 +6,8 @@
 #   OUT=bench/results STEPS=1500 bash bench/gpu_check.sh
 # A CPU dry run of the same plumbing: DEVICE=cpu STEPS=20 EXTRA="--base_channels 8" bash bench/gpu_check.sh
 # Settings come from the environment only (OUT, STEPS, DEVICE, EXTRA, BENCH, COMPILE_MODES, RESUME_MODES, STUDY,
-# PYTHON: the interpreter, python3 by default). It runs in the tree it is part of, from any folder.
+# PYTHON: the interpreter, python3 by default). It runs in the tree it is part of, from any folder: a relative
+# OUT or PYTHON is taken from the tree's root.
 set -uo pipefail
 if [ $# -gt 0 ]; then  # -h, --help, or a flag meant for one of the scripts: say how, start nothing
   sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
@@ -17,7 +18,8 @@ fi
 cd "$(dirname "$0")/.." || exit 2  # the tree's tests/ and bench/, from wherever it is started
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c "import torch" 2>/dev/null; then
-  echo "bench/gpu_check.sh: $PYTHON cannot import torch; activate the project's venv, or PYTHON=.venv/bin/python" >&2
+  what=$(command -v "$PYTHON" >/dev/null && echo "cannot import torch" || echo "is no interpreter here")
+  echo "bench/gpu_check.sh: $PYTHON $what; activate the project's venv, or PYTHON=.venv/bin/python" >&2
   exit 2
 fi
 OUT=${OUT:-bench/results}

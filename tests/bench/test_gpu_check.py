@@ -25,6 +25,7 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subp
 def test_help_prints_the_settings_and_an_argument_is_refused_before_any_work(tmp_path) -> None:
     shown = run("--help", cwd=tmp_path)
     assert shown.returncode == 0 and "DEVICE=cpu STEPS=20" in shown.stdout
+    assert "PYTHON: the interpreter" in shown.stdout and "set -uo" not in shown.stdout  # the comment, not the code
     refused = run("--steps", "20", cwd=tmp_path)
     assert refused.returncode == 2 and "takes no arguments (--steps)" in refused.stderr
     assert not (tmp_path / "bench").exists()  # no results folder: nothing started
@@ -41,4 +42,6 @@ def test_a_python_without_torch_is_named_not_taken_for_a_machine_without_a_gpu(t
     """Walk E: with a bare `python3` first on PATH (no torch), DEVICE=cuda said 'torch sees no CUDA device'."""
     refused = run(env={"DEVICE": "cuda", "PYTHON": "/bin/false"}, cwd=tmp_path)
     assert refused.returncode == 2 and "/bin/false cannot import torch; activate the project's venv" in refused.stderr
+    refused = run(env={"DEVICE": "cuda", "PYTHON": "no-such-python"}, cwd=tmp_path)
+    assert refused.returncode == 2 and "no-such-python is no interpreter here" in refused.stderr
     assert not (tmp_path / "bench").exists()
