@@ -16,15 +16,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/amass_figure.py` from anywhere
-from bench.arguments import positive_int, run_main
+from bench.arguments import json_path, positive_int, run_main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path)
-    parser.add_argument("out", type=Path)
+    parser.add_argument("out", type=json_path, help="the PNG to write (checked before the work, as --json is)")
     parser.add_argument("--count", type=positive_int, default=8)
     args = parser.parse_args()
+    if args.out.suffix.lower() != ".png":  # matplotlib would add .png, or refuse the format, after the work
+        parser.error(f"argument out: {args.out}: name it .png")
 
     import matplotlib
 

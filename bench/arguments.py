@@ -36,8 +36,8 @@ def positive_float(text: str) -> float:
 
 
 def json_path(text: str) -> Path:
-    """A file the results can be written to, checked before the work (a folder, or one under a file, ended the
-    benchmark in a traceback after its minutes of measuring)."""
+    """A file the results (or a figure) can be written to, checked before the work (a folder, or one under a file,
+    ended the benchmark in a traceback after its minutes of measuring)."""
     path = Path(text)
     if path.is_dir() or (path.exists() and not path.is_file()):
         raise argparse.ArgumentTypeError(f"{text}: not a file to write (a folder, device or pipe)")

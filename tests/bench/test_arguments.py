@@ -46,6 +46,8 @@ def test_a_script_refuses_a_bad_count_before_any_work(command: list[str], tmp_pa
         (["run.py", "--smoke", "--json", "{tmp}"], "run.py: error: argument --json: {tmp}: not a file to write"),
         (["energy_fit.py", "{tmp}/no_run"], "error: checkpoint '{tmp}/no_run' does not exist"),
         (["peers.py", "--json", "{file}/x.json"], "peers.py: error: argument --json"),
+        (["amass_figure.py", "run", "{tmp}"], "amass_figure.py: error: argument out: {tmp}: not a file to write"),
+        (["amass_figure.py", "run", "{tmp}/f.txt"], "amass_figure.py: error: argument out: {tmp}/f.txt: name it .png"),
         (["mid_block.py", "--base-channels", "7"], "mid_block.py: error: argument --base-channels: 7: must be even"),
         (["sampler_seeds.py", "run", "--num-samples", "1"], "error: argument --num-samples: 1: at least 32"),
         (["completion_methods.py", "run", "--guided-check", "abc"], "error: argument --guided-check: abc: comma"),
