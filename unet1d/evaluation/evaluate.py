@@ -165,8 +165,8 @@ def apply_overrides(
     """Replace the checkpoint's config by one with ``--name value`` overrides of :data:`EVAL_OVERRIDE_SECTIONS`,
     over ``UNET1D_*`` variables of the environment naming such fields (those naming others, a training's
     ``UNET1D_OUTPUT_DIR`` say, are the training's; a name of no field is an error, as everywhere);
-    -> the overrides that changed a value (``--name``, ``value``, or ``UNET1D_NAME=value``): one that repeats the
-    run's own changes nothing, and a report that records it would read as made with other settings."""
+    -> the settings that changed a value, each as ``--field``, its resolved value, in field order: one that repeats
+    the run's own changes nothing, and a report that records it would read as made with other settings."""
 
     env = [item for item in env_overrides(os.environ if environ is None else environ) if evaluation_field(item[0])]
     if not overrides and not env:
@@ -197,12 +197,24 @@ def apply_overrides(
         if before.get(path) != after.get(path) and path not in ("data.cache", "data.cache_dir")
     )  # fmt: skip
     # each as its flag and resolved value, in one order: the same settings read alike however they were given
-    return [token for path in changed for token in (f"--{path.split('.')[1]}", _value_text(after[path]))]
+    return [token for path in changed for token in (_flag(path), _value_text(after[path]))]
+
+
+def _flag(path: str) -> str:
+    return f"--{path.split('.')[1]}"
 
 
 def _value_text(value: Any) -> str:
     """A resolved field's value as a flag takes it (``null`` for None)."""
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _from_environment(overrides: list[str], effective: list[str]) -> list[str]:
+    """The notes naming the settings of ``effective`` that came from ``UNET1D_*`` variables, not from flags."""
+    flagged = {path for path, _, _ in parse_overrides(overrides)}
+    return [f"{source.removeprefix('environment variable ')}={raw}: from the environment"
+            for path, raw, source in env_overrides(os.environ)
+            if evaluation_field(path) and path not in flagged and _flag(path) in effective]  # fmt: skip
 
 
 def evaluate(
@@ -262,10 +274,7 @@ def evaluate(
             side_by_side_layout=one_thread,
         )  # fmt: skip
     report.overrides = effective
-    flagged = {path for path, _, _ in parse_overrides(overrides or [])}
-    report.notes += [f"{source.removeprefix('environment variable ')}={raw}: from the environment"
-                     for path, raw, source in env_overrides(os.environ) if evaluation_field(path)
-                     and path not in flagged and f"--{path.split('.')[1]}" in effective]  # fmt: skip
+    report.notes += _from_environment(overrides or [], effective)
     if splits.turned_from:
         report.notes.append(f"--data {data.data}: {splits.turned_from}-up, turned into this run's {world}-up world")
     if ref.turned_from:
