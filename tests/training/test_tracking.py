@@ -310,6 +310,10 @@ def test_the_wandb_summary_holds_the_final_scores_and_the_whole_runs_figures(
     assert summary["eval/c2st_auc"] == pytest.approx(report["c2st_auc"])
     run_record = next(r["run"] for r in wandb_records(tmp_path / "run") if r["type"] == "run")
     assert run_record["display_name"] == f"attention-8-s{config.train.seed}"  # walk A: W&B's random words
+    more = tiny_config("--max_steps", "12", "--wandb_mode", "offline", "--final_eval_samples", "0", "--resume", "auto")
+    train(more)  # a resumed run keeps the name W&B has: it was named anew (a WANDB_NAME given at the start was lost)
+    names = [r["run"].get("display_name", "") for r in wandb_records(tmp_path / "run") if r["type"] == "run"]
+    assert len(names) == 2 and names[1] == "", names
 
 
 def test_the_best_checkpoint_is_judged_by_the_ema_loss_and_a_resume_keeps_it(tiny_config) -> None:

@@ -195,8 +195,11 @@ class Tracking:
                 WandB(
                     logging.wandb_project,
                     entity=logging.wandb_entity,
-                    # a name a dashboard reader can tell runs apart by (W&B's own are random words); WANDB_NAME wins
-                    name=logging.wandb_run_name or os.environ.get("WANDB_NAME") or default_run_name(config),
+                    # a name a dashboard reader can tell runs apart by (W&B's own are random words); WANDB_NAME wins,
+                    # and a resumed run keeps the one W&B has (given one now, it takes that)
+                    name=logging.wandb_run_name
+                    or os.environ.get("WANDB_NAME")
+                    or (None if resume_step else default_run_name(config)),
                     tags=[config.model.mid],  # a dashboard's filter: conv runs carry an unused mid_num_heads
                     id=run_id,
                     resume="allow",
