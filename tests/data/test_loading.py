@@ -315,20 +315,37 @@ def test_a_held_out_dataset_kept_outside_and_linked_in_under_another_name_is_ref
 
 
 def test_folders_above_a_linked_store_are_no_dataset_of_its_takes(tmp_path):
-    """Verification walk: a store kept under a folder named like a held-out dataset (`/x/HumanEva/store/ACCAD`,
-    an annex's objects under a lab's `sfu/`) had every training dataset linked from it refused as HumanEva's."""
+    """Verification walks: a store under a folder named like a held-out dataset (`/x/HumanEva/store/ACCAD`,
+    `/x/sfu/KIT`, an annex's objects under a lab's `sfu/`) had its training datasets refused as held out; and a take
+    linked from deep inside HumanEva, or from a store whose `HumanEva` is itself a link, trained."""
     store = tmp_path / "HumanEva" / "store"
     write_amass(store / "ACCAD" / "s1" / "walk_poses.npz", frames=120)
-    write_amass(tmp_path / "sfu" / "objects" / "ab12" / "SHA1-ab12.npz", frames=120, tag=1.0)
+    write_amass(tmp_path / "sfu" / "KIT" / "s1" / "jump_poses.npz", frames=120, tag=4.0)
+    write_amass(tmp_path / "sfu" / ".git" / "annex" / "objects" / "ab" / "SHA1-ab.npz", frames=120, tag=1.0)
     tree = tmp_path / "tree"
     write_amass(tree / "HumanEva" / "s2" / "kick_poses.npz", frames=120, tag=3.0)
     (tree / "ACCAD").symlink_to(store / "ACCAD", target_is_directory=True)
+    (tree / "KIT").symlink_to(tmp_path / "sfu" / "KIT", target_is_directory=True)
     (tree / "CMU" / "01").mkdir(parents=True)
-    (tree / "CMU" / "01" / "run_poses.npz").symlink_to(tmp_path / "sfu" / "objects" / "ab12" / "SHA1-ab12.npz")
+    (tree / "CMU" / "01" / "run_poses.npz").symlink_to(
+        tmp_path / "sfu" / ".git" / "annex" / "objects" / "ab" / "SHA1-ab.npz"
+    )
     splits = load_pose_data(cfg(tree, split="amass"), 72, seed=0)
     assert sorted((f.name, f.split) for f in splits.report.files) == [
-        ("ACCAD/s1/walk_poses.npz", "train"), ("CMU/01/run_poses.npz", "train"), ("HumanEva/s2/kick_poses.npz", "val")
+        ("ACCAD/s1/walk_poses.npz", "train"), ("CMU/01/run_poses.npz", "train"), ("HumanEva/s2/kick_poses.npz", "val"),
+        ("KIT/s1/jump_poses.npz", "train"),
     ]  # fmt: skip
+    write_amass(tmp_path / "out" / "HumanEva" / "s1" / "sub" / "deep_poses.npz", frames=120, tag=5.0)
+    (tree / "X").mkdir()
+    (tree / "X" / "deep_poses.npz").symlink_to(tmp_path / "out" / "HumanEva" / "s1" / "sub" / "deep_poses.npz")
+    with pytest.raises(UserError, match=r"X/deep_poses\.npz: a link to .*, in HumanEva, .* \(val\)"):
+        load_pose_data(cfg(tree, split="amass"), 72, seed=0)
+    (tree / "X" / "deep_poses.npz").unlink()
+    (tmp_path / "out" / "HumanEva").rename(tmp_path / "out" / "abc123")  # an object store naming it by a link
+    (tmp_path / "out" / "HumanEva").symlink_to(tmp_path / "out" / "abc123", target_is_directory=True)
+    (tree / "X" / "B").symlink_to(tmp_path / "out" / "HumanEva", target_is_directory=True)
+    with pytest.raises(UserError, match=r"X/B: a link to .*abc123, in HumanEva, "):
+        load_pose_data(cfg(tree, split="amass"), 72, seed=0)
 
 
 def test_a_git_annex_tree_reads_its_links_and_leaves_hidden_folders_and_the_cache_unread(tmp_path):

@@ -22,7 +22,7 @@ from unet1d.data import cache
 from unet1d.data.formats import INPUT_WIDTHS, output_fps, subsample_indices, to_pose_format
 from unet1d.data.progress import file_progress
 from unet1d.data.sequences import MAX_ANGLE, ReadResult, Sequence, Skipped
-from unet1d.data.split import amass_parts
+from unet1d.data.split import AMASS_TRAIN_DATASETS, amass_parts
 from unet1d.errors import UserError
 
 POSE_SUFFIXES = (".npz", ".npy")
@@ -237,10 +237,8 @@ class HeldOutNames:
         for name, real, is_folder in links:
             if not is_folder and not name.lower().endswith(POSE_SUFFIXES):
                 continue  # a LICENSE kept once for several datasets: no take
-            # AMASS's layout is DATASET/SUBJECT/take: a linked dataset, a subject in one, or a take in one. Folders
-            # further up are the store's own (a lab's `sfu/`, an annex's objects), no dataset of the takes.
-            landed = Path(real) if is_folder else Path(real).parent
-            dataset = next((folder.name for folder in (landed, landed.parent) if held_out_part(folder.name)), None)
+            places = _link_places(root / name, Path(real))
+            dataset = next(filter(None, (_dataset_of(place if is_folder else place.parent) for place in places)), None)
             if dataset is None:
                 continue
             part = held_out_part(dataset)
@@ -280,6 +278,32 @@ class HeldOutNames:
             )
             chosen = own
         return chosen, conflict
+
+
+def _link_places(link: Path, real: Path) -> list[Path]:
+    """Where ``link`` leads: each hop's target as written (a store's `HumanEva -> objects/abc123` names the dataset
+    only there), then its real place."""
+    places, current = [], link
+    for _ in range(MAX_DEPTH):
+        if not current.is_symlink():
+            break
+        current = Path(os.path.normpath(current.parent / os.readlink(current)))
+        places.append(current)
+    return [*places, real]
+
+
+def _dataset_of(folder: Path) -> str | None:
+    """The held-out dataset ``folder`` is or lies in: the nearest folder up named like an AMASS dataset decides (a
+    training one, `/x/sfu/KIT`, is no held-out one's), and a hidden folder ends the search (a store's `.git/annex`
+    or `.dvc/cache` objects: no dataset's)."""
+    for place in (folder, *folder.parents):
+        if place.name.startswith("."):
+            return None
+        if held_out_part(place.name):
+            return place.name
+        if place.name.lower() in AMASS_TRAIN_DATASETS:
+            return None
+    return None
 
 
 def held_out_part(folder: str) -> str | None:

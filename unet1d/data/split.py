@@ -53,6 +53,12 @@ AMASS_SPLIT: dict[str, tuple[str, ...]] = {
     "test": ("Transitions_mocap", "Transitions", "SSM_synced", "SSM"),
 }
 _AMASS_PART = {name.lower(): part for part, names in AMASS_SPLIT.items() for name in names}
+# AMASS's training datasets, under the names its downloads and the papers use: a folder so named is a dataset
+AMASS_TRAIN_DATASETS = frozenset(name.lower() for name in (
+    "ACCAD", "BMLhandball", "BMLmovi", "BMLrub", "BioMotionLab_NTroje", "CMU", "CNRS", "DFaust", "DFaust_67",
+    "DanceDB", "EKUT", "EyesJapanDataset", "Eyes_Japan_Dataset", "GRAB", "HUMAN4D", "KIT", "MPI_Limits", "PosePrior",
+    "SOMA", "TCDHands", "TCD_handMocap", "TotalCapture", "WEIZMANN",
+))  # fmt: skip
 
 
 def amass_parts(names: Sequence[str]) -> np.ndarray:
