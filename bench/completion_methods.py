@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -149,7 +150,9 @@ def main() -> None:
         try:
             levels = () if args.guided_check == "none" else tuple(map(float, args.guided_check.split(",")))
         except ValueError:
-            parser.error(f"argument --guided-check: {args.guided_check}: comma-separated numbers, or none")
+            levels = (math.nan,)
+        if not all(0 < level <= 1 for level in levels):  # fractions of the schedule (NaN fails too)
+            parser.error(f"argument --guided-check: {args.guided_check}: comma-separated fractions in (0, 1], or none")
         completion.GUIDED_CHECK = levels
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.." || exit 2  # the tree's tests/ and bench/, from wherever
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c "import torch" 2>/dev/null; then
   what=$(command -v "$PYTHON" >/dev/null && echo "cannot import torch" || echo "is no interpreter here")
-  echo "bench/gpu_check.sh: $PYTHON $what; activate the project's venv, or PYTHON=.venv/bin/python" >&2
+  echo "bench/gpu_check.sh: $PYTHON $what; activate the project's venv, or set PYTHON to its python" >&2
   exit 2
 fi
 OUT=${OUT:-bench/results}

@@ -147,3 +147,4 @@ def test_a_config_cut_short_is_told_from_one_kept_whole_in_any_line_ending() -> 
     assert not cut_short(text.replace("# end of the unet1d config\n", "# end of the unet1d config  \n"))
     assert not cut_short(cut.split("\n", 1)[1])  # its head line deleted: a file cut on purpose
     assert not cut_short(text + "model:\n  lr: 0.1\n")  # lines added after the end
+    assert cut_short("\ufeff" + cut) and not cut_short("\ufeff" + text)  # saved by an editor with a BOM

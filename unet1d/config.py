@@ -499,7 +499,7 @@ def cut_short(text: str) -> bool:
     """Whether ``text`` is a config :meth:`Config.to_yaml` wrote that lost its end: a file cut short still parses,
     each field it lost taking its default (a conv run read as attention). One without the head line (hand-written,
     or from before the line) cannot tell."""
-    lines = [line.strip() for line in text.splitlines()]  # CRLF and trailing spaces alike
+    lines = [line.strip().lstrip("\ufeff") for line in text.splitlines()]  # CRLF, trailing spaces, a BOM alike
     return bool(lines) and lines[0] == YAML_HEAD.strip() and YAML_END.strip() not in lines
 
 

@@ -51,6 +51,9 @@ def test_a_script_refuses_a_bad_count_before_any_work(command: list[str], tmp_pa
         (["mid_block.py", "--base-channels", "7"], "mid_block.py: error: argument --base-channels: 7: must be even"),
         (["sampler_seeds.py", "run", "--num-samples", "1"], "error: argument --num-samples: 1: at least 32"),
         (["completion_methods.py", "run", "--guided-check", "abc"], "error: argument --guided-check: abc: comma"),
+        (["completion_methods.py", "run", "--guided-check=5"], "error: argument --guided-check: 5: comma-separated "
+         "fractions in (0, 1]"),
+        (["completion_methods.py", "run", "--guided-check=nan"], "error: argument --guided-check: nan: comma"),
         (["peer_pipelines.py", "--seeds", "-1"], "error: argument --seeds: -1: must be a whole number >= 0"),
         (["amass_tree.py", "--files", "4", "--frames", "24", "--json", "{tmp}/a.json"],
          "is held out for validation"),  # the child's own line, which was captured and lost
