@@ -220,8 +220,9 @@ def test_a_reference_of_amass_takes_is_turned_into_a_y_up_runs_world(tmp_path) -
     from unet1d.errors import UserError
 
     np.save(tmp_path / "amass" / "plain.npy", expected)
-    with pytest.raises(UserError, match=r"^--reference .*amass: mixes 8 z-up files .* their worlds cannot both be "
-                       r"read: put the files of each world in a folder of their own$"):  # fmt: skip
+    with pytest.raises(UserError, match=r"^--reference .*amass: mixes 8 z-up files .* 1 plain pose array \(their "
+                       r"world unsaid\), .* their worlds cannot both be read: put the files of each world in a folder "
+                       r"of their own$"):  # fmt: skip
         build_reference(config, splits, str(tmp_path / "amass"))
     mixed = DataConfig(data=str(tmp_path / "amass"), cache=False)
     with pytest.raises(UserError, match="their worlds cannot both be read: put the files") as refused:

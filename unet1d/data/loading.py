@@ -132,7 +132,8 @@ def mixed_worlds(source: str, read: ReadResult, stated: list[str | None], settab
     said = "AMASS takes" if "array-z" not in {s.kind for s in read.sequences} else "AMASS takes or arrays saying z"
     plain = stated.count(None) == len(others)
     many = len(others) != 1
-    what = (f"plain pose array{'s' * many} (y-up unless told)" if plain
+    unsaid = "y-up unless told" if settable else "their world unsaid"  # an evaluation takes them in the run's
+    what = (f"plain pose array{'s' * many} ({unsaid})" if plain
             else f"y-up file{'s' * many} (plain arrays, or arrays saying y)")  # fmt: skip
     advice = "pass --up_axis z if the arrays are z-up like AMASS (y if every file is y-up), or " if plain else ""
     taken = "--up_axis auto takes one world for all of them" if settable else "their worlds cannot both be read"
